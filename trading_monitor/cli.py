@@ -28,7 +28,7 @@ def _execute(argv: Sequence[str]) -> int:
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
-    "execute": (_execute, "run one order-executor cycle (same as python -m trading_monitor.order_executor)"),
+    "execute": (_execute, "run one order-executor cycle"),
 }
 
 

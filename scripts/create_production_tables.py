@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""Create trading-monitor's tables in the production (NocoDB) database; see docs/database-setup.md.
+
+    python scripts/create_production_tables.py --dry-run   # print the SQL only
+    python scripts/create_production_tables.py             # apply it
+"""
+
+from trading_monitor.commands.production_tables import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""`trading-monitor migrate [--test-mode]`: bring the schema up to date.
+
+With --test-mode and no test database configured, an embedded throwaway PostgreSQL is
+started, migrated, shown and removed: a safe first command on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
+from trading_monitor.config import get_postgres_config, has_test_database, load_settings
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.embedded_pg import EmbeddedPostgres
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trading-monitor migrate", description=__doc__)
+    parser.add_argument("--test-mode", action="store_true",
+                        help="use the test database (embedded throwaway one if none is set)")
+    return parser
+
+
+def _migrate_and_report(db: TradingDB) -> None:
+    applied = db.create_schema()
+    print("applied migrations: " + (", ".join(applied) if applied else "none (up to date)"))
+    tables = db.execute_query(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' ORDER BY table_name"
+    )
+    print("tables: " + ", ".join(t["table_name"] for t in tables))
+
+
+@handles_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    if args.test_mode and not has_test_database(settings):
+        print("no test database configured: using an embedded throwaway PostgreSQL")
+        with EmbeddedPostgres() as server, TradingDB(config=server.params) as db:
+            _migrate_and_report(db)
+        return EXIT_OK
+    config = get_postgres_config(test_mode=args.test_mode, settings=settings)
+    with TradingDB(test_mode=args.test_mode, config=config) as db:
+        _migrate_and_report(db)
+    return EXIT_OK

@@ -1,0 +1,213 @@
+"""Settings: read `.env` (python-dotenv), then the process environment, into one validated object.
+
+Every variable name below is a contract used by docs, deployment files and outside scripts.
+Validation collects every problem at once so a trader fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import time
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from trading_monitor.exceptions import ConfigError
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ProtectionMode(str, Enum):
+    BRACKET = "bracket"
+    STAGED = "staged"
+
+
+class Settings(BaseModel):
+    """Typed settings; field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
+    postgres_host: str = Field("localhost", alias="POSTGRES_HOST")
+    postgres_port: int = Field(5432, alias="POSTGRES_PORT", ge=1, le=65535)
+    postgres_db: str = Field("nocodb", alias="POSTGRES_DB")
+    postgres_user: str = Field("postgres", alias="POSTGRES_USER")
+    postgres_password: SecretStr = Field(SecretStr(""), alias="POSTGRES_PASSWORD")
+    test_database_url: SecretStr | None = Field(None, alias="TEST_DATABASE_URL")
+    test_postgres_host: str | None = Field(None, alias="TEST_POSTGRES_HOST")
+    test_postgres_port: int = Field(5432, alias="TEST_POSTGRES_PORT", ge=1, le=65535)
+    test_postgres_db: str = Field("trading_monitor_test", alias="TEST_POSTGRES_DB")
+    test_postgres_user: str = Field("postgres", alias="TEST_POSTGRES_USER")
+    test_postgres_password: SecretStr = Field(SecretStr(""), alias="TEST_POSTGRES_PASSWORD")
+
+    alpaca_api_key: SecretStr | None = Field(None, alias="ALPACA_API_KEY")
+    alpaca_secret_key: SecretStr | None = Field(None, alias="ALPACA_SECRET_KEY")
+    alpaca_paper: bool = Field(True, alias="ALPACA_PAPER")
+    alpaca_live_trading_confirmed: bool = Field(False, alias="ALPACA_LIVE_TRADING_CONFIRMED")
+    alpaca_base_url: str | None = Field(None, alias="ALPACA_BASE_URL")
+    alpaca_data_url: str | None = Field(None, alias="ALPACA_DATA_URL")
+    alpaca_stream_url: str | None = Field(None, alias="ALPACA_STREAM_URL")
+
+    broker_timeout_seconds: float = Field(10.0, alias="BROKER_TIMEOUT_SECONDS", gt=0, le=120)
+    broker_requests_per_minute: int = Field(190, alias="BROKER_REQUESTS_PER_MINUTE", ge=1)
+    broker_read_retries: int = Field(3, alias="BROKER_READ_RETRIES", ge=0, le=10)
+
+    executor_time: time = Field(time(9, 45), alias="EXECUTOR_TIME")
+    order_monitor_interval_minutes: int = Field(5, alias="ORDER_MONITOR_INTERVAL_MINUTES", ge=1)
+    position_monitor_interval_minutes: int = Field(
+        10, alias="POSITION_MONITOR_INTERVAL_MINUTES", ge=1
+    )
+    order_monitor_evening_time: time = Field(time(18, 0), alias="ORDER_MONITOR_EVENING_TIME")
+    position_monitor_evening_time: time = Field(
+        time(18, 15), alias="POSITION_MONITOR_EVENING_TIME"
+    )
+
+    protection_mode: ProtectionMode = Field(ProtectionMode.BRACKET, alias="PROTECTION_MODE")
+    max_notional_per_order: Decimal | None = Field(
+        Decimal("25000"), alias="MAX_NOTIONAL_PER_ORDER", gt=0
+    )
+    max_open_positions: int | None = Field(10, alias="MAX_OPEN_POSITIONS", ge=0)
+    max_total_exposure: Decimal | None = Field(Decimal("100000"), alias="MAX_TOTAL_EXPOSURE", gt=0)
+    max_daily_loss: Decimal | None = Field(Decimal("2000"), alias="MAX_DAILY_LOSS", gt=0)
+    check_buying_power: bool = Field(True, alias="CHECK_BUYING_POWER")
+    check_price_consistency: bool = Field(True, alias="CHECK_PRICE_CONSISTENCY")
+    block_duplicate_entry: bool = Field(True, alias="BLOCK_DUPLICATE_ENTRY")
+    block_same_day_reentry: bool = Field(True, alias="BLOCK_SAME_DAY_REENTRY")
+    reject_day_orders_when_closed: bool = Field(False, alias="REJECT_DAY_ORDERS_WHEN_CLOSED")
+    trading_halted: bool = Field(False, alias="TRADING_HALTED")
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @field_validator(
+        "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",
+        "check_price_consistency", "block_duplicate_entry", "block_same_day_reentry",
+        "reject_day_orders_when_closed", "trading_halted", mode="before",
+    )
+    @classmethod
+    def _parse_bool(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+            raise ValueError("must be true or false")
+        return value
+
+    @field_validator(
+        "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",
+        mode="before",
+    )
+    @classmethod
+    def _off_means_none(cls, value: Any) -> Any:
+        # "off" disables a limit; an empty value keeps it unset rather than failing.
+        if isinstance(value, str) and value.strip().lower() in {"", "off", "none"}:
+            return None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def is_live(self) -> bool:
+        return not self.alpaca_paper
+
+    def __repr_args__(self) -> Any:
+        # SecretStr already masks itself; the URL fields may carry passwords inside plain text.
+        return [(k, v) for k, v in super().__repr_args__() if k and "url" not in k]
+
+
+def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """The process environment over the values of `.env` (the environment wins)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    if env_file is not None and os.path.exists(env_file):
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, need_broker: bool = False
+) -> Settings:
+    """Validate settings; raise ConfigError naming every bad variable, never echoing values."""
+    source = dict(read_environment() if env is None else env)
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    data = {k: v for k, v in source.items() if k in known}
+    problems: list[str] = []
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            variable = str(error["loc"][0]) if error["loc"] else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+    problems.extend(_cross_field_problems(data, need_broker=need_broker))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings
+
+
+def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list[str]:
+    # Works on the raw values so these are reported together with per-field errors.
+    problems: list[str] = []
+    if need_broker:
+        for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
+            if not str(data.get(name, "")).strip():
+                problems.append(f"{name}: is required to reach the broker")
+    paper = str(data.get("ALPACA_PAPER", "true")).strip().lower()
+    confirmed = str(data.get("ALPACA_LIVE_TRADING_CONFIRMED", "")).strip().lower()
+    if paper in FALSE_WORDS - {""} and confirmed not in TRUE_WORDS:
+        problems.append(
+            "ALPACA_LIVE_TRADING_CONFIRMED: live trading (ALPACA_PAPER=false) refuses to start "
+            "unless this is set to true"
+        )
+    return problems
+
+
+def get_postgres_config(
+    test_mode: bool = False, settings: Settings | None = None
+) -> dict[str, Any]:
+    """libpq connection parameters (host, port, dbname, user, password) for production or tests."""
+    from psycopg2.extensions import parse_dsn
+
+    s = settings if settings is not None else load_settings()
+    url = s.test_database_url if test_mode else s.database_url
+    if url is not None and url.get_secret_value():
+        return dict(parse_dsn(url.get_secret_value()))
+    if test_mode:
+        return {
+            "host": s.test_postgres_host or s.postgres_host,
+            "port": s.test_postgres_port,
+            "dbname": s.test_postgres_db,
+            "user": s.test_postgres_user,
+            "password": s.test_postgres_password.get_secret_value(),
+        }
+    return {
+        "host": s.postgres_host,
+        "port": s.postgres_port,
+        "dbname": s.postgres_db,
+        "user": s.postgres_user,
+        "password": s.postgres_password.get_secret_value(),
+    }
+
+
+def has_test_database(settings: Settings) -> bool:
+    """Whether the user configured a test database (else --test-mode embeds a throwaway one)."""
+    return bool(settings.test_database_url or settings.test_postgres_host)
+
+
+def describe_connection(params: Mapping[str, Any]) -> str:
+    """A log-safe description of where we connect: never the password."""
+    return f"{params.get('user')}@{params.get('host')}:{params.get('port')}/{params.get('dbname')}"

@@ -1,0 +1,1 @@
+"""The PostgreSQL layer: schema registry, migrations, named queries and TradingDB."""

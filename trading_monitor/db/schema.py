@@ -1,0 +1,74 @@
+"""The tables and columns we know; names outside this registry never reach SQL.
+
+A test checks this registry against the migrated database, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from trading_monitor.exceptions import UnknownSchemaError
+
+_AUDIT = ("id", "created_at", "updated_at")
+
+TABLES: dict[str, frozenset[str]] = {
+    "analysis_decision": frozenset(_AUDIT + (
+        "analysis_date", "ticker", "primary_action", "confidence", "reasoning", "decision",
+        "existing_order_id", "existing_trade_journal_id", "executed", "execution_time",
+    )),
+    "trade_journal": frozenset(_AUDIT + (
+        "run_id", "initial_analysis_id", "symbol", "side", "trade_style", "protection_mode",
+        "status", "planned_entry_price", "planned_stop_loss", "planned_take_profit",
+        "planned_qty", "time_in_force", "actual_entry_price", "actual_qty", "entry_date",
+        "exit_date", "exit_price", "exit_reason", "actual_pnl", "days_open",
+        "replaces_trade_journal_id", "replaced_by_trade_journal_id", "notes",
+    )),
+    "order_execution": frozenset(_AUDIT + (
+        "run_id", "trade_journal_id", "analysis_decision_id", "client_order_id",
+        "alpaca_order_id", "parent_order_execution_id", "order_role", "symbol", "side",
+        "order_type", "order_class", "time_in_force", "qty", "limit_price", "stop_price",
+        "order_status", "submitted_at", "filled_qty", "filled_avg_price", "filled_at",
+        "broker_message", "replaces_order_execution_id", "replaced_by_order_execution_id",
+    )),
+    "position_tracking": frozenset(_AUDIT + (
+        "run_id", "trade_journal_id", "symbol", "side", "qty", "avg_entry_price",
+        "current_price", "market_value", "unrealized_pnl", "stop_loss_order_id",
+        "take_profit_order_id", "last_price_at",
+    )),
+    "job_run": frozenset(_AUDIT + (
+        "run_id", "job_name", "mode", "status", "started_at", "finished_at", "host", "pid",
+        "broker_requests", "summary", "error",
+    )),
+    "decision_outcome": frozenset(_AUDIT + (
+        "run_id", "analysis_decision_id", "primary_action", "ticker", "terminal_state",
+        "reason", "trade_journal_id", "client_order_id",
+    )),
+    "broker_snapshot": frozenset(_AUDIT + (
+        "run_id", "snapshot_type", "cash", "equity", "buying_power", "positions",
+        "open_orders", "reconciliation_status", "discrepancies",
+    )),
+    "event_log": frozenset(_AUDIT + (
+        "run_id", "entity", "entity_id", "event", "from_status", "to_status", "message", "detail",
+    )),
+    "daily_equity": frozenset(_AUDIT + ("trading_day", "start_equity", "run_id")),
+    "system_state": frozenset(_AUDIT + ("key", "value", "reason")),
+}
+
+# Columns the database maintains; callers never write them.
+READ_ONLY_COLUMNS = frozenset({"id", "created_at", "updated_at"})
+JSON_COLUMNS = frozenset({"decision", "summary", "positions", "open_orders", "discrepancies",
+                          "detail"})
+
+
+def check_table(table: str) -> frozenset[str]:
+    try:
+        return TABLES[table]
+    except (KeyError, TypeError):
+        raise UnknownSchemaError(f"unknown table {table!r}") from None
+
+
+def check_columns(table: str, columns: object) -> list[str]:
+    known = check_table(table)
+    names = list(columns)  # type: ignore[call-overload]
+    unknown = [c for c in names if c not in known]
+    if unknown:
+        raise UnknownSchemaError(f"unknown column(s) for {table}: {', '.join(map(repr, unknown))}")
+    return names

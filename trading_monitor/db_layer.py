@@ -1,0 +1,234 @@
+"""TradingDB: the PostgreSQL adapter the jobs take as an argument.
+
+Identifiers are checked against `db.schema` and quoted with psycopg2.sql; values are always
+bound parameters. Rows come back as dicts. A dropped connection is reopened on the next use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from trading_monitor.config import describe_connection, get_postgres_config
+from trading_monitor.db import migrate
+from trading_monitor.db.queries import named_query
+from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
+from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+_CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class TradingDB:
+    def __init__(
+        self,
+        test_mode: bool = False,
+        config: Mapping[str, Any] | None = None,
+        application_name: str = "trading-monitor",
+    ):
+        self.test_mode = test_mode
+        self._config = dict(config) if config is not None else None
+        self._application_name = application_name
+        self._conn: Any = None
+        self._in_transaction = False
+
+    def __repr__(self) -> str:
+        where = describe_connection(self._config) if self._config else "unconfigured"
+        return f"TradingDB({where}, test_mode={self.test_mode})"
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self) -> TradingDB:
+        if self._conn is not None and not self._conn.closed:
+            return self
+        if self._config is None:
+            self._config = get_postgres_config(test_mode=self.test_mode)
+        params = {k: v for k, v in self._config.items() if v not in (None, "")}
+        try:
+            self._conn = psycopg2.connect(
+                **params,
+                application_name=self._application_name,
+                options="-c timezone=UTC",
+                connect_timeout=10,
+                cursor_factory=psycopg2.extras.RealDictCursor,
+            )
+        except _CONNECTION_ERRORS as exc:
+            # libpq messages name host and database, never the password.
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {describe_connection(self._config)}: "
+                f"{str(exc).strip()}"
+            ) from None
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None
+        self._in_transaction = False
+
+    def __enter__(self) -> TradingDB:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> Any:
+        """The live psycopg2 connection (reopened if it was dropped)."""
+        if self._conn is None or self._conn.closed:
+            if self._in_transaction:
+                raise DatabaseUnavailable("connection lost inside a transaction")
+            self.connect()
+        return self._conn
+
+    def ensure_connected(self) -> None:
+        """Probe the connection at the start of a cycle; reopen it if the server dropped it."""
+        try:
+            self.execute_query("SELECT 1 AS ok")
+        except DatabaseUnavailable:
+            self.close()
+            self.connect()
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[TradingDB]:
+        """Commit on success, roll back on any error; calls inside join the transaction."""
+        if self._in_transaction:
+            yield self
+            return
+        conn = self.connection
+        self._in_transaction = True
+        try:
+            yield self
+            conn.commit()
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+        finally:
+            self._in_transaction = False
+
+    def _run(self, statement: Any, params: Any, fetch: bool) -> Any:
+        conn = self.connection
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                result = [dict(r) for r in cur.fetchall()] if fetch else cur.rowcount
+            if not self._in_transaction:
+                conn.commit()
+            return result
+        except _CONNECTION_ERRORS as exc:
+            self._drop_connection()
+            raise DatabaseUnavailable(f"database connection lost: {str(exc).strip()}") from None
+        except Exception:
+            if not self._in_transaction and not conn.closed:
+                conn.rollback()
+            raise
+
+    def _drop_connection(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.close()
+        finally:
+            self._conn = None
+
+    # -- the seed's API -----------------------------------------------------------------------
+
+    def execute_query(self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
+                      ) -> list[Row]:
+        return list(self._run(query, params, fetch=True))
+
+    def execute_update(self, query: Any, params: Sequence[Any] | Mapping[str, Any] | None = None
+                       ) -> int:
+        return int(self._run(query, params, fetch=False))
+
+    def named(self, name: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a query from queries.sql that returns rows."""
+        return self.execute_query(named_query(name), params or {})
+
+    def named_update(self, name: str, params: Mapping[str, Any] | None = None) -> int:
+        return self.execute_update(named_query(name), params or {})
+
+    def insert(self, table: str, data: Mapping[str, Any]) -> int:
+        columns = self._writable_columns(table, data)
+        statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        )
+        rows = self.execute_query(statement, [_adapt(c, data[c]) for c in columns])
+        return int(rows[0]["id"])
+
+    def update(self, table: str, row_id: int, data: Mapping[str, Any]) -> bool:
+        columns = self._writable_columns(table, data)
+        statement = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns
+            ),
+        )
+        params = [_adapt(c, data[c]) for c in columns] + [row_id]
+        return self.execute_update(statement, params) > 0
+
+    def get_by_id(self, table: str, row_id: int) -> Row | None:
+        check_table(table)
+        statement = sql.SQL("SELECT * FROM {} WHERE id = %s").format(sql.Identifier(table))
+        rows = self.execute_query(statement, [row_id])
+        return rows[0] if rows else None
+
+    def query(
+        self,
+        table: str,
+        where: Mapping[str, Any] | None = None,
+        order_by: str = "id",
+        limit: int | None = None,
+    ) -> list[Row]:
+        """Rows where every column equals its value (None means IS NULL), ordered by a column."""
+        where = where or {}
+        check_columns(table, list(where) + [order_by])
+        clauses = [
+            sql.SQL("{} IS NULL").format(sql.Identifier(c)) if where[c] is None
+            else sql.SQL("{} = %s").format(sql.Identifier(c))
+            for c in where
+        ]
+        statement = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))
+        if clauses:
+            statement += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
+        statement += sql.SQL(" ORDER BY {}").format(sql.Identifier(order_by))
+        params: list[Any] = [_adapt(c, v) for c, v in where.items() if v is not None]
+        if limit is not None:
+            statement += sql.SQL(" LIMIT %s")
+            params.append(int(limit))
+        return self.execute_query(statement, params)
+
+    def _writable_columns(self, table: str, data: Mapping[str, Any]) -> list[str]:
+        columns = check_columns(table, data)
+        if not columns:
+            raise UnknownSchemaError(f"no columns given for {table}")
+        bad = [c for c in columns if c in READ_ONLY_COLUMNS]
+        if bad:
+            raise UnknownSchemaError(f"{', '.join(bad)} kept by the database; not writable")
+        return columns
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def create_schema(self, production: bool = False) -> list[str]:
+        """Apply pending migrations; returns the versions applied (empty when up to date)."""
+        if self._in_transaction:
+            raise RuntimeError("create_schema() runs its own transactions")
+        return migrate.apply_migrations(self.connection, production=production)
+
+
+def _adapt(column: str, value: Any) -> Any:
+    if column in JSON_COLUMNS and isinstance(value, (dict, list)):
+        return psycopg2.extras.Json(value)
+    return value

@@ -1,0 +1,44 @@
+"""Error kinds the jobs act on (after freqtrade): temporary, rejected, fatal.
+
+- TemporaryError: try again next cycle (timeouts, 5xx, 429, database briefly away).
+- RejectedError: the broker or a rule said no; terminal for that decision, with the reason.
+- FatalError: bad keys or configuration; alert and stop the job.
+"""
+
+from __future__ import annotations
+
+
+class TradingMonitorError(Exception):
+    """Base for every error this package raises on purpose."""
+
+
+class ConfigError(TradingMonitorError):
+    """One or more settings are missing or invalid; lists every problem by variable name."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class FatalError(TradingMonitorError):
+    """The job cannot go on (bad credentials, account blocked, schema missing)."""
+
+
+class TemporaryError(TradingMonitorError):
+    """A passing fault: the work stays pending and is retried next cycle."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RejectedError(TradingMonitorError):
+    """A final no for this one piece of work (broker rejection, failed risk rule)."""
+
+
+class UnknownSchemaError(TradingMonitorError, ValueError):
+    """A table or column name that is not part of our schema; raised before any SQL runs."""
+
+
+class DatabaseUnavailable(TemporaryError):
+    """The database connection dropped or could not be opened; reopened on next use."""

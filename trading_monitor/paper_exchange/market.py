@@ -1,0 +1,137 @@
+"""Prices: a seeded random walk per symbol, overridden by scenario files and the control API."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from trading_monitor.paper_exchange.clock import utc
+
+CENT = Decimal("0.01")
+# Roughly where these traded in late 2025; only the order of magnitude matters.
+BASE_PRICES: dict[str, Decimal] = {
+    "AAPL": Decimal("230.00"), "MSFT": Decimal("420.00"), "NVDA": Decimal("180.00"),
+    "AMZN": Decimal("220.00"), "GOOGL": Decimal("250.00"), "META": Decimal("700.00"),
+    "TSLA": Decimal("400.00"), "SPY": Decimal("660.00"), "QQQ": Decimal("590.00"),
+    "IWM": Decimal("240.00"), "JPM": Decimal("300.00"), "AMD": Decimal("160.00"),
+    "HALT": Decimal("10.00"),
+}
+# Per-minute log-return volatility: ~0.08%/min is a calm large-cap day.
+MINUTE_SIGMA = 0.0008
+MAX_WALK_STEPS = 2000
+
+
+@dataclass(frozen=True)
+class ScenarioPoint:
+    at: datetime
+    symbol: str
+    price: Decimal
+
+
+def load_scenario(path: str | Path) -> list[ScenarioPoint]:
+    """Read a scenario: JSON list of {at, symbol, price} or CSV with an at,symbol,price header."""
+    text = Path(path).read_text(encoding="utf-8")
+    rows: list[dict[str, str]]
+    if str(path).lower().endswith(".csv"):
+        rows = list(csv.DictReader(text.splitlines()))
+    else:
+        loaded = json.loads(text)
+        rows = loaded["prices"] if isinstance(loaded, dict) else loaded
+    points = [
+        ScenarioPoint(
+            utc(datetime.fromisoformat(str(row["at"]).replace("Z", "+00:00"))),
+            str(row["symbol"]).upper(),
+            Decimal(str(row["price"])).quantize(CENT),
+        )
+        for row in rows
+    ]
+    for point in points:
+        if point.price <= 0:
+            raise ValueError(f"scenario price must be positive: {point}")
+    return sorted(points, key=lambda p: p.at)
+
+
+class Market:
+    """Last trade price per symbol plus the tick history bars are built from."""
+
+    def __init__(
+        self, seed: int, now: datetime, scenario: list[ScenarioPoint] | None = None
+    ) -> None:
+        self.prices: dict[str, Decimal] = dict(BASE_PRICES)
+        self.pinned: set[str] = set()
+        self._rngs = {s: random.Random(f"{seed}:{s}") for s in BASE_PRICES}
+        self.pending: list[ScenarioPoint] = []
+        seeded: set[str] = set()
+        for point in scenario or []:
+            # Scenario symbols never walk: the file is the whole truth about them.
+            self.pinned.add(point.symbol)
+            if point.at <= now:
+                self.prices[point.symbol] = point.price
+                seeded.add(point.symbol)
+            else:
+                if point.symbol not in seeded:
+                    # Before its first point a symbol already trades at that first price.
+                    self.prices[point.symbol] = point.price
+                    seeded.add(point.symbol)
+                self.pending.append(point)
+        self.history: dict[str, list[tuple[datetime, Decimal]]] = {
+            s: [(now, p)] for s, p in self.prices.items()
+        }
+        self.previous_close: dict[str, Decimal] = dict(self.prices)
+
+    def knows(self, symbol: str) -> bool:
+        return symbol in self.prices
+
+    def price(self, symbol: str) -> Decimal:
+        return self.prices[symbol]
+
+    def set_price(self, symbol: str, price: Decimal, at: datetime) -> None:
+        if price <= 0:
+            raise ValueError("price must be positive")
+        self.pinned.add(symbol)
+        self._record(symbol, price.quantize(CENT), at)
+
+    def _record(self, symbol: str, price: Decimal, at: datetime) -> None:
+        self.prices[symbol] = price
+        self.previous_close.setdefault(symbol, price)
+        self.history.setdefault(symbol, []).append((at, price))
+
+    def due_points(self, until: datetime) -> list[ScenarioPoint]:
+        due = [p for p in self.pending if p.at <= until]
+        self.pending = [p for p in self.pending if p.at > until]
+        return due
+
+    def apply_point(self, point: ScenarioPoint) -> None:
+        self._record(point.symbol, point.price, point.at)
+
+    def walk_step(self, minute: datetime) -> None:
+        """One random-walk step for every unpinned symbol."""
+        for symbol, rng in self._rngs.items():
+            if symbol in self.pinned:
+                continue
+            step = Decimal(str(math.exp(rng.gauss(0.0, MINUTE_SIGMA))))
+            self._record(symbol, max(CENT, (self.prices[symbol] * step).quantize(CENT)), minute)
+
+    def mark_close(self) -> None:
+        self.previous_close = dict(self.prices)
+
+
+def open_minutes_between(
+    start: datetime, end: datetime, is_open_at: Callable[[datetime], bool]
+) -> list[datetime]:
+    """Whole minutes in (start, end] at which the market is open, capped to the latest ones."""
+    first = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    span = int((end - first).total_seconds() // 60) + 1
+    if span <= 0:
+        return []
+    # Beyond a couple of trading weeks nobody needs every intermediate tick.
+    span_start = max(0, span - MAX_WALK_STEPS * 8)
+    minutes = (first + timedelta(minutes=i) for i in range(span_start, span))
+    return [m for m in minutes if is_open_at(m)][-MAX_WALK_STEPS:]
