@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS order_execution (
     stop_price numeric,
     -- Our own pre-broker states first, then Alpaca's order statuses as they arrive.
     order_status text NOT NULL DEFAULT 'pending_submit' CHECK (order_status IN (
-        'pending_submit', 'dry_run', 'submit_failed',
+        'pending_submit', 'not_sent',
         'new', 'accepted', 'pending_new', 'accepted_for_bidding', 'held', 'partially_filled',
         'filled', 'done_for_day', 'canceled', 'expired', 'replaced', 'pending_cancel',
         'pending_replace', 'pending_review', 'stopped', 'rejected', 'suspended', 'calculated'

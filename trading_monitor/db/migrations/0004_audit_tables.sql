@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS decision_outcome (
     primary_action text,
     ticker text,
     terminal_state text NOT NULL
-        CHECK (terminal_state IN ('EXECUTED', 'REJECTED', 'SKIPPED', 'DRY_RUN')),
+        CHECK (terminal_state IN ('EXECUTED', 'REJECTED', 'SKIPPED')),
     reason text NOT NULL CHECK (length(reason) > 0),
     trade_journal_id integer,
     client_order_id text,
@@ -118,3 +118,10 @@ CREATE TRIGGER trg_daily_equity_updated_at BEFORE UPDATE ON daily_equity
 DROP TRIGGER IF EXISTS trg_system_state_updated_at ON system_state;
 CREATE TRIGGER trg_system_state_updated_at BEFORE UPDATE ON system_state
     FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
+
+-- A random id per database: part of every client order id, so two databases (say a test
+-- copy and production) sharing one Alpaca account can never adopt each other's orders.
+INSERT INTO system_state (key, value, reason)
+VALUES ('installation_id', substr(md5(random()::text || clock_timestamp()::text), 1, 8),
+        'prefix of client order ids; never change it while orders are open')
+ON CONFLICT (key) DO NOTHING;

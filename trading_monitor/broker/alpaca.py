@@ -1,0 +1,295 @@
+"""The Alpaca implementation of `Broker`, on alpaca-py over our own transport.
+
+- every request has a timeout and goes through the process-wide request budget;
+- alpaca-py's own 429/504 retry is off (it re-POSTs orders); we retry only safe reads;
+- an unclear submit is settled by looking the order up by client order id, never resent blind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
+
+from alpaca.common.enums import Sort
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.requests import StockLatestTradeRequest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    GetCalendarRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+)
+
+from trading_monitor.broker import convert
+from trading_monitor.broker.errors import DuplicateClientOrderId, NotFoundError, classify
+from trading_monitor.broker.models import (
+    BrokerAccount,
+    BrokerAsset,
+    BrokerOrder,
+    BrokerPosition,
+    CalendarDay,
+    FillActivity,
+    MarketClock,
+    OrderRequest,
+)
+from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
+from trading_monitor.config import Settings
+from trading_monitor.exceptions import FatalError, TemporaryError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_ORDER_TYPES = {"market": MarketOrderRequest, "limit": LimitOrderRequest,
+                "stop": StopOrderRequest, "stop_limit": StopLimitOrderRequest}
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _check_live_allowed(settings: Settings) -> None:
+    if settings.is_live and not settings.alpaca_live_trading_confirmed:
+        raise FatalError("live trading needs ALPACA_PAPER=false and ALPACA_LIVE_TRADING_CONFIRMED")
+
+
+def _install_session(client: Any, session: BudgetedSession) -> None:
+    # alpaca-py's RESTClient keeps these as attributes; pinned to alpaca-py 0.44 in pyproject,
+    # and tests/test_broker_adapter.py proves they still take effect.
+    client._session = session
+    client._retry = 0
+
+
+def get_trading_client(settings: Settings, session: BudgetedSession | None = None
+                       ) -> TradingClient:
+    """A TradingClient (paper unless live is explicitly confirmed) on our transport."""
+    _check_live_allowed(settings)
+    client = TradingClient(_secret(settings.alpaca_api_key), _secret(settings.alpaca_secret_key),
+                           paper=settings.alpaca_paper, url_override=settings.alpaca_base_url)
+    _install_session(client, session or _session_for(settings))
+    return client
+
+
+def get_data_client(settings: Settings, session: BudgetedSession | None = None
+                    ) -> StockHistoricalDataClient:
+    client = StockHistoricalDataClient(_secret(settings.alpaca_api_key),
+                                       _secret(settings.alpaca_secret_key),
+                                       url_override=settings.alpaca_data_url)
+    _install_session(client, session or _session_for(settings))
+    return client
+
+
+def _session_for(settings: Settings) -> BudgetedSession:
+    return BudgetedSession(shared_budget(settings.broker_requests_per_minute),
+                           settings.broker_timeout_seconds)
+
+
+class AlpacaBroker:
+    def __init__(self, settings: Settings, *, budget: RequestBudget | None = None,
+                 submit_attempts: int = 3, sleep: Callable[[float], None] = time.sleep):
+        self._session = BudgetedSession(
+            budget or shared_budget(settings.broker_requests_per_minute),
+            settings.broker_timeout_seconds)
+        # Typed Any: alpaca-py annotates every result as `Model | RawData`.
+        self._trading: Any = get_trading_client(settings, self._session)
+        self._data: Any = get_data_client(settings, self._session)
+        self._read_retries = settings.broker_read_retries
+        self._submit_attempts = max(1, submit_attempts)
+        self._sleep = sleep
+        self.paper = settings.alpaca_paper
+
+    def __repr__(self) -> str:
+        return f"AlpacaBroker(paper={self.paper}, {self._session!r})"
+
+    @property
+    def requests_sent(self) -> int:
+        return self._session.requests_sent
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            raise classify(exc, self._session.last_retry_after) from None
+
+    def _read(self, fn: Callable[[], T]) -> T:
+        """Reads are safe to repeat: retry temporary failures with a short backoff."""
+        for attempt in range(self._read_retries + 1):
+            try:
+                return self._call(fn)
+            except TemporaryError as exc:
+                if attempt == self._read_retries:
+                    raise
+                self._sleep(min(0.2 * 2 ** attempt, 2.0))
+                log.info("retrying broker read after: %s", exc)
+        raise AssertionError("unreachable")
+
+    def _read_or_none(self, fn: Callable[[], T]) -> T | None:
+        try:
+            return self._read(fn)
+        except NotFoundError:
+            return None
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+        last: TemporaryError | None = None
+        for attempt in range(self._submit_attempts):
+            if attempt:
+                found = self.get_order_by_client_id(request.client_order_id)
+                if found is not None:
+                    log.info("unclear submit settled: %s is at the broker", request.client_order_id)
+                    return found
+                self._sleep(min(0.2 * 2 ** attempt, 2.0))
+            try:
+                return convert.order(self._call(
+                    lambda: self._trading.submit_order(_alpaca_request(request))))
+            except DuplicateClientOrderId:
+                found = self.get_order_by_client_id(request.client_order_id)
+                if found is not None:
+                    return found
+                raise TemporaryError(
+                    f"{request.client_order_id} is taken at the broker but not visible yet"
+                ) from None
+            except TemporaryError as exc:
+                last = exc
+                log.warning("submit of %s unclear (%s); looking it up", request.client_order_id,
+                            exc)
+        found = self.get_order_by_client_id(request.client_order_id)
+        if found is not None:
+            return found
+        raise TemporaryError(f"submit of {request.client_order_id} failed and the order is not at "
+                             f"the broker; it stays pending: {last}",
+                             retry_after=last.retry_after if last else None)
+
+    def get_order(self, order_id: str) -> BrokerOrder | None:
+        found = self._read_or_none(lambda: self._trading.get_order_by_id(
+            order_id, filter=_nested()))
+        return convert.order(found) if found is not None else None
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        found = self._read_or_none(lambda: self._trading.get_order_by_client_id(client_order_id))
+        return convert.order(found) if found is not None else None
+
+    def list_orders_changed_since(self, after: datetime) -> list[BrokerOrder]:
+        """Orders submitted after `after` (Alpaca filters on submission), 500 per request."""
+        orders: list[BrokerOrder] = []
+        cursor = after
+        while True:
+            query = GetOrdersRequest(status=QueryOrderStatus.ALL, after=cursor, limit=500,
+                                     direction=Sort.ASC, nested=True)
+            page: Any = self._read(partial(self._trading.get_orders, query))
+            orders.extend(convert.order(o) for o in page)
+            if len(page) < 500:
+                return orders
+            cursor = page[-1].submitted_at
+
+    def cancel_order(self, order_id: str) -> None:
+        self._read(lambda: self._trading.cancel_order_by_id(order_id))
+
+    def replace_order(self, order_id: str, *, qty: Decimal | None = None,
+                      limit_price: Decimal | None = None,
+                      stop_price: Decimal | None = None) -> BrokerOrder:
+        req = ReplaceOrderRequest(qty=int(qty) if qty is not None else None,
+                                  limit_price=_f(limit_price), stop_price=_f(stop_price))
+        try:
+            return convert.order(self._call(lambda: self._trading.replace_order_by_id(
+                order_id, req)))
+        except TemporaryError:
+            # A replace is not idempotent (each makes a new order): settle it by reading back.
+            old = self.get_order(order_id)
+            if old is not None and old.replaced_by:
+                new = self.get_order(old.replaced_by)
+                if new is not None:
+                    return new
+            raise
+
+    # -- account and market -----------------------------------------------------------------
+
+    def get_positions(self) -> list[BrokerPosition]:
+        return [convert.position(p) for p in self._read(self._trading.get_all_positions)]
+
+    def get_account(self) -> BrokerAccount:
+        return convert.account(self._read(self._trading.get_account))
+
+    def get_clock(self) -> MarketClock:
+        return convert.clock(self._read(self._trading.get_clock))
+
+    def get_calendar(self, start: date, end: date) -> list[CalendarDay]:
+        days = self._read(lambda: self._trading.get_calendar(GetCalendarRequest(start=start,
+                                                                                end=end)))
+        return [CalendarDay(date=d.date, open=d.open, close=d.close) for d in days]
+
+    def get_asset(self, symbol: str) -> BrokerAsset | None:
+        found = self._read_or_none(lambda: self._trading.get_asset(symbol))
+        return convert.asset(found) if found is not None else None
+
+    def latest_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        wanted = sorted(set(symbols))
+        if not wanted:
+            return {}
+        trades = self._read(lambda: self._data.get_stock_latest_trade(
+            StockLatestTradeRequest(symbol_or_symbols=wanted)))
+        return {s: Decimal(str(t.price)) for s, t in dict(trades).items()}
+
+    def fill_activities(self, after: datetime) -> list[FillActivity]:
+        fills: list[FillActivity] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"after": after.isoformat(), "direction": "asc",
+                                      "page_size": 100}
+            if token:
+                params["page_token"] = token
+            page: Any = self._read(partial(self._trading.get, "/account/activities/FILL", params))
+            rows = list(page or [])
+            fills.extend(_fill(r) for r in rows)
+            if len(rows) < 100:
+                return fills
+            token = str(rows[-1]["id"])
+
+
+def _nested() -> Any:
+    from alpaca.trading.requests import GetOrderByIdRequest
+
+    return GetOrderByIdRequest(nested=True)
+
+
+def _f(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _alpaca_request(r: OrderRequest) -> Any:
+    kwargs: dict[str, Any] = {
+        "symbol": r.symbol, "qty": float(r.qty), "side": OrderSide(r.side),
+        "time_in_force": TimeInForce(r.time_in_force), "client_order_id": r.client_order_id,
+        "order_class": OrderClass(r.order_class),
+    }
+    if r.limit_price is not None:
+        kwargs["limit_price"] = float(r.limit_price)
+    if r.stop_price is not None:
+        kwargs["stop_price"] = float(r.stop_price)
+    if r.take_profit_limit is not None:
+        kwargs["take_profit"] = TakeProfitRequest(limit_price=float(r.take_profit_limit))
+    if r.stop_loss_stop is not None:
+        kwargs["stop_loss"] = StopLossRequest(stop_price=float(r.stop_loss_stop))
+    return _ORDER_TYPES[r.order_type](**kwargs)
+
+
+def _fill(row: dict[str, Any]) -> FillActivity:
+    return FillActivity(
+        id=str(row["id"]), order_id=str(row["order_id"]), symbol=str(row["symbol"]),
+        side=str(row["side"]), qty=Decimal(str(row["qty"])), price=Decimal(str(row["price"])),
+        transaction_time=datetime.fromisoformat(str(row["transaction_time"]).replace("Z",
+                                                                                     "+00:00")),
+    )

@@ -1,0 +1,54 @@
+"""The broker interface the jobs depend on (a Protocol: any implementation with these fits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from trading_monitor.broker.models import (
+    BrokerAccount,
+    BrokerAsset,
+    BrokerOrder,
+    BrokerPosition,
+    CalendarDay,
+    FillActivity,
+    MarketClock,
+    OrderRequest,
+)
+
+
+class Broker(Protocol):
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests made so far (for per-cycle accounting)."""
+
+    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+        """Exactly-once submit: unclear outcomes are settled by client order id lookup."""
+
+    def get_order(self, order_id: str) -> BrokerOrder | None: ...
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    def list_orders_changed_since(self, after: datetime) -> list[BrokerOrder]: ...
+
+    def cancel_order(self, order_id: str) -> None: ...
+
+    def replace_order(self, order_id: str, *, qty: Decimal | None = None,
+                      limit_price: Decimal | None = None,
+                      stop_price: Decimal | None = None) -> BrokerOrder: ...
+
+    def get_positions(self) -> list[BrokerPosition]: ...
+
+    def get_account(self) -> BrokerAccount: ...
+
+    def get_clock(self) -> MarketClock: ...
+
+    def get_calendar(self, start: date, end: date) -> list[CalendarDay]: ...
+
+    def get_asset(self, symbol: str) -> BrokerAsset | None: ...
+
+    def latest_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]: ...
+
+    def fill_activities(self, after: datetime) -> list[FillActivity]: ...

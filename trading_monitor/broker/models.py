@@ -1,0 +1,114 @@
+"""Broker-neutral value objects; the jobs never see alpaca-py models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    client_order_id: str
+    symbol: str
+    side: str  # buy | sell
+    qty: Decimal
+    order_type: str  # market | limit | stop | stop_limit
+    time_in_force: str  # day | gtc
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    order_class: str = "simple"  # simple | bracket | oto | oco
+    take_profit_limit: Decimal | None = None
+    stop_loss_stop: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BrokerOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    order_type: str
+    order_class: str
+    time_in_force: str
+    status: str
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    submitted_at: datetime | None = None
+    filled_at: datetime | None = None
+    updated_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+    legs: tuple[BrokerOrder, ...] = ()
+
+    def leg(self, order_type: str) -> BrokerOrder | None:
+        return next((leg for leg in self.legs if leg.order_type == order_type), None)
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    symbol: str
+    qty: Decimal  # negative for shorts
+    avg_entry_price: Decimal
+    current_price: Decimal | None
+    market_value: Decimal | None
+    unrealized_pl: Decimal | None
+
+    @property
+    def side(self) -> str:
+        return "long" if self.qty > 0 else "short"
+
+
+@dataclass(frozen=True)
+class BrokerAccount:
+    equity: Decimal
+    last_equity: Decimal
+    cash: Decimal
+    buying_power: Decimal
+    trading_blocked: bool
+    account_blocked: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class MarketClock:
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    open: datetime
+    close: datetime
+
+
+@dataclass(frozen=True)
+class BrokerAsset:
+    symbol: str
+    tradable: bool
+    status: str
+    shortable: bool
+
+    def problem(self) -> str | None:
+        if self.status != "active":
+            return f"{self.symbol} is not an active asset (status {self.status})"
+        if not self.tradable:
+            return f"{self.symbol} is not tradable at the broker"
+        return None
+
+
+@dataclass(frozen=True)
+class FillActivity:
+    id: str
+    order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    transaction_time: datetime

@@ -1,0 +1,215 @@
+"""The decision contract: what n8n writes into analysis_decision, validated into one model.
+
+Any malformed decision becomes a DecisionInvalid whose message a trader can act on.
+See docs/decision-contract.md for the JSON and an example of each action.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class DecisionInvalid(ValueError):
+    """The decision cannot be carried out as written; the message says why."""
+
+
+class Action(str, Enum):
+    NEW_TRADE = "NEW_TRADE"
+    CANCEL = "CANCEL"
+    AMEND = "AMEND"
+    NO_ACTION = "NO_ACTION"
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TradeStyle(str, Enum):
+    DAYTRADE = "DAYTRADE"
+    SWING = "SWING"
+
+
+class TimeInForce(str, Enum):
+    DAY = "day"
+    GTC = "gtc"
+
+
+_SIDE_WORDS = {"buy": "buy", "long": "buy", "sell": "sell", "short": "sell"}
+
+
+def _to_decimal(value: Any) -> Any:
+    """Numbers arrive as JSON floats, ints or strings; floats go through str to stay exact."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return Decimal(repr(value))
+    if isinstance(value, (int, str)):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a finite number")
+        return number
+    raise ValueError("must be a number")
+
+
+class Decision(BaseModel):
+    """One validated decision. Field names are the keys of the decision JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    decision_id: int
+    ticker: str = Field(min_length=1, max_length=12, pattern=r"^[A-Z][A-Z0-9.\-/]{0,11}$")
+    primary_action: Action
+    side: Side | None = None
+    trade_style: TradeStyle | None = None
+    entry_price: Decimal | None = Field(None, gt=0)
+    stop_loss: Decimal | None = Field(None, gt=0)
+    take_profit: Decimal | None = Field(None, gt=0)
+    quantity: Decimal | None = None
+    risk_amount: Decimal | None = Field(None, gt=0)
+    time_in_force: TimeInForce | None = None
+    existing_order_id: str | None = Field(None, max_length=128)
+    existing_trade_journal_id: int | None = Field(None, gt=0)
+    reasoning: str | None = None
+
+    @field_validator("ticker", mode="before")
+    @classmethod
+    def _upper_ticker(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("primary_action", "trade_style", mode="before")
+    @classmethod
+    def _upper_enum(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("side", mode="before")
+    @classmethod
+    def _side_words(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _SIDE_WORDS.get(value.strip().lower(), value)
+        return value
+
+    @field_validator("time_in_force", mode="before")
+    @classmethod
+    def _lower_tif(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("entry_price", "stop_loss", "take_profit", "quantity", "risk_amount",
+                     mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return _to_decimal(value)
+
+    @field_validator("existing_order_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _action_needs(self) -> Decision:
+        if self.primary_action in (Action.NEW_TRADE, Action.AMEND):
+            self._check_trade_plan()
+        if self.primary_action in (Action.CANCEL, Action.AMEND) and not (
+            self.existing_order_id or self.existing_trade_journal_id
+        ):
+            raise ValueError(
+                f"{self.primary_action.value} needs existing_order_id or existing_trade_journal_id"
+            )
+        return self
+
+    def _check_trade_plan(self) -> None:
+        missing = [n for n in ("side", "trade_style", "entry_price", "stop_loss")
+                   if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"{self.primary_action.value} needs {', '.join(missing)}")
+        if self.trade_style is TradeStyle.SWING and self.take_profit is None:
+            raise ValueError("a SWING trade needs take_profit")
+        if (self.quantity is None) == (self.risk_amount is None):
+            raise ValueError("give exactly one of quantity or risk_amount")
+        if self.quantity is not None and self.quantity != self.quantity.to_integral_value():
+            raise ValueError("quantity must be a whole number of shares")
+
+    @property
+    def order_quantity(self) -> Decimal:
+        """Whole shares: the given quantity, or risk_amount over the per-share risk, floored."""
+        if self.quantity is not None:
+            return self.quantity
+        assert self.risk_amount is not None and self.entry_price and self.stop_loss
+        per_share = abs(self.entry_price - self.stop_loss)
+        if per_share == 0:
+            return Decimal(0)
+        return (self.risk_amount / per_share).to_integral_value(rounding="ROUND_FLOOR")
+
+    @property
+    def order_time_in_force(self) -> TimeInForce:
+        if self.time_in_force is not None:
+            return self.time_in_force
+        return TimeInForce.DAY if self.trade_style is TradeStyle.DAYTRADE else TimeInForce.GTC
+
+    @property
+    def notional(self) -> Decimal:
+        return self.order_quantity * (self.entry_price or Decimal(0))
+
+
+def _payload(row: dict[str, Any]) -> dict[str, Any]:
+    raw = row.get("decision")
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, (bytes, bytearray)):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DecisionInvalid(f"decision JSON is not valid JSON ({exc.msg} at char {exc.pos})"
+                                  ) from None
+    if not isinstance(raw, dict):
+        raise DecisionInvalid("decision JSON must be an object")
+    return dict(raw)
+
+
+def _merge_column(payload: dict[str, Any], row: dict[str, Any], key: str) -> None:
+    column = row.get(key)
+    if column in (None, ""):
+        return
+    current = payload.get(key)
+    if current in (None, ""):
+        payload[key] = column
+    elif str(current).strip().upper() != str(column).strip().upper():
+        raise DecisionInvalid(f"{key} column {column!r} disagrees with decision JSON {current!r}")
+
+
+def parse_decision(row: dict[str, Any]) -> Decision:
+    """Turn an analysis_decision row into a Decision, or raise DecisionInvalid with the reason."""
+    payload = _payload(row)
+    for key in ("ticker", "primary_action", "existing_order_id", "existing_trade_journal_id"):
+        _merge_column(payload, row, key)
+    payload["decision_id"] = row.get("id")
+    try:
+        return Decision.model_validate(payload)
+    except ValidationError as exc:
+        raise DecisionInvalid(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)

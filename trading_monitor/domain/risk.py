@@ -1,0 +1,140 @@
+"""Pre-trade checks: pure functions over a snapshot of the account and our own books.
+
+Each check is switched by a setting and returns a human-readable reason when it fails.
+The snapshot is updated after every accepted entry, so limits count earlier decisions of
+the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from trading_monitor.domain.decision import Decision, Side
+
+CENT = Decimal("0.01")
+SUB_DOLLAR_TICK = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_notional_per_order: Decimal | None = None
+    max_open_positions: int | None = None
+    max_total_exposure: Decimal | None = None
+    max_daily_loss: Decimal | None = None
+    check_buying_power: bool = True
+    check_price_consistency: bool = True
+    block_duplicate_entry: bool = True
+    block_same_day_reentry: bool = True
+    reject_day_orders_when_closed: bool = False
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What the checks need to know, gathered once per cycle."""
+
+    equity: Decimal
+    buying_power: Decimal
+    start_of_day_equity: Decimal | None
+    open_symbols: frozenset[str] = frozenset()
+    open_count: int = 0
+    exposure: Decimal = Decimal(0)
+    closed_today: frozenset[str] = frozenset()
+    halted_reason: str | None = None
+    market_open: bool = True
+    # symbol -> None when tradable, else why not (unknown, inactive, not tradable)
+    asset_problems: dict[str, str | None] = field(default_factory=dict)
+
+    def with_entry(self, symbol: str, notional: Decimal) -> AccountView:
+        return replace(
+            self,
+            open_symbols=self.open_symbols | {symbol},
+            open_count=self.open_count + (0 if symbol in self.open_symbols else 1),
+            exposure=self.exposure + notional,
+            buying_power=self.buying_power - notional,
+        )
+
+    def without_entry(self, symbol: str, notional: Decimal) -> AccountView:
+        """The view as if an entry being amended away were gone (it is about to be replaced)."""
+        return replace(
+            self,
+            open_symbols=self.open_symbols - {symbol},
+            open_count=max(0, self.open_count - (1 if symbol in self.open_symbols else 0)),
+            exposure=max(Decimal(0), self.exposure - notional),
+            buying_power=self.buying_power + notional,
+        )
+
+
+def price_problem(d: Decision) -> str | None:
+    """Stop and take profit on the right side of the entry, whole-cent prices, qty > 0."""
+    assert d.entry_price is not None and d.stop_loss is not None
+    qty = d.order_quantity
+    if qty <= 0:
+        return f"quantity must be positive (got {qty})"
+    long = d.side is Side.BUY
+    if long and d.stop_loss >= d.entry_price:
+        return f"stop_loss {d.stop_loss} must be below entry {d.entry_price} for a buy"
+    if not long and d.stop_loss <= d.entry_price:
+        return f"stop_loss {d.stop_loss} must be above entry {d.entry_price} for a sell"
+    if d.take_profit is not None:
+        if long and d.take_profit <= d.entry_price:
+            return f"take_profit {d.take_profit} must be above entry {d.entry_price} for a buy"
+        if not long and d.take_profit >= d.entry_price:
+            return f"take_profit {d.take_profit} must be below entry {d.entry_price} for a sell"
+    for name in ("entry_price", "stop_loss", "take_profit"):
+        price = getattr(d, name)
+        if price is not None and not is_valid_tick(price):
+            return f"{name} {price} is sub-penny (Alpaca takes 2 decimals at $1 and above, " \
+                   "4 below)"
+    return None
+
+
+def is_valid_tick(price: Decimal) -> bool:
+    tick = CENT if price >= 1 else SUB_DOLLAR_TICK
+    return price == price.quantize(tick)
+
+
+def daily_loss(view: AccountView) -> Decimal:
+    if view.start_of_day_equity is None:
+        return Decimal(0)
+    return view.start_of_day_equity - view.equity
+
+
+def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
+                    *, replacing: bool = False) -> str | None:
+    """The first reason this entry must not go out, or None. `replacing` is set for AMEND."""
+    if view.halted_reason:
+        return f"trading halted: {view.halted_reason}"
+    if limits.max_daily_loss is not None and daily_loss(view) >= limits.max_daily_loss:
+        return (f"daily loss limit reached: down {daily_loss(view):.2f} from start-of-day "
+                f"equity {view.start_of_day_equity} (limit {limits.max_daily_loss})")
+    asset_problem = view.asset_problems.get(d.ticker)
+    if asset_problem:
+        return asset_problem
+    if limits.check_price_consistency:
+        problem = price_problem(d)
+        if problem:
+            return f"inconsistent prices: {problem}"
+    notional = d.notional
+    if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
+        return (f"order notional {notional:.2f} exceeds MAX_NOTIONAL_PER_ORDER "
+                f"{limits.max_notional_per_order}")
+    if not replacing:
+        if limits.block_duplicate_entry and d.ticker in view.open_symbols:
+            return f"duplicate entry: {d.ticker} already has an open trade or position"
+        if limits.block_same_day_reentry and d.ticker in view.closed_today:
+            return f"re-entry blocked: {d.ticker} was closed earlier today"
+        if limits.max_open_positions is not None and view.open_count >= limits.max_open_positions:
+            return (f"max open positions reached ({view.open_count} of "
+                    f"{limits.max_open_positions})")
+    if (limits.max_total_exposure is not None
+            and view.exposure + notional > limits.max_total_exposure):
+        return (f"total exposure {view.exposure + notional:.2f} would exceed "
+                f"MAX_TOTAL_EXPOSURE {limits.max_total_exposure}")
+    if limits.check_buying_power and notional > view.buying_power:
+        return f"insufficient buying power: order needs {notional:.2f}, " \
+               f"account has {view.buying_power:.2f}"
+    if (limits.reject_day_orders_when_closed and not view.market_open
+            and d.order_time_in_force.value == "day"):
+        return "market is closed and REJECT_DAY_ORDERS_WHEN_CLOSED is set (day order)"
+    return None
