@@ -99,7 +99,7 @@ def next_close(at: datetime) -> datetime:
 
 def boundaries_between(start: datetime, end: datetime) -> list[datetime]:
     """Session opens and closes in (start, end], oldest first."""
-    out = []
+    out: list[datetime] = []
     for session in sessions_between(start.astimezone(NY).date(), end.astimezone(NY).date()):
         out.extend(t for t in (session.open, session.close) if start < t <= end)
     return out

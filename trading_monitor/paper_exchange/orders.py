@@ -71,6 +71,7 @@ class Order:
     hwm: Decimal | None = None
     notional: Decimal | None = None
     extended_hours: bool = False
+    position_intent: str | None = None
     updated_at: datetime | None = None
     filled_at: datetime | None = None
     expired_at: datetime | None = None

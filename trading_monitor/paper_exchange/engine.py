@@ -1,0 +1,338 @@
+"""The matching engine: orders, fills, brackets and the ledger. Pure: no I/O, time is passed in."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from trading_monitor.paper_exchange import risk
+from trading_monitor.paper_exchange.account import Ledger
+from trading_monitor.paper_exchange.market import Market
+from trading_monitor.paper_exchange.orders import (
+    Order,
+    OrderSpec,
+    not_found,
+    unprocessable,
+)
+
+FILLABLE = ("new", "accepted", "partially_filled")
+
+
+class Ids:
+    """Seeded UUIDs, so the same seed and the same requests give the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+@dataclass
+class Event:
+    event: str
+    order: Order  # a copy, frozen at the moment of the event
+    at: datetime
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    position_qty: Decimal | None = None
+    execution_id: str | None = None
+
+
+@dataclass
+class Activity:
+    id: str
+    at: datetime
+    kind: str  # fill / partial_fill
+    price: Decimal
+    qty: Decimal
+    order: Order  # copy after the fill
+
+
+class Engine:
+    def __init__(self, ids: Ids, market: Market, asset_ids: dict[str, str],
+                 halted: set[str]) -> None:
+        self.ids = ids
+        self.halted = halted
+        self.market = market
+        self.asset_ids = asset_ids
+        self.orders: dict[str, Order] = {}
+        # Orders that may still change; closed orders never reopen, so this only shrinks.
+        self.working: dict[str, Order] = {}
+        self.client_ids: set[str] = set()
+        self.ledger = Ledger()
+        self.events: list[Event] = []
+        self.activities: list[Activity] = []
+        self.partial_ratios: dict[str, Decimal] = {}  # symbol or client_order_id -> ratio
+        self._partially_done: set[str] = set()
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise not_found(f"order not found for {order_id}")
+        return order
+
+    def by_client_id(self, client_order_id: str) -> Order:
+        for order in reversed(self.orders.values()):
+            if order.client_order_id == client_order_id:
+                return order
+        raise not_found(f"order not found for {client_order_id}")
+
+    def emit(self, name: str, order: Order, at: datetime, **fill: Any) -> None:
+        self.events.append(Event(name, replace(order, legs=list(order.legs)), at, **fill))
+
+    def new_client_id(self, wanted: str | None) -> str:
+        client_id = wanted or self.ids.uuid()
+        if client_id in self.client_ids:
+            raise unprocessable("client_order_id must be unique")
+        self.client_ids.add(client_id)
+        return client_id
+
+    # -- submission --------------------------------------------------------------------------
+
+    def submit(self, spec: OrderSpec, now: datetime, expires_at: datetime | None) -> Order:
+        risk.check_symbol(self.market, self.asset_ids, self.halted, spec.symbol)
+        price = self.market.price(spec.symbol)
+        if spec.order_class in ("bracket", "oto", "oco"):
+            risk.check_exits(spec, price)
+        qty = spec.qty
+        if qty is None:
+            assert spec.notional is not None
+            qty = (spec.notional / price).quantize(Decimal("0.000000001"), ROUND_DOWN)
+        if spec.order_class != "oco":
+            risk.check_funds(self, spec.symbol, spec.side, qty, risk.estimate(spec, price))
+        client_id = self.new_client_id(spec.client_order_id)
+        parent = self._make(spec, qty, client_id, now, expires_at, price)
+        legs = []
+        if spec.order_class == "oco":
+            parent.leg_role = "take_profit"
+            legs.append(self._leg(parent, "stop_loss", spec, now, status="new"))
+        elif spec.order_class in ("bracket", "oto"):
+            exit_side = "sell" if spec.side == "buy" else "buy"
+            for role, present in (("take_profit", spec.take_profit), ("stop_loss",
+                                                                      spec.stop_loss_stop)):
+                if present is not None:
+                    legs.append(self._leg(parent, role, spec, now, status="held",
+                                          side=exit_side))
+        parent.legs = [leg.id for leg in legs]
+        self.emit("new", parent, now)
+        for leg in legs:
+            if leg.status == "new":
+                self.emit("new", leg, now)
+        return parent
+
+    def _make(self, spec: OrderSpec, qty: Decimal, client_id: str, now: datetime,
+              expires_at: datetime | None, price: Decimal) -> Order:
+        order = Order(
+            id=self.ids.uuid(), client_order_id=client_id, symbol=spec.symbol,
+            asset_id=self.asset_ids[spec.symbol], side=spec.side, type=spec.type,
+            time_in_force=spec.time_in_force, qty=qty, created_at=now, updated_at=now,
+            order_class=spec.order_class, limit_price=spec.limit_price,
+            stop_price=spec.stop_price, trail_price=spec.trail_price,
+            trail_percent=spec.trail_percent, notional=spec.notional,
+            extended_hours=spec.extended_hours,
+            expires_at=expires_at if spec.time_in_force == "day" else None,
+        )
+        if order.type == "trailing_stop":
+            order.hwm = price
+            order.stop_price = risk.trail_stop(order)
+        held = self.ledger.qty(spec.symbol)
+        opening = not ((spec.side == "sell" and held > 0) or (spec.side == "buy" and held < 0))
+        order.position_intent = f"{spec.side}_to_{'open' if opening else 'close'}"
+        self.orders[order.id] = order
+        self.working[order.id] = order
+        return order
+
+    def _leg(self, parent: Order, role: str, spec: OrderSpec, now: datetime, *, status: str,
+             side: str | None = None) -> Order:
+        if role == "take_profit":
+            kind, limit, stop = "limit", spec.take_profit, None
+        else:
+            stop, limit = spec.stop_loss_stop, spec.stop_loss_limit
+            kind = "stop_limit" if limit is not None else "stop"
+        leg = replace(
+            parent, id=self.ids.uuid(), client_order_id=self.new_client_id(None),
+            side=side or parent.side, type=kind, limit_price=limit, stop_price=stop,
+            trail_price=None, trail_percent=None, hwm=None, status=status, legs=[],
+            parent_id=parent.id, leg_role=role, created_at=now, updated_at=now,
+            position_intent=f"{side or parent.side}_to_close",
+        )
+        self.orders[leg.id] = leg
+        self.working[leg.id] = leg
+        return leg
+
+    # -- cancel / expire / replace -----------------------------------------------------------
+
+    def cancel(self, order_id: str, now: datetime) -> list[Order]:
+        order = self.get(order_id)
+        if not order.is_open:
+            raise unprocessable(f'order is already in "{order.status}" state')
+        if order.parent_id is not None or order.order_class == "oco":
+            # An exit leg never stands alone: cancelling one cancels the group.
+            group = risk.group(self, order)
+            parent = self.orders.get(order.parent_id or "")
+            if parent is not None and parent.is_open:
+                group.append(parent)
+            return [o for o in group if self._close(o, "canceled", now)]
+        done = [order] if self._close(order, "canceled", now) else []
+        for leg in (self.orders[i] for i in order.legs):
+            if order.filled_qty > 0 and leg.status == "held":
+                leg.qty = order.filled_qty
+                self._activate(leg, now)
+            elif self._close(leg, "canceled", now):
+                done.append(leg)
+        return done
+
+    def cancel_all(self, now: datetime) -> list[Order]:
+        done: list[Order] = []
+        for order in self._prune():
+            if order.is_open:
+                done.extend(self.cancel(order.id, now))
+        return done
+
+    def _close(self, order: Order, status: str, now: datetime) -> bool:
+        if not order.is_open:
+            return False
+        order.status = status
+        order.updated_at = now
+        if status == "canceled":
+            order.canceled_at = now
+        elif status == "expired":
+            order.expired_at = now
+        elif status == "rejected":
+            order.failed_at = now
+        self.emit(status, order, now)
+        return True
+
+    def _prune(self) -> list[Order]:
+        for order_id in [i for i, o in self.working.items() if not o.is_open]:
+            del self.working[order_id]
+        return list(self.working.values())
+
+    def expire(self, now: datetime) -> None:
+        for order in self._prune():
+            if order.is_open and order.expires_at is not None and order.expires_at <= now:
+                self._close(order, "expired", now)
+
+    def _activate(self, leg: Order, now: datetime) -> None:
+        leg.status = "new"
+        leg.updated_at = now
+        self.emit("new", leg, now)
+
+    def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime,
+                      expires_at: datetime | None) -> Order:
+        old = self.get(order_id)
+        if not old.is_open:
+            raise unprocessable(f'order is already in "{old.status}" state')
+        if old.filled_qty > 0:
+            raise unprocessable("cannot replace a partially filled order")
+        fields = risk.replacement_fields(old, changes)
+        client_id = self.new_client_id(fields.pop("client_order_id", None))
+        tif = fields.get("time_in_force", old.time_in_force)
+        fields["expires_at"] = expires_at if tif == "day" else None
+        new = replace(old, id=self.ids.uuid(), client_order_id=client_id, created_at=now,
+                      updated_at=now, replaces=old.id, replaced_by=None, legs=list(old.legs),
+                      status="held" if old.status == "held" else "new", **fields)
+        if new.type == "trailing_stop":
+            new.hwm = self.market.price(new.symbol)
+            new.stop_price = risk.trail_stop(new)
+        self.orders[new.id] = new
+        self.working[new.id] = new
+        for leg_id in new.legs:
+            self.orders[leg_id].parent_id = new.id
+        parent = self.orders.get(old.parent_id or "")
+        if parent is not None:
+            parent.legs = [new.id if i == old.id else i for i in parent.legs]
+        old.status, old.replaced_at, old.replaced_by, old.updated_at = "replaced", now, new.id, now
+        self.emit("replaced", old, now)
+        self.emit("new", new, now)
+        return new
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def match(self, now: datetime) -> None:
+        """Fill whatever the current prices allow; call only while the market is open."""
+        touched: set[str] = set()
+        for _ in range(20):
+            progressed = False
+            for order in self._prune():
+                if order.status not in FILLABLE or order.id in touched:
+                    continue
+                price = risk.executable_price(order, self.market.price(order.symbol))
+                if price is None:
+                    continue
+                self._execute(order, price, now)
+                touched.add(order.id)
+                progressed = True
+            if not progressed:
+                return
+
+    def _execute(self, order: Order, price: Decimal, now: datetime) -> None:
+        if not risk.can_afford_fill(self, order, price):
+            self._close(order, "rejected", now)
+            return
+        qty = self._fill_qty(order)
+        execution_id = self.ids.uuid()
+        position_qty = self.ledger.apply_fill(order.symbol, order.side, qty, price, now)
+        paid = (order.filled_avg_price or Decimal(0)) * order.filled_qty + price * qty
+        order.filled_qty += qty
+        order.filled_avg_price = (paid / order.filled_qty).quantize(Decimal("0.0001"))
+        order.status = "filled" if order.remaining <= 0 else "partially_filled"
+        order.updated_at = now
+        if order.status == "filled":
+            order.filled_at = now
+        kind = "fill" if order.status == "filled" else "partial_fill"
+        snapshot = replace(order, legs=list(order.legs))
+        stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
+        self.activities.append(Activity(f"{stamp}::{execution_id}", now, kind, price, qty,
+                                        snapshot))
+        self.emit(kind, order, now, price=price, qty=qty, position_qty=position_qty,
+                  execution_id=execution_id)
+        self._after_fill(order, qty, now)
+
+    def _fill_qty(self, order: Order) -> Decimal:
+        ratio = self.partial_ratios.get(order.client_order_id,
+                                        self.partial_ratios.get(order.symbol))
+        if ratio is None or order.id in self._partially_done or order.filled_qty > 0:
+            return order.remaining
+        self._partially_done.add(order.id)
+        part = (order.remaining * ratio).quantize(Decimal(1), ROUND_DOWN)
+        return min(order.remaining, max(part, Decimal(1)))
+
+    def _after_fill(self, order: Order, qty: Decimal, now: datetime) -> None:
+        if order.status == "filled" and order.parent_id is None:
+            for leg in (self.orders[i] for i in order.legs):
+                if leg.status == "held":
+                    self._activate(leg, now)
+        if order.parent_id is None and order.order_class != "oco":
+            return
+        for sibling in risk.group(self, order):
+            if sibling is order or not sibling.is_open or sibling.status == "held":
+                continue
+            if order.status == "filled":
+                self._close(sibling, "canceled", now)
+            else:
+                # The exits protect one position: what one leg sold the other no longer covers.
+                sibling.qty -= qty
+
+    def close_position(self, symbol: str, qty: Decimal | None, now: datetime,
+                       expires_at: datetime | None, *, manual: bool = False) -> Order:
+        held = self.ledger.qty(symbol)
+        if held == 0:
+            raise not_found(f"position not found: {symbol}")
+        if manual:
+            for order in self._prune():
+                if order.is_open and order.symbol == symbol:
+                    self._close(order, "canceled", now)
+        qty = abs(held) if qty is None else qty
+        spec = OrderSpec(symbol=symbol, side="sell" if held > 0 else "buy", type="market",
+                         time_in_force="day", order_class="simple", qty=qty, notional=None,
+                         limit_price=None, stop_price=None, trail_price=None,
+                         trail_percent=None, client_order_id=None, extended_hours=False)
+        return self.submit(spec, now, expires_at)

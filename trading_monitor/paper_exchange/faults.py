@@ -1,0 +1,86 @@
+"""Injected failures, per endpoint, by count or by seeded probability."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("latency", "http_status", "hang", "reset", "lost_response", "stream_disconnect",
+         "stream_drop")
+STREAM_KINDS = ("stream_disconnect", "stream_drop")
+STREAM_ENDPOINT = "GET /stream"
+HTTP_STATUSES = (429, 500, 502, 503, 504)
+
+
+@dataclass
+class Fault:
+    endpoint: str  # "POST /v2/orders", "GET /v2/orders/{id}", "GET /stream" or "*"
+    kind: str
+    count: int | None = None
+    probability: float | None = None
+    ms: float = 0.0
+    status: int = 503
+    retry_after: int | None = None
+    seconds: float = 0.0
+    fired: int = field(default=0)
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def build(spec: dict[str, Any]) -> Fault:
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    endpoint = str(spec.get("endpoint") or (STREAM_ENDPOINT if kind in STREAM_KINDS else ""))
+    if not endpoint:
+        raise ValueError('endpoint is required, e.g. "POST /v2/orders" or "*"')
+    count, probability = spec.get("count"), spec.get("probability")
+    if count is None and probability is None:
+        count = 1
+    if count is not None and int(count) < 1:
+        raise ValueError("count must be >= 1")
+    if probability is not None and not 0 < float(probability) <= 1:
+        raise ValueError("probability must be in (0, 1]")
+    status = int(spec.get("status", 503))
+    if kind == "http_status" and status not in HTTP_STATUSES:
+        raise ValueError(f"status must be one of {HTTP_STATUSES}")
+    retry_after = spec.get("retry_after")
+    return Fault(
+        endpoint=endpoint, kind=kind,
+        count=None if count is None else int(count),
+        probability=None if probability is None else float(probability),
+        ms=float(spec.get("ms", 0)), status=status,
+        retry_after=None if retry_after is None else int(retry_after),
+        seconds=float(spec.get("seconds", 0)),
+    )
+
+
+class Faults:
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"faults:{seed}")
+        self.active: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        self.active.append(fault)
+
+    def clear(self) -> None:
+        self.active.clear()
+
+    def take(self, endpoint: str, stream: bool = False) -> Fault | None:
+        """The fault to apply to this request (or stream event), consuming one use of it."""
+        for fault in self.active:
+            if (fault.kind in STREAM_KINDS) != stream:
+                continue
+            if fault.endpoint not in ("*", endpoint):
+                continue
+            if fault.probability is not None and self._rng.random() >= fault.probability:
+                continue
+            fault.fired += 1
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self.active.remove(fault)
+            return fault
+        return None

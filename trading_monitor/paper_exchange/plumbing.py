@@ -1,0 +1,186 @@
+"""Request plumbing shared by the API modules: auth, counters, rate limit, faults, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from trading_monitor.paper_exchange.orders import ApiError, invalid
+from trading_monitor.paper_exchange.venue import Venue
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+VENUE: web.AppKey[Venue] = web.AppKey("venue", Venue)
+COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
+KEYS: web.AppKey[tuple[str | None, str | None]] = web.AppKey("keys", tuple)
+AFTER: web.AppKey[list[Callable[[], None]]] = web.AppKey("after", list)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def reply(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=dumps)
+
+
+def error_reply(err: ApiError) -> web.Response:
+    return reply(err.body(), status=err.status)
+
+
+def endpoint_key(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource
+    path = resource.canonical if resource is not None else request.path
+    return f"{request.method} {path}"
+
+
+def keys_ok(app: web.Application, key_id: str | None, secret: str | None) -> bool:
+    want_key, want_secret = app[KEYS]
+    if not key_id or not secret:
+        return False
+    if want_key is not None and key_id != want_key:
+        return False
+    return not (want_secret is not None and secret != want_secret)
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        # No response at all: the client sees a reset/remote-disconnected connection.
+        transport.abort()
+
+
+@web.middleware
+async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    app = request.app
+    venue = app[VENUE]
+    key = endpoint_key(request)
+    control = request.path.startswith("/control/")
+    # The stream authenticates inside the websocket protocol, not with headers.
+    if request.path != "/stream" and not keys_ok(app, request.headers.get("APCA-API-KEY-ID"),
+                   request.headers.get("APCA-API-SECRET-KEY")):
+        return _with_limits(reply({"code": 40110000, "message": "request is not authorized"},
+                                  401), venue)
+    if not control:
+        app[COUNTERS][key] += 1
+    venue.sync()
+    fault = None
+    if not control and key != "GET /stream":
+        if not venue.bucket.take():
+            limited = reply({"code": 42910000, "message": "rate limit exceeded"}, 429)
+            limited.headers["Retry-After"] = str(venue.bucket.retry_after())
+            return _with_limits(limited, venue)
+        fault = venue.faults.take(key)
+    if fault is not None:
+        if fault.kind == "latency":
+            await asyncio.sleep(fault.ms / 1000)
+        elif fault.kind == "hang":
+            await asyncio.sleep(fault.seconds)
+        elif fault.kind == "reset":
+            _abort(request)
+            return web.Response(status=500)
+        elif fault.kind == "http_status":
+            return _with_limits(_status_reply(fault.status, fault.retry_after), venue)
+        venue.sync()
+    resp: web.StreamResponse
+    try:
+        resp = await handler(request)
+    except ApiError as err:
+        resp = error_reply(err)
+    except ValueError as err:
+        resp = error_reply(invalid(str(err)))
+    finally:
+        for hook in app[AFTER]:
+            hook()
+    if fault is not None and fault.kind == "lost_response":
+        _abort(request)
+    if isinstance(resp, web.Response):
+        _with_limits(resp, venue)
+    return resp
+
+
+def _status_reply(status: int, retry_after: int | None) -> web.Response:
+    messages = {429: "rate limit exceeded", 500: "internal server error", 502: "bad gateway",
+                503: "service unavailable", 504: "gateway timeout"}
+    resp = reply({"code": status * 100000, "message": messages[status]}, status)
+    if retry_after is not None or status == 429:
+        resp.headers["Retry-After"] = str(retry_after if retry_after is not None else 1)
+    return resp
+
+
+def _with_limits(resp: web.Response, venue: Venue) -> web.Response:
+    resp.headers.update(venue.bucket.headers())
+    return resp
+
+
+# -- query parsing: alpaca-py sends Python's str(bool), i.e. "True"/"False" ------------------
+
+
+def flag(request: web.Request, name: str, default: bool = False) -> bool:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise invalid(f"invalid {name}: {raw}")
+
+
+def when(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise invalid(f"invalid {name}: {raw}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def day(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise invalid(f"invalid {name}: {raw}") from None
+
+
+def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise invalid(f"{name} must be an integer between {low} and {high}")
+    return int(raw)
+
+
+def decimal_query(request: web.Request, name: str) -> Decimal | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise invalid(f"invalid {name}: {raw}") from None
+    if not value.is_finite() or value <= 0:
+        raise invalid(f"{name} must be > 0")
+    return value
+
+
+async def json_body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json()
+    except json.JSONDecodeError:
+        raise invalid("request body is not valid JSON") from None

@@ -1,0 +1,163 @@
+"""The simulated world: clock, prices and engine moved forward together, in time order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from trading_monitor.paper_exchange import clock, risk, wire
+from trading_monitor.paper_exchange.account import Position
+from trading_monitor.paper_exchange.assets import NOT_TRADABLE, universe
+from trading_monitor.paper_exchange.engine import Engine, Ids
+from trading_monitor.paper_exchange.faults import Faults
+from trading_monitor.paper_exchange.market import Market, load_scenario, open_minutes_between
+from trading_monitor.paper_exchange.ratelimit import TokenBucket
+
+# Sort key so that, at the same instant, a session boundary is handled before a price.
+_BOUNDARY, _POINT, _WALK = 0, 1, 2
+
+
+class Venue:
+    def __init__(self, *, seed: int, start: datetime, clock_mode: str, speed: float,
+                 scenario: str | Path | None, rate_limit_per_min: int | None,
+                 random_walk: bool = True) -> None:
+        self.seed = seed
+        self.clock = clock.SimClock(start, clock_mode, speed)
+        now = self.clock.now()
+        points = load_scenario(scenario) if scenario else []
+        self.market = Market(seed, now, points)
+        if not random_walk:
+            self.market.pinned.update(self.market.prices)
+        self.assets = universe(set(self.market.prices))
+        self.ids = Ids(seed)
+        self.account_id = self.ids.uuid()
+        self.created_at = now
+        self.engine = Engine(self.ids, self.market, {s: a.id for s, a in self.assets.items()},
+                             set(NOT_TRADABLE))
+        self.faults = Faults(seed)
+        self.bucket = TokenBucket(rate_limit_per_min)
+        self.position_lag = 0.0
+        self.last_equity = self.engine.ledger.cash
+        self._synced = now
+
+    @property
+    def now(self) -> datetime:
+        return self._synced
+
+    def sync(self) -> datetime:
+        """Replay everything between the last sync and the clock's now, oldest first."""
+        now = self.clock.now()
+        if now == self._synced:
+            return now
+        if now < self._synced:
+            # set_clock may move time backwards; what already happened stays happened.
+            self._synced = now
+            self._settle(now)
+            return now
+        timeline: list[tuple[datetime, int, Any]] = []
+        timeline += [(b, _BOUNDARY, None) for b in clock.boundaries_between(self._synced, now)]
+        timeline += [(p.at, _POINT, p) for p in self.market.due_points(now)]
+        if len(self.market.pinned) < len(self.market.prices):
+            minutes = open_minutes_between(self._synced, now, clock.is_open)
+            timeline += [(m, _WALK, None) for m in minutes]
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        for at, kind, payload in timeline:
+            if kind == _POINT:
+                self.market.apply_point(payload)
+            elif kind == _WALK:
+                self.market.walk_step(at)
+            self._settle(at)
+            if kind == _BOUNDARY and not clock.is_open(at):
+                self.market.mark_close()
+                self.last_equity = self.totals().equity
+        self._synced = now
+        self._settle(now)
+        return now
+
+    def sync_after_change(self) -> None:
+        self._settle(self.now)
+
+    def _settle(self, at: datetime) -> None:
+        if clock.is_open(at):
+            self.engine.match(at)
+        self.engine.expire(at)
+
+    # -- control ----------------------------------------------------------------------------
+
+    def set_prices(self, prices: dict[str, Decimal]) -> None:
+        now = self.sync()
+        for symbol, price in prices.items():
+            symbol = symbol.upper()
+            if symbol not in self.assets:
+                raise ValueError(f"unknown symbol {symbol}")
+            self.market.set_price(symbol, price, now)
+        self._settle(now)
+
+    def advance(self, seconds: float) -> datetime:
+        self.sync()
+        self.clock.advance(seconds)
+        return self.sync()
+
+    def set_clock(self, at: datetime) -> datetime:
+        self.sync()
+        self.clock.set(at)
+        return self.sync()
+
+    def set_partial_fill(self, key: str, ratio: Decimal | None) -> None:
+        if ratio is None:
+            self.engine.partial_ratios.pop(key, None)
+            self.engine.partial_ratios.pop(key.upper(), None)
+            return
+        if not 0 < ratio < 1:
+            raise ValueError("ratio must be between 0 and 1 (exclusive)")
+        self.engine.partial_ratios[key.upper() if key.upper() in self.assets else key] = ratio
+
+    def close_manually(self, symbol: str) -> dict[str, Any]:
+        now = self.sync()
+        order = self.engine.close_position(symbol.upper(), None, now, clock.next_close(now),
+                                           manual=True)
+        self._settle(now)
+        return wire.order(order, None)
+
+    # -- views ------------------------------------------------------------------------------
+
+    def expires_at(self) -> datetime:
+        return clock.next_close(self.now)
+
+    def totals(self) -> Any:
+        return self.engine.ledger.totals(self.market.prices, risk.reserved(self.engine))
+
+    def positions_view(self) -> dict[str, Position]:
+        if self.position_lag <= 0:
+            return self.engine.ledger.positions
+        return self.engine.ledger.as_of(self.now - timedelta(seconds=self.position_lag))
+
+    def position_json(self, p: Position) -> dict[str, Any]:
+        side = "sell" if p.qty > 0 else "buy"
+        available = abs(p.qty) - risk.held_qty(self.engine, p.symbol, side)
+        price = self.market.price(p.symbol)
+        lastday = self.market.previous_close.get(p.symbol, price)
+        return wire.position(p, self.assets[p.symbol], price, lastday,
+                             max(Decimal(0), available))
+
+    def account_json(self) -> dict[str, Any]:
+        return wire.account(self.account_id, self.totals(), self.last_equity, self.created_at,
+                            self.now.astimezone(clock.NY).date())
+
+    def order_json(self, order_id: str, nested: bool) -> dict[str, Any]:
+        order = self.engine.get(order_id)
+        legs = [self.engine.orders[i] for i in order.legs] if nested and order.legs else None
+        return wire.order(order, legs)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "clock": wire.market_clock(self.now),
+            "account": self.account_json(),
+            "positions": [self.position_json(p) for p in self.engine.ledger.positions.values()],
+            "prices": {s: wire.num(p) for s, p in self.market.prices.items()},
+            "faults": [f.describe() for f in self.faults.active],
+            "position_lag_seconds": self.position_lag,
+            "rate_limit_per_min": self.bucket.per_min,
+        }
