@@ -14,6 +14,7 @@ from trading_monitor.paper_exchange import control, marketdata, trading
 from trading_monitor.paper_exchange.plumbing import (
     AFTER,
     COUNTERS,
+    HUB,
     KEYS,
     VENUE,
     integer,
@@ -101,6 +102,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     app[COUNTERS] = Counter()
     app[KEYS] = (api_key, secret_key)
     hub = StreamHub(venue)
+    app[HUB] = hub
     app[AFTER] = [hub.flush]
     app.router.add_routes(trading.routes)
     app.router.add_routes(data_routes)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from trading_monitor.paper_exchange import faults, wire
-from trading_monitor.paper_exchange.plumbing import COUNTERS, VENUE, json_body, reply
+from trading_monitor.paper_exchange.plumbing import COUNTERS, HUB, VENUE, json_body, reply
 
 routes = web.RouteTableDef()
 
@@ -121,7 +121,9 @@ async def all_orders(request: web.Request) -> web.Response:
 
 @routes.get("/control/state")
 async def state(request: web.Request) -> web.Response:
-    return reply(request.app[VENUE].state())
+    data = request.app[VENUE].state()
+    data["stream_listeners"] = sum(1 for c in request.app[HUB].clients if c.listening)
+    return reply(data)
 
 
 class ControlError(RuntimeError):

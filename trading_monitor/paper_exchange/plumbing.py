@@ -19,6 +19,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 VENUE: web.AppKey[Venue] = web.AppKey("venue", Venue)
 COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
 KEYS: web.AppKey[tuple[str | None, str | None]] = web.AppKey("keys", tuple)
+HUB: web.AppKey[Any] = web.AppKey("hub")
 AFTER: web.AppKey[list[Callable[[], None]]] = web.AppKey("after", list)
 
 
