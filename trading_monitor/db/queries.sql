@@ -3,3 +3,80 @@
 SELECT conrelid::regclass::text AS table_name, conname
 FROM pg_constraint
 WHERE contype = 'f' AND connamespace = 'public'::regnamespace;
+
+-- name: claim_next_decision
+-- One unexecuted decision, locked for this transaction; SKIP LOCKED lets a second
+-- executor pass it by. NocoDB checkboxes may leave NULL, hence IS NOT TRUE.
+SELECT *
+FROM analysis_decision
+WHERE executed IS NOT TRUE AND id > %(after_id)s
+ORDER BY id
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
+
+-- name: mark_decision_executed
+UPDATE analysis_decision
+SET executed = true,
+    execution_time = now(),
+    existing_order_id = COALESCE(%(existing_order_id)s, existing_order_id),
+    existing_trade_journal_id = COALESCE(%(existing_trade_journal_id)s, existing_trade_journal_id)
+WHERE id = %(decision_id)s;
+
+-- name: insert_outcome
+INSERT INTO decision_outcome (run_id, analysis_decision_id, primary_action, ticker,
+                              terminal_state, reason, trade_journal_id, client_order_id)
+VALUES (%(run_id)s, %(decision_id)s, %(primary_action)s, %(ticker)s, %(terminal_state)s,
+        %(reason)s, %(trade_journal_id)s, %(client_order_id)s)
+ON CONFLICT (analysis_decision_id) DO NOTHING
+RETURNING id;
+
+-- name: outcome_for_decision
+SELECT * FROM decision_outcome WHERE analysis_decision_id = %(decision_id)s;
+
+-- name: orders_for_decision
+SELECT * FROM order_execution WHERE analysis_decision_id = %(decision_id)s ORDER BY id;
+
+-- name: orders_for_journal
+SELECT * FROM order_execution WHERE trade_journal_id = %(trade_journal_id)s ORDER BY id;
+
+-- name: order_by_any_id
+-- CANCEL/AMEND may name an order by Alpaca id or by our client order id.
+SELECT * FROM order_execution
+WHERE alpaca_order_id = %(order_id)s OR client_order_id = %(order_id)s
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: open_trades
+SELECT * FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
+
+-- name: latest_open_trade_for_symbol
+SELECT * FROM trade_journal
+WHERE symbol = %(symbol)s AND status IN ('PENDING', 'POSITION')
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: symbols_closed_since
+SELECT DISTINCT symbol FROM trade_journal
+WHERE status = 'CLOSED' AND exit_date >= %(since)s;
+
+-- name: age_trade
+UPDATE trade_journal SET days_open = days_open + 1, run_id = %(run_id)s
+WHERE id = %(trade_journal_id)s AND status IN ('PENDING', 'POSITION')
+RETURNING days_open;
+
+-- name: remember_start_equity
+INSERT INTO daily_equity (trading_day, start_equity, run_id)
+VALUES (%(trading_day)s, %(start_equity)s, %(run_id)s)
+ON CONFLICT (trading_day) DO NOTHING;
+
+-- name: start_equity
+SELECT start_equity FROM daily_equity WHERE trading_day = %(trading_day)s;
+
+-- name: system_value
+SELECT value, reason FROM system_state WHERE key = %(key)s;
+
+-- name: log_event
+INSERT INTO event_log (run_id, entity, entity_id, event, from_status, to_status, message, detail)
+VALUES (%(run_id)s, %(entity)s, %(entity_id)s, %(event)s, %(from_status)s, %(to_status)s,
+        %(message)s, %(detail)s)
+RETURNING id;

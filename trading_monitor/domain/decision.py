@@ -148,12 +148,12 @@ class Decision(BaseModel):
     def order_quantity(self) -> Decimal:
         """Whole shares: the given quantity, or risk_amount over the per-share risk, floored."""
         if self.quantity is not None:
-            return self.quantity
+            return self.quantity.quantize(Decimal(1))
         assert self.risk_amount is not None and self.entry_price and self.stop_loss
         per_share = abs(self.entry_price - self.stop_loss)
         if per_share == 0:
             return Decimal(0)
-        return (self.risk_amount / per_share).to_integral_value(rounding="ROUND_FLOOR")
+        return (self.risk_amount / per_share).quantize(Decimal(1), rounding="ROUND_FLOOR")
 
     @property
     def order_time_in_force(self) -> TimeInForce:

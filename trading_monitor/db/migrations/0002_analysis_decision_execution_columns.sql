@@ -6,5 +6,5 @@ ALTER TABLE analysis_decision ADD COLUMN IF NOT EXISTS execution_time timestampt
 
 -- Partial index: the executor only ever scans the unexecuted tail.
 CREATE INDEX IF NOT EXISTS idx_analysis_decision_unexecuted
-    ON analysis_decision (id) WHERE executed = false;
+    ON analysis_decision (id) WHERE executed IS NOT TRUE;
 CREATE INDEX IF NOT EXISTS idx_analysis_decision_executed ON analysis_decision (executed);

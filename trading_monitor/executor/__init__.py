@@ -1,0 +1,1 @@
+"""The order executor: carries each unexecuted decision to exactly one terminal state."""

@@ -1,0 +1,82 @@
+"""The account snapshot the pre-trade checks read: three broker reads per cycle, at most.
+
+It is built only when the first entry needs it, so a cycle with nothing to trade costs
+no broker requests. Asset look-ups are cached per symbol for the cycle.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+
+import pytz
+from psycopg2.extras import Json
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.broker.models import BrokerAccount, BrokerPosition
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.risk import AccountView
+
+NEW_YORK = pytz.timezone("America/New_York")
+ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
+
+
+def halted_reason(db: TradingDB, account: BrokerAccount, trading_halted_setting: bool
+                  ) -> str | None:
+    if trading_halted_setting:
+        return "TRADING_HALTED is set"
+    switch = db.named("system_value", {"key": "kill_switch"})
+    if switch and str(switch[0]["value"] or "").strip().lower() in ON_WORDS:
+        return f"kill switch is on in system_state ({switch[0]['reason'] or 'no reason given'})"
+    if account.trading_blocked or account.account_blocked:
+        return "the broker has blocked trading on this account"
+    return None
+
+
+def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bool
+               ) -> AccountView:
+    account = broker.get_account()
+    positions = broker.get_positions()
+    clock = broker.get_clock()
+    trading_day = clock.timestamp.astimezone(NEW_YORK).date()
+    start_of_day = NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
+    db.named_update("remember_start_equity", {"trading_day": trading_day,
+                                              "start_equity": account.last_equity,
+                                              "run_id": run_id})
+    start_rows = db.named("start_equity", {"trading_day": trading_day})
+    open_trades = db.named("open_trades")
+    position_symbols = {p.symbol for p in positions}
+    pending_exposure = sum(
+        (abs(t["planned_qty"] * t["planned_entry_price"]) for t in open_trades
+         if t["status"] == "PENDING" and t["symbol"] not in position_symbols
+         and t["planned_qty"] is not None and t["planned_entry_price"] is not None),
+        Decimal(0))
+    symbols = position_symbols | {t["symbol"] for t in open_trades}
+    closed = db.named("symbols_closed_since", {"since": start_of_day})
+    _snapshot(db, run_id, account, positions)
+    return AccountView(
+        equity=account.equity,
+        buying_power=account.buying_power,
+        start_of_day_equity=start_rows[0]["start_equity"] if start_rows else None,
+        open_symbols=frozenset(symbols),
+        open_count=len(symbols),
+        exposure=_position_exposure(positions) + pending_exposure,
+        closed_today=frozenset(r["symbol"] for r in closed),
+        halted_reason=halted_reason(db, account, trading_halted),
+        market_open=clock.is_open,
+    )
+
+
+def _position_exposure(positions: list[BrokerPosition]) -> Decimal:
+    return sum((abs(p.market_value or p.qty * p.avg_entry_price) for p in positions), Decimal(0))
+
+
+def _snapshot(db: TradingDB, run_id: str, account: BrokerAccount,
+              positions: list[BrokerPosition]) -> None:
+    """Seed 001's START snapshot, from reads the checks needed anyway."""
+    db.insert("broker_snapshot", {
+        "run_id": run_id, "snapshot_type": "START", "cash": account.cash,
+        "equity": account.equity, "buying_power": account.buying_power,
+        "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
+                            "avg_entry_price": str(p.avg_entry_price)} for p in positions]),
+    })

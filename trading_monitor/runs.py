@@ -1,0 +1,54 @@
+"""Job runs: a run id per job execution, recorded in job_run from start to finish."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from psycopg2.extras import Json
+
+from trading_monitor.db_layer import TradingDB
+
+
+def new_run_id(job_name: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{job_name}-{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class JobRun:
+    db: TradingDB
+    job_name: str
+    mode: str = "normal"
+    run_id: str = ""
+    row_id: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> JobRun:
+        self.run_id = self.run_id or new_run_id(self.job_name)
+        self.row_id = self.db.insert("job_run", {
+            "run_id": self.run_id, "job_name": self.job_name, "mode": self.mode,
+            "host": socket.gethostname(), "pid": os.getpid(),
+        })
+        return self
+
+    def finish(self, status: str, *, broker_requests: int | None = None,
+               error: str | None = None) -> None:
+        self.db.execute_update(
+            "UPDATE job_run SET status = %s, finished_at = now(), summary = %s, error = %s, "
+            "broker_requests = %s WHERE id = %s",
+            [status, Json(self.summary), error, broker_requests, self.row_id])
+
+
+def log_event(db: TradingDB, run_id: str, entity: str, entity_id: int | None, event: str,
+              message: str, *, from_status: str | None = None, to_status: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:
+    db.named("log_event", {
+        "run_id": run_id, "entity": entity, "entity_id": entity_id, "event": event,
+        "from_status": from_status, "to_status": to_status, "message": message,
+        "detail": Json(detail) if detail is not None else None,
+    })
