@@ -22,7 +22,8 @@ from alpaca.trading.requests import (
 from tests.paper_exchange.conftest import D
 
 
-def market(symbol: str = "AAPL", qty: float = 10, side: str = "buy", **kw: object) -> MarketOrderRequest:
+def market(symbol: str = "AAPL", qty: float = 10, side: str = "buy",
+           **kw: object) -> MarketOrderRequest:
     return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force="day", **kw)
 
 
