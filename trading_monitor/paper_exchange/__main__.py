@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="run the clock accelerated by this factor (default: realtime)")
     parser.add_argument("--start", type=datetime.fromisoformat, default=None,
                         help="simulated start time, ISO 8601 with offset (default: now)")
+    parser.add_argument("--rate-limit", type=int, default=200,
+                        help="requests per minute before 429 (0 disables; default 200)")
     parser.add_argument("--api-key", help="only accept this key id (default: any)")
     parser.add_argument("--secret-key", help="only accept this secret (default: any)")
     return parser
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, start=args.start,
         clock_mode="accelerated" if args.speed is not None else "realtime",
         speed=args.speed or 1.0, scenario=args.scenario,
+        rate_limit_per_min=args.rate_limit or None,
         api_key=args.api_key, secret_key=args.secret_key, host=args.host, port=args.port,
     )
     asyncio.run(_serve(exchange))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from trading_monitor.paper_exchange import clock
@@ -20,6 +21,13 @@ CENT = Decimal("0.01")
 def num(value: Decimal | None) -> str | None:
     if value is None:
         return None
+    return _num(value)
+
+
+# Order lists re-serialize the same few timestamps and prices over and over; formatting
+# dominated GET /v2/orders before these caches.
+@lru_cache(maxsize=8192)
+def _num(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
@@ -30,6 +38,11 @@ def money(value: Decimal) -> str:
 def ts(at: datetime | None) -> str | None:
     if at is None:
         return None
+    return _ts(at)
+
+
+@lru_cache(maxsize=8192)
+def _ts(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
