@@ -10,14 +10,19 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.config import Settings, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.embedded_pg import EmbeddedPostgres
+from trading_monitor.paper_exchange import PaperExchange
 
 _counter = itertools.count()
 
@@ -113,3 +118,37 @@ def db(db_params: dict[str, Any]) -> Iterator[TradingDB]:
         yield database
     finally:
         database.close()
+
+
+# -- the paper exchange and a broker on it ------------------------------------------------
+
+MARKET_OPEN = datetime(2026, 11, 20, 14, 45, tzinfo=timezone.utc)  # Fri 09:45 New York
+TEST_KEYS = {"ALPACA_API_KEY": "PKTESTKEY0000000001", "ALPACA_SECRET_KEY": "test-secret-9f8e7d"}
+
+
+@pytest.fixture
+def exchange() -> Iterator[PaperExchange]:
+    """A fresh exchange per test: stepped clock at an open market, no rate limit unless set."""
+    with PaperExchange(seed=1, start=MARKET_OPEN, clock_mode="stepped",
+                       rate_limit_per_min=None).start() as ex:
+        ex.control.set_prices({"AAPL": "180.00", "MSFT": "420.00", "NVDA": "130.00",
+                               "TSLA": "250.00", "SPY": "600.00", "AMD": "150.00"})
+        yield ex
+
+
+def exchange_env(ex: PaperExchange, **overrides: str) -> dict[str, str]:
+    env = {**TEST_KEYS, "ALPACA_BASE_URL": ex.url, "ALPACA_DATA_URL": ex.url,
+           "ALPACA_STREAM_URL": ex.stream_url, "BROKER_TIMEOUT_SECONDS": "3",
+           "BROKER_REQUESTS_PER_MINUTE": "100000", "BROKER_READ_RETRIES": "2"}
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def settings(exchange: PaperExchange) -> Settings:
+    return load_settings(exchange_env(exchange), need_broker=True)
+
+
+@pytest.fixture
+def broker(settings: Settings) -> AlpacaBroker:
+    return AlpacaBroker(settings, budget=RequestBudget(100_000))

@@ -82,13 +82,22 @@ def retry_after_seconds(response: requests.Response) -> float | None:
             return max(float(value), 0.0)
         except ValueError:
             return None
-    if response.headers.get("X-Ratelimit-Remaining") == "0":
+    if _budget_spent(response):
         reset = response.headers.get("X-Ratelimit-Reset")
         try:
             return max(float(reset) - time.time(), 0.0) if reset else None
         except ValueError:
             return None
     return None
+
+
+def _budget_spent(response: requests.Response) -> bool:
+    """Remaining 0 out of a real limit (a limit of 0 means none is advertised)."""
+    try:
+        limit = int(response.headers.get("X-Ratelimit-Limit", "0"))
+    except ValueError:
+        return False
+    return limit > 0 and response.headers.get("X-Ratelimit-Remaining") == "0"
 
 
 class BudgetedSession(requests.Session):
@@ -110,8 +119,7 @@ class BudgetedSession(requests.Session):
         response = super().request(method, url, *args, **kwargs)
         wait = retry_after_seconds(response)
         self.last_retry_after = wait if response.status_code == 429 else None
-        if wait is not None and (response.status_code == 429
-                                 or response.headers.get("X-Ratelimit-Remaining") == "0"):
+        if wait is not None and (response.status_code == 429 or _budget_spent(response)):
             self.budget.pause_for(wait)
         return response
 

@@ -1,0 +1,60 @@
+"""Small helpers the executor tests share: writing decisions as n8n would, reading results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.config import Settings
+from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.executor.cycle import CycleReport
+from trading_monitor.executor.service import execute_once
+from trading_monitor.paper_exchange import PaperExchange
+
+
+def entry(ticker: str = "AAPL", **overrides: Any) -> dict[str, Any]:
+    """A resting (below market) SWING buy with stop and take profit."""
+    body = {"ticker": ticker, "primary_action": "NEW_TRADE", "side": "BUY",
+            "trade_style": "SWING", "entry_price": "175.00", "stop_loss": "170.00",
+            "take_profit": "190.00", "quantity": 10}
+    body.update(overrides)
+    return body
+
+
+def add_decision(db: TradingDB, body: dict[str, Any] | str | None, **columns: Any) -> int:
+    """Insert a row the way the n8n workflow does (JSON in `decision`, a few plain columns)."""
+    row: dict[str, Any] = {"decision": body}
+    if isinstance(body, dict):
+        row["ticker"] = body.get("ticker")
+        row["primary_action"] = body.get("primary_action")
+    row.update(columns)
+    return db.insert("analysis_decision", row)
+
+
+def run(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any) -> CycleReport:
+    return execute_once(db_params, broker, settings, **kw)
+
+
+def outcome(db: TradingDB, decision_id: int) -> Row:
+    rows = db.query("decision_outcome", {"analysis_decision_id": decision_id})
+    assert len(rows) == 1, f"decision {decision_id} has {len(rows)} outcomes"
+    return rows[0]
+
+
+def decision(db: TradingDB, decision_id: int) -> Row:
+    row = db.get_by_id("analysis_decision", decision_id)
+    assert row is not None
+    return row
+
+
+def orders_at_broker(exchange: PaperExchange, client_order_id: str | None = None
+                     ) -> list[dict[str, Any]]:
+    """Every top-level order the exchange holds (optionally with one client order id)."""
+    found = exchange.control.orders()
+    if client_order_id is not None:
+        found = [o for o in found if o["client_order_id"] == client_order_id]
+    return found
+
+
+def our_orders(db: TradingDB, decision_id: int) -> list[Row]:
+    return db.query("order_execution", {"analysis_decision_id": decision_id})
