@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import random
-import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from trading_monitor.paper_exchange import risk
 from trading_monitor.paper_exchange.account import Ledger
+from trading_monitor.paper_exchange.events import Activity, Event, Ids
 from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.orders import (
     Order,
@@ -20,37 +19,6 @@ from trading_monitor.paper_exchange.orders import (
 )
 
 FILLABLE = ("new", "accepted", "partially_filled")
-
-
-class Ids:
-    """Seeded UUIDs, so the same seed and the same requests give the same ids."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-
-    def uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-
-
-@dataclass
-class Event:
-    event: str
-    order: Order  # a copy, frozen at the moment of the event
-    at: datetime
-    price: Decimal | None = None
-    qty: Decimal | None = None
-    position_qty: Decimal | None = None
-    execution_id: str | None = None
-
-
-@dataclass
-class Activity:
-    id: str
-    at: datetime
-    kind: str  # fill / partial_fill
-    price: Decimal
-    qty: Decimal
-    order: Order  # copy after the fill
 
 
 class Engine:

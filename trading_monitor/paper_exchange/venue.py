@@ -10,7 +10,8 @@ from typing import Any
 from trading_monitor.paper_exchange import clock, risk, wire
 from trading_monitor.paper_exchange.account import Position
 from trading_monitor.paper_exchange.assets import NOT_TRADABLE, universe
-from trading_monitor.paper_exchange.engine import Engine, Ids
+from trading_monitor.paper_exchange.engine import Engine
+from trading_monitor.paper_exchange.events import Ids
 from trading_monitor.paper_exchange.faults import Faults
 from trading_monitor.paper_exchange.market import Market, load_scenario, open_minutes_between
 from trading_monitor.paper_exchange.ratelimit import TokenBucket

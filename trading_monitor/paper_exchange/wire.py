@@ -13,7 +13,7 @@ from trading_monitor.paper_exchange.assets import Asset
 from trading_monitor.paper_exchange.orders import Order
 
 if TYPE_CHECKING:
-    from trading_monitor.paper_exchange.engine import Activity, Event
+    from trading_monitor.paper_exchange.events import Activity, Event
 
 CENT = Decimal("0.01")
 
