@@ -148,3 +148,28 @@ def test_recorder_helper_stops_cleanly(exchange):
     recorder = StreamRecorder(exchange.stream_url).start(exchange)
     recorder.stop()
     assert not recorder.thread.is_alive()
+
+
+def test_handshake_fault_then_sdk_retries(exchange, ctl, client):
+    ctl.set_fault(endpoint="GET /stream", kind="http_status", status=429, count=1)
+    recorder = StreamRecorder(exchange.stream_url).start(exchange)
+    try:
+        assert ctl.counters()["GET /stream"] == 2  # refused once, then connected
+        client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side="buy",
+                                               time_in_force="day"))
+        wait_until(lambda: len(recorder.updates) >= 2, what="events")
+    finally:
+        recorder.stop()
+
+
+def test_stop_with_a_listener_still_connected():
+    import time
+
+    from trading_monitor.paper_exchange import PaperExchange
+
+    ex = PaperExchange().start()
+    recorder = StreamRecorder(ex.stream_url).start(ex)
+    started = time.monotonic()
+    ex.stop()
+    assert time.monotonic() - started < 2
+    recorder.stop()

@@ -108,6 +108,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(data_routes)
     app.router.add_routes(control.routes)
     app.router.add_get("/stream", hub.handle)
+    app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))
     return app
 
@@ -122,7 +123,6 @@ def _ticker(venue: Venue, hub: StreamHub) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        hub.close_all()
 
     return ctx
 

@@ -73,11 +73,12 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
         app[COUNTERS][key] += 1
     venue.sync()
     fault = None
-    if not control and key != "GET /stream":
-        if not venue.bucket.take():
-            limited = reply({"code": 42910000, "message": "rate limit exceeded"}, 429)
-            limited.headers["Retry-After"] = str(venue.bucket.retry_after())
-            return _with_limits(limited, venue)
+    if not control and request.path != "/stream" and not venue.bucket.take():
+        limited = reply({"code": 42910000, "message": "rate limit exceeded"}, 429)
+        limited.headers["Retry-After"] = str(venue.bucket.retry_after())
+        return _with_limits(limited, venue)
+    if not control:
+        # On "GET /stream" these hit the websocket handshake (e.g. refuse it with a 429).
         fault = venue.faults.take(key)
     if fault is not None:
         if fault.kind == "latency":

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from trading_monitor.paper_exchange import wire
 from trading_monitor.paper_exchange.faults import STREAM_ENDPOINT
@@ -59,9 +59,12 @@ class StreamHub:
             for client in listeners:
                 client.queue.put_nowait(frame)
 
-    def close_all(self) -> None:
-        for client in self.clients:
-            client.queue.put_nowait(_CLOSE)
+    async def close_all(self, app: web.Application | None = None) -> None:
+        """on_shutdown hook: open websockets would otherwise hold shutdown for its timeout."""
+        del app
+        for client in list(self.clients):
+            client.listening = False
+            await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None)
