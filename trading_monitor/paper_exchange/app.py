@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +27,7 @@ from trading_monitor.paper_exchange.plumbing import (
 from trading_monitor.paper_exchange.stream import StreamHub
 from trading_monitor.paper_exchange.venue import Venue
 
+log = logging.getLogger(__name__)
 data_routes = web.RouteTableDef()
 TICK_SECONDS = 0.1
 
@@ -131,5 +133,8 @@ async def _tick(venue: Venue, hub: StreamHub) -> None:
     # Time passes on its own in realtime/accelerated mode: keep fills and expiries flowing.
     while True:
         await asyncio.sleep(TICK_SECONDS)
-        venue.sync()
-        hub.flush()
+        try:
+            venue.sync()
+            hub.flush()
+        except Exception:  # one bad tick must not stop time for the rest of the run
+            log.exception("paper exchange clock tick failed")

@@ -71,13 +71,14 @@ async def clear_faults(request: web.Request) -> web.Response:
 @routes.post("/control/partial_fill")
 async def partial_fill(request: web.Request) -> web.Response:
     body = await json_body(request)
-    key = body.get("symbol") or body.get("client_order_id")
-    if not key:
-        raise ValueError("symbol or client_order_id is required")
+    symbol, client_id = body.get("symbol"), body.get("client_order_id")
+    if bool(symbol) == bool(client_id):
+        raise ValueError("exactly one of symbol or client_order_id is required")
     ratio = body.get("ratio")
-    request.app[VENUE].set_partial_fill(str(key), None if ratio is None else _decimal(ratio,
-                                                                                     "ratio"))
-    return reply({"key": key, "ratio": ratio})
+    request.app[VENUE].set_partial_fill(
+        symbol=symbol, client_order_id=client_id,
+        ratio=None if ratio is None else _decimal(ratio, "ratio"))
+    return reply({"symbol": symbol, "client_order_id": client_id, "ratio": ratio})
 
 
 @routes.post("/control/position_lag")
@@ -147,13 +148,15 @@ class ExchangeControl:
             "Content-Type": "application/json",
         }
         self.timeout = timeout
+        # The exchange is local: an http_proxy in the environment must not capture control calls.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body, default=str).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers=self._headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with self._opener.open(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             raise ControlError(err.code, err.read().decode(errors="replace")) from None

@@ -35,7 +35,8 @@ class Engine:
         self.ledger = Ledger()
         self.events: list[Event] = []
         self.activities: list[Activity] = []
-        self.partial_ratios: dict[str, Decimal] = {}  # symbol or client_order_id -> ratio
+        self.partial_by_symbol: dict[str, Decimal] = {}
+        self.partial_by_client_id: dict[str, Decimal] = {}
         self._partially_done: set[str] = set()
 
     # -- lookups -----------------------------------------------------------------------------
@@ -265,8 +266,8 @@ class Engine:
         self._after_fill(order, qty, now)
 
     def _fill_qty(self, order: Order) -> Decimal:
-        ratio = self.partial_ratios.get(order.client_order_id,
-                                        self.partial_ratios.get(order.symbol))
+        ratio = self.partial_by_client_id.get(order.client_order_id,
+                                              self.partial_by_symbol.get(order.symbol))
         if ratio is None or order.id in self._partially_done or order.filled_qty > 0:
             return order.remaining
         self._partially_done.add(order.id)

@@ -106,14 +106,18 @@ class Venue:
         self.clock.set(at)
         return self.sync()
 
-    def set_partial_fill(self, key: str, ratio: Decimal | None) -> None:
-        if ratio is None:
-            self.engine.partial_ratios.pop(key, None)
-            self.engine.partial_ratios.pop(key.upper(), None)
-            return
-        if not 0 < ratio < 1:
+    def set_partial_fill(self, *, symbol: str | None, client_order_id: str | None,
+                         ratio: Decimal | None) -> None:
+        if ratio is not None and not 0 < ratio < 1:
             raise ValueError("ratio must be between 0 and 1 (exclusive)")
-        self.engine.partial_ratios[key.upper() if key.upper() in self.assets else key] = ratio
+        if symbol is not None and symbol.upper() not in self.assets:
+            raise ValueError(f"unknown symbol {symbol}")
+        table, key = ((self.engine.partial_by_symbol, symbol.upper()) if symbol is not None
+                      else (self.engine.partial_by_client_id, str(client_order_id)))
+        if ratio is None:
+            table.pop(key, None)
+        else:
+            table[key] = ratio
 
     def close_manually(self, symbol: str) -> dict[str, Any]:
         now = self.sync()
