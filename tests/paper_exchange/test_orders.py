@@ -290,3 +290,55 @@ def test_fractional_and_notional_market_orders(client, ctl):
     notional = client.submit_order(MarketOrderRequest(symbol="AAPL", notional=100, side="buy",
                                                       time_in_force="day"))
     assert D(client.get_order_by_id(notional.id).filled_qty) == D("0.5")
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"qty": "1", "notional": "100"}, "only one of qty or notional"),
+        ({"notional": "100", "type": "limit", "limit_price": "1"}, "notional orders"),
+        ({"qty": "1", "type": "stop"}, "stop_price is required"),
+        ({"qty": "1", "type": "trailing_stop"}, "trail_price or trail_percent"),
+        ({"qty": "1", "type": "limit", "limit_price": "1.00001"}, "sub-penny"),
+        ({"qty": "1", "type": "limit", "limit_price": "abc"}, "invalid limit_price"),
+        ({"qty": "1", "side": "hold"}, "invalid side"),
+        ({"qty": "1", "order_class": "bracket", "take_profit": {"limit_price": "500"}},
+         "stop_loss.stop_price is required"),
+        ({"qty": "1", "order_class": "bracket", "stop_loss": {"stop_price": "1"}},
+         "take_profit.limit_price is required"),
+        ({"qty": "1", "order_class": "oto"}, "exactly one of take_profit or stop_loss"),
+        ({"qty": "1", "order_class": "oco", "take_profit": {"limit_price": "500"},
+          "stop_loss": {"stop_price": "1"}}, "oco orders must be limit orders"),
+        ({"qty": "1.5", "order_class": "bracket", "take_profit": {"limit_price": "500"},
+          "stop_loss": {"stop_price": "1"}}, "must be simple orders"),
+        ({"qty": "1", "type": "stop", "stop_price": "1", "order_class": "bracket",
+          "take_profit": {"limit_price": "500"}, "stop_loss": {"stop_price": "1"}},
+         "must be market or limit"),
+    ],
+)
+def test_order_validation_messages(client, extra, fragment):
+    body = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "gtc", **extra}
+    with pytest.raises(APIError) as err:
+        client.post("/orders", body)
+    assert err.value.status_code == 422 and fragment in err.value.message, err.value.message
+
+
+def test_replace_validation(client, ctl):
+    ctl.set_price("AAPL", Decimal("100"))
+    order = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side="buy",
+                                                  time_in_force="gtc", limit_price=50,
+                                                  client_order_id="taken"))
+    for body, fragment in [({}, "at least one"), ({"trail": "1"}, "trail"),
+                           ({"stop_price": "1"}, "stop_price"),
+                           ({"time_in_force": "fok"}, "time_in_force"),
+                           ({"client_order_id": "taken"}, "must be unique")]:
+        with pytest.raises(APIError) as err:
+            client.patch(f"/orders/{order.id}", body)
+        assert err.value.status_code == 422 and fragment in err.value.message
+
+
+def test_clock_can_jump_back(client, ctl):
+    ctl.advance(3600)
+    ctl.set_clock(client.get_clock().timestamp - timedelta(hours=2))
+    assert client.get_clock().timestamp.hour == 8  # 08:35 New York: before the open
+    assert client.get_clock().is_open is False

@@ -173,3 +173,20 @@ def test_stop_with_a_listener_still_connected():
     ex.stop()
     assert time.monotonic() - started < 2
     recorder.stop()
+
+
+def test_protocol_errors(exchange):
+    async def talk() -> list[dict]:
+        async with websockets.connect(exchange.stream_url) as ws:
+            await ws.send(json.dumps({"action": "listen",
+                                      "data": {"streams": ["trade_updates"]}}))
+            out = [json.loads(await ws.recv())]
+            await ws.send("not json")
+            out.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"action": "dance"}))
+            out.append(json.loads(await ws.recv()))
+            return out
+
+    before_auth, bad_json, unknown = asyncio.run(talk())
+    assert before_auth["data"] == {"status": "unauthorized", "action": "listen"}
+    assert bad_json["stream"] == unknown["stream"] == "error"
