@@ -276,6 +276,43 @@ def test_replace_order(broker, ctl):
     assert len(ctl.orders()) == 2
 
 
+def test_replace_with_lost_response_is_settled_by_reading_back(exchange, ctl):
+    broker = make_broker(exchange, sleeps=[])
+    old = broker.submit_order(limit_buy("rp-lost-1", price="170.00"))
+    ctl.set_fault("PATCH /v2/orders/{id}", "lost_response", count=1)
+    new = broker.replace_order(old.id, limit_price=D("171.00"))
+    assert new.id != old.id and new.replaces == old.id and new.limit_price == D("171")
+    assert ctl.counters()["PATCH /v2/orders/{id}"] == 1  # never re-sent
+    assert broker.get_order(old.id).replaced_by == new.id
+    assert len(ctl.orders()) == 2
+
+
+def test_replace_server_error_leaves_the_old_order_working(exchange, ctl):
+    broker = make_broker(exchange, sleeps=[])
+    old = broker.submit_order(limit_buy("rp-503-1", price="170.00"))
+    ctl.set_fault("PATCH /v2/orders/{id}", "http_status", status=503, count=1)
+    with pytest.raises(TemporaryError):
+        broker.replace_order(old.id, limit_price=D("171.00"))
+    assert ctl.counters()["PATCH /v2/orders/{id}"] == 1
+    again = broker.get_order(old.id)
+    assert again.status in ("new", "accepted") and again.replaced_by is None
+    assert len(ctl.orders()) == 1
+
+
+@pytest.mark.xfail(strict=True, raises=RejectedError,
+                   reason="BUG: cancel_order retries a DELETE whose response was "
+                          "lost and then raises RejectedError('already canceled') "
+                          "although the cancel succeeded")
+def test_cancel_with_lost_response_is_not_a_rejection(exchange, ctl):
+    broker = make_broker(exchange, sleeps=[])
+    order = broker.submit_order(limit_buy("cx-lost-1"))
+    ctl.set_fault("DELETE /v2/orders/{id}", "lost_response", count=1)
+    try:
+        broker.cancel_order(order.id)
+    finally:
+        assert broker.get_order(order.id).status == "canceled"
+
+
 # -- transport: a timeout on every request; alpaca-py retries off --------------------------
 
 

@@ -266,7 +266,8 @@ def test_bad_ticker(ticker):
     assert invalid(row(SWING, ticker=ticker)).startswith("ticker: ")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: json.loads RecursionError escapes _payload")
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="BUG: json.loads RecursionError escapes _payload")
 def test_deeply_nested_json_text_is_decision_invalid():
     assert "JSON" in invalid(row("[" * 100_000))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import decimal
 from decimal import Decimal
 from typing import Any
 
@@ -110,8 +111,9 @@ def test_zero_and_negative_explicit_quantity():
     assert price_problem(decision(quantity=-5)) == "quantity must be positive (got -5)"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Decision.order_quantity quantize raises "
-                                       "decimal.InvalidOperation for a huge quantity")
+@pytest.mark.xfail(strict=True, raises=decimal.InvalidOperation,
+                   reason="BUG: Decision.order_quantity quantize raises "
+                          "decimal.InvalidOperation for a huge quantity")
 def test_absurd_quantity_is_a_reason_not_a_crash():
     d = decision(quantity="1e30")
     problem = price_problem(d)
