@@ -184,3 +184,17 @@ def test_set_price_control_rejects_unknown_symbol(ctl):
 
     with pytest.raises(ControlError):
         ctl.set_price("NOPE", Decimal("1"))
+
+
+def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
+    ctl.set_fault(endpoint="POST /v2/orders", kind="hang", seconds=0.5, count=1)
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
+            "time_in_force": "day", "client_order_id": "hung-1"}
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(exchange.url + "/v2/orders", json=body, headers=headers, timeout=0.1)
+    assert ctl.orders() == []  # not yet: the exchange is still "hanging"
+    deadline = time.monotonic() + 3
+    while not ctl.orders() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [o["client_order_id"] for o in ctl.orders()] == ["hung-1"]

@@ -84,6 +84,9 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
         if fault.kind == "latency":
             await asyncio.sleep(fault.ms / 1000)
         elif fault.kind == "hang":
+            # Take the whole request first: like a real backend, the exchange still acts on
+            # it after the hang even if the client has given up and disconnected by then.
+            await request.read()
             await asyncio.sleep(fault.seconds)
         elif fault.kind == "reset":
             _abort(request)
@@ -180,9 +183,10 @@ def decimal_query(request: web.Request, name: str) -> Decimal | None:
 
 
 async def json_body(request: web.Request) -> Any:
-    if not request.can_read_body:
+    raw = await request.read()  # cached by aiohttp, so a fault may have read it already
+    if not raw.strip():
         return {}
     try:
-        return await request.json()
-    except json.JSONDecodeError:
+        return json.loads(raw)
+    except ValueError:
         raise invalid("request body is not valid JSON") from None
