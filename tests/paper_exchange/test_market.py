@@ -180,3 +180,11 @@ def test_cli_serves_until_sigterm():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("argv", [["--speed", "0"], ["--start", "2026-11-20T09:35:00"]])
+def test_cli_rejects_bad_arguments(argv, capsys):
+    from trading_monitor.paper_exchange.__main__ import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err

@@ -11,6 +11,11 @@ from datetime import datetime
 from trading_monitor.paper_exchange.server import PaperExchange
 
 
+def _moment(text: str) -> datetime:
+    # Python 3.10's fromisoformat does not take a trailing "Z".
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trading-monitor paper-exchange",
@@ -23,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", help="JSON or CSV file of timestamped prices")
     parser.add_argument("--speed", type=float, default=None,
                         help="run the clock accelerated by this factor (default: realtime)")
-    parser.add_argument("--start", type=datetime.fromisoformat, default=None,
+    parser.add_argument("--start", type=_moment, default=None,
                         help="simulated start time, ISO 8601 with offset (default: now)")
     parser.add_argument("--rate-limit", type=int, default=200,
                         help="requests per minute before 429 (0 disables; default 200)")
