@@ -177,3 +177,12 @@ def test_python_bools_in_query_strings(raw_client, client):
         assert isinstance(raw_client.get("/orders", {"status": "all", "nested": value}), list)
     with pytest.raises(APIError):
         client.get("/orders", {"nested": "yes"})
+
+
+def test_unknown_routes_answer_in_alpaca_error_shape(exchange):
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    missing = requests.get(exchange.url + "/v2/watchlists", headers=headers, timeout=5)
+    assert missing.status_code == 404
+    assert missing.json() == {"code": 40400000, "message": "not found"}
+    wrong = requests.put(exchange.url + "/v2/account", headers=headers, timeout=5)
+    assert wrong.status_code == 405 and wrong.json()["message"] == "method not allowed"

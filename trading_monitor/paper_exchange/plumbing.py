@@ -99,6 +99,11 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
         resp = await handler(request)
     except ApiError as err:
         resp = error_reply(err)
+    except web.HTTPException as err:
+        # aiohttp's own 404/405 for unknown routes, in Alpaca's error shape.
+        if err.status < 400:
+            raise
+        resp = reply({"code": err.status * 100000, "message": err.reason.lower()}, err.status)
     except ValueError as err:
         resp = error_reply(invalid(str(err)))
     finally:
