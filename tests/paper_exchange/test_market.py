@@ -188,3 +188,21 @@ def test_cli_rejects_bad_arguments(argv, capsys):
 
     assert main(argv) == 2
     assert capsys.readouterr().err
+
+
+def test_accelerated_clock_expires_day_orders_on_its_own():
+    from tests.paper_exchange.conftest import StreamRecorder, wait_until
+
+    just_before_close = datetime(2026, 11, 20, 20, 59, 55, tzinfo=timezone.utc)
+    with PaperExchange(start=just_before_close, clock_mode="accelerated", speed=60,
+                       random_walk=False).start() as ex:
+        recorder = StreamRecorder(ex.stream_url).start(ex)
+        try:
+            client = TradingClient(KEY, SECRET, url_override=ex.url)
+            client.submit_order(StopOrderRequest(symbol="AAPL", qty=1, side="buy",
+                                                 time_in_force="day", stop_price=10000))
+            # No request moves the clock from here on: the exchange's own tick must.
+            wait_until(lambda: [u.event for u in recorder.updates] == ["new", "expired"],
+                       timeout=5, what="the expiry at the close")
+        finally:
+            recorder.stop()
