@@ -198,3 +198,12 @@ def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
     while not ctl.orders() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [o["client_order_id"] for o in ctl.orders()] == ["hung-1"]
+
+
+@pytest.mark.parametrize("price", ["NaN", "abc", "-5", "0"])
+def test_set_price_control_rejects_bad_prices(ctl, price):
+    from trading_monitor.paper_exchange import ControlError
+
+    with pytest.raises(ControlError) as err:
+        ctl.set_price("AAPL", price)
+    assert err.value.status == 422

@@ -20,9 +20,12 @@ routes = web.RouteTableDef()
 
 def _decimal(raw: Any, name: str) -> Decimal:
     try:
-        return Decimal(str(raw))
+        value = Decimal(str(raw))
     except ArithmeticError:
         raise ValueError(f"invalid {name}: {raw}") from None
+    if not value.is_finite():
+        raise ValueError(f"invalid {name}: {raw}")
+    return value
 
 
 @routes.post("/control/prices")
