@@ -207,9 +207,6 @@ def test_list_orders_changed_since(broker, ctl):
     assert broker.list_orders_changed_since(second.submitted_at) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: list_orders_changed_since pages with "
-                                       "after=<last submitted_at>; orders sharing that "
-                                       "timestamp beyond the 500-row page are skipped")
 def test_list_orders_changed_since_pages_across_equal_timestamps(broker, ctl):
     session = requests.Session()
     session.headers.update(RAW_HEADERS)
@@ -299,10 +296,6 @@ def test_replace_server_error_leaves_the_old_order_working(exchange, ctl):
     assert len(ctl.orders()) == 1
 
 
-@pytest.mark.xfail(strict=True, raises=RejectedError,
-                   reason="BUG: cancel_order retries a DELETE whose response was "
-                          "lost and then raises RejectedError('already canceled') "
-                          "although the cancel succeeded")
 def test_cancel_with_lost_response_is_not_a_rejection(exchange, ctl):
     broker = make_broker(exchange, sleeps=[])
     order = broker.submit_order(limit_buy("cx-lost-1"))

@@ -266,14 +266,10 @@ def test_bad_ticker(ticker):
     assert invalid(row(SWING, ticker=ticker)).startswith("ticker: ")
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="BUG: json.loads RecursionError escapes _payload")
 def test_deeply_nested_json_text_is_decision_invalid():
     assert "JSON" in invalid(row("[" * 100_000))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: json.loads ValueError (int over 4300 digits) "
-                                       "escapes _payload as a plain ValueError")
 def test_huge_integer_in_json_text_is_decision_invalid():
     text = '{"entry_price": ' + "1" * 5000 + "}"
     with pytest.raises(ValueError) as err:

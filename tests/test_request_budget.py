@@ -148,9 +148,6 @@ def test_wait_within_max_wait_sleeps_then_succeeds():
     assert sum(t.sleeps) == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: pause_for zeroes tokens without refilling first, "
-                                       "so idle time before the pause is credited afterwards "
-                                       "and a full burst follows the pause")
 def test_after_a_pause_no_burst_of_stale_tokens():
     t = FakeTime()
     b = budget(60, t)

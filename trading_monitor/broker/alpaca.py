@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
@@ -46,7 +46,7 @@ from trading_monitor.broker.models import (
 )
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
 from trading_monitor.config import Settings
-from trading_monitor.exceptions import FatalError, TemporaryError
+from trading_monitor.exceptions import FatalError, RejectedError, TemporaryError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -183,20 +183,33 @@ class AlpacaBroker:
         return convert.order(found) if found is not None else None
 
     def list_orders_changed_since(self, after: datetime) -> list[BrokerOrder]:
-        """Orders submitted after `after` (Alpaca filters on submission), 500 per request."""
-        orders: list[BrokerOrder] = []
+        """Orders submitted after `after` (Alpaca filters on submission), 500 per request.
+
+        Pages overlap by a microsecond so orders sharing the last timestamp of a full page
+        are not skipped; ids already seen are dropped.
+        """
+        orders: dict[str, BrokerOrder] = {}
         cursor = after
         while True:
             query = GetOrdersRequest(status=QueryOrderStatus.ALL, after=cursor, limit=500,
                                      direction=Sort.ASC, nested=True)
             page: Any = self._read(partial(self._trading.get_orders, query))
-            orders.extend(convert.order(o) for o in page)
-            if len(page) < 500:
-                return orders
-            cursor = page[-1].submitted_at
+            fresh = [convert.order(o) for o in page if str(o.id) not in orders]
+            orders.update((o.id, o) for o in fresh)
+            if len(page) < 500 or not fresh:
+                return list(orders.values())
+            cursor = page[-1].submitted_at - timedelta(microseconds=1)
 
     def cancel_order(self, order_id: str) -> None:
-        self._read(lambda: self._trading.cancel_order_by_id(order_id))
+        """Idempotent: an order already canceled (say by a retried DELETE) is not an error."""
+        try:
+            self._read(lambda: self._trading.cancel_order_by_id(order_id))
+        except NotFoundError:
+            raise
+        except RejectedError:
+            current = self.get_order(order_id)
+            if current is None or current.status not in ("canceled", "pending_cancel"):
+                raise
 
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,
                       limit_price: Decimal | None = None,

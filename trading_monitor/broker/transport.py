@@ -58,7 +58,9 @@ class RequestBudget:
     def pause_for(self, seconds: float) -> None:
         """The broker said slow down (Retry-After or X-Ratelimit-Reset): nobody sends until then."""
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+            now = self._clock()
+            self._refill(now)  # credit the idle time before the pause, not after it
+            self._paused_until = max(self._paused_until, now + max(seconds, 0.0))
             self._tokens = min(self._tokens, 0.0)
 
 

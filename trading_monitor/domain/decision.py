@@ -41,6 +41,10 @@ class TimeInForce(str, Enum):
     GTC = "gtc"
 
 
+MAX_PRICE = Decimal(10_000_000)
+MAX_QUANTITY = Decimal(100_000_000)
+MAX_RISK_AMOUNT = Decimal(1_000_000_000)
+
 _SIDE_WORDS = {"buy": "buy", "long": "buy", "sell": "sell", "short": "sell"}
 
 
@@ -75,11 +79,12 @@ class Decision(BaseModel):
     primary_action: Action
     side: Side | None = None
     trade_style: TradeStyle | None = None
-    entry_price: Decimal | None = Field(None, gt=0)
-    stop_loss: Decimal | None = Field(None, gt=0)
-    take_profit: Decimal | None = Field(None, gt=0)
-    quantity: Decimal | None = None
-    risk_amount: Decimal | None = Field(None, gt=0)
+    # Upper bounds keep absurd numbers out of the Decimal arithmetic that follows.
+    entry_price: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
+    stop_loss: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
+    take_profit: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
+    quantity: Decimal | None = Field(None, le=MAX_QUANTITY)
+    risk_amount: Decimal | None = Field(None, gt=0, le=MAX_RISK_AMOUNT)
     time_in_force: TimeInForce | None = None
     existing_order_id: str | None = Field(None, max_length=128)
     existing_trade_journal_id: int | None = Field(None, gt=0)
@@ -178,6 +183,8 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise DecisionInvalid(f"decision JSON is not valid JSON ({exc.msg} at char {exc.pos})"
                                   ) from None
+        except (ValueError, RecursionError) as exc:  # absurd nesting or number length
+            raise DecisionInvalid(f"decision JSON is not usable ({type(exc).__name__})") from None
     if not isinstance(raw, dict):
         raise DecisionInvalid("decision JSON must be an object")
     return dict(raw)
