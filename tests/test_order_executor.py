@@ -340,3 +340,24 @@ def test_rows_touched_carry_the_run_id(db: TradingDB, db_params, broker, setting
     run_id = outcome(db, d)["run_id"]
     events = db.query("event_log", {"run_id": run_id})
     assert {e["event"] for e in events} >= {"intent_written", "order_status", "terminal"}
+
+
+def test_cancel_after_partial_fill_cancels_the_rest_and_keeps_the_shares(db, db_params, broker,
+                                                                          settings, exchange):
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.4")
+    first = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, settings)
+    jid = outcome(db, first)["trade_journal_id"]
+    cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
+                               "existing_trade_journal_id": jid})
+    run(db_params, broker, settings)
+    result = outcome(db, cancel)
+    assert result["terminal_state"] == "EXECUTED", result["reason"]
+    assert "cancelled the unfilled rest" in result["reason"] and "4 of 10" in result["reason"]
+    assert [(p.symbol, p.qty) for p in broker.get_positions()] == [("AAPL", Decimal(4))]
+    assert db.get_by_id("trade_journal", jid)["status"] == "PENDING"
+    # The filled shares stay protected: the stop is live at the broker for exactly 4.
+    [stop] = [o for o in exchange.control.orders() if o["order_type"] == "stop"]
+    assert (stop["status"], stop["qty"]) == ("new", "4")
+    legs = {r["order_role"]: r for r in our_orders(db, first)}
+    assert (legs["STOP_LOSS"]["order_status"], legs["STOP_LOSS"]["qty"]) == ("new", Decimal(4))

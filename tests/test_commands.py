@@ -1,0 +1,127 @@
+"""The commands a user types: executor CLI in test mode, migrate, scheduler listing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+import pytz
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, outcome
+from trading_monitor import cli, order_executor
+from trading_monitor.commands import migrate
+from trading_monitor.config import load_settings
+from trading_monitor.domain.pnl import realized_pnl, unrealized_pnl
+from trading_monitor.scheduling import JOB_DEFAULTS, build_scheduler, describe_jobs
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for key in list(os.environ):
+        if key.startswith(("ALPACA_", "POSTGRES_", "TEST_POSTGRES", "TEST_DATABASE", "DATABASE_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return monkeypatch
+
+
+def test_executor_test_mode_on_a_fresh_machine(clean_env, capsys):
+    """Embedded PostgreSQL, in-process exchange, the example decisions: one full cycle."""
+    assert order_executor.main(["--test-mode"]) == 0
+    out = capsys.readouterr().out
+    assert "embedded throwaway PostgreSQL" in out and "in-process paper exchange" in out
+    assert "#1     AAPL   EXECUTED  submitted buy 10 AAPL" in out
+    assert "#3     NVDA   REJECTED  malformed decision: NEW_TRADE needs stop_loss" in out
+    assert "executed=5 rejected=1" in out
+
+
+def test_executor_test_mode_uses_the_configured_test_database(clean_env, db, db_params,
+                                                               exchange, capsys):
+    for key, value in exchange_env(exchange).items():
+        clean_env.setenv(key, value)
+    clean_env.setenv("TEST_DATABASE_URL", f"postgresql://{db_params['user']}@{db_params['host']}"
+                                          f":{db_params['port']}/{db_params['dbname']}")
+    d = add_decision(db, entry())
+    assert order_executor.main(["--test-mode", "--dry-run"]) == 0
+    assert "would submit buy 10 AAPL" in capsys.readouterr().out
+    assert exchange.control.orders() == []
+    assert order_executor.main(["--test-mode"]) == 0
+    assert outcome(db, d)["terminal_state"] == "EXECUTED"
+
+
+def test_executor_production_mode_needs_keys(clean_env, capsys):
+    assert order_executor.main([]) == 2
+    err = capsys.readouterr().err
+    assert "ALPACA_API_KEY" in err and "ALPACA_SECRET_KEY" in err
+
+
+def test_executor_reports_an_unreachable_database_as_temporary(clean_env, exchange, capsys):
+    for key, value in exchange_env(exchange).items():
+        clean_env.setenv(key, value)
+    clean_env.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert order_executor.main([]) == 3
+    assert "temporary failure" in capsys.readouterr().err
+
+
+def test_executor_bad_keys_are_fatal_and_recorded(clean_env, db, db_params, capsys):
+    from trading_monitor.paper_exchange import PaperExchange
+
+    with PaperExchange(api_key="right", secret_key="right", clock_mode="stepped").start() as ex:
+        for key, value in exchange_env(ex).items():
+            clean_env.setenv(key, value)
+        clean_env.setenv("DATABASE_URL", f"postgresql://{db_params['user']}@{db_params['host']}"
+                                         f":{db_params['port']}/{db_params['dbname']}")
+        add_decision(db, entry())
+        assert order_executor.main([]) == 1
+    assert "refused the API keys" in capsys.readouterr().err
+    [job] = db.query("job_run")
+    assert job["status"] == "FAILED" and "401" in job["error"]
+    assert db.query("decision_outcome") == []  # nothing lost: still pending
+
+
+def test_migrate_test_mode_embedded(clean_env, capsys):
+    assert migrate.main(["--test-mode"]) == 0
+    out = capsys.readouterr().out
+    assert "applied migrations: 0001, 0002, 0003, 0004" in out
+    assert "trade_journal" in out and "decision_outcome" in out
+
+
+def test_migrate_against_configured_database_is_idempotent(clean_env, db_params, capsys):
+    clean_env.setenv("DATABASE_URL", f"postgresql://{db_params['user']}@{db_params['host']}"
+                                     f":{db_params['port']}/{db_params['dbname']}")
+    assert cli.main(["migrate"]) == 0
+    assert "none (up to date)" in capsys.readouterr().out
+
+
+def test_cli_help_and_unknown_command(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "paper-exchange" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["frobnicate"])
+    assert info.value.code == 2
+
+
+def test_console_script_and_module_entry_points(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
+    result = subprocess.run([sys.executable, "-m", "trading_monitor.order_executor", "--help"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0 and "--test-mode" in result.stdout
+
+
+def test_scheduler_runs_the_executor_weekdays_at_the_configured_time(exchange):
+    settings = load_settings(exchange_env(exchange, EXECUTOR_TIME="09:50"), need_broker=True)
+    scheduler = build_scheduler(settings, lambda: None)
+    saturday = pytz.timezone("America/New_York").localize(datetime(2026, 11, 21, 12, 0))
+    [line] = describe_jobs(scheduler, now=saturday)
+    assert line.startswith("order_executor:") and "2026-11-23 09:50 EST" in line
+    assert JOB_DEFAULTS["max_instances"] == 1 and JOB_DEFAULTS["coalesce"] is True
+
+
+def test_pnl_long_and_short():
+    assert realized_pnl("buy", Decimal("100"), Decimal("94.50"), Decimal("10")) == Decimal("-55.00")
+    assert realized_pnl("sell", Decimal("100"), Decimal("94.50"), Decimal("10")) == Decimal("55.00")
+    assert unrealized_pnl("short", Decimal("50"), Decimal("55"), Decimal("-4")) == Decimal("-20")
