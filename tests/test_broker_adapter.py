@@ -522,7 +522,7 @@ def test_secrets_never_in_logs_reprs_or_errors(exchange, ctl, caplog):
         with pytest.raises(FatalError) as refused:
             make_broker(other).get_account()
         errors.append(refused.value)
-    assert "POST /v2/orders" in caplog.text or "/v2/orders" in caplog.text  # logging did run
+    assert "submit of sec-1 unclear" in caplog.text  # the adapter's own logging did run
     texts = [caplog.text, repr(broker), str(broker), repr(broker._session)]
     texts += [str(e) for e in errors] + [repr(e) for e in errors]
     settings = load_settings(exchange_env(exchange), need_broker=True)

@@ -125,3 +125,21 @@ def test_pnl_long_and_short():
     assert realized_pnl("buy", Decimal("100"), Decimal("94.50"), Decimal("10")) == Decimal("-55.00")
     assert realized_pnl("sell", Decimal("100"), Decimal("94.50"), Decimal("10")) == Decimal("55.00")
     assert unrealized_pnl("short", Decimal("50"), Decimal("55"), Decimal("-4")) == Decimal("-20")
+
+
+def test_test_mode_refuses_a_test_database_that_is_production(clean_env, db_params, capsys):
+    url = (f"postgresql://{db_params['user']}@{db_params['host']}:{db_params['port']}/"
+           f"{db_params['dbname']}")
+    clean_env.setenv("DATABASE_URL", url)
+    clean_env.setenv("TEST_DATABASE_URL", url)
+    assert order_executor.main(["--test-mode"]) == 2
+    assert "is the production database" in capsys.readouterr().err
+
+
+def test_seed_style_client_factories_read_the_settings(clean_env, exchange):
+    from trading_monitor.broker.alpaca import get_data_client, get_trading_client
+
+    for key, value in exchange_env(exchange).items():
+        clean_env.setenv(key, value)
+    assert get_trading_client().get_clock().is_open is True
+    assert get_data_client()._base_url == exchange.url

@@ -101,3 +101,10 @@ def test_cli_config_error_exits_2_without_traceback(tmp_path) -> None:
     assert result.returncode == 2
     assert "POSTGRES_PORT" in result.stderr and "ALPACA_PAPER" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_paper_refuses_the_live_api_url() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**KEYS, "ALPACA_BASE_URL": "https://api.alpaca.markets"})
+    assert "ALPACA_BASE_URL: points at Alpaca's live API" in str(info.value)
+    load_settings({**KEYS, "ALPACA_BASE_URL": "https://paper-api.alpaca.markets"})

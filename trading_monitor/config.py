@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from trading_monitor.exceptions import ConfigError
 
+LIVE_ALPACA_HOST = "api.alpaca.markets"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -168,12 +169,22 @@ def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list
                 problems.append(f"{name}: is required to reach the broker")
     paper = str(data.get("ALPACA_PAPER", "true")).strip().lower()
     confirmed = str(data.get("ALPACA_LIVE_TRADING_CONFIRMED", "")).strip().lower()
-    if paper in FALSE_WORDS - {""} and confirmed not in TRUE_WORDS:
+    is_live = paper in FALSE_WORDS - {""}
+    if is_live and confirmed not in TRUE_WORDS:
         problems.append(
             "ALPACA_LIVE_TRADING_CONFIRMED: live trading (ALPACA_PAPER=false) refuses to start "
             "unless this is set to true"
         )
+    if not is_live and _points_at_live_alpaca(data.get("ALPACA_BASE_URL")):
+        problems.append("ALPACA_BASE_URL: points at Alpaca's live API while ALPACA_PAPER is true")
     return problems
+
+
+def _points_at_live_alpaca(url: str | None) -> bool:
+    from urllib.parse import urlparse
+
+    host = (urlparse(str(url or "")).hostname or "").lower()
+    return host == LIVE_ALPACA_HOST
 
 
 def get_postgres_config(

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from trading_monitor.config import Settings, get_postgres_config, has_test_database
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.exceptions import ConfigError
 
 # A Friday at 09:45 New York time: the in-process exchange starts in an open market.
 DEMO_START = datetime(2026, 11, 20, 14, 45, tzinfo=timezone.utc)
@@ -45,6 +46,9 @@ def job_environment(settings: Settings, *, test_mode: bool, seed_examples: bool 
             print("test mode: embedded throwaway PostgreSQL")
         else:
             db_config = get_postgres_config(test_mode=True, settings=settings)
+            if _same_database(db_config, get_postgres_config(settings=settings)):
+                raise ConfigError(["TEST_DATABASE_URL: is the production database; --test-mode "
+                                   "never touches it"])
         with TradingDB(test_mode=True, config=db_config) as db:
             db.create_schema()
             if embedded_db and seed_examples:
@@ -64,3 +68,8 @@ def job_environment(settings: Settings, *, test_mode: bool, seed_examples: bool 
                 "alpaca_api_key": SecretStr("test-mode-key"),
                 "alpaca_secret_key": SecretStr("test-mode-secret")})
         yield Environment(db_config, broker_settings, embedded=embedded_db)
+
+
+def _same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("host", "port", "dbname")
+    return all(str(a.get(k) or "") == str(b.get(k) or "") for k in keys)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
+import pytz
 from alpaca.common.enums import Sort
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
@@ -45,7 +46,7 @@ from trading_monitor.broker.models import (
     OrderRequest,
 )
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
-from trading_monitor.config import Settings
+from trading_monitor.config import Settings, load_settings
 from trading_monitor.exceptions import FatalError, RejectedError, TemporaryError
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ def _install_session(client: Any, session: BudgetedSession) -> None:
     client._retry = 0
 
 
-def get_trading_client(settings: Settings, session: BudgetedSession | None = None
+def get_trading_client(settings: Settings | None = None, session: BudgetedSession | None = None
                        ) -> TradingClient:
     """A TradingClient (paper unless live is explicitly confirmed) on our transport."""
+    settings = settings or load_settings(need_broker=True)
     _check_live_allowed(settings)
     client = TradingClient(_secret(settings.alpaca_api_key), _secret(settings.alpaca_secret_key),
                            paper=settings.alpaca_paper, url_override=settings.alpaca_base_url)
@@ -80,8 +82,9 @@ def get_trading_client(settings: Settings, session: BudgetedSession | None = Non
     return client
 
 
-def get_data_client(settings: Settings, session: BudgetedSession | None = None
+def get_data_client(settings: Settings | None = None, session: BudgetedSession | None = None
                     ) -> StockHistoricalDataClient:
+    settings = settings or load_settings(need_broker=True)
     client = StockHistoricalDataClient(_secret(settings.alpaca_api_key),
                                        _secret(settings.alpaca_secret_key),
                                        url_override=settings.alpaca_data_url)
@@ -242,7 +245,9 @@ class AlpacaBroker:
     def get_calendar(self, start: date, end: date) -> list[CalendarDay]:
         days = self._read(lambda: self._trading.get_calendar(GetCalendarRequest(start=start,
                                                                                 end=end)))
-        return [CalendarDay(date=d.date, open=d.open, close=d.close) for d in days]
+        # alpaca-py gives naive New York wall times; make them aware.
+        return [CalendarDay(date=d.date, open=_new_york(d.open), close=_new_york(d.close))
+                for d in days]
 
     def get_asset(self, symbol: str) -> BrokerAsset | None:
         found = self._read_or_none(lambda: self._trading.get_asset(symbol))
@@ -270,6 +275,12 @@ class AlpacaBroker:
             if len(rows) < 100:
                 return fills
             token = str(rows[-1]["id"])
+
+
+def _new_york(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        return moment
+    return pytz.timezone("America/New_York").localize(moment)
 
 
 def _nested() -> Any:

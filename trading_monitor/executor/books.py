@@ -138,8 +138,9 @@ def record_order(db: TradingDB, run_id: str, row: Row, order: BrokerOrder) -> No
 def _set_order(db: TradingDB, run_id: str, row: Row, order: BrokerOrder) -> None:
     db.update("order_execution", row["id"], {
         "run_id": run_id, "alpaca_order_id": order.id, "order_status": order.status,
-        "qty": order.qty or row["qty"], "submitted_at": order.submitted_at, "filled_qty": order.filled_qty,
-        "filled_avg_price": order.filled_avg_price, "filled_at": order.filled_at,
+        "qty": order.qty or row["qty"], "submitted_at": order.submitted_at,
+        "filled_qty": order.filled_qty, "filled_avg_price": order.filled_avg_price,
+        "filled_at": order.filled_at,
     })
     if row["order_status"] != order.status:
         log_event(db, run_id, "order_execution", row["id"], "order_status",
