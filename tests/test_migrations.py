@@ -119,3 +119,14 @@ def test_one_terminal_state_per_decision(db: TradingDB) -> None:
 def test_no_foreign_keys_after_migration(db: TradingDB) -> None:
     assert db.execute_query(
         "SELECT conname FROM pg_constraint WHERE contype = 'f'") == []
+
+
+def test_updated_at_is_kept_by_the_database_on_our_tables(db: TradingDB) -> None:
+    rows = db.execute_query("SELECT tgrelid::regclass::text AS t FROM pg_trigger "
+                            "WHERE tgname LIKE 'trg_%%_updated_at'")
+    assert {r["t"] for r in rows} == set(TABLES) - {"analysis_decision", "event_log"}
+    row_id = db.insert("system_state", {"key": "k", "value": "1"})
+    before = db.get_by_id("system_state", row_id)["updated_at"]
+    db.execute_query("SELECT pg_sleep(0.01)")
+    db.update("system_state", row_id, {"value": "2"})
+    assert db.get_by_id("system_state", row_id)["updated_at"] > before

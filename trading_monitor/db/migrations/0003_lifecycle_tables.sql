@@ -109,12 +109,15 @@ CREATE INDEX IF NOT EXISTS idx_position_tracking_symbol ON position_tracking (sy
 CREATE INDEX IF NOT EXISTS idx_position_tracking_trade_journal_id
     ON position_tracking (trade_journal_id);
 
-DROP TRIGGER IF EXISTS trg_trade_journal_updated_at ON trade_journal;
-CREATE TRIGGER trg_trade_journal_updated_at BEFORE UPDATE ON trade_journal
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_order_execution_updated_at ON order_execution;
-CREATE TRIGGER trg_order_execution_updated_at BEFORE UPDATE ON order_execution
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_position_tracking_updated_at ON position_tracking;
-CREATE TRIGGER trg_position_tracking_updated_at BEFORE UPDATE ON position_tracking
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
+-- Keep updated_at current on every table of this migration.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['trade_journal', 'order_execution', 'position_tracking'] LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', 'trg_' || t || '_updated_at', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %I FOR EACH ROW '
+                       'EXECUTE FUNCTION tm_set_updated_at()', 'trg_' || t || '_updated_at', t);
+    END LOOP;
+END;
+$$;

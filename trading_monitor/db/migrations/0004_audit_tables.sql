@@ -103,21 +103,18 @@ CREATE TABLE IF NOT EXISTS system_state (
     CONSTRAINT uq_system_state_key UNIQUE (key)
 );
 
-DROP TRIGGER IF EXISTS trg_job_run_updated_at ON job_run;
-CREATE TRIGGER trg_job_run_updated_at BEFORE UPDATE ON job_run
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_decision_outcome_updated_at ON decision_outcome;
-CREATE TRIGGER trg_decision_outcome_updated_at BEFORE UPDATE ON decision_outcome
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_broker_snapshot_updated_at ON broker_snapshot;
-CREATE TRIGGER trg_broker_snapshot_updated_at BEFORE UPDATE ON broker_snapshot
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_daily_equity_updated_at ON daily_equity;
-CREATE TRIGGER trg_daily_equity_updated_at BEFORE UPDATE ON daily_equity
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
-DROP TRIGGER IF EXISTS trg_system_state_updated_at ON system_state;
-CREATE TRIGGER trg_system_state_updated_at BEFORE UPDATE ON system_state
-    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
+-- Keep updated_at current on every table of this migration.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['job_run', 'decision_outcome', 'broker_snapshot', 'daily_equity', 'system_state'] LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', 'trg_' || t || '_updated_at', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %I FOR EACH ROW '
+                       'EXECUTE FUNCTION tm_set_updated_at()', 'trg_' || t || '_updated_at', t);
+    END LOOP;
+END;
+$$;
 
 -- A random id per database: part of every client order id, so two databases (say a test
 -- copy and production) sharing one Alpaca account can never adopt each other's orders.
