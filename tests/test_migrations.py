@@ -130,3 +130,15 @@ def test_updated_at_is_kept_by_the_database_on_our_tables(db: TradingDB) -> None
     db.execute_query("SELECT pg_sleep(0.01)")
     db.update("system_state", row_id, {"value": "2"})
     assert db.get_by_id("system_state", row_id)["updated_at"] > before
+
+
+def test_seed_indices_exist(db: TradingDB) -> None:
+    indexed = {(r["tablename"], r["indexdef"].rsplit("(", 1)[1].rstrip(")"))
+               for r in db.execute_query("SELECT tablename, indexdef FROM pg_indexes "
+                                         "WHERE schemaname = 'public'")}
+    for pair in [("analysis_decision", "executed"), ("analysis_decision", "ticker"),
+                 ("trade_journal", "status"), ("trade_journal", "symbol"),
+                 ("trade_journal", "initial_analysis_id"), ("order_execution", "order_status"),
+                 ("order_execution", "trade_journal_id"), ("position_tracking", "symbol"),
+                 ("position_tracking", "trade_journal_id")]:
+        assert pair in indexed, pair

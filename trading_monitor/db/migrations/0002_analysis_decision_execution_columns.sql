@@ -8,3 +8,14 @@ ALTER TABLE analysis_decision ADD COLUMN IF NOT EXISTS execution_time timestampt
 CREATE INDEX IF NOT EXISTS idx_analysis_decision_unexecuted
     ON analysis_decision (id) WHERE executed IS NOT TRUE;
 CREATE INDEX IF NOT EXISTS idx_analysis_decision_executed ON analysis_decision (executed);
+
+-- Seed TASK-004's ticker index; guarded because a production table may name it differently.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'analysis_decision'
+                 AND column_name = 'ticker') THEN
+        CREATE INDEX IF NOT EXISTS idx_analysis_decision_ticker ON analysis_decision (ticker);
+    END IF;
+END;
+$$;
