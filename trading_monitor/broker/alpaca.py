@@ -15,22 +15,15 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
-import pytz
 from alpaca.common.enums import Sort
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestTradeRequest
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import (
     GetCalendarRequest,
     GetOrdersRequest,
-    LimitOrderRequest,
-    MarketOrderRequest,
     ReplaceOrderRequest,
-    StopLimitOrderRequest,
-    StopLossRequest,
-    StopOrderRequest,
-    TakeProfitRequest,
 )
 
 from trading_monitor.broker import convert
@@ -51,9 +44,6 @@ from trading_monitor.exceptions import FatalError, RejectedError, TemporaryError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_ORDER_TYPES = {"market": MarketOrderRequest, "limit": LimitOrderRequest,
-                "stop": StopOrderRequest, "stop_limit": StopLimitOrderRequest}
-
 
 def _secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
@@ -157,7 +147,7 @@ class AlpacaBroker:
                 self._sleep(min(0.2 * 2 ** attempt, 2.0))
             try:
                 return convert.order(self._call(
-                    lambda: self._trading.submit_order(_alpaca_request(request))))
+                    lambda: self._trading.submit_order(convert.to_alpaca_request(request))))
             except DuplicateClientOrderId:
                 found = self.get_order_by_client_id(request.client_order_id)
                 if found is not None:
@@ -178,7 +168,7 @@ class AlpacaBroker:
 
     def get_order(self, order_id: str) -> BrokerOrder | None:
         found = self._read_or_none(lambda: self._trading.get_order_by_id(
-            order_id, filter=_nested()))
+            order_id, filter=convert.nested_request()))
         return convert.order(found) if found is not None else None
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
@@ -218,7 +208,8 @@ class AlpacaBroker:
                       limit_price: Decimal | None = None,
                       stop_price: Decimal | None = None) -> BrokerOrder:
         req = ReplaceOrderRequest(qty=int(qty) if qty is not None else None,
-                                  limit_price=_f(limit_price), stop_price=_f(stop_price))
+                                  limit_price=convert.as_float(limit_price),
+                                  stop_price=convert.as_float(stop_price))
         try:
             return convert.order(self._call(lambda: self._trading.replace_order_by_id(
                 order_id, req)))
@@ -246,8 +237,8 @@ class AlpacaBroker:
         days = self._read(lambda: self._trading.get_calendar(GetCalendarRequest(start=start,
                                                                                 end=end)))
         # alpaca-py gives naive New York wall times; make them aware.
-        return [CalendarDay(date=d.date, open=_new_york(d.open), close=_new_york(d.close))
-                for d in days]
+        return [CalendarDay(date=d.date, open=convert.new_york(d.open),
+                            close=convert.new_york(d.close)) for d in days]
 
     def get_asset(self, symbol: str) -> BrokerAsset | None:
         found = self._read_or_none(lambda: self._trading.get_asset(symbol))
@@ -271,49 +262,7 @@ class AlpacaBroker:
                 params["page_token"] = token
             page: Any = self._read(partial(self._trading.get, "/account/activities/FILL", params))
             rows = list(page or [])
-            fills.extend(_fill(r) for r in rows)
+            fills.extend(convert.fill(r) for r in rows)
             if len(rows) < 100:
                 return fills
             token = str(rows[-1]["id"])
-
-
-def _new_york(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        return moment
-    return pytz.timezone("America/New_York").localize(moment)
-
-
-def _nested() -> Any:
-    from alpaca.trading.requests import GetOrderByIdRequest
-
-    return GetOrderByIdRequest(nested=True)
-
-
-def _f(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
-
-
-def _alpaca_request(r: OrderRequest) -> Any:
-    kwargs: dict[str, Any] = {
-        "symbol": r.symbol, "qty": float(r.qty), "side": OrderSide(r.side),
-        "time_in_force": TimeInForce(r.time_in_force), "client_order_id": r.client_order_id,
-        "order_class": OrderClass(r.order_class),
-    }
-    if r.limit_price is not None:
-        kwargs["limit_price"] = float(r.limit_price)
-    if r.stop_price is not None:
-        kwargs["stop_price"] = float(r.stop_price)
-    if r.take_profit_limit is not None:
-        kwargs["take_profit"] = TakeProfitRequest(limit_price=float(r.take_profit_limit))
-    if r.stop_loss_stop is not None:
-        kwargs["stop_loss"] = StopLossRequest(stop_price=float(r.stop_loss_stop))
-    return _ORDER_TYPES[r.order_type](**kwargs)
-
-
-def _fill(row: dict[str, Any]) -> FillActivity:
-    return FillActivity(
-        id=str(row["id"]), order_id=str(row["order_id"]), symbol=str(row["symbol"]),
-        side=str(row["side"]), qty=Decimal(str(row["qty"])), price=Decimal(str(row["price"])),
-        transaction_time=datetime.fromisoformat(str(row["transaction_time"]).replace("Z",
-                                                                                     "+00:00")),
-    )

@@ -1,18 +1,35 @@
-"""alpaca-py models to our value objects (the only place that knows their field names)."""
+"""Between alpaca-py models and our value objects (the only place that knows their fields)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+import pytz
+from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+)
 
 from trading_monitor.broker.models import (
     BrokerAccount,
     BrokerAsset,
     BrokerOrder,
     BrokerPosition,
+    FillActivity,
     MarketClock,
+    OrderRequest,
 )
+
+_ORDER_TYPES = {"market": MarketOrderRequest, "limit": LimitOrderRequest,
+                "stop": StopOrderRequest, "stop_limit": StopLimitOrderRequest}
 
 
 def dec(value: Any) -> Decimal | None:
@@ -79,3 +96,45 @@ def clock(c: Any) -> MarketClock:
 def asset(a: Any) -> BrokerAsset:
     return BrokerAsset(symbol=str(a.symbol), tradable=bool(a.tradable), status=text(a.status),
                        shortable=bool(a.shortable))
+
+
+def new_york(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        return moment
+    return pytz.timezone("America/New_York").localize(moment)
+
+
+def nested_request() -> Any:
+    from alpaca.trading.requests import GetOrderByIdRequest
+
+    return GetOrderByIdRequest(nested=True)
+
+
+def as_float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def to_alpaca_request(r: OrderRequest) -> Any:
+    kwargs: dict[str, Any] = {
+        "symbol": r.symbol, "qty": float(r.qty), "side": OrderSide(r.side),
+        "time_in_force": TimeInForce(r.time_in_force), "client_order_id": r.client_order_id,
+        "order_class": OrderClass(r.order_class),
+    }
+    if r.limit_price is not None:
+        kwargs["limit_price"] = float(r.limit_price)
+    if r.stop_price is not None:
+        kwargs["stop_price"] = float(r.stop_price)
+    if r.take_profit_limit is not None:
+        kwargs["take_profit"] = TakeProfitRequest(limit_price=float(r.take_profit_limit))
+    if r.stop_loss_stop is not None:
+        kwargs["stop_loss"] = StopLossRequest(stop_price=float(r.stop_loss_stop))
+    return _ORDER_TYPES[r.order_type](**kwargs)
+
+
+def fill(row: dict[str, Any]) -> FillActivity:
+    return FillActivity(
+        id=str(row["id"]), order_id=str(row["order_id"]), symbol=str(row["symbol"]),
+        side=str(row["side"]), qty=Decimal(str(row["qty"])), price=Decimal(str(row["price"])),
+        transaction_time=datetime.fromisoformat(str(row["transaction_time"]).replace("Z",
+                                                                                     "+00:00")),
+    )
