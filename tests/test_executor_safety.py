@@ -261,3 +261,64 @@ def test_malformed_corpus_all_rejected_nothing_sent(db, db_params, broker, setti
         assert result["terminal_state"] == "REJECTED", (decision(db, i)["decision"], result)
         assert len(result["reason"]) > 10
     assert exchange.control.orders() == []
+
+
+# -- stale work is never sent ----------------------------------------------------------------
+
+def test_stale_decision_is_rejected_not_sent(db, db_params, broker, settings, exchange):
+    d = add_decision(db, entry())
+    db.execute_update("UPDATE analysis_decision SET created_at = now() - interval '3 days' "
+                      "WHERE id = %s", [d])
+    run(db_params, broker, settings)
+    result = outcome(db, d)
+    assert result["terminal_state"] == "REJECTED"
+    assert "stale decision: written 72.0h ago, older than MAX_DECISION_AGE_HOURS=24.0h" in (
+        result["reason"])
+    assert exchange.control.orders() == []
+    relaxed = load_settings(exchange_env(exchange, MAX_DECISION_AGE_HOURS="off"),
+                            need_broker=True)
+    d2 = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
+                                take_profit="440.00", quantity=1))
+    db.execute_update("UPDATE analysis_decision SET created_at = now() - interval '3 days' "
+                      "WHERE id = %s", [d2])
+    run(db_params, broker, relaxed)
+    assert outcome(db, d2)["terminal_state"] == "EXECUTED"
+
+
+def test_intent_unsent_for_too_long_is_withdrawn(db, db_params, broker, settings, exchange):
+    d = add_decision(db, entry())
+    intent = _intent_for(db, d)
+    db.execute_update("UPDATE order_execution SET created_at = now() - interval '2 hours'")
+    run(db_params, broker, settings)
+    result = outcome(db, d)
+    assert result["terminal_state"] == "REJECTED"
+    assert "MAX_UNSENT_ORDER_MINUTES=30" in result["reason"]
+    assert "stale orders are never sent" in result["reason"]
+    assert {r["order_status"] for r in our_orders(db, d)} == {"not_sent"}
+    assert db.get_by_id("trade_journal", intent.journal_id)["status"] == "REJECTED"
+    assert exchange.control.orders() == []
+
+
+def test_an_old_intent_already_at_the_broker_is_adopted(db, db_params, broker, settings,
+                                                        exchange):
+    d = add_decision(db, entry())
+    intent = _intent_for(db, d)
+    broker.submit_order(order_request(intent))
+    db.execute_update("UPDATE order_execution SET created_at = now() - interval '2 hours'")
+    run(db_params, broker, settings)
+    assert outcome(db, d)["terminal_state"] == "EXECUTED"
+    assert len(orders_at_broker(exchange, intent.client_order_id)) == 1
+
+
+def test_stale_amend_leaves_the_original_order(db, db_params, broker, settings, exchange):
+    first = add_decision(db, entry())
+    run(db_params, broker, settings)
+    jid = outcome(db, first)["trade_journal_id"]
+    amend = add_decision(db, entry(primary_action="AMEND", entry_price="176.50",
+                                   existing_trade_journal_id=jid))
+    db.execute_update("UPDATE analysis_decision SET created_at = now() - interval '2 days' "
+                      "WHERE id = %s", [amend])
+    run(db_params, broker, settings)
+    assert "the original order stays as it was" in outcome(db, amend)["reason"]
+    assert db.get_by_id("trade_journal", jid)["status"] == "PENDING"
+    assert {o["status"] for o in exchange.control.orders()} == {"new", "held"}

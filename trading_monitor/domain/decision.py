@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -89,6 +90,7 @@ class Decision(BaseModel):
     existing_order_id: str | None = Field(None, max_length=128)
     existing_trade_journal_id: int | None = Field(None, gt=0)
     reasoning: str | None = None
+    written_at: datetime | None = None  # analysis_decision.created_at, when the table has it
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -207,6 +209,8 @@ def parse_decision(row: dict[str, Any]) -> Decision:
     for key in ("ticker", "primary_action", "existing_order_id", "existing_trade_journal_id"):
         _merge_column(payload, row, key)
     payload["decision_id"] = row.get("id")
+    written = row.get("created_at")
+    payload["written_at"] = written if isinstance(written, datetime) else None
     try:
         return Decision.model_validate(payload)
     except ValidationError as exc:

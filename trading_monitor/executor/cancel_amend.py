@@ -169,6 +169,9 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
     closed = closed_trade_reason(journal, "AMEND")
     if closed:
         return closed
+    stale = ex.stale_decision(d)
+    if stale:
+        return f"{stale}; the original order stays as it was"
     if d.ticker != journal["symbol"]:
         return f"AMEND ticker {d.ticker} differs from trade #{journal['id']}'s {journal['symbol']}"
     old_notional = abs(entry["qty"] * (entry["limit_price"] or 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
@@ -53,6 +54,8 @@ class Executor:
     run_id: str
     trading_halted: bool = False
     dry_run: bool = False
+    max_decision_age: timedelta | None = None
+    max_unsent_delay: timedelta | None = None
     _view: AccountView | None = None
     _installation: str | None = None
     _assets: dict[str, str | None] = field(default_factory=dict)
@@ -89,3 +92,29 @@ class Executor:
     def accept_entry(self, symbol: str, notional: Decimal) -> None:
         """Later decisions of this run see this entry in their exposure and position limits."""
         self._view = self.view().with_entry(symbol, notional)
+
+    def stale_decision(self, d: Decision) -> str | None:
+        """Why a fresh entry must not go out because the decision is too old, if it is."""
+        written = d.written_at
+        if self.max_decision_age is None or written is None:
+            return None
+        age = datetime.now(timezone.utc) - written
+        if age <= self.max_decision_age:
+            return None
+        return (f"stale decision: written {_hours(age)} ago, older than "
+                f"MAX_DECISION_AGE_HOURS={_hours(self.max_decision_age)}; not sent")
+
+    def stale_intent(self, written: datetime) -> str | None:
+        """Why an intent that never reached the broker must now be withdrawn, if it must."""
+        if self.max_unsent_delay is None:
+            return None
+        age = datetime.now(timezone.utc) - written
+        if age <= self.max_unsent_delay:
+            return None
+        return (f"not sent: the order could not reach the broker within "
+                f"MAX_UNSENT_ORDER_MINUTES={int(self.max_unsent_delay.total_seconds() // 60)} of "
+                f"its intent ({_hours(age)} ago); stale orders are never sent")
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f}h"

@@ -25,7 +25,7 @@ def handle_new_trade(ex: Executor, d: Decision) -> Result:
     intent = load_intent(ex.db, d.decision_id)
     fresh = intent is None
     if intent is None:
-        rejection = ex.entry_rejection(d)
+        rejection = ex.stale_decision(d) or ex.entry_rejection(d)
         if rejection:
             return Final(TerminalState.REJECTED, f"pre-trade check failed: {rejection}")
         if ex.dry_run:
@@ -56,6 +56,9 @@ def send_intent(ex: Executor, intent: Intent, d: Decision, *, fresh: bool) -> Re
         # After a crash or an unclear result, look first: never resend blind.
         order = None if fresh else ex.broker.get_order_by_client_id(coid)
         if order is None:
+            stale = None if fresh else ex.stale_intent(entry["created_at"])
+            if stale:
+                return _rejected(ex, intent, stale, mark_as=NOT_SENT)
             order = ex.broker.submit_order(order_request(intent))
     except RejectedError as exc:
         return _rejected(ex, intent, f"broker rejected the order: {exc}")
@@ -67,7 +70,7 @@ def send_intent(ex: Executor, intent: Intent, d: Decision, *, fresh: bool) -> Re
         record_order(ex.db, ex.run_id, entry, order)
     if order.status == "rejected":
         return _rejected(ex, intent, f"broker rejected order {order.id} after accepting it",
-                         record=False)
+                         mark_as=None)
     return _executed(intent, d, order.id, order.status)
 
 
@@ -78,10 +81,13 @@ def _executed(intent: Intent, d: Decision, order_id: str, status: str) -> Final:
                  set_order_id=order_id, set_journal_id=intent.journal_id)
 
 
-def _rejected(ex: Executor, intent: Intent, reason: str, record: bool = True) -> Final:
+def _rejected(ex: Executor, intent: Intent, reason: str, mark_as: str | None = "rejected"
+              ) -> Final:
+    """Terminal for the trade: order rows marked (unless the broker's status is already on
+    them) and the journal REJECTED."""
     with ex.db.transaction():
-        if record:
-            mark_orders(ex.db, ex.run_id, [intent.entry, *intent.legs], "rejected", reason)
+        if mark_as is not None:
+            mark_orders(ex.db, ex.run_id, [intent.entry, *intent.legs], mark_as, reason)
         set_journal(ex.db, ex.run_id, intent.journal_id, "REJECTED", reason)
     return Final(TerminalState.REJECTED, reason, journal_id=intent.journal_id,
                  client_order_id=intent.client_order_id, set_journal_id=intent.journal_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from trading_monitor.broker.base import Broker
@@ -37,7 +39,9 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
     try:
         ex = Executor(db=db, claims=claims, broker=broker, limits=limits_from(settings),
                       protection_mode=settings.protection_mode.value, run_id=job.run_id,
-                      trading_halted=settings.trading_halted, dry_run=dry_run)
+                      trading_halted=settings.trading_halted, dry_run=dry_run,
+                      max_decision_age=_hours(settings.max_decision_age_hours),
+                      max_unsent_delay=_minutes(settings.max_unsent_order_minutes))
         report = run_cycle(ex)
     except BaseException as exc:
         job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -50,3 +54,11 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
                broker_requests=report.broker_requests)
     db.close()
     return report
+
+
+def _hours(value: Decimal | None) -> timedelta | None:
+    return None if value is None else timedelta(hours=float(value))
+
+
+def _minutes(value: Decimal | None) -> timedelta | None:
+    return None if value is None else timedelta(minutes=float(value))
