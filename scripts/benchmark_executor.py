@@ -70,7 +70,7 @@ def main() -> int:
         idle = execute_once(params, broker, settings)
     posts = counters.get("POST /v2/orders", 0)
     fixed = sum(counters.get(k, 0) for k in ("GET /v2/account", "GET /v2/positions",
-                                              "GET /v2/clock"))
+                                              "GET /v2/clock", "GET /v2/stocks/trades/latest"))
     assets = counters.get("GET /v2/assets/{symbol_or_asset_id}", 0)
     result = {
         "decisions": args.decisions, "latency_ms": args.latency_ms,

@@ -34,6 +34,10 @@ NO_LIMITS = {"MAX_NOTIONAL_PER_ORDER": "off", "MAX_OPEN_POSITIONS": "off",
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMD"]
 
 
+def _at_100(exchange) -> None:
+    exchange.control.set_prices({s: "100.00" for s in SYMBOLS})
+
+
 def _small(symbol: str) -> dict:
     return entry(symbol, entry_price="100.00", stop_loss="95.00", take_profit="120.00",
                  quantity=1)
@@ -90,6 +94,7 @@ def test_persistent_5xx_defers_and_the_next_cycle_finishes(db, db_params, broker
 def test_429_storm_every_decision_terminal_none_duplicated(db, db_params, exchange):
     settings = load_settings(exchange_env(exchange, **NO_LIMITS), need_broker=True)
     broker = AlpacaBroker(settings, budget=RequestBudget(100_000), sleep=lambda s: None)
+    _at_100(exchange)
     ids = [add_decision(db, _small(SYMBOLS[i % len(SYMBOLS)])) for i in range(24)]
     exchange.control.set_fault("*", "http_status", status=429, retry_after=0, probability=0.4)
     cycles = 0
@@ -108,6 +113,7 @@ def test_429_storm_every_decision_terminal_none_duplicated(db, db_params, exchan
 
 def test_two_executors_at_once_submit_each_decision_exactly_once(db, db_params, exchange):
     settings = load_settings(exchange_env(exchange, **NO_LIMITS), need_broker=True)
+    _at_100(exchange)
     ids = [add_decision(db, _small(SYMBOLS[i % len(SYMBOLS)])) for i in range(200)]
     reports = []
     errors: list[BaseException] = []

@@ -86,6 +86,7 @@ def test_batch_in_id_order_and_broker_reads_do_not_grow(db, db_params, broker, s
     symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMD"]
     ids = [add_decision(db, entry(s, entry_price="100.00", stop_loss="95.00",
                                   take_profit="120.00", quantity=1)) for s in symbols]
+    exchange.control.set_prices({s: "100.00" for s in symbols})
     exchange.control.reset_counters()
     report = run(db_params, broker, settings)
     assert [o[0] for o in report.outcomes] == ids
@@ -94,6 +95,7 @@ def test_batch_in_id_order_and_broker_reads_do_not_grow(db, db_params, broker, s
     assert counters["POST /v2/orders"] == len(symbols)
     fixed = counters["GET /v2/account"] + counters["GET /v2/positions"] + counters["GET /v2/clock"]
     assert fixed == 3  # per cycle, not per decision
+    assert counters["GET /v2/stocks/trades/latest"] == 1  # every symbol's last trade at once
 
 
 def test_already_executed_decisions_are_left_alone(db, db_params, broker, settings, exchange):

@@ -139,3 +139,21 @@ def test_checks_can_be_switched_off(db, db_params, broker, exchange):
     ids = [add_decision(db, entry("AAPL")) for _ in range(2)]
     run(db_params, broker, loose)
     assert [outcome(db, i)["terminal_state"] for i in ids] == ["EXECUTED", "EXECUTED"]
+
+
+def test_fat_finger_entry_far_from_the_last_trade(db, db_params, broker, settings, exchange):
+    typo = add_decision(db, entry(entry_price="1800.00", stop_loss="1750.00",
+                                  take_profit="1900.00", quantity=1))
+    fine = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
+                                  take_profit="440.00", quantity=1))
+    exchange.control.reset_counters()
+    run(db_params, broker, settings)
+    assert ("entry 1800.00 is 900.0% away from the last trade 180.0 "
+            "(MAX_PRICE_DEVIATION_PCT 10)") in outcome(db, typo)["reason"]
+    assert outcome(db, fine)["terminal_state"] == "EXECUTED"
+    assert exchange.control.counters()["GET /v2/stocks/trades/latest"] == 1
+    off = _settings(exchange, MAX_PRICE_DEVIATION_PCT="off")
+    again = add_decision(db, entry(entry_price="150.00", stop_loss="140.00",
+                                   take_profit="190.00", quantity=1))
+    run(db_params, broker, off)
+    assert outcome(db, again)["terminal_state"] == "EXECUTED"

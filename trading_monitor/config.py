@@ -80,6 +80,8 @@ class Settings(BaseModel):
     block_same_day_reentry: bool = Field(True, alias="BLOCK_SAME_DAY_REENTRY")
     reject_day_orders_when_closed: bool = Field(False, alias="REJECT_DAY_ORDERS_WHEN_CLOSED")
     trading_halted: bool = Field(False, alias="TRADING_HALTED")
+    max_price_deviation_pct: Decimal | None = Field(
+        Decimal("10"), alias="MAX_PRICE_DEVIATION_PCT", gt=0)
     max_decision_age_hours: Decimal | None = Field(
         Decimal("24"), alias="MAX_DECISION_AGE_HOURS", gt=0)
     max_unsent_order_minutes: Decimal | None = Field(
@@ -105,7 +107,8 @@ class Settings(BaseModel):
 
     @field_validator(
         "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",
-        "max_decision_age_hours", "max_unsent_order_minutes", mode="before",
+        "max_decision_age_hours", "max_unsent_order_minutes", "max_price_deviation_pct",
+        mode="before",
     )
     @classmethod
     def _off_means_none(cls, value: Any) -> Any:

@@ -61,6 +61,9 @@ def job_environment(settings: Settings, *, test_mode: bool, seed_examples: bool 
 
             exchange = stack.enter_context(PaperExchange(seed=1, start=DEMO_START,
                                                          clock_mode="stepped").start())
+            from trading_monitor.examples import DEMO_PRICES
+
+            exchange.control.set_prices(DEMO_PRICES)
             print(f"test mode: in-process paper exchange at {exchange.url}")
             broker_settings = broker_settings.model_copy(update={
                 "alpaca_base_url": exchange.url, "alpaca_data_url": exchange.url,

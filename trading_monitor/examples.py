@@ -6,6 +6,9 @@ from typing import Any
 
 from trading_monitor.db_layer import TradingDB
 
+# Where the in-process paper exchange starts in --test-mode, so the examples make sense.
+DEMO_PRICES = {"AAPL": "181.20", "MSFT": "421.35", "NVDA": "131.10"}
+
 EXAMPLES: list[dict[str, Any]] = [
     {"ticker": "AAPL", "primary_action": "NEW_TRADE", "decision": {
         "ticker": "AAPL", "primary_action": "NEW_TRADE", "side": "BUY", "trade_style": "SWING",

@@ -80,3 +80,6 @@ INSERT INTO event_log (run_id, entity, entity_id, event, from_status, to_status,
 VALUES (%(run_id)s, %(entity)s, %(entity_id)s, %(event)s, %(from_status)s, %(to_status)s,
         %(message)s, %(detail)s)
 RETURNING id;
+
+-- name: unexecuted_decisions
+SELECT * FROM analysis_decision WHERE executed IS NOT TRUE ORDER BY id;

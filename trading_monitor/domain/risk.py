@@ -27,6 +27,7 @@ class RiskLimits:
     block_duplicate_entry: bool = True
     block_same_day_reentry: bool = True
     reject_day_orders_when_closed: bool = False
+    max_price_deviation_pct: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class AccountView:
     market_open: bool = True
     # symbol -> None when tradable, else why not (unknown, inactive, not tradable)
     asset_problems: dict[str, str | None] = field(default_factory=dict)
+    last_prices: dict[str, Decimal] = field(default_factory=dict)
 
     def with_entry(self, symbol: str, notional: Decimal) -> AccountView:
         return replace(
@@ -115,6 +117,9 @@ def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
         problem = price_problem(d)
         if problem:
             return f"inconsistent prices: {problem}"
+    deviation = price_deviation_problem(d, limits, view)
+    if deviation:
+        return deviation
     notional = d.notional
     if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
         return (f"order notional {notional:.2f} exceeds MAX_NOTIONAL_PER_ORDER "
@@ -138,3 +143,15 @@ def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
             and d.order_time_in_force.value == "day"):
         return "market is closed and REJECT_DAY_ORDERS_WHEN_CLOSED is set (day order)"
     return None
+
+
+def price_deviation_problem(d: Decision, limits: RiskLimits, view: AccountView) -> str | None:
+    """A fat-finger guard: the entry limit far from the last trade (skipped without a price)."""
+    last = view.last_prices.get(d.ticker)
+    if limits.max_price_deviation_pct is None or not last or d.entry_price is None:
+        return None
+    pct = abs(d.entry_price - last) / last * 100
+    if pct <= limits.max_price_deviation_pct:
+        return None
+    return (f"entry {d.entry_price} is {pct:.1f}% away from the last trade {last} "
+            f"(MAX_PRICE_DEVIATION_PCT {limits.max_price_deviation_pct})")

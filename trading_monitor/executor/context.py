@@ -68,8 +68,9 @@ class Executor:
 
     def view(self) -> AccountView:
         if self._view is None:
-            self._view = build_view(self.db, self.broker, self.run_id,
-                                    trading_halted=self.trading_halted)
+            self._view = build_view(
+                self.db, self.broker, self.run_id, trading_halted=self.trading_halted,
+                price_check=self.limits.max_price_deviation_pct is not None)
         return self._view
 
     def asset_problem(self, symbol: str) -> str | None:

@@ -26,6 +26,7 @@ def limits_from(settings: Settings) -> RiskLimits:
         block_duplicate_entry=settings.block_duplicate_entry,
         block_same_day_reentry=settings.block_same_day_reentry,
         reject_day_orders_when_closed=settings.reject_day_orders_when_closed,
+        max_price_deviation_pct=settings.max_price_deviation_pct,
     )
 
 

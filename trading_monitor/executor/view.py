@@ -1,4 +1,4 @@
-"""The account snapshot the pre-trade checks read: three broker reads per cycle, at most.
+"""The account snapshot the pre-trade checks read: four broker reads per cycle, at most.
 
 It is built only when the first entry needs it, so a cycle with nothing to trade costs
 no broker requests. Asset look-ups are cached per symbol for the cycle.
@@ -15,6 +15,7 @@ from psycopg2.extras import Json
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.decision import Action, DecisionInvalid, parse_decision
 from trading_monitor.domain.risk import AccountView
 
 NEW_YORK = pytz.timezone("America/New_York")
@@ -33,11 +34,13 @@ def halted_reason(db: TradingDB, account: BrokerAccount, trading_halted_setting:
     return None
 
 
-def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bool
-               ) -> AccountView:
+def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bool,
+               price_check: bool = True) -> AccountView:
     account = broker.get_account()
     positions = broker.get_positions()
     clock = broker.get_clock()
+    # One batched request for every symbol still waiting to enter, not one per decision.
+    prices = broker.latest_prices(pending_entry_symbols(db)) if price_check else {}
     trading_day = clock.timestamp.astimezone(NEW_YORK).date()
     start_of_day = NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
     db.named_update("remember_start_equity", {"trading_day": trading_day,
@@ -64,7 +67,20 @@ def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bo
         closed_today=frozenset(r["symbol"] for r in closed),
         halted_reason=halted_reason(db, account, trading_halted),
         market_open=clock.is_open,
+        last_prices=prices,
     )
+
+
+def pending_entry_symbols(db: TradingDB) -> set[str]:
+    symbols = set()
+    for row in db.named("unexecuted_decisions"):
+        try:
+            d = parse_decision(row)
+        except DecisionInvalid:
+            continue
+        if d.primary_action in (Action.NEW_TRADE, Action.AMEND):
+            symbols.add(d.ticker)
+    return symbols
 
 
 def _position_exposure(positions: list[BrokerPosition]) -> Decimal:
