@@ -87,6 +87,10 @@ def _session_for(settings: Settings) -> BudgetedSession:
                            settings.broker_timeout_seconds)
 
 
+def _backoff(attempt: int) -> float:
+    return min(0.2 * 2 ** attempt, 2.0)
+
+
 class AlpacaBroker:
     def __init__(self, settings: Settings, *, budget: RequestBudget | None = None,
                  submit_attempts: int = 3, sleep: Callable[[float], None] = time.sleep):
@@ -124,7 +128,7 @@ class AlpacaBroker:
             except TemporaryError as exc:
                 if attempt == self._read_retries:
                     raise
-                self._sleep(min(0.2 * 2 ** attempt, 2.0))
+                self._sleep(_backoff(attempt))
                 log.info("retrying broker read after: %s", exc)
         raise AssertionError("unreachable")
 
@@ -144,7 +148,7 @@ class AlpacaBroker:
                 if found is not None:
                     log.info("unclear submit settled: %s is at the broker", request.client_order_id)
                     return found
-                self._sleep(min(0.2 * 2 ** attempt, 2.0))
+                self._sleep(_backoff(attempt))
             try:
                 return convert.order(self._call(
                     lambda: self._trading.submit_order(convert.to_alpaca_request(request))))

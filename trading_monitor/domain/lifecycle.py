@@ -21,7 +21,7 @@ TRADE_TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
     TradeStatus.CANCELLED: frozenset(),
     TradeStatus.REJECTED: frozenset(),
 }
-OPEN_TRADE_STATUSES = frozenset({TradeStatus.PENDING, TradeStatus.POSITION})
+OPEN_TRADE_STATUSES = frozenset({TradeStatus.PENDING.value, TradeStatus.POSITION.value})
 
 
 class TerminalState(str, Enum):
@@ -43,11 +43,6 @@ class OrderRole(str, Enum):
 PENDING_SUBMIT = "pending_submit"
 NOT_SENT = "not_sent"
 
-OPEN_ORDER_STATUSES = frozenset({
-    PENDING_SUBMIT, "new", "accepted", "pending_new", "accepted_for_bidding", "held",
-    "partially_filled", "pending_cancel", "pending_replace", "pending_review", "calculated",
-    "stopped", "done_for_day", "suspended",
-})
 FINAL_ORDER_STATUSES = frozenset({"filled", "canceled", "expired", "replaced", "rejected",
                                   NOT_SENT})
 
@@ -56,9 +51,10 @@ class IllegalTransition(ValueError):
     pass
 
 
-def check_trade_transition(current: str, target: TradeStatus) -> None:
-    if target not in TRADE_TRANSITIONS[TradeStatus(current)]:
-        raise IllegalTransition(f"trade cannot go from {current} to {target.value}")
+def check_trade_transition(current: str, target: str) -> None:
+    """Staying put is allowed (a note on a pending trade); anything else must be a listed move."""
+    if current != target and TradeStatus(target) not in TRADE_TRANSITIONS[TradeStatus(current)]:
+        raise IllegalTransition(f"trade cannot go from {current} to {target}")
 
 
 def client_order_id(installation: str, decision_id: int, role: OrderRole) -> str:

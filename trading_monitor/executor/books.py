@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from trading_monitor.domain.lifecycle import (
     PENDING_SUBMIT,
     OrderRole,
     TerminalState,
+    check_trade_transition,
     client_order_id,
 )
 from trading_monitor.runs import log_event
@@ -156,6 +158,16 @@ def mark_orders(db: TradingDB, run_id: str, rows: list[Row], status: str, messag
                   from_status=row["order_status"], to_status=status)
 
 
+def close_intent(db: TradingDB, run_id: str, intent: Intent, reason: str,
+                 mark_as: str | None) -> None:
+    """The trade ends before trading: its order rows marked (unless the broker's status is
+    already on them) and the journal REJECTED, together."""
+    with db.transaction():
+        if mark_as is not None:
+            mark_orders(db, run_id, [intent.entry, *intent.legs], mark_as, reason)
+        set_journal(db, run_id, intent.journal_id, "REJECTED", reason)
+
+
 def note_pending(db: TradingDB, run_id: str, row: Row, message: str) -> None:
     db.update("order_execution", row["id"], {"run_id": run_id, "broker_message": message[:1000]})
     log_event(db, run_id, "order_execution", row["id"], "deferred", message)
@@ -164,11 +176,11 @@ def note_pending(db: TradingDB, run_id: str, row: Row, message: str) -> None:
 def set_journal(db: TradingDB, run_id: str, journal_id: int, status: str, reason: str,
                 *, closing: bool = False, **extra: Any) -> None:
     current = db.get_by_id("trade_journal", journal_id)
+    if current is not None:
+        check_trade_transition(current["status"], status)
     data: dict[str, Any] = {"run_id": run_id, "status": status, **extra}
     if closing:
-        data.update(exit_reason=reason[:1000])
-        db.execute_update("UPDATE trade_journal SET exit_date = now() WHERE id = %s",
-                          [journal_id])
+        data.update(exit_reason=reason[:1000], exit_date=datetime.now(timezone.utc))
     else:
         data.setdefault("notes", reason[:1000])
     db.update("trade_journal", journal_id, data)
@@ -178,9 +190,9 @@ def set_journal(db: TradingDB, run_id: str, journal_id: int, status: str, reason
 
 def finish_decision(db: TradingDB, run_id: str, row: Row, state: TerminalState, reason: str, *,
                     journal_id: int | None = None, client_order_id: str | None = None,
-                    set_order_id: str | None = None, set_journal_id: int | None = None) -> bool:
+                    set_order_id: str | None = None, set_journal_id: int | None = None) -> None:
     """The one terminal state (kept if one exists) and executed = true; in the claim transaction."""
-    inserted = db.named("insert_outcome", {
+    db.named("insert_outcome", {
         "run_id": run_id, "decision_id": row["id"], "primary_action": row.get("primary_action"),
         "ticker": row.get("ticker"), "terminal_state": state.value, "reason": reason[:2000],
         "trade_journal_id": journal_id, "client_order_id": client_order_id,
@@ -191,7 +203,6 @@ def finish_decision(db: TradingDB, run_id: str, row: Row, state: TerminalState, 
     })
     log_event(db, run_id, "analysis_decision", row["id"], "terminal", reason,
               to_status=state.value)
-    return bool(inserted)
 
 
 def describe(d: Decision, order_class: str) -> str:

@@ -12,10 +12,16 @@ from trading_monitor.broker.errors import NotFoundError
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Decision, DecisionInvalid
-from trading_monitor.domain.lifecycle import NOT_SENT, OrderRole, TerminalState
+from trading_monitor.domain.lifecycle import (
+    FINAL_ORDER_STATUSES,
+    NOT_SENT,
+    OrderRole,
+    TerminalState,
+)
 from trading_monitor.exceptions import RejectedError
 from trading_monitor.executor.books import (
     Intent,
+    close_intent,
     load_intent,
     mark_orders,
     record_order,
@@ -25,7 +31,7 @@ from trading_monitor.executor.books import (
 from trading_monitor.executor.context import Executor, Final, Previewed, Result
 from trading_monitor.executor.new_trade import send_intent
 
-WITHDRAWN_STATUSES = {"canceled", "expired", "rejected", "replaced", NOT_SENT}
+WITHDRAWN_STATUSES = FINAL_ORDER_STATUSES - {"filled"}
 
 
 class Withdrawal(Enum):
@@ -187,9 +193,7 @@ def _amend_too_late(ex: Executor, intent: Intent, old_entry: Row, result: Withdr
               f"({_fill_text(order)}) before the amend; no new order placed and the position "
               "stays" + ("; its unfilled rest was cancelled" if result is Withdrawal.PARTIAL
                          else ""))
-    with ex.db.transaction():
-        mark_orders(ex.db, ex.run_id, [intent.entry, *intent.legs], NOT_SENT, reason)
-        set_journal(ex.db, ex.run_id, intent.journal_id, "REJECTED", reason)
+    close_intent(ex.db, ex.run_id, intent, reason, mark_as=NOT_SENT)
     return Final(TerminalState.REJECTED, reason, journal_id=intent.journal_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -83,9 +83,8 @@ class Executor:
     def entry_rejection(self, d: Decision, replacing: tuple[str, Decimal] | None = None
                         ) -> str | None:
         view = self.view()
-        if view.halted_reason is None:
-            problem = self.asset_problem(d.ticker)
-            view.asset_problems[d.ticker] = problem
+        if view.halted_reason is None:  # no asset look-up when nothing may trade anyway
+            view = replace(view, asset_problems={d.ticker: self.asset_problem(d.ticker)})
         if replacing is not None:
             view = view.without_entry(*replacing)
         return entry_rejection(d, self.limits, view, replacing=replacing is not None)

@@ -9,7 +9,7 @@ import psycopg2
 
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Action, Decision, DecisionInvalid, parse_decision
-from trading_monitor.domain.lifecycle import TerminalState
+from trading_monitor.domain.lifecycle import OPEN_TRADE_STATUSES, TerminalState
 from trading_monitor.exceptions import (
     DatabaseUnavailable,
     FatalError,
@@ -118,7 +118,7 @@ def handle_no_action(ex: Executor, d: Decision) -> Result:
     else:
         found = ex.claims.named("latest_open_trade_for_symbol", {"symbol": d.ticker})
         trade = found[0] if found else None
-    if trade is None or trade["status"] not in ("PENDING", "POSITION"):
+    if trade is None or trade["status"] not in OPEN_TRADE_STATUSES:
         return Final(TerminalState.EXECUTED, f"no action; no open trade for {d.ticker} to age")
     if ex.dry_run:
         return Previewed(f"dry run: would age trade #{trade['id']} by one day")

@@ -7,14 +7,13 @@ from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalS
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.executor.books import (
     Intent,
+    close_intent,
     describe,
     load_intent,
-    mark_orders,
     note_pending,
     order_class_for,
     order_request,
     record_order,
-    set_journal,
     write_intent,
 )
 from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
@@ -83,11 +82,6 @@ def _executed(intent: Intent, d: Decision, order_id: str, status: str) -> Final:
 
 def _rejected(ex: Executor, intent: Intent, reason: str, mark_as: str | None = "rejected"
               ) -> Final:
-    """Terminal for the trade: order rows marked (unless the broker's status is already on
-    them) and the journal REJECTED."""
-    with ex.db.transaction():
-        if mark_as is not None:
-            mark_orders(ex.db, ex.run_id, [intent.entry, *intent.legs], mark_as, reason)
-        set_journal(ex.db, ex.run_id, intent.journal_id, "REJECTED", reason)
+    close_intent(ex.db, ex.run_id, intent, reason, mark_as)
     return Final(TerminalState.REJECTED, reason, journal_id=intent.journal_id,
                  client_order_id=intent.client_order_id, set_journal_id=intent.journal_id)
