@@ -5,63 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 from trading_monitor.paper_exchange import risk
-from trading_monitor.paper_exchange.account import Ledger
-from trading_monitor.paper_exchange.events import Activity, Event, Ids
+from trading_monitor.paper_exchange.desk import Desk
+from trading_monitor.paper_exchange.events import Activity, Ids
 from trading_monitor.paper_exchange.market import Market
-from trading_monitor.paper_exchange.orders import (
-    Order,
-    OrderSpec,
-    not_found,
-    unprocessable,
-)
+from trading_monitor.paper_exchange.orders import Order, OrderSpec, not_found
 
 FILLABLE = ("new", "accepted", "partially_filled")
 
 
-class Engine:
+class Engine(Desk):
+    """Submission, matching and fills on top of the book and the cancel/replace desk."""
+
     def __init__(self, ids: Ids, market: Market, asset_ids: dict[str, str],
                  halted: set[str]) -> None:
-        self.ids = ids
-        self.halted = halted
-        self.market = market
-        self.asset_ids = asset_ids
-        self.orders: dict[str, Order] = {}
-        # Orders that may still change; closed orders never reopen, so this only shrinks.
-        self.working: dict[str, Order] = {}
-        self.client_ids: set[str] = set()
-        self.ledger = Ledger()
-        self.events: list[Event] = []
-        self.activities: list[Activity] = []
-        self.partial_by_symbol: dict[str, Decimal] = {}
-        self.partial_by_client_id: dict[str, Decimal] = {}
+        super().__init__(ids, market, asset_ids, halted)
         self._partially_done: set[str] = set()
-
-    # -- lookups -----------------------------------------------------------------------------
-
-    def get(self, order_id: str) -> Order:
-        order = self.orders.get(order_id)
-        if order is None:
-            raise not_found(f"order not found for {order_id}")
-        return order
-
-    def by_client_id(self, client_order_id: str) -> Order:
-        for order in reversed(self.orders.values()):
-            if order.client_order_id == client_order_id:
-                return order
-        raise not_found(f"order not found for {client_order_id}")
-
-    def emit(self, name: str, order: Order, at: datetime, **fill: Any) -> None:
-        self.events.append(Event(name, replace(order, legs=list(order.legs)), at, **fill))
-
-    def new_client_id(self, wanted: str | None) -> str:
-        client_id = wanted or self.ids.uuid()
-        if client_id in self.client_ids:
-            raise unprocessable("client_order_id must be unique")
-        self.client_ids.add(client_id)
-        return client_id
 
     # -- submission --------------------------------------------------------------------------
 
@@ -114,9 +74,7 @@ class Engine:
         held = self.ledger.qty(spec.symbol)
         opening = not ((spec.side == "sell" and held > 0) or (spec.side == "buy" and held < 0))
         order.position_intent = f"{spec.side}_to_{'open' if opening else 'close'}"
-        self.orders[order.id] = order
-        self.working[order.id] = order
-        return order
+        return self.add(order)
 
     def _leg(self, parent: Order, role: str, spec: OrderSpec, now: datetime, *, status: str,
              side: str | None = None) -> Order:
@@ -132,96 +90,7 @@ class Engine:
             parent_id=parent.id, leg_role=role, created_at=now, updated_at=now,
             position_intent=f"{side or parent.side}_to_close",
         )
-        self.orders[leg.id] = leg
-        self.working[leg.id] = leg
-        return leg
-
-    # -- cancel / expire / replace -----------------------------------------------------------
-
-    def cancel(self, order_id: str, now: datetime) -> list[Order]:
-        order = self.get(order_id)
-        if not order.is_open:
-            raise unprocessable(f'order is already in "{order.status}" state')
-        if order.parent_id is not None or order.order_class == "oco":
-            # An exit leg never stands alone: cancelling one cancels the group.
-            group = risk.group(self, order)
-            parent = self.orders.get(order.parent_id or "")
-            if parent is not None and parent.is_open:
-                group.append(parent)
-            return [o for o in group if self._close(o, "canceled", now)]
-        done = [order] if self._close(order, "canceled", now) else []
-        for leg in (self.orders[i] for i in order.legs):
-            if order.filled_qty > 0 and leg.status == "held":
-                leg.qty = order.filled_qty
-                self._activate(leg, now)
-            elif self._close(leg, "canceled", now):
-                done.append(leg)
-        return done
-
-    def cancel_all(self, now: datetime) -> list[Order]:
-        done: list[Order] = []
-        for order in self._prune():
-            if order.is_open:
-                done.extend(self.cancel(order.id, now))
-        return done
-
-    def _close(self, order: Order, status: str, now: datetime) -> bool:
-        if not order.is_open:
-            return False
-        order.status = status
-        order.updated_at = now
-        if status == "canceled":
-            order.canceled_at = now
-        elif status == "expired":
-            order.expired_at = now
-        elif status == "rejected":
-            order.failed_at = now
-        self.emit(status, order, now)
-        return True
-
-    def _prune(self) -> list[Order]:
-        for order_id in [i for i, o in self.working.items() if not o.is_open]:
-            del self.working[order_id]
-        return list(self.working.values())
-
-    def expire(self, now: datetime) -> None:
-        for order in self._prune():
-            if order.is_open and order.expires_at is not None and order.expires_at <= now:
-                self._close(order, "expired", now)
-
-    def _activate(self, leg: Order, now: datetime) -> None:
-        leg.status = "new"
-        leg.updated_at = now
-        self.emit("new", leg, now)
-
-    def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime,
-                      expires_at: datetime | None) -> Order:
-        old = self.get(order_id)
-        if not old.is_open:
-            raise unprocessable(f'order is already in "{old.status}" state')
-        if old.filled_qty > 0:
-            raise unprocessable("cannot replace a partially filled order")
-        fields = risk.replacement_fields(old, changes)
-        client_id = self.new_client_id(fields.pop("client_order_id", None))
-        tif = fields.get("time_in_force", old.time_in_force)
-        fields["expires_at"] = expires_at if tif == "day" else None
-        new = replace(old, id=self.ids.uuid(), client_order_id=client_id, created_at=now,
-                      updated_at=now, replaces=old.id, replaced_by=None, legs=list(old.legs),
-                      status="held" if old.status == "held" else "new", **fields)
-        if new.type == "trailing_stop":
-            new.hwm = self.market.price(new.symbol)
-            new.stop_price = risk.trail_stop(new)
-        self.orders[new.id] = new
-        self.working[new.id] = new
-        for leg_id in new.legs:
-            self.orders[leg_id].parent_id = new.id
-        parent = self.orders.get(old.parent_id or "")
-        if parent is not None:
-            parent.legs = [new.id if i == old.id else i for i in parent.legs]
-        old.status, old.replaced_at, old.replaced_by, old.updated_at = "replaced", now, new.id, now
-        self.emit("replaced", old, now)
-        self.emit("new", new, now)
-        return new
+        return self.add(leg)
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -230,7 +99,7 @@ class Engine:
         touched: set[str] = set()
         for _ in range(20):
             progressed = False
-            for order in self._prune():
+            for order in self.prune():
                 if order.status not in FILLABLE or order.id in touched:
                     continue
                 price = risk.executable_price(order, self.market.price(order.symbol))
@@ -244,7 +113,7 @@ class Engine:
 
     def _execute(self, order: Order, price: Decimal, now: datetime) -> None:
         if not risk.can_afford_fill(self, order, price):
-            self._close(order, "rejected", now)
+            self.close(order, "rejected", now)
             return
         qty = self._fill_qty(order)
         execution_id = self.ids.uuid()
@@ -278,14 +147,14 @@ class Engine:
         if order.status == "filled" and order.parent_id is None:
             for leg in (self.orders[i] for i in order.legs):
                 if leg.status == "held":
-                    self._activate(leg, now)
+                    self.activate(leg, now)
         if order.parent_id is None and order.order_class != "oco":
             return
-        for sibling in risk.group(self, order):
+        for sibling in self.group(order):
             if sibling is order or not sibling.is_open or sibling.status == "held":
                 continue
             if order.status == "filled":
-                self._close(sibling, "canceled", now)
+                self.close(sibling, "canceled", now)
             else:
                 # The exits protect one position: what one leg sold the other no longer covers.
                 sibling.qty -= qty
@@ -296,9 +165,9 @@ class Engine:
         if held == 0:
             raise not_found(f"position not found: {symbol}")
         if manual:
-            for order in self._prune():
+            for order in self.prune():
                 if order.is_open and order.symbol == symbol:
-                    self._close(order, "canceled", now)
+                    self.close(order, "canceled", now)
         qty = abs(held) if qty is None else qty
         spec = OrderSpec(symbol=symbol, side="sell" if held > 0 else "buy", type="market",
                          time_in_force="day", order_class="simple", qty=qty, notional=None,

@@ -1,10 +1,11 @@
-"""Pre-trade checks and trigger rules the engine applies (kept apart to keep engine.py small)."""
+"""Pre-trade checks and trigger rules the engine applies, on the book they are given."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from trading_monitor.paper_exchange.book import Book
 from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.orders import (
     CENT,
@@ -18,9 +19,6 @@ from trading_monitor.paper_exchange.orders import (
     price_field,
     validate_exit_prices,
 )
-
-if TYPE_CHECKING:
-    from trading_monitor.paper_exchange.engine import Engine
 
 RESTING = ("new", "accepted", "partially_filled")
 
@@ -53,54 +51,40 @@ def estimate(spec: OrderSpec | Order, price: Decimal) -> Decimal:
     return price
 
 
-def group(engine: Engine, order: Order) -> list[Order]:
-    """The exits that protect one position together (one filling cancels the others)."""
-    head = engine.orders.get(order.parent_id or "") or order
-    members = [engine.orders[i] for i in head.legs]
-    if head.order_class == "oco":
-        members.insert(0, head)
-    return members if order in members else [order]
-
-
-def _counts_once(engine: Engine, order: Order) -> bool:
+def _counts_once(book: Book, order: Order) -> bool:
     if order.leg_role != "stop_loss":
         return True
-    return not any(o.leg_role == "take_profit" for o in group(engine, order))
+    return not any(o.leg_role == "take_profit" for o in book.group(order))
 
 
-def held_qty(engine: Engine, symbol: str, side: str) -> Decimal:
+def held_qty(book: Book, symbol: str, side: str) -> Decimal:
     return sum(
-        (o.remaining for o in engine.working.values()
+        (o.remaining for o in book.working.values()
          if o.symbol == symbol and o.side == side and o.status in RESTING
-         and _counts_once(engine, o)),
+         and _counts_once(book, o)),
         Decimal(0),
     )
 
 
-def _opening(engine: Engine, symbol: str, side: str) -> bool:
-    pos = engine.ledger.qty(symbol)
-    return not ((side == "sell" and pos > 0) or (side == "buy" and pos < 0))
-
-
-def reserved(engine: Engine, exclude: Order | None = None) -> Decimal:
+def reserved(book: Book, exclude: Order | None = None) -> Decimal:
     total = Decimal(0)
-    for o in engine.working.values():
+    for o in book.working.values():
         if o is exclude or o.status not in RESTING or o.parent_id is not None:
             continue
-        if o.order_class != "oco" and _opening(engine, o.symbol, o.side):
-            total += o.remaining * estimate(o, engine.market.price(o.symbol))
+        if o.order_class != "oco" and book.opening(o.symbol, o.side):
+            total += o.remaining * estimate(o, book.market.price(o.symbol))
     return total
 
 
-def buying_power(engine: Engine, exclude: Order | None = None) -> Decimal:
-    totals = engine.ledger.totals(engine.market.prices, reserved(engine, exclude))
+def buying_power(book: Book, exclude: Order | None = None) -> Decimal:
+    totals = book.ledger.totals(book.market.prices, reserved(book, exclude))
     return totals.buying_power
 
 
-def check_funds(engine: Engine, symbol: str, side: str, qty: Decimal, price: Decimal) -> None:
-    pos = engine.ledger.qty(symbol)
-    if not _opening(engine, symbol, side):
-        available = abs(pos) - held_qty(engine, symbol, side)
+def check_funds(book: Book, symbol: str, side: str, qty: Decimal, price: Decimal) -> None:
+    pos = book.ledger.qty(symbol)
+    if not book.opening(symbol, side):
+        available = abs(pos) - held_qty(book, symbol, side)
         if qty > available:
             # Alpaca refuses an order that would flip a position in one go.
             raise forbidden(
@@ -110,17 +94,17 @@ def check_funds(engine: Engine, symbol: str, side: str, qty: Decimal, price: Dec
                 held_for_orders=fmt(abs(pos) - available),
             )
         return
-    power = buying_power(engine)
+    power = buying_power(book)
     cost = (qty * price).quantize(CENT)
     if cost > power:
         raise forbidden("insufficient buying power", buying_power=fmt(power),
                         cost_basis=fmt(cost))
 
 
-def can_afford_fill(engine: Engine, order: Order, price: Decimal) -> bool:
-    if not _opening(engine, order.symbol, order.side):
+def can_afford_fill(book: Book, order: Order, price: Decimal) -> bool:
+    if not book.opening(order.symbol, order.side):
         return True
-    return order.remaining * price <= buying_power(engine, exclude=order)
+    return order.remaining * price <= buying_power(book, exclude=order)
 
 
 def trail_stop(order: Order) -> Decimal:
