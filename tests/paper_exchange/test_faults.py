@@ -67,6 +67,25 @@ def test_http_status_fault_is_not_retried_by_sdk(client, ctl, status):
     assert client.get_account().cash == "100000"
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [(403, 40310000, "insufficient buying power"), (422, 40010001, "qty must be > 0"),
+     (401, None, None)],
+)
+def test_http_status_fault_with_alpaca_body(client, ctl, status, code, message):
+    ctl.set_fault("POST /v2/orders", "http_status", status=status, code=code, message=message,
+                  count=1)
+    with pytest.raises(APIError) as err:
+        client.submit_order(BUY)
+    assert err.value.status_code == status
+    if code is None:  # Alpaca's own wording for the status
+        assert (err.value.code, err.value.message) == (40110000, "request is not authorized")
+    else:
+        assert (err.value.code, err.value.message) == (code, message)
+    assert ctl.orders() == []  # refused without being processed
+    assert client.submit_order(BUY).symbol == "AAPL"
+
+
 def test_latency_fault(client, ctl):
     ctl.set_fault(endpoint="GET /v2/clock", kind="latency", ms=300, count=1)
     started = time.monotonic()
@@ -129,6 +148,9 @@ def test_bad_fault_spec_is_422(ctl):
 
     with pytest.raises(ControlError) as err:
         ctl.set_fault(endpoint="GET /v2/clock", kind="explode")
+    assert err.value.status == 422
+    with pytest.raises(ControlError) as err:
+        ctl.set_fault(endpoint="GET /v2/clock", kind="http_status", status=418)
     assert err.value.status == 422
 
 

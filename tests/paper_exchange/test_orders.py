@@ -173,7 +173,7 @@ def test_client_order_id_must_be_unique_even_after_cancel(client, ctl):
     client.cancel_order_by_id(first.id)
     with pytest.raises(APIError) as err:
         client.submit_order(market(client_order_id="decision-1"))
-    assert err.value.status_code == 422
+    assert err.value.status_code == 422 and err.value.code == 40010001
     assert err.value.message == "client_order_id must be unique"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from trading_monitor.paper_exchange.account import Ledger
 from trading_monitor.paper_exchange.events import Activity, Event, Ids
 from trading_monitor.paper_exchange.market import Market
-from trading_monitor.paper_exchange.orders import Order, not_found, unprocessable
+from trading_monitor.paper_exchange.orders import Order, invalid, not_found
 
 
 class Book:
@@ -52,7 +52,7 @@ class Book:
     def new_client_id(self, wanted: str | None) -> str:
         client_id = wanted or self.ids.uuid()
         if client_id in self.client_ids:
-            raise unprocessable("client_order_id must be unique")
+            raise invalid("client_order_id must be unique")
         self.client_ids.add(client_id)
         return client_id
 

@@ -10,7 +10,18 @@ KINDS = ("latency", "http_status", "hang", "reset", "lost_response", "stream_dis
          "stream_drop")
 STREAM_KINDS = ("stream_disconnect", "stream_drop")
 STREAM_ENDPOINT = "GET /stream"
-HTTP_STATUSES = (429, 500, 502, 503, 504)
+HTTP_STATUSES = (401, 403, 422, 429, 500, 502, 503, 504)
+# Alpaca's code and wording per status, used unless the fault names its own.
+DEFAULT_BODIES: dict[int, tuple[int, str]] = {
+    401: (40110000, "request is not authorized"),
+    403: (40310000, "forbidden"),
+    422: (42210000, "request is not processable"),
+    429: (42910000, "rate limit exceeded"),
+    500: (50000000, "internal server error"),
+    502: (50200000, "bad gateway"),
+    503: (50300000, "service unavailable"),
+    504: (50400000, "gateway timeout"),
+}
 
 
 @dataclass
@@ -22,6 +33,8 @@ class Fault:
     ms: float = 0.0
     status: int = 503
     retry_after: int | None = None
+    code: int | None = None  # http_status: the body's code and message (default per status)
+    message: str | None = None
     seconds: float = 0.0
     fired: int = field(default=0)
 
@@ -47,14 +60,24 @@ def build(spec: dict[str, Any]) -> Fault:
     if kind == "http_status" and status not in HTTP_STATUSES:
         raise ValueError(f"status must be one of {HTTP_STATUSES}")
     retry_after = spec.get("retry_after")
+    code, message = spec.get("code"), spec.get("message")
     return Fault(
         endpoint=endpoint, kind=kind,
         count=None if count is None else int(count),
         probability=None if probability is None else float(probability),
         ms=float(spec.get("ms", 0)), status=status,
         retry_after=None if retry_after is None else int(retry_after),
+        code=None if code is None else int(code),
+        message=None if message is None else str(message),
         seconds=float(spec.get("seconds", 0)),
     )
+
+
+def body(fault: Fault) -> dict[str, Any]:
+    """The Alpaca-shaped error body an http_status fault answers with."""
+    code, message = DEFAULT_BODIES[fault.status]
+    return {"code": fault.code if fault.code is not None else code,
+            "message": fault.message if fault.message is not None else message}
 
 
 class Faults:

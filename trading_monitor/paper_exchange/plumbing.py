@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from trading_monitor.paper_exchange import faults
+from trading_monitor.paper_exchange.faults import Fault
 from trading_monitor.paper_exchange.orders import ApiError, invalid
 from trading_monitor.paper_exchange.venue import Venue
 
@@ -92,7 +94,7 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
             _abort(request)
             return web.Response(status=500)
         elif fault.kind == "http_status":
-            return _with_limits(_status_reply(fault.status, fault.retry_after), venue)
+            return _with_limits(_status_reply(fault), venue)
         venue.sync()
     resp: web.StreamResponse
     try:
@@ -116,12 +118,10 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
     return resp
 
 
-def _status_reply(status: int, retry_after: int | None) -> web.Response:
-    messages = {429: "rate limit exceeded", 500: "internal server error", 502: "bad gateway",
-                503: "service unavailable", 504: "gateway timeout"}
-    resp = reply({"code": status * 100000, "message": messages[status]}, status)
-    if retry_after is not None or status == 429:
-        resp.headers["Retry-After"] = str(retry_after if retry_after is not None else 1)
+def _status_reply(fault: Fault) -> web.Response:
+    resp = reply(faults.body(fault), fault.status)
+    if fault.retry_after is not None or fault.status == 429:
+        resp.headers["Retry-After"] = str(fault.retry_after if fault.retry_after is not None else 1)
     return resp
 
 
