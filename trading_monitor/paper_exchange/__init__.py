@@ -4,7 +4,7 @@ See docs/paper-exchange.md. Importing this package does no I/O; `PaperExchange.s
 binds the port.
 """
 
-from trading_monitor.paper_exchange.control import ControlError, ExchangeControl
+from trading_monitor.paper_exchange.control_client import ControlError, ExchangeControl
 from trading_monitor.paper_exchange.server import PaperExchange
 
 __all__ = ["ControlError", "ExchangeControl", "PaperExchange"]

@@ -1,10 +1,7 @@
-"""The control API (/control/...) and ExchangeControl, its Python client."""
+"""The control API (/control/...); its Python client is ExchangeControl in control_client.py."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from trading_monitor.paper_exchange import faults, wire
+from trading_monitor.paper_exchange.control_client import ControlError, ExchangeControl
 from trading_monitor.paper_exchange.plumbing import COUNTERS, HUB, VENUE, json_body, reply
+
+__all__ = ["ControlError", "ExchangeControl", "routes"]  # the client is re-exported here
 
 routes = web.RouteTableDef()
 
@@ -84,6 +84,17 @@ async def partial_fill(request: web.Request) -> web.Response:
     return reply({"symbol": symbol, "client_order_id": client_id, "ratio": ratio})
 
 
+@routes.post("/control/cancel_behavior")
+async def cancel_behavior(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    seconds = body.get("seconds")
+    engine = request.app[VENUE].engine
+    engine.set_cancel_behavior(str(body.get("mode", "")),
+                               None if seconds is None else float(seconds),
+                               body.get("client_order_id") or None)
+    return reply(engine.cancel_behavior())
+
+
 @routes.post("/control/position_lag")
 async def position_lag(request: web.Request) -> web.Response:
     seconds = float((await json_body(request)).get("seconds", 0))
@@ -128,88 +139,3 @@ async def state(request: web.Request) -> web.Response:
     data = request.app[VENUE].state()
     data["stream_listeners"] = sum(1 for c in request.app[HUB].clients if c.listening)
     return reply(data)
-
-
-class ControlError(RuntimeError):
-    """The control API refused a request; `status` and `body` say why."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"control API answered {status}: {body}")
-        self.status = status
-        self.body = body
-
-
-class ExchangeControl:
-    """Drives a running paper exchange over HTTP, from this or any other process."""
-
-    def __init__(self, url: str, api_key: str | None = None, secret_key: str | None = None,
-                 timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self._headers = {
-            "APCA-API-KEY-ID": api_key or "paper-key",
-            "APCA-API-SECRET-KEY": secret_key or "paper-secret",
-            "Content-Type": "application/json",
-        }
-        self.timeout = timeout
-        # The exchange is local: an http_proxy in the environment must not capture control calls.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body, default=str).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers=self._headers)
-        try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            raise ControlError(err.code, err.read().decode(errors="replace")) from None
-
-    def set_price(self, symbol: str, price: Decimal | str | float) -> None:
-        self.set_prices({symbol: price})
-
-    def set_prices(self, prices: dict[str, Any]) -> None:
-        self._call("POST", "/control/prices", {"prices": {s: str(p) for s, p in prices.items()}})
-
-    def advance(self, seconds: float) -> dict[str, Any]:
-        return self._call("POST", "/control/advance", {"seconds": seconds})
-
-    def set_clock(self, at: datetime) -> dict[str, Any]:
-        return self._call("POST", "/control/clock", {"at": at.isoformat()})
-
-    def set_fault(self, endpoint: str | None = None, kind: str = "http_status", *,
-                  count: int | None = None, probability: float | None = None,
-                  **params: Any) -> dict[str, Any]:
-        body = {"endpoint": endpoint, "kind": kind, "count": count,
-                "probability": probability, **params}
-        body = {k: v for k, v in body.items() if v is not None}
-        return self._call("POST", "/control/faults", body)
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/control/faults")
-
-    def set_partial_fill(self, symbol: str | None = None, ratio: Decimal | str | None = None, *,
-                         client_order_id: str | None = None) -> None:
-        key = {"symbol": symbol} if symbol else {"client_order_id": client_order_id}
-        self._call("POST", "/control/partial_fill",
-                   {**key, "ratio": None if ratio is None else str(ratio)})
-
-    def set_position_lag(self, seconds: float) -> None:
-        self._call("POST", "/control/position_lag", {"seconds": seconds})
-
-    def set_rate_limit(self, per_min: int | None) -> None:
-        self._call("POST", "/control/rate_limit", {"per_min": per_min})
-
-    def counters(self) -> dict[str, int]:
-        return self._call("GET", "/control/counters")
-
-    def reset_counters(self) -> None:
-        self._call("DELETE", "/control/counters")
-
-    def close_position_manually(self, symbol: str) -> dict[str, Any]:
-        return self._call("POST", f"/control/positions/{symbol}/close")
-
-    def orders(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/control/orders")
-
-    def state(self) -> dict[str, Any]:
-        return self._call("GET", "/control/state")

@@ -1,21 +1,76 @@
-"""Changes a client asks for after submission: cancel, cancel all, replace; and day expiry."""
+"""Changes after submission: cancel (with its configurable behaviour), replace, timers."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from trading_monitor.paper_exchange import risk
 from trading_monitor.paper_exchange.book import Book
-from trading_monitor.paper_exchange.orders import Order, unprocessable
+from trading_monitor.paper_exchange.events import Ids
+from trading_monitor.paper_exchange.market import Market
+from trading_monitor.paper_exchange.orders import ApiError, Order, unprocessable
+
+CANCEL_MODES = ("immediate", "pending", "refuse")
+# Alpaca accepts no replace while one of these is in flight (trading-api.json).
+NOT_REPLACEABLE = ("pending_cancel", "pending_replace", "pending_new", "accepted")
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    mode: str = "immediate"
+    seconds: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"mode": self.mode, "seconds": self.seconds if self.mode == "pending" else None}
 
 
 class Desk(Book):
+    def __init__(self, ids: Ids, market: Market, asset_ids: dict[str, str],
+                 halted: set[str]) -> None:
+        super().__init__(ids, market, asset_ids, halted)
+        self.cancel_rule = CancelRule()
+        self.cancel_rules: dict[str, CancelRule] = {}  # by client_order_id
+
+    # -- cancel behaviour ----------------------------------------------------------------------
+
+    def set_cancel_behavior(self, mode: str, seconds: float | None,
+                            client_order_id: str | None) -> None:
+        if mode not in CANCEL_MODES:
+            raise ValueError(f"mode must be one of {CANCEL_MODES}")
+        if mode == "pending" and (seconds is None or seconds < 0):
+            raise ValueError("pending needs seconds >= 0")
+        rule = CancelRule(mode, float(seconds or 0) if mode == "pending" else 0.0)
+        if client_order_id:
+            self.cancel_rules[client_order_id] = rule
+        elif mode == "immediate":
+            self.cancel_rule, self.cancel_rules = rule, {}
+        else:
+            self.cancel_rule = rule
+
+    def cancel_behavior(self) -> dict[str, Any]:
+        return {**self.cancel_rule.describe(),
+                "orders": {c: r.describe() for c, r in self.cancel_rules.items()}}
+
+    # -- cancel ---------------------------------------------------------------------------------
+
     def cancel(self, order_id: str, now: datetime) -> list[Order]:
+        """DELETE /v2/orders/{id}: the orders whose status changed (canceled or pending)."""
         order = self.get(order_id)
-        if not order.is_open:
+        if not order.is_open or order.status == "pending_cancel":
             raise unprocessable(f'order is already in "{order.status}" state')
+        rule = self.cancel_rules.get(order.client_order_id, self.cancel_rule)
+        if rule.mode == "refuse":
+            raise unprocessable("order is not cancelable")
+        if rule.mode == "pending":
+            order.status, order.updated_at = "pending_cancel", now
+            order.cancel_due = now + timedelta(seconds=rule.seconds)
+            self.emit("pending_cancel", order, now)
+            return [order]
+        return self.cancel_now(order, now)
+
+    def cancel_now(self, order: Order, now: datetime) -> list[Order]:
         if order.parent_id is not None or order.order_class == "oco":
             # An exit leg never stands alone: cancelling one cancels the group.
             group = self.group(order)
@@ -32,22 +87,42 @@ class Desk(Book):
                 done.append(leg)
         return done
 
-    def cancel_all(self, now: datetime) -> list[Order]:
-        done: list[Order] = []
+    def cancel_all(self, now: datetime) -> list[tuple[Order, ApiError | None]]:
+        """DELETE /v2/orders: each order touched, with the refusal if its cancel was refused."""
+        done: list[tuple[Order, ApiError | None]] = []
         for order in self.prune():
-            if order.is_open:
-                done.extend(self.cancel(order.id, now))
+            if not order.is_open or order.status == "pending_cancel":
+                continue
+            try:
+                done.extend((o, None) for o in self.cancel(order.id, now))
+            except ApiError as err:
+                done.append((order, err))
         return done
 
-    def expire(self, now: datetime) -> None:
+    # -- timers ---------------------------------------------------------------------------------
+
+    def due_times(self, after: datetime, until: datetime) -> list[datetime]:
+        """Moments in (after, until] at which a pending cancel goes through."""
+        return sorted(o.cancel_due for o in self.working.values()
+                      if o.status == "pending_cancel" and o.cancel_due is not None
+                      and after < o.cancel_due <= until)
+
+    def run_timers(self, now: datetime) -> None:
+        """Pending cancels that are due go through; orders past `expires_at` expire."""
+        for order in self.prune():
+            if (order.status == "pending_cancel" and order.cancel_due is not None
+                    and order.cancel_due <= now):
+                self.cancel_now(order, now)
         for order in self.prune():
             if order.is_open and order.expires_at is not None and order.expires_at <= now:
                 self.close(order, "expired", now)
 
+    # -- replace --------------------------------------------------------------------------------
+
     def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime,
                       expires_at: datetime | None) -> Order:
         old = self.get(order_id)
-        if not old.is_open:
+        if not old.is_open or old.status in NOT_REPLACEABLE:
             raise unprocessable(f'order is already in "{old.status}" state')
         if old.filled_qty > 0:
             raise unprocessable("cannot replace a partially filled order")

@@ -12,7 +12,7 @@ from trading_monitor.paper_exchange.events import Activity, Ids
 from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.orders import Order, OrderSpec, not_found
 
-FILLABLE = ("new", "accepted", "partially_filled")
+FILLABLE = ("new", "accepted", "partially_filled", "pending_cancel")
 
 
 class Engine(Desk):
@@ -121,11 +121,14 @@ class Engine(Desk):
         paid = (order.filled_avg_price or Decimal(0)) * order.filled_qty + price * qty
         order.filled_qty += qty
         order.filled_avg_price = (paid / order.filled_qty).quantize(Decimal("0.0001"))
-        order.status = "filled" if order.remaining <= 0 else "partially_filled"
+        if order.remaining <= 0:
+            order.status = "filled"
+        elif order.status != "pending_cancel":  # a pending cancel still takes the remainder
+            order.status = "partially_filled"
         order.updated_at = now
         if order.status == "filled":
             order.filled_at = now
-        kind = "fill" if order.status == "filled" else "partial_fill"
+        kind = "fill" if order.remaining <= 0 else "partial_fill"
         snapshot = replace(order, legs=list(order.legs))
         stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
         self.activities.append(Activity(f"{stamp}::{execution_id}", now, kind, price, qty,

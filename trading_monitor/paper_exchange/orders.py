@@ -85,6 +85,7 @@ class Order:
     parent_id: str | None = None
     leg_role: str | None = None  # "take_profit" / "stop_loss" for bracket, oco and oto exits
     triggered: bool = False  # a stop or stop_limit whose stop price has been reached
+    cancel_due: datetime | None = None  # pending_cancel: when the cancel goes through
 
     @property
     def is_open(self) -> bool:

@@ -20,7 +20,7 @@ from trading_monitor.paper_exchange.orders import (
     validate_exit_prices,
 )
 
-RESTING = ("new", "accepted", "partially_filled")
+RESTING = ("new", "accepted", "partially_filled", "pending_cancel")
 
 
 def fmt(value: Decimal) -> str:

@@ -11,7 +11,7 @@ from types import TracebackType
 from aiohttp import web
 
 from trading_monitor.paper_exchange.app import build_app
-from trading_monitor.paper_exchange.control import ExchangeControl
+from trading_monitor.paper_exchange.control_client import ExchangeControl
 from trading_monitor.paper_exchange.venue import Venue
 
 

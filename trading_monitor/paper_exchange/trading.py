@@ -86,9 +86,10 @@ async def list_orders(request: web.Request) -> web.Response:
 @routes.delete("/v2/orders")
 async def cancel_all(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
-    canceled = venue.engine.cancel_all(venue.now)
-    return reply([{"id": o.id, "status": 200, "body": wire.order(o, None)} for o in canceled],
-                 status=207)
+    touched = venue.engine.cancel_all(venue.now)
+    return reply([{"id": o.id, "status": 200, "body": wire.order(o, None)} if err is None
+                  else {"id": o.id, "status": err.status, "body": err.body()}
+                  for o, err in touched], status=207)
 
 
 @routes.get("/v2/orders:by_client_order_id")

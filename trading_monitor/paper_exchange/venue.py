@@ -17,7 +17,7 @@ from trading_monitor.paper_exchange.market import Market, load_scenario, open_mi
 from trading_monitor.paper_exchange.ratelimit import TokenBucket
 
 # Sort key so that, at the same instant, a session boundary is handled before a price.
-_BOUNDARY, _POINT, _WALK = 0, 1, 2
+_BOUNDARY, _TIMER, _POINT, _WALK = 0, 1, 2, 3
 
 
 class Venue:
@@ -60,6 +60,7 @@ class Venue:
         timeline: list[tuple[datetime, int, Any]] = []
         timeline += [(b, _BOUNDARY, None) for b in clock.boundaries_between(self._synced, now)]
         timeline += [(p.at, _POINT, p) for p in self.market.due_points(now)]
+        timeline += [(t, _TIMER, None) for t in self.engine.due_times(self._synced, now)]
         if len(self.market.pinned) < len(self.market.prices):
             minutes = open_minutes_between(self._synced, now, clock.is_open)
             timeline += [(m, _WALK, None) for m in minutes]
@@ -81,9 +82,10 @@ class Venue:
         self._settle(self.now)
 
     def _settle(self, at: datetime) -> None:
+        # Timers first: a cancel due at `at` goes through before anything trades at `at`.
+        self.engine.run_timers(at)
         if clock.is_open(at):
             self.engine.match(at)
-        self.engine.expire(at)
 
     # -- control ----------------------------------------------------------------------------
 
@@ -165,4 +167,5 @@ class Venue:
             "faults": [f.describe() for f in self.faults.active],
             "position_lag_seconds": self.position_lag,
             "rate_limit_per_min": self.bucket.per_min,
+            "cancel_behavior": self.engine.cancel_behavior(),
         }

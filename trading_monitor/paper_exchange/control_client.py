@@ -1,0 +1,105 @@
+"""ExchangeControl: drives a running paper exchange's control API over HTTP (stdlib only)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+class ControlError(RuntimeError):
+    """The control API refused a request; `status` and `body` say why."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"control API answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class ExchangeControl:
+    """Drives a running paper exchange over HTTP, from this or any other process."""
+
+    def __init__(self, url: str, api_key: str | None = None, secret_key: str | None = None,
+                 timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {
+            "APCA-API-KEY-ID": api_key or "paper-key",
+            "APCA-API-SECRET-KEY": secret_key or "paper-secret",
+            "Content-Type": "application/json",
+        }
+        self.timeout = timeout
+        # The exchange is local: an http_proxy in the environment must not capture control calls.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body, default=str).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers=self._headers)
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise ControlError(err.code, err.read().decode(errors="replace")) from None
+
+    def set_price(self, symbol: str, price: Decimal | str | float) -> None:
+        self.set_prices({symbol: price})
+
+    def set_prices(self, prices: dict[str, Any]) -> None:
+        self._call("POST", "/control/prices", {"prices": {s: str(p) for s, p in prices.items()}})
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        return self._call("POST", "/control/advance", {"seconds": seconds})
+
+    def set_clock(self, at: datetime) -> dict[str, Any]:
+        return self._call("POST", "/control/clock", {"at": at.isoformat()})
+
+    def set_fault(self, endpoint: str | None = None, kind: str = "http_status", *,
+                  count: int | None = None, probability: float | None = None,
+                  **params: Any) -> dict[str, Any]:
+        body = {"endpoint": endpoint, "kind": kind, "count": count,
+                "probability": probability, **params}
+        body = {k: v for k, v in body.items() if v is not None}
+        return self._call("POST", "/control/faults", body)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/control/faults")
+
+    def set_partial_fill(self, symbol: str | None = None, ratio: Decimal | str | None = None, *,
+                         client_order_id: str | None = None) -> None:
+        key = {"symbol": symbol} if symbol else {"client_order_id": client_order_id}
+        self._call("POST", "/control/partial_fill",
+                   {**key, "ratio": None if ratio is None else str(ratio)})
+
+    def set_cancel_behavior(self, mode: str, seconds: float | None = None,
+                            client_order_id: str | None = None) -> dict[str, Any]:
+        """"immediate" (default; clears the rest), "pending" (for `seconds`) or "refuse"."""
+        body: dict[str, Any] = {"mode": mode}
+        if seconds is not None:
+            body["seconds"] = seconds
+        if client_order_id is not None:
+            body["client_order_id"] = client_order_id
+        return self._call("POST", "/control/cancel_behavior", body)
+
+    def set_position_lag(self, seconds: float) -> None:
+        self._call("POST", "/control/position_lag", {"seconds": seconds})
+
+    def set_rate_limit(self, per_min: int | None) -> None:
+        self._call("POST", "/control/rate_limit", {"per_min": per_min})
+
+    def counters(self) -> dict[str, int]:
+        return self._call("GET", "/control/counters")
+
+    def reset_counters(self) -> None:
+        self._call("DELETE", "/control/counters")
+
+    def close_position_manually(self, symbol: str) -> dict[str, Any]:
+        return self._call("POST", f"/control/positions/{symbol}/close")
+
+    def orders(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/control/orders")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "/control/state")
