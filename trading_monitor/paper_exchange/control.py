@@ -95,6 +95,18 @@ async def cancel_behavior(request: web.Request) -> web.Response:
     return reply(engine.cancel_behavior())
 
 
+@routes.post("/control/reject")
+async def reject(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    client_id = body.get("client_order_id")
+    if not client_id:
+        raise ValueError("client_order_id is required")
+    venue = request.app[VENUE]
+    rejected = venue.engine.reject(str(client_id), venue.now)
+    return reply({"reason": body.get("reason"),
+                  "orders": [wire.order(o, None) for o in rejected]})
+
+
 @routes.post("/control/position_lag")
 async def position_lag(request: web.Request) -> web.Response:
     seconds = float((await json_body(request)).get("seconds", 0))

@@ -83,6 +83,11 @@ class ExchangeControl:
             body["client_order_id"] = client_order_id
         return self._call("POST", "/control/cancel_behavior", body)
 
+    def reject(self, client_order_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Reject an accepted, unfilled order (and its legs): {"reason", "orders": [...]}."""
+        return self._call("POST", "/control/reject",
+                          {"client_order_id": client_order_id, "reason": reason})
+
     def set_position_lag(self, seconds: float) -> None:
         self._call("POST", "/control/position_lag", {"seconds": seconds})
 

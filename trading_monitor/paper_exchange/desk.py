@@ -15,6 +15,7 @@ from trading_monitor.paper_exchange.orders import ApiError, Order, unprocessable
 CANCEL_MODES = ("immediate", "pending", "refuse")
 # Alpaca accepts no replace while one of these is in flight (trading-api.json).
 NOT_REPLACEABLE = ("pending_cancel", "pending_replace", "pending_new", "accepted")
+REJECTABLE = ("new", "accepted", "pending_new", "partially_filled", "pending_cancel")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,19 @@ class Desk(Book):
             except ApiError as err:
                 done.append((order, err))
         return done
+
+    # -- rejection after acceptance -------------------------------------------------------------
+
+    def reject(self, client_order_id: str, now: datetime) -> list[Order]:
+        """Reject an accepted, unfilled order (and its legs), as Alpaca may after accepting."""
+        order = self.by_client_id(client_order_id)
+        if order.parent_id is not None:
+            raise unprocessable("an exit leg is rejected with its parent order")
+        if order.status not in REJECTABLE or order.filled_qty > 0:
+            raise unprocessable(f'order in "{order.status}" state with filled_qty '
+                                f"{order.filled_qty} cannot be rejected")
+        return [o for o in [order, *(self.orders[i] for i in order.legs)]
+                if self.close(o, "rejected", now)]
 
     # -- timers ---------------------------------------------------------------------------------
 
