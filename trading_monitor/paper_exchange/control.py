@@ -146,8 +146,19 @@ async def all_orders(request: web.Request) -> web.Response:
     return reply([wire.order(o, None) for o in engine.orders.values()])
 
 
-@routes.get("/control/state")
-async def state(request: web.Request) -> web.Response:
+def _state(request: web.Request) -> web.Response:
     data = request.app[VENUE].state()
     data["stream_listeners"] = sum(1 for c in request.app[HUB].clients if c.listening)
     return reply(data)
+
+
+@routes.get("/control/state")
+async def state(request: web.Request) -> web.Response:
+    return _state(request)
+
+
+@routes.post("/control/reset")
+async def reset(request: web.Request) -> web.Response:
+    request.app[VENUE].reset()
+    request.app[COUNTERS].clear()
+    return _state(request)

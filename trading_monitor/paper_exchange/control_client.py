@@ -108,3 +108,7 @@ class ExchangeControl:
 
     def state(self) -> dict[str, Any]:
         return self._call("GET", "/control/state")
+
+    def reset(self) -> dict[str, Any]:
+        """Back to the start state (orders, positions, cash, clock, prices, settings); the state."""
+        return self._call("POST", "/control/reset")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ class Venue:
     def __init__(self, *, seed: int, start: datetime, clock_mode: str, speed: float,
                  scenario: str | Path | None, rate_limit_per_min: int | None,
                  random_walk: bool = True) -> None:
+        self._start_over = partial(self._fresh, seed, start, clock_mode, speed, scenario,
+                                   rate_limit_per_min, random_walk)
+        self._start_over()
+
+    def reset(self) -> None:
+        """Back to the start state: as if the exchange had just been created."""
+        self._start_over()
+
+    def _fresh(self, seed: int, start: datetime, clock_mode: str, speed: float,
+               scenario: str | Path | None, rate_limit_per_min: int | None,
+               random_walk: bool) -> None:
         self.seed = seed
         self.clock = clock.SimClock(start, clock_mode, speed)
         now = self.clock.now()
