@@ -30,7 +30,7 @@ from alpaca.trading.requests import (
 )
 
 from tests.paper_exchange.conftest import KEY, OPEN_MOMENT, SECRET
-from trading_monitor.paper_exchange import PaperExchange, clock
+from trading_monitor.paper_exchange import ExchangeControl, PaperExchange, clock
 
 
 def test_clock_endpoint(client, ctl):
@@ -182,11 +182,47 @@ def test_cli_serves_until_sigterm():
         assert proc.wait(10) == 0
 
 
-@pytest.mark.parametrize("argv", [["--speed", "0"], ["--start", "2026-11-20T09:35:00"]])
+def test_cli_stepped_clock_stands_still_in_another_process():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trading_monitor.paper_exchange", "--port", "0", "--clock",
+         "stepped", "--start", "2026-11-20T09:35:00-05:00"],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        proc.stdout.readline()
+        ctl = ExchangeControl(url)
+        client = TradingClient(KEY, SECRET, url_override=url)
+        ctl.set_partial_fill(symbol="AAPL", ratio="0.5")
+        order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side="buy",
+                                                       time_in_force="day"))
+        price = ctl.state()["prices"]["AAPL"]
+        time.sleep(0.3)  # the exchange's own ticker would have moved things by now
+        # Requests do not move time either, nor complete the partial fill.
+        client.submit_order(MarketOrderRequest(symbol="MSFT", qty=1, side="buy",
+                                               time_in_force="day"))
+        assert client.get_clock().timestamp == OPEN_MOMENT
+        assert client.get_order_by_id(order.id).status == "partially_filled"
+        assert ctl.state()["prices"]["AAPL"] == price  # no random-walk step either
+        ctl.advance(60)
+        assert client.get_order_by_id(order.id).status == "filled"
+        assert client.get_clock().timestamp == OPEN_MOMENT + timedelta(seconds=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("argv", [["--speed", "0"], ["--start", "2026-11-20T09:35:00"],
+                                  ["--clock", "stepped", "--speed", "10"],
+                                  ["--clock", "accelerated"], ["--clock", "weird"]])
 def test_cli_rejects_bad_arguments(argv, capsys):
     from trading_monitor.paper_exchange.__main__ import main
 
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse refuses an unknown --clock itself
+        code = int(exit_.code or 0)
+    assert code == 2
     assert capsys.readouterr().err
 
 

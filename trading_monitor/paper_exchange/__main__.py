@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="seed for prices, ids and faults")
     parser.add_argument("--scenario", help="JSON or CSV file of timestamped prices")
+    parser.add_argument("--clock", choices=("realtime", "accelerated", "stepped"), default=None,
+                        help="realtime (default), accelerated (needs --speed; implied by it) or "
+                             "stepped: time moves only through /control/advance and "
+                             "/control/clock")
     parser.add_argument("--speed", type=float, default=None,
                         help="run the clock accelerated by this factor (default: realtime)")
     parser.add_argument("--start", type=_moment, default=None,
@@ -57,12 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed is not None and args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
+    mode = args.clock or ("accelerated" if args.speed is not None else "realtime")
+    if (mode == "accelerated") != (args.speed is not None):
+        print("--speed goes with --clock accelerated (and only with it)", file=sys.stderr)
+        return 2
     if args.start is not None and args.start.tzinfo is None:
         print("--start needs a UTC offset, e.g. 2026-11-20T09:30:00-05:00", file=sys.stderr)
         return 2
     exchange = PaperExchange(
         seed=args.seed, start=args.start,
-        clock_mode="accelerated" if args.speed is not None else "realtime",
+        clock_mode=mode,
         speed=args.speed or 1.0, scenario=args.scenario,
         rate_limit_per_min=args.rate_limit or None,
         api_key=args.api_key, secret_key=args.secret_key, host=args.host, port=args.port,

@@ -21,7 +21,10 @@ class Engine(Desk):
     def __init__(self, ids: Ids, market: Market, asset_ids: dict[str, str],
                  halted: set[str]) -> None:
         super().__init__(ids, market, asset_ids, halted)
-        self._partially_done: set[str] = set()
+        # Bumped by the venue whenever time passes or prices change; a partial fill's remainder
+        # waits for the next epoch, so an unrelated request never completes it.
+        self.epoch = 0
+        self._partial_epoch: dict[str, int] = {}
 
     # -- submission --------------------------------------------------------------------------
 
@@ -100,7 +103,8 @@ class Engine(Desk):
         for _ in range(20):
             progressed = False
             for order in self.prune():
-                if order.status not in FILLABLE or order.id in touched:
+                if order.status not in FILLABLE or order.id in touched or (
+                        self._partial_epoch.get(order.id) == self.epoch):
                     continue
                 price = risk.executable_price(order, self.market.price(order.symbol))
                 if price is None:
@@ -140,9 +144,9 @@ class Engine(Desk):
     def _fill_qty(self, order: Order) -> Decimal:
         ratio = self.partial_by_client_id.get(order.client_order_id,
                                               self.partial_by_symbol.get(order.symbol))
-        if ratio is None or order.id in self._partially_done or order.filled_qty > 0:
+        if ratio is None or order.id in self._partial_epoch or order.filled_qty > 0:
             return order.remaining
-        self._partially_done.add(order.id)
+        self._partial_epoch[order.id] = self.epoch
         part = (order.remaining * ratio).quantize(Decimal(1), ROUND_DOWN)
         return min(order.remaining, max(part, Decimal(1)))
 

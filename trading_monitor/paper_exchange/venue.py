@@ -91,9 +91,11 @@ class Venue:
         return now
 
     def sync_after_change(self) -> None:
-        self._settle(self.now)
+        self._settle(self.now, moved=False)
 
-    def _settle(self, at: datetime) -> None:
+    def _settle(self, at: datetime, moved: bool = True) -> None:
+        if moved:  # time passed or a price changed (not merely a request came in)
+            self.engine.epoch += 1
         # Timers first: a cancel due at `at` goes through before anything trades at `at`.
         self.engine.run_timers(at)
         if clock.is_open(at):
@@ -137,7 +139,7 @@ class Venue:
         now = self.sync()
         order = self.engine.close_position(symbol.upper(), None, now, clock.next_close(now),
                                            manual=True)
-        self._settle(now)
+        self._settle(now, moved=False)
         return wire.order(order, None)
 
     # -- views ------------------------------------------------------------------------------
