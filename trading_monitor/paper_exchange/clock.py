@@ -97,6 +97,22 @@ def next_close(at: datetime) -> datetime:
     return current_or_next_session(at).close
 
 
+GTC_DAYS = 90
+GTC_CANCEL_TIME = (16, 15)
+
+
+def expiry(time_in_force: str, at: datetime) -> datetime:
+    """When an order submitted at `at` stops working.
+
+    Day orders: the close of the session they are good for. GTC orders: Alpaca's aged-order
+    policy, 90 days after creation at 16:15 New York time (third-party wording, unconfirmed).
+    """
+    if time_in_force == "day":
+        return next_close(at)
+    day = at.astimezone(NY).date() + timedelta(days=GTC_DAYS)
+    return datetime(day.year, day.month, day.day, *GTC_CANCEL_TIME, tzinfo=NY)
+
+
 def boundaries_between(start: datetime, end: datetime) -> list[datetime]:
     """Session opens and closes in (start, end], oldest first."""
     out: list[datetime] = []

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.paper_exchange import risk
+from trading_monitor.paper_exchange import clock, risk
 from trading_monitor.paper_exchange.book import Book
 from trading_monitor.paper_exchange.events import Ids
 from trading_monitor.paper_exchange.market import Market
@@ -122,19 +122,20 @@ class Desk(Book):
                       and after < o.cancel_due <= until)
 
     def run_timers(self, now: datetime) -> None:
-        """Pending cancels that are due go through; orders past `expires_at` expire."""
+        """Due pending cancels go through; orders past `expires_at` end: day orders `expired`,
+        GTC orders `canceled` (the aged-order policy's auto cancel)."""
         for order in self.prune():
             if (order.status == "pending_cancel" and order.cancel_due is not None
                     and order.cancel_due <= now):
                 self.cancel_now(order, now)
         for order in self.prune():
             if order.is_open and order.expires_at is not None and order.expires_at <= now:
-                self.close(order, "expired", now)
+                self.close(order, "expired" if order.time_in_force == "day" else "canceled",
+                           now)
 
     # -- replace --------------------------------------------------------------------------------
 
-    def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime,
-                      expires_at: datetime | None) -> Order:
+    def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime) -> Order:
         old = self.get(order_id)
         if not old.is_open or old.status in NOT_REPLACEABLE:
             raise unprocessable(f'order is already in "{old.status}" state')
@@ -143,7 +144,8 @@ class Desk(Book):
         fields = risk.replacement_fields(old, changes)
         client_id = self.new_client_id(fields.pop("client_order_id", None))
         tif = fields.get("time_in_force", old.time_in_force)
-        fields["expires_at"] = expires_at if tif == "day" else None
+        # A new order: a fresh expiry (for GTC a fresh 90 days; unconfirmed at Alpaca).
+        fields["expires_at"] = clock.expiry(tif, now)
         new = replace(old, id=self.ids.uuid(), client_order_id=client_id, created_at=now,
                       updated_at=now, replaces=old.id, replaced_by=None, legs=list(old.legs),
                       status="held" if old.status == "held" else "new", **fields)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from trading_monitor.paper_exchange import risk
+from trading_monitor.paper_exchange import clock, risk
 from trading_monitor.paper_exchange.desk import Desk
 from trading_monitor.paper_exchange.events import Activity, Ids
 from trading_monitor.paper_exchange.market import Market
@@ -28,7 +28,7 @@ class Engine(Desk):
 
     # -- submission --------------------------------------------------------------------------
 
-    def submit(self, spec: OrderSpec, now: datetime, expires_at: datetime | None) -> Order:
+    def submit(self, spec: OrderSpec, now: datetime) -> Order:
         risk.check_symbol(self.market, self.asset_ids, self.halted, spec.symbol)
         price = self.market.price(spec.symbol)
         if spec.order_class in ("bracket", "oto", "oco"):
@@ -40,7 +40,7 @@ class Engine(Desk):
         if spec.order_class != "oco":
             risk.check_funds(self, spec.symbol, spec.side, qty, risk.estimate(spec, price))
         client_id = self.new_client_id(spec.client_order_id)
-        parent = self._make(spec, qty, client_id, now, expires_at, price)
+        parent = self._make(spec, qty, client_id, now, price)
         legs = []
         if spec.order_class == "oco":
             parent.leg_role = "take_profit"
@@ -60,7 +60,7 @@ class Engine(Desk):
         return parent
 
     def _make(self, spec: OrderSpec, qty: Decimal, client_id: str, now: datetime,
-              expires_at: datetime | None, price: Decimal) -> Order:
+              price: Decimal) -> Order:
         order = Order(
             id=self.ids.uuid(), client_order_id=client_id, symbol=spec.symbol,
             asset_id=self.asset_ids[spec.symbol], side=spec.side, type=spec.type,
@@ -69,7 +69,7 @@ class Engine(Desk):
             stop_price=spec.stop_price, trail_price=spec.trail_price,
             trail_percent=spec.trail_percent, notional=spec.notional,
             extended_hours=spec.extended_hours,
-            expires_at=expires_at if spec.time_in_force == "day" else None,
+            expires_at=clock.expiry(spec.time_in_force, now),
         )
         if order.type == "trailing_stop":
             order.hwm = price
@@ -167,7 +167,7 @@ class Engine(Desk):
                 sibling.qty -= qty
 
     def close_position(self, symbol: str, qty: Decimal | None, now: datetime,
-                       expires_at: datetime | None, *, manual: bool = False) -> Order:
+                       *, manual: bool = False) -> Order:
         held = self.ledger.qty(symbol)
         if held == 0:
             raise not_found(f"position not found: {symbol}")
@@ -180,4 +180,4 @@ class Engine(Desk):
                          time_in_force="day", order_class="simple", qty=qty, notional=None,
                          limit_price=None, stop_price=None, trail_price=None,
                          trail_percent=None, client_order_id=None, extended_hours=False)
-        return self.submit(spec, now, expires_at)
+        return self.submit(spec, now)

@@ -40,7 +40,7 @@ async def get_account(request: web.Request) -> web.Response:
 async def post_order(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
     spec = parse_order(await json_body(request))
-    order = venue.engine.submit(spec, venue.now, venue.expires_at())
+    order = venue.engine.submit(spec, venue.now)
     body = venue.order_json(order.id, nested=True)
     # The response shows the order as accepted; fills follow, as on Alpaca.
     venue.sync_after_change()
@@ -112,7 +112,7 @@ async def get_order(request: web.Request) -> web.Response:
 async def replace_order(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
     new = venue.engine.replace_order(request.match_info["id"], await json_body(request),
-                                     venue.now, venue.expires_at())
+                                     venue.now)
     body = venue.order_json(new.id, nested=True)
     venue.sync_after_change()
     return reply(body)
@@ -170,7 +170,7 @@ async def close_position(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
     symbol = _position_symbol(request)
     qty = _close_qty(request, venue.engine.ledger.qty(symbol))
-    order = venue.engine.close_position(symbol, qty, venue.now, venue.expires_at())
+    order = venue.engine.close_position(symbol, qty, venue.now)
     body = venue.order_json(order.id, nested=False)
     venue.sync_after_change()
     return reply(body)
@@ -184,7 +184,7 @@ async def close_all(request: web.Request) -> web.Response:
     out = []
     for symbol in sorted(venue.engine.ledger.positions):
         try:
-            order = venue.engine.close_position(symbol, None, venue.now, venue.expires_at())
+            order = venue.engine.close_position(symbol, None, venue.now)
         except ApiError as err:
             out.append({"symbol": symbol, "status": err.status, "body": err.body()})
             continue

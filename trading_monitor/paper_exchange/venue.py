@@ -137,15 +137,11 @@ class Venue:
 
     def close_manually(self, symbol: str) -> dict[str, Any]:
         now = self.sync()
-        order = self.engine.close_position(symbol.upper(), None, now, clock.next_close(now),
-                                           manual=True)
+        order = self.engine.close_position(symbol.upper(), None, now, manual=True)
         self._settle(now, moved=False)
         return wire.order(order, None)
 
     # -- views ------------------------------------------------------------------------------
-
-    def expires_at(self) -> datetime:
-        return clock.next_close(self.now)
 
     def totals(self) -> Any:
         return self.engine.ledger.totals(self.market.prices, risk.reserved(self.engine))
