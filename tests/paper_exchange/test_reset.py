@@ -26,6 +26,8 @@ def test_reset_returns_to_the_start_state(client, ctl):
     ctl.set_position_lag(seconds=30)
     ctl.set_rate_limit(per_min=1000)
     ctl.set_fault("GET /v2/clock", "latency", ms=1, count=5)
+    ctl.set_quote("AAPL", Decimal("99"), Decimal("101"))
+    ctl.set_volume("AAPL", daily=5, previous=6)
     buy(client, cid="first")
     client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side="buy",
                                           time_in_force="gtc", limit_price=50))

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from trading_monitor.paper_exchange import control, marketdata, trading
+from trading_monitor.paper_exchange.orders import unprocessable
 from trading_monitor.paper_exchange.plumbing import (
     AFTER,
     COUNTERS,
@@ -76,8 +77,10 @@ async def snapshots(request: web.Request) -> web.Response:
 @data_routes.get("/v2/stocks/bars")
 async def bars(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
+    if not request.query.get("timeframe"):
+        raise unprocessable("timeframe is required")  # Alpaca answers, it does not default
     try:
-        step = marketdata.parse_timeframe(request.query.get("timeframe", "1Min"))
+        step = marketdata.parse_timeframe(request.query["timeframe"])
     except ValueError as err:
         raise invalid(str(err)) from None
     start, end = when(request, "start"), when(request, "end") or venue.now

@@ -93,6 +93,27 @@ def next_open(at: datetime) -> datetime:
     raise ValueError(f"no session within 30 days of {at}")  # pragma: no cover
 
 
+def latest_session(at: datetime) -> Session:
+    """The session under way at `at`, or else the last one that opened before it."""
+    day = at.astimezone(NY).date()
+    for _ in range(30):
+        session = session_for(day)
+        if session is not None and session.open <= at:
+            return session
+        day -= timedelta(days=1)
+    raise ValueError(f"no session within 30 days before {at}")  # pragma: no cover
+
+
+def previous_session(day: date) -> Session:
+    """The last session before `day`."""
+    for _ in range(30):
+        day -= timedelta(days=1)
+        session = session_for(day)
+        if session is not None:
+            return session
+    raise ValueError(f"no session within 30 days before {day}")  # pragma: no cover
+
+
 def next_close(at: datetime) -> datetime:
     return current_or_next_session(at).close
 

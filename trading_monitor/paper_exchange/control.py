@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import faults, wire
+from trading_monitor.paper_exchange import faults, marketdata, wire
 from trading_monitor.paper_exchange.control_client import ControlError, ExchangeControl
 from trading_monitor.paper_exchange.plumbing import COUNTERS, HUB, VENUE, json_body, reply
 
@@ -37,6 +37,30 @@ async def set_prices(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
     venue.set_prices({s: _decimal(p, s) for s, p in prices.items()})
     return reply({"prices": {s: wire.num(venue.market.price(s.upper())) for s in prices}})
+
+
+@routes.post("/control/quote")
+async def set_quote(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    symbol, bid, ask = str(body.get("symbol") or ""), body.get("bid"), body.get("ask")
+    if (bid is None) != (ask is None):
+        raise ValueError("give both bid and ask (or neither, to clear the quote)")
+    venue = request.app[VENUE]
+    venue.set_quote(symbol, None if bid is None else _decimal(bid, "bid"),
+                    None if ask is None else _decimal(ask, "ask"))
+    return reply(marketdata.quote(venue.market, symbol.upper(), venue.now))
+
+
+@routes.post("/control/volume")
+async def set_volume(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    symbol = str(body.get("symbol") or "")
+    daily, previous = (None if body.get(k) is None else int(body[k]) for k in ("daily",
+                                                                               "previous"))
+    venue = request.app[VENUE]
+    venue.set_volume(symbol, daily, previous)
+    daily, previous = venue.market.volume(symbol.upper())
+    return reply({"symbol": symbol.upper(), "daily": daily, "previous": previous})
 
 
 @routes.post("/control/advance")

@@ -50,6 +50,19 @@ class ExchangeControl:
     def set_prices(self, prices: dict[str, Any]) -> None:
         self._call("POST", "/control/prices", {"prices": {s: str(p) for s, p in prices.items()}})
 
+    def set_quote(self, symbol: str, bid: Decimal | str | float | None,
+                  ask: Decimal | str | float | None) -> dict[str, Any]:
+        """Latest quote (and so the spread); bid=ask=None goes back to last ± 0.01."""
+        return self._call("POST", "/control/quote", {
+            "symbol": symbol, "bid": None if bid is None else str(bid),
+            "ask": None if ask is None else str(ask)})
+
+    def set_volume(self, symbol: str, daily: int | None = None,
+                   previous: int | None = None) -> dict[str, Any]:
+        """The `v` of the snapshot's dailyBar (daily) and prevDailyBar (previous)."""
+        return self._call("POST", "/control/volume",
+                          {"symbol": symbol, "daily": daily, "previous": previous})
+
     def advance(self, seconds: float) -> dict[str, Any]:
         return self._call("POST", "/control/advance", {"seconds": seconds})
 

@@ -23,6 +23,15 @@ BASE_PRICES: dict[str, Decimal] = {
     "IWM": Decimal("240.00"), "JPM": Decimal("300.00"), "AMD": Decimal("160.00"),
     "HALT": Decimal("10.00"),
 }
+# Shares traded in a session, roughly these names' daily volumes in late 2025 (snapshots'
+# dailyBar/prevDailyBar `v`); scenario symbols get FALLBACK_VOLUME.
+DAILY_VOLUMES: dict[str, int] = {
+    "AAPL": 50_000_000, "MSFT": 20_000_000, "NVDA": 180_000_000, "AMZN": 40_000_000,
+    "GOOGL": 30_000_000, "META": 12_000_000, "TSLA": 90_000_000, "SPY": 60_000_000,
+    "QQQ": 40_000_000, "IWM": 30_000_000, "JPM": 9_000_000, "AMD": 45_000_000,
+    "HALT": 0,
+}
+FALLBACK_VOLUME = 5_000_000
 # Per-minute log-return volatility: ~0.08%/min is a calm large-cap day.
 MINUTE_SIGMA = 0.0008
 MAX_WALK_STEPS = 2000
@@ -85,6 +94,10 @@ class Market:
             s: [(now, p)] for s, p in self.prices.items()
         }
         self.previous_close: dict[str, Decimal] = dict(self.prices)
+        self.start = now
+        # set_quote: the quote's distance below/above the last trade, and when it was set.
+        self.quote_offsets: dict[str, tuple[Decimal, Decimal, datetime]] = {}
+        self.volumes: dict[str, tuple[int, int]] = {}  # set_volume: (daily, previous)
 
     def knows(self, symbol: str) -> bool:
         return symbol in self.prices
@@ -96,7 +109,43 @@ class Market:
         if price <= 0:
             raise ValueError("price must be positive")
         self.pinned.add(symbol)
-        self._record(symbol, price.quantize(CENT), at)
+        price = price.quantize(CENT)
+        if at == self.start and self.history.get(symbol) == [(at, self.prices[symbol])]:
+            # Before time has moved, the first price given is the starting price (and so
+            # also the previous close), as a scenario point at the start time would be.
+            self.prices[symbol] = self.previous_close[symbol] = price
+            self.history[symbol] = [(at, price)]
+            return
+        self._record(symbol, price, at)
+
+    def set_quote(self, symbol: str, bid: Decimal | None, ask: Decimal | None,
+                  at: datetime) -> None:
+        if bid is None or ask is None:
+            self.quote_offsets.pop(symbol, None)
+            return
+        if bid <= 0 or ask < bid:
+            raise ValueError("a quote needs 0 < bid <= ask")
+        price = self.prices[symbol]
+        self.quote_offsets[symbol] = (price - bid, ask - price, at)
+
+    def quote(self, symbol: str) -> tuple[Decimal, Decimal, datetime | None]:
+        """Bid, ask and (if set by set_quote) when; by default the last trade ± 0.01."""
+        price = self.prices[symbol]
+        below, above, at = self.quote_offsets.get(symbol, (CENT, CENT, None))
+        return max(CENT, price - below), max(CENT, price + above), at
+
+    def set_volume(self, symbol: str, daily: int | None, previous: int | None) -> None:
+        old_daily, old_previous = self.volume(symbol)
+        for value in (daily, previous):
+            if value is not None and value < 0:
+                raise ValueError("volumes must be >= 0")
+        self.volumes[symbol] = (old_daily if daily is None else daily,
+                                old_previous if previous is None else previous)
+
+    def volume(self, symbol: str) -> tuple[int, int]:
+        """Shares traded in the latest session and in the one before it."""
+        default = DAILY_VOLUMES.get(symbol, FALLBACK_VOLUME)
+        return self.volumes.get(symbol, (default, default))
 
     def _record(self, symbol: str, price: Decimal, at: datetime) -> None:
         self.prices[symbol] = price

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.paper_exchange.clock import NY
+from trading_monitor.paper_exchange.clock import NY, latest_session, previous_session
 from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.wire import ts
 
-HALF_SPREAD = Decimal("0.01")
 UNITS = {"Min": 60, "T": 60, "Hour": 3600, "H": 3600, "Day": 86400, "D": 86400}
 
 
@@ -34,9 +33,12 @@ def _trade_id(market: Market, symbol: str) -> int:
 
 
 def quote(market: Market, symbol: str, now: datetime) -> dict[str, Any]:
-    at, price = _last(market, symbol, now)
-    return {"t": ts(at), "ax": "V", "ap": float(price + HALF_SPREAD), "as": 2, "bx": "V",
-            "bp": float(max(HALF_SPREAD, price - HALF_SPREAD)), "bs": 3, "c": ["R"], "z": "C"}
+    at, _ = _last(market, symbol, now)
+    bid, ask, quoted_at = market.quote(symbol)
+    if quoted_at is not None:
+        at = max(at, quoted_at)
+    return {"t": ts(at), "ax": "V", "ap": float(ask), "as": 2, "bx": "V", "bp": float(bid),
+            "bs": 3, "c": ["R"], "z": "C"}
 
 
 def _last(market: Market, symbol: str, now: datetime) -> tuple[datetime, Decimal]:
@@ -78,17 +80,38 @@ def _bucket(at: datetime, step: timedelta) -> datetime:
 
 
 def snapshot(market: Market, symbol: str, now: datetime) -> dict[str, Any]:
+    """latestTrade, latestQuote, minuteBar, and the daily bars of the latest two sessions."""
+    today = latest_session(now).day
+    daily_volume, previous_volume = market.volume(symbol)
     minute = bars(market, symbol, timedelta(minutes=1), None, now)
-    daily = bars(market, symbol, timedelta(days=1), None, now)
     price = float(market.price(symbol))
-    fallback = {"t": ts(now), "o": price, "h": price, "l": price, "c": price, "v": 0, "n": 0,
-                "vw": price}
-    prev = float(market.previous_close.get(symbol, market.price(symbol)))
+    per_minute = daily_volume // 390  # an average minute of the session
+    minute_bar = dict(minute[-1]) if minute else {"t": ts(now), "o": price, "h": price,
+                                                  "l": price, "c": price, "vw": price}
+    minute_bar.update(v=per_minute, n=per_minute // 100)
     return {
         "latestTrade": trade(market, symbol, now),
         "latestQuote": quote(market, symbol, now),
-        "minuteBar": minute[-1] if minute else fallback,
-        "dailyBar": daily[-1] if daily else fallback,
-        "prevDailyBar": dict(fallback, o=prev, h=prev, l=prev, c=prev, vw=prev),
+        "minuteBar": minute_bar,
+        "dailyBar": daily_bar(market, symbol, today, daily_volume, now),
+        "prevDailyBar": daily_bar(market, symbol, previous_session(today).day,
+                                  previous_volume, now),
     }
 
+
+def daily_bar(market: Market, symbol: str, day: date, volume: int,
+              now: datetime) -> dict[str, Any]:
+    """The bar of one session (stamped at its midnight, New York), from the recorded prices.
+
+    A session without recorded prices (before the exchange started) traded flat at the price
+    it had then: the earliest known one.
+    """
+    history = [(at, p) for at, p in market.history.get(symbol, []) if at <= now] or [
+        (now, market.price(symbol))]
+    ticks = [float(p) for at, p in history if at.astimezone(NY).date() == day]
+    if not ticks:
+        before = [p for at, p in history if at.astimezone(NY).date() < day]
+        ticks = [float(before[-1] if before else history[0][1])]
+    midnight = datetime(day.year, day.month, day.day, tzinfo=NY)
+    return {"t": ts(midnight), "o": ticks[0], "h": max(ticks), "l": min(ticks), "c": ticks[-1],
+            "v": volume, "n": volume // 100, "vw": round(sum(ticks) / len(ticks), 4)}

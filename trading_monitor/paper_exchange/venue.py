@@ -112,6 +112,18 @@ class Venue:
             self.market.set_price(symbol, price, now)
         self._settle(now)
 
+    def set_quote(self, symbol: str, bid: Decimal | None, ask: Decimal | None) -> None:
+        now = self.sync()
+        self.market.set_quote(self._known(symbol), bid, ask, now)
+
+    def set_volume(self, symbol: str, daily: int | None, previous: int | None) -> None:
+        self.market.set_volume(self._known(symbol), daily, previous)
+
+    def _known(self, symbol: str) -> str:
+        if symbol.upper() not in self.assets:
+            raise ValueError(f"unknown symbol {symbol}")
+        return symbol.upper()
+
     def advance(self, seconds: float) -> datetime:
         self.sync()
         self.clock.advance(seconds)
