@@ -17,7 +17,7 @@ from alpaca.trading.requests import (
     TakeProfitRequest,
 )
 
-from tests.paper_exchange.conftest import D
+from tests.paper_exchange.conftest import D, wait_until
 
 
 def bracket(qty: int = 10, tp: float = 110, sl: float = 95, sl_limit: float | None = None,
@@ -54,7 +54,8 @@ def test_take_profit_fill_cancels_stop(client, ctl):
     order = client.submit_order(bracket())
     parent, tp, sl = legs(client, order.id)
     assert parent.status == OrderStatus.FILLED
-    assert tp.status == sl.status == OrderStatus.NEW
+    # As on Alpaca: the take-profit works, the stop-loss stays held until its stop trades.
+    assert tp.status == OrderStatus.NEW and sl.status == OrderStatus.HELD
     ctl.set_price("AAPL", Decimal("111"))
     _, tp, sl = legs(client, order.id)
     assert tp.status == OrderStatus.FILLED and D(tp.filled_avg_price) == 111
@@ -74,8 +75,10 @@ def test_stop_limit_leg(client, ctl):
     order = client.submit_order(bracket(sl=95, sl_limit=94))
     _, _, sl = legs(client, order.id)
     assert sl.type.value == "stop_limit" and D(sl.limit_price) == 94
+    assert legs(client, order.id)[2].status == OrderStatus.HELD
     ctl.set_price("AAPL", Decimal("93"))  # triggered but below the limit
-    assert legs(client, order.id)[2].status == OrderStatus.NEW
+    _, tp, sl = legs(client, order.id)
+    assert sl.status == OrderStatus.NEW and tp.status == OrderStatus.CANCELED
     ctl.set_price("AAPL", Decimal("94.5"))
     assert legs(client, order.id)[2].status == OrderStatus.FILLED
 
@@ -98,6 +101,29 @@ def test_cancelling_unfilled_parent_cancels_legs(client, ctl):
     assert parent.status == tp.status == sl.status == OrderStatus.CANCELED
 
 
+def test_stop_loss_leg_released_when_its_stop_trades(client, ctl, stream):
+    order = client.submit_order(bracket(qty=3))
+    ctl.set_price("AAPL", Decimal("96"))  # above the stop: nothing happens
+    assert legs(client, order.id)[2].status == OrderStatus.HELD
+    ctl.set_price("AAPL", Decimal("95"))
+    _, tp, sl = legs(client, order.id)
+    assert sl.status == OrderStatus.FILLED and D(sl.filled_avg_price) == 95
+    assert tp.status == OrderStatus.CANCELED
+    wait_until(lambda: len(stream.updates) >= 6, what="six events")
+    assert [(u.event, u.order.type.value) for u in stream.updates] == [
+        ("new", "market"), ("fill", "market"), ("new", "limit"), ("new", "stop"),
+        ("canceled", "limit"), ("fill", "stop")]
+
+
+def test_cancelling_partly_filled_parent_cancels_its_legs(client, ctl):
+    ctl.set_partial_fill(symbol="AAPL", ratio=Decimal("0.5"))
+    order = client.submit_order(bracket())
+    client.cancel_order_by_id(order.id)
+    parent, tp, sl = legs(client, order.id)
+    assert parent.status == tp.status == sl.status == OrderStatus.CANCELED
+    assert D(parent.filled_qty) == 5 and D(client.get_open_position("AAPL").qty) == 5
+
+
 def test_partially_filled_parent_keeps_legs_held_then_releases(client, ctl):
     ctl.set_partial_fill(symbol="AAPL", ratio=Decimal("0.5"))
     order = client.submit_order(bracket())
@@ -107,7 +133,7 @@ def test_partially_filled_parent_keeps_legs_held_then_releases(client, ctl):
     ctl.advance(1)  # next match fills the remainder
     parent, tp, sl = legs(client, order.id)
     assert parent.status == OrderStatus.FILLED
-    assert tp.status == sl.status == OrderStatus.NEW
+    assert tp.status == OrderStatus.NEW and sl.status == OrderStatus.HELD
 
 
 def test_take_profit_partial_fill_shrinks_stop(client, ctl):
@@ -117,7 +143,7 @@ def test_take_profit_partial_fill_shrinks_stop(client, ctl):
     ctl.set_price("AAPL", Decimal("110"))
     _, tp, sl = legs(client, order.id)
     assert tp.status == OrderStatus.PARTIALLY_FILLED and D(tp.filled_qty) == 3
-    assert D(sl.qty) == 7 and sl.status == OrderStatus.NEW
+    assert D(sl.qty) == 7 and sl.status == OrderStatus.HELD
     position = client.get_open_position("AAPL")
     assert D(position.qty) == 7
 

@@ -79,14 +79,10 @@ class Desk(Book):
             if parent is not None and parent.is_open:
                 group.append(parent)
             return [o for o in group if self.close(o, "canceled", now)]
-        done = [order] if self.close(order, "canceled", now) else []
-        for leg in (self.orders[i] for i in order.legs):
-            if order.filled_qty > 0 and leg.status == "held":
-                leg.qty = order.filled_qty
-                self.activate(leg, now)
-            elif self.close(leg, "canceled", now):
-                done.append(leg)
-        return done
+        # An entry cancelled partly filled takes its exits with it (Alpaca's behaviour here is
+        # unconfirmed; its one rule is that cancelling any order of a group cancels the rest).
+        return [o for o in [order, *(self.orders[i] for i in order.legs)]
+                if self.close(o, "canceled", now)]
 
     def cancel_all(self, now: datetime) -> list[tuple[Order, ApiError | None]]:
         """DELETE /v2/orders: each order touched, with the refusal if its cancel was refused."""
@@ -149,6 +145,8 @@ class Desk(Book):
         new = replace(old, id=self.ids.uuid(), client_order_id=client_id, created_at=now,
                       updated_at=now, replaces=old.id, replaced_by=None, legs=list(old.legs),
                       status="held" if old.status == "held" else "new", **fields)
+        if "stop_price" in fields:
+            new.triggered = False  # a new stop price has to trade all over again
         if new.type == "trailing_stop":
             new.hwm = self.market.price(new.symbol)
             new.stop_price = risk.trail_stop(new)

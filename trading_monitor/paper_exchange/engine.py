@@ -103,17 +103,38 @@ class Engine(Desk):
         for _ in range(20):
             progressed = False
             for order in self.prune():
-                if order.status not in FILLABLE or order.id in touched or (
-                        self._partial_epoch.get(order.id) == self.epoch):
+                if order.id in touched or not self._may_trade(order):
                     continue
                 price = risk.executable_price(order, self.market.price(order.symbol))
-                if price is None:
+                if order.status == "held" and order.triggered:
+                    self._release_stop(order, now)
+                    progressed = True
+                if price is None or order.status == "held":
                     continue
                 self._execute(order, price, now)
                 touched.add(order.id)
                 progressed = True
             if not progressed:
                 return
+
+    def _may_trade(self, order: Order) -> bool:
+        if order.status == "held":
+            return self._armed(order)
+        # A partial fill's remainder waits for the next epoch (time or a price moving).
+        return order.status in FILLABLE and self._partial_epoch.get(order.id) != self.epoch
+
+    def _armed(self, leg: Order) -> bool:
+        """A bracket's stop-loss: held after the entry filled, watching its stop price."""
+        parent = self.orders.get(leg.parent_id or "")
+        return (leg.leg_role == "stop_loss" and parent is not None
+                and parent.order_class == "bracket" and parent.status == "filled")
+
+    def _release_stop(self, leg: Order, now: datetime) -> None:
+        # Its stop price traded: the stop-loss goes to work and the take-profit is cancelled.
+        self.activate(leg, now)
+        for sibling in self.group(leg):
+            if sibling is not leg:
+                self.close(sibling, "canceled", now)
 
     def _execute(self, order: Order, price: Decimal, now: datetime) -> None:
         if not risk.can_afford_fill(self, order, price):
@@ -153,12 +174,13 @@ class Engine(Desk):
     def _after_fill(self, order: Order, qty: Decimal, now: datetime) -> None:
         if order.status == "filled" and order.parent_id is None:
             for leg in (self.orders[i] for i in order.legs):
-                if leg.status == "held":
+                # A bracket's stop-loss stays held until its stop price trades (see _armed).
+                if leg.status == "held" and not self._armed(leg):
                     self.activate(leg, now)
         if order.parent_id is None and order.order_class != "oco":
             return
         for sibling in self.group(order):
-            if sibling is order or not sibling.is_open or sibling.status == "held":
+            if sibling is order or not sibling.is_open:
                 continue
             if order.status == "filled":
                 self.close(sibling, "canceled", now)
