@@ -74,3 +74,45 @@ def test_replace_validation(client, ctl):
         with pytest.raises(APIError) as err:
             client.patch(f"/orders/{order.id}", body)
         assert err.value.status_code == 422 and fragment in err.value.message
+
+
+def sell_limit(client, qty: int, limit: float):  # type: ignore[no-untyped-def]
+    return client.submit_order(LimitOrderRequest(symbol="AAPL", qty=qty, side="sell",
+                                                 time_in_force="gtc", limit_price=limit))
+
+
+def test_shares_held_by_one_closing_order_refuse_another(client, ctl):
+    ctl.set_price("AAPL", Decimal("100"))
+    client.submit_order(market(qty=10))
+    sell_limit(client, 10, 200)
+    assert D(client.get_open_position("AAPL").qty_available) == 0
+    with pytest.raises(APIError) as err:
+        client.submit_order(market(qty=1, side="sell"))
+    assert err.value.status_code == 403 and err.value.code == 40310000
+    assert err.value.message == "insufficient qty available for order (requested: 1, available: 0)"
+
+
+def test_replace_may_not_take_shares_held_by_another_order(client, ctl):
+    ctl.set_price("AAPL", Decimal("100"))
+    client.submit_order(market(qty=10))
+    first, second = sell_limit(client, 5, 200), sell_limit(client, 5, 201)
+    with pytest.raises(APIError) as err:
+        client.replace_order_by_id(first.id, ReplaceOrderRequest(qty=6))
+    assert err.value.status_code == 403 and err.value.code == 40310000
+    assert err.value.message == "insufficient qty available for order (requested: 6, available: 5)"
+    assert status(client, first.id) == OrderStatus.NEW  # untouched by the refusal
+    moved = client.replace_order_by_id(first.id, ReplaceOrderRequest(qty=5, limit_price=199))
+    client.cancel_order_by_id(second.id)
+    assert D(client.get_open_position("AAPL").qty_available) == 5
+    assert D(client.replace_order_by_id(moved.id, ReplaceOrderRequest(qty=10)).qty) == 10
+
+
+def test_replace_may_not_exceed_buying_power(client, ctl):
+    ctl.set_price("AAPL", Decimal("100"))
+    order = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=500, side="buy",
+                                                  time_in_force="gtc", limit_price=90))
+    assert D(client.replace_order_by_id(order.id, ReplaceOrderRequest(qty=1000)).qty) == 1000
+    latest = client.get_orders()[0]
+    with pytest.raises(APIError) as err:
+        client.replace_order_by_id(latest.id, ReplaceOrderRequest(qty=1200))
+    assert err.value.status_code == 403 and err.value.message == "insufficient buying power"

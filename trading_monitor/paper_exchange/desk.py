@@ -138,13 +138,19 @@ class Desk(Book):
         if old.filled_qty > 0:
             raise unprocessable("cannot replace a partially filled order")
         fields = risk.replacement_fields(old, changes)
-        client_id = self.new_client_id(fields.pop("client_order_id", None))
+        wanted_client_id = fields.pop("client_order_id", None)
         tif = fields.get("time_in_force", old.time_in_force)
         # A new order: a fresh expiry (for GTC a fresh 90 days; unconfirmed at Alpaca).
         fields["expires_at"] = clock.expiry(tif, now)
-        new = replace(old, id=self.ids.uuid(), client_order_id=client_id, created_at=now,
-                      updated_at=now, replaces=old.id, replaced_by=None, legs=list(old.legs),
+        new = replace(old, replaces=old.id, replaced_by=None, legs=list(old.legs),
+                      created_at=now, updated_at=now,
                       status="held" if old.status == "held" else "new", **fields)
+        if old.parent_id is None:
+            # The same 403s as a new order (POST and PATCH alike), not counting the old one.
+            risk.check_funds(self, new.symbol, new.side, new.qty,
+                             risk.estimate(new, self.market.price(new.symbol)), exclude=old)
+        new.client_order_id = self.new_client_id(wanted_client_id)
+        new.id = self.ids.uuid()
         if "stop_price" in fields:
             new.triggered = False  # a new stop price has to trade all over again
         if new.type == "trailing_stop":

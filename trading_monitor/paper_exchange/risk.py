@@ -57,11 +57,12 @@ def _counts_once(book: Book, order: Order) -> bool:
     return not any(o.leg_role == "take_profit" for o in book.group(order))
 
 
-def held_qty(book: Book, symbol: str, side: str) -> Decimal:
+def held_qty(book: Book, symbol: str, side: str, exclude: Order | None = None) -> Decimal:
+    """Shares of a position already reserved by open orders closing it."""
     return sum(
         (o.remaining for o in book.working.values()
          if o.symbol == symbol and o.side == side and o.status in RESTING
-         and _counts_once(book, o)),
+         and o is not exclude and _counts_once(book, o)),
         Decimal(0),
     )
 
@@ -81,10 +82,13 @@ def buying_power(book: Book, exclude: Order | None = None) -> Decimal:
     return totals.buying_power
 
 
-def check_funds(book: Book, symbol: str, side: str, qty: Decimal, price: Decimal) -> None:
+def check_funds(book: Book, symbol: str, side: str, qty: Decimal, price: Decimal,
+                exclude: Order | None = None) -> None:
+    """403 unless the shares (closing) or the buying power (opening) are there; `exclude` is
+    the order being replaced, whose own reservation does not count against it."""
     pos = book.ledger.qty(symbol)
     if not book.opening(symbol, side):
-        available = abs(pos) - held_qty(book, symbol, side)
+        available = abs(pos) - held_qty(book, symbol, side, exclude)
         if qty > available:
             # Alpaca refuses an order that would flip a position in one go.
             raise forbidden(
@@ -94,7 +98,7 @@ def check_funds(book: Book, symbol: str, side: str, qty: Decimal, price: Decimal
                 held_for_orders=fmt(abs(pos) - available),
             )
         return
-    power = buying_power(book)
+    power = buying_power(book, exclude)
     cost = (qty * price).quantize(CENT)
     if cost > power:
         raise forbidden("insufficient buying power", buying_power=fmt(power),
