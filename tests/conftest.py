@@ -19,6 +19,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from tests.helpers import use_clock
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
@@ -182,13 +183,18 @@ def exchange() -> Iterator[PaperExchange]:
                        rate_limit_per_min=None).start() as ex:
         ex.control.set_prices({"AAPL": "180.00", "MSFT": "420.00", "NVDA": "130.00",
                                "TSLA": "250.00", "SPY": "600.00", "AMD": "150.00"})
-        yield ex
+        use_clock(ex.venue.clock.now)
+        try:
+            yield ex
+        finally:
+            use_clock(None)
 
 
 def exchange_env(ex: PaperExchange, **overrides: str) -> dict[str, str]:
     env = {**TEST_KEYS, "ALPACA_BASE_URL": ex.url, "ALPACA_DATA_URL": ex.url,
            "ALPACA_STREAM_URL": ex.stream_url, "BROKER_TIMEOUT_SECONDS": "3",
-           "BROKER_REQUESTS_PER_MINUTE": "100000", "BROKER_READ_RETRIES": "2"}
+           "BROKER_REQUESTS_PER_MINUTE": "100000", "BROKER_READ_RETRIES": "2",
+           "CLOCK_SOURCE": "broker", "CANCEL_SETTLE_SECONDS": "1"}
     env.update(overrides)
     return env
 

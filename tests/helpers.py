@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from trading_monitor.broker.base import Broker
+from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.decision import parse_decision
 from trading_monitor.executor.cycle import CycleReport
 from trading_monitor.executor.service import execute_once
+from trading_monitor.ledger import Intent, Ledger
+from trading_monitor.ledger.installation import installation_id
+from trading_monitor.ledger.intents import plan_for
 from trading_monitor.paper_exchange import PaperExchange
 
 
@@ -31,7 +37,20 @@ def add_decision(db: TradingDB, body: dict[str, Any] | str | None, **columns: An
     return db.insert("analysis_decision", row)
 
 
+_clock: list[Clock] = []
+
+
+def use_clock(clock: Clock | None) -> None:
+    """The exchange fixture's simulated time becomes the jobs' clock in `run`."""
+    _clock[:] = [clock] if clock is not None else []
+
+
+def exchange_now() -> datetime:
+    return (_clock[0] if _clock else system_clock)()
+
+
 def run(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any) -> CycleReport:
+    kw.setdefault("now", _clock[0] if _clock else None)
     return execute_once(db_params, broker, settings, **kw)
 
 
@@ -58,3 +77,16 @@ def orders_at_broker(exchange: PaperExchange, client_order_id: str | None = None
 
 def our_orders(db: TradingDB, decision_id: int) -> list[Row]:
     return db.query("order_execution", {"analysis_decision_id": decision_id})
+
+
+def ledger(db: TradingDB, run_id: str = "test-run") -> Ledger:
+    return Ledger(db, run_id, system_clock)
+
+
+def write_test_intent(db: TradingDB, decision_id: int, protection_mode: str = "bracket",
+                      run_id: str = "crashed-run") -> Intent:
+    """The intent an executor would have committed for this decision before crashing."""
+    row = db.get_by_id("analysis_decision", decision_id)
+    d = parse_decision(row or {})
+    return ledger(db, run_id).write_intent(installation_id(db), d,
+                                           plan_for(d, protection_mode, None))

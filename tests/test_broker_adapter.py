@@ -193,21 +193,21 @@ def test_get_order_and_by_client_id(broker):
     assert broker.get_order("00000000-0000-4000-8000-000000000000") is None
 
 
-def test_list_orders_changed_since(broker, ctl):
+def test_list_orders_submitted_since(broker, ctl):
     first = broker.submit_order(limit_buy("ch-1"))
     ctl.advance(60)
     second = broker.submit_order(OrderRequest(
         "ch-2", "NVDA", "buy", D(2), "limit", "gtc", limit_price=D("129.00"),
         order_class="bracket", take_profit_limit=D("140.00"), stop_loss_stop=D("120.00")))
-    everything = broker.list_orders_changed_since(MARKET_OPEN - timedelta(minutes=5))
+    everything = broker.list_orders_submitted_since(MARKET_OPEN - timedelta(minutes=5))
     assert [o.client_order_id for o in everything] == ["ch-1", "ch-2"]  # oldest first
     assert len(everything[1].legs) == 2  # nested, legs not listed on their own
-    later = broker.list_orders_changed_since(first.submitted_at)
+    later = broker.list_orders_submitted_since(first.submitted_at)
     assert [o.id for o in later] == [second.id]
-    assert broker.list_orders_changed_since(second.submitted_at) == []
+    assert broker.list_orders_submitted_since(second.submitted_at) == []
 
 
-def test_list_orders_changed_since_pages_across_equal_timestamps(broker, ctl):
+def test_list_orders_submitted_since_pages_across_equal_timestamps(broker, ctl):
     session = requests.Session()
     session.headers.update(RAW_HEADERS)
 
@@ -223,7 +223,7 @@ def test_list_orders_changed_since_pages_across_equal_timestamps(broker, ctl):
     post(499)  # the 500th row: the page ends here, on this timestamp
     post(500)  # same timestamp, first row of the second page
     assert len(ctl.orders()) == 501
-    listed = broker.list_orders_changed_since(MARKET_OPEN - timedelta(minutes=5))
+    listed = broker.list_orders_submitted_since(MARKET_OPEN - timedelta(minutes=5))
     assert len({o.id for o in listed}) == 501
 
 

@@ -50,7 +50,9 @@ def test_new_trade_swing_from_dict():
     assert d.entry_price == Decimal("187.55") and str(d.entry_price) == "187.55"
     assert d.stop_loss == Decimal("180") and d.take_profit == Decimal("200")
     assert d.order_quantity == Decimal(10)
-    assert d.order_time_in_force is TimeInForce.GTC
+    # The entry is a DAY order for both styles; a SWING position's protection is GTC.
+    assert d.order_time_in_force is TimeInForce.DAY
+    assert d.protection_time_in_force is TimeInForce.GTC
     assert d.notional == Decimal("1875.50")
 
 
@@ -68,6 +70,7 @@ def test_new_trade_daytrade_sized_by_risk_amount():
     # 100 risk over 5.00 per share: exactly 20 shares
     assert d.order_quantity == Decimal(20)
     assert d.order_time_in_force is TimeInForce.DAY
+    assert d.protection_time_in_force is TimeInForce.DAY
     assert d.take_profit is None
 
 
@@ -133,7 +136,7 @@ def test_ticker_upper_cased_and_matching_column_is_fine():
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (187.55, "187.55"), (0.1, "0.1"), (12.3456, "12.3456"), ("187.550", "187.550"),
+    (187.55, "187.55"), (0.1, "0.1"), (0.1234, "0.1234"), ("187.550", "187.550"),
     (187, "187"), (" 42.5 ", "42.5"),
 ])
 def test_float_prices_kept_exact(value, expected):
@@ -177,12 +180,12 @@ def test_swing_without_take_profit():
 
 def test_both_quantity_and_risk_amount():
     assert invalid(row({**SWING, "risk_amount": 100})) == (
-        "give exactly one of quantity or risk_amount")
+        "give exactly one of quantity, risk_amount or risk_pct")
 
 
 def test_neither_quantity_nor_risk_amount():
     plan = {k: v for k, v in SWING.items() if k != "quantity"}
-    assert invalid(row(plan)) == "give exactly one of quantity or risk_amount"
+    assert invalid(row(plan)) == "give exactly one of quantity, risk_amount or risk_pct"
 
 
 @pytest.mark.parametrize("qty", [1.5, "2.25", 0.001])
@@ -315,16 +318,21 @@ def test_any_row_parses_or_is_decision_invalid(r):
     assert d.ticker == d.ticker.upper()
     if d.primary_action in (Action.NEW_TRADE, Action.AMEND):
         assert d.entry_price is not None and d.stop_loss is not None
-        assert (d.quantity is None) != (d.risk_amount is None)
+        sizes = (d.quantity, d.risk_amount, d.risk_pct)
+        assert sum(v is not None for v in sizes) == 1
+
+
+# Prices on Alpaca's tick, as JSON floats: whole cents (off-tick prices are refused).
+_cents = st.integers(1, 1_000_000).map(lambda c: c / 100)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries(
     {"side": st.sampled_from(["buy", "sell", "long", "short"]),
      "trade_style": st.sampled_from(["SWING", "DAYTRADE"]),
-     "entry_price": st.one_of(st.floats(0.01, 10_000), st.integers(1, 10_000)),
-     "stop_loss": st.one_of(st.floats(0.01, 10_000), st.integers(1, 10_000)),
-     "take_profit": st.one_of(st.floats(0.01, 10_000), st.integers(1, 10_000)),
+     "entry_price": st.one_of(_cents, st.integers(1, 10_000)),
+     "stop_loss": st.one_of(_cents, st.integers(1, 10_000)),
+     "take_profit": st.one_of(_cents, st.integers(1, 10_000)),
      "risk_amount": st.one_of(st.floats(0.01, 10_000), st.integers(1, 10_000))}))
 def test_near_valid_plans_parse_with_exact_prices(plan):
     d = parse_decision(row(plan))
@@ -333,3 +341,42 @@ def test_near_valid_plans_parse_with_exact_prices(plan):
     assert qty == qty.to_integral_value() and qty >= 0
     if qty > 0:
         assert qty * abs(d.entry_price - d.stop_loss) <= d.risk_amount
+
+
+# -- ticks, sizes and risk_pct (executor hardening) ----------------------------------------
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("entry_price", "187.555"), ("stop_loss", 180.001), ("take_profit", "200.0001"),
+    ("entry_price", "0.12345"),
+])
+def test_prices_off_the_tick_are_refused_never_rounded(field, value):
+    message = invalid(row({**SWING, field: value}))
+    assert f"{field}: {value} is not on Alpaca's tick" in message
+
+
+def test_sub_dollar_prices_take_four_decimals():
+    d = parse_decision(row({**SWING, "entry_price": "0.1234", "stop_loss": "0.1001",
+                            "take_profit": "0.2"}))
+    assert d.entry_price == Decimal("0.1234")
+
+
+@pytest.mark.parametrize("qty", [0, -3, "0"])
+def test_quantity_must_be_positive(qty):
+    assert "quantity: Input should be greater than 0" in invalid(row({**SWING, "quantity": qty}))
+
+
+def test_risk_pct_sizes_from_equity():
+    plan = {k: v for k, v in DAYTRADE.items() if k != "risk_amount"}
+    d = parse_decision(row({**plan, "risk_pct": "0.5"}))  # 0.5% of equity at risk
+    assert d.risk_pct == Decimal("0.5") and d.order_quantity == 0  # not sized yet
+    sized = d.with_risk_budget(Decimal("100000"))
+    # 500 risk over 5.00 per share: 100 shares
+    assert (sized.risk_amount, sized.risk_pct, sized.order_quantity) == (
+        Decimal("500.00"), None, Decimal(100))
+    tiny = d.with_risk_budget(Decimal("100"))  # 0.50 of risk buys no share
+    assert tiny.order_quantity == 0
+
+
+def test_only_one_sizing_field():
+    plan = {**DAYTRADE, "risk_pct": 1}
+    assert invalid(row(plan)) == "give exactly one of quantity, risk_amount or risk_pct"

@@ -21,8 +21,8 @@ def _settings(exchange, **env):
     (entry(stop_loss="176.00"), "stop_loss 176.00 must be below entry"),
     (entry(side="SELL", stop_loss="170.00", take_profit="165.00"), "must be above entry"),
     (entry(take_profit="174.00"), "take_profit 174.00 must be above entry"),
-    (entry(entry_price="175.005"), "sub-penny"),
-    (entry(quantity=None, risk_amount="1"), "quantity must be positive"),
+    (entry(quantity=None, risk_amount="1"), "position size rounds to 0 shares: risk budget 1 "
+                                            "over a per-share risk of 5.00"),
     (entry("ZZZZ"), "unknown symbol ZZZZ"),
     (entry("HALT", entry_price="10.00", stop_loss="9.00", take_profit="12.00"), "not tradable"),
 ])
@@ -128,7 +128,7 @@ def test_day_orders_while_closed_only_when_configured(db, db_params, broker, exc
     strict = _settings(exchange, REJECT_DAY_ORDERS_WHEN_CLOSED="true")
     day = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None))
     gtc = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
-                                 take_profit="440.00", quantity=1))
+                                 take_profit="440.00", quantity=1, time_in_force="gtc"))
     run(db_params, broker, strict)
     assert "market is closed" in outcome(db, day)["reason"]
     assert outcome(db, gtc)["terminal_state"] == "EXECUTED"
@@ -151,7 +151,7 @@ def test_fat_finger_entry_far_from_the_last_trade(db, db_params, broker, setting
     assert ("entry 1800.00 is 900.0% away from the last trade 180.0 "
             "(MAX_PRICE_DEVIATION_PCT 10)") in outcome(db, typo)["reason"]
     assert outcome(db, fine)["terminal_state"] == "EXECUTED"
-    assert exchange.control.counters()["GET /v2/stocks/trades/latest"] == 1
+    assert exchange.control.counters()["GET /v2/stocks/snapshots"] == 1
     off = _settings(exchange, MAX_PRICE_DEVIATION_PCT="off")
     again = add_decision(db, entry(entry_price="150.00", stop_loss="140.00",
                                    take_profit="190.00", quantity=1))

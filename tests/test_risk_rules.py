@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
-from trading_monitor.domain.decision import Decision, DecisionInvalid, parse_decision
+from trading_monitor.domain.decision import (
+    Decision,
+    DecisionInvalid,
+    is_valid_tick,
+    parse_decision,
+)
 from trading_monitor.domain.risk import (
     AccountView,
     RiskLimits,
     daily_loss,
     entry_rejection,
-    is_valid_tick,
     price_problem,
 )
 
@@ -77,17 +81,16 @@ def test_take_profit_on_wrong_side():
     ("entry_price", "100.005"), ("stop_loss", "95.001"), ("take_profit", "110.0001"),
 ])
 def test_sub_penny_at_one_dollar_and_above(field, value):
-    problem = price_problem(decision(**{field: value}))
-    assert problem is not None
-    assert problem.startswith(f"{field} {value} is sub-penny")
+    # The contract refuses an off-tick price as written: never rounded, never sent.
+    with pytest.raises(DecisionInvalid, match=f"{field}: {value} is not on Alpaca's tick"):
+        decision(**{field: value})
 
 
 def test_four_decimals_allowed_below_one_dollar():
     d = decision(entry_price="0.5123", stop_loss="0.4501", take_profit="0.6999", quantity=100)
     assert price_problem(d) is None
-    problem = price_problem(decision(entry_price="0.51234", stop_loss="0.45",
-                                     take_profit="0.70", quantity=100))
-    assert problem is not None and problem.startswith("entry_price 0.51234 is sub-penny")
+    with pytest.raises(DecisionInvalid, match="entry_price: 0.51234 is not on Alpaca's tick"):
+        decision(entry_price="0.51234", stop_loss="0.45", take_profit="0.70", quantity=100)
 
 
 @pytest.mark.parametrize(("price", "ok"), [
@@ -106,8 +109,9 @@ def test_zero_quantity_from_risk_sizing():
 
 
 def test_zero_and_negative_explicit_quantity():
-    assert price_problem(decision(quantity=0)) == "quantity must be positive (got 0)"
-    assert price_problem(decision(quantity=-5)) == "quantity must be positive (got -5)"
+    for qty in (0, -5):
+        with pytest.raises(DecisionInvalid, match="quantity: Input should be greater than 0"):
+            decision(quantity=qty)
 
 
 def test_absurd_quantity_is_a_reason_not_a_crash():
@@ -221,9 +225,8 @@ def test_day_order_while_market_closed_when_configured():
     assert entry_rejection(day, ALL_ON, closed) == (
         "market is closed and REJECT_DAY_ORDERS_WHEN_CLOSED is set (day order)")
     # gtc orders, open markets, or the setting off: all pass
-    assert entry_rejection(decision(), ALL_ON, closed) is None
-    assert entry_rejection(decision(trade_style="SWING", time_in_force="day"), ALL_ON,
-                           closed) is not None
+    assert entry_rejection(decision(time_in_force="gtc"), ALL_ON, closed) is None
+    assert entry_rejection(decision(trade_style="SWING"), ALL_ON, closed) is not None  # day
     assert entry_rejection(day, ALL_ON, VIEW) is None
     assert entry_rejection(day, dataclasses.replace(ALL_ON, reject_day_orders_when_closed=False),
                            closed) is None

@@ -22,6 +22,16 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
+class DataFeedName(str, Enum):
+    IEX = "iex"
+    SIP = "sip"
+
+
+class ClockSource(str, Enum):
+    SYSTEM = "system"
+    BROKER = "broker"
+
+
 class ProtectionMode(str, Enum):
     BRACKET = "bracket"
     STAGED = "staged"
@@ -86,6 +96,14 @@ class Settings(BaseModel):
         Decimal("24"), alias="MAX_DECISION_AGE_HOURS", gt=0)
     max_unsent_order_minutes: Decimal | None = Field(
         Decimal("30"), alias="MAX_UNSENT_ORDER_MINUTES", gt=0)
+    # "broker" follows a paper exchange's simulated time; Alpaca's time is the machine's.
+    clock_source: ClockSource = Field(ClockSource.SYSTEM, alias="CLOCK_SOURCE")
+    max_spread_pct: Decimal | None = Field(None, alias="MAX_SPREAD_PCT", gt=0)
+    min_daily_volume: Decimal | None = Field(None, alias="MIN_DAILY_VOLUME", gt=0)
+    alpaca_data_feed: DataFeedName = Field(DataFeedName.IEX, alias="ALPACA_DATA_FEED")
+    cancel_settle_seconds: float = Field(3.0, alias="CANCEL_SETTLE_SECONDS", ge=0, le=60)
+    max_deferrals: int = Field(20, alias="MAX_DEFERRALS", ge=1)
+    executor_lock_wait_seconds: float = Field(60.0, alias="EXECUTOR_LOCK_WAIT_SECONDS", ge=0)
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
@@ -108,13 +126,26 @@ class Settings(BaseModel):
     @field_validator(
         "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",
         "max_decision_age_hours", "max_unsent_order_minutes", "max_price_deviation_pct",
-        mode="before",
+        "max_spread_pct", "min_daily_volume", mode="before",
     )
     @classmethod
     def _off_means_none(cls, value: Any) -> Any:
         # "off" disables a limit; an empty value keeps it unset rather than failing.
         if isinstance(value, str) and value.strip().lower() in {"", "off", "none"}:
             return None
+        return value
+
+    @field_validator("alpaca_api_key", "alpaca_secret_key", mode="before")
+    @classmethod
+    def _printable_key(cls, value: Any) -> Any:
+        # A key with a stray newline or a space would only fail deep inside the HTTP client,
+        # looking like a network fault; say what is wrong instead (never echoing the key).
+        if isinstance(value, str) and value.strip():
+            key = value.strip()
+            if not key.isascii() or not key.isprintable() or " " in key:
+                raise ValueError("must be printable ASCII without spaces (check for a pasted "
+                                 "quote, space or line break)")
+            return key
         return value
 
     @field_validator("log_level")

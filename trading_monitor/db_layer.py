@@ -33,8 +33,10 @@ class TradingDB:
         test_mode: bool = False,
         config: Mapping[str, Any] | None = None,
         application_name: str = "trading-monitor",
+        read_only: bool = False,
     ):
         self.test_mode = test_mode
+        self.read_only = read_only
         self._config = dict(config) if config is not None else None
         self._application_name = application_name
         self._conn: Any = None
@@ -56,7 +58,9 @@ class TradingDB:
             self._conn = psycopg2.connect(
                 **params,
                 application_name=self._application_name,
-                options="-c timezone=UTC",
+                # A read-only session makes "a dry run writes nothing" the server's promise.
+                options="-c timezone=UTC" + (" -c default_transaction_read_only=on"
+                                             if self.read_only else ""),
                 connect_timeout=10,
                 cursor_factory=psycopg2.extras.RealDictCursor,
             )
@@ -116,6 +120,22 @@ class TradingDB:
             raise
         finally:
             self._in_transaction = False
+
+    @contextmanager
+    def savepoint(self, name: str = "work") -> Iterator[TradingDB]:
+        """Inside a transaction: an error rolls back only what ran in this block."""
+        if not self._in_transaction:
+            raise RuntimeError("a savepoint needs an open transaction")
+        self._run(sql.SQL("SAVEPOINT {}").format(sql.Identifier(name)), None, fetch=False)
+        try:
+            yield self
+        except BaseException:
+            if self._conn is not None and not self._conn.closed:
+                self._run(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(sql.Identifier(name)),
+                          None, fetch=False)
+            raise
+        self._run(sql.SQL("RELEASE SAVEPOINT {}").format(sql.Identifier(name)), None,
+                  fetch=False)
 
     def _run(self, statement: Any, params: Any, fetch: bool) -> Any:
         conn = self.connection

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from trading_monitor.clock import Clock
 from trading_monitor.config import Settings, get_postgres_config, has_test_database
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError
@@ -28,6 +29,7 @@ class Environment:
     db_config: dict[str, Any]
     settings: Settings
     embedded: bool
+    clock: Clock | None = None  # the in-process exchange's simulated time, in test mode
 
 
 @contextmanager
@@ -56,6 +58,7 @@ def job_environment(settings: Settings, *, test_mode: bool, seed_examples: bool 
 
                 print(f"test mode: seeded example decisions {seed(db)}")
         broker_settings = settings.model_copy(update={"alpaca_paper": True})
+        clock: Clock | None = None
         if not settings.alpaca_base_url:
             from trading_monitor.paper_exchange import PaperExchange
 
@@ -65,12 +68,13 @@ def job_environment(settings: Settings, *, test_mode: bool, seed_examples: bool 
 
             exchange.control.set_prices(DEMO_PRICES)
             print(f"test mode: in-process paper exchange at {exchange.url}")
+            clock = exchange.venue.clock.now
             broker_settings = broker_settings.model_copy(update={
                 "alpaca_base_url": exchange.url, "alpaca_data_url": exchange.url,
                 "alpaca_stream_url": exchange.stream_url,
                 "alpaca_api_key": SecretStr("test-mode-key"),
                 "alpaca_secret_key": SecretStr("test-mode-secret")})
-        yield Environment(db_config, broker_settings, embedded=embedded_db)
+        yield Environment(db_config, broker_settings, embedded=embedded_db, clock=clock)
 
 
 def _same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:

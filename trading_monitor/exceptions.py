@@ -33,7 +33,16 @@ class TemporaryError(TradingMonitorError):
 
 
 class RejectedError(TradingMonitorError):
-    """A final no for this one piece of work (broker rejection, failed risk rule)."""
+    """A final no for this one piece of work (broker rejection, failed risk rule).
+
+    `status` and `code` are the broker's HTTP status and Alpaca error code, when it was
+    the broker that said no.
+    """
+
+    def __init__(self, message: str, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class UnknownSchemaError(TradingMonitorError, ValueError):

@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with job_environment(settings, test_mode=args.test_mode, seed_examples=True) as env:
         broker = AlpacaBroker(env.settings)
         report = execute_once(env.db_config, broker, env.settings, dry_run=args.dry_run,
-                              mode="test" if args.test_mode and not args.dry_run else None)
+                              mode="test" if args.test_mode and not args.dry_run else None,
+                              now=env.clock)
         print_report(report)
     return EXIT_OK
 

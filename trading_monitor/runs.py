@@ -11,11 +11,13 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from trading_monitor.clock import system_clock
 from trading_monitor.db_layer import TradingDB
 
 
 def new_run_id(job_name: str, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    """A label for one job run: the job, when it started (machine time) and a random tail."""
+    stamp = (now or system_clock()).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{job_name}-{stamp}-{secrets.token_hex(3)}"
 
 

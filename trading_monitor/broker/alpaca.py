@@ -16,8 +16,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from alpaca.common.enums import Sort
+from alpaca.data.enums import DataFeed
 from alpaca.data.historical import StockHistoricalDataClient
-from alpaca.data.requests import StockLatestTradeRequest
+from alpaca.data.requests import StockLatestTradeRequest, StockSnapshotRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import (
@@ -36,6 +37,7 @@ from trading_monitor.broker.models import (
     CalendarDay,
     FillActivity,
     MarketClock,
+    MarketSnapshot,
     OrderRequest,
 )
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
@@ -114,17 +116,18 @@ class AlpacaBroker:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], *, order_request: bool = False) -> T:
         try:
             return fn()
         except Exception as exc:
-            raise classify(exc, self._session.last_retry_after) from None
+            raise classify(exc, self._session.last_retry_after,
+                           order_request=order_request) from None
 
-    def _read(self, fn: Callable[[], T]) -> T:
-        """Reads are safe to repeat: retry temporary failures with a short backoff."""
+    def _read(self, fn: Callable[[], T], *, order_request: bool = False) -> T:
+        """Reads (and cancels) are safe to repeat: retry temporary failures with a backoff."""
         for attempt in range(self._read_retries + 1):
             try:
-                return self._call(fn)
+                return self._call(fn, order_request=order_request)
             except TemporaryError as exc:
                 if attempt == self._read_retries:
                     raise
@@ -151,7 +154,8 @@ class AlpacaBroker:
                 self._sleep(_backoff(attempt))
             try:
                 return convert.order(self._call(
-                    lambda: self._trading.submit_order(convert.to_alpaca_request(request))))
+                    lambda: self._trading.submit_order(convert.to_alpaca_request(request)),
+                    order_request=True))
             except DuplicateClientOrderId:
                 found = self.get_order_by_client_id(request.client_order_id)
                 if found is not None:
@@ -179,8 +183,9 @@ class AlpacaBroker:
         found = self._read_or_none(lambda: self._trading.get_order_by_client_id(client_order_id))
         return convert.order(found) if found is not None else None
 
-    def list_orders_changed_since(self, after: datetime) -> list[BrokerOrder]:
-        """Orders submitted after `after` (Alpaca filters on submission), 500 per request.
+    def list_orders_submitted_since(self, after: datetime) -> list[BrokerOrder]:
+        """Orders SUBMITTED after `after`, 500 per request. Alpaca filters on submission
+        time only: an old order that changed since is not in this list.
 
         Pages overlap by a microsecond so orders sharing the last timestamp of a full page
         are not skipped; ids already seen are dropped.
@@ -200,7 +205,7 @@ class AlpacaBroker:
     def cancel_order(self, order_id: str) -> None:
         """Idempotent: an order already canceled (say by a retried DELETE) is not an error."""
         try:
-            self._read(lambda: self._trading.cancel_order_by_id(order_id))
+            self._read(lambda: self._trading.cancel_order_by_id(order_id), order_request=True)
         except NotFoundError:
             raise
         except RejectedError:
@@ -211,12 +216,15 @@ class AlpacaBroker:
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,
                       limit_price: Decimal | None = None,
                       stop_price: Decimal | None = None) -> BrokerOrder:
+        if qty is not None and qty != qty.to_integral_value():
+            raise RejectedError(f"replacement qty {qty} is not a whole number of shares; "
+                                "never truncated")
         req = ReplaceOrderRequest(qty=int(qty) if qty is not None else None,
                                   limit_price=convert.as_float(limit_price),
                                   stop_price=convert.as_float(stop_price))
         try:
             return convert.order(self._call(lambda: self._trading.replace_order_by_id(
-                order_id, req)))
+                order_id, req), order_request=True))
         except TemporaryError:
             # A replace is not idempotent (each makes a new order): settle it by reading back.
             old = self.get_order(order_id)
@@ -255,6 +263,18 @@ class AlpacaBroker:
         trades = self._read(lambda: self._data.get_stock_latest_trade(
             StockLatestTradeRequest(symbol_or_symbols=wanted)))
         return {s: Decimal(str(t.price)) for s, t in dict(trades).items()}
+
+    def market_snapshots(self, symbols: Iterable[str], feed: str = "iex"
+                         ) -> dict[str, MarketSnapshot]:
+        """Last trade, quote and daily bars of every symbol in one request per 100."""
+        wanted = sorted(set(symbols))
+        found: dict[str, MarketSnapshot] = {}
+        for start in range(0, len(wanted), 100):
+            request = StockSnapshotRequest(symbol_or_symbols=wanted[start:start + 100],
+                                           feed=DataFeed(feed))
+            raw: Any = self._read(partial(self._data.get_stock_snapshot, request))
+            found.update((s, convert.snapshot(s, snap)) for s, snap in dict(raw).items())
+        return found
 
     def fill_activities(self, after: datetime) -> list[FillActivity]:
         fills: list[FillActivity] = []

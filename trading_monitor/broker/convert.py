@@ -25,9 +25,11 @@ from trading_monitor.broker.models import (
     BrokerPosition,
     FillActivity,
     MarketClock,
+    MarketSnapshot,
     OrderRequest,
 )
 
+_NEW_YORK = pytz.timezone("America/New_York")
 _ORDER_TYPES = {"market": MarketOrderRequest, "limit": LimitOrderRequest,
                 "stop": StopOrderRequest, "stop_limit": StopLimitOrderRequest}
 
@@ -137,4 +139,19 @@ def fill(row: dict[str, Any]) -> FillActivity:
         side=str(row["side"]), qty=Decimal(str(row["qty"])), price=Decimal(str(row["price"])),
         transaction_time=datetime.fromisoformat(str(row["transaction_time"]).replace("Z",
                                                                                      "+00:00")),
+    )
+
+
+def snapshot(symbol: str, s: Any) -> MarketSnapshot:
+    """alpaca-py's Snapshot (any part may be missing) as our MarketSnapshot."""
+    trade, quote = s.latest_trade, s.latest_quote
+    daily, previous = s.daily_bar, s.previous_daily_bar
+    return MarketSnapshot(
+        symbol=symbol,
+        last_price=dec(trade.price) if trade else None,
+        bid=dec(quote.bid_price) if quote else None,
+        ask=dec(quote.ask_price) if quote else None,
+        daily_volume=dec(daily.volume) if daily else None,
+        daily_bar_date=new_york(daily.timestamp).astimezone(_NEW_YORK).date() if daily else None,
+        previous_volume=dec(previous.volume) if previous else None,
     )

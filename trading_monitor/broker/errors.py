@@ -35,6 +35,16 @@ def api_message(exc: APIError) -> str:
     return text[:300]
 
 
+def api_code(exc: APIError) -> int | None:
+    """Alpaca's own error code from the body ({"code": 40310000, ...}), when there is one."""
+    try:
+        body = json.loads(str(exc))
+    except (ValueError, TypeError):
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, int) else None
+
+
 def _status(exc: APIError) -> int | None:
     try:
         return exc.status_code
@@ -42,12 +52,28 @@ def _status(exc: APIError) -> int | None:
         return None
 
 
-def classify(exc: BaseException, retry_after: float | None = None) -> TradingMonitorError:
-    """Map any error from alpaca-py or the network onto our three kinds."""
+# Alpaca's codes (its error bodies carry them beside the HTTP status).
+CODE_UNAUTHORIZED = 40110000
+CODE_FORBIDDEN = 40310000  # "insufficient buying power" / "insufficient qty available"
+
+
+def classify(exc: BaseException, retry_after: float | None = None, *,
+             order_request: bool = False) -> TradingMonitorError:
+    """Map any error from alpaca-py or the network onto our three kinds.
+
+    `order_request` marks a submit, replace or cancel of one order: there a 403 is the
+    broker refusing that order (buying power, held shares, pattern day trader), a final no
+    for that decision only; anywhere else a 403 means the account may not do this at all.
+    """
     if isinstance(exc, TradingMonitorError):
         return exc
     if isinstance(exc, APIError):
-        return _classify_api_error(exc, retry_after)
+        return _classify_api_error(exc, retry_after, order_request)
+    if isinstance(exc, (requests.exceptions.InvalidHeader, UnicodeEncodeError)):
+        # Raised before anything is sent: a key with a newline, a space or a non-ASCII
+        # character. Retrying can never help.
+        return FatalError("the Alpaca API key or secret is malformed (it must be printable "
+                          "ASCII without spaces); check ALPACA_API_KEY and ALPACA_SECRET_KEY")
     if isinstance(exc, requests.Timeout):
         return TemporaryError(f"broker timed out ({type(exc).__name__})")
     if isinstance(exc, requests.ConnectionError):
@@ -57,22 +83,26 @@ def classify(exc: BaseException, retry_after: float | None = None) -> TradingMon
     return TemporaryError(f"unexpected broker failure: {type(exc).__name__}")
 
 
-def _classify_api_error(exc: APIError, retry_after: float | None) -> TradingMonitorError:
+def _classify_api_error(exc: APIError, retry_after: float | None, order_request: bool
+                        ) -> TradingMonitorError:
     status = _status(exc)
+    code = api_code(exc)
     message = api_message(exc)
     lowered = message.lower()
-    if status == 401:
-        return FatalError(f"broker refused the API keys (401): {message}")
+    if status == 401 or code == CODE_UNAUTHORIZED:
+        return FatalError(f"broker refused the API keys ({status}): {message}")
     if status == 403:
-        if "buying power" in lowered or "insufficient" in lowered or "qty" in lowered:
-            return RejectedError(f"broker rejected the order (403): {message}")
-        return FatalError(f"broker forbade the request (403): {message}")
+        if order_request or code == CODE_FORBIDDEN:
+            return RejectedError(f"broker refused the order (403, code {code}): {message}",
+                                 status, code)
+        return FatalError(f"broker forbade the request (403, code {code}): {message}")
     if status == 404:
         return NotFoundError(f"not found at the broker: {message}")
-    if status == 422 and "client_order_id must be unique" in lowered:
+    # 40010001 is also Alpaca's generic "invalid request" code: the message decides.
+    if "client_order_id must be unique" in lowered:
         return DuplicateClientOrderId(message)
     if status == 429:
         return TemporaryError("broker rate limit hit (429)", retry_after=retry_after)
     if status is not None and status >= 500:
         return TemporaryError(f"broker server error ({status}): {message}")
-    return RejectedError(f"broker rejected the request ({status}): {message}")
+    return RejectedError(f"broker rejected the request ({status}): {message}", status, code)

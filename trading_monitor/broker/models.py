@@ -6,6 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from trading_monitor.domain.market import MarketSnapshot
+
+__all__ = ["BrokerAccount", "BrokerAsset", "BrokerOrder", "BrokerPosition", "CalendarDay",
+           "FillActivity", "MarketClock", "MarketSnapshot", "OrderRequest"]
+
 
 @dataclass(frozen=True)
 class OrderRequest:

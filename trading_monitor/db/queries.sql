@@ -7,17 +7,50 @@ WHERE contype = 'f' AND connamespace = 'public'::regnamespace;
 -- name: claim_next_decision
 -- One unexecuted decision, locked for this transaction; SKIP LOCKED lets a second
 -- executor pass it by. NocoDB checkboxes may leave NULL, hence IS NOT TRUE.
-SELECT *
-FROM analysis_decision
-WHERE executed IS NOT TRUE AND id > %(after_id)s
-ORDER BY id
+-- The age is computed here, from the job's clock: a production table may lack created_at
+-- (read through to_jsonb, NULL then) or hold it without a time zone (read as UTC, the
+-- session's zone), and neither may keep a decision waiting.
+SELECT d.*,
+       %(now)s::timestamptz - (to_jsonb(d) ->> 'created_at')::timestamptz AS decision_age
+FROM analysis_decision d
+WHERE d.executed IS NOT TRUE AND d.id > %(after_id)s
+ORDER BY d.id
 LIMIT 1
-FOR UPDATE SKIP LOCKED;
+FOR UPDATE OF d SKIP LOCKED;
+
+-- name: peek_next_decision
+-- The dry run's claim: the same row without a lock (a read-only session takes none).
+SELECT d.*,
+       %(now)s::timestamptz - (to_jsonb(d) ->> 'created_at')::timestamptz AS decision_age
+FROM analysis_decision d
+WHERE d.executed IS NOT TRUE AND d.id > %(after_id)s
+ORDER BY d.id
+LIMIT 1;
+
+-- name: order_age
+SELECT %(now)s::timestamptz - created_at AS age FROM order_execution WHERE id = %(order_id)s;
+
+-- name: deferrals_of_decision
+SELECT message FROM event_log
+WHERE entity = 'analysis_decision' AND entity_id = %(decision_id)s AND event = 'deferred'
+ORDER BY id;
+
+-- name: entries_past_expiry
+-- DAY entries the broker holds as GTC (a SWING bracket), past the session they were for.
+SELECT * FROM order_execution
+WHERE order_role = 'ENTRY' AND entry_expires_at <= %(now)s
+  AND order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'not_sent')
+ORDER BY id;
+
+-- name: start_snapshot_exists
+SELECT 1 AS found FROM broker_snapshot
+WHERE snapshot_type = 'START' AND created_at >= %(since)s
+LIMIT 1;
 
 -- name: mark_decision_executed
 UPDATE analysis_decision
 SET executed = true,
-    execution_time = now(),
+    execution_time = %(now)s,
     existing_order_id = COALESCE(%(existing_order_id)s, existing_order_id),
     existing_trade_journal_id = COALESCE(%(existing_trade_journal_id)s, existing_trade_journal_id)
 WHERE id = %(decision_id)s;

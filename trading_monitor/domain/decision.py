@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -45,6 +45,8 @@ class TimeInForce(str, Enum):
 MAX_PRICE = Decimal(10_000_000)
 MAX_QUANTITY = Decimal(100_000_000)
 MAX_RISK_AMOUNT = Decimal(1_000_000_000)
+CENT = Decimal("0.01")
+SUB_DOLLAR_TICK = Decimal("0.0001")
 
 _SIDE_WORDS = {"buy": "buy", "long": "buy", "sell": "sell", "short": "sell"}
 
@@ -84,13 +86,14 @@ class Decision(BaseModel):
     entry_price: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
     stop_loss: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
     take_profit: Decimal | None = Field(None, gt=0, le=MAX_PRICE)
-    quantity: Decimal | None = Field(None, le=MAX_QUANTITY)
+    quantity: Decimal | None = Field(None, gt=0, le=MAX_QUANTITY)
     risk_amount: Decimal | None = Field(None, gt=0, le=MAX_RISK_AMOUNT)
+    risk_pct: Decimal | None = Field(None, gt=0, le=100)  # per cent of account equity
     time_in_force: TimeInForce | None = None
     existing_order_id: str | None = Field(None, max_length=128)
     existing_trade_journal_id: int | None = Field(None, gt=0)
     reasoning: str | None = None
-    written_at: datetime | None = None  # analysis_decision.created_at, when the table has it
+    age: timedelta | None = None  # since analysis_decision.created_at, when the table has it
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -115,10 +118,19 @@ class Decision(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("entry_price", "stop_loss", "take_profit", "quantity", "risk_amount",
-                     mode="before")
+                     "risk_pct", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
         return _to_decimal(value)
+
+    @field_validator("entry_price", "stop_loss", "take_profit")
+    @classmethod
+    def _on_tick(cls, value: Decimal | None) -> Decimal | None:
+        # Never rounded for the trader: a price off the tick is refused as written.
+        if value is not None and not is_valid_tick(value):
+            raise ValueError(f"{value} is not on Alpaca's tick (0.01 at $1 and above, "
+                             "0.0001 below)")
+        return value
 
     @field_validator("existing_order_id", mode="before")
     @classmethod
@@ -146,17 +158,30 @@ class Decision(BaseModel):
             raise ValueError(f"{self.primary_action.value} needs {', '.join(missing)}")
         if self.trade_style is TradeStyle.SWING and self.take_profit is None:
             raise ValueError("a SWING trade needs take_profit")
-        if (self.quantity is None) == (self.risk_amount is None):
-            raise ValueError("give exactly one of quantity or risk_amount")
+        sizes = [n for n in ("quantity", "risk_amount", "risk_pct") if getattr(self, n) is not None]
+        if len(sizes) != 1:
+            raise ValueError("give exactly one of quantity, risk_amount or risk_pct")
         if self.quantity is not None and self.quantity != self.quantity.to_integral_value():
             raise ValueError("quantity must be a whole number of shares")
 
+    def with_risk_budget(self, equity: Decimal) -> Decision:
+        """This decision with risk_pct turned into the dollar risk_amount it means today."""
+        if self.risk_pct is None:
+            return self
+        budget = (equity * self.risk_pct / 100).quantize(CENT, rounding="ROUND_FLOOR")
+        return self.model_copy(update={"risk_amount": budget, "risk_pct": None})
+
     @property
     def order_quantity(self) -> Decimal:
-        """Whole shares: the given quantity, or risk_amount over the per-share risk, floored."""
+        """Whole shares: the given quantity, or risk_amount over the per-share risk, floored.
+
+        0 when the risk budget buys less than one share (the executor rejects it, with the
+        figures); a risk_pct decision must be turned into a risk_amount first.
+        """
         if self.quantity is not None:
-            return self.quantity.quantize(Decimal(1))
-        assert self.risk_amount is not None and self.entry_price and self.stop_loss
+            return self.quantity
+        if self.risk_amount is None or not self.entry_price or not self.stop_loss:
+            return Decimal(0)
         per_share = abs(self.entry_price - self.stop_loss)
         if per_share == 0:
             return Decimal(0)
@@ -164,9 +189,15 @@ class Decision(BaseModel):
 
     @property
     def order_time_in_force(self) -> TimeInForce:
-        if self.time_in_force is not None:
-            return self.time_in_force
-        return TimeInForce.DAY if self.trade_style is TradeStyle.DAYTRADE else TimeInForce.GTC
+        """The entry's time in force: DAY unless the decision asks for GTC, for both styles.
+
+        Protection is another matter: a SWING position's stop is always GTC.
+        """
+        return self.time_in_force or TimeInForce.DAY
+
+    @property
+    def protection_time_in_force(self) -> TimeInForce:
+        return TimeInForce.GTC if self.trade_style is TradeStyle.SWING else TimeInForce.DAY
 
     @property
     def notional(self) -> Decimal:
@@ -209,8 +240,8 @@ def parse_decision(row: dict[str, Any]) -> Decision:
     for key in ("ticker", "primary_action", "existing_order_id", "existing_trade_journal_id"):
         _merge_column(payload, row, key)
     payload["decision_id"] = row.get("id")
-    written = row.get("created_at")
-    payload["written_at"] = written if isinstance(written, datetime) else None
+    age = row.get("decision_age")  # computed in SQL by the claim, from the job's clock
+    payload["age"] = age if isinstance(age, timedelta) else None
     try:
         return Decision.model_validate(payload)
     except ValidationError as exc:
@@ -224,3 +255,8 @@ def describe_errors(exc: ValidationError) -> str:
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts)
+
+
+def is_valid_tick(price: Decimal) -> bool:
+    tick = CENT if price >= 1 else SUB_DOLLAR_TICK
+    return price == price.quantize(tick)

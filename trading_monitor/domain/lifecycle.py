@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import Enum
 
 
@@ -10,16 +11,21 @@ class TradeStatus(str, Enum):
     POSITION = "POSITION"
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
     REJECTED = "REJECTED"
 
 
+# The broker's fill is a fact: a trade we thought withdrawn becomes a position when a fill
+# that raced the cancel or the expiry turns up (the cancel arrived after a partial fill).
 TRADE_TRANSITIONS: dict[TradeStatus, frozenset[TradeStatus]] = {
     TradeStatus.PENDING: frozenset({TradeStatus.POSITION, TradeStatus.CANCELLED,
-                                    TradeStatus.REJECTED, TradeStatus.CLOSED}),
+                                    TradeStatus.EXPIRED, TradeStatus.REJECTED,
+                                    TradeStatus.CLOSED}),
     TradeStatus.POSITION: frozenset({TradeStatus.CLOSED}),
-    TradeStatus.CLOSED: frozenset(),
-    TradeStatus.CANCELLED: frozenset(),
+    TradeStatus.CANCELLED: frozenset({TradeStatus.POSITION}),
+    TradeStatus.EXPIRED: frozenset({TradeStatus.POSITION}),
     TradeStatus.REJECTED: frozenset(),
+    TradeStatus.CLOSED: frozenset(),
 }
 OPEN_TRADE_STATUSES = frozenset({TradeStatus.PENDING.value, TradeStatus.POSITION.value})
 
@@ -43,8 +49,14 @@ class OrderRole(str, Enum):
 PENDING_SUBMIT = "pending_submit"
 NOT_SENT = "not_sent"
 
-FINAL_ORDER_STATUSES = frozenset({"filled", "canceled", "expired", "replaced", "rejected",
-                                  NOT_SENT})
+# The broker's final word that an order is gone without (further) fills. Nothing else
+# counts as withdrawn: pending_cancel can still fill, a refused cancel leaves the order
+# live, and a replaced order lives on as its successor.
+WITHDRAWN_ORDER_STATUSES = frozenset({"canceled", "expired", "rejected"})
+FINAL_ORDER_STATUSES = WITHDRAWN_ORDER_STATUSES | {"filled", "replaced", NOT_SENT}
+# Statuses the broker moves out of by itself, soon: wait for them, never act on them.
+SETTLING_ORDER_STATUSES = frozenset({"pending_cancel", "pending_replace", "pending_new",
+                                     "accepted"})
 
 
 class IllegalTransition(ValueError):
@@ -57,9 +69,23 @@ def check_trade_transition(current: str, target: str) -> None:
         raise IllegalTransition(f"trade cannot go from {current} to {target}")
 
 
-def client_order_id(installation: str, decision_id: int, role: OrderRole) -> str:
+def client_order_id(installation: str, decision_id: int, role: OrderRole, attempt: int = 1
+                    ) -> str:
     """Derived from our own rows, so a retry after a crash finds the same order at the broker.
 
     The installation id keeps two databases sharing one Alpaca account from colliding.
+    Alpaca never takes an id twice, so a re-placed order gets the next attempt number.
     """
-    return f"tm-{installation}-d{decision_id}-{role.value.lower()}"
+    base = f"tm-{installation}-d{decision_id}-{role.value.lower()}"
+    return base if attempt == 1 else f"{base}-{attempt}"
+
+
+def trade_status_for_entry(order_status: str, filled_qty: Decimal | None) -> TradeStatus | None:
+    """What the broker's view of an entry order means for its trade, or None for no change.
+
+    Any filled quantity makes a position, whatever else happened to the order.
+    """
+    if filled_qty is not None and filled_qty > 0:
+        return TradeStatus.POSITION
+    return {"canceled": TradeStatus.CANCELLED, "expired": TradeStatus.EXPIRED,
+            "rejected": TradeStatus.REJECTED}.get(order_status)

@@ -8,12 +8,11 @@ the same run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 
 from trading_monitor.domain.decision import Decision, Side
-
-CENT = Decimal("0.01")
-SUB_DOLLAR_TICK = Decimal("0.0001")
+from trading_monitor.domain.market import MarketSnapshot
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,8 @@ class RiskLimits:
     block_same_day_reentry: bool = True
     reject_day_orders_when_closed: bool = False
     max_price_deviation_pct: Decimal | None = None
+    max_spread_pct: Decimal | None = None
+    min_daily_volume: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class AccountView:
     market_open: bool = True
     # symbol -> None when tradable, else why not (unknown, inactive, not tradable)
     asset_problems: dict[str, str | None] = field(default_factory=dict)
-    last_prices: dict[str, Decimal] = field(default_factory=dict)
+    market: dict[str, MarketSnapshot] = field(default_factory=dict)
+    trading_day: date | None = None
+    session_close: datetime | None = None  # the close of the session a DAY order is for
 
     def with_entry(self, symbol: str, notional: Decimal) -> AccountView:
         return replace(
@@ -68,7 +71,7 @@ class AccountView:
 
 
 def price_problem(d: Decision) -> str | None:
-    """Stop and take profit on the right side of the entry, whole-cent prices, qty > 0."""
+    """Stop and take profit on the right side of the entry (ticks are the contract's job)."""
     assert d.entry_price is not None and d.stop_loss is not None
     qty = d.order_quantity
     if qty <= 0:
@@ -83,17 +86,17 @@ def price_problem(d: Decision) -> str | None:
             return f"take_profit {d.take_profit} must be above entry {d.entry_price} for a buy"
         if not long and d.take_profit >= d.entry_price:
             return f"take_profit {d.take_profit} must be below entry {d.entry_price} for a sell"
-    for name in ("entry_price", "stop_loss", "take_profit"):
-        price = getattr(d, name)
-        if price is not None and not is_valid_tick(price):
-            return f"{name} {price} is sub-penny (Alpaca takes 2 decimals at $1 and above, " \
-                   "4 below)"
     return None
 
 
-def is_valid_tick(price: Decimal) -> bool:
-    tick = CENT if price >= 1 else SUB_DOLLAR_TICK
-    return price == price.quantize(tick)
+def size_problem(d: Decision) -> str | None:
+    """A risk budget that buys no whole share, with the figures (never sent as 0 shares)."""
+    if d.order_quantity > 0:
+        return None
+    assert d.entry_price is not None and d.stop_loss is not None
+    per_share = abs(d.entry_price - d.stop_loss)
+    return (f"position size rounds to 0 shares: risk budget {d.risk_amount} over a per-share "
+            f"risk of {per_share} (entry {d.entry_price}, stop {d.stop_loss})")
 
 
 def daily_loss(view: AccountView) -> Decimal:
@@ -113,13 +116,16 @@ def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
     asset_problem = view.asset_problems.get(d.ticker)
     if asset_problem:
         return asset_problem
+    size = size_problem(d)
+    if size:
+        return size
     if limits.check_price_consistency:
         problem = price_problem(d)
         if problem:
             return f"inconsistent prices: {problem}"
-    deviation = price_deviation_problem(d, limits, view)
-    if deviation:
-        return deviation
+    market = price_deviation_problem(d, limits, view) or liquidity_problem(d, limits, view)
+    if market:
+        return market
     notional = d.notional
     if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
         return (f"order notional {notional:.2f} exceeds MAX_NOTIONAL_PER_ORDER "
@@ -147,7 +153,8 @@ def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
 
 def price_deviation_problem(d: Decision, limits: RiskLimits, view: AccountView) -> str | None:
     """A fat-finger guard: the entry limit far from the last trade (skipped without a price)."""
-    last = view.last_prices.get(d.ticker)
+    snapshot = view.market.get(d.ticker)
+    last = snapshot.last_price if snapshot else None
     if limits.max_price_deviation_pct is None or not last or d.entry_price is None:
         return None
     pct = abs(d.entry_price - last) / last * 100
@@ -155,3 +162,30 @@ def price_deviation_problem(d: Decision, limits: RiskLimits, view: AccountView) 
         return None
     return (f"entry {d.entry_price} is {pct:.1f}% away from the last trade {last} "
             f"(MAX_PRICE_DEVIATION_PCT {limits.max_price_deviation_pct})")
+
+
+def liquidity_problem(d: Decision, limits: RiskLimits, view: AccountView) -> str | None:
+    """Seed 003's liquidity guard: too wide a spread or too thin a last session.
+
+    Each half is off when its limit is unset. Missing data is refused, not waved through:
+    a guard the trader switched on must not pass a symbol it cannot see.
+    """
+    if limits.max_spread_pct is None and limits.min_daily_volume is None:
+        return None
+    snap = view.market.get(d.ticker)
+    if snap is None:
+        return f"liquidity guard: no market snapshot for {d.ticker}"
+    if limits.max_spread_pct is not None:
+        spread = snap.spread_pct
+        if spread is None:
+            return (f"liquidity guard: no usable quote for {d.ticker} "
+                    f"(bid {snap.bid}, ask {snap.ask})")
+        if spread > limits.max_spread_pct:
+            return (f"liquidity guard: spread {spread:.2f}% (bid {snap.bid}, ask {snap.ask}) is "
+                    f"wider than MAX_SPREAD_PCT {limits.max_spread_pct}")
+    if limits.min_daily_volume is not None and view.trading_day is not None:
+        volume = snap.last_session_volume(view.trading_day)
+        if volume is None or volume < limits.min_daily_volume:
+            return (f"liquidity guard: last session volume {volume} of {d.ticker} is below "
+                    f"MIN_DAILY_VOLUME {limits.min_daily_volume}")
+    return None

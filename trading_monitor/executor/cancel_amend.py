@@ -1,49 +1,31 @@
 """CANCEL and AMEND: withdraw an unfilled entry; AMEND then places its replacement.
 
 A fill always wins: if the entry filled before we could withdraw it, the position stays
-(protected by its stop) and the outcome says so. No new order follows a failed withdrawal.
+(protected by its stop) and the outcome says so. The replacement of an AMEND goes out only
+once the old entry is proven withdrawn, so one decision never has two live entries.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-
-from trading_monitor.broker.errors import NotFoundError
-from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Decision, DecisionInvalid
 from trading_monitor.domain.lifecycle import (
-    FINAL_ORDER_STATUSES,
     NOT_SENT,
+    PENDING_SUBMIT,
     OrderRole,
     TerminalState,
 )
-from trading_monitor.exceptions import RejectedError
-from trading_monitor.executor.books import (
-    Intent,
-    close_intent,
-    load_intent,
-    mark_orders,
-    record_order,
-    set_journal,
-    write_intent,
-)
-from trading_monitor.executor.context import Executor, Final, Previewed, Result
-from trading_monitor.executor.new_trade import send_intent
-
-WITHDRAWN_STATUSES = FINAL_ORDER_STATUSES - {"filled"}
-
-
-class Withdrawal(Enum):
-    WITHDRAWN = "withdrawn"
-    FILLED = "filled"
-    PARTIAL = "partially filled"
+from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.executor.new_trade import resume_intent, submit_intent
+from trading_monitor.executor.withdraw import Withdrawal, withdraw
+from trading_monitor.ledger import Intent
 
 
 def find_target(ex: Executor, d: Decision) -> tuple[Row, Row]:
     """The trade and its live entry order named by existing_trade_journal_id / existing_order_id."""
+    db = ex.claims
     if d.existing_trade_journal_id is not None:
-        journal = ex.db.get_by_id("trade_journal", d.existing_trade_journal_id)
+        journal = db.get_by_id("trade_journal", d.existing_trade_journal_id)
         if journal is None:
             raise DecisionInvalid(f"trade_journal #{d.existing_trade_journal_id} does not exist")
         entry = _live_entry(ex, journal["id"])
@@ -52,17 +34,17 @@ def find_target(ex: Executor, d: Decision) -> tuple[Row, Row]:
             raise DecisionInvalid(f"existing_order_id {d.existing_order_id} is not the entry of "
                                   f"trade #{journal['id']}")
         return journal, entry
-    rows = ex.db.named("order_by_any_id", {"order_id": d.existing_order_id})
+    rows = db.named("order_by_any_id", {"order_id": d.existing_order_id})
     if not rows:
         raise DecisionInvalid(f"no order {d.existing_order_id} in order_execution")
-    journal = ex.db.get_by_id("trade_journal", rows[0]["trade_journal_id"])
+    journal = db.get_by_id("trade_journal", rows[0]["trade_journal_id"])
     if journal is None:
         raise DecisionInvalid(f"order {d.existing_order_id} has no trade_journal row")
     return journal, _live_entry(ex, journal["id"])
 
 
 def _live_entry(ex: Executor, journal_id: int) -> Row:
-    entries = [r for r in ex.db.named("orders_for_journal", {"trade_journal_id": journal_id})
+    entries = [r for r in ex.claims.named("orders_for_journal", {"trade_journal_id": journal_id})
                if r["order_role"] == OrderRole.ENTRY.value]
     if not entries:
         raise DecisionInvalid(f"trade #{journal_id} has no entry order")
@@ -74,43 +56,9 @@ def closed_trade_reason(journal: Row, action: str) -> str | None:
     if status == "POSITION":
         return (f"trade #{journal['id']}'s entry already filled; the position stays open, "
                 f"protected by its stop loss. {action} only applies to unfilled entries")
-    if status in ("CLOSED", "REJECTED", "CANCELLED"):
+    if status in ("CLOSED", "REJECTED", "CANCELLED", "EXPIRED"):
         return f"trade #{journal['id']} is {status}; there is no open entry to {action.lower()}"
     return None
-
-
-def withdraw(ex: Executor, entry: Row, why: str) -> tuple[Withdrawal, BrokerOrder | None]:
-    """Cancel the entry at the broker (idempotently) and record the broker's final word."""
-    if entry["order_status"] in WITHDRAWN_STATUSES:
-        return Withdrawal.WITHDRAWN, None
-    if entry["alpaca_order_id"]:
-        order = ex.broker.get_order(entry["alpaca_order_id"])
-    else:
-        order = ex.broker.get_order_by_client_id(entry["client_order_id"])
-    if order is None:
-        with ex.db.transaction():
-            legs = ex.db.query("order_execution", {"parent_order_execution_id": entry["id"]})
-            mark_orders(ex.db, ex.run_id, [entry, *legs], NOT_SENT, why)
-        return Withdrawal.WITHDRAWN, None
-    if order.status not in WITHDRAWN_STATUSES and order.status != "filled":
-        try:
-            ex.broker.cancel_order(order.id)
-        except (NotFoundError, RejectedError):
-            pass  # most likely filled meanwhile: the read below tells
-        order = ex.broker.get_order(order.id) or order
-    with ex.db.transaction():
-        record_order(ex.db, ex.run_id, entry, order)
-    if order.status == "filled":
-        return Withdrawal.FILLED, order
-    if order.filled_qty > 0:
-        return Withdrawal.PARTIAL, order
-    return Withdrawal.WITHDRAWN, order
-
-
-def _fill_text(order: BrokerOrder | None) -> str:
-    if order is None:
-        return ""
-    return f"{order.filled_qty} of {order.qty} @ {order.filled_avg_price}"
 
 
 def handle_cancel(ex: Executor, d: Decision) -> Result:
@@ -121,53 +69,67 @@ def handle_cancel(ex: Executor, d: Decision) -> Result:
     closed = closed_trade_reason(journal, "CANCEL")
     if closed:
         return Final(TerminalState.REJECTED, closed, journal_id=journal["id"])
-    if ex.dry_run:
-        return Previewed(f"dry run: would cancel {entry['client_order_id']}")
-    why = f"cancelled by decision #{d.decision_id}" + (f": {d.reasoning}" if d.reasoning else "")
-    result, order = withdraw(ex, entry, why)
     coid = entry["client_order_id"]
-    if result is Withdrawal.FILLED:
+    if ex.dry_run:
+        return Previewed(f"dry run: would cancel {coid}")
+    why = f"cancelled by decision #{d.decision_id}" + (f": {d.reasoning}" if d.reasoning else "")
+    w = withdraw(ex, entry, why)
+    if w.outcome is Withdrawal.UNSETTLED:
+        return Deferred(f"cancel of {coid} is not final: {w.detail}; looked at again next cycle")
+    if w.outcome is Withdrawal.FILLED:
         return Final(TerminalState.REJECTED,
-                     f"too late to cancel: entry {coid} filled {_fill_text(order)}; the position "
+                     f"too late to cancel: entry {coid} filled {w.fill_text}; the position "
                      "stays open, protected by its stop loss", journal_id=journal["id"])
-    if result is Withdrawal.PARTIAL:
-        set_journal(ex.db, ex.run_id, journal["id"], "PENDING",
-                    f"rest cancelled by decision #{d.decision_id}; {_fill_text(order)} filled")
+    if w.outcome is Withdrawal.PARTIAL:
         return Final(TerminalState.EXECUTED,
-                     f"cancelled the unfilled rest of {coid}: {_fill_text(order)} filled and "
-                     "stay as a position", journal_id=journal["id"])
-    set_journal(ex.db, ex.run_id, journal["id"], "CANCELLED", why, closing=True)
-    state = order.status if order is not None else "never reached the broker"
-    return Final(TerminalState.EXECUTED, f"cancelled {coid} ({state})", journal_id=journal["id"],
-                 client_order_id=coid)
+                     f"cancelled the unfilled rest of {coid}: {w.fill_text} filled and stay "
+                     f"as a position (trade #{journal['id']})", journal_id=journal["id"],
+                     client_order_id=coid)
+    return Final(TerminalState.EXECUTED, f"cancelled {coid} ({w.detail})",
+                 journal_id=journal["id"], client_order_id=coid)
 
 
 def handle_amend(ex: Executor, d: Decision) -> Result:
+    """An AMEND with no intent yet: check, write the replacement intent, then go on."""
     journal, old_entry = find_target(ex, d)
-    intent = load_intent(ex.db, d.decision_id)
-    fresh = intent is None
-    if intent is None:
-        problem = _amend_problem(ex, d, journal, old_entry)
-        if problem:
-            return Final(TerminalState.REJECTED, problem, journal_id=journal["id"])
-        if ex.dry_run:
-            return Previewed(f"dry run: would cancel {old_entry['client_order_id']} and place a "
-                             f"new {d.side.value if d.side else ''} {d.order_quantity} "
-                             f"{d.ticker} limit {d.entry_price}")
-        intent = write_intent(ex.db, ex.run_id, ex.installation, d, ex.protection_mode,
-                              replaces=old_entry)
-    why = f"amended by decision #{d.decision_id}"
-    result, order = withdraw(ex, old_entry, why)
-    if result is not Withdrawal.WITHDRAWN:
-        return _amend_too_late(ex, intent, old_entry, result, order)
-    _link_chain(ex, journal, old_entry, intent, why)
-    sent = send_intent(ex, intent, d, fresh=fresh)
+    d = ex.sized(d)
+    problem = _amend_problem(ex, d, journal, old_entry)
+    if problem:
+        return Final(TerminalState.REJECTED, problem, journal_id=journal["id"])
+    plan = ex.plan(d)
+    if ex.dry_run:
+        return Previewed(f"dry run: would cancel {old_entry['client_order_id']} and place a "
+                         f"new {d.side.value if d.side else ''} {d.order_quantity} "
+                         f"{d.ticker} limit {d.entry_price}")
+    intent = ex.intents.write_intent(ex.installation, d, plan, replaces=old_entry)
+    return continue_amend(ex, intent, fresh=True)
+
+
+def continue_amend(ex: Executor, intent: Intent, *, fresh: bool = False) -> Result:
+    """Withdraw the old entry; only its final withdrawal lets the replacement go out."""
+    if intent.entry["order_status"] != PENDING_SUBMIT:
+        return resume_intent(ex, intent)  # sent (or withdrawn) by an earlier attempt
+    if ex.dry_run:
+        return Previewed(f"dry run: would go on with the amend {intent.client_order_id}")
+    old_entry = ex.claims.get_by_id("order_execution", intent.replaces_entry_id or 0)
+    if old_entry is None:
+        raise DecisionInvalid(f"amended order #{intent.replaces_entry_id} is gone")
+    w = withdraw(ex, old_entry, f"amended by decision #{intent.decision_id}; replaced by "
+                                f"trade #{intent.journal_id}")
+    if w.outcome is Withdrawal.UNSETTLED:
+        return Deferred(f"amend waits for the old entry {old_entry['client_order_id']}: "
+                        f"{w.detail}; the new order is not sent while the old one may fill")
+    if w.outcome is not Withdrawal.WITHDRAWN:
+        return _amend_too_late(ex, intent, old_entry, w.outcome, w.fill_text)
+    ex.ledger.link_replacement(old_entry, intent.entry)
+    sent = submit_intent(ex, intent, fresh=fresh)
     if isinstance(sent, Final):
         prefix = ("original order cancelled, but the new order was rejected; the trade has no "
                   "live order: " if sent.state is TerminalState.REJECTED
                   else f"amended: cancelled {old_entry['client_order_id']}; ")
         return Final(sent.state, prefix + sent.reason, journal_id=sent.journal_id,
-                     client_order_id=sent.client_order_id, set_journal_id=sent.set_journal_id)
+                     client_order_id=sent.client_order_id, set_order_id=sent.set_order_id,
+                     set_journal_id=sent.set_journal_id)
     return sent
 
 
@@ -187,21 +149,13 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
     return None
 
 
-def _amend_too_late(ex: Executor, intent: Intent, old_entry: Row, result: Withdrawal,
-                    order: BrokerOrder | None) -> Final:
-    reason = (f"original order {old_entry['client_order_id']} {result.value} "
-              f"({_fill_text(order)}) before the amend; no new order placed and the position "
-              "stays" + ("; its unfilled rest was cancelled" if result is Withdrawal.PARTIAL
+def _amend_too_late(ex: Executor, intent: Intent, old_entry: Row, outcome: Withdrawal,
+                    fill_text: str) -> Final:
+    reason = (f"original order {old_entry['client_order_id']} {outcome.value} "
+              f"({fill_text}) before the amend; no new order placed and the position "
+              "stays" + ("; its unfilled rest was cancelled" if outcome is Withdrawal.PARTIAL
                          else ""))
-    close_intent(ex.db, ex.run_id, intent, reason, mark_as=NOT_SENT)
+    ex.ledger.close_intent(intent, reason, mark_as=NOT_SENT)
     return Final(TerminalState.REJECTED, reason, journal_id=intent.journal_id)
 
 
-def _link_chain(ex: Executor, journal: Row, old_entry: Row, intent: Intent, why: str) -> None:
-    with ex.db.transaction():
-        if journal["status"] != "CANCELLED":
-            set_journal(ex.db, ex.run_id, journal["id"], "CANCELLED",
-                        f"{why}; replaced by trade #{intent.journal_id}", closing=True,
-                        replaced_by_trade_journal_id=intent.journal_id)
-        ex.db.update("order_execution", old_entry["id"], {
-            "run_id": ex.run_id, "replaced_by_order_execution_id": intent.entry["id"]})

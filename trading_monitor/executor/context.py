@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.clock import Clock
+from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.domain.risk import AccountView, RiskLimits, entry_rejection
-from trading_monitor.executor.books import installation_id
-from trading_monitor.executor.view import build_view
+from trading_monitor.executor.view import AccountReading, read_account_view, record_start_of_day
+from trading_monitor.ledger import Ledger
+from trading_monitor.ledger.intents import IntentPlan, plan_for
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Deferred:
 
 @dataclass(frozen=True)
 class Previewed:
-    """--dry-run: what would have been done; nothing was sent or marked."""
+    """--dry-run: what would have been done; nothing was sent or written."""
 
     reason: str
 
@@ -45,33 +49,66 @@ Result = Final | Deferred | Previewed
 
 
 @dataclass
-class Executor:
-    db: TradingDB  # work connection: intents and broker results, committed as they happen
-    claims: TradingDB  # holds the claimed decision's row lock; writes the terminal state
-    broker: Broker
-    limits: RiskLimits
-    protection_mode: str
-    run_id: str
+class ExecutorSettings:
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    protection_mode: str = "bracket"
     trading_halted: bool = False
-    dry_run: bool = False
     max_decision_age: timedelta | None = None
     max_unsent_delay: timedelta | None = None
+    data_feed: str = "iex"
+    cancel_settle_seconds: float = 3.0
+    max_deferrals: int = 20
+
+
+@dataclass
+class Executor:
+    """`db` writes intents and commits them before anything is sent; `claims` holds the
+    claimed decision's row lock, and everything after the intent (the broker's answer,
+    the journal, the outcome) is written there, in one transaction per decision."""
+
+    db: TradingDB
+    claims: TradingDB
+    broker: Broker
+    run_id: str
+    installation: str
+    config: ExecutorSettings
+    now: Clock
+    dry_run: bool = False
+    sleep: Callable[[float], None] = time.sleep
+    _reading: AccountReading | None = None
     _view: AccountView | None = None
-    _installation: str | None = None
     _assets: dict[str, str | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.intents = Ledger(self.db, self.run_id, self.now)
+        self.ledger = Ledger(self.claims, self.run_id, self.now)
+
     @property
-    def installation(self) -> str:
-        if self._installation is None:
-            self._installation = installation_id(self.db)
-        return self._installation
+    def limits(self) -> RiskLimits:
+        return self.config.limits
 
     def view(self) -> AccountView:
+        """Read once per cycle, when the first entry needs it (and recorded, unless dry)."""
         if self._view is None:
-            self._view = build_view(
-                self.db, self.broker, self.run_id, trading_halted=self.trading_halted,
-                price_check=self.limits.max_price_deviation_pct is not None)
+            self._reading = read_account_view(
+                self.db, self.broker, trading_halted=self.config.trading_halted,
+                market_data=self._wants_market_data(), feed=self.config.data_feed)
+            if not self.dry_run:
+                record_start_of_day(self.db, self.run_id, self._reading)
+            self._view = self._reading.view
         return self._view
+
+    def _wants_market_data(self) -> bool:
+        lim = self.limits
+        return any(v is not None for v in (lim.max_price_deviation_pct, lim.max_spread_pct,
+                                           lim.min_daily_volume))
+
+    def plan(self, d: Decision) -> IntentPlan:
+        return plan_for(d, self.config.protection_mode, self.view().session_close)
+
+    def sized(self, d: Decision) -> Decision:
+        """A risk_pct decision turned into dollars with this cycle's equity."""
+        return d.with_risk_budget(self.view().equity) if d.risk_pct is not None else d
 
     def asset_problem(self, symbol: str) -> str | None:
         if symbol not in self._assets:
@@ -95,26 +132,25 @@ class Executor:
 
     def stale_decision(self, d: Decision) -> str | None:
         """Why a fresh entry must not go out because the decision is too old, if it is."""
-        written = d.written_at
-        if self.max_decision_age is None or written is None:
+        limit = self.config.max_decision_age
+        if limit is None or d.age is None or d.age <= limit:
             return None
-        age = datetime.now(timezone.utc) - written
-        if age <= self.max_decision_age:
-            return None
-        return (f"stale decision: written {_hours(age)} ago, older than "
-                f"MAX_DECISION_AGE_HOURS={_hours(self.max_decision_age)}; not sent")
+        return (f"stale decision: written {_hours(d.age)} ago, older than "
+                f"MAX_DECISION_AGE_HOURS={_hours(limit)}; not sent")
 
-    def stale_intent(self, written: datetime) -> str | None:
+    def stale_intent(self, entry: Row) -> str | None:
         """Why an intent that never reached the broker must now be withdrawn, if it must."""
-        if self.max_unsent_delay is None:
+        limit = self.config.max_unsent_delay
+        if limit is None:
             return None
-        age = datetime.now(timezone.utc) - written
-        if age <= self.max_unsent_delay:
+        age = self.db.named("order_age", {"order_id": entry["id"], "now": self.now()})[0]["age"]
+        if age <= limit:
             return None
         return (f"not sent: the order could not reach the broker within "
-                f"MAX_UNSENT_ORDER_MINUTES={int(self.max_unsent_delay.total_seconds() // 60)} of "
+                f"MAX_UNSENT_ORDER_MINUTES={int(limit.total_seconds() // 60)} of "
                 f"its intent ({_hours(age)} ago); stale orders are never sent")
 
 
 def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f}h"
+

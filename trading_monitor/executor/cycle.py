@@ -1,4 +1,9 @@
-"""One executor cycle: claim decisions in id order, carry each to its terminal state."""
+"""One executor cycle: claim decisions in id order, carry each to its terminal state.
+
+Each decision runs in its own savepoint inside its claim transaction: whatever goes wrong
+with one decision rolls back only that decision's writes, ends it REJECTED (or deferred,
+when the failure is temporary) with the reason, and the cycle goes on.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Action, Decision, DecisionInvalid, parse_decision
 from trading_monitor.domain.lifecycle import OPEN_TRADE_STATUSES, TerminalState
@@ -16,11 +22,13 @@ from trading_monitor.exceptions import (
     RejectedError,
     TemporaryError,
 )
-from trading_monitor.executor.books import finish_decision
-from trading_monitor.executor.cancel_amend import handle_amend, handle_cancel
+from trading_monitor.executor.cancel_amend import continue_amend, handle_amend, handle_cancel
+from trading_monitor.executor.changed import settle_changed_decision
 from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
-from trading_monitor.executor.new_trade import handle_new_trade
-from trading_monitor.runs import log_event
+from trading_monitor.executor.expiry import expire_day_entries
+from trading_monitor.executor.new_trade import handle_new_trade, resume_intent
+from trading_monitor.executor.outcomes import defer_or_give_up, finish_decision
+from trading_monitor.ledger import Intent, load_intent
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 class CycleReport:
     outcomes: list[tuple[int, str, str, str]] = field(default_factory=list)
     broker_requests: int = 0
+    expired: int = 0
 
     def add(self, row: Row, label: str, reason: str) -> None:
         self.outcomes.append((int(row["id"]), str(row.get("ticker") or ""), label, reason))
@@ -46,57 +55,102 @@ class CycleReport:
 def run_cycle(ex: Executor) -> CycleReport:
     report = CycleReport()
     start_requests = ex.broker.requests_sent
+    if not ex.dry_run:
+        report.expired = expire_day_entries(ex)
+    claim = "peek_next_decision" if ex.dry_run else "claim_next_decision"
     after_id = 0
     while True:
         with ex.claims.transaction():
-            rows = ex.claims.named("claim_next_decision", {"after_id": after_id})
+            rows = ex.claims.named(claim, {"after_id": after_id, "now": ex.now()})
             if not rows:
                 break
             row = rows[0]
             after_id = int(row["id"])
-            result = process(ex, row)
-            _settle(ex, row, result, report)
+            crash_point("after_claim")
+            _settle(ex, row, process_safely(ex, row), report)
+        if not ex.dry_run:
+            crash_point("after_outcome")
     report.broker_requests = ex.broker.requests_sent - start_requests
     return report
 
 
 def _settle(ex: Executor, row: Row, result: Result, report: CycleReport) -> None:
+    if ex.dry_run:  # reported, never written
+        report.add(row, "DRY_RUN", _preview_text(result))
+        return
+    if isinstance(result, Deferred):
+        result = defer_or_give_up(ex.claims, ex, row, result)
     if isinstance(result, Final):
-        finish_decision(ex.claims, ex.run_id, row, result.state, result.reason,
-                        journal_id=result.journal_id, client_order_id=result.client_order_id,
-                        set_order_id=result.set_order_id, set_journal_id=result.set_journal_id)
+        finish_decision(ex.claims, ex, row, result)
         report.add(row, result.state.value, result.reason)
         log.info("decision #%s %s: %s", row["id"], result.state.value, result.reason)
     elif isinstance(result, Deferred):
-        log_event(ex.db, ex.run_id, "analysis_decision", row["id"], "deferred", result.reason)
         report.add(row, "DEFERRED", result.reason)
         log.warning("decision #%s deferred: %s", row["id"], result.reason)
-    else:
-        report.add(row, "DRY_RUN", result.reason)
 
 
-def process(ex: Executor, row: Row) -> Result:
-    """Everything a decision can meet ends here as a Result, except fatal and database errors."""
-    done = ex.claims.named("outcome_for_decision", {"decision_id": row["id"]})
-    if done:  # crashed after the outcome, before executed was set
-        return Final(TerminalState(done[0]["terminal_state"]), done[0]["reason"])
+def _preview_text(result: Result) -> str:
+    if isinstance(result, Previewed):
+        return result.reason
+    if isinstance(result, Final):
+        return f"dry run: would end {result.state.value}: {result.reason}"
+    return f"dry run: would defer: {result.reason}"
+
+
+def process_safely(ex: Executor, row: Row) -> Result:
+    """The decision's work in a savepoint; any failure becomes this decision's result."""
     try:
-        decision = parse_decision(row)
-    except DecisionInvalid as exc:
-        return Final(TerminalState.REJECTED, f"malformed decision: {exc}")
-    try:
-        return _dispatch(ex, decision)
+        with ex.claims.savepoint("decision"):
+            return process(ex, row)
+    except (FatalError, DatabaseUnavailable):
+        raise
     except DecisionInvalid as exc:
         return Final(TerminalState.REJECTED, str(exc))
-    except (FatalError, DatabaseUnavailable, psycopg2.Error):
-        raise
     except TemporaryError as exc:
         return Deferred(str(exc))
     except RejectedError as exc:
         return Final(TerminalState.REJECTED, str(exc))
+    except psycopg2.errors.TransactionRollbackError as exc:  # deadlock, serialization
+        return Deferred(f"database asked to retry: {_first_line(exc)}")
+    except psycopg2.Error as exc:
+        # The database refused this decision's rows (a CHECK, a type): that will not change.
+        log.exception("decision #%s refused by the database", row["id"])
+        return Final(TerminalState.REJECTED,
+                     f"database refused this decision's rows: {_first_line(exc)}")
     except Exception as exc:  # a bug must not lose the decision: keep it pending, say why
         log.exception("decision #%s hit an unexpected error", row["id"])
         return Deferred(f"internal error ({type(exc).__name__}): {exc}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def process(ex: Executor, row: Row) -> Result:
+    done = ex.claims.named("outcome_for_decision", {"decision_id": row["id"]})
+    if done:  # crashed after the outcome, before executed was set
+        return Final(TerminalState(done[0]["terminal_state"]), done[0]["reason"])
+    intent = load_intent(ex.claims, int(row["id"]))
+    try:
+        decision: Decision | None = parse_decision(row)
+        problem = None
+    except DecisionInvalid as exc:
+        decision, problem = None, f"malformed decision: {exc}"
+    if intent is not None:
+        return _resume(ex, intent, decision, problem)
+    if decision is None:
+        return Final(TerminalState.REJECTED, str(problem))
+    return _dispatch(ex, decision)
+
+
+def _resume(ex: Executor, intent: Intent, d: Decision | None, problem: str | None) -> Result:
+    """An intent exists: it, not the decision row as it reads now, says what was sent."""
+    if d is None or d.primary_action.value != intent.action:
+        now = problem or f"its action is now {d.primary_action.value if d else '?'}"
+        return settle_changed_decision(ex, intent, now)
+    if intent.action == Action.AMEND.value:
+        return continue_amend(ex, intent)
+    return resume_intent(ex, intent)
 
 
 def _dispatch(ex: Executor, d: Decision) -> Result:
@@ -122,7 +176,7 @@ def handle_no_action(ex: Executor, d: Decision) -> Result:
         return Final(TerminalState.EXECUTED, f"no action; no open trade for {d.ticker} to age")
     if ex.dry_run:
         return Previewed(f"dry run: would age trade #{trade['id']} by one day")
-    aged = ex.claims.named("age_trade", {"trade_journal_id": trade["id"], "run_id": ex.run_id})
+    days = ex.ledger.age_trade(int(trade["id"]))
     return Final(TerminalState.EXECUTED,
-                 f"no action; trade #{trade['id']} now {aged[0]['days_open']} day(s) open",
+                 f"no action; trade #{trade['id']} now {days} day(s) open",
                  journal_id=trade["id"])

@@ -1,87 +1,122 @@
-"""NEW_TRADE: check, write the intent, send with a derived client order id, record."""
+"""NEW_TRADE: check, write the intent, send with a derived client order id, record.
+
+Resume after a crash is a function of the stored entry status alone: only
+`pending_submit` may reach submit (after a look-up by client order id); every other
+state is settled by looking the order up, never by sending again.
+"""
 
 from __future__ import annotations
 
+from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
 from trading_monitor.exceptions import RejectedError, TemporaryError
-from trading_monitor.executor.books import (
-    Intent,
-    close_intent,
-    describe,
-    load_intent,
-    note_pending,
-    order_class_for,
-    order_request,
-    record_order,
-    write_intent,
-)
 from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
-from trading_monitor.runs import log_event
+from trading_monitor.executor.withdraw import follow_replacements
+from trading_monitor.ledger import Intent, order_request
+
+# Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
+BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "complex order",
+                         "take_profit", "stop_loss")
 
 
 def handle_new_trade(ex: Executor, d: Decision) -> Result:
-    intent = load_intent(ex.db, d.decision_id)
-    fresh = intent is None
-    if intent is None:
-        rejection = ex.stale_decision(d) or ex.entry_rejection(d)
-        if rejection:
-            return Final(TerminalState.REJECTED, f"pre-trade check failed: {rejection}")
-        if ex.dry_run:
-            return preview(ex, d)
-        intent = write_intent(ex.db, ex.run_id, ex.installation, d, ex.protection_mode)
-        ex.accept_entry(d.ticker, d.notional)
-    return send_intent(ex, intent, d, fresh=fresh)
+    """A decision with no intent yet: pre-trade checks, then intent, then submit."""
+    d = ex.sized(d)
+    rejection = ex.stale_decision(d) or ex.entry_rejection(d)
+    if rejection:
+        return Final(TerminalState.REJECTED, f"pre-trade check failed: {rejection}")
+    plan = ex.plan(d)
+    if ex.dry_run:
+        return Previewed(f"dry run: would submit {describe(d, plan.order_class)}")
+    intent = ex.intents.write_intent(ex.installation, d, plan)
+    crash_point("after_intent")
+    ex.accept_entry(d.ticker, d.notional)
+    return submit_intent(ex, intent, fresh=True)
 
 
-def preview(ex: Executor, d: Decision) -> Previewed:
-    text = f"dry run: would submit {describe(d, order_class_for(d, ex.protection_mode))}"
-    log_event(ex.db, ex.run_id, "analysis_decision", d.decision_id, "dry_run", text)
-    return Previewed(text)
-
-
-def send_intent(ex: Executor, intent: Intent, d: Decision, *, fresh: bool) -> Result:
-    """Submit (or, after a crash, find) the intent's order, then record what the broker says."""
+def resume_intent(ex: Executor, intent: Intent) -> Result:
+    """Settle an intent written by an earlier attempt, from its stored status."""
     entry = intent.entry
     coid = intent.client_order_id
-    if entry["order_status"] == NOT_SENT:
+    status = entry["order_status"]
+    if status == NOT_SENT:
         return Final(TerminalState.SKIPPED,
                      f"order {coid} was withdrawn before it reached the broker: "
                      f"{entry['broker_message'] or 'no reason recorded'}",
                      journal_id=intent.journal_id, client_order_id=coid)
-    if entry["order_status"] != PENDING_SUBMIT and entry["alpaca_order_id"]:
-        return _executed(intent, d, entry["alpaca_order_id"], entry["order_status"])
+    if ex.dry_run:
+        return Previewed(f"dry run: would settle {coid} ({status}) by looking it up")
+    if status == PENDING_SUBMIT:
+        return submit_intent(ex, intent, fresh=False)
+    order = follow_replacements(ex, ex.broker.get_order_by_client_id(coid))
+    if order is not None:
+        return settle_sent(ex, intent, order)
+    if status == "rejected":  # refused on submit: no order exists there, none is resent
+        reason = f"broker rejected the order: {entry['broker_message'] or 'no reason recorded'}"
+        ex.ledger.close_intent(intent, reason, mark_as=None)
+        return _rejected_final(intent, reason)
+    return Deferred(f"{coid} is recorded as {status} but the broker does not find it; "
+                    "looked up again next cycle")
+
+
+def submit_intent(ex: Executor, intent: Intent, *, fresh: bool) -> Result:
+    """Submit (or, after a crash, find) a pending_submit intent's order, then record it."""
+    coid = intent.client_order_id
     try:
         # After a crash or an unclear result, look first: never resend blind.
         order = None if fresh else ex.broker.get_order_by_client_id(coid)
         if order is None:
-            stale = None if fresh else ex.stale_intent(entry["created_at"])
+            stale = None if fresh else ex.stale_intent(intent.entry)
             if stale:
-                return _rejected(ex, intent, stale, mark_as=NOT_SENT)
+                ex.ledger.close_intent(intent, stale, mark_as=NOT_SENT)
+                return _rejected_final(intent, stale)
             order = ex.broker.submit_order(order_request(intent))
+            crash_point("after_submit")
     except RejectedError as exc:
-        return _rejected(ex, intent, f"broker rejected the order: {exc}")
+        if _bracket_refused(intent, exc):
+            fallback = ex.intents.write_staged_fallback(ex.installation, intent, str(exc))
+            return submit_intent(ex, fallback, fresh=True)
+        reason = f"broker rejected the order: {exc}"
+        ex.ledger.close_intent(intent, reason, mark_as="rejected")
+        return _rejected_final(intent, reason)
     except TemporaryError as exc:
-        note_pending(ex.db, ex.run_id, entry, str(exc))
+        ex.ledger.note_order(intent.entry, str(exc))
         return Deferred(f"submit of {coid} not settled, retried next cycle by client order id: "
                         f"{exc}")
-    with ex.db.transaction():
-        record_order(ex.db, ex.run_id, entry, order)
+    return settle_sent(ex, intent, follow_replacements(ex, order) or order)
+
+
+def settle_sent(ex: Executor, intent: Intent, order: BrokerOrder) -> Final:
+    """The broker has the order: record it, move the trade, and end the decision."""
+    ex.ledger.follow_entry(intent.journal_id, intent.entry, order)
+    crash_point("after_record")
     if order.status == "rejected":
-        return _rejected(ex, intent, f"broker rejected order {order.id} after accepting it",
-                         mark_as=None)
-    return _executed(intent, d, order.id, order.status)
+        return _rejected_final(intent, f"broker rejected order {order.id} after accepting it")
+    text = intent.describe()
+    return Final(TerminalState.EXECUTED, f"submitted {text}: broker order {order.id} is "
+                 f"{order.status}", journal_id=intent.journal_id,
+                 client_order_id=intent.client_order_id, set_order_id=order.id,
+                 set_journal_id=intent.journal_id)
 
 
-def _executed(intent: Intent, d: Decision, order_id: str, status: str) -> Final:
-    text = describe(d, str(intent.entry["order_class"]))
-    return Final(TerminalState.EXECUTED, f"submitted {text}: broker order {order_id} is {status}",
-                 journal_id=intent.journal_id, client_order_id=intent.client_order_id,
-                 set_order_id=order_id, set_journal_id=intent.journal_id)
-
-
-def _rejected(ex: Executor, intent: Intent, reason: str, mark_as: str | None = "rejected"
-              ) -> Final:
-    close_intent(ex.db, ex.run_id, intent, reason, mark_as)
+def _rejected_final(intent: Intent, reason: str) -> Final:
     return Final(TerminalState.REJECTED, reason, journal_id=intent.journal_id,
                  client_order_id=intent.client_order_id, set_journal_id=intent.journal_id)
+
+
+def _bracket_refused(intent: Intent, exc: RejectedError) -> bool:
+    """Seed 003: where the broker will not take a bracket for this order, fall back."""
+    if intent.entry["order_class"] == "simple":
+        return False
+    text = str(exc).lower()
+    return exc.status == 422 and any(word in text for word in BRACKET_REFUSAL_WORDS)
+
+
+def describe(d: Decision, order_class: str) -> str:
+    side = d.side.value if d.side else "?"
+    text = f"{side} {d.order_quantity} {d.ticker} limit {d.entry_price}, stop {d.stop_loss}"
+    if d.take_profit is not None:
+        text += f", take profit {d.take_profit}"
+    return f"{text}, {d.order_time_in_force.value}, {order_class}"

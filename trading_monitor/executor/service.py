@@ -1,18 +1,32 @@
-"""The executor as a service: give it a database config, a broker and settings; it runs a cycle."""
+"""The executor as a service: give it a database config, a broker and settings; it runs a cycle.
+
+A normal cycle holds the executor's advisory lock from start to end, so two executors
+(a stray cron job beside the daemon) never both pass the same risk limit. A dry run opens
+read-only database sessions and a broker that refuses writes: it cannot change anything.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from trading_monitor.broker.base import Broker
+from trading_monitor.broker.read_only import ReadOnlyBroker
+from trading_monitor.clock import Clock, broker_clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.risk import RiskLimits
-from trading_monitor.executor.context import Executor
+from trading_monitor.exceptions import TemporaryError
+from trading_monitor.executor.context import Executor, ExecutorSettings
 from trading_monitor.executor.cycle import CycleReport, run_cycle
-from trading_monitor.runs import JobRun
+from trading_monitor.ledger.installation import installation_id
+from trading_monitor.runs import JobRun, new_run_id
+
+# An arbitrary constant beside the migration lock's; see db/migrate.py.
+EXECUTOR_LOCK_KEY = 7_301_905_115
 
 
 def limits_from(settings: Settings) -> RiskLimits:
@@ -27,34 +41,85 @@ def limits_from(settings: Settings) -> RiskLimits:
         block_same_day_reentry=settings.block_same_day_reentry,
         reject_day_orders_when_closed=settings.reject_day_orders_when_closed,
         max_price_deviation_pct=settings.max_price_deviation_pct,
+        max_spread_pct=settings.max_spread_pct,
+        min_daily_volume=settings.min_daily_volume,
     )
 
 
+def executor_settings(settings: Settings) -> ExecutorSettings:
+    return ExecutorSettings(
+        limits=limits_from(settings), protection_mode=settings.protection_mode.value,
+        trading_halted=settings.trading_halted,
+        max_decision_age=_hours(settings.max_decision_age_hours),
+        max_unsent_delay=_minutes(settings.max_unsent_order_minutes),
+        data_feed=settings.alpaca_data_feed.value,
+        cancel_settle_seconds=settings.cancel_settle_seconds,
+        max_deferrals=settings.max_deferrals)
+
+
+def job_clock(settings: Settings, broker: Broker) -> Clock:
+    if settings.clock_source.value == "broker":
+        return broker_clock(lambda: broker.get_clock().timestamp)
+    return system_clock
+
+
 def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
-                 dry_run: bool = False, mode: str | None = None) -> CycleReport:
-    """One cycle with its own two connections and its own job_run row."""
+                 dry_run: bool = False, mode: str | None = None, now: Clock | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> CycleReport:
+    """One cycle with its own connections and (unless dry) its own job_run row."""
+    now = now or job_clock(settings, broker)
+    if dry_run:
+        return _dry_run(db_config, broker, settings, now, sleep)
     db = TradingDB(config=db_config, application_name="trading-monitor executor").connect()
     claims = TradingDB(config=db_config, application_name="trading-monitor claims").connect()
-    job = JobRun(db, "order_executor", mode or ("dry_run" if dry_run else "normal")).start()
-    start = broker.requests_sent
     try:
-        ex = Executor(db=db, claims=claims, broker=broker, limits=limits_from(settings),
-                      protection_mode=settings.protection_mode.value, run_id=job.run_id,
-                      trading_halted=settings.trading_halted, dry_run=dry_run,
-                      max_decision_age=_hours(settings.max_decision_age_hours),
-                      max_unsent_delay=_minutes(settings.max_unsent_order_minutes))
-        report = run_cycle(ex)
-    except BaseException as exc:
-        job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
-                   broker_requests=broker.requests_sent - start)
-        raise
+        _lock_executor(db, settings.executor_lock_wait_seconds, sleep)
+        job = JobRun(db, "order_executor", mode or "normal").start()
+        start = broker.requests_sent
+        try:
+            ex = Executor(db=db, claims=claims, broker=broker, run_id=job.run_id,
+                          installation=installation_id(db), config=executor_settings(settings),
+                          now=now, sleep=sleep)
+            report = run_cycle(ex)
+        except BaseException as exc:
+            job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
+                       broker_requests=broker.requests_sent - start)
+            raise
+        job.summary = report.summary | {"run_id": job.run_id, "expired": report.expired}
+        job.finish("PARTIAL" if report.count("DEFERRED") else "SUCCEEDED",
+                   broker_requests=report.broker_requests)
+        return report
     finally:
         claims.close()
-    job.summary = report.summary | {"run_id": job.run_id}
-    job.finish("PARTIAL" if report.count("DEFERRED") else "SUCCEEDED",
-               broker_requests=report.broker_requests)
-    db.close()
-    return report
+        db.close()  # also releases the advisory lock
+
+
+def _dry_run(db_config: dict[str, Any], broker: Broker, settings: Settings, now: Clock,
+             sleep: Callable[[float], None]) -> CycleReport:
+    db = TradingDB(config=db_config, application_name="trading-monitor dry run",
+                   read_only=True).connect()
+    claims = TradingDB(config=db_config, application_name="trading-monitor dry run claims",
+                       read_only=True).connect()
+    try:
+        ex = Executor(db=db, claims=claims, broker=ReadOnlyBroker(broker),
+                      run_id=new_run_id("order_executor"), installation=installation_id(db),
+                      config=executor_settings(settings), now=now, dry_run=True, sleep=sleep)
+        return run_cycle(ex)
+    finally:
+        claims.close()
+        db.close()
+
+
+def _lock_executor(db: TradingDB, wait_seconds: float, sleep: Callable[[float], None]) -> None:
+    """Take the executor's session lock, waiting up to `wait_seconds` for another executor."""
+    waited = 0.0
+    while not db.execute_query("SELECT pg_try_advisory_lock(%s) AS ok",
+                               [EXECUTOR_LOCK_KEY])[0]["ok"]:
+        if waited >= wait_seconds:
+            raise TemporaryError(f"another order executor has held its lock for "
+                                 f"{wait_seconds:.0f}s; this cycle did nothing")
+        sleep(0.2)
+        waited += 0.2
 
 
 def _hours(value: Decimal | None) -> timedelta | None:

@@ -1,12 +1,15 @@
-"""The account snapshot the pre-trade checks read: four broker reads per cycle, at most.
+"""The account snapshot the pre-trade checks read, and the start-of-day record.
 
-It is built only when the first entry needs it, so a cycle with nothing to trade costs
-no broker requests. Asset look-ups are cached per symbol for the cycle.
+`read_account_view` only reads: four broker requests at most (account, positions, clock,
+one batched market snapshot), made only when the first entry needs them, so a cycle with
+nothing to trade costs none. `record_start_of_day` is the write, kept apart so a dry run
+can leave it out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytz
@@ -34,18 +37,21 @@ def halted_reason(db: TradingDB, account: BrokerAccount, trading_halted_setting:
     return None
 
 
-def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bool,
-               price_check: bool = True) -> AccountView:
+@dataclass(frozen=True)
+class AccountReading:
+    view: AccountView
+    account: BrokerAccount
+    positions: tuple[BrokerPosition, ...]
+
+
+def read_account_view(db: TradingDB, broker: Broker, *, trading_halted: bool,
+                      market_data: bool = True, feed: str = "iex") -> AccountReading:
     account = broker.get_account()
     positions = broker.get_positions()
     clock = broker.get_clock()
     # One batched request for every symbol still waiting to enter, not one per decision.
-    prices = broker.latest_prices(pending_entry_symbols(db)) if price_check else {}
+    market = broker.market_snapshots(pending_entry_symbols(db), feed) if market_data else {}
     trading_day = clock.timestamp.astimezone(NEW_YORK).date()
-    start_of_day = NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
-    db.named_update("remember_start_equity", {"trading_day": trading_day,
-                                              "start_equity": account.last_equity,
-                                              "run_id": run_id})
     start_rows = db.named("start_equity", {"trading_day": trading_day})
     open_trades = db.named("open_trades")
     position_symbols = {p.symbol for p in positions}
@@ -55,20 +61,44 @@ def build_view(db: TradingDB, broker: Broker, run_id: str, *, trading_halted: bo
          and t["planned_qty"] is not None and t["planned_entry_price"] is not None),
         Decimal(0))
     symbols = position_symbols | {t["symbol"] for t in open_trades}
-    closed = db.named("symbols_closed_since", {"since": start_of_day})
-    _snapshot(db, run_id, account, positions)
-    return AccountView(
+    closed = db.named("symbols_closed_since", {"since": start_of(trading_day)})
+    view = AccountView(
         equity=account.equity,
         buying_power=account.buying_power,
-        start_of_day_equity=start_rows[0]["start_equity"] if start_rows else None,
+        # Until today's row is written, the broker's last close stands in for it.
+        start_of_day_equity=start_rows[0]["start_equity"] if start_rows else account.last_equity,
         open_symbols=frozenset(symbols),
         open_count=len(symbols),
         exposure=_position_exposure(positions) + pending_exposure,
         closed_today=frozenset(r["symbol"] for r in closed),
         halted_reason=halted_reason(db, account, trading_halted),
         market_open=clock.is_open,
-        last_prices=prices,
+        market=market,
+        trading_day=trading_day,
+        session_close=clock.next_close,
     )
+    return AccountReading(view, account, tuple(positions))
+
+
+def record_start_of_day(db: TradingDB, run_id: str, reading: AccountReading) -> None:
+    """Today's start equity and seed 001's START snapshot, once per trading day."""
+    day, account, positions = reading.view.trading_day, reading.account, reading.positions
+    assert day is not None
+    db.named_update("remember_start_equity", {"trading_day": day,
+                                              "start_equity": account.last_equity,
+                                              "run_id": run_id})
+    if db.named("start_snapshot_exists", {"since": start_of(day)}):
+        return
+    db.insert("broker_snapshot", {
+        "run_id": run_id, "snapshot_type": "START", "cash": account.cash,
+        "equity": account.equity, "buying_power": account.buying_power,
+        "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
+                            "avg_entry_price": str(p.avg_entry_price)} for p in positions]),
+    })
+
+
+def start_of(trading_day: date) -> datetime:
+    return NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
 
 
 def pending_entry_symbols(db: TradingDB) -> set[str]:
@@ -85,14 +115,3 @@ def pending_entry_symbols(db: TradingDB) -> set[str]:
 
 def _position_exposure(positions: list[BrokerPosition]) -> Decimal:
     return sum((abs(p.market_value or p.qty * p.avg_entry_price) for p in positions), Decimal(0))
-
-
-def _snapshot(db: TradingDB, run_id: str, account: BrokerAccount,
-              positions: list[BrokerPosition]) -> None:
-    """Seed 001's START snapshot, from reads the checks needed anyway."""
-    db.insert("broker_snapshot", {
-        "run_id": run_id, "snapshot_type": "START", "cash": account.cash,
-        "equity": account.equity, "buying_power": account.buying_power,
-        "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
-                            "avg_entry_price": str(p.avg_entry_price)} for p in positions]),
-    })

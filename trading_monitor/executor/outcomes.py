@@ -1,0 +1,54 @@
+"""A decision's outcome: the one terminal state, or a deferral that is counted and capped."""
+
+from __future__ import annotations
+
+import logging
+
+from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.lifecycle import TerminalState
+from trading_monitor.executor.context import Deferred, Executor, Final
+from trading_monitor.runs import log_event
+
+log = logging.getLogger(__name__)
+
+
+def finish_decision(db: TradingDB, ex: Executor, row: Row, result: Final) -> None:
+    """The one terminal state (kept if one exists) and executed = true; in the claim
+    transaction, together with everything the decision changed."""
+    db.named("insert_outcome", {
+        "run_id": ex.run_id, "decision_id": row["id"],
+        "primary_action": row.get("primary_action"), "ticker": row.get("ticker"),
+        "terminal_state": result.state.value, "reason": result.reason[:2000],
+        "trade_journal_id": result.journal_id, "client_order_id": result.client_order_id,
+    })
+    db.named_update("mark_decision_executed", {
+        "decision_id": row["id"], "existing_order_id": result.set_order_id,
+        "existing_trade_journal_id": result.set_journal_id, "now": ex.now(),
+    })
+    log_event(db, ex.run_id, "analysis_decision", row["id"], "terminal", result.reason,
+              to_status=result.state.value)
+
+
+def defer_or_give_up(db: TradingDB, ex: Executor, row: Row, result: Deferred
+                     ) -> Deferred | Final:
+    """Record the deferral; past MAX_DEFERRALS the decision ends REJECTED with the history
+    of its reasons, so nothing waits silently forever."""
+    earlier = [r["message"] for r in db.named("deferrals_of_decision",
+                                              {"decision_id": row["id"]})]
+    if len(earlier) + 1 < ex.config.max_deferrals:
+        log_event(db, ex.run_id, "analysis_decision", row["id"], "deferred", result.reason)
+        return result
+    history = _history([*earlier, result.reason])
+    log.error("ALERT decision #%s deferred %d times; rejected: %s", row["id"], len(earlier) + 1,
+              result.reason)
+    return Final(TerminalState.REJECTED,
+                 f"gave up after {len(earlier) + 1} deferrals (MAX_DEFERRALS="
+                 f"{ex.config.max_deferrals}); reasons: {history}")
+
+
+def _history(reasons: list[str]) -> str:
+    """Each distinct reason once, with how often it came, oldest first."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return " | ".join(f"{text} (x{n})" if n > 1 else text for text, n in counts.items())
