@@ -184,6 +184,49 @@ def test_oco_exits_existing_position(client, ctl):
     assert stop.status == OrderStatus.FILLED and parent.status == OrderStatus.CANCELED
 
 
+def oco(qty: int = 4, tp: float = 110, sl: float = 95,
+        sl_limit: float | None = None) -> LimitOrderRequest:
+    return LimitOrderRequest(
+        symbol="AAPL", qty=qty, side="sell", time_in_force="gtc", order_class=OrderClass.OCO,
+        take_profit=TakeProfitRequest(limit_price=tp),
+        stop_loss=StopLossRequest(stop_price=sl, limit_price=sl_limit))
+
+
+def test_oco_needs_a_position_and_its_shares(client, ctl):
+    with pytest.raises(APIError) as err:
+        client.submit_order(oco())
+    assert err.value.status_code == 403
+    assert err.value.message == "insufficient qty available for order (requested: 4, available: 0)"
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=4, side="buy", time_in_force="day"))
+    client.submit_order(oco())
+    assert D(client.get_open_position("AAPL").qty_available) == 0  # both exits hold it once
+    with pytest.raises(APIError) as err:
+        client.submit_order(oco(qty=1))
+    assert err.value.status_code == 403 and "available: 0" in err.value.message
+
+
+def test_oco_stop_limit_leg_and_take_profit_fill(client, ctl):
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=4, side="buy", time_in_force="day"))
+    order = client.submit_order(oco(sl=95, sl_limit=94))
+    assert order.legs[0].type.value == "stop_limit" and D(order.legs[0].limit_price) == 94
+    moved = client.replace_order_by_id(order.id, ReplaceOrderRequest(limit_price=108))
+    ctl.set_price("AAPL", Decimal("108"))
+    parent = client.get_order_by_id(moved.id, GetOrderByIdRequest(nested=True))
+    assert parent.status == OrderStatus.FILLED and D(parent.filled_avg_price) == 108
+    assert parent.legs[0].status == OrderStatus.CANCELED
+    assert client.get_all_positions() == []
+
+
+def test_oco_prices_validated_against_the_market(client, ctl):
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=4, side="buy", time_in_force="day"))
+    with pytest.raises(APIError) as err:
+        client.submit_order(oco(tp=99))
+    assert err.value.status_code == 422 and "take_profit.limit_price" in err.value.message
+    with pytest.raises(APIError) as err:
+        client.submit_order(oco(sl=100))
+    assert err.value.status_code == 422 and "stop_loss.stop_price" in err.value.message
+
+
 def test_oto_single_exit(client, ctl):
     order = client.submit_order(MarketOrderRequest(
         symbol="AAPL", qty=2, side="buy", time_in_force="gtc", order_class=OrderClass.OTO,

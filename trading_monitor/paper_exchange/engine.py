@@ -37,7 +37,9 @@ class Engine(Desk):
         if qty is None:
             assert spec.notional is not None
             qty = (spec.notional / price).quantize(Decimal("0.000000001"), ROUND_DOWN)
-        if spec.order_class != "oco":
+        if spec.order_class == "oco":
+            risk.check_exit_only(self, spec.symbol, spec.side, qty)
+        else:
             risk.check_funds(self, spec.symbol, spec.side, qty, risk.estimate(spec, price))
         client_id = self.new_client_id(spec.client_order_id)
         parent = self._make(spec, qty, client_id, now, price)

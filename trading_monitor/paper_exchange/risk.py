@@ -105,6 +105,15 @@ def check_funds(book: Book, symbol: str, side: str, qty: Decimal, price: Decimal
                         cost_basis=fmt(cost))
 
 
+def check_exit_only(book: Book, symbol: str, side: str, qty: Decimal) -> None:
+    """An OCO only exits an existing position: without one there are no shares for it."""
+    if book.opening(symbol, side):
+        raise forbidden(f"insufficient qty available for order (requested: {fmt(qty)}, "
+                        "available: 0)", symbol=symbol, available="0",
+                        existing_qty=fmt(abs(book.ledger.qty(symbol))), held_for_orders="0")
+    check_funds(book, symbol, side, qty, Decimal(0))
+
+
 def can_afford_fill(book: Book, order: Order, price: Decimal) -> bool:
     if not book.opening(order.symbol, order.side):
         return True
