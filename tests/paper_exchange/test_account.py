@@ -166,3 +166,41 @@ def test_manual_close_by_trader(client, ctl):
     assert manual["side"] == "sell" and manual["qty"] == "4"
     assert client.get_all_positions() == []
     assert any(o["id"] == manual["id"] and o["status"] == "filled" for o in ctl.orders())
+
+
+def test_fill_ids_sort_in_time_order_and_page_both_ways(client, ctl):
+    ctl.set_price("AAPL", Decimal("100"))
+    ctl.set_partial_fill(symbol="AAPL", ratio=Decimal("0.5"))
+    order = buy(client, qty=4)  # partial now; all fills below share one simulated instant
+    ctl.set_partial_fill(symbol="AAPL", ratio=None)
+    for qty in (1, 2):
+        buy(client, qty=qty)
+    ctl.advance(1)  # the partial's remainder
+    everything = client.get("/account/activities/FILL", {"direction": "asc"})
+    ids = [a["id"] for a in everything]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert all(len(i.split("::")[0]) == 17 for i in ids)  # YYYYMMDDHHMMSSmmm
+    first = everything[0]
+    assert (first["type"], first["qty"], first["cum_qty"], first["leaves_qty"],
+            first["order_id"], first["side"], first["symbol"], first["price"]) == (
+        "partial_fill", "2", "2", "2", str(order.id), "buy", "AAPL", "100")
+    last = everything[-1]
+    assert (last["type"], last["qty"], last["cum_qty"], last["leaves_qty"]) == (
+        "fill", "2", "4", "0")
+
+    def pages(direction: str) -> list[str]:
+        seen: list[str] = []
+        while True:
+            params = {"direction": direction, "page_size": 1}
+            if seen:
+                params["page_token"] = seen[-1]
+            page = client.get("/account/activities/FILL", params)
+            if not page:
+                return seen
+            seen += [a["id"] for a in page]
+
+    assert pages("asc") == ids and pages("desc") == ids[::-1]
+    today = client.get("/account/activities/FILL", {"date": "2026-11-20"})
+    assert len(today) == 4 and client.get("/account/activities/FILL", {"date": "2026-11-19"}) == []
+    until = client.get("/account/activities/FILL", {"until": last["transaction_time"]})
+    assert len(until) == 3

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from trading_monitor.paper_exchange import clock, risk
@@ -25,6 +25,7 @@ class Engine(Desk):
         # waits for the next epoch, so an unrelated request never completes it.
         self.epoch = 0
         self._partial_epoch: dict[str, int] = {}
+        self._last_activity_at: datetime | None = None
 
     # -- submission --------------------------------------------------------------------------
 
@@ -157,12 +158,20 @@ class Engine(Desk):
             order.filled_at = now
         kind = "fill" if order.remaining <= 0 else "partial_fill"
         snapshot = replace(order, legs=list(order.legs))
-        stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
-        self.activities.append(Activity(f"{stamp}::{execution_id}", now, kind, price, qty,
-                                        snapshot))
+        self.activities.append(Activity(self._activity_id(now, execution_id), now, kind, price,
+                                        qty, snapshot))
         self.emit(kind, order, now, price=price, qty=qty, position_qty=position_qty,
                   execution_id=execution_id)
         self._after_fill(order, qty, now)
+
+    def _activity_id(self, now: datetime, execution_id: str) -> str:
+        """`YYYYMMDDHHMMSSmmm::uuid`, strictly increasing so that ids sort in time order even
+        for fills in the same millisecond (the stamp is then moved on by a millisecond)."""
+        last = self._last_activity_at
+        at = now if last is None or now > last else last + timedelta(milliseconds=1)
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        self._last_activity_at = at
+        return at.strftime("%Y%m%d%H%M%S") + f"{at.microsecond // 1000:03d}::{execution_id}"
 
     def _fill_qty(self, order: Order) -> Decimal:
         ratio = self.partial_by_client_id.get(order.client_order_id,

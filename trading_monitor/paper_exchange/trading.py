@@ -248,11 +248,12 @@ def _activities(request: web.Request, types: set[str]) -> web.Response:
         if not (after and a.at <= after) and not (until and a.at >= until)
         and not (on and a.at.astimezone(clock.NY).date() != on)
     ]
+    # Ids grow with time, so the page after a token is simply the ids beyond it.
     if direction != "asc":
         items.reverse()
-    if token:
-        ids = [a.id for a in items]
-        items = items[ids.index(token) + 1:] if token in ids else []
+        items = [a for a in items if a.id < token] if token else items
+    elif token:
+        items = [a for a in items if a.id > token]
     return reply([wire.activity(a, venue.account_id) for a in items[:page_size]])
 
 
