@@ -151,7 +151,13 @@ def snapshot(symbol: str, s: Any) -> MarketSnapshot:
         last_price=dec(trade.price) if trade else None,
         bid=dec(quote.bid_price) if quote else None,
         ask=dec(quote.ask_price) if quote else None,
-        daily_volume=dec(daily.volume) if daily else None,
+        daily_volume=_volume(daily.volume) if daily else None,
         daily_bar_date=new_york(daily.timestamp).astimezone(_NEW_YORK).date() if daily else None,
-        previous_volume=dec(previous.volume) if previous else None,
+        previous_volume=_volume(previous.volume) if previous else None,
     )
+
+
+def _volume(value: Any) -> Decimal | None:
+    # alpaca-py reads share volumes as floats; whole numbers are shown as such.
+    number = dec(value)
+    return number.quantize(Decimal(1)) if number is not None and number % 1 == 0 else number

@@ -54,7 +54,6 @@ def _status(exc: APIError) -> int | None:
 
 # Alpaca's codes (its error bodies carry them beside the HTTP status).
 CODE_UNAUTHORIZED = 40110000
-CODE_FORBIDDEN = 40310000  # "insufficient buying power" / "insufficient qty available"
 
 
 def classify(exc: BaseException, retry_after: float | None = None, *,
@@ -92,7 +91,7 @@ def _classify_api_error(exc: APIError, retry_after: float | None, order_request:
     if status == 401 or code == CODE_UNAUTHORIZED:
         return FatalError(f"broker refused the API keys ({status}): {message}")
     if status == 403:
-        if order_request or code == CODE_FORBIDDEN:
+        if order_request:
             return RejectedError(f"broker refused the order (403, code {code}): {message}",
                                  status, code)
         return FatalError(f"broker forbade the request (403, code {code}): {message}")

@@ -7,6 +7,7 @@ once the old entry is proven withdrawn, so one decision never has two live entri
 
 from __future__ import annotations
 
+from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Decision, DecisionInvalid
 from trading_monitor.domain.lifecycle import (
@@ -102,6 +103,7 @@ def handle_amend(ex: Executor, d: Decision) -> Result:
                          f"new {d.side.value if d.side else ''} {d.order_quantity} "
                          f"{d.ticker} limit {d.entry_price}")
     intent = ex.intents.write_intent(ex.installation, d, plan, replaces=old_entry)
+    crash_point("after_intent")
     return continue_amend(ex, intent, fresh=True)
 
 

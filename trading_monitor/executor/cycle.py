@@ -113,10 +113,13 @@ def process_safely(ex: Executor, row: Row) -> Result:
     except psycopg2.errors.TransactionRollbackError as exc:  # deadlock, serialization
         return Deferred(f"database asked to retry: {_first_line(exc)}")
     except psycopg2.Error as exc:
-        # The database refused this decision's rows (a CHECK, a type): that will not change.
         log.exception("decision #%s refused by the database", row["id"])
-        return Final(TerminalState.REJECTED,
-                     f"database refused this decision's rows: {_first_line(exc)}")
+        text = f"database refused this decision's rows: {_first_line(exc)}"
+        if load_intent(ex.claims, int(row["id"])) is not None:
+            # An intent is committed (its order may be at the broker): never end the decision
+            # on a guess. Resume settles it from the intent next cycle (MAX_DEFERRALS caps it).
+            return Deferred(text)
+        return Final(TerminalState.REJECTED, text)
     except Exception as exc:  # a bug must not lose the decision: keep it pending, say why
         log.exception("decision #%s hit an unexpected error", row["id"])
         return Deferred(f"internal error ({type(exc).__name__}): {exc}")

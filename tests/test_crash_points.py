@@ -1,0 +1,82 @@
+"""Crash drills for the executor: a real subprocess killed with SIGKILL at every named
+crash point, for a NEW_TRADE, a CANCEL and an AMEND, then run again.
+
+After the restart, counted at the exchange (/control/orders), not in our tables:
+exactly one broker entry order per decision (at most one live entry per trade), every
+decision terminal, and no PENDING journal without a live or settled order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, outcome, run
+from trading_monitor.crashpoints import ENV_VAR, EXECUTOR_POINTS
+
+pytestmark = pytest.mark.drills
+
+LIVE = {"new", "accepted", "partially_filled", "pending_cancel", "pending_replace", "held"}
+
+
+def _executor_process(db_params, exchange, tmp_path, point: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
+    env.update(exchange_env(exchange))
+    env["DATABASE_URL"] = (f"postgresql://{db_params['user']}@{db_params['host']}:"
+                           f"{db_params['port']}/{db_params['dbname']}")
+    env[ENV_VAR] = point
+    done = subprocess.run([sys.executable, "-m", "trading_monitor.order_executor"], env=env,
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode in (0, -signal.SIGKILL), done.stderr.decode()[-2000:]
+    return done.returncode
+
+
+def _setup(scenario: str, db, db_params, broker, settings) -> list[int]:
+    if scenario == "NEW_TRADE":
+        return [add_decision(db, entry())]
+    first = add_decision(db, entry())
+    run(db_params, broker, settings)
+    jid = outcome(db, first)["trade_journal_id"]
+    if scenario == "CANCEL":
+        return [add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
+                                  "existing_trade_journal_id": jid})]
+    return [add_decision(db, entry(primary_action="AMEND", entry_price="176.50",
+                                   existing_trade_journal_id=jid))]
+
+
+def _assert_invariants(db, exchange) -> None:
+    at_broker = exchange.control.orders()
+    sent = Counter(o["client_order_id"] for o in at_broker)
+    entries = db.query("order_execution", {"order_role": "ENTRY"})
+    for row in entries:
+        assert sent[row["client_order_id"]] <= 1, f"{row['client_order_id']} sent twice"
+        if row["order_status"] not in ("not_sent", "rejected", "pending_submit"):
+            assert sent[row["client_order_id"]] == 1
+    live_entries = [o for o in at_broker if o["side"] == "buy" and o["order_type"] == "limit"
+                    and o["status"] in LIVE]
+    assert len(live_entries) <= 1, "two live entries for one trade"
+    for d in db.query("analysis_decision"):
+        assert d["executed"] is True, f"decision #{d['id']} not terminal"
+        assert len(db.query("decision_outcome", {"analysis_decision_id": d["id"]})) == 1
+    for journal in db.query("trade_journal", {"status": "PENDING"}):
+        [row] = [r for r in entries if r["trade_journal_id"] == journal["id"]][-1:]
+        assert row["order_status"] != "pending_submit", f"trade #{journal['id']} stuck"
+        assert sent[row["client_order_id"]] == 1 and row["alpaca_order_id"]
+
+
+@pytest.mark.parametrize("scenario", ["NEW_TRADE", "CANCEL", "AMEND"])
+@pytest.mark.parametrize("point", EXECUTOR_POINTS)
+def test_kill_at_every_point_then_restart(scenario, point, db, db_params, broker, settings,
+                                          exchange, tmp_path):
+    _setup(scenario, db, db_params, broker, settings)
+    code = _executor_process(db_params, exchange, tmp_path, point)
+    print(f"\ncrash drill {scenario} at {point}: "
+          f"{'killed' if code == -signal.SIGKILL else 'not reached, exited 0'}")
+    run(db_params, broker, settings)  # the restart
+    _assert_invariants(db, exchange)
