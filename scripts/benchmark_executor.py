@@ -64,10 +64,10 @@ def main() -> int:
             exchange.control.set_fault("*", "latency", ms=args.latency_ms, probability=1.0)
         exchange.control.reset_counters()
         started = time.perf_counter()
-        report = execute_once(params, broker, settings)
+        report = execute_once(params, broker, settings, now=exchange.venue.clock.now)
         elapsed = time.perf_counter() - started
         counters = exchange.control.counters()
-        idle = execute_once(params, broker, settings)
+        idle = execute_once(params, broker, settings, now=exchange.venue.clock.now)
     posts = counters.get("POST /v2/orders", 0)
     fixed = sum(counters.get(k, 0) for k in ("GET /v2/account", "GET /v2/positions",
                                               "GET /v2/clock", "GET /v2/stocks/trades/latest"))

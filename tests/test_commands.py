@@ -116,8 +116,11 @@ def test_scheduler_runs_the_executor_weekdays_at_the_configured_time(exchange):
     settings = load_settings(exchange_env(exchange, EXECUTOR_TIME="09:50"), need_broker=True)
     scheduler = build_scheduler(settings, lambda: None)
     saturday = pytz.timezone("America/New_York").localize(datetime(2026, 11, 21, 12, 0))
-    [line] = describe_jobs(scheduler, now=saturday)
+    line, after_close = describe_jobs(scheduler, now=saturday)
     assert line.startswith("order_executor:") and "2026-11-23 09:50 EST" in line
+    # and after the close, to withdraw DAY entries that went out as GTC brackets
+    assert after_close.startswith("order_executor_close:") and "2026-11-23 16:05 EST" in (
+        after_close)
     assert JOB_DEFAULTS["max_instances"] == 1 and JOB_DEFAULTS["coalesce"] is True
 
 

@@ -68,6 +68,7 @@ class Settings(BaseModel):
     broker_read_retries: int = Field(3, alias="BROKER_READ_RETRIES", ge=0, le=10)
 
     executor_time: time = Field(time(9, 45), alias="EXECUTOR_TIME")
+    entry_expiry_time: time = Field(time(16, 5), alias="ENTRY_EXPIRY_TIME")
     order_monitor_interval_minutes: int = Field(5, alias="ORDER_MONITOR_INTERVAL_MINUTES", ge=1)
     position_monitor_interval_minutes: int = Field(
         10, alias="POSITION_MONITOR_INTERVAL_MINUTES", ge=1

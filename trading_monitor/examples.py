@@ -13,7 +13,7 @@ EXAMPLES: list[dict[str, Any]] = [
     {"ticker": "AAPL", "primary_action": "NEW_TRADE", "decision": {
         "ticker": "AAPL", "primary_action": "NEW_TRADE", "side": "BUY", "trade_style": "SWING",
         "entry_price": "180.00", "stop_loss": "171.00", "take_profit": "198.00",
-        "quantity": 10, "time_in_force": "GTC", "reasoning": "breakout retest"}},
+        "quantity": 10, "reasoning": "breakout retest"}},
     {"ticker": "MSFT", "primary_action": "NEW_TRADE", "decision": {
         "ticker": "MSFT", "primary_action": "NEW_TRADE", "side": "SELL",
         "trade_style": "DAYTRADE", "entry_price": "420.00", "stop_loss": "426.00",

@@ -42,6 +42,12 @@ def build_scheduler(settings: Settings, run_executor: Callable[[], object]) -> B
     scheduler.add_job(run_executor, CronTrigger(day_of_week="mon-fri", hour=at.hour,
                                                 minute=at.minute, timezone=TIMEZONE),
                       id="order_executor", name="order executor")
+    # After the close (a half day's too): withdraw SWING entries that were DAY orders but
+    # went out as GTC brackets, before they can fill in the next session.
+    close = settings.entry_expiry_time
+    scheduler.add_job(run_executor, CronTrigger(day_of_week="mon-fri", hour=close.hour,
+                                                minute=close.minute, timezone=TIMEZONE),
+                      id="order_executor_close", name="order executor after the close")
     return scheduler
 
 
