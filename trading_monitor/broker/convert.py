@@ -67,6 +67,9 @@ def order(o: Any) -> BrokerOrder:
         replaced_by=str(o.replaced_by) if o.replaced_by else None,
         replaces=str(o.replaces) if o.replaces else None,
         legs=tuple(order(leg) for leg in (o.legs or [])),
+        canceled_at=o.canceled_at,
+        expired_at=o.expired_at,
+        expires_at=getattr(o, "expires_at", None),
     )
 
 

@@ -48,6 +48,9 @@ class BrokerOrder:
     replaced_by: str | None = None
     replaces: str | None = None
     legs: tuple[BrokerOrder, ...] = ()
+    canceled_at: datetime | None = None
+    expired_at: datetime | None = None
+    expires_at: datetime | None = None  # Alpaca's aged-order policy (GTC orders)
 
     def leg(self, order_type: str) -> BrokerOrder | None:
         return next((leg for leg in self.legs if leg.order_type == order_type), None)
