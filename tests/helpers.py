@@ -15,6 +15,8 @@ from trading_monitor.executor.service import execute_once
 from trading_monitor.ledger import Intent, Ledger
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.intents import plan_for
+from trading_monitor.order_monitor.cycle import MonitorReport
+from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 
 
@@ -47,6 +49,13 @@ def use_clock(clock: Clock | None) -> None:
 
 def exchange_now() -> datetime:
     return (_clock[0] if _clock else system_clock)()
+
+
+def monitor(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any
+            ) -> MonitorReport:
+    """One order-monitor cycle on the exchange's clock."""
+    kw.setdefault("now", _clock[0] if _clock else None)
+    return monitor_once(db_params, broker, settings, **kw)
 
 
 def run(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any) -> CycleReport:

@@ -175,6 +175,10 @@ def test_two_executors_cannot_both_pass_the_position_limit(db, db_params, exchan
     second = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                     take_profit="440.00", quantity=1))
 
+    # Slow account reads make both executors read the account at the same time: without
+    # the cycle lock each would count 0 open positions and both would pass the limit.
+    exchange.control.set_fault("GET /v2/account", "latency", ms=500, count=2)
+
     def executor() -> None:
         run(db_params, AlpacaBroker(settings, budget=RequestBudget(100_000)), settings)
 

@@ -25,10 +25,17 @@ def _execute(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _monitor_orders(argv: Sequence[str]) -> int:
+    from trading_monitor.order_monitor.__main__ import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
     "execute": (_execute, "run one order-executor cycle"),
+    "monitor-orders": (_monitor_orders, "run one order-monitor cycle"),
 }
 
 

@@ -32,6 +32,11 @@ class ClockSource(str, Enum):
     BROKER = "broker"
 
 
+class StopFailureAction(str, Enum):
+    FLATTEN = "flatten"
+    RETRY = "retry"
+
+
 class ProtectionMode(str, Enum):
     BRACKET = "bracket"
     STAGED = "staged"
@@ -106,12 +111,24 @@ class Settings(BaseModel):
     max_deferrals: int = Field(20, alias="MAX_DEFERRALS", ge=1)
     executor_lock_wait_seconds: float = Field(60.0, alias="EXECUTOR_LOCK_WAIT_SECONDS", ge=0)
 
+    partial_entry_timeout_seconds: float = Field(120.0, alias="PARTIAL_ENTRY_TIMEOUT_SECONDS",
+                                                 ge=0)
+    stop_failure_action: StopFailureAction = Field(StopFailureAction.FLATTEN,
+                                                   alias="STOP_FAILURE_ACTION")
+    eod_flatten: bool = Field(True, alias="EOD_FLATTEN")
+    eod_flatten_minutes: int = Field(10, alias="EOD_FLATTEN_MINUTES", ge=0, le=120)
+    flatten_untracked: bool = Field(False, alias="FLATTEN_UNTRACKED")
+    orphan_grace_minutes: float = Field(5.0, alias="ORPHAN_GRACE_MINUTES", ge=0)
+    gtc_renew_days: int = Field(5, alias="GTC_RENEW_DAYS", ge=0, le=80)
+    order_polling: bool = Field(True, alias="ORDER_POLLING")
+
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
     @field_validator(
         "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",
         "check_price_consistency", "block_duplicate_entry", "block_same_day_reentry",
-        "reject_day_orders_when_closed", "trading_halted", mode="before",
+        "reject_day_orders_when_closed", "trading_halted", "eod_flatten", "flatten_untracked",
+        "order_polling", mode="before",
     )
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:

@@ -23,7 +23,12 @@ EXECUTOR_POINTS = (
     "after_outcome",   # the decision's outcome committed
     "after_cancel",    # a cancel was sent; its result not read or recorded
 )
-CRASH_POINTS = frozenset(EXECUTOR_POINTS)
+ORDER_MONITOR_POINTS = (
+    "after_fill_seen",    # an entry fill booked as a position; no protection placed yet
+    "after_stop_submit",  # the broker accepted a protective order; nothing of it recorded
+    "in_exit",            # an exit fill seen, the journal not closed yet
+)
+CRASH_POINTS = frozenset(EXECUTOR_POINTS + ORDER_MONITOR_POINTS)
 
 log = logging.getLogger(__name__)
 

@@ -116,3 +116,68 @@ RETURNING id;
 
 -- name: unexecuted_decisions
 SELECT * FROM analysis_decision WHERE executed IS NOT TRUE ORDER BY id;
+
+-- name: upsert_fill
+-- (xmax = 0) is true for a row this statement inserted, false for one it updated.
+INSERT INTO fills (run_id, alpaca_order_id, order_execution_id, trade_journal_id, activity_id,
+                   execution_id, symbol, side, qty, cum_qty, price, fee, filled_at, source)
+VALUES (%(run_id)s, %(alpaca_order_id)s, %(order_execution_id)s, %(trade_journal_id)s,
+        %(activity_id)s, %(execution_id)s, %(symbol)s, %(side)s, %(qty)s, %(cum_qty)s,
+        %(price)s, %(fee)s, %(filled_at)s, %(source)s)
+ON CONFLICT (alpaca_order_id, cum_qty) DO UPDATE
+SET activity_id = COALESCE(fills.activity_id, EXCLUDED.activity_id),
+    execution_id = COALESCE(fills.execution_id, EXCLUDED.execution_id),
+    order_execution_id = COALESCE(fills.order_execution_id, EXCLUDED.order_execution_id),
+    trade_journal_id = COALESCE(fills.trade_journal_id, EXCLUDED.trade_journal_id),
+    fee = COALESCE(fills.fee, EXCLUDED.fee)
+RETURNING (xmax = 0) AS inserted;
+
+-- name: set_system_value
+INSERT INTO system_state (key, value, reason) VALUES (%(key)s, %(value)s, %(reason)s)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, reason = EXCLUDED.reason;
+
+-- name: tracked_orders
+-- Our orders the broker may still change: sent, and not in a final state.
+SELECT * FROM order_execution
+WHERE alpaca_order_id IS NOT NULL
+  AND order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'not_sent')
+ORDER BY id;
+
+-- name: orders_by_alpaca_ids
+SELECT * FROM order_execution WHERE alpaca_order_id = ANY(%(ids)s) ORDER BY id;
+
+-- name: fills_of_orders
+SELECT alpaca_order_id, COALESCE(sum(qty), 0) AS qty, max(cum_qty) AS cum_qty
+FROM fills WHERE alpaca_order_id = ANY(%(ids)s) GROUP BY alpaca_order_id;
+
+-- name: open_trade_ids
+SELECT id FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
+
+-- name: trades_by_ids
+SELECT * FROM trade_journal WHERE id = ANY(%(ids)s) ORDER BY id;
+
+-- name: orders_of_trades
+SELECT * FROM order_execution WHERE trade_journal_id = ANY(%(ids)s) ORDER BY id;
+
+-- name: fills_of_trades
+SELECT * FROM fills WHERE trade_journal_id = ANY(%(ids)s) ORDER BY filled_at, id;
+
+-- name: orphan_protective_orders
+-- Live closing orders of ours whose trade is no longer a position.
+SELECT o.* FROM order_execution o
+JOIN trade_journal t ON t.id = o.trade_journal_id
+WHERE o.order_role <> 'ENTRY' AND t.status NOT IN ('PENDING', 'POSITION')
+  AND o.alpaca_order_id IS NOT NULL
+  AND o.order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced',
+                             'not_sent', 'pending_submit')
+  AND t.updated_at <= %(before)s
+ORDER BY o.id;
+
+-- name: upsert_position
+INSERT INTO position_tracking (run_id, trade_journal_id, symbol, side, qty, avg_entry_price)
+VALUES (%(run_id)s, %(trade_journal_id)s, %(symbol)s, %(side)s, %(qty)s, %(avg_entry_price)s)
+ON CONFLICT (trade_journal_id) DO UPDATE
+SET qty = EXCLUDED.qty, avg_entry_price = EXCLUDED.avg_entry_price, run_id = EXCLUDED.run_id;
+
+-- name: delete_position
+DELETE FROM position_tracking WHERE trade_journal_id = %(trade_journal_id)s;

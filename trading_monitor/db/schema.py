@@ -20,7 +20,9 @@ TABLES: dict[str, frozenset[str]] = {
         "planned_qty", "time_in_force", "actual_entry_price", "actual_qty", "entry_date",
         "exit_date", "exit_price", "exit_reason", "actual_pnl", "days_open",
         "replaces_trade_journal_id", "replaced_by_trade_journal_id", "notes",
-        "protection_note", "protection_time_in_force",
+        "protection_note", "protection_time_in_force", "exit_reason_code", "exit_estimated",
+        "fees", "entry_slippage_bps", "requested_exit_price", "exit_slippage_bps",
+        "first_fill_at", "protected_at", "unprotected_seconds", "emergency_action",
     )),
     "order_execution": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "analysis_decision_id", "client_order_id",
@@ -28,7 +30,13 @@ TABLES: dict[str, frozenset[str]] = {
         "order_type", "order_class", "time_in_force", "qty", "limit_price", "stop_price",
         "order_status", "submitted_at", "filled_qty", "filled_avg_price", "filled_at",
         "broker_message", "replaces_order_execution_id", "replaced_by_order_execution_id",
-        "entry_expires_at",
+        "entry_expires_at", "broker_updated_at", "canceled_at", "expired_at", "expires_at",
+        "purpose",
+    )),
+    "fills": frozenset(_AUDIT + (
+        "run_id", "alpaca_order_id", "order_execution_id", "trade_journal_id", "activity_id",
+        "execution_id", "symbol", "side", "qty", "cum_qty", "price", "fee", "filled_at",
+        "source",
     )),
     "position_tracking": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "symbol", "side", "qty", "avg_entry_price",

@@ -45,6 +45,29 @@ class OrderRole(str, Enum):
     EXIT = "EXIT"
 
 
+class ExitReason(str, Enum):
+    """Why a position closed: one vocabulary for every job (trade_journal.exit_reason_code)."""
+
+    STOPPED_OUT = "STOPPED_OUT"
+    TARGET_HIT = "TARGET_HIT"
+    EOD_FLATTEN = "EOD_FLATTEN"
+    MANUAL = "MANUAL"
+    EXTERNAL = "EXTERNAL"
+    KILL_SWITCH = "KILL_SWITCH"
+    EMERGENCY = "EMERGENCY"
+
+
+class Purpose(str, Enum):
+    """Why we placed an order (order_execution.purpose)."""
+
+    ENTRY = "ENTRY"
+    PROTECTION = "PROTECTION"
+    EOD_FLATTEN = "EOD_FLATTEN"
+    EMERGENCY = "EMERGENCY"
+    KILL_SWITCH = "KILL_SWITCH"
+    TARGET_HIT = "TARGET_HIT"
+
+
 # Our own states before the broker has the order.
 PENDING_SUBMIT = "pending_submit"
 NOT_SENT = "not_sent"
@@ -54,6 +77,11 @@ NOT_SENT = "not_sent"
 # live, and a replaced order lives on as its successor.
 WITHDRAWN_ORDER_STATUSES = frozenset({"canceled", "expired", "rejected"})
 FINAL_ORDER_STATUSES = WITHDRAWN_ORDER_STATUSES | {"filled", "replaced", NOT_SENT}
+# An order that may still trade: what the broker still holds.
+LIVE_ORDER_STATUSES = frozenset({"new", "accepted", "pending_new", "accepted_for_bidding",
+                                 "held", "partially_filled", "pending_cancel",
+                                 "pending_replace", "done_for_day", "calculated", "stopped",
+                                 "suspended", "pending_review"})
 # Statuses the broker moves out of by itself, soon: wait for them, never act on them.
 SETTLING_ORDER_STATUSES = frozenset({"pending_cancel", "pending_replace", "pending_new",
                                      "accepted"})
@@ -76,7 +104,13 @@ def client_order_id(installation: str, decision_id: int, role: OrderRole, attemp
     The installation id keeps two databases sharing one Alpaca account from colliding.
     Alpaca never takes an id twice, so a re-placed order gets the next attempt number.
     """
-    base = f"tm-{installation}-d{decision_id}-{role.value.lower()}"
+    return owned_client_order_id(installation, f"d{decision_id}", role, attempt)
+
+
+def owned_client_order_id(installation: str, owner: str, role: OrderRole, attempt: int = 1
+                          ) -> str:
+    """`owner` is `d<decision id>`, or `t<trade id>` for a trade no decision opened."""
+    base = f"tm-{installation}-{owner}-{role.value.lower()}"
     return base if attempt == 1 else f"{base}-{attempt}"
 
 

@@ -8,9 +8,9 @@ withdrawn before it can be sent.
 
 from __future__ import annotations
 
+from trading_monitor.cancelling import follow_replacements
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
 from trading_monitor.executor.context import Executor, Final, Previewed, Result
-from trading_monitor.executor.withdraw import follow_replacements
 from trading_monitor.ledger import Intent
 
 
@@ -23,7 +23,7 @@ def settle_changed_decision(ex: Executor, intent: Intent, change: str) -> Result
     status = intent.entry["order_status"]
     if status == NOT_SENT:
         return _rejected(intent, f"{head}; that order was never sent")
-    order = follow_replacements(ex, ex.broker.get_order_by_client_id(coid))
+    order = follow_replacements(ex.broker, ex.broker.get_order_by_client_id(coid))
     if order is None and status == PENDING_SUBMIT:
         reason = f"{head}; the order never reached the broker and is withdrawn"
         ex.ledger.close_intent(intent, reason, mark_as=NOT_SENT)

@@ -8,12 +8,12 @@ state is settled by looking the order up, never by sending again.
 from __future__ import annotations
 
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.cancelling import follow_replacements
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
-from trading_monitor.executor.withdraw import follow_replacements
 from trading_monitor.ledger import Intent, order_request
 
 # Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
@@ -50,7 +50,7 @@ def resume_intent(ex: Executor, intent: Intent) -> Result:
         return Previewed(f"dry run: would settle {coid} ({status}) by looking it up")
     if status == PENDING_SUBMIT:
         return submit_intent(ex, intent, fresh=False)
-    order = follow_replacements(ex, ex.broker.get_order_by_client_id(coid))
+    order = follow_replacements(ex.broker, ex.broker.get_order_by_client_id(coid))
     if order is not None:
         return settle_sent(ex, intent, order)
     if status == "rejected":  # refused on submit: no order exists there, none is resent
@@ -85,7 +85,7 @@ def submit_intent(ex: Executor, intent: Intent, *, fresh: bool) -> Result:
         ex.ledger.note_order(intent.entry, str(exc))
         return Deferred(f"submit of {coid} not settled, retried next cycle by client order id: "
                         f"{exc}")
-    return settle_sent(ex, intent, follow_replacements(ex, order) or order)
+    return settle_sent(ex, intent, follow_replacements(ex.broker, order) or order)
 
 
 def settle_sent(ex: Executor, intent: Intent, order: BrokerOrder) -> Final:

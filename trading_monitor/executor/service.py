@@ -19,10 +19,10 @@ from trading_monitor.clock import Clock, broker_clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.risk import RiskLimits
-from trading_monitor.exceptions import TemporaryError
 from trading_monitor.executor.context import Executor, ExecutorSettings
 from trading_monitor.executor.cycle import CycleReport, run_cycle
 from trading_monitor.ledger.installation import installation_id
+from trading_monitor.locks import wait_for_lock
 from trading_monitor.runs import JobRun, new_run_id
 
 # An arbitrary constant beside the migration lock's; see db/migrate.py.
@@ -73,7 +73,8 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
     db = TradingDB(config=db_config, application_name="trading-monitor executor").connect()
     claims = TradingDB(config=db_config, application_name="trading-monitor claims").connect()
     try:
-        _lock_executor(db, settings.executor_lock_wait_seconds, sleep)
+        wait_for_lock(db, EXECUTOR_LOCK_KEY, "order executor",
+                      settings.executor_lock_wait_seconds, sleep)
         job = JobRun(db, "order_executor", mode or "normal").start()
         start = broker.requests_sent
         try:
@@ -108,18 +109,6 @@ def _dry_run(db_config: dict[str, Any], broker: Broker, settings: Settings, now:
     finally:
         claims.close()
         db.close()
-
-
-def _lock_executor(db: TradingDB, wait_seconds: float, sleep: Callable[[float], None]) -> None:
-    """Take the executor's session lock, waiting up to `wait_seconds` for another executor."""
-    waited = 0.0
-    while not db.execute_query("SELECT pg_try_advisory_lock(%s) AS ok",
-                               [EXECUTOR_LOCK_KEY])[0]["ok"]:
-        if waited >= wait_seconds:
-            raise TemporaryError(f"another order executor has held its lock for "
-                                 f"{wait_seconds:.0f}s; this cycle did nothing")
-        sleep(0.2)
-        waited += 0.2
 
 
 def _hours(value: Decimal | None) -> timedelta | None:

@@ -11,22 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from trading_monitor.broker.errors import NotFoundError
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.crashpoints import crash_point
+from trading_monitor.cancelling import cancel_until_final, follow_replacements
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     NOT_SENT,
     PENDING_SUBMIT,
-    SETTLING_ORDER_STATUSES,
     WITHDRAWN_ORDER_STATUSES,
     TradeStatus,
 )
-from trading_monitor.exceptions import RejectedError
 from trading_monitor.executor.context import Executor
-
-MAX_REPLACEMENTS_FOLLOWED = 10
-POLL_SECONDS = 0.25
 
 
 class Withdrawal(Enum):
@@ -54,15 +48,7 @@ def find_order(ex: Executor, entry: Row) -> BrokerOrder | None:
         order = ex.broker.get_order(entry["alpaca_order_id"])
     else:
         order = ex.broker.get_order_by_client_id(entry["client_order_id"])
-    return follow_replacements(ex, order)
-
-
-def follow_replacements(ex: Executor, order: BrokerOrder | None) -> BrokerOrder | None:
-    for _ in range(MAX_REPLACEMENTS_FOLLOWED):
-        if order is None or order.status != "replaced" or not order.replaced_by:
-            return order
-        order = ex.broker.get_order(order.replaced_by) or order
-    return order
+    return follow_replacements(ex.broker, order)
 
 
 def withdraw(ex: Executor, entry: Row, why: str, *,
@@ -82,43 +68,10 @@ def withdraw(ex: Executor, entry: Row, why: str, *,
                               f"{why}; withdrawn before it reached the broker")
         ex.ledger.set_trade_status(journal_id, cancelled_as, why)
         return WithdrawResult(Withdrawal.WITHDRAWN, None, "never reached the broker")
-    refused = ""
-    asked = not _final(order) and order.status not in SETTLING_ORDER_STATUSES
-    if asked:
-        try:
-            ex.broker.cancel_order(order.id)
-            crash_point("after_cancel")
-        except NotFoundError:
-            pass  # gone meanwhile (filled or cancelled): the read below tells which
-        except RejectedError as exc:
-            refused = f"; the broker refused the cancel: {exc}"
-    order = _wait_for_final(ex, order, reread=asked, patient=not refused)
-    ex.ledger.follow_entry(journal_id, entry, order, cancelled_as=cancelled_as, why=why)
-    return _result(order, refused)
-
-
-def _final(order: BrokerOrder) -> bool:
-    return order.status in WITHDRAWN_ORDER_STATUSES or order.status == "filled"
-
-
-def _wait_for_final(ex: Executor, order: BrokerOrder, *, reread: bool, patient: bool
-                    ) -> BrokerOrder:
-    """Read the order until its status is final, within CANCEL_SETTLE_SECONDS.
-
-    A DELETE's 204 says nothing of the outcome, so a cancel we sent is always read back.
-    """
-    if reread:
-        order = _reread(ex, order)
-    waited = 0.0
-    while patient and not _final(order) and waited < ex.config.cancel_settle_seconds:
-        ex.sleep(POLL_SECONDS)
-        waited += POLL_SECONDS
-        order = _reread(ex, order)
-    return order
-
-
-def _reread(ex: Executor, order: BrokerOrder) -> BrokerOrder:
-    return follow_replacements(ex, ex.broker.get_order(order.id)) or order
+    done = cancel_until_final(ex.broker, order, settle_seconds=ex.config.cancel_settle_seconds,
+                              sleep=ex.sleep)
+    ex.ledger.follow_entry(journal_id, entry, done.order, cancelled_as=cancelled_as, why=why)
+    return _result(done.order, f"; {done.refused}" if done.refused else "")
 
 
 def _result(order: BrokerOrder, refused: str) -> WithdrawResult:

@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import (
     PENDING_SUBMIT,
     OrderRole,
     TradeStatus,
-    check_trade_transition,
     client_order_id,
     trade_status_for_entry,
 )
+from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
+from trading_monitor.ledger.protection import ProtectionBooks
+from trading_monitor.ledger.trades import TradeBooks
 from trading_monitor.runs import log_event
 
 LEG_ROLES = {"stop": OrderRole.STOP_LOSS, "stop_limit": OrderRole.STOP_LOSS,
              "limit": OrderRole.TAKE_PROFIT}
-CLOSING_STATUSES = frozenset({TradeStatus.CLOSED.value, TradeStatus.CANCELLED.value,
-                              TradeStatus.EXPIRED.value})
 
 
-class Ledger:
+class Ledger(TradeBooks, FillBooks, ProtectionBooks):
     """Every write goes through `db`: inside the caller's transaction when one is open."""
-
-    def __init__(self, db: TradingDB, run_id: str, now: Callable[[], datetime]):
-        self.db, self.run_id, self.now = db, run_id, now
 
     # -- intents ----------------------------------------------------------------------------
 
@@ -132,7 +127,9 @@ class Ledger:
             "run_id": self.run_id, "alpaca_order_id": order.id, "order_status": order.status,
             "qty": order.qty or row["qty"], "submitted_at": order.submitted_at,
             "filled_qty": order.filled_qty, "filled_avg_price": order.filled_avg_price,
-            "filled_at": order.filled_at,
+            "filled_at": order.filled_at, "broker_updated_at": order.updated_at,
+            "canceled_at": order.canceled_at, "expired_at": order.expired_at,
+            "expires_at": order.expires_at,
         })
         if row["order_status"] != order.status or row["alpaca_order_id"] != order.id:
             log_event(self.db, self.run_id, "order_execution", row["id"], "order_status",
@@ -160,24 +157,6 @@ class Ledger:
             "replaced_by_trade_journal_id": new_entry["trade_journal_id"]})
 
     # -- trades -----------------------------------------------------------------------------
-
-    def set_trade_status(self, journal_id: int, status: TradeStatus, reason: str,
-                         **extra: Any) -> None:
-        """Move a trade, checked against the allowed transitions; CLOSED, CANCELLED and
-        EXPIRED also stamp the exit (reason and time) unless the caller gives them."""
-        current = self.db.get_by_id("trade_journal", journal_id)
-        if current is None:
-            raise LookupError(f"trade_journal #{journal_id} does not exist")
-        check_trade_transition(current["status"], status.value)
-        data: dict[str, Any] = {"run_id": self.run_id, "status": status.value, **extra}
-        if status.value in CLOSING_STATUSES:
-            data.setdefault("exit_reason", reason[:1000])
-            data.setdefault("exit_date", self.now())
-        else:
-            data.setdefault("notes", reason[:1000])
-        self.db.update("trade_journal", journal_id, data)
-        log_event(self.db, self.run_id, "trade_journal", journal_id, "status", reason,
-                  from_status=current["status"], to_status=status.value)
 
     def follow_entry(self, journal_id: int, entry_row: Row, order: BrokerOrder, *,
                      cancelled_as: TradeStatus = TradeStatus.CANCELLED,

@@ -1,0 +1,292 @@
+"""One trade as the order monitor sees it: its orders and its fills, and what follows.
+
+Pure: the state is built from rows by the caller, and `decide` returns the actions that
+bring the books and the broker in line (the order monitor applies them through the
+lifecycle ledger). Quantities, average prices and P&L are derived from the fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from trading_monitor.domain.lifecycle import (
+    LIVE_ORDER_STATUSES,
+    NOT_SENT,
+    ExitReason,
+    OrderRole,
+    Purpose,
+    TradeStatus,
+)
+from trading_monitor.domain.pnl import slippage_bps
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Fill:
+    order_id: str
+    role: OrderRole
+    purpose: Purpose
+    qty: Decimal
+    price: Decimal
+    at: datetime
+    fee: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class OrderView:
+    row_id: int
+    client_order_id: str
+    role: OrderRole
+    purpose: Purpose
+    status: str
+    qty: Decimal
+    filled_qty: Decimal
+    order_class: str
+    time_in_force: str
+    stop_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    parent_row_id: int | None = None
+    alpaca_order_id: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_ORDER_STATUSES or self.status == "pending_submit"
+
+    @property
+    def open_qty(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+
+@dataclass(frozen=True)
+class TradeState:
+    journal_id: int
+    status: TradeStatus
+    side: str  # the entry side: buy is long
+    trade_style: str
+    protection_mode: str
+    planned_entry: Decimal | None
+    planned_stop: Decimal | None
+    planned_take: Decimal | None
+    first_fill_at: datetime | None
+    protected_at: datetime | None
+    entry: OrderView | None
+    exits: tuple[OrderView, ...]  # protective and exit orders, bracket legs included
+    fills: tuple[Fill, ...]
+
+    @property
+    def exit_side(self) -> str:
+        return "sell" if self.side == "buy" else "buy"
+
+    def _filled(self, entry: bool) -> tuple[Decimal, Decimal | None]:
+        fills = [f for f in self.fills if (f.role is OrderRole.ENTRY) == entry]
+        qty = sum((f.qty for f in fills), ZERO)
+        if qty == 0:
+            return ZERO, None
+        return qty, sum((f.qty * f.price for f in fills), ZERO) / qty
+
+    @property
+    def entry_filled(self) -> tuple[Decimal, Decimal | None]:
+        return self._filled(entry=True)
+
+    @property
+    def exit_filled(self) -> tuple[Decimal, Decimal | None]:
+        return self._filled(entry=False)
+
+    @property
+    def position_qty(self) -> Decimal:
+        return self.entry_filled[0] - self.exit_filled[0]
+
+    @property
+    def entry_working(self) -> bool:
+        """The entry can still buy (or sell short) more shares."""
+        return self.entry is not None and self.entry.live
+
+    def covered_qty(self) -> Decimal:
+        """Shares a live stop at the broker would close. A bracket's legs only protect once
+        the entry filled completely: while it is partly filled Alpaca holds them."""
+        total = ZERO
+        for o in self.exits:
+            if o.role is not OrderRole.STOP_LOSS or not o.live or o.status == "pending_submit":
+                continue
+            if o.parent_row_id is not None and self.entry is not None and \
+                    o.parent_row_id == self.entry.row_id and self.entry_working:
+                continue
+            total += o.open_qty
+        return total
+
+
+# -- actions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenPosition:
+    qty: Decimal
+    avg_price: Decimal
+    first_fill_at: datetime
+    slippage_bps: Decimal | None
+
+
+@dataclass(frozen=True)
+class ResizePosition:
+    qty: Decimal
+    avg_price: Decimal
+
+
+@dataclass(frozen=True)
+class EndEntry:
+    status: TradeStatus
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClosePosition:
+    exit_price: Decimal
+    exit_at: datetime
+    pnl: Decimal
+    fees: Decimal
+    reason: ExitReason
+    requested_exit_price: Decimal | None
+    slippage_bps: Decimal | None
+
+
+@dataclass(frozen=True)
+class CancelOrders:
+    orders: tuple[OrderView, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class WithdrawEntryRest:
+    why: str
+
+
+@dataclass(frozen=True)
+class PlaceProtection:
+    qty: Decimal
+    stop_price: Decimal
+    take_profit: Decimal | None  # an OCO when set
+    time_in_force: str
+
+
+@dataclass(frozen=True)
+class MarkProtected:
+    pass
+
+
+Action = (OpenPosition | ResizePosition | EndEntry | ClosePosition | CancelOrders
+          | WithdrawEntryRest | PlaceProtection | MarkProtected)
+
+
+@dataclass(frozen=True)
+class ProtectionRules:
+    partial_entry_timeout: timedelta = timedelta(minutes=2)
+
+
+def decide(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]:
+    """What this trade needs now, in the order it must happen."""
+    actions: list[Action] = []
+    qty, avg = t.entry_filled
+    if t.status is TradeStatus.PENDING:
+        if qty == 0:
+            return _unfilled_entry(t)
+        assert avg is not None
+        first = min(f.at for f in t.fills if f.role is OrderRole.ENTRY)
+        actions.append(OpenPosition(qty, avg, first, _entry_slippage(t, avg)))
+    elif t.status is not TradeStatus.POSITION:
+        return _orphans(t, f"trade #{t.journal_id} is {t.status.value}")
+    elif avg is not None:
+        actions.append(ResizePosition(t.position_qty, avg))
+    return actions + _position(t, now, rules)
+
+
+def _unfilled_entry(t: TradeState) -> list[Action]:
+    if t.entry is None or t.entry.live:
+        return []
+    status = {"canceled": TradeStatus.CANCELLED, "expired": TradeStatus.EXPIRED,
+              "rejected": TradeStatus.REJECTED, NOT_SENT: TradeStatus.REJECTED}.get(t.entry.status)
+    if status is None:
+        return []
+    actions: list[Action] = [EndEntry(status, f"entry {t.entry.client_order_id} "
+                                              f"{t.entry.status} at the broker, nothing filled")]
+    return actions + _orphans(t, "its entry ended unfilled")
+
+
+def _orphans(t: TradeState, why: str) -> list[Action]:
+    live = tuple(o for o in t.exits if o.live and o.status != "pending_submit")
+    return [CancelOrders(live, why)] if live else []
+
+
+def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]:
+    qty = t.position_qty
+    if qty <= 0 and not t.entry_working:
+        return [_close(t), *_orphans(t, "the position is closed")]
+    if qty <= 0:
+        return []
+    if t.covered_qty() >= qty:
+        return [] if t.protected_at else [MarkProtected()]
+    if t.entry_working and t.protection_mode == "bracket" and _has_bracket_legs(t):
+        # Alpaca holds a bracket's legs until the entry fills completely: bound that window.
+        started = t.first_fill_at or now
+        if now - started >= rules.partial_entry_timeout:
+            return [WithdrawEntryRest(f"bracket entry still partly filled after "
+                                      f"{rules.partial_entry_timeout}; its legs do not protect "
+                                      f"the {qty} shares")]
+        return []
+    if t.planned_stop is None:
+        return []
+    # Every live closing order holds shares, and Alpaca refuses a second closing order for
+    # held shares: whatever protects part of the position goes before the new protection.
+    stale = tuple(o for o in t.exits if o.live and o.status != "pending_submit")
+    actions: list[Action] = []
+    if stale:
+        actions.append(CancelOrders(stale, f"protection resized to {qty} shares"))
+    tif = "gtc" if t.trade_style == "SWING" else "day"
+    take = t.planned_take if t.trade_style == "SWING" else None
+    actions.append(PlaceProtection(qty, t.planned_stop, take, tif))
+    return actions
+
+
+def _has_bracket_legs(t: TradeState) -> bool:
+    return t.entry is not None and any(o.parent_row_id == t.entry.row_id for o in t.exits)
+
+
+def _close(t: TradeState) -> ClosePosition:
+    entry_qty, entry_avg = t.entry_filled
+    exit_qty, exit_avg = t.exit_filled
+    assert entry_avg is not None and exit_avg is not None
+    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
+    exits = [f for f in t.fills if f.role is not OrderRole.ENTRY]
+    fees = sum((f.fee for f in t.fills), ZERO)
+    pnl = sum(((f.price - entry_avg) * f.qty * direction for f in exits), ZERO) - fees
+    last = max(exits, key=lambda f: f.at)
+    reason = _exit_reason(last)
+    requested = _requested_exit(t, last)
+    slip = slippage_bps(t.exit_side, requested, exit_avg) if requested else None
+    return ClosePosition(exit_avg, last.at, pnl, fees, reason, requested, slip)
+
+
+def _exit_reason(last: Fill) -> ExitReason:
+    if last.role is OrderRole.STOP_LOSS:
+        return ExitReason.STOPPED_OUT
+    if last.role is OrderRole.TAKE_PROFIT:
+        return ExitReason.TARGET_HIT
+    try:
+        return ExitReason(last.purpose.value)
+    except ValueError:
+        return ExitReason.EXTERNAL
+
+
+def _requested_exit(t: TradeState, last: Fill) -> Decimal | None:
+    order = next((o for o in t.exits if o.alpaca_order_id == last.order_id), None)
+    if order is None:
+        return None
+    return order.stop_price if order.role is OrderRole.STOP_LOSS else order.limit_price
+
+
+def _entry_slippage(t: TradeState, avg: Decimal) -> Decimal | None:
+    return slippage_bps(t.side, t.planned_entry, avg) if t.planned_entry else None
+

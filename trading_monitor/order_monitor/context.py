@@ -1,0 +1,45 @@
+"""What an order-monitor cycle works with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.clock import Clock
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.trade_state import ProtectionRules
+from trading_monitor.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    rules: ProtectionRules = field(default_factory=ProtectionRules)
+    cancel_settle_seconds: float = 3.0
+    stop_failure_action: str = "flatten"  # flatten | retry
+    eod_flatten: bool = True
+    eod_flatten_before_close: timedelta = timedelta(minutes=10)
+    flatten_untracked: bool = False
+    orphan_grace: timedelta = timedelta(minutes=5)
+    gtc_renew_before: timedelta = timedelta(days=5)
+
+
+@dataclass
+class Monitor:
+    db: TradingDB
+    broker: Broker
+    run_id: str
+    installation: str
+    config: MonitorSettings
+    now: Clock
+    dry_run: bool = False
+    sleep: Callable[[float], None] = time.sleep
+    planned: list[str] = field(default_factory=list)  # what a dry run would have done
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.db, self.run_id, self.now)
+
+    def would(self, text: str) -> None:
+        self.planned.append(f"dry run: would {text}")

@@ -1,0 +1,66 @@
+"""One order-monitor cycle: sync, settle every open trade, then the housekeeping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from trading_monitor.exceptions import DatabaseUnavailable, FatalError
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.housekeeping import (
+    cancel_orphans,
+    flatten_day_trades,
+    renew_aging_gtc,
+)
+from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.sync import SyncResult, sync_orders
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MonitorReport:
+    sync: SyncResult = field(default_factory=SyncResult)
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    broker_requests: int = 0
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {"new_fills": self.sync.new_fills, "orders_changed": self.sync.orders_changed,
+                "looked_up": self.sync.looked_up, "actions": len(self.actions),
+                "problems": len(self.problems), "broker_requests": self.broker_requests}
+
+
+def run_monitor_cycle(m: Monitor) -> MonitorReport:
+    report = MonitorReport()
+    start = m.broker.requests_sent
+    report.sync = sync_orders(m)
+    for trade in open_trades(m):
+        _guarded(report, trade, partial(settle_trade, m, trade))
+    trades = open_trades(m)
+    report.actions += flatten_day_trades(m, trades)
+    report.actions += renew_aging_gtc(m, open_trades(m))
+    report.actions += cancel_orphans(m)
+    report.actions += m.planned
+    report.broker_requests = m.broker.requests_sent - start
+    return report
+
+
+def open_trades(m: Monitor) -> list[LoadedTrade]:
+    return load_trades(m.db, [int(r["id"]) for r in m.db.named("open_trade_ids")])
+
+
+def _guarded(report: MonitorReport, trade: LoadedTrade, work: Callable[[], list[str]]
+             ) -> None:
+    """One trade's failure is logged and reported; the other trades go on."""
+    try:
+        report.actions += work()
+    except (FatalError, DatabaseUnavailable):
+        raise
+    except Exception as exc:
+        log.exception("trade #%s could not be settled", trade.state.journal_id)
+        report.problems.append(f"trade #{trade.state.journal_id}: {type(exc).__name__}: {exc}")

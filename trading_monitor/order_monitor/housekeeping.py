@@ -1,0 +1,121 @@
+"""Work that is due by the clock rather than by a fill.
+
+- Protective orders whose trade is no longer a position are cancelled after a grace period
+  (seed 000's orphan cleanup).
+- DAYTRADE positions are flattened at the close minus `EOD_FLATTEN_MINUTES` (15:50, or 12:50
+  on a half day): their DAY legs would expire at the close and leave them naked.
+- A GTC protective order near its `expires_at` (Alpaca cancels GTC orders after 90 days) is
+  replaced by a new one before then.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import pytz
+
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import OrderRole, Purpose
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.settle import _submit, cancel_orders, settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+
+NEW_YORK = pytz.timezone("America/New_York")
+log = logging.getLogger(__name__)
+
+
+def cancel_orphans(m: Monitor) -> list[str]:
+    rows = m.db.named("orphan_protective_orders", {"before": m.now() - m.config.orphan_grace})
+    heads = [r for r in rows if r["parent_order_execution_id"] is None
+             or not any(p["id"] == r["parent_order_execution_id"] for p in rows)]
+    if not heads:
+        return []
+    names = ", ".join(r["client_order_id"] for r in heads)
+    if m.dry_run:
+        m.would(f"cancel orphaned protection {names}")
+        return []
+    cancel_orders(m, heads)
+    return [f"cancelled orphaned protection {names}"]
+
+
+def session_close(m: Monitor, day: date) -> datetime | None:
+    """Today's close from the broker's calendar (a half day closes at 13:00), read once per
+    day and kept in system_state; None on a day the market is shut."""
+    key = f"session_close:{day.isoformat()}"
+    rows = m.db.named("system_value", {"key": key})
+    if rows:
+        value = rows[0]["value"]
+        return datetime.fromisoformat(value) if value else None
+    days = m.broker.get_calendar(day, day)
+    close = next((d.close for d in days if d.date == day), None)
+    if not m.dry_run:
+        m.db.named_update("set_system_value", {
+            "key": key, "value": close.isoformat() if close else "",
+            "reason": "the broker's calendar"})
+    return close
+
+
+def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
+    day_trades = [t for t in trades if t.journal["trade_style"] == "DAYTRADE"]
+    if not m.config.eod_flatten or not day_trades:
+        return []
+    now = m.now()
+    close = session_close(m, now.astimezone(NEW_YORK).date())
+    if close is None or now < close - m.config.eod_flatten_before_close:
+        return []
+    done = []
+    for trade in day_trades:
+        done += _flatten(m, trade, Purpose.EOD_FLATTEN)
+    return done
+
+
+def _flatten(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]:
+    """Cancel what holds the shares (and a working entry), then close at market."""
+    t = trade.state
+    if any(r["order_role"] == OrderRole.EXIT.value and r["purpose"] == purpose.value
+           and r["order_status"] not in ("canceled", "expired", "rejected", "not_sent")
+           for r in trade.orders):
+        return []  # already on its way out
+    text = f"trade #{t.journal_id} {trade.journal['symbol']}: {purpose.value}"
+    if m.dry_run:
+        m.would(f"flatten {text}")
+        return []
+    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in
+            ("new", "accepted", "held", "partially_filled", "pending_new", "pending_cancel",
+             "pending_replace") and r["parent_order_execution_id"] is None]
+    if live and not cancel_orders(m, live):
+        return [f"{text}: waiting for cancels to be final"]
+    [trade] = load_trades(m.db, [t.journal_id])
+    qty = trade.state.position_qty
+    if qty <= 0:
+        settle_trade(m, trade)
+        return [f"{text}: nothing left to flatten"]
+    row = m.ledger.write_exit_intent(trade.journal, m.installation, qty=qty, purpose=purpose)
+    _submit(m, trade.journal, [row])
+    return [f"{text}: sold {qty} at market" if t.side == "buy" else
+            f"{text}: bought back {qty} at market"]
+
+
+def renew_aging_gtc(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
+    limit = m.now() + m.config.gtc_renew_before
+    done = []
+    for trade in trades:
+        aging = [r for r in trade.orders if _aging(r, limit)]
+        if not aging:
+            continue
+        names = ", ".join(r["client_order_id"] for r in aging)
+        if m.dry_run:
+            m.would(f"replace aging GTC protection {names}")
+            continue
+        if cancel_orders(m, aging):
+            [fresh] = load_trades(m.db, [trade.state.journal_id])
+            done.append(f"renewed {names}: " + "; ".join(settle_trade(m, fresh)))
+    return done
+
+
+def _aging(r: Row, limit: datetime) -> bool:
+    return (r["order_role"] != OrderRole.ENTRY.value and r["time_in_force"] == "gtc"
+            and r["expires_at"] is not None and r["expires_at"] <= limit
+            and r["parent_order_execution_id"] is None
+            and r["order_status"] in ("new", "accepted", "held"))

@@ -1,0 +1,78 @@
+"""The order monitor as a service: a database config, a broker and settings; one cycle.
+
+A normal cycle holds the order monitor's advisory lock (the stream listener takes the same
+lock per event), so a polling cycle and a fill on the stream never act on one trade at
+once. A dry run opens read-only sessions and a broker that refuses writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.broker.read_only import ReadOnlyBroker
+from trading_monitor.clock import Clock
+from trading_monitor.config import Settings
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.trade_state import ProtectionRules
+from trading_monitor.executor.service import job_clock
+from trading_monitor.ledger.installation import installation_id
+from trading_monitor.locks import hold_lock
+from trading_monitor.order_monitor.context import Monitor, MonitorSettings
+from trading_monitor.order_monitor.cycle import MonitorReport, run_monitor_cycle
+from trading_monitor.runs import JobRun, new_run_id
+
+ORDER_MONITOR_LOCK_KEY = 7_301_905_116
+
+
+def monitor_settings(settings: Settings) -> MonitorSettings:
+    return MonitorSettings(
+        rules=ProtectionRules(
+            partial_entry_timeout=timedelta(seconds=settings.partial_entry_timeout_seconds)),
+        cancel_settle_seconds=settings.cancel_settle_seconds,
+        stop_failure_action=settings.stop_failure_action.value,
+        eod_flatten=settings.eod_flatten,
+        eod_flatten_before_close=timedelta(minutes=settings.eod_flatten_minutes),
+        flatten_untracked=settings.flatten_untracked,
+        orphan_grace=timedelta(minutes=settings.orphan_grace_minutes),
+        gtc_renew_before=timedelta(days=settings.gtc_renew_days))
+
+
+def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
+                 dry_run: bool = False, mode: str | None = None, now: Clock | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> MonitorReport:
+    now = now or job_clock(settings, broker)
+    db = TradingDB(config=db_config, application_name="trading-monitor order monitor",
+                   read_only=dry_run).connect()
+    try:
+        if dry_run:
+            m = Monitor(db=db, broker=ReadOnlyBroker(broker), run_id=new_run_id("order_monitor"),
+                        installation=installation_id(db), config=monitor_settings(settings),
+                        now=now, dry_run=True, sleep=sleep)
+            return run_monitor_cycle(m)
+        with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
+                       settings.executor_lock_wait_seconds, sleep):
+            return _normal_cycle(db, broker, settings, mode, now, sleep)
+    finally:
+        db.close()
+
+
+def _normal_cycle(db: TradingDB, broker: Broker, settings: Settings, mode: str | None,
+                  now: Clock, sleep: Callable[[float], None]) -> MonitorReport:
+    job = JobRun(db, "order_monitor", mode or "normal").start()
+    start = broker.requests_sent
+    try:
+        m = Monitor(db=db, broker=broker, run_id=job.run_id, installation=installation_id(db),
+                    config=monitor_settings(settings), now=now, sleep=sleep)
+        report = run_monitor_cycle(m)
+    except BaseException as exc:
+        job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
+                   broker_requests=broker.requests_sent - start)
+        raise
+    job.summary = report.summary | {"run_id": job.run_id}
+    job.finish("PARTIAL" if report.problems else "SUCCEEDED",
+               broker_requests=report.broker_requests)
+    return report

@@ -1,0 +1,156 @@
+"""Bring the broker's orders and fills into our rows, in requests that do not grow with
+the book.
+
+Alpaca has no "orders changed since" filter (`after` filters on submission time, so an old
+GTC stop that fills today is not in a listing of recent orders). The sync reads instead:
+
+1. the FILL activities after the last one we stored (`page_token`, oldest first): the
+   change feed for everything that traded;
+2. every open order, nested, 500 a page;
+3. by id, only a tracked order that left the open list without the fills to explain it.
+
+With nothing changed that is one activities page and one open-orders page per 500 orders.
+Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from trading_monitor.broker.models import BrokerOrder, FillActivity
+from trading_monitor.db_layer import Row
+from trading_monitor.ledger.fills import FillFact
+from trading_monitor.order_monitor.context import Monitor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncResult:
+    new_fills: int = 0
+    orders_changed: int = 0
+    looked_up: int = 0
+    open_orders: dict[str, BrokerOrder] = field(default_factory=dict)
+    trades: set[int] = field(default_factory=set)  # trades whose orders or fills changed
+
+
+def sync_orders(m: Monitor) -> SyncResult:
+    result = SyncResult()
+    _read_fill_feed(m, result)
+    for listed in m.broker.list_open_orders():
+        result.open_orders[listed.id] = listed
+        for leg in listed.legs:
+            result.open_orders[leg.id] = leg
+    tracked = m.db.named("tracked_orders")
+    fills = _fills_by_order(m, [r["alpaca_order_id"] for r in tracked])
+    for row in tracked:
+        order: BrokerOrder | None = result.open_orders.get(row["alpaca_order_id"])
+        if order is None:
+            order = _left_the_open_list(m, row, fills.get(row["alpaca_order_id"], Decimal(0)),
+                                        result)
+        if order is not None:
+            apply_order(m, row, order, result)
+    return result
+
+
+def apply_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
+    """The broker's view of one of our orders onto its row, and any fill it shows that the
+    feed has not brought yet (the order's own cumulative quantity and average price)."""
+    if order.status == "replaced" and order.replaced_by:
+        successor = m.broker.get_order(order.replaced_by)
+        result.looked_up += 1
+        order = successor or order
+    if _changed(row, order):
+        result.orders_changed += 1
+        result.trades.add(int(row["trade_journal_id"]))
+        if m.dry_run:
+            m.would(f"record {row['client_order_id']} as {order.status} "
+                    f"(filled {order.filled_qty})")
+        else:
+            m.ledger.record_order(row, order)
+    if order.filled_qty > 0 and order.filled_avg_price is not None and not m.dry_run:
+        _fill_from_order(m, row, order, result)
+
+
+def _changed(row: Row, order: BrokerOrder) -> bool:
+    return (row["order_status"] != order.status or row["filled_qty"] != order.filled_qty
+            or row["alpaca_order_id"] != order.id)
+
+
+def _left_the_open_list(m: Monitor, row: Row, filled: Decimal, result: SyncResult
+                        ) -> BrokerOrder | None:
+    """Gone from the open orders: final. Read it, unless the fills already say filled."""
+    if filled >= row["qty"]:
+        result.orders_changed += 1
+        result.trades.add(int(row["trade_journal_id"]))
+        if m.dry_run:
+            m.would(f"record {row['client_order_id']} as filled (per the fill feed)")
+        else:
+            m.ledger.record_filled_from_fills(row)
+        return None
+    result.looked_up += 1
+    return m.broker.get_order(row["alpaca_order_id"])
+
+
+def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
+    cursor = _system_value(m, "fill_cursor")
+    since = None
+    if cursor is None:
+        first = m.db.execute_query("SELECT min(created_at) AS first FROM order_execution")
+        since = first[0]["first"] if first and first[0]["first"] else m.now()
+    activities = m.broker.fill_activities_after(cursor, since=since)
+    if not activities:
+        return
+    rows = {r["alpaca_order_id"]: r for r in m.db.named(
+        "orders_by_alpaca_ids", {"ids": list({a.order_id for a in activities})})}
+    for activity in activities:
+        fact = _fact(activity)
+        if m.dry_run:
+            m.would(f"store fill {fact.qty} {fact.symbol} @ {fact.price} ({activity.id})")
+            continue
+        if m.ledger.record_fill(fact, rows.get(activity.order_id)):
+            result.new_fills += 1
+        row = rows.get(activity.order_id)
+        if row is not None:
+            result.trades.add(int(row["trade_journal_id"]))
+    if not m.dry_run:
+        m.ledger.remember_fill_cursor(activities[-1].id)
+
+
+def _fact(a: FillActivity) -> FillFact:
+    return FillFact(alpaca_order_id=a.order_id, symbol=a.symbol, side=a.side, qty=a.qty,
+                    cum_qty=a.cum_qty if a.cum_qty is not None else a.qty, price=a.price,
+                    filled_at=a.transaction_time, source="activity", activity_id=a.id)
+
+
+def _fill_from_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
+    """Fills the order shows beyond those stored: one fill for the difference, at the price
+    that makes the stored fills average to the order's average (merged with the feed's own
+    fill of the same cumulative quantity when that arrives)."""
+    stored = m.db.execute_query(
+        "SELECT COALESCE(sum(qty), 0) AS qty, COALESCE(sum(qty * price), 0) AS value, "
+        "COALESCE(max(cum_qty), 0) AS cum FROM fills WHERE alpaca_order_id = %s", [order.id])[0]
+    missing = order.filled_qty - stored["qty"]
+    if missing <= 0:
+        return
+    assert order.filled_avg_price is not None
+    price = (order.filled_avg_price * order.filled_qty - stored["value"]) / missing
+    fact = FillFact(alpaca_order_id=order.id, symbol=order.symbol, side=order.side,
+                    qty=missing, cum_qty=order.filled_qty, price=price.quantize(Decimal("0.0001")),
+                    filled_at=order.filled_at or order.updated_at or m.now(), source="order")
+    if m.ledger.record_fill(fact, row):
+        result.new_fills += 1
+        result.trades.add(int(row["trade_journal_id"]))
+
+
+def _fills_by_order(m: Monitor, ids: list[str]) -> dict[str, Decimal]:
+    if not ids:
+        return {}
+    return {r["alpaca_order_id"]: r["qty"] for r in m.db.named("fills_of_orders", {"ids": ids})}
+
+
+def _system_value(m: Monitor, key: str) -> str | None:
+    rows = m.db.named("system_value", {"key": key})
+    return str(rows[0]["value"]) if rows and rows[0]["value"] else None
