@@ -45,3 +45,197 @@ def test_bracket_entry_fill_then_stop_out_closes_with_pnl(db, db_params, broker,
     assert broker.get_positions() == []
     again = monitor(db_params, broker, settings)  # twice changes nothing
     assert again.actions == [] and again.sync.new_fills == 0
+
+
+def _staged(exchange, **env):
+    from tests.conftest import exchange_env
+    from trading_monitor.config import load_settings
+
+    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", **env),
+                         need_broker=True)
+
+
+def _live(exchange, symbol="AAPL") -> list[dict]:
+    live = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
+    return [o for o in exchange.control.orders() if o["symbol"] == symbol
+            and o["status"] in live]
+
+
+def test_staged_swing_gets_one_oco_for_the_whole_fill(db, db_params, broker, exchange):
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+    assert journal["unprotected_seconds"] is not None
+    live = _live(exchange)
+    assert sorted((o["order_class"], o["order_type"], o["qty"], o["time_in_force"])
+                  for o in live) == [("oco", "limit", "10", "gtc"), ("oco", "stop", "10", "gtc")]
+    ours = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+            if r["purpose"] == "PROTECTION"]
+    assert {r["order_role"] for r in ours} == {"TAKE_PROFIT", "STOP_LOSS"}
+    exchange.control.set_price("AAPL", "196.00")  # the target
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "TARGET_HIT")
+    assert journal["actual_pnl"] > 0 and _live(exchange) == []
+
+
+def test_staged_daytrade_gets_a_stop_alone_and_a_short_mirrors(db, db_params, broker, exchange):
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, side="SELL", trade_style="DAYTRADE",
+                 entry_price="179.00", stop_loss="185.00", take_profit=None)
+    monitor(db_params, broker, settings)
+    [stop] = _live(exchange)
+    assert (stop["order_type"], stop["side"], stop["qty"], stop["time_in_force"]) == (
+        "stop", "buy", "10", "day")
+    exchange.control.set_price("AAPL", "186.00")
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    # a short loses when the price rises: (entry - exit) x qty
+    assert journal["actual_pnl"] == (journal["actual_entry_price"] - journal["exit_price"]) * 10
+    assert journal["actual_pnl"] < 0
+
+
+def test_staged_partial_fills_resize_the_protection(db, db_params, broker, exchange):
+    settings = _staged(exchange)
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    assert [o["qty"] for o in _live(exchange) if o["side"] == "sell"] == ["3", "3"]
+    exchange.control.set_partial_fill(symbol="AAPL", ratio=None)
+    exchange.control.advance(5)  # the rest fills
+    monitor(db_params, broker, settings)
+    live = _live(exchange)
+    # one OCO for all 10: its target and its stop; the first OCO is gone
+    assert sorted(o["qty"] for o in live if o["side"] == "sell") == ["10", "10"], live
+    ids = sorted(r["client_order_id"] for r in db.query("order_execution",
+                                                        {"trade_journal_id": jid})
+                 if r["purpose"] == "PROTECTION" and r["order_role"] == "TAKE_PROFIT")
+    assert ids[0].endswith("take_profit") and ids[1].endswith("take_profit-2")
+    assert _journal(db, jid)["actual_qty"] == D(10)
+
+
+def test_a_gap_through_the_stop_is_booked_at_the_gap_price(db, db_params, broker, exchange):
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_price("AAPL", "160.00")  # opens far below the stop
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["status"] == "CLOSED" and journal["exit_price"] == D("160.00")
+    assert journal["exit_slippage_bps"] > 0  # 15 below the 175 stop
+
+
+def test_an_expired_day_entry_ends_expired(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None)
+    exchange.control.set_clock(datetime(2026, 11, 20, 21, 1, tzinfo=timezone.utc))
+    monitor(db_params, broker, settings)
+    assert _journal(db, jid)["status"] == "EXPIRED"
+
+
+def test_a_partly_filled_bracket_is_protected_within_its_window(db, db_params, broker,
+                                                                exchange):
+    from tests.conftest import exchange_env
+    from trading_monitor.config import load_settings
+
+    settings = load_settings(exchange_env(exchange, PARTIAL_ENTRY_TIMEOUT_SECONDS="60"),
+                             need_broker=True)
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.4")
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is None
+    # Alpaca holds a bracket's legs until the entry fills completely: no live stop yet.
+    assert [o["status"] for o in _live(exchange) if o["order_type"] == "stop"] == ["held"]
+    exchange.control.set_price("AAPL", "185.00")  # above the limit: the rest stays unfilled
+    exchange.control.advance(61)  # the bounded window is over
+    monitor(db_params, broker, settings)
+    live = _live(exchange)
+    stops = [o for o in live if o["order_type"] == "stop"]
+    assert [(s["qty"], s["status"]) for s in stops] == [("4", "new")], live
+    assert not [o for o in live if o["side"] == "buy"]  # the entry's rest is cancelled
+    journal = _journal(db, jid)
+    assert journal["protected_at"] is not None and journal["unprotected_seconds"] >= 60
+
+
+def test_a_take_profit_partial_fill_leaves_the_stop_for_the_rest(db, db_params, broker,
+                                                                 settings, exchange):
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.5")
+    exchange.control.set_price("AAPL", "196.00")  # half the target fills
+    exchange.control.set_price("AAPL", "190.00")  # and the price falls back
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    [position] = db.query("position_tracking", {"trade_journal_id": jid})
+    assert journal["status"] == "POSITION" and position["qty"] == D(5)
+    [stop] = [o for o in _live(exchange) if o["order_type"] == "stop"]
+    assert stop["qty"] == "5"  # shrunk to the shares left
+
+
+def test_an_old_gtc_stop_that_fills_days_later_is_found_in_one_cycle(db, db_params, broker,
+                                                                     exchange):
+    from datetime import datetime, timezone
+
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc))
+    exchange.control.set_price("AAPL", "170.00")
+    exchange.control.advance(1)
+    exchange.control.reset_counters()
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    assert journal["exit_date"].date().isoformat() == "2026-11-25"  # the fill's time
+
+
+def test_day_trades_are_flattened_before_the_close(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    swing = _trade(db, db_params, broker, _staged(exchange, BLOCK_DUPLICATE_ENTRY="false"),
+                   entry_price="181.00", stop_loss="175.00", take_profit="195.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 49, tzinfo=timezone.utc))  # 15:49
+    monitor(db_params, broker, settings)
+    assert _journal(db, jid)["status"] == "POSITION"
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
+    report = monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN"), (
+        report.actions)
+    assert _journal(db, swing)["status"] == "POSITION"  # SWING positions stay
+
+
+def test_a_half_day_flattens_at_1250(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    settings = _staged(exchange)
+    exchange.control.set_clock(datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc))  # 10:00
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 27, 17, 50, tzinfo=timezone.utc))  # 12:50
+    monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    assert _journal(db, jid)["exit_reason_code"] == "EOD_FLATTEN"

@@ -31,24 +31,34 @@ from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
 log = logging.getLogger(__name__)
+MAX_PASSES = 3
 
 
 def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
-    """Apply the trade's actions in order; returns what was done (or would be)."""
+    """Apply the trade's actions in order; returns what was done (or would be).
+
+    After an action that changes what the broker holds (a cancel, a new position) the
+    trade is read again and decided again, so one cycle goes as far as it can.
+    """
     if _resume_unsent(m, trade):
         [trade] = load_trades(m.db, [trade.state.journal_id])
     done: list[str] = []
-    for action in decide(trade.state, m.now(), m.config.rules):
-        text = describe(trade, action)
-        if m.dry_run:
-            m.would(text)
-            continue
-        if not _apply(m, trade, action):
-            done.append(f"{text}: waiting for the broker's final word")
-            break
-        done.append(text)
-        if isinstance(action, (OpenPosition, CancelOrders)):
-            [trade] = load_trades(m.db, [trade.state.journal_id])  # later actions see it
+    for _ in range(MAX_PASSES):
+        again = False
+        for action in decide(trade.state, m.now(), m.config.rules):
+            text = describe(trade, action)
+            if m.dry_run:
+                m.would(text)
+                continue
+            if not _apply(m, trade, action):
+                done.append(f"{text}: waiting for the broker's final word")
+                return done
+            done.append(text)
+            if isinstance(action, (OpenPosition, CancelOrders, WithdrawEntryRest)):
+                [trade] = load_trades(m.db, [trade.state.journal_id])
+                again = isinstance(action, WithdrawEntryRest)
+        if not again or m.dry_run:
+            return done
     return done
 
 
@@ -77,7 +87,8 @@ def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
         assert trade.state.entry is not None
         return cancel_orders(m, [trade.order_row(trade.state.entry.row_id)])
     elif isinstance(action, PlaceProtection):
-        place_protection(m, trade.journal, action)
+        if place_protection(m, trade.journal, action) and trade.journal["protected_at"] is None:
+            m.ledger.mark_protected(jid, m.now())
     elif isinstance(action, MarkProtected):
         m.ledger.mark_protected(jid, m.now())
     return True
@@ -106,11 +117,13 @@ def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
     return all_final
 
 
-def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> None:
+def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> bool:
+    """True when the broker accepted the protection for the whole position."""
     rows = m.ledger.write_protection_intent(journal, m.installation, qty=p.qty,
                                             stop=p.stop_price, take=p.take_profit,
                                             tif=p.time_in_force)
-    _submit(m, journal, rows)
+    order = _submit(m, journal, rows)
+    return order is not None and order.status not in ("rejected", "canceled", "expired")
 
 
 def _submit(m: Monitor, journal: Row, rows: list[Row]) -> BrokerOrder | None:

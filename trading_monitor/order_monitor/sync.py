@@ -97,8 +97,8 @@ def _left_the_open_list(m: Monitor, row: Row, filled: Decimal, result: SyncResul
 def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
     cursor = _system_value(m, "fill_cursor")
     since = None
-    if cursor is None:
-        first = m.db.execute_query("SELECT min(created_at) AS first FROM order_execution")
+    if cursor is None:  # the first sync: from our first order, in the broker's own time
+        first = m.db.execute_query("SELECT min(submitted_at) AS first FROM order_execution")
         since = first[0]["first"] if first and first[0]["first"] else m.now()
     activities = m.broker.fill_activities_after(cursor, since=since)
     if not activities:
