@@ -1,4 +1,4 @@
-"""The broker boundary: jobs speak to `Broker`; only alpaca.py touches alpaca-py."""
+"""The broker boundary: jobs speak to `Broker`; only this package touches alpaca-py."""
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import (
@@ -9,9 +9,10 @@ from trading_monitor.broker.models import (
     FillActivity,
     MarketClock,
     OrderRequest,
+    TradeEvent,
 )
 
 __all__ = [
     "Broker", "BrokerAccount", "BrokerAsset", "BrokerOrder", "BrokerPosition", "FillActivity",
-    "MarketClock", "OrderRequest",
+    "MarketClock", "OrderRequest", "TradeEvent",
 ]

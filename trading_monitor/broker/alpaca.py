@@ -29,13 +29,13 @@ from alpaca.trading.requests import (
 
 from trading_monitor.broker import convert
 from trading_monitor.broker.errors import DuplicateClientOrderId, NotFoundError, classify
+from trading_monitor.broker.feed import FeedMixin
 from trading_monitor.broker.models import (
     BrokerAccount,
     BrokerAsset,
     BrokerOrder,
     BrokerPosition,
     CalendarDay,
-    FillActivity,
     MarketClock,
     MarketSnapshot,
     OrderRequest,
@@ -93,7 +93,9 @@ def _backoff(attempt: int) -> float:
     return min(0.2 * 2 ** attempt, 2.0)
 
 
-class AlpacaBroker:
+class AlpacaBroker(FeedMixin):
+    """The Broker on alpaca-py; list_open_orders and the fill reads come from FeedMixin."""
+
     def __init__(self, settings: Settings, *, budget: RequestBudget | None = None,
                  submit_attempts: int = 3, sleep: Callable[[float], None] = time.sleep):
         self._session = BudgetedSession(
@@ -275,18 +277,3 @@ class AlpacaBroker:
             raw: Any = self._read(partial(self._data.get_stock_snapshot, request))
             found.update((s, convert.snapshot(s, snap)) for s, snap in dict(raw).items())
         return found
-
-    def fill_activities(self, after: datetime) -> list[FillActivity]:
-        fills: list[FillActivity] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"after": after.isoformat(), "direction": "asc",
-                                      "page_size": 100}
-            if token:
-                params["page_token"] = token
-            page: Any = self._read(partial(self._trading.get, "/account/activities/FILL", params))
-            rows = list(page or [])
-            fills.extend(convert.fill(r) for r in rows)
-            if len(rows) < 100:
-                return fills
-            token = str(rows[-1]["id"])

@@ -56,3 +56,11 @@ class Broker(Protocol):
                          ) -> dict[str, MarketSnapshot]: ...
 
     def fill_activities(self, after: datetime) -> list[FillActivity]: ...
+
+    def fill_activities_after(self, last_id: str | None, *, since: datetime | None = None
+                              ) -> list[FillActivity]:
+        """FILL activities after the one with id `last_id`, else after the time `since`;
+        oldest first (one request per 100)."""
+
+    def list_open_orders(self) -> list[BrokerOrder]:
+        """Every open order, legs nested in their parent (one request per 499 or so)."""

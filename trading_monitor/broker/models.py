@@ -9,7 +9,7 @@ from decimal import Decimal
 from trading_monitor.domain.market import MarketSnapshot
 
 __all__ = ["BrokerAccount", "BrokerAsset", "BrokerOrder", "BrokerPosition", "CalendarDay",
-           "FillActivity", "MarketClock", "MarketSnapshot", "OrderRequest"]
+           "FillActivity", "MarketClock", "MarketSnapshot", "OrderRequest", "TradeEvent"]
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,21 @@ class FillActivity:
     qty: Decimal
     price: Decimal
     transaction_time: datetime
+    cum_qty: Decimal | None = None  # the order's filled qty after this execution
+    leaves_qty: Decimal | None = None  # what is left of the order after it
+    kind: str = "fill"  # "fill" (the order is now complete) or "partial_fill"
+
+
+@dataclass(frozen=True)
+class TradeEvent:
+    """One trade_updates message. `event` is Alpaca's raw name, also for names alpaca-py's
+    enum lacks (held, done_for_day, order_cancel_rejected, ...). Fill events carry that one
+    execution's `price` and `qty`, and the position's qty after it."""
+
+    event: str
+    order: BrokerOrder
+    execution_id: str | None = None
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    position_qty: Decimal | None = None
+    at: datetime | None = None

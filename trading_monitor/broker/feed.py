@@ -1,0 +1,86 @@
+"""AlpacaBroker's paged reads for the order monitor: open orders and fill activities.
+
+A mixin, so alpaca.py stays one screenful; it uses the broker's `_read` (timeouts, the
+request budget, retries of temporary failures) and its TradingClient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from alpaca.common.enums import Sort
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+
+from trading_monitor.broker import convert
+from trading_monitor.broker.models import BrokerOrder, FillActivity
+from trading_monitor.exceptions import TemporaryError
+
+T = TypeVar("T")
+ORDERS_PAGE = 500  # Alpaca's largest `limit` for GET /v2/orders
+FILLS_PAGE = 100  # Alpaca's largest `page_size` for account activities
+
+
+class _Reads(Protocol):
+    _trading: Any
+
+    def _read(self, fn: Callable[[], T], *, order_request: bool = False) -> T: ...
+
+
+class FeedMixin:
+    def list_open_orders(self: _Reads) -> list[BrokerOrder]:
+        """Every open order, legs nested in their parent (a filled bracket entry with open
+        legs is listed too), oldest first, 500 per request.
+
+        Alpaca pages by submission time: each next page starts a microsecond before the last
+        one's last order (`after` is exclusive), so orders sharing that timestamp are not
+        skipped; the overlap is dropped by id. The pages are full until the last, so N open
+        orders with distinct submission times cost max(1, ceil(N / 499)) requests.
+        """
+        orders: dict[str, BrokerOrder] = {}
+        cursor: datetime | None = None
+        while True:
+            query = GetOrdersRequest(status=QueryOrderStatus.OPEN, after=cursor,
+                                     limit=ORDERS_PAGE, direction=Sort.ASC, nested=True)
+            page: Any = self._read(partial(self._trading.get_orders, query))
+            fresh = [convert.order(o) for o in page if str(o.id) not in orders]
+            orders.update((o.id, o) for o in fresh)
+            if len(page) < ORDERS_PAGE:
+                return list(orders.values())
+            if not fresh:
+                # 500 open orders submitted in one microsecond: `after` cannot page past
+                # them. Never hand back a list that may be missing open orders.
+                raise TemporaryError(f"more than {ORDERS_PAGE} open orders share the submission "
+                                     f"time {page[-1].submitted_at}; cannot list them all")
+            cursor = page[-1].submitted_at - timedelta(microseconds=1)
+
+    def fill_activities_after(self: _Reads, last_id: str | None, *,
+                              since: datetime | None = None) -> list[FillActivity]:
+        """FILL activities after the one with id `last_id` (Alpaca's `page_token`), or else
+        after the time `since`, or else all of them; oldest first, 100 per request, pages
+        followed until a short one (N fills cost N // 100 + 1 requests)."""
+        fills: list[FillActivity] = []
+        seen: set[str] = set()
+        token = last_id
+        while True:
+            params: dict[str, Any] = {"direction": "asc", "page_size": FILLS_PAGE}
+            if since is not None and last_id is None:
+                params["after"] = since.isoformat()
+            if token:
+                params["page_token"] = token
+            page: Any = self._read(partial(self._trading.get, "/account/activities/FILL",
+                                           params))
+            rows = [r for r in page or [] if str(r["id"]) not in seen]
+            fills.extend(convert.fill(r) for r in rows)
+            seen.update(str(r["id"]) for r in rows)
+            # A page that brings nothing new (a server ignoring page_token) ends it too.
+            if len(page or []) < FILLS_PAGE or not rows:
+                return fills
+            token = str(rows[-1]["id"])
+
+    def fill_activities(self: _Reads, after: datetime) -> list[FillActivity]:
+        """FILL activities after the time `after`, oldest first (see fill_activities_after)."""
+        return FeedMixin.fill_activities_after(self, None, since=after)
