@@ -80,3 +80,61 @@ def test_kill_at_every_point_then_restart(scenario, point, db, db_params, broker
           f"{'killed' if code == -signal.SIGKILL else 'not reached, exited 0'}")
     run(db_params, broker, settings)  # the restart
     _assert_invariants(db, exchange)
+
+
+# -- the order monitor ---------------------------------------------------------------------
+
+def _monitor_process(db_params, exchange, tmp_path, point: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
+    env.update(exchange_env(exchange, PROTECTION_MODE="staged"))
+    env["DATABASE_URL"] = (f"postgresql://{db_params['user']}@{db_params['host']}:"
+                           f"{db_params['port']}/{db_params['dbname']}")
+    env[ENV_VAR] = point
+    done = subprocess.run([sys.executable, "-m", "trading_monitor.order_monitor"], env=env,
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode in (0, -signal.SIGKILL), done.stderr.decode()[-2000:]
+    return done.returncode
+
+
+def _protective_at_broker(exchange) -> list[dict]:
+    return [o for o in exchange.control.orders() if o["side"] == "sell"
+            and o["order_type"] == "limit" or o["order_type"] == "stop"]
+
+
+@pytest.mark.parametrize("point", ["after_fill_seen", "after_stop_submit"])
+def test_monitor_killed_between_a_fill_and_its_stop(point, db, db_params, broker, exchange,
+                                                    tmp_path):
+    from tests.helpers import monitor
+    from trading_monitor.config import load_settings
+
+    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, staged)  # fills at once
+    jid = outcome(db, d)["trade_journal_id"]
+    assert _monitor_process(db_params, exchange, tmp_path, point) == -signal.SIGKILL
+    monitor(db_params, broker, staged)  # the restart
+    ocos = [o for o in exchange.control.orders() if o["order_class"] == "oco"
+            and o["order_type"] == "limit"]
+    assert len(ocos) == 1 and ocos[0]["status"] == "new", ocos  # protected, never twice
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+
+
+def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker, exchange,
+                                                           tmp_path):
+    from tests.helpers import monitor
+    from trading_monitor.config import load_settings
+
+    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, staged)
+    jid = outcome(db, d)["trade_journal_id"]
+    monitor(db_params, broker, staged)
+    exchange.control.set_price("AAPL", "170.00")
+    exchange.control.advance(1)
+    assert _monitor_process(db_params, exchange, tmp_path, "in_exit") == -signal.SIGKILL
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+    monitor(db_params, broker, staged)
+    journal = db.get_by_id("trade_journal", jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    assert len(db.query("fills", {"trade_journal_id": jid})) == 2  # entry and exit, once each

@@ -62,5 +62,5 @@ class Broker(Protocol):
         """FILL activities after the one with id `last_id`, else after the time `since`;
         oldest first (one request per 100)."""
 
-    def list_open_orders(self) -> list[BrokerOrder]:
+    def list_open_orders(self, known: set[str] | None = None) -> list[BrokerOrder]:
         """Every open order, legs nested in their parent (one request per 499 or so)."""

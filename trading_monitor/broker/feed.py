@@ -31,31 +31,58 @@ class _Reads(Protocol):
 
 
 class FeedMixin:
-    def list_open_orders(self: _Reads) -> list[BrokerOrder]:
+    def list_open_orders(self: _Reads, known: set[str] | None = None) -> list[BrokerOrder]:
         """Every open order, legs nested in their parent (a filled bracket entry with open
-        legs is listed too), oldest first, 500 per request.
+        legs is listed too), 500 per request.
 
         Alpaca pages by submission time: each next page starts a microsecond before the last
         one's last order (`after` is exclusive), so orders sharing that timestamp are not
-        skipped; the overlap is dropped by id. The pages are full until the last, so N open
-        orders with distinct submission times cost max(1, ceil(N / 499)) requests.
+        skipped; the overlap is dropped by id. N open orders with distinct submission times
+        cost max(1, ceil(N / 499)) requests.
+
+        With `known` (the ids of the orders the caller tracks), the first two pages are the
+        newest 500 and the oldest 500: if they overlap the list is complete, and if every
+        known order is in them the caller has what it needs, so 1,000 open orders cost two
+        requests. Orders of others between those pages may then be left out: only the
+        caller's own orders are promised.
         """
-        orders: dict[str, BrokerOrder] = {}
-        cursor: datetime | None = None
+        if known is not None:
+            newest = FeedMixin._orders_page(self, None, Sort.DESC)
+            if len(newest) < ORDERS_PAGE:
+                return list(newest.values())
+            oldest = FeedMixin._orders_page(self, None, Sort.ASC)
+            seen = {**oldest, **newest}
+            ids = set(seen) | {leg.id for o in seen.values() for leg in o.legs}
+            if len(seen) < len(newest) + len(oldest) or known <= ids:
+                return list(seen.values())
+            return FeedMixin._pages_after(self, seen, oldest)
+        first = FeedMixin._orders_page(self, None, Sort.ASC)
+        if len(first) < ORDERS_PAGE:
+            return list(first.values())
+        return FeedMixin._pages_after(self, dict(first), first)
+
+    def _orders_page(self: _Reads, after: datetime | None, direction: Sort
+                     ) -> dict[str, BrokerOrder]:
+        query = GetOrdersRequest(status=QueryOrderStatus.OPEN, after=after, limit=ORDERS_PAGE,
+                                 direction=direction, nested=True)
+        page: Any = self._read(partial(self._trading.get_orders, query))
+        return {str(o.id): convert.order(o) for o in page}
+
+    def _pages_after(self: _Reads, orders: dict[str, BrokerOrder],
+                     page: dict[str, BrokerOrder]) -> list[BrokerOrder]:
+        """Ascending pages from the end of `page` until a short one."""
         while True:
-            query = GetOrdersRequest(status=QueryOrderStatus.OPEN, after=cursor,
-                                     limit=ORDERS_PAGE, direction=Sort.ASC, nested=True)
-            page: Any = self._read(partial(self._trading.get_orders, query))
-            fresh = [convert.order(o) for o in page if str(o.id) not in orders]
-            orders.update((o.id, o) for o in fresh)
+            last = max(o.submitted_at for o in page.values() if o.submitted_at is not None)
+            page = FeedMixin._orders_page(self, last - timedelta(microseconds=1), Sort.ASC)
+            fresh = {k: v for k, v in page.items() if k not in orders}
+            orders.update(fresh)
             if len(page) < ORDERS_PAGE:
                 return list(orders.values())
             if not fresh:
                 # 500 open orders submitted in one microsecond: `after` cannot page past
                 # them. Never hand back a list that may be missing open orders.
                 raise TemporaryError(f"more than {ORDERS_PAGE} open orders share the submission "
-                                     f"time {page[-1].submitted_at}; cannot list them all")
-            cursor = page[-1].submitted_at - timedelta(microseconds=1)
+                                     f"time {last}; cannot list them all")
 
     def fill_activities_after(self: _Reads, last_id: str | None, *,
                               since: datetime | None = None) -> list[FillActivity]:

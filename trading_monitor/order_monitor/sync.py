@@ -39,11 +39,11 @@ class SyncResult:
 def sync_orders(m: Monitor) -> SyncResult:
     result = SyncResult()
     _read_fill_feed(m, result)
-    for listed in m.broker.list_open_orders():
+    tracked = m.db.named("tracked_orders")
+    for listed in m.broker.list_open_orders(known={r["alpaca_order_id"] for r in tracked}):
         result.open_orders[listed.id] = listed
         for leg in listed.legs:
             result.open_orders[leg.id] = leg
-    tracked = m.db.named("tracked_orders")
     fills = _fills_by_order(m, [r["alpaca_order_id"] for r in tracked])
     for row in tracked:
         order: BrokerOrder | None = result.open_orders.get(row["alpaca_order_id"])
