@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, FillActivity
@@ -99,7 +100,9 @@ def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
     since = None
     if cursor is None:  # the first sync: from our first order, in the broker's own time
         first = m.db.execute_query("SELECT min(submitted_at) AS first FROM order_execution")
-        since = first[0]["first"] if first and first[0]["first"] else m.now()
+        # `after` is exclusive and a fill can share its order's timestamp: start a minute early.
+        since = (first[0]["first"] if first and first[0]["first"] else m.now()) - timedelta(
+            minutes=1)
     activities = m.broker.fill_activities_after(cursor, since=since)
     if not activities:
         return

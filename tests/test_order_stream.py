@@ -1,0 +1,84 @@
+"""The order stream listener against the paper exchange's trade_updates websocket: a fill is
+protected within two seconds with polling off, booked once when the poll sees it too, and
+not lost when the stream drops during the fill."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.config import Settings, load_settings
+from trading_monitor.order_monitor.listener import OrderStreamListener
+
+
+@pytest.fixture
+def staged(exchange) -> Settings:
+    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", ORDER_POLLING="false"),
+                         need_broker=True)
+
+
+@pytest.fixture
+def listener(db_params, staged, exchange) -> Iterator[OrderStreamListener]:
+    broker = AlpacaBroker(staged, budget=RequestBudget(100_000))
+    listening = OrderStreamListener(db_params, broker, staged, now=exchange_now).start()
+    _wait(lambda: listening.connected, 10)
+    try:
+        yield listening
+    finally:
+        listening.stop()
+
+
+def _wait(condition, seconds: float) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not within {seconds}s")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _protected(exchange) -> bool:
+    return any(o["order_class"] == "oco" and o["status"] == "new" for o in
+               exchange.control.orders())
+
+
+def _resting_entry(db, db_params, broker, staged) -> int:
+    d = add_decision(db, entry())  # buy limit 175 while AAPL trades at 180
+    run(db_params, broker, staged)
+    return int(outcome(db, d)["trade_journal_id"])
+
+
+def test_a_fill_on_the_stream_is_protected_within_two_seconds(db, db_params, broker, staged,
+                                                              exchange, listener):
+    jid = _resting_entry(db, db_params, broker, staged)
+    exchange.control.set_price("AAPL", "174.00")  # the entry fills now
+    took = _wait(lambda: _protected(exchange), 2.0)
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+    print(f"\nstream: fill to protection accepted in {took:.3f}s")
+
+
+def test_a_fill_seen_on_the_stream_and_in_the_poll_is_booked_once(db, db_params, broker, staged,
+                                                                  exchange, listener):
+    jid = _resting_entry(db, db_params, broker, staged)
+    exchange.control.set_price("AAPL", "174.00")
+    _wait(lambda: _protected(exchange), 2.0)
+    monitor(db_params, broker, staged)  # the poll reads the same fill from the activities
+    [fill] = [f for f in db.query("fills", {"trade_journal_id": jid}) if f["side"] == "buy"]
+    assert fill["execution_id"] and fill["activity_id"] and fill["source"] == "stream"
+    assert db.get_by_id("trade_journal", jid)["actual_qty"] == 10
+
+
+def test_a_stream_drop_during_the_fill_loses_nothing(db, db_params, broker, staged, exchange,
+                                                     listener):
+    jid = _resting_entry(db, db_params, broker, staged)
+    exchange.control.set_fault("GET /stream", "stream_disconnect", count=1)
+    exchange.control.set_price("AAPL", "174.00")  # its fill event is lost with the socket
+    _wait(lambda: _protected(exchange), 10.0)  # the reconnect's full sync books it
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
