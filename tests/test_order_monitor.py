@@ -239,3 +239,84 @@ def test_a_half_day_flattens_at_1250(db, db_params, broker, exchange):
     exchange.control.advance(1)
     monitor(db_params, broker, settings)
     assert _journal(db, jid)["exit_reason_code"] == "EOD_FLATTEN"
+
+
+def test_a_refused_stop_flattens_the_position_as_an_emergency(db, db_params, broker, exchange,
+                                                              caplog):
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=403, code=40310000,
+                               message="insufficient qty available for order", count=1)
+    monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EMERGENCY")
+    assert "flattened at market" in journal["emergency_action"]
+    assert any("ALERT" in r.message for r in caplog.records)
+    assert broker.get_positions() == []
+
+
+def test_retry_mode_keeps_trying_the_stop_every_cycle(db, db_params, broker, exchange):
+    settings = _staged(exchange, STOP_FAILURE_ACTION="retry")
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=403, count=1)
+    monitor(db_params, broker, settings)
+    assert "retrying protection" in _journal(db, jid)["emergency_action"]
+    monitor(db_params, broker, settings)
+    assert [o["order_type"] for o in _live(exchange)] == ["stop"]
+    assert _journal(db, jid)["protected_at"] is not None
+
+
+def test_an_entry_that_fills_while_its_cancel_is_pending_is_booked(db, db_params, broker,
+                                                                   settings, exchange):
+    jid = _trade(db, db_params, broker, settings)  # resting at 175
+    exchange.control.set_cancel_behavior("pending", seconds=60)
+    add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
+                      "existing_trade_journal_id": jid})
+    run(db_params, broker, settings)  # deferred: pending_cancel
+    exchange.control.set_price("AAPL", "174.00")  # fills before the cancel lands
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["status"] == "POSITION" and journal["actual_qty"] == D(10)
+    assert journal["entry_slippage_bps"] is not None
+
+
+def test_gtc_protection_near_its_expiry_is_renewed(db, db_params, broker, exchange):
+    from datetime import timedelta
+
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    monitor(db_params, broker, settings)
+    [first] = [o for o in _live(exchange) if o["order_type"] == "limit" and o["side"] == "sell"]
+    expires = __import__("datetime").datetime.fromisoformat(
+        first["expires_at"].replace("Z", "+00:00"))
+    exchange.control.set_clock(expires - timedelta(days=4))
+    report = monitor(db_params, broker, settings)
+    [renewed] = [o for o in _live(exchange) if o["order_type"] == "limit"
+                 and o["side"] == "sell"]
+    assert renewed["id"] != first["id"], report.actions
+    assert renewed["expires_at"] > first["expires_at"]
+    assert _journal(db, jid)["status"] == "POSITION"
+
+
+def test_flatten_untracked_closes_a_position_no_trade_explains(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    from trading_monitor.broker.models import OrderRequest
+
+    settings = _staged(exchange, FLATTEN_UNTRACKED="true")
+    broker.submit_order(OrderRequest(client_order_id="by-hand-1", symbol="MSFT", side="buy",
+                                     qty=D(3), order_type="market", time_in_force="day"))
+    exchange.control.advance(1)
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 51, tzinfo=timezone.utc))  # 15:51
+    monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
+    assert (journal["symbol"], journal["status"], journal["exit_reason_code"]) == (
+        "MSFT", "CLOSED", "EOD_FLATTEN")
+    assert broker.get_positions() == []

@@ -22,7 +22,7 @@ TABLES: dict[str, frozenset[str]] = {
         "replaces_trade_journal_id", "replaced_by_trade_journal_id", "notes",
         "protection_note", "protection_time_in_force", "exit_reason_code", "exit_estimated",
         "fees", "entry_slippage_bps", "requested_exit_price", "exit_slippage_bps",
-        "first_fill_at", "protected_at", "unprotected_seconds", "emergency_action",
+        "first_fill_at", "protected_at", "unprotected_seconds", "emergency_action", "origin",
     )),
     "order_execution": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "analysis_decision_id", "client_order_id",

@@ -76,6 +76,9 @@ class TradeState:
     entry: OrderView | None
     exits: tuple[OrderView, ...]  # protective and exit orders, bracket legs included
     fills: tuple[Fill, ...]
+    # An EXTERNAL position we adopted: its quantity and average price, which no fill of an
+    # entry of ours explains.
+    adopted: tuple[Decimal, Decimal] | None = None
 
     @property
     def exit_side(self) -> str:
@@ -84,9 +87,12 @@ class TradeState:
     def _filled(self, entry: bool) -> tuple[Decimal, Decimal | None]:
         fills = [f for f in self.fills if (f.role is OrderRole.ENTRY) == entry]
         qty = sum((f.qty for f in fills), ZERO)
+        value = sum((f.qty * f.price for f in fills), ZERO)
+        if entry and self.adopted is not None:
+            qty, value = qty + self.adopted[0], value + self.adopted[0] * self.adopted[1]
         if qty == 0:
             return ZERO, None
-        return qty, sum((f.qty * f.price for f in fills), ZERO) / qty
+        return qty, value / qty
 
     @property
     def entry_filled(self) -> tuple[Decimal, Decimal | None]:
@@ -194,7 +200,7 @@ def decide(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]
         if qty == 0:
             return _unfilled_entry(t)
         assert avg is not None
-        first = min(f.at for f in t.fills if f.role is OrderRole.ENTRY)
+        first = min((f.at for f in t.fills if f.role is OrderRole.ENTRY), default=now)
         actions.append(OpenPosition(qty, avg, first, _entry_slippage(t, avg)))
     elif t.status is not TradeStatus.POSITION:
         return _orphans(t, f"trade #{t.journal_id} is {t.status.value}")
@@ -223,6 +229,8 @@ def _orphans(t: TradeState, why: str) -> list[Action]:
 def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]:
     qty = t.position_qty
     if qty <= 0 and not t.entry_working:
+        if not any(f.role is not OrderRole.ENTRY for f in t.fills):
+            return []  # no exit of ours: the position monitor's reconciliation closes it
         return [_close(t), *_orphans(t, "the position is closed")]
     if qty <= 0:
         return []
@@ -262,6 +270,8 @@ def _close(t: TradeState) -> ClosePosition:
     exits = [f for f in t.fills if f.role is not OrderRole.ENTRY]
     fees = sum((f.fee for f in t.fills), ZERO)
     pnl = sum(((f.price - entry_avg) * f.qty * direction for f in exits), ZERO) - fees
+    if not exits:  # an adopted position that left without a fill we saw: reconciliation's
+        raise ValueError(f"trade #{t.journal_id} has no exit fill to close on")
     last = max(exits, key=lambda f: f.at)
     reason = _exit_reason(last)
     requested = _requested_exit(t, last)

@@ -97,3 +97,21 @@ class TradeBooks(LedgerBase):
         self.db.update("trade_journal", journal_id, {"run_id": self.run_id,
                                                      "emergency_action": action[:1000]})
         log_event(self.db, self.run_id, "trade_journal", journal_id, "emergency", action)
+
+    def adopt_external_position(self, symbol: str, qty: Decimal, avg_price: Decimal,
+                                reason: str) -> int:
+        """A position at the broker that no trade of ours explains becomes an EXTERNAL trade
+        (so it can be protected, flattened and reported); returns its journal id."""
+        side = "buy" if qty > 0 else "sell"
+        size = abs(qty)
+        with self.db.transaction():
+            journal_id = self.db.insert("trade_journal", {
+                "run_id": self.run_id, "symbol": symbol, "side": side, "trade_style": "SWING",
+                "protection_mode": "staged", "status": TradeStatus.POSITION.value,
+                "origin": "EXTERNAL", "planned_qty": size, "actual_qty": size,
+                "actual_entry_price": avg_price, "entry_date": self.now(),
+                "first_fill_at": self.now(), "notes": reason[:1000]})
+            self._position_row(journal_id, size, avg_price)
+            log_event(self.db, self.run_id, "trade_journal", journal_id, "adopted", reason,
+                      to_status=TradeStatus.POSITION.value)
+        return journal_id

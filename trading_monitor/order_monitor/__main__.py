@@ -14,6 +14,7 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
 from trading_monitor.config import load_settings
 from trading_monitor.environment import job_environment
+from trading_monitor.executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
 
@@ -42,9 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings(need_broker=not args.test_mode)
     setup_logging(settings.log_level)
-    with job_environment(settings, test_mode=args.test_mode) as env:
-        report = monitor_once(env.db_config, AlpacaBroker(env.settings), env.settings,
-                              dry_run=args.dry_run, now=env.clock,
+    with job_environment(settings, test_mode=args.test_mode, seed_examples=True) as env:
+        broker = AlpacaBroker(env.settings)
+        if env.embedded and env.clock is not None:
+            # A fresh embedded set-up has nothing to monitor: send the example decisions
+            # first, so the cycle has fills to book and positions to protect.
+            execute_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
+            print("test mode: executed the example decisions first")
+        report = monitor_once(env.db_config, broker, env.settings, dry_run=args.dry_run,
+                              now=env.clock,
                               mode="test" if args.test_mode and not args.dry_run else None)
         print_report(report)
     return EXIT_OK

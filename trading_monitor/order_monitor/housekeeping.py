@@ -57,17 +57,40 @@ def session_close(m: Monitor, day: date) -> datetime | None:
 
 
 def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
-    day_trades = [t for t in trades if t.journal["trade_style"] == "DAYTRADE"]
-    if not m.config.eod_flatten or not day_trades:
+    """DAYTRADE positions (and, with FLATTEN_UNTRACKED, positions no trade explains) are
+    closed at market from the close minus the offset."""
+    day_trades = [t for t in trades if t.journal["trade_style"] == "DAYTRADE"
+                  and t.journal["origin"] == "DECISION"]
+    if not m.config.eod_flatten or not (day_trades or m.config.flatten_untracked):
         return []
     now = m.now()
     close = session_close(m, now.astimezone(NEW_YORK).date())
     if close is None or now < close - m.config.eod_flatten_before_close:
         return []
     done = []
+    if m.config.flatten_untracked:
+        day_trades += _adopt_untracked(m, trades)
     for trade in day_trades:
         done += _flatten(m, trade, Purpose.EOD_FLATTEN)
     return done
+
+
+def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]:
+    """Seed 004: positions at the broker that none of our trades holds, as EXTERNAL trades."""
+    held = {t.journal["symbol"] for t in trades if t.state.position_qty > 0}
+    adopted = []
+    for p in m.broker.get_positions():
+        if p.symbol in held or p.qty == 0:
+            continue
+        if m.dry_run:
+            m.would(f"flatten untracked {p.qty} {p.symbol}")
+            continue
+        log.warning("ALERT untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
+                    p.qty, p.symbol)
+        jid = m.ledger.adopt_external_position(p.symbol, p.qty, p.avg_entry_price,
+                                               "untracked at the broker; FLATTEN_UNTRACKED")
+        adopted += load_trades(m.db, [jid])
+    return adopted
 
 
 def _flatten(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]:

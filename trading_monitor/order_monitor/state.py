@@ -49,6 +49,8 @@ def _loaded(journal: Row, orders: list[Row], fills: list[Row]) -> LoadedTrade:
         entry=entries[-1] if entries else None,
         exits=tuple(v for v in views if v.role is not OrderRole.ENTRY),
         fills=tuple(_fill(f, by_order.get(f["alpaca_order_id"])) for f in fills),
+        adopted=(journal["actual_qty"], journal["actual_entry_price"])
+        if journal["origin"] == "EXTERNAL" else None,
     )
     return LoadedTrade(journal, tuple(orders), state)
 

@@ -56,6 +56,9 @@ ALTER TABLE trade_journal ADD COLUMN IF NOT EXISTS first_fill_at timestamptz;
 ALTER TABLE trade_journal ADD COLUMN IF NOT EXISTS protected_at timestamptz;
 ALTER TABLE trade_journal ADD COLUMN IF NOT EXISTS unprotected_seconds numeric;
 ALTER TABLE trade_journal ADD COLUMN IF NOT EXISTS emergency_action text;
+-- EXTERNAL: a position found at the broker that no decision of ours opened.
+ALTER TABLE trade_journal ADD COLUMN IF NOT EXISTS origin text NOT NULL DEFAULT 'DECISION'
+    CHECK (origin IN ('DECISION', 'EXTERNAL'));
 
 DO $$
 BEGIN
