@@ -16,7 +16,7 @@ from typing import Any
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
 from trading_monitor.config import get_postgres_config, load_settings
-from trading_monitor.executor.service import execute_once
+from trading_monitor.order_executor.service import execute_once
 from trading_monitor.scheduling import build_scheduler, describe_jobs
 
 log = logging.getLogger("trading_monitor.scheduler")

@@ -25,7 +25,7 @@ from trading_monitor.config import load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.environment import DEMO_START
-from trading_monitor.executor.service import execute_once
+from trading_monitor.order_executor.service import execute_once
 from trading_monitor.paper_exchange import PaperExchange
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "SPY", "QQQ", "IWM"]

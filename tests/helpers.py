@@ -10,11 +10,11 @@ from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import parse_decision
-from trading_monitor.executor.cycle import CycleReport
-from trading_monitor.executor.service import execute_once
 from trading_monitor.ledger import Intent, Ledger
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.intents import plan_for
+from trading_monitor.order_executor.cycle import CycleReport
+from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange

@@ -13,10 +13,11 @@ import pytz
 
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, outcome
-from trading_monitor import cli, order_executor
+from trading_monitor import cli
 from trading_monitor.commands import migrate
 from trading_monitor.config import load_settings
 from trading_monitor.domain.pnl import realized_pnl, unrealized_pnl
+from trading_monitor.order_executor import __main__ as order_executor
 from trading_monitor.scheduling import JOB_DEFAULTS, build_scheduler, describe_jobs
 
 

@@ -20,7 +20,7 @@ def _paper_exchange(argv: Sequence[str]) -> int:
 
 
 def _execute(argv: Sequence[str]) -> int:
-    from trading_monitor.order_executor import main
+    from trading_monitor.order_executor.__main__ import main
 
     return main(argv)
 

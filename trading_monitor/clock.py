@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 
 Clock = Callable[[], datetime]
 
@@ -35,3 +36,14 @@ def broker_clock(read_broker_time: Callable[[], datetime],
         return start + timedelta(seconds=monotonic() - mono)
 
     return now
+
+
+class _HasClock(Protocol):
+    def get_clock(self) -> Any: ...
+
+
+def job_clock(source: str, broker: _HasClock) -> Clock:
+    """CLOCK_SOURCE: `system`, or `broker` (a paper exchange's simulated time)."""
+    if source == "broker":
+        return broker_clock(lambda: broker.get_clock().timestamp)
+    return system_clock

@@ -14,7 +14,7 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
 from trading_monitor.config import load_settings
 from trading_monitor.environment import job_environment
-from trading_monitor.executor.service import execute_once
+from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
 

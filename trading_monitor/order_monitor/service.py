@@ -14,11 +14,10 @@ from typing import Any
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
-from trading_monitor.clock import Clock
+from trading_monitor.clock import Clock, job_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.trade_state import ProtectionRules
-from trading_monitor.executor.service import job_clock
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
 from trading_monitor.order_monitor.context import Monitor, MonitorSettings
@@ -44,7 +43,7 @@ def monitor_settings(settings: Settings) -> MonitorSettings:
 def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
                  dry_run: bool = False, mode: str | None = None, now: Clock | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> MonitorReport:
-    now = now or job_clock(settings, broker)
+    now = now or job_clock(settings.clock_source.value, broker)
     db = TradingDB(config=db_config, application_name="trading-monitor order monitor",
                    read_only=dry_run).connect()
     try:

@@ -6,7 +6,7 @@ import logging
 
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import TerminalState
-from trading_monitor.executor.context import Deferred, Executor, Final
+from trading_monitor.order_executor.context import Deferred, Executor, Final
 from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)

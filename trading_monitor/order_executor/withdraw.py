@@ -20,7 +20,7 @@ from trading_monitor.domain.lifecycle import (
     WITHDRAWN_ORDER_STATUSES,
     TradeStatus,
 )
-from trading_monitor.executor.context import Executor
+from trading_monitor.order_executor.context import Executor
 
 
 class Withdrawal(Enum):

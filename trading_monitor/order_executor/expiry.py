@@ -11,8 +11,8 @@ import logging
 
 from trading_monitor.domain.lifecycle import TradeStatus
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError, TradingMonitorError
-from trading_monitor.executor.context import Executor
-from trading_monitor.executor.withdraw import Withdrawal, withdraw
+from trading_monitor.order_executor.context import Executor
+from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from trading_monitor.exceptions import (
     RejectedError,
     TemporaryError,
 )
-from trading_monitor.executor.cancel_amend import continue_amend, handle_amend, handle_cancel
-from trading_monitor.executor.changed import settle_changed_decision
-from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
-from trading_monitor.executor.expiry import expire_day_entries
-from trading_monitor.executor.new_trade import handle_new_trade, resume_intent
-from trading_monitor.executor.outcomes import defer_or_give_up, finish_decision
 from trading_monitor.ledger import Intent, load_intent
+from trading_monitor.order_executor.cancel_amend import continue_amend, handle_amend, handle_cancel
+from trading_monitor.order_executor.changed import settle_changed_decision
+from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.order_executor.expiry import expire_day_entries
+from trading_monitor.order_executor.new_trade import handle_new_trade, resume_intent
+from trading_monitor.order_executor.outcomes import defer_or_give_up, finish_decision
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from trading_monitor.cancelling import follow_replacements
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
-from trading_monitor.executor.context import Executor, Final, Previewed, Result
 from trading_monitor.ledger import Intent
+from trading_monitor.order_executor.context import Executor, Final, Previewed, Result
 
 
 def settle_changed_decision(ex: Executor, intent: Intent, change: str) -> Result:

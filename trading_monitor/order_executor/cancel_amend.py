@@ -16,10 +16,10 @@ from trading_monitor.domain.lifecycle import (
     OrderRole,
     TerminalState,
 )
-from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
-from trading_monitor.executor.new_trade import resume_intent, submit_intent
-from trading_monitor.executor.withdraw import Withdrawal, withdraw
 from trading_monitor.ledger import Intent
+from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.order_executor.new_trade import resume_intent, submit_intent
+from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
 
 
 def find_target(ex: Executor, d: Decision) -> tuple[Row, Row]:

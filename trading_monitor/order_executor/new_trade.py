@@ -13,8 +13,8 @@ from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
 from trading_monitor.exceptions import RejectedError, TemporaryError
-from trading_monitor.executor.context import Deferred, Executor, Final, Previewed, Result
 from trading_monitor.ledger import Intent, order_request
+from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
 
 # Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
 BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "complex order",

@@ -15,14 +15,14 @@ from typing import Any
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
-from trading_monitor.clock import Clock, broker_clock, system_clock
+from trading_monitor.clock import Clock, job_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.risk import RiskLimits
-from trading_monitor.executor.context import Executor, ExecutorSettings
-from trading_monitor.executor.cycle import CycleReport, run_cycle
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import wait_for_lock
+from trading_monitor.order_executor.context import Executor, ExecutorSettings
+from trading_monitor.order_executor.cycle import CycleReport, run_cycle
 from trading_monitor.runs import JobRun, new_run_id
 
 # An arbitrary constant beside the migration lock's; see db/migrate.py.
@@ -57,17 +57,11 @@ def executor_settings(settings: Settings) -> ExecutorSettings:
         max_deferrals=settings.max_deferrals)
 
 
-def job_clock(settings: Settings, broker: Broker) -> Clock:
-    if settings.clock_source.value == "broker":
-        return broker_clock(lambda: broker.get_clock().timestamp)
-    return system_clock
-
-
 def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
                  dry_run: bool = False, mode: str | None = None, now: Clock | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> CycleReport:
     """One cycle with its own connections and (unless dry) its own job_run row."""
-    now = now or job_clock(settings, broker)
+    now = now or job_clock(settings.clock_source.value, broker)
     if dry_run:
         return _dry_run(db_config, broker, settings, now, sleep)
     db = TradingDB(config=db_config, application_name="trading-monitor executor").connect()

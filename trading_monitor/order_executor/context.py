@@ -14,9 +14,13 @@ from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.domain.risk import AccountView, RiskLimits, entry_rejection
-from trading_monitor.executor.view import AccountReading, read_account_view, record_start_of_day
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.intents import IntentPlan, plan_for
+from trading_monitor.order_executor.view import (
+    AccountReading,
+    read_account_view,
+    record_start_of_day,
+)
 
 
 @dataclass(frozen=True)
