@@ -320,3 +320,48 @@ def test_flatten_untracked_closes_a_position_no_trade_explains(db, db_params, br
     assert (journal["symbol"], journal["status"], journal["exit_reason_code"]) == (
         "MSFT", "CLOSED", "EOD_FLATTEN")
     assert broker.get_positions() == []
+
+
+def test_a_resting_order_changes_nothing(db, db_params, broker, settings, exchange):
+    jid = _trade(db, db_params, broker, settings)  # limit 175 under a 180 market
+    report = monitor(db_params, broker, settings)
+    assert report.actions == [] and _journal(db, jid)["status"] == "PENDING"
+
+
+def test_an_entry_cancelled_by_hand_at_the_broker_ends_cancelled(db, db_params, broker,
+                                                                 settings, exchange):
+    jid = _trade(db, db_params, broker, settings)
+    entry_row = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+                 if r["order_role"] == "ENTRY"][0]
+    broker.cancel_order(entry_row["alpaca_order_id"])
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["status"] == "CANCELLED" and "nothing filled" in journal["exit_reason"]
+    assert _live(exchange) == []  # its legs went with it
+
+
+def test_a_broker_outage_is_temporary_and_loses_nothing(db, db_params, broker, settings,
+                                                        exchange):
+    import pytest
+
+    from trading_monitor.exceptions import TemporaryError
+
+    jid = _trade(db, db_params, broker, settings, entry_price="181.00", stop_loss="175.00",
+                 take_profit="195.00")
+    exchange.control.set_fault("GET /v2/orders", "http_status", status=503, count=20)
+    with pytest.raises(TemporaryError):
+        monitor(db_params, broker, settings)
+    [job] = db.query("job_run", {"job_name": "order_monitor"})
+    assert job["status"] == "FAILED"
+    exchange.control.clear_faults()
+    monitor(db_params, broker, settings)
+    assert _journal(db, jid)["status"] == "POSITION"
+
+
+def test_a_tracked_order_the_broker_does_not_know_is_kept(db, db_params, broker, settings,
+                                                          exchange):
+    jid = _trade(db, db_params, broker, settings)
+    db.execute_update("UPDATE order_execution SET alpaca_order_id = "
+                      "'00000000-0000-4000-8000-000000000000' WHERE order_role = 'ENTRY'")
+    report = monitor(db_params, broker, settings)
+    assert report.problems == [] and _journal(db, jid)["status"] == "PENDING"
