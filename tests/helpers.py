@@ -18,6 +18,8 @@ from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
+from trading_monitor.position_monitor.cycle import PositionReport
+from trading_monitor.position_monitor.service import position_monitor_once
 
 
 def entry(ticker: str = "AAPL", **overrides: Any) -> dict[str, Any]:
@@ -56,6 +58,13 @@ def monitor(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw:
     """One order-monitor cycle on the exchange's clock."""
     kw.setdefault("now", _clock[0] if _clock else None)
     return monitor_once(db_params, broker, settings, **kw)
+
+
+def watch(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any
+          ) -> PositionReport:
+    """One position-monitor cycle on the exchange's clock."""
+    kw.setdefault("now", _clock[0] if _clock else None)
+    return position_monitor_once(db_params, broker, settings, **kw)
 
 
 def run(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any) -> CycleReport:

@@ -31,11 +31,32 @@ def _monitor_orders(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _monitor_positions(argv: Sequence[str]) -> int:
+    from trading_monitor.position_monitor.__main__ import main
+
+    return main(argv)
+
+
+def _approve_exit(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.operator import approve_exit
+
+    return approve_exit(argv)
+
+
+def _resume_entries(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.operator import resume_entries
+
+    return resume_entries(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
     "execute": (_execute, "run one order-executor cycle"),
     "monitor-orders": (_monitor_orders, "run one order-monitor cycle"),
+    "monitor-positions": (_monitor_positions, "run one position-monitor cycle"),
+    "approve-exit": (_approve_exit, "approve closing a position at its target"),
+    "resume-entries": (_resume_entries, "clear the drawdown and reconciliation halts"),
 }
 
 

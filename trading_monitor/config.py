@@ -37,6 +37,11 @@ class StopFailureAction(str, Enum):
     RETRY = "retry"
 
 
+class ExternalProtection(str, Enum):
+    STOP = "stop"
+    ALERT = "alert"
+
+
 class ProtectionMode(str, Enum):
     BRACKET = "bracket"
     STAGED = "staged"
@@ -122,6 +127,14 @@ class Settings(BaseModel):
     gtc_renew_days: int = Field(5, alias="GTC_RENEW_DAYS", ge=0, le=80)
     order_polling: bool = Field(True, alias="ORDER_POLLING")
 
+    max_price_age_minutes: float = Field(15.0, alias="MAX_PRICE_AGE_MINUTES", gt=0)
+    trailing_steps: str = Field("8:0,15:8,25:15", alias="TRAILING_STEPS")
+    reconcile_grace_seconds: float = Field(60.0, alias="RECONCILE_GRACE_SECONDS", ge=0)
+    external_position_protection: ExternalProtection = Field(
+        ExternalProtection.STOP, alias="EXTERNAL_POSITION_PROTECTION")
+    emergency_stop_pct: float = Field(5.0, alias="EMERGENCY_STOP_PCT", gt=0, lt=100)
+    max_drawdown_pct: Decimal | None = Field(None, alias="MAX_DRAWDOWN_PCT", gt=0, lt=100)
+
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
     @field_validator(
@@ -144,13 +157,24 @@ class Settings(BaseModel):
     @field_validator(
         "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",
         "max_decision_age_hours", "max_unsent_order_minutes", "max_price_deviation_pct",
-        "max_spread_pct", "min_daily_volume", mode="before",
+        "max_spread_pct", "min_daily_volume", "max_drawdown_pct", mode="before",
     )
     @classmethod
     def _off_means_none(cls, value: Any) -> Any:
         # "off" disables a limit; an empty value keeps it unset rather than failing.
         if isinstance(value, str) and value.strip().lower() in {"", "off", "none"}:
             return None
+        return value
+
+    @field_validator("trailing_steps")
+    @classmethod
+    def _steps(cls, value: str) -> str:
+        from trading_monitor.domain.trailing import parse_steps
+
+        try:
+            parse_steps(value)
+        except (ValueError, ArithmeticError) as exc:
+            raise ValueError(f"must be gain:stop pairs like 8:0,15:8,25:15 ({exc})") from None
         return value
 
     @field_validator("alpaca_api_key", "alpaca_secret_key", mode="before")

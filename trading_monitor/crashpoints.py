@@ -28,7 +28,11 @@ ORDER_MONITOR_POINTS = (
     "after_stop_submit",  # the broker accepted a protective order; nothing of it recorded
     "in_exit",            # an exit fill seen, the journal not closed yet
 )
-CRASH_POINTS = frozenset(EXECUTOR_POINTS + ORDER_MONITOR_POINTS)
+POSITION_MONITOR_POINTS = (
+    "in_reconciliation",  # the broker's positions compared with ours, nothing acted on yet
+    "after_trail_submit",  # a trailing stop's replacement accepted; nothing of it recorded
+)
+CRASH_POINTS = frozenset(EXECUTOR_POINTS + ORDER_MONITOR_POINTS + POSITION_MONITOR_POINTS)
 
 log = logging.getLogger(__name__)
 

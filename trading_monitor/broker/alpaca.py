@@ -217,23 +217,27 @@ class AlpacaBroker(FeedMixin):
 
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,
                       limit_price: Decimal | None = None,
-                      stop_price: Decimal | None = None) -> BrokerOrder:
+                      stop_price: Decimal | None = None,
+                      client_order_id: str | None = None) -> BrokerOrder:
+        """PATCH: the broker makes a new order (`client_order_id`, ours, when given)."""
         if qty is not None and qty != qty.to_integral_value():
             raise RejectedError(f"replacement qty {qty} is not a whole number of shares; "
                                 "never truncated")
         req = ReplaceOrderRequest(qty=int(qty) if qty is not None else None,
                                   limit_price=convert.as_float(limit_price),
-                                  stop_price=convert.as_float(stop_price))
+                                  stop_price=convert.as_float(stop_price),
+                                  client_order_id=client_order_id)
         try:
             return convert.order(self._call(lambda: self._trading.replace_order_by_id(
                 order_id, req), order_request=True))
         except TemporaryError:
             # A replace is not idempotent (each makes a new order): settle it by reading back.
-            old = self.get_order(order_id)
-            if old is not None and old.replaced_by:
-                new = self.get_order(old.replaced_by)
-                if new is not None:
-                    return new
+            found = self.get_order_by_client_id(client_order_id) if client_order_id else None
+            old = None if found else self.get_order(order_id)
+            if found is None and old is not None and old.replaced_by:
+                found = self.get_order(old.replaced_by)
+            if found is not None:
+                return found
             raise
 
     # -- account and market -----------------------------------------------------------------

@@ -38,7 +38,8 @@ class Broker(Protocol):
 
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,
                       limit_price: Decimal | None = None,
-                      stop_price: Decimal | None = None) -> BrokerOrder: ...
+                      stop_price: Decimal | None = None,
+                      client_order_id: str | None = None) -> BrokerOrder: ...
 
     def get_positions(self) -> list[BrokerPosition]: ...
 

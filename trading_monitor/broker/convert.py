@@ -226,6 +226,7 @@ def snapshot(symbol: str, s: Any) -> MarketSnapshot:
     return MarketSnapshot(
         symbol=symbol,
         last_price=dec(trade.price) if trade else None,
+        last_trade_at=trade.timestamp if trade else None,
         bid=dec(quote.bid_price) if quote else None,
         ask=dec(quote.ask_price) if quote else None,
         daily_volume=_volume(daily.volume) if daily else None,

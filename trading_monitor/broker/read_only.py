@@ -36,5 +36,6 @@ class ReadOnlyBroker:
 
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,
                       limit_price: Decimal | None = None,
-                      stop_price: Decimal | None = None) -> BrokerOrder:
+                      stop_price: Decimal | None = None,
+                      client_order_id: str | None = None) -> BrokerOrder:
         raise BrokerWriteRefused(f"dry run: refused to replace {order_id}")

@@ -181,3 +181,6 @@ SET qty = EXCLUDED.qty, avg_entry_price = EXCLUDED.avg_entry_price, run_id = EXC
 
 -- name: delete_position
 DELETE FROM position_tracking WHERE trade_journal_id = %(trade_journal_id)s;
+
+-- name: positions_of_trades
+SELECT * FROM position_tracking WHERE trade_journal_id = ANY(%(ids)s);

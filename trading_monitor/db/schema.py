@@ -41,7 +41,12 @@ TABLES: dict[str, frozenset[str]] = {
     "position_tracking": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "symbol", "side", "qty", "avg_entry_price",
         "current_price", "market_value", "unrealized_pnl", "stop_loss_order_id",
-        "take_profit_order_id", "last_price_at",
+        "take_profit_order_id", "last_price_at", "unrealized_r", "high_water_mark",
+        "price_stale", "trail_step", "target_reached_at", "exit_approved",
+    )),
+    "reconciliation_issue": frozenset(_AUDIT + (
+        "run_id", "issue_key", "kind", "symbol", "trade_journal_id", "detail", "first_seen_at",
+        "resolved_at", "resolution",
     )),
     "job_run": frozenset(_AUDIT + (
         "run_id", "job_name", "mode", "status", "started_at", "finished_at", "host", "pid",
@@ -58,14 +63,15 @@ TABLES: dict[str, frozenset[str]] = {
     "event_log": frozenset(_AUDIT + (
         "run_id", "entity", "entity_id", "event", "from_status", "to_status", "message", "detail",
     )),
-    "daily_equity": frozenset(_AUDIT + ("trading_day", "start_equity", "run_id")),
+    "daily_equity": frozenset(_AUDIT + ("trading_day", "start_equity", "run_id", "peak_equity",
+                                        "last_equity")),
     "system_state": frozenset(_AUDIT + ("key", "value", "reason")),
 }
 
 # Columns the database maintains; callers never write them.
 READ_ONLY_COLUMNS = frozenset({"id", "created_at", "updated_at"})
 JSON_COLUMNS = frozenset({"decision", "summary", "positions", "open_orders", "discrepancies",
-                          "detail"})
+                          "detail"})  # reconciliation_issue.detail too
 
 
 def check_table(table: str) -> frozenset[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -11,6 +11,7 @@ from decimal import Decimal
 class MarketSnapshot:
     symbol: str
     last_price: Decimal | None = None
+    last_trade_at: datetime | None = None
     bid: Decimal | None = None
     ask: Decimal | None = None
     daily_volume: Decimal | None = None

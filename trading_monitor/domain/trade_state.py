@@ -79,6 +79,7 @@ class TradeState:
     # An EXTERNAL position we adopted: its quantity and average price, which no fill of an
     # entry of ours explains.
     adopted: tuple[Decimal, Decimal] | None = None
+    booked: tuple[Decimal, Decimal] | None = None  # the position row's qty and average now
 
     @property
     def exit_side(self) -> str:
@@ -204,7 +205,7 @@ def decide(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]
         actions.append(OpenPosition(qty, avg, first, _entry_slippage(t, avg)))
     elif t.status is not TradeStatus.POSITION:
         return _orphans(t, f"trade #{t.journal_id} is {t.status.value}")
-    elif avg is not None:
+    elif avg is not None and t.booked != (t.position_qty, avg):
         actions.append(ResizePosition(t.position_qty, avg))
     return actions + _position(t, now, rules)
 

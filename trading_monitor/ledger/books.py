@@ -16,6 +16,7 @@ from trading_monitor.domain.lifecycle import (
 )
 from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
+from trading_monitor.ledger.marks import MarkBooks
 from trading_monitor.ledger.protection import ProtectionBooks
 from trading_monitor.ledger.trades import TradeBooks
 from trading_monitor.runs import log_event
@@ -24,7 +25,7 @@ LEG_ROLES = {"stop": OrderRole.STOP_LOSS, "stop_limit": OrderRole.STOP_LOSS,
              "limit": OrderRole.TAKE_PROFIT}
 
 
-class Ledger(TradeBooks, FillBooks, ProtectionBooks):
+class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
     """Every write goes through `db`: inside the caller's transaction when one is open."""
 
     # -- intents ----------------------------------------------------------------------------

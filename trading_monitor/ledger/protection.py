@@ -66,6 +66,30 @@ class ProtectionBooks(LedgerBase):
                       f"exit {qty} {journal['symbol']} at market ({purpose.value})")
         return self._row(row_id)
 
+    def write_replacement_intent(self, journal: Row, installation: str, old: Row, *,
+                                 stop_price: Decimal) -> Row:
+        """The order a PATCH of `old` will become: same shape, a new stop price and the next
+        client order id of the sequence, committed before the PATCH is sent."""
+        role = OrderRole(old["order_role"])
+        with self.db.transaction():
+            row_id = self.db.insert("order_execution", {
+                "run_id": self.run_id, "trade_journal_id": journal["id"],
+                "analysis_decision_id": old["analysis_decision_id"], "symbol": old["symbol"],
+                "side": old["side"], "time_in_force": old["time_in_force"], "qty": old["qty"],
+                "order_status": PENDING_SUBMIT, "order_role": role.value,
+                "order_type": old["order_type"], "order_class": old["order_class"],
+                "stop_price": stop_price, "limit_price": old["limit_price"],
+                "parent_order_execution_id": old["parent_order_execution_id"],
+                "purpose": Purpose.PROTECTION.value,
+                "replaces_order_execution_id": old["id"],
+                "client_order_id": self._next_id(journal, installation, role)})
+            self.db.update("order_execution", old["id"], {
+                "run_id": self.run_id, "replaced_by_order_execution_id": row_id})
+            log_event(self.db, self.run_id, "trade_journal", journal["id"], "intent_written",
+                      f"replace {old['client_order_id']}: stop {old['stop_price']} → "
+                      f"{stop_price}")
+        return self._row(row_id)
+
     def _next_id(self, journal: Row, installation: str, role: OrderRole) -> str:
         """The next unused id of the sequence (…-stop_loss, …-stop_loss-2, …): never reused,
         since Alpaca refuses an id it has seen, even of a cancelled order."""

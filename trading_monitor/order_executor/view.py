@@ -9,26 +9,30 @@ can leave it out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 
 import pytz
-from psycopg2.extras import Json
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.decision import Action, DecisionInvalid, parse_decision
 from trading_monitor.domain.risk import AccountView
+from trading_monitor.halts import active_halt
+from trading_monitor.snapshots import has_snapshot, record_snapshot, start_of
 
 NEW_YORK = pytz.timezone("America/New_York")
 ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
 
 
-def halted_reason(db: TradingDB, account: BrokerAccount, trading_halted_setting: bool
-                  ) -> str | None:
+def halted_reason(db: TradingDB, account: BrokerAccount, trading_halted_setting: bool,
+                  trading_day: date) -> str | None:
     if trading_halted_setting:
         return "TRADING_HALTED is set"
+    halt = active_halt(db, trading_day)  # set by the position monitor's risk checks
+    if halt:
+        return halt
     switch = db.named("system_value", {"key": "kill_switch"})
     if switch and str(switch[0]["value"] or "").strip().lower() in ON_WORDS:
         return f"kill switch is on in system_state ({switch[0]['reason'] or 'no reason given'})"
@@ -71,7 +75,7 @@ def read_account_view(db: TradingDB, broker: Broker, *, trading_halted: bool,
         open_count=len(symbols),
         exposure=_position_exposure(positions) + pending_exposure,
         closed_today=frozenset(r["symbol"] for r in closed),
-        halted_reason=halted_reason(db, account, trading_halted),
+        halted_reason=halted_reason(db, account, trading_halted, trading_day),
         market_open=clock.is_open,
         market=market,
         trading_day=trading_day,
@@ -87,18 +91,8 @@ def record_start_of_day(db: TradingDB, run_id: str, reading: AccountReading) -> 
     db.named_update("remember_start_equity", {"trading_day": day,
                                               "start_equity": account.last_equity,
                                               "run_id": run_id})
-    if db.named("start_snapshot_exists", {"since": start_of(day)}):
-        return
-    db.insert("broker_snapshot", {
-        "run_id": run_id, "snapshot_type": "START", "cash": account.cash,
-        "equity": account.equity, "buying_power": account.buying_power,
-        "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
-                            "avg_entry_price": str(p.avg_entry_price)} for p in positions]),
-    })
-
-
-def start_of(trading_day: date) -> datetime:
-    return NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
+    if not has_snapshot(db, "START", day):
+        record_snapshot(db, run_id, "START", account, positions)
 
 
 def pending_entry_symbols(db: TradingDB) -> set[str]:

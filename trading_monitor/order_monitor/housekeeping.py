@@ -71,7 +71,7 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     if m.config.flatten_untracked:
         day_trades += _adopt_untracked(m, trades)
     for trade in day_trades:
-        done += _flatten(m, trade, Purpose.EOD_FLATTEN)
+        done += flatten_trade(m, trade, Purpose.EOD_FLATTEN)
     return done
 
 
@@ -93,7 +93,7 @@ def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]
     return adopted
 
 
-def _flatten(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]:
+def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]:
     """Cancel what holds the shares (and a working entry), then close at market."""
     t = trade.state
     if any(r["order_role"] == OrderRole.EXIT.value and r["purpose"] == purpose.value

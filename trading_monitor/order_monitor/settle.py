@@ -179,9 +179,12 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
 
 def _resume_unsent(m: Monitor, trade: LoadedTrade) -> bool:
     """Protective or exit intents an earlier run wrote but may not have sent."""
+    # A PATCH's intent (replaces_order_execution_id) is never submitted as a new order: the
+    # position monitor settles it by looking it up.
     heads = [r for r in trade.orders if r["order_status"] == PENDING_SUBMIT
              and r["order_role"] != OrderRole.ENTRY.value
-             and r["parent_order_execution_id"] is None]
+             and r["parent_order_execution_id"] is None
+             and r["replaces_order_execution_id"] is None]
     if m.dry_run:
         for r in heads:
             m.would(f"settle {r['client_order_id']} by looking it up")

@@ -31,10 +31,14 @@ def load_trades(db: TradingDB, ids: list[int]) -> list[LoadedTrade]:
     fills: dict[int, list[Row]] = defaultdict(list)
     for row in db.named("fills_of_trades", {"ids": ids}):
         fills[int(row["trade_journal_id"])].append(row)
-    return [_loaded(j, orders[j["id"]], fills[j["id"]]) for j in journals]
+    positions = {int(r["trade_journal_id"]): r for r in db.named("positions_of_trades",
+                                                                  {"ids": ids})}
+    return [_loaded(j, orders[j["id"]], fills[j["id"]], positions.get(j["id"]))
+            for j in journals]
 
 
-def _loaded(journal: Row, orders: list[Row], fills: list[Row]) -> LoadedTrade:
+def _loaded(journal: Row, orders: list[Row], fills: list[Row], position: Row | None
+            ) -> LoadedTrade:
     views = [_view(r) for r in orders]
     entries = [v for v in views if v.role is OrderRole.ENTRY]
     by_order = {r["alpaca_order_id"]: v for r, v in zip(orders, views, strict=True)
@@ -51,6 +55,7 @@ def _loaded(journal: Row, orders: list[Row], fills: list[Row]) -> LoadedTrade:
         fills=tuple(_fill(f, by_order.get(f["alpaca_order_id"])) for f in fills),
         adopted=(journal["actual_qty"], journal["actual_entry_price"])
         if journal["origin"] == "EXTERNAL" else None,
+        booked=(position["qty"], journal["actual_entry_price"]) if position else None,
     )
     return LoadedTrade(journal, tuple(orders), state)
 

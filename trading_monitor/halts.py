@@ -1,0 +1,93 @@
+"""Entry halts: new entries stop while one is set; the executor reads them.
+
+- `halt_reconciliation`: a reconciliation failure that persisted past its grace; cleared by
+  the next reconciliation that passes, or by an operator.
+- `halt_daily_loss`: the day's loss (realised and unrealised: start-of-day equity against
+  equity now) reached MAX_DAILY_LOSS; holds for the rest of that trading day only.
+- `halt_drawdown`: equity fell MAX_DRAWDOWN_PCT below its recorded peak; until an operator
+  resumes (`trading-monitor resume-entries`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.runs import log_event
+
+log = logging.getLogger(__name__)
+HALT_KEYS = ("halt_reconciliation", "halt_daily_loss", "halt_drawdown")
+
+
+def set_halt(db: TradingDB, run_id: str, key: str, value: str, reason: str) -> bool:
+    """Set a halt (True when it was not set before); recorded and alerted once."""
+    rows = db.named("system_value", {"key": key})
+    if rows and rows[0]["value"] == value:
+        return False
+    db.named_update("set_system_value", {"key": key, "value": value, "reason": reason[:1000]})
+    log_event(db, run_id, "system_state", None, "halt_set", f"{key}: {reason}",
+              to_status=value)
+    log.error("ALERT new entries halted (%s): %s", key, reason)
+    return True
+
+
+def clear_halt(db: TradingDB, run_id: str, key: str, why: str) -> bool:
+    rows = db.named("system_value", {"key": key})
+    if not rows or not rows[0]["value"]:
+        return False
+    db.named_update("set_system_value", {"key": key, "value": "", "reason": why[:1000]})
+    log_event(db, run_id, "system_state", None, "halt_cleared", f"{key}: {why}",
+              from_status=rows[0]["value"])
+    log.warning("entries resume (%s cleared): %s", key, why)
+    return True
+
+
+def active_halt(db: TradingDB, trading_day: date) -> str | None:
+    """The first halt in force today, as a reason for the executor; None when none is."""
+    for key in HALT_KEYS:
+        rows = db.named("system_value", {"key": key})
+        if not rows or not rows[0]["value"]:
+            continue
+        value = str(rows[0]["value"])
+        if key == "halt_daily_loss" and value != trading_day.isoformat():
+            continue  # yesterday's loss guard: cleared by the new trading day
+        return f"{key.removeprefix('halt_').replace('_', ' ')} halt: {rows[0]['reason']}"
+    return None
+
+
+def check_loss_limits(db: TradingDB, run_id: str, day: date, equity: Decimal,
+                      start_equity: Decimal | None, max_daily_loss: Decimal | None,
+                      max_drawdown_pct: Decimal | None) -> list[str]:
+    """Keep the equity marks and set the halts they call for; returns what was set."""
+    done = []
+    peak = _peak(db, run_id, day, equity)
+    if max_daily_loss is not None and start_equity is not None:
+        loss = start_equity - equity
+        if loss >= max_daily_loss and set_halt(
+                db, run_id, "halt_daily_loss", day.isoformat(),
+                f"down {loss:.2f} today (start-of-day equity {start_equity}, now {equity}; "
+                f"MAX_DAILY_LOSS {max_daily_loss}), realised and unrealised"):
+            done.append(f"daily loss halt: down {loss:.2f}")
+    if max_drawdown_pct is not None and peak:
+        drawdown = (peak - equity) / peak * 100
+        if drawdown >= max_drawdown_pct and set_halt(
+                db, run_id, "halt_drawdown", "on",
+                f"equity {equity} is {drawdown:.1f}% below its peak {peak} "
+                f"(MAX_DRAWDOWN_PCT {max_drawdown_pct}); resume with "
+                "`trading-monitor resume-entries`"):
+            done.append(f"drawdown halt: {drawdown:.1f}% below the peak")
+    return done
+
+
+def _peak(db: TradingDB, run_id: str, day: date, equity: Decimal) -> Decimal | None:
+    db.execute_update(
+        "INSERT INTO daily_equity (trading_day, start_equity, run_id, peak_equity, last_equity) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (trading_day) DO UPDATE SET "
+        "last_equity = EXCLUDED.last_equity, "
+        "peak_equity = GREATEST(daily_equity.peak_equity, EXCLUDED.peak_equity)",
+        [day, equity, run_id, equity, equity])
+    rows = db.execute_query("SELECT max(GREATEST(peak_equity, start_equity)) AS peak "
+                            "FROM daily_equity")
+    return rows[0]["peak"] if rows else None

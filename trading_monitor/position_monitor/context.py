@@ -1,0 +1,31 @@
+"""What a position-monitor cycle works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from trading_monitor.domain.trailing import DEFAULT_STEPS, Step, parse_steps
+from trading_monitor.order_monitor.context import Monitor
+
+
+@dataclass(frozen=True)
+class PositionSettings:
+    data_feed: str = "iex"
+    max_price_age: timedelta = timedelta(minutes=15)
+    trailing_steps: tuple[Step, ...] = field(default_factory=lambda: parse_steps(DEFAULT_STEPS))
+    reconcile_grace: timedelta = timedelta(seconds=60)
+    external_protection: str = "stop"  # stop | alert
+    emergency_stop_pct: Decimal = Decimal(5)
+    max_daily_loss: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None
+
+
+@dataclass
+class PositionMonitor:
+    """The order monitor's context (its ledger, broker and protection machinery) plus the
+    position monitor's own settings."""
+
+    orders: Monitor
+    config: PositionSettings

@@ -1,0 +1,107 @@
+"""One position-monitor cycle.
+
+1. The order monitor's sync, so our books hold every fill and order status the broker has.
+2. Reconciliation: broker positions and open orders against our trades (PASS or FAIL).
+3. Marks: one batched market-data request per 100 symbols.
+4. Staircase trailing stops, profit targets awaiting approval.
+5. Risk halts (daily loss, drawdown, a persistent reconciliation failure) and snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from trading_monitor.broker.models import BrokerAccount, BrokerPosition
+from trading_monitor.domain.reconcile import Issue
+from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
+from trading_monitor.order_monitor.cycle import open_trades
+from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
+from trading_monitor.order_monitor.sync import SyncResult, sync_orders
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.marks import mark_positions
+from trading_monitor.position_monitor.reconcile import reconcile_books
+from trading_monitor.position_monitor.targets import profit_targets
+from trading_monitor.position_monitor.trailing import trail_stops
+from trading_monitor.snapshots import has_snapshot, record_snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PositionReport:
+    status: str = "PASS"
+    failing: list[Issue] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    positions: int = 0
+    broker_requests: int = 0
+
+    @property
+    def summary(self) -> dict[str, object]:
+        return {"reconciliation": self.status, "failing": len(self.failing),
+                "positions": self.positions, "actions": len(self.actions),
+                "broker_requests": self.broker_requests}
+
+
+def run_position_cycle(pm: PositionMonitor) -> PositionReport:
+    m = pm.orders
+    report = PositionReport()
+    start = m.broker.requests_sent
+    sync = sync_orders(m)
+    positions = m.broker.get_positions()
+    account = m.broker.get_account()
+    report.positions = len(positions)
+    failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
+    report.failing, report.actions = failing, done
+    report.status = "FAIL" if failing else "PASS"
+    trades = open_trades(m)
+    symbols = {t.journal["symbol"] for t in trades if t.state.status.value == "POSITION"}
+    market = m.broker.market_snapshots(symbols, pm.config.data_feed) if symbols else {}
+    now = m.now()
+    day = now.astimezone(NEW_YORK).date()
+    close = session_close(m, day)
+    reference = min(now, close) if close else now
+    report.actions += mark_positions(pm, trades, market, reference - pm.config.max_price_age)
+    report.actions += trail_stops(pm, open_trades(m))
+    report.actions += profit_targets(pm, open_trades(m), market)
+    if not m.dry_run:
+        report.actions += _halts_and_snapshots(pm, report, account, positions, sync, day, close)
+    report.actions += m.planned
+    report.broker_requests = m.broker.requests_sent - start
+    return report
+
+
+def _halts_and_snapshots(pm: PositionMonitor, report: PositionReport, account: BrokerAccount,
+                         positions: list[BrokerPosition], sync: SyncResult, day: date,
+                         close: datetime | None) -> list[str]:
+    m = pm.orders
+    done = []
+    previous = m.db.named("system_value", {"key": "reconciliation_status"})
+    changed = not previous or previous[0]["value"] != report.status
+    details = [{"kind": i.kind.value, "symbol": i.symbol, "trade": i.journal_id, **i.detail}
+               for i in report.failing]
+    if report.status == "FAIL":
+        if set_halt(m.db, m.run_id, "halt_reconciliation", "on",
+                    "reconciliation failed past its grace: " + "; ".join(
+                        f"{d['kind']} {d['symbol']}" for d in details)):
+            done.append("entries halted: reconciliation FAIL")
+    elif clear_halt(m.db, m.run_id, "halt_reconciliation", "a later reconciliation passed"):
+        done.append("entries resume: reconciliation PASS")
+    orders = list(sync.open_orders.values())
+    if changed:
+        m.db.named_update("set_system_value", {"key": "reconciliation_status",
+                                               "value": report.status, "reason": m.run_id})
+        record_snapshot(m.db, m.run_id, "RECONCILIATION", account, positions, orders,
+                        report.status, details)
+    start_rows = m.db.named("start_equity", {"trading_day": day})
+    if not has_snapshot(m.db, "START", day):
+        record_snapshot(m.db, m.run_id, "START", account, positions, orders)
+    done += check_loss_limits(m.db, m.run_id, day, account.equity,
+                              start_rows[0]["start_equity"] if start_rows
+                              else account.last_equity,
+                              pm.config.max_daily_loss, pm.config.max_drawdown_pct)
+    if close is not None and m.now() >= close and not has_snapshot(m.db, "END", day):
+        record_snapshot(m.db, m.run_id, "END", account, positions, orders, report.status)
+        done.append("END snapshot recorded")
+    return done

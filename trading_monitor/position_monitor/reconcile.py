@@ -1,0 +1,190 @@
+"""Reconciliation with the broker, every cycle: what `domain.reconcile` finds, acted on.
+
+Alpaca's positions can lag its orders for seconds, so a disagreement that the fills do not
+explain is acted on (or counted as a failure) only once it has lasted past its grace. Each
+open disagreement is a `reconciliation_issue` row, resolved when it clears.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from psycopg2.extras import Json
+
+from trading_monitor.broker.models import BrokerOrder, BrokerPosition
+from trading_monitor.crashpoints import crash_point
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.reconcile import (
+    HeldPosition,
+    Issue,
+    IssueKind,
+    OpenOrder,
+    OurTrade,
+    reconcile,
+)
+from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.position_monitor.context import PositionMonitor
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_books(pm: PositionMonitor, trades: list[LoadedTrade],
+                    positions: list[BrokerPosition], orders: dict[str, BrokerOrder]
+                    ) -> tuple[list[Issue], list[str]]:
+    """Returns the issues still failing after their grace, and what was done."""
+    found = reconcile([HeldPosition(p.symbol, p.qty, p.avg_entry_price) for p in positions],
+                      _open_orders(orders), [_ours(t) for t in trades],
+                      pm.orders.installation)
+    crash_point("in_reconciliation")
+    now = pm.orders.now()
+    failing, done = [], []
+    by_id = {t.state.journal_id: t for t in trades}
+    held = {p.symbol: p for p in positions}
+    for issue in found:
+        first_seen = _track(pm, issue, now)
+        overdue = now - first_seen >= pm.config.reconcile_grace
+        result = _act(pm, issue, by_id.get(issue.journal_id or 0), held.get(issue.symbol),
+                      overdue)
+        if result:
+            done.append(result)
+        elif overdue and issue.kind is not IssueKind.SHARED_ACCOUNT:
+            failing.append(issue)
+    _resolve_cleared(pm, {i.key for i in found}, now)
+    return failing, done
+
+
+def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
+         held: BrokerPosition | None, overdue: bool) -> str | None:
+    if pm.orders.dry_run:
+        pm.orders.would(f"handle {issue.kind.value} {issue.symbol} {issue.detail}")
+        return None
+    if issue.kind is IssueKind.GONE_AT_BROKER and trade is not None:
+        return _close_gone(pm, trade, overdue)
+    if issue.kind is IssueKind.UNPROTECTED and trade is not None:
+        return _protect(pm, trade)
+    if issue.kind is IssueKind.UNTRACKED and held is not None and overdue:
+        return _adopt(pm, held)
+    if issue.kind is IssueKind.SHARED_ACCOUNT:
+        log.warning("shared account: orders of other installations %s are live; untracked "
+                    "positions are reported, never protected or closed", issue.detail)
+    return None
+
+
+def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str | None:
+    """The broker holds none of a position we track: find the fill that closed it."""
+    j, t = trade.journal, trade.state
+    fill = _closing_fill(pm, trade)
+    qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1]
+    if fill is None and not overdue:
+        return None  # positions can lag orders: give it the grace first
+    assert avg is not None
+    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
+    if fill is not None:
+        price, at, reason, estimated = fill["price"], fill["filled_at"], ExitReason.MANUAL, False
+    else:
+        marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
+        price = (marks[0]["current_price"] if marks else None) or avg
+        at, reason, estimated = pm.orders.now(), ExitReason.EXTERNAL, True
+    realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
+                    if f.role is not OrderRole.ENTRY), Decimal(0))
+    pnl = realised + (price - avg) * qty * direction
+    pm.orders.ledger.close_trade(
+        t.journal_id, exit_price=price, exit_at=at, pnl=pnl, fees=Decimal(0), reason=reason,
+        text=f"{reason.value}: gone at the broker"
+             + (" (closed by hand, per its fill)" if not estimated else
+                "; no fill found, closed at the last known price"), estimated=estimated)
+    log.warning("trade #%s %s closed outside our orders (%s @ %s)", t.journal_id, j["symbol"],
+                reason.value, price)
+    return f"trade #{t.journal_id} {j['symbol']}: CLOSED {reason.value} @ {price}" + (
+        " (estimated)" if estimated else "")
+
+
+def _closing_fill(pm: PositionMonitor, trade: LoadedTrade) -> Row | None:
+    """A fill of an order not ours, on the exit side, after the entry (the trader's close)."""
+    j = trade.journal
+    exit_side = "sell" if j["side"] == "buy" else "buy"
+    rows = pm.orders.db.execute_query(
+        "SELECT sum(qty * price) / sum(qty) AS price, max(filled_at) AS filled_at, "
+        "sum(qty) AS qty FROM fills WHERE symbol = %s AND side = %s "
+        "AND trade_journal_id IS NULL AND filled_at >= %s",
+        [j["symbol"], exit_side, j["entry_date"] or j["created_at"]])
+    return rows[0] if rows and rows[0]["qty"] else None
+
+
+def _protect(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
+    """No live stop at the broker for the full quantity: the order monitor's protection
+    (which cancels a take-profit holding the shares and places one OCO)."""
+    fresh = load_trades(pm.orders.db, [trade.state.journal_id])
+    done = settle_trade(pm.orders, fresh[0]) if fresh else []
+    log.error("ALERT trade #%s %s had no live stop for its full quantity: %s",
+              trade.state.journal_id, trade.journal["symbol"], "; ".join(done) or "no action")
+    return "; ".join(done) or None
+
+
+def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
+    """A position no trade explains: recorded as EXTERNAL, alerted, protected as set."""
+    jid = pm.orders.ledger.adopt_external_position(
+        p.symbol, p.qty, p.avg_entry_price, "found at the broker; no trade of ours holds it")
+    log.error("ALERT untracked position %s %s adopted as EXTERNAL trade #%s", p.qty, p.symbol,
+              jid)
+    if pm.config.external_protection != "stop":
+        return f"adopted untracked {p.qty} {p.symbol} as trade #{jid} (alert only)"
+    pct = pm.config.emergency_stop_pct / 100
+    stop = p.avg_entry_price * (1 - pct) if p.qty > 0 else p.avg_entry_price * (1 + pct)
+    pm.orders.db.update("trade_journal", jid, {"planned_stop_loss": stop.quantize(
+        Decimal("0.01")), "run_id": pm.orders.run_id})
+    [trade] = load_trades(pm.orders.db, [jid])
+    done = settle_trade(pm.orders, trade)
+    return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: " + "; ".join(done)
+
+
+def _track(pm: PositionMonitor, issue: Issue, now: datetime) -> datetime:
+    rows = pm.orders.db.execute_query(
+        "SELECT first_seen_at FROM reconciliation_issue WHERE issue_key = %s "
+        "AND resolved_at IS NULL", [issue.key])
+    if rows:
+        return rows[0]["first_seen_at"]
+    if not pm.orders.dry_run:
+        pm.orders.db.insert("reconciliation_issue", {
+            "run_id": pm.orders.run_id, "issue_key": issue.key, "kind": issue.kind.value,
+            "symbol": issue.symbol, "trade_journal_id": issue.journal_id,
+            "detail": Json(issue.detail), "first_seen_at": now})
+    return now
+
+
+def _resolve_cleared(pm: PositionMonitor, keys: set[str], now: datetime) -> None:
+    if pm.orders.dry_run:
+        return
+    pm.orders.db.execute_update(
+        "UPDATE reconciliation_issue SET resolved_at = %s, resolution = 'cleared', run_id = %s "
+        "WHERE resolved_at IS NULL AND NOT (issue_key = ANY(%s))",
+        [now, pm.orders.run_id, list(keys)])
+
+
+def _ours(t: LoadedTrade) -> OurTrade:
+    s = t.state
+    qty = s.entry_filled[0] - s.exit_filled[0]
+    signed = qty if s.side == "buy" else -qty
+    partial = (s.entry_working and s.protection_mode == "bracket" and qty > 0
+               and s.entry is not None and any(o.parent_row_id == s.entry.row_id
+                                               for o in s.exits))
+    return OurTrade(s.journal_id, t.journal["symbol"], signed, s.status.value,
+                    entry_working=s.entry_working, bracket_partial=partial)
+
+
+def _open_orders(orders: dict[str, BrokerOrder]) -> list[OpenOrder]:
+    """Every open order, legs included; a leg of an entry that is not complete is held."""
+    views = []
+    parents = {leg.id: o for o in orders.values() for leg in o.legs}
+    for o in orders.values():
+        parent = parents.get(o.id)
+        # A bracket's parent is its entry (the other side): its legs wait for a complete
+        # fill. An OCO's parent is an exit like its leg: both are live.
+        complete = parent is None or parent.side == o.side or parent.status == "filled"
+        views.append(OpenOrder(o.symbol, o.side, o.order_type, o.qty, o.filled_qty, o.status,
+                               o.client_order_id, parent_filled=complete))
+    return views

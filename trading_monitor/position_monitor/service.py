@@ -1,0 +1,78 @@
+"""The position monitor as a service: a database config, a broker and settings; one cycle.
+
+It works on the order monitor's books and machinery (its sync, ledger and protection), so
+it holds the order monitor's advisory lock for the cycle: the two never act on one trade
+at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.broker.read_only import ReadOnlyBroker
+from trading_monitor.clock import Clock, job_clock
+from trading_monitor.config import Settings
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.trailing import parse_steps
+from trading_monitor.ledger.installation import installation_id
+from trading_monitor.locks import hold_lock
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
+from trading_monitor.position_monitor.context import PositionMonitor, PositionSettings
+from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
+from trading_monitor.runs import JobRun, new_run_id
+
+
+def position_settings(settings: Settings) -> PositionSettings:
+    return PositionSettings(
+        data_feed=settings.alpaca_data_feed.value,
+        max_price_age=timedelta(minutes=float(settings.max_price_age_minutes)),
+        trailing_steps=parse_steps(settings.trailing_steps),
+        reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds),
+        external_protection=settings.external_position_protection.value,
+        emergency_stop_pct=Decimal(settings.emergency_stop_pct),
+        max_daily_loss=settings.max_daily_loss,
+        max_drawdown_pct=settings.max_drawdown_pct)
+
+
+def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
+                          dry_run: bool = False, mode: str | None = None,
+                          now: Clock | None = None,
+                          sleep: Callable[[float], None] = time.sleep) -> PositionReport:
+    now = now or job_clock(settings.clock_source.value, broker)
+    db = TradingDB(config=db_config, application_name="trading-monitor position monitor",
+                   read_only=dry_run).connect()
+    try:
+        if dry_run:
+            return run_position_cycle(_context(db, ReadOnlyBroker(broker), settings,
+                                               new_run_id("position_monitor"), now, sleep,
+                                               dry_run=True))
+        with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order or position monitor",
+                       settings.executor_lock_wait_seconds, sleep):
+            job = JobRun(db, "position_monitor", mode or "normal").start()
+            start = broker.requests_sent
+            try:
+                report = run_position_cycle(_context(db, broker, settings, job.run_id, now,
+                                                     sleep))
+            except BaseException as exc:
+                job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
+                           broker_requests=broker.requests_sent - start)
+                raise
+            job.summary = report.summary | {"run_id": job.run_id}
+            job.finish("PARTIAL" if report.failing else "SUCCEEDED",
+                       broker_requests=report.broker_requests)
+            return report
+    finally:
+        db.close()
+
+
+def _context(db: TradingDB, broker: Broker, settings: Settings, run_id: str, now: Clock,
+             sleep: Callable[[float], None], dry_run: bool = False) -> PositionMonitor:
+    orders = Monitor(db=db, broker=broker, run_id=run_id, installation=installation_id(db),
+                     config=monitor_settings(settings), now=now, dry_run=dry_run, sleep=sleep)
+    return PositionMonitor(orders=orders, config=position_settings(settings))

@@ -1,0 +1,112 @@
+"""Staircase trailing stops at the broker: each step replaces the live stop with a tighter
+one (PATCH, with a new client order id from the sequence), and records the step.
+
+The replacement is written as an intent first, like every order. A failed replace leaves
+the old stop live and is tried again next cycle: the position is never without a stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from trading_monitor.cancelling import follow_replacements
+from trading_monitor.crashpoints import crash_point
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import OrderRole
+from trading_monitor.domain.trailing import trail
+from trading_monitor.exceptions import RejectedError, TemporaryError
+from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.position_monitor.context import PositionMonitor
+
+log = logging.getLogger(__name__)
+LIVE_STOP = ("new", "accepted", "held")
+
+
+def trail_stops(pm: PositionMonitor, trades: list[LoadedTrade]) -> list[str]:
+    done = []
+    for trade in trades:
+        result = _trail_one(pm, trade)
+        if result:
+            done.append(result)
+    return done
+
+
+def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
+    t, j = trade.state, trade.journal
+    if not pm.orders.dry_run and _settle_unsent(pm, trade):
+        return f"trade #{t.journal_id} {j['symbol']}: settled an earlier replace"
+    avg = t.entry_filled[1]
+    marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
+    if t.status.value != "POSITION" or avg is None or not marks:
+        return None
+    mark = marks[0]
+    if mark["high_water_mark"] is None or mark["price_stale"]:
+        return None
+    stop_row = _live_stop(trade)
+    if stop_row is None:
+        return None  # no stop of ours to move: reconciliation protects the position
+    move = trail(t.side, avg, mark["high_water_mark"], pm.config.trailing_steps,
+                 stop_row["stop_price"], int(mark["trail_step"]))
+    if move is None:
+        return None
+    text = (f"trade #{t.journal_id} {j['symbol']}: trail the stop {stop_row['stop_price']} → "
+            f"{move.stop_price} (step {move.step})")
+    if pm.orders.dry_run:
+        pm.orders.would(text)
+        return None
+    if not _replace(pm, j, stop_row, move.stop_price):
+        return f"{text}: replace failed, the old stop stays; retried next cycle"
+    pm.orders.ledger.record_trail_step(t.journal_id, move.step, move.stop_price)
+    return text
+
+
+def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
+    """A replacement written by a run that died before its PATCH was answered: adopt the new
+    order if the broker made it, else the intent never went out."""
+    unsent = [r for r in trade.orders if r["order_status"] == "pending_submit"
+              and r["replaces_order_execution_id"] is not None]
+    for row in unsent:
+        found = follow_replacements(pm.orders.broker, pm.orders.broker.get_order_by_client_id(
+            row["client_order_id"]))
+        if found is None:
+            pm.orders.ledger.mark_orders([row], "not_sent", "replace never reached the broker")
+            continue
+        pm.orders.ledger.record_order(row, found)
+        old = next(r for r in trade.orders if r["id"] == row["replaces_order_execution_id"])
+        old_now = pm.orders.broker.get_order(old["alpaca_order_id"])
+        if old_now is not None:
+            pm.orders.ledger.record_order(old, old_now)
+    return bool(unsent)
+
+
+def _live_stop(trade: LoadedTrade) -> Row | None:
+    stops = [r for r in trade.orders if r["order_role"] == OrderRole.STOP_LOSS.value
+             and r["order_status"] in LIVE_STOP and r["alpaca_order_id"]]
+    return stops[-1] if stops else None
+
+
+def _replace(pm: PositionMonitor, journal: Row, old: Row, stop_price: Decimal) -> bool:
+    """PATCH the stop (a leg by its own id) into a new order with our next client order id."""
+    row = pm.orders.ledger.write_replacement_intent(journal, pm.orders.installation, old,
+                                                    stop_price=stop_price)
+    try:
+        new = pm.orders.broker.replace_order(old["alpaca_order_id"], stop_price=row["stop_price"],
+                                             client_order_id=row["client_order_id"])
+        crash_point("after_trail_submit")
+    except (RejectedError, TemporaryError) as exc:
+        # An unclear PATCH may still have gone through: look before calling it failed.
+        found = follow_replacements(pm.orders.broker, pm.orders.broker.get_order_by_client_id(
+            row["client_order_id"]))
+        if found is None:
+            pm.orders.ledger.mark_orders([row], "not_sent", f"replace refused: {exc}")
+            log.warning("trailing replace of %s failed, the old stop stays: %s",
+                        old["client_order_id"], exc)
+            return False
+        new = found
+    pm.orders.ledger.record_order(row, new)
+    old_now = pm.orders.broker.get_order(old["alpaca_order_id"])
+    if old_now is not None:
+        pm.orders.ledger.record_order(old, old_now)
+    return True
+

@@ -1,0 +1,44 @@
+"""Broker snapshots (seed 001): the account, positions and open orders as the broker saw
+them, at the start of a trading day, at each change of reconciliation status, and after
+the close."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+import pytz
+from psycopg2.extras import Json
+
+from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
+from trading_monitor.db_layer import TradingDB
+
+NEW_YORK = pytz.timezone("America/New_York")
+
+
+def start_of(trading_day: date) -> datetime:
+    return NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
+
+
+def has_snapshot(db: TradingDB, kind: str, trading_day: date) -> bool:
+    return bool(db.execute_query(
+        "SELECT 1 AS found FROM broker_snapshot WHERE snapshot_type = %s AND created_at >= %s "
+        "AND created_at < %s + interval '1 day' LIMIT 1",
+        [kind, start_of(trading_day), start_of(trading_day)]))
+
+
+def record_snapshot(db: TradingDB, run_id: str, kind: str, account: BrokerAccount,
+                    positions: list[BrokerPosition] | tuple[BrokerPosition, ...],
+                    orders: list[BrokerOrder] | None = None, status: str | None = None,
+                    discrepancies: list[dict[str, Any]] | None = None) -> None:
+    db.insert("broker_snapshot", {
+        "run_id": run_id, "snapshot_type": kind, "cash": account.cash,
+        "equity": account.equity, "buying_power": account.buying_power,
+        "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
+                            "avg_entry_price": str(p.avg_entry_price)} for p in positions]),
+        "open_orders": Json([{"id": o.id, "client_order_id": o.client_order_id,
+                              "symbol": o.symbol, "side": o.side, "type": o.order_type,
+                              "qty": str(o.qty), "status": o.status} for o in orders or []]),
+        "reconciliation_status": status,
+        "discrepancies": Json(discrepancies) if discrepancies is not None else None,
+    })
