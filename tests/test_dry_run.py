@@ -14,7 +14,7 @@ from trading_monitor.db_layer import TradingDB
 
 TABLES = ("analysis_decision", "trade_journal", "order_execution", "position_tracking",
           "job_run", "decision_outcome", "broker_snapshot", "event_log", "daily_equity",
-          "system_state")
+          "system_state", "fills", "reconciliation_issue")
 
 
 def _everything(db: TradingDB) -> dict[str, list[dict[str, Any]]]:
@@ -26,15 +26,15 @@ def _broker_writes(exchange) -> dict[str, int]:
             if k.split(" ")[0] in ("POST", "PATCH", "DELETE") and " /v2/" in k}
 
 
-def _assert_no_side_effects(db, db_params, broker, settings, exchange) -> list:
+def _assert_no_side_effects(db, db_params, broker, settings, exchange, job=run) -> Any:
     before = _everything(db)
     exchange.control.reset_counters()
     orders_before = exchange.control.orders()
-    report = run(db_params, broker, settings, dry_run=True)
+    report = job(db_params, broker, settings, dry_run=True)
     assert _broker_writes(exchange) == {}
     assert exchange.control.orders() == orders_before
     assert _everything(db) == before
-    return report.outcomes
+    return getattr(report, "outcomes", report)
 
 
 def test_dry_run_meeting_an_unsent_intent_sends_nothing(db, db_params, broker, settings,
@@ -91,3 +91,18 @@ def test_a_normal_run_writes_one_start_snapshot_per_trading_day(db, db_params, b
         run(db_params, broker, settings)
     assert len(db.query("broker_snapshot", {"snapshot_type": "START"})) == 1
     assert len(db.query("daily_equity")) == 1
+
+
+def test_the_monitors_dry_runs_write_nothing_whatever_they_find(db, db_params, broker, exchange):
+    from tests.helpers import monitor, watch
+
+    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, staged)  # filled at once: a position to protect
+    report = _assert_no_side_effects(db, db_params, broker, staged, exchange, job=monitor)
+    assert any("would" in a and "protect" in a for a in report.actions), report.actions
+    monitor(db_params, broker, staged)
+    exchange.control.close_position_manually("AAPL")  # something to reconcile
+    exchange.control.set_price("AAPL", "200.00")
+    report = _assert_no_side_effects(db, db_params, broker, staged, exchange, job=watch)
+    assert report.actions and outcome(db, d)["terminal_state"] == "EXECUTED"

@@ -72,7 +72,7 @@ def test_a_stale_price_marks_the_position_stale_and_writes_no_value(db, db_param
     exchange.control.advance(20 * 60)  # 20 minutes without a trade (limit 15)
     watch(db_params, broker, settings)
     after = _mark(db, jid)
-    assert after["price_stale"] is True
+    assert after["mark_stale"] is True
     assert after["current_price"] == before["current_price"]  # kept, never zeroed
 
 

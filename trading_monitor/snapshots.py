@@ -22,17 +22,18 @@ def start_of(trading_day: date) -> datetime:
 
 def has_snapshot(db: TradingDB, kind: str, trading_day: date) -> bool:
     return bool(db.execute_query(
-        "SELECT 1 AS found FROM broker_snapshot WHERE snapshot_type = %s AND created_at >= %s "
-        "AND created_at < %s + interval '1 day' LIMIT 1",
-        [kind, start_of(trading_day), start_of(trading_day)]))
+        "SELECT 1 AS found FROM broker_snapshot WHERE snapshot_type = %s AND trading_day = %s "
+        "LIMIT 1", [kind, trading_day]))
 
 
-def record_snapshot(db: TradingDB, run_id: str, kind: str, account: BrokerAccount,
+def record_snapshot(db: TradingDB, run_id: str, kind: str, trading_day: date,
+                    account: BrokerAccount,
                     positions: list[BrokerPosition] | tuple[BrokerPosition, ...],
                     orders: list[BrokerOrder] | None = None, status: str | None = None,
                     discrepancies: list[dict[str, Any]] | None = None) -> None:
     db.insert("broker_snapshot", {
-        "run_id": run_id, "snapshot_type": kind, "cash": account.cash,
+        "run_id": run_id, "snapshot_type": kind, "trading_day": trading_day,
+        "cash": account.cash,
         "equity": account.equity, "buying_power": account.buying_power,
         "positions": Json([{"symbol": p.symbol, "qty": str(p.qty),
                             "avg_entry_price": str(p.avg_entry_price)} for p in positions]),

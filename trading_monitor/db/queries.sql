@@ -42,11 +42,6 @@ WHERE order_role = 'ENTRY' AND entry_expires_at <= %(now)s
   AND order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'not_sent')
 ORDER BY id;
 
--- name: start_snapshot_exists
-SELECT 1 AS found FROM broker_snapshot
-WHERE snapshot_type = 'START' AND created_at >= %(since)s
-LIMIT 1;
-
 -- name: mark_decision_executed
 UPDATE analysis_decision
 SET executed = true,

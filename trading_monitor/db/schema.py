@@ -42,7 +42,7 @@ TABLES: dict[str, frozenset[str]] = {
         "run_id", "trade_journal_id", "symbol", "side", "qty", "avg_entry_price",
         "current_price", "market_value", "unrealized_pnl", "stop_loss_order_id",
         "take_profit_order_id", "last_price_at", "unrealized_r", "high_water_mark",
-        "price_stale", "trail_step", "target_reached_at", "exit_approved",
+        "mark_stale", "trail_step", "target_reached_at", "exit_approved",
     )),
     "reconciliation_issue": frozenset(_AUDIT + (
         "run_id", "issue_key", "kind", "symbol", "trade_journal_id", "detail", "first_seen_at",
@@ -58,7 +58,7 @@ TABLES: dict[str, frozenset[str]] = {
     )),
     "broker_snapshot": frozenset(_AUDIT + (
         "run_id", "snapshot_type", "cash", "equity", "buying_power", "positions",
-        "open_orders", "reconciliation_status", "discrepancies",
+        "open_orders", "reconciliation_status", "discrepancies", "trading_day",
     )),
     "event_log": frozenset(_AUDIT + (
         "run_id", "entity", "entity_id", "event", "from_status", "to_status", "message", "detail",

@@ -16,7 +16,7 @@ class MarkBooks(LedgerBase):
                       stale: bool) -> None:
         """The current mark, or, for a missing or stale price, only the stale flag: never
         a zero or a made-up value in place of a price we do not have."""
-        data: dict[str, object] = {"run_id": self.run_id, "price_stale": stale}
+        data: dict[str, object] = {"run_id": self.run_id, "mark_stale": stale}
         if not stale:
             data.update(current_price=price, last_price_at=at, market_value=market_value,
                         unrealized_pnl=unrealized_pnl, unrealized_r=unrealized_r,

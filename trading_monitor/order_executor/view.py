@@ -92,7 +92,7 @@ def record_start_of_day(db: TradingDB, run_id: str, reading: AccountReading) -> 
                                               "start_equity": account.last_equity,
                                               "run_id": run_id})
     if not has_snapshot(db, "START", day):
-        record_snapshot(db, run_id, "START", account, positions)
+        record_snapshot(db, run_id, "START", day, account, positions)
 
 
 def pending_entry_symbols(db: TradingDB) -> set[str]:

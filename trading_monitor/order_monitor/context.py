@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.trade_state import ProtectionRules
 from trading_monitor.ledger import Ledger
 
@@ -37,6 +37,9 @@ class Monitor:
     dry_run: bool = False
     sleep: Callable[[float], None] = time.sleep
     planned: list[str] = field(default_factory=list)  # what a dry run would have done
+    # A dry run's sync, unwritten: order rows as the broker shows them, fills from the feed.
+    pending_orders: dict[int, Row] = field(default_factory=dict)
+    pending_fills: list[Row] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.run_id, self.now)

@@ -15,7 +15,7 @@ from trading_monitor.order_monitor.housekeeping import (
     renew_aging_gtc,
 )
 from trading_monitor.order_monitor.settle import settle_trade
-from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades, with_pending
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ def run_monitor_cycle(m: Monitor) -> MonitorReport:
 
 
 def open_trades(m: Monitor) -> list[LoadedTrade]:
-    return load_trades(m.db, [int(r["id"]) for r in m.db.named("open_trade_ids")])
+    trades = load_trades(m.db, [int(r["id"]) for r in m.db.named("open_trade_ids")])
+    if m.pending_orders or m.pending_fills:  # a dry run decides on what it would have written
+        trades = [with_pending(t, m.pending_orders, m.pending_fills) for t in trades]
+    return trades
 
 
 def _guarded(report: MonitorReport, trade: LoadedTrade, work: Callable[[], list[str]]

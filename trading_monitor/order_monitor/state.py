@@ -16,6 +16,8 @@ class LoadedTrade:
     journal: Row
     orders: tuple[Row, ...]
     state: TradeState
+    fill_rows: tuple[Row, ...] = ()
+    position: Row | None = None
 
     def order_row(self, row_id: int) -> Row:
         return next(r for r in self.orders if r["id"] == row_id)
@@ -57,7 +59,7 @@ def _loaded(journal: Row, orders: list[Row], fills: list[Row], position: Row | N
         if journal["origin"] == "EXTERNAL" else None,
         booked=(position["qty"], journal["actual_entry_price"]) if position else None,
     )
-    return LoadedTrade(journal, tuple(orders), state)
+    return LoadedTrade(journal, tuple(orders), state, tuple(fills), position)
 
 
 def _view(r: Row) -> OrderView:
@@ -76,3 +78,13 @@ def _fill(f: Row, order: OrderView | None) -> Fill:
                 role=order.role if order else OrderRole.EXIT,
                 purpose=order.purpose if order else Purpose.ENTRY,
                 qty=f["qty"], price=f["price"], at=f["filled_at"], fee=f["fee"] or Decimal(0))
+
+
+def with_pending(trade: LoadedTrade, orders: dict[int, Row], fills: list[Row]) -> LoadedTrade:
+    """The trade as it will be once a dry run's unwritten sync is applied: order rows as the
+    broker shows them, and the fills the feed brought (a dry run writes neither)."""
+    rows = [orders.get(int(r["id"]), r) for r in trade.orders]
+    known = {(f["alpaca_order_id"], f["cum_qty"]) for f in trade.fill_rows}
+    extra = [f for f in fills if f["trade_journal_id"] == trade.state.journal_id
+             and (f["alpaca_order_id"], f["cum_qty"]) not in known]
+    return _loaded(trade.journal, rows, [*trade.fill_rows, *extra], trade.position)

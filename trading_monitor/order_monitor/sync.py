@@ -69,6 +69,9 @@ def apply_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) ->
         if m.dry_run:
             m.would(f"record {row['client_order_id']} as {order.status} "
                     f"(filled {order.filled_qty})")
+            m.pending_orders[int(row["id"])] = {
+                **row, "order_status": order.status, "filled_qty": order.filled_qty,
+                "filled_avg_price": order.filled_avg_price, "alpaca_order_id": order.id}
         else:
             m.ledger.record_order(row, order)
     if order.filled_qty > 0 and order.filled_avg_price is not None and not m.dry_run:
@@ -112,6 +115,11 @@ def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
         fact = _fact(activity)
         if m.dry_run:
             m.would(f"store fill {fact.qty} {fact.symbol} @ {fact.price} ({activity.id})")
+            row = rows.get(activity.order_id)
+            m.pending_fills.append({
+                "alpaca_order_id": fact.alpaca_order_id, "cum_qty": fact.cum_qty,
+                "qty": fact.qty, "price": fact.price, "filled_at": fact.filled_at, "fee": None,
+                "trade_journal_id": row["trade_journal_id"] if row else None})
             continue
         if m.ledger.record_fill(fact, rows.get(activity.order_id)):
             result.new_fills += 1

@@ -92,16 +92,16 @@ def _halts_and_snapshots(pm: PositionMonitor, report: PositionReport, account: B
     if changed:
         m.db.named_update("set_system_value", {"key": "reconciliation_status",
                                                "value": report.status, "reason": m.run_id})
-        record_snapshot(m.db, m.run_id, "RECONCILIATION", account, positions, orders,
+        record_snapshot(m.db, m.run_id, "RECONCILIATION", day, account, positions, orders,
                         report.status, details)
     start_rows = m.db.named("start_equity", {"trading_day": day})
     if not has_snapshot(m.db, "START", day):
-        record_snapshot(m.db, m.run_id, "START", account, positions, orders)
+        record_snapshot(m.db, m.run_id, "START", day, account, positions, orders)
     done += check_loss_limits(m.db, m.run_id, day, account.equity,
                               start_rows[0]["start_equity"] if start_rows
                               else account.last_equity,
                               pm.config.max_daily_loss, pm.config.max_drawdown_pct)
     if close is not None and m.now() >= close and not has_snapshot(m.db, "END", day):
-        record_snapshot(m.db, m.run_id, "END", account, positions, orders, report.status)
+        record_snapshot(m.db, m.run_id, "END", day, account, positions, orders, report.status)
         done.append("END snapshot recorded")
     return done

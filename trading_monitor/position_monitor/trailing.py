@@ -41,7 +41,7 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     if t.status.value != "POSITION" or avg is None or not marks:
         return None
     mark = marks[0]
-    if mark["high_water_mark"] is None or mark["price_stale"]:
+    if mark["high_water_mark"] is None or mark["mark_stale"]:
         return None
     stop_row = _live_stop(trade)
     if stop_row is None:

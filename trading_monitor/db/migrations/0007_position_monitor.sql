@@ -1,7 +1,7 @@
 -- The position monitor: marks, trailing steps and approvals on the position row.
 ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS unrealized_r numeric;
 ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS high_water_mark numeric;
-ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS price_stale boolean NOT NULL DEFAULT false;
+ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS mark_stale boolean NOT NULL DEFAULT false;
 ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS trail_step integer NOT NULL DEFAULT 0;
 ALTER TABLE position_tracking ADD COLUMN IF NOT EXISTS target_reached_at timestamptz;
 -- The trader approves an exit at the target (NocoDB checkbox, or `trading-monitor
@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS reconciliation_issue (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS uq_reconciliation_issue_open
     ON reconciliation_issue (issue_key) WHERE resolved_at IS NULL;
+
+-- The New York trading day a snapshot belongs to (START and END are one per day).
+ALTER TABLE broker_snapshot ADD COLUMN IF NOT EXISTS trading_day date;
+CREATE INDEX IF NOT EXISTS idx_broker_snapshot_day ON broker_snapshot (trading_day, snapshot_type);
 
 -- Equity marks for the drawdown limit and the daily loss guard.
 ALTER TABLE daily_equity ADD COLUMN IF NOT EXISTS peak_equity numeric;
