@@ -138,3 +138,26 @@ def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert len(db.query("fills", {"trade_journal_id": jid})) == 2  # entry and exit, once each
+
+
+def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchange, tmp_path):
+    from tests.helpers import monitor, watch
+    from trading_monitor.config import load_settings
+
+    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, staged)
+    monitor(db_params, broker, staged)
+    exchange.control.close_position_manually("AAPL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
+    env.update(exchange_env(exchange, PROTECTION_MODE="staged"))
+    env["DATABASE_URL"] = (f"postgresql://{db_params['user']}@{db_params['host']}:"
+                           f"{db_params['port']}/{db_params['dbname']}")
+    env[ENV_VAR] = "in_reconciliation"
+    done = subprocess.run([sys.executable, "-m", "trading_monitor.position_monitor"], env=env,
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    watch(db_params, broker, staged)  # the restart
+    journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
+    assert len([o for o in exchange.control.orders() if o["side"] == "buy"]) == 1

@@ -314,3 +314,28 @@ def test_requests_per_cycle_do_not_grow_with_positions(db, db_params, broker, ex
     # and one snapshot request per 100 symbols
     assert report.broker_requests == expected, exchange.control.counters()
     assert report.actions == []
+
+
+def test_one_start_and_one_end_snapshot_per_trading_day(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    settings = _settings(exchange)
+    _position(db, db_params, broker, settings)
+    watch(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 20, 23, 15, tzinfo=timezone.utc))  # 18:15
+    watch(db_params, broker, settings)
+    watch(db_params, broker, settings)
+    kinds = [s["snapshot_type"] for s in db.query("broker_snapshot")]
+    assert kinds.count("START") == 1 and kinds.count("END") == 1
+    [end] = db.query("broker_snapshot", {"snapshot_type": "END"})
+    assert end["reconciliation_status"] == "PASS" and end["positions"][0]["symbol"] == "AAPL"
+
+
+def test_the_daily_loss_halt_clears_itself_the_next_trading_day(db):
+    from datetime import date
+
+    from trading_monitor.halts import active_halt, set_halt
+
+    set_halt(db, "run", "halt_daily_loss", "2026-11-20", "down 60.00 today")
+    assert "daily loss halt" in (active_halt(db, date(2026, 11, 20)) or "")
+    assert active_halt(db, date(2026, 11, 23)) is None

@@ -10,41 +10,26 @@ import os
 from collections.abc import Mapping
 from datetime import time
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from trading_monitor.config_choices import (
+    ClockSource,
+    DataFeedName,
+    ExternalProtection,
+    ProtectionMode,
+    StopFailureAction,
+)
 from trading_monitor.exceptions import ConfigError
+
+__all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode", "Settings",
+           "StopFailureAction", "describe_connection", "get_postgres_config",
+           "has_test_database", "load_settings"]
 
 LIVE_ALPACA_HOST = "api.alpaca.markets"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
-
-
-class DataFeedName(str, Enum):
-    IEX = "iex"
-    SIP = "sip"
-
-
-class ClockSource(str, Enum):
-    SYSTEM = "system"
-    BROKER = "broker"
-
-
-class StopFailureAction(str, Enum):
-    FLATTEN = "flatten"
-    RETRY = "retry"
-
-
-class ExternalProtection(str, Enum):
-    STOP = "stop"
-    ALERT = "alert"
-
-
-class ProtectionMode(str, Enum):
-    BRACKET = "bracket"
-    STAGED = "staged"
 
 
 class Settings(BaseModel):
