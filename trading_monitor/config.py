@@ -121,6 +121,9 @@ class Settings(BaseModel):
     max_drawdown_pct: Decimal | None = Field(None, alias="MAX_DRAWDOWN_PCT", gt=0, lt=100)
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: str = Field("text", alias="LOG_FORMAT", pattern="^(text|json)$")
+    alert_urls: SecretStr | None = Field(None, alias="ALERT_URLS")  # apprise URLs, comma-separated
+    alert_min_interval_minutes: float = Field(15.0, alias="ALERT_MIN_INTERVAL_MINUTES", ge=0)
 
     @field_validator(
         "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",

@@ -91,3 +91,27 @@ def _peak(db: TradingDB, run_id: str, day: date, equity: Decimal) -> Decimal | N
     rows = db.execute_query("SELECT max(GREATEST(peak_equity, start_equity)) AS peak "
                             "FROM daily_equity")
     return rows[0]["peak"] if rows else None
+
+
+ALL_HALT_KEYS = ("kill_switch", *HALT_KEYS)
+ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
+
+
+def halt_states(db: TradingDB, trading_day: date, trading_halted_setting: bool
+                ) -> list[dict[str, object]]:
+    """Every halt in one list, for `status` and `health`: key, active, value, reason."""
+    states: list[dict[str, object]] = [{
+        "key": "TRADING_HALTED", "active": trading_halted_setting,
+        "value": "true" if trading_halted_setting else "", "reason": "the environment setting"}]
+    for key in ALL_HALT_KEYS:
+        rows = db.named("system_value", {"key": key})
+        value = str(rows[0]["value"] or "") if rows else ""
+        if key == "kill_switch":
+            active = value.strip().lower() in ON_WORDS
+        elif key == "halt_daily_loss":
+            active = value == trading_day.isoformat()
+        else:
+            active = bool(value)
+        states.append({"key": key, "active": active, "value": value,
+                       "reason": rows[0]["reason"] if rows else None})
+    return states

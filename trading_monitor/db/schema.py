@@ -66,6 +66,9 @@ TABLES: dict[str, frozenset[str]] = {
     "daily_equity": frozenset(_AUDIT + ("trading_day", "start_equity", "run_id", "peak_equity",
                                         "last_equity")),
     "system_state": frozenset(_AUDIT + ("key", "value", "reason")),
+    "daemon_heartbeat": frozenset(_AUDIT + ("host", "pid", "role", "started_at", "beat_at",
+                                            "trading_paused")),
+    "alert": frozenset(_AUDIT + ("run_id", "kind", "message", "delivery")),
 }
 
 # Columns the database maintains; callers never write them.
