@@ -18,7 +18,6 @@ from trading_monitor.commands import migrate
 from trading_monitor.config import load_settings
 from trading_monitor.domain.pnl import realized_pnl, unrealized_pnl
 from trading_monitor.order_executor import __main__ as order_executor
-from trading_monitor.scheduling import JOB_DEFAULTS, build_scheduler, describe_jobs
 
 
 @pytest.fixture
@@ -113,15 +112,18 @@ def test_console_script_and_module_entry_points(tmp_path):
     assert result.returncode == 0 and "--test-mode" in result.stdout
 
 
-def test_scheduler_runs_the_executor_weekdays_at_the_configured_time(exchange):
+def test_the_daemon_lists_its_jobs_at_the_configured_times(exchange):
+    from trading_monitor.broker.alpaca import AlpacaBroker
+    from trading_monitor.daemon.app import JOB_DEFAULTS, Daemon
+
     settings = load_settings(exchange_env(exchange, EXECUTOR_TIME="09:50"), need_broker=True)
-    scheduler = build_scheduler(settings, lambda: None)
+    daemon = Daemon(settings, {}, AlpacaBroker(settings), now=exchange.venue.clock.now)
     saturday = pytz.timezone("America/New_York").localize(datetime(2026, 11, 21, 12, 0))
-    line, after_close = describe_jobs(scheduler, now=saturday)
-    assert line.startswith("order_executor:") and "2026-11-23 09:50 EST" in line
+    lines = {line.split(":")[0]: line for line in daemon.describe(saturday)}
+    assert "2026-11-23 09:50 EST" in lines["order_executor"]
     # and after the close, to withdraw DAY entries that went out as GTC brackets
-    assert after_close.startswith("order_executor_close:") and "2026-11-23 16:05 EST" in (
-        after_close)
+    assert "2026-11-23 16:05 EST" in lines["order_executor_close"]
+    assert "2026-11-23 09:30 EST" in lines["order_monitor"]
     assert JOB_DEFAULTS["max_instances"] == 1 and JOB_DEFAULTS["coalesce"] is True
 
 

@@ -111,6 +111,8 @@ class Settings(BaseModel):
     orphan_grace_minutes: float = Field(5.0, alias="ORPHAN_GRACE_MINUTES", ge=0)
     gtc_renew_days: int = Field(5, alias="GTC_RENEW_DAYS", ge=0, le=80)
     order_polling: bool = Field(True, alias="ORDER_POLLING")
+    # Tests and the demo: every job every N seconds instead of its schedule (never in production).
+    daemon_fast_seconds: float | None = Field(None, alias="DAEMON_FAST_SECONDS", gt=0)
 
     max_price_age_minutes: float = Field(15.0, alias="MAX_PRICE_AGE_MINUTES", gt=0)
     trailing_steps: str = Field("8:0,15:8,25:15", alias="TRAILING_STEPS")

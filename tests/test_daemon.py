@@ -1,0 +1,209 @@
+"""The daemon: its schedule over real weeks (a DST change, Thanksgiving and its half day),
+one leader among two daemons, a job that raises, a fatal error, alerts, and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import pytz
+
+from tests.conftest import exchange_env
+from trading_monitor.alerts import Alerts
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.models import CalendarDay
+from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.config import load_settings
+from trading_monitor.daemon.app import Daemon
+from trading_monitor.daemon.jobs import JobState, guarded
+from trading_monitor.daemon.schedule import TradingCalendar, job_specs
+from trading_monitor.exceptions import FatalError
+
+NY = pytz.timezone("America/New_York")
+
+
+def _fires(trigger, start: datetime, end: datetime) -> list[datetime]:
+    out, t = [], start
+    while True:
+        t = trigger.get_next_fire_time(None, t)
+        if t is None or t > end:
+            return out
+        out.append(t)
+        t = t + timedelta(seconds=1)
+
+
+def _calendar() -> TradingCalendar:
+    """NYSE sessions from the paper exchange's calendar rules (holidays, half days)."""
+    from trading_monitor.paper_exchange import clock as sim
+
+    def read(start: date, end: date) -> list[CalendarDay]:
+        days = []
+        for s in sim.sessions_between(start, end):
+            days.append(CalendarDay(s.day, s.open.astimezone(NY), s.close.astimezone(NY)))
+        return days
+    return TradingCalendar(read, 10)
+
+
+def _runs(spec, cal: TradingCalendar, start: datetime, end: datetime) -> list[datetime]:
+    return [t for t in _fires(spec.trigger, start, end) if cal.allows(spec, t)]
+
+
+@pytest.fixture
+def specs():
+    return {s.job_id: s for s in job_specs(load_settings({}))}
+
+
+def test_a_normal_week(specs):
+    cal = _calendar()
+    mon = NY.localize(datetime(2026, 11, 16, 0, 0))
+    week = mon + timedelta(days=7)
+    monitor = _runs(specs["order_monitor"], cal, mon, week)
+    monday = [t for t in monitor if t.date() == date(2026, 11, 16)]
+    assert monday[0].strftime("%H:%M") == "09:30" and monday[-1].strftime("%H:%M") == "16:00"
+    assert len(monday) == 79  # 9:30 to 16:00 every 5 minutes
+    positions = [t for t in _runs(specs["position_monitor"], cal, mon, week)
+                 if t.date() == date(2026, 11, 16)]
+    assert positions[0].strftime("%H:%M") == "09:30" and len(positions) == 40
+    executor = [t for t in _runs(specs["order_executor"], cal, mon, week)
+                if t.date() == date(2026, 11, 16)]
+    assert executor[0].strftime("%H:%M") == "09:45" and executor[1].strftime("%H:%M") == "09:47"
+    flatten = _runs(specs["eod_flatten"], cal, mon, week)
+    assert [t.strftime("%a %H:%M") for t in flatten] == [
+        "Mon 15:50", "Tue 15:50", "Wed 15:50", "Thu 15:50", "Fri 15:50"]
+    assert [t.strftime("%a %H:%M") for t in _runs(specs["position_monitor_evening"], cal, mon,
+                                                   week)][:1] == ["Mon 18:15"]
+
+
+def test_thanksgiving_and_its_half_day(specs):
+    cal = _calendar()
+    start = NY.localize(datetime(2026, 11, 26, 0, 0))
+    end = NY.localize(datetime(2026, 11, 28, 0, 0))
+    monitor = _runs(specs["order_monitor"], cal, start, end)
+    assert not [t for t in monitor if t.date() == date(2026, 11, 26)]  # the holiday
+    friday = [t for t in monitor if t.date() == date(2026, 11, 27)]
+    assert friday[-1].strftime("%H:%M") == "13:00"  # the early close ends the intraday jobs
+    assert [t.strftime("%a %H:%M") for t in _runs(specs["eod_flatten"], cal, start, end)] == [
+        "Fri 12:50"]
+    assert not _runs(specs["order_monitor_evening"], cal, start,
+                     NY.localize(datetime(2026, 11, 27, 0, 0)))
+
+
+def test_the_march_2027_dst_change(specs):
+    cal = _calendar()
+    start = NY.localize(datetime(2027, 3, 12, 0, 0))  # Friday before the change (Sun 14th)
+    end = NY.localize(datetime(2027, 3, 16, 0, 0))
+    runs = _runs(specs["order_monitor"], cal, start, end)
+    firsts = {t.date(): t for t in reversed(runs)}
+    assert {d: t.strftime("%H:%M %Z") for d, t in sorted(firsts.items())} == {
+        date(2027, 3, 12): "09:30 EST", date(2027, 3, 15): "09:30 EDT"}
+    assert firsts[date(2027, 3, 15)].astimezone(pytz.utc).hour == 13  # 13:30 UTC, was 14:30
+
+
+def test_a_job_that_raises_is_logged_and_the_next_one_runs(specs, caplog):
+    state = JobState()
+    calls = []
+
+    def boom() -> None:
+        calls.append("boom")
+        raise RuntimeError("bug in a job")
+
+    job = guarded(specs["order_monitor"], boom, is_leader=lambda: True, allowed=lambda s: True,
+                  state=state)
+    for _ in range(3):
+        job()
+    assert calls == ["boom"] * 3 and state.paused is None
+    assert any("ALERT order_monitor has failed 3 times" in r.message for r in caplog.records)
+
+
+def test_a_fatal_error_pauses_trading_and_keeps_the_daemon_up(specs, caplog):
+    state = JobState()
+
+    def bad_keys() -> None:
+        raise FatalError("broker refused the API keys (401)")
+
+    guarded(specs["order_executor"], bad_keys, is_leader=lambda: True, allowed=lambda s: True,
+            state=state)()
+    ran = []
+    guarded(specs["order_monitor"], lambda: ran.append(1), is_leader=lambda: True,
+            allowed=lambda s: True, state=state)()
+    assert ran == [] and "401" in (state.paused or "")
+    assert any(r.message.startswith("ALERT fatal error") for r in caplog.records)
+
+
+def test_the_standby_never_trades(specs):
+    ran = []
+    guarded(specs["order_executor"], lambda: ran.append(1), is_leader=lambda: False,
+            allowed=lambda s: True, state=JobState())()
+    assert ran == []
+
+
+# -- leader and standby ---------------------------------------------------------------------
+
+def _daemon(db_params, exchange) -> Daemon:
+    settings = load_settings(exchange_env(exchange), need_broker=True)
+    broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+    return Daemon(settings, db_params, broker, now=exchange.venue.clock.now, election_seconds=0.2,
+                  heartbeat_seconds=0.2, fast_seconds=0.3)
+
+
+def _wait(condition, seconds: float) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not within {seconds}s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_two_daemons_one_leader_and_the_standby_takes_over(db, db_params, exchange):
+    first, second = _daemon(db_params, exchange), _daemon(db_params, exchange)
+    threads = [threading.Thread(target=d.run, daemon=True) for d in (first, second)]
+    threads[0].start()
+    _wait(lambda: first.leadership.is_leader, 10)
+    threads[1].start()
+    _wait(lambda: second.scheduler.running, 10)
+    _wait(lambda: first.state.ran >= 3, 20)
+    assert first.leadership.is_leader and not second.leadership.is_leader
+    assert second.state.ran == 0  # exactly one daemon runs jobs
+    first.stop()  # the leader goes away: its lock connection closes
+    took = _wait(lambda: second.leadership.is_leader, 60)
+    _wait(lambda: second.state.ran >= 1, 20)
+    second.stop()
+    assert took < 60
+    assert db.query("job_run", {"job_name": "order_executor"})
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+def test_an_alert_reaches_a_local_endpoint_once_per_interval(db):
+    received: list[dict] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        alerts = Alerts(db, [f"json://127.0.0.1:{server.server_port}/"],
+                        min_interval=timedelta(minutes=15))
+        assert alerts.send("unprotected", "trade #4 AAPL has no live stop") == "sent"
+        assert alerts.send("unprotected", "trade #4 AAPL still has no stop") == "suppressed"
+    finally:
+        server.shutdown()
+    assert len(received) == 1 and "trade #4 AAPL" in received[0]["message"]
+    assert [r["delivery"] for r in db.query("alert")] == ["sent", "suppressed"]
+
+
+def test_no_alert_is_sent_without_alert_urls(db):
+    assert Alerts(db, [], min_interval=timedelta(0)).send("halt", "entries halted") == (
+        "not_configured")

@@ -1,0 +1,165 @@
+"""The daemon: one BlockingScheduler in New York time owning every job.
+
+Every daemon runs the election and the heartbeat; only the leader runs the trading jobs and
+the order stream. A fatal error pauses the trading jobs and keeps the daemon up (its
+heartbeat and the health check say why). SIGTERM finishes the running job and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.clock import Clock
+from trading_monitor.config import Settings
+from trading_monitor.daemon.jobs import JobState, guarded
+from trading_monitor.daemon.leader import Leadership
+from trading_monitor.daemon.notify import sd_notify
+from trading_monitor.daemon.schedule import NEW_YORK, JobSpec, TradingCalendar, job_specs
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.order_executor.service import execute_once
+from trading_monitor.order_monitor.service import monitor_once
+from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.runs import new_run_id
+
+log = logging.getLogger(__name__)
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+class Daemon:
+    def __init__(self, settings: Settings, db_config: dict[str, Any], broker: Broker, *,
+                 now: Clock, election_seconds: float = 15, heartbeat_seconds: float = 30,
+                 fast_seconds: float | None = None,
+                 listener_factory: Callable[[], Any] | None = None):
+        self.settings, self.db_config, self.broker, self.now = settings, db_config, broker, now
+        self.leadership = Leadership(db_config)
+        self.calendar = TradingCalendar(broker.get_calendar, settings.eod_flatten_minutes)
+        self.state = JobState()
+        self.scheduler = BlockingScheduler(timezone=NEW_YORK, job_defaults=JOB_DEFAULTS)
+        self._db = TradingDB(config=db_config, application_name="trading-monitor daemon")
+        self._listener_factory = listener_factory
+        self._listener: Any = None
+        self._started = now()
+        self._lock = threading.Lock()
+        self.specs = job_specs(settings)
+        self._add_jobs(fast_seconds, election_seconds, heartbeat_seconds)
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _add_jobs(self, fast: float | None, election: float, heartbeat: float) -> None:
+        for spec in self.specs:
+            trigger = IntervalTrigger(seconds=fast) if fast else spec.trigger
+            self.scheduler.add_job(
+                guarded(spec, self._runner(spec.runs), is_leader=self.leadership.still_leader,
+                        allowed=self._allowed, state=self.state),
+                trigger, id=spec.job_id, name=spec.name)
+        self.scheduler.add_job(self.elect, IntervalTrigger(seconds=election), id="election",
+                               name="leader election", next_run_time=datetime.now(NEW_YORK))
+        self.scheduler.add_job(self.beat, IntervalTrigger(seconds=heartbeat), id="heartbeat",
+                               name="heartbeat", next_run_time=datetime.now(NEW_YORK))
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+    def _runner(self, job: str) -> Callable[[], Any]:
+        s, db, broker, now = self.settings, self.db_config, self.broker, self.now
+        return {
+            "executor": lambda: execute_once(db, broker, s, now=now),
+            "order_monitor": lambda: monitor_once(db, broker, s, now=now),
+            "position_monitor": lambda: position_monitor_once(db, broker, s, now=now),
+        }[job]
+
+    def _allowed(self, spec: JobSpec) -> bool:
+        return self.calendar.allows(spec, self.now())
+
+    # -- the always-on jobs ------------------------------------------------------------------
+
+    def elect(self) -> None:
+        with self._lock:
+            was = self.leadership.is_leader
+            now_leader = self.leadership.try_acquire()
+            if now_leader and not was:
+                self._became_leader()
+            elif was and not now_leader:
+                self._stop_listener()
+
+    def _became_leader(self) -> None:
+        """Reconcile with the broker first, then listen to the order stream."""
+        try:
+            report = position_monitor_once(self.db_config, self.broker, self.settings,
+                                           now=self.now, mode="normal")
+            log.info("start-up reconciliation: %s", report.summary)
+        except Exception as exc:
+            log.error("ALERT start-up reconciliation failed: %s", exc)
+        if self._listener_factory is not None:
+            self._listener = self._listener_factory().start()
+
+    def _stop_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+    def beat(self) -> None:
+        role = "leader" if self.leadership.is_leader else "standby"
+        self._db.execute_update(
+            "INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at, trading_paused) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO UPDATE SET "
+            "role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
+            "trading_paused = EXCLUDED.trading_paused",
+            [socket.gethostname(), os.getpid(), role, self._started, self.now(),
+             self.state.paused])
+        sd_notify("WATCHDOG=1")
+
+    def _on_event(self, event: JobEvent) -> None:
+        status = "MISSED" if event.code == EVENT_JOB_MISSED else "SKIPPED"
+        why = ("missed its run time" if status == "MISSED"
+               else "skipped: the previous run is still going")
+        log.warning("job %s %s", event.job_id, why)
+        self._db.insert("job_run", {"run_id": new_run_id(event.job_id), "job_name": event.job_id,
+                                    "status": status, "error": why, "host": socket.gethostname(),
+                                    "pid": os.getpid()})
+
+    # -- running ------------------------------------------------------------------------------
+
+    def describe(self, moment: datetime | None = None) -> list[str]:
+        """Each job with its next fire time (works before the scheduler starts)."""
+        moment = moment or datetime.now(NEW_YORK)
+        lines = []
+        for job in self.scheduler.get_jobs():
+            due = job.trigger.get_next_fire_time(None, moment)
+            lines.append(f"{job.id}: {job.name} (next {due:%Y-%m-%d %H:%M %Z})")
+        return lines
+
+    def run(self) -> None:
+        for line in self.describe():
+            log.info("job %s", line)
+        sd_notify("READY=1")
+        try:
+            self.scheduler.start()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Finish the running jobs, then return from run()."""
+        sd_notify("STOPPING=1")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def close(self) -> None:
+        self._stop_listener()
+        try:
+            self._db.execute_update("UPDATE daemon_heartbeat SET role = 'stopping' "
+                                    "WHERE host = %s AND pid = %s",
+                                    [socket.gethostname(), os.getpid()])
+        except Exception:  # the database may be the reason we are stopping
+            log.warning("could not mark the heartbeat as stopping")
+        self.leadership.release()
+        self._db.close()

@@ -1,0 +1,46 @@
+"""Daemon logging: text or JSON lines, the run id on each line, secrets redacted."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from collections.abc import Iterable
+
+current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
+
+
+class RunIdFilter(logging.Filter):
+    """Stamps the job's run id on every record and replaces any secret by ***."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.run_id = getattr(record, "run_id", None) or current_run_id.get()
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                "level": record.levelname, "logger": record.name,
+                "run_id": getattr(record, "run_id", "-"), "message": record.getMessage()}
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body)
+
+
+def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RunIdFilter(secrets))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s [%(run_id)s]: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
