@@ -207,3 +207,52 @@ def test_an_alert_reaches_a_local_endpoint_once_per_interval(db):
 def test_no_alert_is_sent_without_alert_urls(db):
     assert Alerts(db, [], min_interval=timedelta(0)).send("halt", "entries halted") == (
         "not_configured")
+
+
+# -- start-up, notify and logs ------------------------------------------------------------
+
+def test_the_daemon_refuses_to_start_on_an_old_schema(empty_db_params, exchange, monkeypatch,
+                                                      capsys):
+    from trading_monitor.daemon.main import main
+
+    for key, value in exchange_env(exchange).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://{empty_db_params['user']}@"
+                       f"{empty_db_params['host']}:{empty_db_params['port']}/"
+                       f"{empty_db_params['dbname']}")
+    monkeypatch.chdir(__import__("tempfile").mkdtemp())
+    assert main([]) == 1
+    assert "run `trading-monitor migrate`" in capsys.readouterr().err
+
+
+def test_systemd_hears_ready_and_watchdog(tmp_path, monkeypatch):
+    import socket
+
+    from trading_monitor.daemon.notify import sd_notify
+
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        assert sd_notify("READY=1") and sd_notify("WATCHDOG=1")
+        assert [listener.recv(100), listener.recv(100)] == [b"READY=1", b"WATCHDOG=1"]
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert sd_notify("READY=1") is False
+
+
+def test_json_logs_carry_the_run_id_and_never_a_secret(capsys):
+    import logging
+
+    from trading_monitor.daemon.logs import configure_logging
+    from trading_monitor.runs import current_run_id
+
+    configure_logging("INFO", "json", ["PKSECRETKEY123"])
+    token = current_run_id.set("order_monitor-20261120T144500Z-abc123")
+    try:
+        logging.getLogger("trading_monitor.test").info("keys were PKSECRETKEY123 here")
+    finally:
+        current_run_id.reset(token)
+        logging.getLogger().handlers.clear()
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["run_id"] == "order_monitor-20261120T144500Z-abc123"
+    assert "PKSECRETKEY123" not in line["message"] and "***" in line["message"]

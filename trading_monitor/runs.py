@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 import socket
@@ -13,6 +14,9 @@ from psycopg2.extras import Json
 
 from trading_monitor.clock import system_clock
 from trading_monitor.db_layer import TradingDB
+
+# The run id of the job running in this thread (or task): log lines carry it.
+current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
 
 
 def new_run_id(job_name: str, now: datetime | None = None) -> str:
@@ -32,6 +36,7 @@ class JobRun:
 
     def start(self) -> JobRun:
         self.run_id = self.run_id or new_run_id(self.job_name)
+        current_run_id.set(self.run_id)
         self.row_id = self.db.insert("job_run", {
             "run_id": self.run_id, "job_name": self.job_name, "mode": self.mode,
             "host": socket.gethostname(), "pid": os.getpid(),

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trading_monitor.daemon.logs import current_run_id
 from trading_monitor.daemon.schedule import JobSpec
 from trading_monitor.exceptions import FatalError
+from trading_monitor.runs import current_run_id
 
 log = logging.getLogger(__name__)
 

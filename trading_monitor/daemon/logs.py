@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 from collections.abc import Iterable
 
-current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
+from trading_monitor.runs import current_run_id
 
 
 class RunIdFilter(logging.Filter):
