@@ -7,6 +7,7 @@ bound parameters. Rows come back as dicts. A dropped connection is reopened on t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,10 @@ _CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 class TradingDB:
+    # Statements sent to PostgreSQL by every TradingDB of the process (the benchmarks read it).
+    round_trips = 0
+    _count_lock = threading.Lock()
+
     def __init__(
         self,
         test_mode: bool = False,
@@ -138,6 +143,8 @@ class TradingDB:
                   fetch=False)
 
     def _run(self, statement: Any, params: Any, fetch: bool) -> Any:
+        with TradingDB._count_lock:
+            TradingDB.round_trips += 1
         conn = self.connection
         try:
             with conn.cursor() as cur:
