@@ -256,3 +256,15 @@ def test_json_logs_carry_the_run_id_and_never_a_secret(capsys):
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["run_id"] == "order_monitor-20261120T144500Z-abc123"
     assert "PKSECRETKEY123" not in line["message"] and "***" in line["message"]
+
+
+def test_a_standby_alerts_on_a_stale_leader_heartbeat(db, db_params, exchange, caplog):
+    standby = _daemon(db_params, exchange)
+    db.insert("daemon_heartbeat", {"host": "elsewhere", "pid": 1, "role": "leader",
+                                   "started_at": exchange.venue.clock.now(),
+                                   "beat_at": exchange.venue.clock.now() - timedelta(minutes=5)})
+    db.execute_query("SELECT pg_advisory_lock(7301905117) AS ok")  # the leader holds the lock
+    standby.elect()
+    standby.close()
+    assert not standby.leadership.is_leader
+    assert any("ALERT the leader's heartbeat is stale" in r.message for r in caplog.records)

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -34,6 +34,7 @@ from trading_monitor.runs import new_run_id
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+STALE_HEARTBEAT = timedelta(minutes=3)
 
 
 class Daemon:
@@ -90,6 +91,19 @@ class Daemon:
                 self._became_leader()
             elif was and not now_leader:
                 self._stop_listener()
+            if not now_leader:
+                self._check_leader_heartbeat()
+
+    def _check_leader_heartbeat(self) -> None:
+        """A standby watches the leader: a leader row whose beat is stale is an alert (the
+        lock may still be held by a hung process, which systemd's watchdog restarts)."""
+        stale = self._db.execute_query(
+            "SELECT host, pid, beat_at FROM daemon_heartbeat WHERE role = 'leader' "
+            "AND beat_at < %s AND NOT (host = %s AND pid = %s)",
+            [self.now() - STALE_HEARTBEAT, socket.gethostname(), os.getpid()])
+        for row in stale:
+            log.error("ALERT the leader's heartbeat is stale: %s pid %s last beat %s",
+                      row["host"], row["pid"], row["beat_at"])
 
     def _became_leader(self) -> None:
         """Reconcile with the broker first, then listen to the order stream."""
