@@ -6,6 +6,7 @@ import contextvars
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -33,22 +34,36 @@ class JobRun:
     run_id: str = ""
     row_id: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
+    now: Callable[[], datetime] | None = None  # the job's clock (simulated in the demo)
+
+    def _time(self) -> datetime | None:
+        """The job's clock; None (the database's time) when it cannot be read: a broker
+        clock whose broker is away must not stop the failure from being recorded."""
+        if self.now is None:
+            return None
+        try:
+            return self.now()
+        except Exception:
+            return None
 
     def start(self) -> JobRun:
         self.run_id = self.run_id or new_run_id(self.job_name)
         current_run_id.set(self.run_id)
-        self.row_id = self.db.insert("job_run", {
-            "run_id": self.run_id, "job_name": self.job_name, "mode": self.mode,
-            "host": socket.gethostname(), "pid": os.getpid(),
-        })
+        row: dict[str, Any] = {"run_id": self.run_id, "job_name": self.job_name,
+                               "mode": self.mode, "host": socket.gethostname(),
+                               "pid": os.getpid()}
+        at = self._time()
+        if at is not None:
+            row["started_at"] = at
+        self.row_id = self.db.insert("job_run", row)
         return self
 
     def finish(self, status: str, *, broker_requests: int | None = None,
                error: str | None = None) -> None:
         self.db.execute_update(
-            "UPDATE job_run SET status = %s, finished_at = now(), summary = %s, error = %s, "
-            "broker_requests = %s WHERE id = %s",
-            [status, Json(self.summary), error, broker_requests, self.row_id])
+            "UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s, "
+            "error = %s, broker_requests = %s WHERE id = %s",
+            [status, self._time(), Json(self.summary), error, broker_requests, self.row_id])
 
 
 def log_event(db: TradingDB, run_id: str, entity: str, entity_id: int | None, event: str,

@@ -69,7 +69,7 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
     try:
         wait_for_lock(db, EXECUTOR_LOCK_KEY, "order executor",
                       settings.executor_lock_wait_seconds, sleep)
-        job = JobRun(db, "order_executor", mode or "normal").start()
+        job = JobRun(db, "order_executor", mode or "normal", now=now).start()
         start = broker.requests_sent
         try:
             ex = Executor(db=db, claims=claims, broker=broker, run_id=job.run_id,

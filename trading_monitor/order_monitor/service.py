@@ -61,7 +61,7 @@ def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
 
 def _normal_cycle(db: TradingDB, broker: Broker, settings: Settings, mode: str | None,
                   now: Clock, sleep: Callable[[float], None]) -> MonitorReport:
-    job = JobRun(db, "order_monitor", mode or "normal").start()
+    job = JobRun(db, "order_monitor", mode or "normal", now=now).start()
     start = broker.requests_sent
     try:
         m = Monitor(db=db, broker=broker, run_id=job.run_id, installation=installation_id(db),

@@ -54,7 +54,7 @@ def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: S
                                                dry_run=True))
         with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order or position monitor",
                        settings.executor_lock_wait_seconds, sleep):
-            job = JobRun(db, "position_monitor", mode or "normal").start()
+            job = JobRun(db, "position_monitor", mode or "normal", now=now).start()
             start = broker.requests_sent
             try:
                 report = run_position_cycle(_context(db, broker, settings, job.run_id, now,
