@@ -49,6 +49,36 @@ def _resume_entries(argv: Sequence[str]) -> int:
     return resume_entries(argv)
 
 
+def _resume(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.operator import resume
+
+    return resume(argv)
+
+
+def _run(argv: Sequence[str]) -> int:
+    from trading_monitor.daemon.main import main  # written alongside; imported on use
+
+    return main(argv)
+
+
+def _status(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.status import main
+
+    return main(argv)
+
+
+def _kill_switch(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.kill_switch import main
+
+    return main(argv)
+
+
+def _health(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.health import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
@@ -56,15 +86,31 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "monitor-orders": (_monitor_orders, "run one order-monitor cycle"),
     "monitor-positions": (_monitor_positions, "run one position-monitor cycle"),
     "approve-exit": (_approve_exit, "approve closing a position at its target"),
-    "resume-entries": (_resume_entries, "clear the drawdown and reconciliation halts"),
+    "resume": (_resume, "clear the kill switch and the drawdown and reconciliation halts"),
+    "resume-entries": (_resume_entries, "the older name of resume (--reason optional)"),
+    "run": (_run, "run the daemon (the scheduler with every job)"),
+    "status": (_status, "open trades, P&L today, last job runs, halts, leader"),
+    "kill-switch": (_kill_switch, "halt new entries, cancel open entries (--flatten: close "
+                                  "every position)"),
+    "health": (_health, "Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, "
+                        "3 UNKNOWN)"),
 }
+
+
+def _epilog() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines = [f"  {name:<{width}}  {text}" for name, (_, text) in sorted(SUBCOMMANDS.items())]
+    return ("commands:\n" + "\n".join(lines) + "\n\n`trading-monitor COMMAND --help` "
+            "for one command; exit codes: docs/operations.md")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="trading-monitor", description=__doc__)
-    parser.add_argument("command", choices=sorted(SUBCOMMANDS), help="; ".join(
-        f"{name}: {text}" for name, (_, text) in sorted(SUBCOMMANDS.items())))
+    parser = argparse.ArgumentParser(prog="trading-monitor", description=__doc__,
+                                     epilog=_epilog(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(SUBCOMMANDS), metavar="COMMAND",
+                        help="one of the commands below")
     if not args or args[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if args else 2

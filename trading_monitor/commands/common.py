@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from collections.abc import Callable
@@ -14,6 +15,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_TEMPORARY = 3
+
+
+def operator_name() -> str:
+    """Who runs an operator command (the OS user), for the audit trail."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name in a bare container
+        return "unknown user"
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -1,7 +1,9 @@
 """Operator commands on the books, from the shell or a cron job:
 
     trading-monitor approve-exit TRADE_ID   # close a position at its target, next cycle
-    trading-monitor resume-entries          # clear the drawdown and reconciliation halts
+    trading-monitor resume --reason TEXT    # clear the kill switch, drawdown and
+                                            # reconciliation halts (resume-entries: the old
+                                            # name, --reason optional)
 """
 
 from __future__ import annotations
@@ -9,13 +11,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from trading_monitor.clock import system_clock
-from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
+from trading_monitor.clock import Clock, system_clock
+from trading_monitor.commands.book import trading_day
+from trading_monitor.commands.common import (
+    EXIT_OK,
+    handles_errors,
+    operator_name,
+    setup_logging,
+)
 from trading_monitor.config import get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
-from trading_monitor.halts import HALT_KEYS, clear_halt
+from trading_monitor.halts import clear_halt, halt_states
 from trading_monitor.ledger import Ledger
-from trading_monitor.runs import new_run_id
+from trading_monitor.runs import log_event, new_run_id
 
 EXIT_REFUSED = 4
 
@@ -30,21 +38,52 @@ def approve_exit(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level)
     with TradingDB(config=get_postgres_config(settings=settings)) as db:
         ledger = Ledger(db, new_run_id("operator"), system_clock)
-        if not ledger.approve_exit(args.trade_id, "trading-monitor approve-exit"):
+        if not ledger.approve_exit(args.trade_id,
+                                   f"trading-monitor approve-exit by {operator_name()}"):
             print(f"trade #{args.trade_id} has no open position")
             return EXIT_REFUSED
     print(f"exit of trade #{args.trade_id} approved: the next position-monitor cycle closes it")
     return EXIT_OK
 
 
+RESUMABLE = ("kill_switch", "halt_reconciliation", "halt_drawdown")
+
+
+def _resume_parser(prog: str, reason_required: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="clear the kill switch and the reconciliation and drawdown "
+        "halts (the daily loss halt clears itself the next trading day)")
+    parser.add_argument("--reason", required=reason_required,
+                        help="why (recorded with your user name)")
+    return parser
+
+
 @handles_errors
-def resume_entries(argv: Sequence[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="trading-monitor resume-entries",
-                            description="clear the entry halts").parse_args(argv)
+def resume(argv: Sequence[str] | None = None, *, now: Clock = system_clock,
+           prog: str = "trading-monitor resume", reason_required: bool = True) -> int:
+    args = _resume_parser(prog, reason_required).parse_args(argv)
     settings = load_settings()
     setup_logging(settings.log_level)
+    why = f"resumed by {operator_name()}: {args.reason or 'no reason given'}"
     with TradingDB(config=get_postgres_config(settings=settings)) as db:
         run_id = new_run_id("operator")
-        cleared = [k for k in HALT_KEYS if clear_halt(db, run_id, k, "an operator resumed")]
-    print(f"cleared: {', '.join(cleared)}" if cleared else "no halt was set")
+        cleared = [k for k in RESUMABLE if clear_halt(db, run_id, k, why)]
+        log_event(db, run_id, "system_state", None, "resume",
+                  f"{why}; cleared: {', '.join(cleared) or 'nothing'}",
+                  detail={"cleared": cleared})
+        states = {s["key"]: s for s in halt_states(db, trading_day(now()),
+                                                   settings.trading_halted)}
+    print(f"cleared: {', '.join(cleared)} ({why})" if cleared else
+          "none of kill_switch, halt_reconciliation, halt_drawdown was set")
+    loss = states["halt_daily_loss"]
+    print("the daily loss halt is not cleared by resume; it clears itself the next trading "
+          "day" + (f" (ACTIVE today: {loss['reason']})" if loss["active"] else " (not set)"))
+    if settings.trading_halted:
+        print("TRADING_HALTED is set in the environment: entries stay halted until it is "
+              "removed")
     return EXIT_OK
+
+
+def resume_entries(argv: Sequence[str] | None = None) -> int:
+    """The older name of `resume`; --reason is optional here."""
+    return resume(argv, prog="trading-monitor resume-entries", reason_required=False)

@@ -1,0 +1,125 @@
+"""What `status` and `health` read from our tables: plain read-only queries, no broker.
+
+Every age is measured against the clock the caller passes (the machine's by default).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytz
+from psycopg2 import errors as pg_errors
+
+from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.exceptions import FatalError
+
+NEW_YORK = pytz.timezone("America/New_York")
+HEARTBEAT_STALE = timedelta(minutes=3)
+# A stop in one of these statuses protects its shares (a filled bracket's stop is `held`).
+LIVE_STOP_STATUSES = ("new", "accepted", "held", "partially_filled")
+ZERO = Decimal(0)
+
+OPEN_TRADES = """
+SELECT t.id, t.symbol, t.side, t.status, t.trade_style, t.origin,
+       COALESCE(p.qty, t.actual_qty, t.planned_qty) AS qty,
+       p.qty AS position_qty,
+       COALESCE(t.actual_entry_price, t.planned_entry_price) AS entry_price,
+       p.current_price, p.unrealized_pnl, COALESCE(p.mark_stale, false) AS mark_stale,
+       p.last_price_at,
+       (SELECT o.stop_price FROM order_execution o
+         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
+           AND o.order_status = ANY(%(live)s)
+         ORDER BY o.id DESC LIMIT 1) AS stop_price,
+       (SELECT COALESCE(sum(o.qty - o.filled_qty), 0) FROM order_execution o
+         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
+           AND o.order_status = ANY(%(live)s)) AS stop_qty
+FROM trade_journal t
+LEFT JOIN position_tracking p ON p.trade_journal_id = t.id
+WHERE t.status IN ('PENDING', 'POSITION')
+ORDER BY t.id
+"""
+
+REALISED = """
+SELECT COALESCE(sum(actual_pnl), 0) AS realised, count(*) AS closed
+FROM trade_journal
+WHERE status = 'CLOSED' AND exit_date >= %(start)s AND exit_date < %(end)s
+"""
+
+LAST_JOB_RUNS = """
+SELECT DISTINCT ON (job_name) job_name, run_id, mode, status, started_at, finished_at, error
+FROM job_run
+ORDER BY job_name, started_at DESC, id DESC
+"""
+
+HEARTBEATS = """
+SELECT host, pid, role, started_at, beat_at, trading_paused
+FROM daemon_heartbeat
+ORDER BY beat_at DESC, id DESC
+"""
+
+
+def read(db: TradingDB, query: str, params: dict[str, Any] | None = None) -> list[Row]:
+    """Run a read; a missing table or column means the schema is behind the code."""
+    try:
+        return db.execute_query(query, params)
+    except (pg_errors.UndefinedTable, pg_errors.UndefinedColumn) as exc:
+        raise FatalError(f"the database schema is not current ({str(exc).strip()}); "
+                         "run `trading-monitor migrate`") from None
+
+
+def trading_day(now: datetime) -> date:
+    """The New York calendar day of `now` (the jobs' trading day)."""
+    return now.astimezone(NEW_YORK).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Midnight to midnight in New York, as aware datetimes."""
+    start = NEW_YORK.localize(datetime.combine(day, time()))
+    end = NEW_YORK.localize(datetime.combine(day + timedelta(days=1), time()))
+    return start, end
+
+
+def open_trades(db: TradingDB) -> list[Row]:
+    return read(db, OPEN_TRADES, {"live": list(LIVE_STOP_STATUSES)})
+
+
+def pnl_today(db: TradingDB, day: date, trades: list[Row]) -> dict[str, Any]:
+    """Realised: trades CLOSED today (New York). Unrealised: the open positions' marks."""
+    start, end = day_bounds(day)
+    [row] = read(db, REALISED, {"start": start, "end": end})
+    marked = [t["unrealized_pnl"] for t in trades if t["unrealized_pnl"] is not None]
+    unrealised = sum(marked, ZERO)
+    realised = Decimal(row["realised"])
+    return {"trading_day": day, "realised": realised, "closed_trades": int(row["closed"]),
+            "unrealised": unrealised, "unmarked_positions": sum(
+                1 for t in trades if t["status"] == "POSITION" and t["unrealized_pnl"] is None),
+            "total": realised + unrealised}
+
+
+def last_job_runs(db: TradingDB) -> list[Row]:
+    return read(db, LAST_JOB_RUNS)
+
+
+def heartbeats(db: TradingDB, now: datetime) -> list[Row]:
+    """Every daemon's heartbeat row, newest first, with its age and a stale flag."""
+    rows = read(db, HEARTBEATS)
+    for row in rows:
+        row["age_seconds"] = int((now - row["beat_at"]).total_seconds())
+        row["stale"] = now - row["beat_at"] > HEARTBEAT_STALE
+    return rows
+
+
+def ago(seconds: float) -> str:
+    """`45 s`, `7 min`, `3 h 10 min`, `4 d 2 h`: how long, for a person."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"

@@ -1,0 +1,164 @@
+"""What the kill switch does at the broker, through the order monitor's machinery.
+
+Every cancel acts on the broker's final word (`cancel_orders`: cancel, read back, record
+through the ledger); positions close through `flatten_trade`, written as an intent first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import (
+    LIVE_ORDER_STATUSES,
+    PENDING_SUBMIT,
+    OrderRole,
+    Purpose,
+)
+from trading_monitor.exceptions import DatabaseUnavailable, FatalError
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.cycle import open_trades
+from trading_monitor.order_monitor.housekeeping import flatten_trade
+from trading_monitor.order_monitor.settle import cancel_orders, settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.sync import sync_orders
+
+log = logging.getLogger(__name__)
+
+LIVE_ENTRIES = """
+SELECT * FROM order_execution
+WHERE order_role = 'ENTRY' AND alpaca_order_id IS NOT NULL AND order_status = ANY(%(live)s)
+ORDER BY id
+"""
+UNSENT_ENTRIES = """
+SELECT * FROM order_execution
+WHERE order_role = 'ENTRY' AND order_status = 'pending_submit' ORDER BY id
+"""
+
+
+@dataclass
+class KillReport:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    flattened: list[str] = field(default_factory=list)
+    entries_seen: int = 0
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+        self.lines.append(f"PROBLEM {text}")
+
+
+def cancel_entries(m: Monitor, report: KillReport) -> set[int]:
+    """Cancel every live entry of ours; returns the trades whose entries were touched."""
+    touched: set[int] = set()
+    for row in m.db.execute_query(LIVE_ENTRIES, {"live": sorted(LIVE_ORDER_STATUSES)}):
+        report.entries_seen += 1
+        final = cancel_orders(m, [row])
+        fresh = m.db.get_by_id("order_execution", row["id"]) or row
+        what = f"entry {row['client_order_id']} ({row['symbol']}, trade " \
+               f"#{row['trade_journal_id']})"
+        if not final:
+            report.problem(f"{what}: cancel not final ({fresh['order_status']}); run the kill "
+                           "switch again")
+        elif fresh["order_status"] == "filled":
+            report.lines.append(f"{what}: filled before the cancel; the position stays")
+        else:
+            report.cancelled.append(row["client_order_id"])
+            report.lines.append(f"cancelled {what}: {fresh['order_status']}")
+        if row["trade_journal_id"] is not None:
+            touched.add(int(row["trade_journal_id"]))
+    for row in m.db.execute_query(UNSENT_ENTRIES):
+        report.problem(f"entry intent {row['client_order_id']} ({row['symbol']}) was never "
+                       "confirmed sent (pending_submit): check it at the broker")
+    return touched
+
+
+def settle(m: Monitor, ids: set[int], report: KillReport) -> None:
+    """Book what the broker did (fills, final statuses) and settle these trades: a cancelled
+    entry ends its trade; a partly filled one becomes a protected position."""
+    if not ids:
+        return
+    sync_orders(m)
+    for trade in load_trades(m.db, sorted(ids)):
+        _guarded(report, trade, partial(settle_trade, m, trade))
+
+
+def _guarded(report: KillReport, trade: LoadedTrade, work: Callable[[], list[str]]) -> None:
+    try:
+        report.lines += work()
+    except (FatalError, DatabaseUnavailable):
+        raise
+    except Exception as exc:
+        log.exception("trade #%s: kill switch action failed", trade.state.journal_id)
+        report.problem(f"trade #{trade.state.journal_id}: {type(exc).__name__}: {exc}")
+
+
+def live_protection(m: Monitor) -> list[Row]:
+    """Our live stop and target orders (kept when the kill switch does not flatten)."""
+    return m.db.execute_query(
+        "SELECT * FROM order_execution WHERE order_role IN ('STOP_LOSS', 'TAKE_PROFIT') "
+        "AND alpaca_order_id IS NOT NULL AND order_status = ANY(%(live)s) ORDER BY id",
+        {"live": sorted(LIVE_ORDER_STATUSES)})
+
+
+def flatten_positions(m: Monitor, report: KillReport) -> None:
+    """Close every open position of ours at market (its protection cancelled first)."""
+    sync_orders(m)
+    held = [t for t in open_trades(m) if t.state.position_qty > 0]
+    for trade in held:
+        _guarded(report, trade, partial(_flatten, m, trade))
+    if not held:
+        report.lines.append("no open position of ours to flatten")
+        return
+    sync_orders(m)
+    for trade in load_trades(m.db, [t.state.journal_id for t in held]):
+        if trade.state.position_qty <= 0:  # the exit filled: close the books on it
+            _guarded(report, trade, partial(settle_trade, m, trade))
+        report.flattened += _exit_state(trade, report)
+
+
+def _flatten(m: Monitor, trade: LoadedTrade) -> list[str]:
+    # A filled bracket's legs are children of the filled entry, which flatten_trade does not
+    # cancel; they hold the shares, so release them first.
+    legs = _bracket_legs(trade)
+    if legs and not cancel_orders(m, legs):
+        return [f"trade #{trade.state.journal_id} {trade.journal['symbol']}: waiting for the "
+                "broker's final word on its stop and target"]
+    [fresh] = load_trades(m.db, [trade.state.journal_id])
+    return flatten_trade(m, fresh, Purpose.KILL_SWITCH)
+
+
+def _bracket_legs(trade: LoadedTrade) -> list[Row]:
+    live = {r["id"] for r in trade.orders if r["order_status"] in LIVE_ORDER_STATUSES}
+    return [r for r in trade.orders if r["id"] in live and r["alpaca_order_id"]
+            and r["order_role"] != OrderRole.ENTRY.value
+            and r["parent_order_execution_id"] is not None
+            and r["parent_order_execution_id"] not in live]
+
+
+def _exit_state(trade: LoadedTrade, report: KillReport) -> list[str]:
+    exits = [r for r in trade.orders if r["order_role"] == OrderRole.EXIT.value
+             and r["purpose"] == Purpose.KILL_SWITCH.value]
+    name = f"trade #{trade.state.journal_id} {trade.journal['symbol']}"
+    if not exits:
+        report.problem(f"{name}: no kill-switch exit was placed")
+        return []
+    last = exits[-1]
+    if last["order_status"] in ("rejected", "canceled", "expired", "not_sent", PENDING_SUBMIT):
+        report.problem(f"{name}: exit {last['client_order_id']} is {last['order_status']}: "
+                       f"{last['broker_message'] or 'no message'}")
+        return []
+    if trade.state.position_qty > 0:
+        report.lines.append(f"{name}: exit {last['client_order_id']} is "
+                            f"{last['order_status']} at the broker (not filled yet)")
+    return [name]
+
+
+def broker_leftovers(m: Monitor) -> list[str]:
+    """Positions still at the broker (an untracked one is not ours to close)."""
+    return [f"{p.qty} {p.symbol}" for p in m.broker.get_positions() if p.qty != Decimal(0)]
