@@ -425,3 +425,18 @@ def test_every_command_has_help(capsys):
             cli.main([name, "--help"])
         assert info.value.code == 0, name
         assert "usage: " in capsys.readouterr().out, name
+
+
+def test_health_verbose_and_json_when_unknown(cli_env, db, capsys):
+    _healthy(db, system_clock())
+    code, out = _health(capsys, "--no-broker", "-v")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 9 and lines[1] == "  [OK] database: database reachable"
+    cli_env.setenv("MAX_OPEN_POSITIONS", "many")
+    code, out = _health(capsys, "--json")
+    assert code == 3 and json.loads(out)["status"] == "UNKNOWN"
+
+
+def test_approve_exit_of_a_trade_without_a_position_is_refused(cli_env, db, capsys):
+    assert cli.main(["approve-exit", "999"]) == 4
+    assert "has no open position" in capsys.readouterr().out
