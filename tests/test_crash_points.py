@@ -158,6 +158,30 @@ def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchan
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     watch(db_params, broker, staged)  # the restart
+    exchange.control.advance(61)  # past the reconciliation grace
+    watch(db_params, broker, staged)
     journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert len([o for o in exchange.control.orders() if o["side"] == "buy"]) == 1
+
+
+def test_a_stop_that_fills_before_it_was_recorded_closes_the_trade_once(
+        db, db_params, broker, exchange, tmp_path):
+    from tests.helpers import monitor
+    from trading_monitor.config import load_settings
+
+    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
+                               stop_loss="175.00"))
+    run(db_params, broker, staged)
+    assert _monitor_process(db_params, exchange, tmp_path, "after_stop_submit") == (
+        -signal.SIGKILL)
+    exchange.control.set_price("AAPL", "174.00")  # the unrecorded stop fills
+    exchange.control.advance(1)
+    monitor(db_params, broker, staged)
+    monitor(db_params, broker, staged)
+    journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    assert broker.get_positions() == []  # no second stop, so no short
+    stops = [o for o in exchange.control.orders() if o["order_type"] == "stop"]
+    assert len(stops) == 1

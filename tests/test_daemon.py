@@ -268,3 +268,13 @@ def test_a_standby_alerts_on_a_stale_leader_heartbeat(db, db_params, exchange, c
     standby.close()
     assert not standby.leadership.is_leader
     assert any("ALERT the leader's heartbeat is stale" in r.message for r in caplog.records)
+
+
+def test_the_close_run_and_a_late_flatten_still_count(specs):
+    cal = _calendar()
+    monday_close = NY.localize(datetime(2026, 11, 16, 16, 0, 0, 5000))  # 5 ms late
+    assert cal.allows(specs["order_monitor"], monday_close)
+    late = NY.localize(datetime(2026, 11, 16, 15, 53))  # the 15:50 flatten started 3 min late
+    assert cal.allows(specs["eod_flatten"], late)
+    assert not cal.allows(specs["eod_flatten"], NY.localize(datetime(2026, 11, 16, 16, 5)))
+    assert not cal.allows(specs["eod_flatten"], NY.localize(datetime(2026, 11, 16, 12, 50)))

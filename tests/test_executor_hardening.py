@@ -317,3 +317,15 @@ def test_risk_pct_sizes_by_equity(db, db_params, broker, exchange):
     assert _entry_row(db, sized)["qty"] == Decimal(100)
     assert "position size rounds to 0 shares: risk budget 1.00 over a per-share risk of 10.00" in (
         outcome(db, tiny)["reason"])
+
+
+def test_an_unsent_intent_is_never_sent_after_a_halt(db, db_params, broker, exchange):
+    d = add_decision(db, entry())
+    intent = write_test_intent(db, d)  # a crashed run left it unsent
+    db.named_update("set_system_value", {"key": "kill_switch", "value": "on",
+                                         "reason": "FOMC"})
+    run(db_params, broker, _settings(exchange))
+    result = outcome(db, d)
+    assert result["terminal_state"] == "REJECTED" and "trading halted" in result["reason"]
+    assert {r["order_status"] for r in our_orders(db, d)} == {"not_sent"}
+    assert orders_at_broker(exchange, intent.client_order_id) == []

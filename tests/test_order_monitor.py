@@ -365,3 +365,50 @@ def test_a_tracked_order_the_broker_does_not_know_is_kept(db, db_params, broker,
                       "'00000000-0000-4000-8000-000000000000' WHERE order_role = 'ENTRY'")
     report = monitor(db_params, broker, settings)
     assert report.problems == [] and _journal(db, jid)["status"] == "PENDING"
+
+
+def test_a_filled_bracket_is_flattened_legs_first(db, db_params, broker, settings, exchange):
+    from datetime import datetime, timezone
+
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE",
+                 entry_price="181.00", stop_loss="175.00", take_profit="195.00")
+    monitor(db_params, broker, settings)  # a filled bracket: target new, stop held
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
+    report = monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN"), (
+        report.actions)
+    assert broker.get_positions() == []
+
+
+def test_a_working_exit_is_not_replaced_by_a_stop(db, db_params, broker, exchange):
+    from datetime import datetime, timezone
+
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc))  # closed
+    monitor(db_params, broker, settings)  # the flatten: a market exit that waits for the open
+    monitor(db_params, broker, settings)
+    live = _live(exchange)
+    assert [o["order_type"] for o in live] == ["market"], live  # no stop put back over it
+    assert _journal(db, jid)["status"] == "POSITION"
+
+
+def test_a_failed_stop_is_retried_never_doubled(db, db_params, broker, exchange):
+    settings = _staged(exchange)
+    jid = _trade(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
+                 entry_price="181.00", stop_loss="175.00")
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=503, count=1000)
+    monitor(db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    exchange.control.clear_faults()
+    monitor(db_params, broker, settings)
+    journal = _journal(db, jid)
+    assert journal["emergency_action"] is None and journal["protected_at"] is not None
+    stops = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+             if r["order_role"] == "STOP_LOSS"]
+    assert [r["order_status"] for r in stops] == ["new"]  # one intent, sent once

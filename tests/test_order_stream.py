@@ -82,3 +82,20 @@ def test_a_stream_drop_during_the_fill_loses_nothing(db, db_params, broker, stag
     exchange.control.set_price("AAPL", "174.00")  # its fill event is lost with the socket
     _wait(lambda: _protected(exchange), 10.0)  # the reconnect's full sync books it
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+
+
+def test_a_trailing_replace_seen_on_the_stream_leaves_one_live_stop(db, db_params, broker,
+                                                                    staged, exchange,
+                                                                    listener):
+    from tests.helpers import watch
+
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="240.00"))
+    run(db_params, broker, staged)
+    _wait(lambda: _protected(exchange), 2.0)
+    exchange.control.set_price("AAPL", "196.00")  # +8.9%: the stop moves to break-even
+    watch(db_params, broker, staged)
+    time.sleep(1.0)  # the replaced event reaches the listener
+    jid = int(outcome(db, d)["trade_journal_id"])
+    live = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+            if r["order_role"] == "STOP_LOSS" and r["order_status"] in ("new", "held")]
+    assert len(live) == 1 and len({r["alpaca_order_id"] for r in live}) == 1, live

@@ -84,6 +84,9 @@ def test_a_position_closed_by_hand_is_booked_at_its_real_fill(db, db_params, bro
     exchange.control.set_price("AAPL", "183.50")
     exchange.control.close_position_manually("AAPL")
     watch(db_params, broker, settings)
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"  # positions can lag
+    exchange.control.advance(61)  # past the grace: the fill explains it
+    watch(db_params, broker, settings)
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert journal["exit_price"] == D("183.50") and journal["exit_estimated"] is False
@@ -339,3 +342,17 @@ def test_the_daily_loss_halt_clears_itself_the_next_trading_day(db):
     set_halt(db, "run", "halt_daily_loss", "2026-11-20", "down 60.00 today")
     assert "daily loss halt" in (active_halt(db, date(2026, 11, 20)) or "")
     assert active_halt(db, date(2026, 11, 23)) is None
+
+
+def test_a_lagging_position_and_someone_elses_fill_close_nothing(db, db_params, broker,
+                                                                 exchange):
+    settings = _settings(exchange)
+    jid = _position(db, db_params, broker, settings)
+    for side, coid in (("buy", "by-hand-5"), ("sell", "by-hand-6")):  # a 1-share round trip
+        _by_hand(broker, "AAPL", side, 1, coid)
+        exchange.control.advance(1)
+    exchange.control.set_position_lag(30)  # shorter than the 60 s grace
+    for _ in range(3):
+        watch(db_params, broker, settings)
+        exchange.control.advance(31)
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

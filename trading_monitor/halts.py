@@ -5,7 +5,7 @@
 - `halt_daily_loss`: the day's loss (realised and unrealised: start-of-day equity against
   equity now) reached MAX_DAILY_LOSS; holds for the rest of that trading day only.
 - `halt_drawdown`: equity fell MAX_DRAWDOWN_PCT below its recorded peak; until an operator
-  resumes (`trading-monitor resume-entries`).
+  resumes (`trading-monitor resume --reason …`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def check_loss_limits(db: TradingDB, run_id: str, day: date, equity: Decimal,
                 db, run_id, "halt_drawdown", "on",
                 f"equity {equity} is {drawdown:.1f}% below its peak {peak} "
                 f"(MAX_DRAWDOWN_PCT {max_drawdown_pct}); resume with "
-                "`trading-monitor resume-entries`"):
+                "`trading-monitor resume --reason ...`"):
             done.append(f"drawdown halt: {drawdown:.1f}% below the peak")
     return done
 

@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from trading_monitor.broker.base import Broker
-from trading_monitor.clock import Clock
+from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.leader import Leadership
@@ -50,7 +50,7 @@ class Daemon:
         self._db = TradingDB(config=db_config, application_name="trading-monitor daemon")
         self._listener_factory = listener_factory
         self._listener: Any = None
-        self._started = now()
+        self._started = system_clock()  # liveness is the machine's time, not the job clock
         self._lock = threading.Lock()
         self.specs = job_specs(settings)
         self._add_jobs(fast_seconds, election_seconds, heartbeat_seconds)
@@ -88,6 +88,7 @@ class Daemon:
             was = self.leadership.is_leader
             now_leader = self.leadership.try_acquire()
             if now_leader and not was:
+                self.beat()  # the heartbeat says leader at once, not a beat later
                 self._became_leader()
             elif was and not now_leader:
                 self._stop_listener()
@@ -100,7 +101,7 @@ class Daemon:
         stale = self._db.execute_query(
             "SELECT host, pid, beat_at FROM daemon_heartbeat WHERE role = 'leader' "
             "AND beat_at < %s AND NOT (host = %s AND pid = %s)",
-            [self.now() - STALE_HEARTBEAT, socket.gethostname(), os.getpid()])
+            [system_clock() - STALE_HEARTBEAT, socket.gethostname(), os.getpid()])
         for row in stale:
             log.error("ALERT the leader's heartbeat is stale: %s pid %s last beat %s",
                       row["host"], row["pid"], row["beat_at"])
@@ -128,7 +129,7 @@ class Daemon:
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO UPDATE SET "
             "role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
             "trading_paused = EXCLUDED.trading_paused",
-            [socket.gethostname(), os.getpid(), role, self._started, self.now(),
+            [socket.gethostname(), os.getpid(), role, self._started, system_clock(),
              self.state.paused])
         sd_notify("WATCHDOG=1")
 

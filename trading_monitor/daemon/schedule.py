@@ -30,6 +30,7 @@ from trading_monitor.config import Settings
 
 NEW_YORK = pytz.timezone("America/New_York")
 INTRADAY, AT_TIME, FLATTEN = "intraday", "at_time", "flatten"
+SLACK = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,11 @@ class TradingCalendar:
         if session is None:
             return False  # a market holiday: nothing trades
         if spec.kind == INTRADAY:
-            return session.open <= local <= session.close
+            # A run due at the close fires a few milliseconds after it: still today's.
+            return session.open <= local <= session.close + SLACK
         if spec.kind == FLATTEN:
+            # Its due time on this day's session (15:50, or 12:50 on a half day), late or
+            # not, but before the close: a delayed start must not leave day trades open.
             due = session.close - timedelta(minutes=self.flatten_minutes)
-            return abs((local - due).total_seconds()) < 60
+            return due - SLACK <= local <= session.close
         return True

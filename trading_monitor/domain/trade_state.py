@@ -235,6 +235,10 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return [_close(t), *_orphans(t, "the position is closed")]
     if qty <= 0:
         return []
+    if _exiting(t) >= qty:
+        return []  # a market exit of ours is working: it is not protection to replace
+    if any(o.status == "pending_submit" for o in t.exits):
+        return []  # an order of ours is in flight: settled (looked up, sent) before any other
     if t.covered_qty() >= qty:
         return [] if t.protected_at else [MarkProtected()]
     if t.entry_working and t.protection_mode == "bracket" and _has_bracket_legs(t):
@@ -257,6 +261,12 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
     take = t.planned_take if t.trade_style == "SWING" else None
     actions.append(PlaceProtection(qty, t.planned_stop, take, tif))
     return actions
+
+
+def _exiting(t: TradeState) -> Decimal:
+    """Shares a live exit order of ours (end of day, emergency, kill switch) is closing."""
+    return sum((o.open_qty for o in t.exits if o.role is OrderRole.EXIT and o.live
+                and o.status != "pending_submit"), ZERO)
 
 
 def _has_bracket_legs(t: TradeState) -> bool:

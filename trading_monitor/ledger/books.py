@@ -111,19 +111,20 @@ class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
 
     # -- orders -----------------------------------------------------------------------------
 
-    def record_order(self, row: Row, order: BrokerOrder) -> None:
-        """Copy the broker's view of one order (and its legs, matched by type) onto our rows."""
-        self._set_order(row, order)
-        if not order.legs:
-            return
+    def record_order(self, row: Row, order: BrokerOrder) -> bool:
+        """Copy the broker's view of one order (and its legs, matched by type) onto our rows,
+        with the fills it shows; True when a fill was booked that we did not have."""
+        booked = self._set_order(row, order)
         for leg_row in self.db.query("order_execution",
-                                     {"parent_order_execution_id": row["id"]}):
+                                     {"parent_order_execution_id": row["id"]}) if order.legs \
+                else []:
             leg = next((lg for lg in order.legs if LEG_ROLES.get(lg.order_type) ==
                         OrderRole(leg_row["order_role"])), None)
             if leg is not None:
-                self._set_order(leg_row, leg)
+                booked = self._set_order(leg_row, leg) or booked
+        return booked
 
-    def _set_order(self, row: Row, order: BrokerOrder) -> None:
+    def _set_order(self, row: Row, order: BrokerOrder) -> bool:
         self.db.update("order_execution", row["id"], {
             "run_id": self.run_id, "alpaca_order_id": order.id, "order_status": order.status,
             "qty": order.qty or row["qty"], "submitted_at": order.submitted_at,
@@ -136,6 +137,12 @@ class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
             log_event(self.db, self.run_id, "order_execution", row["id"], "order_status",
                       f"{row['client_order_id']} is {order.status} at the broker ({order.id})",
                       from_status=row["order_status"], to_status=order.status)
+        if order.filled_qty <= 0:
+            return False
+        # Fills the feed stored before this row knew its order are this trade's now, and
+        # any the order shows beyond them are booked from its average price.
+        self.attach_fills(order.id, row)
+        return self.book_missing_fill(row, order)
 
     def mark_orders(self, rows: list[Row], status: str, message: str) -> None:
         for row in rows:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
@@ -56,3 +57,25 @@ class FillBooks(LedgerBase):
         log_event(self.db, self.run_id, "order_execution", row["id"], "order_status",
                   f"{row['client_order_id']} filled (per the fill feed)",
                   from_status=row["order_status"], to_status="filled")
+
+    def attach_fills(self, alpaca_order_id: str, row: Row) -> None:
+        self.db.execute_update(
+            "UPDATE fills SET order_execution_id = %s, trade_journal_id = %s, run_id = %s "
+            "WHERE alpaca_order_id = %s AND trade_journal_id IS NULL",
+            [row["id"], row["trade_journal_id"], self.run_id, alpaca_order_id])
+
+    def book_missing_fill(self, row: Row, order: BrokerOrder) -> bool:
+        """Fills the order shows beyond those stored: one fill for the difference, at the
+        price that makes the stored fills average to the order's average (merged with the
+        feed's own fill of the same cumulative quantity when that arrives)."""
+        stored = self.db.execute_query(
+            "SELECT COALESCE(sum(qty), 0) AS qty, COALESCE(sum(qty * price), 0) AS value "
+            "FROM fills WHERE alpaca_order_id = %s", [order.id])[0]
+        missing = order.filled_qty - stored["qty"]
+        if missing <= 0 or order.filled_avg_price is None:
+            return False
+        price = (order.filled_avg_price * order.filled_qty - stored["value"]) / missing
+        return self.record_fill(FillFact(
+            alpaca_order_id=order.id, symbol=order.symbol, side=order.side, qty=missing,
+            cum_qty=order.filled_qty, price=price.quantize(Decimal("0.0001")),
+            filled_at=order.filled_at or order.updated_at or self.now(), source="order"), row)

@@ -68,7 +68,9 @@ def submit_intent(ex: Executor, intent: Intent, *, fresh: bool) -> Result:
         # After a crash or an unclear result, look first: never resend blind.
         order = None if fresh else ex.broker.get_order_by_client_id(coid)
         if order is None:
-            stale = None if fresh else ex.stale_intent(intent.entry)
+            # An intent an earlier run never sent goes out only if it still may: not stale,
+            # and no halt (a kill switch) set since it was written.
+            stale = None if fresh else (ex.stale_intent(intent.entry) or _halted(ex))
             if stale:
                 ex.ledger.close_intent(intent, stale, mark_as=NOT_SENT)
                 return _rejected_final(intent, stale)
@@ -99,6 +101,11 @@ def settle_sent(ex: Executor, intent: Intent, order: BrokerOrder) -> Final:
                  f"{order.status}", journal_id=intent.journal_id,
                  client_order_id=intent.client_order_id, set_order_id=order.id,
                  set_journal_id=intent.journal_id)
+
+
+def _halted(ex: Executor) -> str | None:
+    halt = ex.view().halted_reason
+    return f"not sent: trading halted since the intent was written ({halt})" if halt else None
 
 
 def _rejected_final(intent: Intent, reason: str) -> Final:

@@ -22,6 +22,8 @@ from trading_monitor.order_monitor.settle import _submit, cancel_orders, settle_
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
 NEW_YORK = pytz.timezone("America/New_York")
+LIVE = ("new", "accepted", "held", "partially_filled", "pending_new", "pending_cancel",
+        "pending_replace")
 log = logging.getLogger(__name__)
 
 
@@ -104,10 +106,12 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]
     if m.dry_run:
         m.would(f"flatten {text}")
         return []
-    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in
-            ("new", "accepted", "held", "partially_filled", "pending_new", "pending_cancel",
-             "pending_replace") and r["parent_order_execution_id"] is None]
-    if live and not cancel_orders(m, live):
+    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in LIVE]
+    live_ids = {r["id"] for r in live}
+    # One DELETE per group: an OCO's parent takes its leg along; a filled bracket's entry is
+    # gone, so its legs (which hold the shares) are cancelled themselves.
+    heads = [r for r in live if r["parent_order_execution_id"] not in live_ids]
+    if heads and not cancel_orders(m, heads):
         return [f"{text}: waiting for cancels to be final"]
     [trade] = load_trades(m.db, [t.journal_id])
     qty = trade.state.position_qty
@@ -115,7 +119,9 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]
         settle_trade(m, trade)
         return [f"{text}: nothing left to flatten"]
     row = m.ledger.write_exit_intent(trade.journal, m.installation, qty=qty, purpose=purpose)
-    _submit(m, trade.journal, [row])
+    order = _submit(m, trade.journal, [row])
+    if order is None:
+        return [f"{text}: the market exit of {qty} was not accepted; retried next cycle"]
     return [f"{text}: sold {qty} at market" if t.side == "buy" else
             f"{text}: bought back {qty} at market"]
 
@@ -124,7 +130,9 @@ def renew_aging_gtc(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     limit = m.now() + m.config.gtc_renew_before
     done = []
     for trade in trades:
-        aging = [r for r in trade.orders if _aging(r, limit)]
+        entries = {int(r["id"]) for r in trade.orders
+                    if r["order_role"] == OrderRole.ENTRY.value}
+        aging = [r for r in trade.orders if _aging(r, limit, entries)]
         if not aging:
             continue
         names = ", ".join(r["client_order_id"] for r in aging)
@@ -137,8 +145,11 @@ def renew_aging_gtc(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     return done
 
 
-def _aging(r: Row, limit: datetime) -> bool:
+def _aging(r: Row, limit: datetime, entry_ids: set[int]) -> bool:
+    """A live GTC exit near Alpaca's 90-day expiry: a stop or OCO of ours, or a leg of a
+    filled bracket (its parent is the entry; an OCO's leg goes with its parent)."""
+    parent = r["parent_order_execution_id"]
     return (r["order_role"] != OrderRole.ENTRY.value and r["time_in_force"] == "gtc"
             and r["expires_at"] is not None and r["expires_at"] <= limit
-            and r["parent_order_execution_id"] is None
+            and (parent is None or parent in entry_ids)
             and r["order_status"] in ("new", "accepted", "held"))

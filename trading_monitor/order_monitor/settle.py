@@ -114,6 +114,12 @@ def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
             all_final = False
             log.warning("cancel of %s not final: %s %s", row["client_order_id"],
                         done.order.status, done.refused)
+        elif done.order.filled_qty > row["filled_qty"]:
+            # A fill raced the cancel: the position is not what the plan assumed. Stop here
+            # and decide again on the books as they are now (next pass or next cycle).
+            all_final = False
+            log.warning("%s filled %s while being cancelled", row["client_order_id"],
+                        done.order.filled_qty)
     return all_final
 
 

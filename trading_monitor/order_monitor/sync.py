@@ -57,25 +57,42 @@ def sync_orders(m: Monitor) -> SyncResult:
 
 
 def apply_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
-    """The broker's view of one of our orders onto its row, and any fill it shows that the
-    feed has not brought yet (the order's own cumulative quantity and average price)."""
+    """The broker's view of one of our orders onto its row (the ledger also books any fill
+    the order shows that the feed has not brought yet)."""
     if order.status == "replaced" and order.replaced_by:
+        successor_row = _successor_row(m, row, order.replaced_by)
         successor = m.broker.get_order(order.replaced_by)
         result.looked_up += 1
-        order = successor or order
-    if _changed(row, order):
-        result.orders_changed += 1
-        result.trades.add(int(row["trade_journal_id"]))
-        if m.dry_run:
-            m.would(f"record {row['client_order_id']} as {order.status} "
-                    f"(filled {order.filled_qty})")
-            m.pending_orders[int(row["id"])] = {
-                **row, "order_status": order.status, "filled_qty": order.filled_qty,
-                "filled_avg_price": order.filled_avg_price, "alpaca_order_id": order.id}
-        else:
-            m.ledger.record_order(row, order)
-    if order.filled_qty > 0 and order.filled_avg_price is not None and not m.dry_run:
-        _fill_from_order(m, row, order, result)
+        if successor_row is not None and successor is not None:
+            # Our own PATCH (a trailing stop): each row keeps its own order.
+            _record(m, row, order, result)
+            _record(m, successor_row, successor, result)
+            return
+        order = successor or order  # replaced by hand: the row follows its order
+    _record(m, row, order, result)
+
+
+def _successor_row(m: Monitor, row: Row, successor_id: str) -> Row | None:
+    rows = m.db.execute_query(
+        "SELECT * FROM order_execution WHERE alpaca_order_id = %s OR "
+        "replaces_order_execution_id = %s ORDER BY id DESC LIMIT 1", [successor_id, row["id"]])
+    return rows[0] if rows and rows[0]["id"] != row["id"] else None
+
+
+def _record(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
+    if not _changed(row, order):
+        return
+    result.orders_changed += 1
+    result.trades.add(int(row["trade_journal_id"]))
+    if m.dry_run:
+        m.would(f"record {row['client_order_id']} as {order.status} "
+                f"(filled {order.filled_qty})")
+        m.pending_orders[int(row["id"])] = {
+            **row, "order_status": order.status, "filled_qty": order.filled_qty,
+            "filled_avg_price": order.filled_avg_price, "alpaca_order_id": order.id}
+        return
+    if m.ledger.record_order(row, order):
+        result.new_fills += 1
 
 
 def _changed(row: Row, order: BrokerOrder) -> bool:
@@ -134,26 +151,6 @@ def _fact(a: FillActivity) -> FillFact:
     return FillFact(alpaca_order_id=a.order_id, symbol=a.symbol, side=a.side, qty=a.qty,
                     cum_qty=a.cum_qty if a.cum_qty is not None else a.qty, price=a.price,
                     filled_at=a.transaction_time, source="activity", activity_id=a.id)
-
-
-def _fill_from_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
-    """Fills the order shows beyond those stored: one fill for the difference, at the price
-    that makes the stored fills average to the order's average (merged with the feed's own
-    fill of the same cumulative quantity when that arrives)."""
-    stored = m.db.execute_query(
-        "SELECT COALESCE(sum(qty), 0) AS qty, COALESCE(sum(qty * price), 0) AS value, "
-        "COALESCE(max(cum_qty), 0) AS cum FROM fills WHERE alpaca_order_id = %s", [order.id])[0]
-    missing = order.filled_qty - stored["qty"]
-    if missing <= 0:
-        return
-    assert order.filled_avg_price is not None
-    price = (order.filled_avg_price * order.filled_qty - stored["value"]) / missing
-    fact = FillFact(alpaca_order_id=order.id, symbol=order.symbol, side=order.side,
-                    qty=missing, cum_qty=order.filled_qty, price=price.quantize(Decimal("0.0001")),
-                    filled_at=order.filled_at or order.updated_at or m.now(), source="order")
-    if m.ledger.record_fill(fact, row):
-        result.new_fills += 1
-        result.trades.add(int(row["trade_journal_id"]))
 
 
 def _fills_by_order(m: Monitor, ids: list[str]) -> dict[str, Decimal]:

@@ -77,10 +77,12 @@ def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
 def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str | None:
     """The broker holds none of a position we track: find the fill that closed it."""
     j, t = trade.journal, trade.state
-    fill = _closing_fill(pm, trade)
     qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1]
-    if fill is None and not overdue:
-        return None  # positions can lag orders: give it the grace first
+    if not overdue:
+        return None  # positions can lag orders: even a fill must outlast the grace
+    fill = _closing_fill(pm, trade)
+    if fill is not None and fill["qty"] < qty:
+        fill = None  # fills of others that do not close this position do not explain it
     assert avg is not None
     direction = Decimal(1) if t.side == "buy" else Decimal(-1)
     if fill is not None:
@@ -92,6 +94,10 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
     realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
                     if f.role is not OrderRole.ENTRY), Decimal(0))
     pnl = realised + (price - avg) * qty * direction
+    if fill is not None:  # those fills are this trade's exit now: they close nothing else
+        pm.orders.db.execute_update(
+            "UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)",
+            [t.journal_id, pm.orders.run_id, fill["ids"]])
     pm.orders.ledger.close_trade(
         t.journal_id, exit_price=price, exit_at=at, pnl=pnl, fees=Decimal(0), reason=reason,
         text=f"{reason.value}: gone at the broker"
@@ -104,12 +110,13 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
 
 
 def _closing_fill(pm: PositionMonitor, trade: LoadedTrade) -> Row | None:
-    """A fill of an order not ours, on the exit side, after the entry (the trader's close)."""
+    """Fills of orders not ours, on the exit side, after the entry (the trader's close), not
+    yet taken by another trade's close."""
     j = trade.journal
     exit_side = "sell" if j["side"] == "buy" else "buy"
     rows = pm.orders.db.execute_query(
         "SELECT sum(qty * price) / sum(qty) AS price, max(filled_at) AS filled_at, "
-        "sum(qty) AS qty FROM fills WHERE symbol = %s AND side = %s "
+        "sum(qty) AS qty, array_agg(id) AS ids FROM fills WHERE symbol = %s AND side = %s "
         "AND trade_journal_id IS NULL AND filled_at >= %s",
         [j["symbol"], exit_side, j["entry_date"] or j["created_at"]])
     return rows[0] if rows and rows[0]["qty"] else None
