@@ -6,28 +6,16 @@ Runs one cycle (reconcile with the broker, mark to market, trail stops, risk hal
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
-from trading_monitor.config import load_settings
-from trading_monitor.environment import job_environment
-from trading_monitor.order_executor.service import execute_once
+from trading_monitor.commands.common import handles_errors
+from trading_monitor.commands.job_cli import run_job
+from trading_monitor.environment import Environment
+from trading_monitor.order_monitor.__main__ import trade_the_examples
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.cycle import PositionReport
 from trading_monitor.position_monitor.service import position_monitor_once
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trading_monitor.position_monitor",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--test-mode", action="store_true",
-                        help="test database and paper exchange (embedded ones if none are set)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show what the cycle would do; no broker or database writes")
-    return parser
 
 
 def print_report(report: PositionReport) -> None:
@@ -38,24 +26,19 @@ def print_report(report: PositionReport) -> None:
     print(" ".join(f"{k}={v}" for k, v in report.summary.items()))
 
 
+def trade_and_book(env: Environment, broker: AlpacaBroker) -> None:
+    """A fresh embedded set-up holds nothing: trade the examples and book their fills."""
+    trade_the_examples(env, broker)
+    monitor_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
+
+
 @handles_errors
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    settings = load_settings(need_broker=not args.test_mode)
-    setup_logging(settings.log_level)
-    with job_environment(settings, test_mode=args.test_mode, seed_examples=True) as env:
-        broker = AlpacaBroker(env.settings)
-        if env.embedded and env.clock is not None:
-            # A fresh embedded set-up holds nothing: trade the examples first.
-            execute_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
-            monitor_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
-            print("test mode: executed the example decisions and booked their fills first")
-        report = position_monitor_once(env.db_config, broker, env.settings,
-                                       dry_run=args.dry_run, now=env.clock,
-                                       mode="test" if args.test_mode and not args.dry_run
-                                       else None)
-        print_report(report)
-    return EXIT_OK
+    return run_job(argv, "python -m trading_monitor.position_monitor", __doc__,
+                   lambda env, broker, dry, mode: position_monitor_once(
+                       env.db_config, broker, env.settings, dry_run=dry, now=env.clock,
+                       mode=mode),
+                   print_report, warm_up=trade_and_book)
 
 
 if __name__ == "__main__":
