@@ -86,7 +86,7 @@ def test_executor_bad_keys_are_fatal_and_recorded(clean_env, db, db_params, caps
 def test_migrate_test_mode_embedded(clean_env, capsys):
     assert migrate.main(["--test-mode"]) == 0
     out = capsys.readouterr().out
-    assert "applied migrations: 0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008" in out
+    assert "applied migrations: 0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009" in out
     assert "trade_journal" in out and "decision_outcome" in out
 
 

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from trading_monitor.db import migrate
-from trading_monitor.db.schema import TABLES
+from trading_monitor.db.schema import TABLES, VIEWS
 from trading_monitor.db_layer import TradingDB
 
 SCHEMA_DUMP = """
@@ -31,7 +31,8 @@ def test_migrations_twice_leave_identical_schema(empty_db_params) -> None:
     assert (db.execute_query(SCHEMA_DUMP), db.execute_query(INDEX_DUMP)) == first
     versions = [r["version"] for r in
                 db.execute_query("SELECT version FROM schema_migrations ORDER BY 1")]
-    assert versions == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert versions == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
+                        "0009"]
     db.close()
 
 
@@ -51,7 +52,7 @@ def test_concurrent_migrators_apply_each_version_once(empty_db_params) -> None:
         t.join()
     assert errors == []
     db = TradingDB(config=empty_db_params).connect()
-    assert db.execute_query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == 8
+    assert db.execute_query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == 9
 
 
 def test_registry_matches_database(db: TradingDB) -> None:
@@ -59,7 +60,7 @@ def test_registry_matches_database(db: TradingDB) -> None:
     actual: dict[str, set[str]] = {}
     for r in rows:
         actual.setdefault(r["table_name"], set()).add(r["column_name"])
-    assert actual == {t: set(c) for t, c in TABLES.items()}
+    assert actual == {t: set(c) for t, c in {**TABLES, **VIEWS}.items()}
 
 
 def test_every_table_has_integer_identity_id_and_audit_times(db: TradingDB) -> None:
@@ -72,7 +73,8 @@ def test_every_table_has_integer_identity_id_and_audit_times(db: TradingDB) -> N
                  WHERE c.table_name = t.table_name AND c.column_name = 'id') AS id_type,
                (SELECT data_type FROM information_schema.columns c
                  WHERE c.table_name = t.table_name AND c.column_name = 'created_at') AS created
-        FROM information_schema.tables t WHERE t.table_schema = 'public'""")
+        FROM information_schema.tables t
+        WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'""")
     for r in rows:
         assert r["pk"] == ["id"], r
         assert r["id_type"] == "integer", r
@@ -124,7 +126,7 @@ def test_no_foreign_keys_after_migration(db: TradingDB) -> None:
 def test_updated_at_is_kept_by_the_database_on_our_tables(db: TradingDB) -> None:
     rows = db.execute_query("SELECT tgrelid::regclass::text AS t FROM pg_trigger "
                             "WHERE tgname LIKE 'trg_%%_updated_at'")
-    assert {r["t"] for r in rows} == set(TABLES) - {"analysis_decision", "event_log"}
+    assert {r["t"] for r in rows} == set(TABLES) - {"event_log"}
     row_id = db.insert("system_state", {"key": "k", "value": "1"})
     before = db.get_by_id("system_state", row_id)["updated_at"]
     db.execute_query("SELECT pg_sleep(0.01)")

@@ -2,6 +2,9 @@
 
 It never creates analysis_decision: production owns it. It adds the four seed columns
 (existing_order_id, existing_trade_journal_id, executed, execution_time) idempotently.
+With --with-updated-at-trigger it also keeps analysis_decision.updated_at current by a
+trigger (adding the column if missing), as on our own tables; only when asked, because the
+table is NocoDB's own.
 """
 
 from __future__ import annotations
@@ -18,11 +21,25 @@ from trading_monitor.db_layer import TradingDB
 # Columns the executor reads that n8n must provide (docs/decision-contract.md).
 CONTRACT_COLUMNS = ("ticker", "decision")
 
+UPDATED_AT_TRIGGER = "trg_analysis_decision_updated_at"
+# The same trigger the development path gets from 0009_nocodb.sql (tm_set_updated_at: 0003).
+UPDATED_AT_TRIGGER_SQL = f"""
+ALTER TABLE analysis_decision ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL
+    DEFAULT now();
+DROP TRIGGER IF EXISTS {UPDATED_AT_TRIGGER} ON analysis_decision;
+CREATE TRIGGER {UPDATED_AT_TRIGGER} BEFORE UPDATE ON analysis_decision
+    FOR EACH ROW EXECUTE FUNCTION tm_set_updated_at();
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="create_production_tables.py", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="print the SQL, change nothing")
     parser.add_argument("--test-mode", action="store_true", help="target the test database")
+    parser.add_argument("--with-updated-at-trigger", action="store_true",
+                        help="also keep analysis_decision.updated_at current by a trigger "
+                             "(adds the column if missing); NocoDB owns that table, so only "
+                             "when asked")
     return parser
 
 
@@ -33,7 +50,13 @@ def _columns(db: TradingDB, table: str) -> set[str]:
     return {r["column_name"] for r in rows}
 
 
-def run(db: TradingDB, *, dry_run: bool) -> int:
+def _has_updated_at_trigger(db: TradingDB) -> bool:
+    return bool(db.execute_query(
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = 'analysis_decision'::regclass "
+        "AND tgname = %s AND NOT tgisinternal", [UPDATED_AT_TRIGGER]))
+
+
+def run(db: TradingDB, *, dry_run: bool, with_updated_at_trigger: bool = False) -> int:
     existing = _columns(db, "analysis_decision")
     if not existing:
         print("refusing: table analysis_decision does not exist. Production already has it "
@@ -50,9 +73,22 @@ def run(db: TradingDB, *, dry_run: bool) -> int:
             print(f"-- migration {m.version}_{m.name}\n{m.sql}")
         if not pending:
             print("-- nothing to do: schema is up to date")
+        if with_updated_at_trigger:
+            print(f"-- --with-updated-at-trigger (analysis_decision is NocoDB's table)"
+                  f"{UPDATED_AT_TRIGGER_SQL}")
         return EXIT_OK
     applied = db.create_schema(production=True)
     print("applied migrations: " + (", ".join(applied) if applied else "none (up to date)"))
+    if with_updated_at_trigger:
+        added_column = "updated_at" not in existing
+        with db.transaction():
+            db.execute_update(UPDATED_AT_TRIGGER_SQL)
+        print(("added column analysis_decision.updated_at; " if added_column else "") +
+              f"trigger {UPDATED_AT_TRIGGER} now keeps analysis_decision.updated_at current "
+              "(asked for with --with-updated-at-trigger: the table is NocoDB's own)")
+    elif not _has_updated_at_trigger(db):
+        print("analysis_decision.updated_at is not kept by a trigger (the table is NocoDB's "
+              "own); add --with-updated-at-trigger to add one")
     return EXIT_OK
 
 
@@ -63,4 +99,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level)
     config = get_postgres_config(test_mode=args.test_mode, settings=settings)
     with TradingDB(test_mode=args.test_mode, config=config) as db:
-        return run(db, dry_run=args.dry_run)
+        return run(db, dry_run=args.dry_run,
+                   with_updated_at_trigger=args.with_updated_at_trigger)

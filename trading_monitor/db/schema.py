@@ -71,6 +71,34 @@ TABLES: dict[str, frozenset[str]] = {
     "alert": frozenset(_AUDIT + ("run_id", "kind", "message", "delivery")),
 }
 
+# The read-only views of 0009_nocodb.sql a trader opens first in NocoDB. Never written, so
+# check_table does not know them; the registry test checks their columns too.
+VIEWS: dict[str, frozenset[str]] = {
+    "v_trade_lifecycle": frozenset((
+        "trade_journal_id", "analysis_decision_id", "decision_action", "decision_outcome",
+        "decision_reason", "decided_at", "symbol", "side", "trade_style", "protection_mode",
+        "origin", "status", "planned_qty", "planned_entry_price", "planned_stop_loss",
+        "planned_take_profit", "time_in_force", "entry_client_order_id",
+        "entry_alpaca_order_id", "entry_order_status", "orders", "open_orders", "fills",
+        "entry_filled_qty", "exit_filled_qty", "actual_qty", "actual_entry_price", "entry_date",
+        "protected_at", "unprotected_seconds", "last_fill_at", "position_qty", "current_price",
+        "unrealized_pnl", "exit_date", "exit_price", "exit_reason_code", "exit_reason", "fees",
+        "realized_pnl", "days_open", "replaces_trade_journal_id",
+        "replaced_by_trade_journal_id", "created_at", "updated_at",
+    )),
+    "v_open_positions": frozenset((
+        "trade_journal_id", "symbol", "side", "qty", "avg_entry_price", "current_price",
+        "market_value", "unrealized_pnl", "unrealized_r", "mark_stale", "last_price_at",
+        "planned_stop_loss", "live_stop_price", "stop_order_status", "planned_take_profit",
+        "high_water_mark", "trail_step", "target_reached_at", "exit_approved", "trade_status",
+        "trade_style", "origin", "analysis_decision_id", "entry_date", "days_open", "updated_at",
+    )),
+    "v_daily_pnl": frozenset((
+        "trading_day", "trades_closed", "winning_trades", "losing_trades", "fees",
+        "realized_pnl", "start_equity", "last_equity", "peak_equity", "equity_change",
+    )),
+}
+
 # Columns the database maintains; callers never write them.
 READ_ONLY_COLUMNS = frozenset({"id", "created_at", "updated_at"})
 JSON_COLUMNS = frozenset({"decision", "summary", "positions", "open_orders", "discrepancies",
