@@ -79,6 +79,18 @@ def _health(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _nocodb_role(argv: Sequence[str]) -> int:
+    from trading_monitor.nocodb import main
+
+    return main(argv)
+
+
+def _check(argv: Sequence[str]) -> int:
+    from trading_monitor.invariants.cli import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
@@ -94,6 +106,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                                   "every position)"),
     "health": (_health, "Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, "
                         "3 UNKNOWN)"),
+    "nocodb-role": (_nocodb_role, "create the PostgreSQL role NocoDB connects with"),
+    "check": (_check, "check the invariants against the books and the broker"),
 }
 
 
