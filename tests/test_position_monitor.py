@@ -356,3 +356,18 @@ def test_a_lagging_position_and_someone_elses_fill_close_nothing(db, db_params, 
         watch(db_params, broker, settings)
         exchange.control.advance(31)
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+
+
+def test_a_hand_close_is_never_answered_with_a_short(db, db_params, broker, exchange):
+    settings = _settings(exchange)
+    jid = _position(db, db_params, broker, settings)
+    exchange.control.close_position_manually("AAPL")  # the trader sells at the broker
+    monitor(db_params, broker, settings)  # the order monitor sees its protection gone first
+    monitor(db_params, broker, settings)
+    assert broker.get_positions() == []  # no emergency sale of shares that are gone
+    watch(db_params, broker, settings)
+    exchange.control.advance(61)
+    watch(db_params, broker, settings)
+    journal = db.get_by_id("trade_journal", jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
+    assert broker.get_positions() == []

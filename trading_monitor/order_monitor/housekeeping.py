@@ -18,7 +18,12 @@ import pytz
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.settle import _submit, cancel_orders, settle_trade
+from trading_monitor.order_monitor.settle import (
+    _submit,
+    broker_held,
+    cancel_orders,
+    settle_trade,
+)
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
 NEW_YORK = pytz.timezone("America/New_York")
@@ -114,10 +119,10 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose) -> list[str]
     if heads and not cancel_orders(m, heads):
         return [f"{text}: waiting for cancels to be final"]
     [trade] = load_trades(m.db, [t.journal_id])
-    qty = trade.state.position_qty
+    qty = min(trade.state.position_qty, broker_held(m, trade.journal))
     if qty <= 0:
         settle_trade(m, trade)
-        return [f"{text}: nothing left to flatten"]
+        return [f"{text}: nothing left to flatten at the broker"]
     row = m.ledger.write_exit_intent(trade.journal, m.installation, qty=qty, purpose=purpose)
     order = _submit(m, trade.journal, [row])
     if order is None:

@@ -8,6 +8,7 @@ one that is not final stops the trade's actions here, to be looked at again next
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, OrderRequest
 from trading_monitor.cancelling import cancel_until_final, follow_replacements
@@ -123,9 +124,30 @@ def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
     return all_final
 
 
+def broker_held(m: Monitor, journal: Row) -> Decimal:
+    """Shares the broker really holds on this trade's side of its symbol (one request).
+
+    Every order that closes shares is capped by it: our books may not know yet that the
+    trader closed the position by hand, and an exit for shares that are gone opens a new
+    position the other way.
+    """
+    want_long = journal["side"] == "buy"
+    for p in m.broker.get_positions():
+        if p.symbol == journal["symbol"] and (p.qty > 0) == want_long:
+            return abs(p.qty)
+    return Decimal(0)
+
+
 def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> bool:
     """True when the broker accepted the protection for the whole position."""
-    rows = m.ledger.write_protection_intent(journal, m.installation, qty=p.qty,
+    held = broker_held(m, journal)
+    if held < p.qty:
+        log.warning("trade #%s: the broker holds %s of the %s shares our books show; "
+                    "protection waits for the books to catch up (reconciliation)",
+                    journal["id"], held, p.qty)
+        if held <= 0:
+            return False
+    rows = m.ledger.write_protection_intent(journal, m.installation, qty=min(p.qty, held),
                                             stop=p.stop_price, take=p.take_profit,
                                             tif=p.time_in_force)
     order = _submit(m, journal, rows)
@@ -176,7 +198,7 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
               journal["id"], why)
     m.ledger.note_emergency(int(journal["id"]), f"flattened at market: {why}")
     [loaded] = load_trades(m.db, [int(journal["id"])])
-    qty = loaded.state.position_qty
+    qty = min(loaded.state.position_qty, broker_held(m, journal))
     if qty > 0:
         exit_row = m.ledger.write_exit_intent(journal, m.installation, qty=qty,
                                               purpose=Purpose.EMERGENCY)
