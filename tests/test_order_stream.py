@@ -92,9 +92,12 @@ def test_a_trailing_replace_seen_on_the_stream_leaves_one_live_stop(db, db_param
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="240.00"))
     run(db_params, broker, staged)
     _wait(lambda: _protected(exchange), 2.0)
+    _wait(lambda: listener.handled >= 2, 5.0)  # the fill and the OCO's events are handled
     exchange.control.set_price("AAPL", "196.00")  # +8.9%: the stop moves to break-even
+    before = listener.handled
     watch(db_params, broker, staged)
-    time.sleep(1.0)  # the replaced event reaches the listener
+    _wait(lambda: listener.handled > before, 10.0)  # the replace's events reach the listener
+    time.sleep(0.3)
     jid = int(outcome(db, d)["trade_journal_id"])
     live = [r for r in db.query("order_execution", {"trade_journal_id": jid})
             if r["order_role"] == "STOP_LOSS" and r["order_status"] in ("new", "held")]
