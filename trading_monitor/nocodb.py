@@ -35,20 +35,21 @@ from trading_monitor.config import (
 )
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, FatalError
+from trading_monitor.nocodb_verify import (
+    EXIT_APPROVAL_COLUMNS,
+    SCHEMA,
+    SYSTEM_STATE_UPDATE_COLUMNS,
+    verify,
+)
 
 DEFAULT_ROLE = "trading_monitor_nocodb"
-SCHEMA = "public"
 # A plain lower-case name, short enough for the policy names derived from it.
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 # The system_state rows a trader may set from NocoDB. The halts are cleared with
 # `trading-monitor resume` (audited); installation_id, fill_cursor and the monitors' state
 # belong to the jobs.
 OPERATOR_KEYS = ("kill_switch",)
-# updated_at is listed because NocoDB may send it with an edit; the trigger overwrites it.
-SYSTEM_STATE_UPDATE_COLUMNS = ("value", "reason", "updated_at")
-EXIT_APPROVAL_COLUMNS = ("exit_approved", "updated_at")
 BASELINE_POLICY = "tm_every_row"  # 0009_nocodb.sql
-NOT_WRITABLE = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 
 @dataclass(frozen=True)
@@ -207,59 +208,6 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
         add(sql.SQL("GRANT UPDATE ({}) ON {}.{} TO {}").format(
             _columns(EXIT_APPROVAL_COLUMNS), s, sql.Identifier("position_tracking"), r))
     return steps
-
-
-def verify(db: TradingDB, role: str, exit_approval: bool) -> list[str]:
-    """Everything the role can do that it should not, or cannot that it should."""
-    problems: list[str] = []
-    allowed_tables = {"analysis_decision": {"INSERT", "UPDATE"}, "system_state": {"INSERT"}}
-    allowed_columns = {"system_state": set(SYSTEM_STATE_UPDATE_COLUMNS)}
-    if exit_approval:
-        allowed_columns["position_tracking"] = set(EXIT_APPROVAL_COLUMNS)
-    checks = ", ".join(f"has_table_privilege(%(role)s, c.oid, '{p}') AS {p.lower()}"
-                       for p in ("SELECT", *NOT_WRITABLE))
-    rows = db.execute_query(
-        f"SELECT c.relname, c.relkind, {checks}, "  # noqa: S608 - fixed privilege names
-        "  ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid "
-        "        AND a.attnum > 0 AND NOT a.attisdropped "
-        "        AND has_column_privilege(%(role)s, c.oid, a.attnum, 'UPDATE')) AS col_update,"
-        "  ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid "
-        "        AND a.attnum > 0 AND NOT a.attisdropped "
-        "        AND has_column_privilege(%(role)s, c.oid, a.attnum, 'INSERT')) AS col_insert "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
-        {"role": role, "schema": SCHEMA})
-    for row in rows:
-        name = row["relname"]
-        if not row["select"]:
-            problems.append(f"cannot read {name} (is it owned by another user? run this as "
-                            "its owner or a superuser)")
-        table_ok = allowed_tables.get(name, set()) if row["relkind"] in ("r", "p") else set()
-        extra = [p for p in NOT_WRITABLE if row[p.lower()] and p not in table_ok]
-        if extra:
-            problems.append(f"can {'/'.join(extra)} {name}")
-        columns_ok = set(allowed_columns.get(name, set()))
-        if "UPDATE" in table_ok:
-            columns_ok |= set(row["col_update"])
-        wrong = sorted(set(row["col_update"]) - columns_ok)
-        if wrong:
-            problems.append(f"can UPDATE {name} ({', '.join(wrong)})")
-        if row["col_insert"] and "INSERT" not in table_ok:
-            problems.append(f"can INSERT into {name}")
-        if name in allowed_tables and row["relkind"] in ("r", "p"):
-            missing = [p for p in sorted(allowed_tables[name]) if not row[p.lower()]]
-            if missing:
-                problems.append(f"cannot {'/'.join(missing)} {name}")
-    by_name = {r["relname"]: r for r in rows}
-    for name, columns in allowed_columns.items():
-        if name in by_name and not columns <= set(by_name[name]["col_update"]):
-            problems.append(f"cannot UPDATE {name} ({', '.join(sorted(columns))})")
-    sequences = db.execute_query(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND CASE WHEN c.relkind = 'S' "  # CASE: only sequences asked
-        "THEN has_sequence_privilege(%s, c.oid, 'UPDATE') END ORDER BY 1", [SCHEMA, role])
-    problems += [f"can set sequence {r['relname']}" for r in sequences]
-    return problems
 
 
 def _password(var: str | None) -> str | None:

@@ -20,6 +20,21 @@ from trading_monitor.domain.lifecycle import (
     TradeStatus,
 )
 from trading_monitor.domain.pnl import slippage_bps
+from trading_monitor.domain.trade_actions import (
+    Action,
+    CancelOrders,
+    ClosePosition,
+    EndEntry,
+    MarkProtected,
+    OpenPosition,
+    PlaceProtection,
+    ResizePosition,
+    WithdrawEntryRest,
+)
+
+__all__ = ["Action", "CancelOrders", "ClosePosition", "EndEntry", "Fill", "MarkProtected",
+           "OpenPosition", "OrderView", "PlaceProtection", "ProtectionRules", "ResizePosition",
+           "TradeState", "WithdrawEntryRest", "decide"]
 
 ZERO = Decimal(0)
 
@@ -124,68 +139,6 @@ class TradeState:
                 continue
             total += o.open_qty
         return total
-
-
-# -- actions ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenPosition:
-    qty: Decimal
-    avg_price: Decimal
-    first_fill_at: datetime
-    slippage_bps: Decimal | None
-
-
-@dataclass(frozen=True)
-class ResizePosition:
-    qty: Decimal
-    avg_price: Decimal
-
-
-@dataclass(frozen=True)
-class EndEntry:
-    status: TradeStatus
-    reason: str
-
-
-@dataclass(frozen=True)
-class ClosePosition:
-    exit_price: Decimal
-    exit_at: datetime
-    pnl: Decimal
-    fees: Decimal
-    reason: ExitReason
-    requested_exit_price: Decimal | None
-    slippage_bps: Decimal | None
-
-
-@dataclass(frozen=True)
-class CancelOrders:
-    orders: tuple[OrderView, ...]
-    why: str
-
-
-@dataclass(frozen=True)
-class WithdrawEntryRest:
-    why: str
-
-
-@dataclass(frozen=True)
-class PlaceProtection:
-    qty: Decimal
-    stop_price: Decimal
-    take_profit: Decimal | None  # an OCO when set
-    time_in_force: str
-
-
-@dataclass(frozen=True)
-class MarkProtected:
-    pass
-
-
-Action = (OpenPosition | ResizePosition | EndEntry | ClosePosition | CancelOrders
-          | WithdrawEntryRest | PlaceProtection | MarkProtected)
 
 
 @dataclass(frozen=True)
