@@ -196,7 +196,8 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return [] if t.protected_at else [MarkProtected()]
     if t.entry_working and t.protection_mode == "bracket" and _has_bracket_legs(t):
         # Alpaca holds a bracket's legs until the entry fills completely: bound that window.
-        started = t.first_fill_at or now
+        started = t.first_fill_at or min(
+            (f.at for f in t.fills if f.role is OrderRole.ENTRY), default=now)
         if now - started >= rules.partial_entry_timeout:
             return [WithdrawEntryRest(f"bracket entry still partly filled after "
                                       f"{rules.partial_entry_timeout}; its legs do not protect "

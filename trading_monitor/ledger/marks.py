@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from psycopg2 import sql
 
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
 
+@dataclass(frozen=True)
+class Mark:
+    journal_id: int
+    stale: bool
+    price: Decimal | None = None
+    at: datetime | None = None
+    market_value: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    unrealized_r: Decimal | None = None
+    high_water_mark: Decimal | None = None
+
+
 class MarkBooks(LedgerBase):
-    def mark_position(self, journal_id: int, *, price: Decimal | None, at: datetime | None,
-                      market_value: Decimal | None, unrealized_pnl: Decimal | None,
-                      unrealized_r: Decimal | None, high_water_mark: Decimal | None,
-                      stale: bool) -> None:
-        """The current mark, or, for a missing or stale price, only the stale flag: never
-        a zero or a made-up value in place of a price we do not have."""
-        data: dict[str, object] = {"run_id": self.run_id, "mark_stale": stale}
-        if not stale:
-            data.update(current_price=price, last_price_at=at, market_value=market_value,
-                        unrealized_pnl=unrealized_pnl, unrealized_r=unrealized_r,
-                        high_water_mark=high_water_mark)
-        self.db.execute_update(
-            "UPDATE position_tracking SET " + ", ".join(f"{k} = %s" for k in data)  # noqa: S608
-            + " WHERE trade_journal_id = %s", [*data.values(), journal_id])
+    def mark_positions(self, marks: list[Mark]) -> None:
+        """The book's marks in one statement. A stale one sets only its flag: never a zero
+        or a made-up value in place of a price we do not have."""
+        rows = sql.SQL(", ").join(
+            sql.SQL("(%s, %s::boolean, %s::numeric, %s::timestamptz, %s::numeric, "
+                    "%s::numeric, %s::numeric, %s::numeric)") for _ in marks)
+        params: list[object] = []
+        for k in marks:
+            params += [k.journal_id, k.stale, k.price, k.at, k.market_value, k.unrealized_pnl,
+                       k.unrealized_r, k.high_water_mark]
+        self.db.execute_update(sql.SQL(
+            "UPDATE position_tracking p SET run_id = %s, mark_stale = m.stale, "
+            "current_price = CASE WHEN m.stale THEN p.current_price ELSE m.price END, "
+            "last_price_at = CASE WHEN m.stale THEN p.last_price_at ELSE m.at END, "
+            "market_value = CASE WHEN m.stale THEN p.market_value ELSE m.value END, "
+            "unrealized_pnl = CASE WHEN m.stale THEN p.unrealized_pnl ELSE m.pnl END, "
+            "unrealized_r = CASE WHEN m.stale THEN p.unrealized_r ELSE m.r END, "
+            "high_water_mark = CASE WHEN m.stale THEN p.high_water_mark ELSE m.hwm END "
+            "FROM (VALUES {}) AS m (journal_id, stale, price, at, value, pnl, r, hwm) "
+            "WHERE p.trade_journal_id = m.journal_id").format(rows), [self.run_id, *params])
 
     def record_trail_step(self, journal_id: int, step: int, stop: Decimal) -> None:
         self.db.execute_update("UPDATE position_tracking SET trail_step = %s, run_id = %s "

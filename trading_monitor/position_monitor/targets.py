@@ -19,7 +19,7 @@ def profit_targets(pm: PositionMonitor, trades: list[LoadedTrade],
     done = []
     for trade in trades:
         t, j = trade.state, trade.journal
-        marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
+        marks = [trade.position] if trade.position else []
         if t.status.value != "POSITION" or not marks:
             continue
         if marks[0]["exit_approved"]:

@@ -37,7 +37,7 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     if not pm.orders.dry_run and _settle_unsent(pm, trade):
         return f"trade #{t.journal_id} {j['symbol']}: settled an earlier replace"
     avg = t.entry_filled[1]
-    marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
+    marks = [trade.position] if trade.position else []
     if t.status.value != "POSITION" or avg is None or not marks:
         return None
     mark = marks[0]
