@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from trading_monitor.broker.base import Broker
+from trading_monitor.broker.models import BrokerPosition
 from trading_monitor.clock import Clock
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.trade_state import ProtectionRules
@@ -40,6 +41,8 @@ class Monitor:
     # A dry run's sync, unwritten: order rows as the broker shows them, fills from the feed.
     pending_orders: dict[int, Row] = field(default_factory=dict)
     pending_fills: list[Row] = field(default_factory=list)
+    # The broker's positions, read once per cycle when an order that closes shares is placed.
+    positions: list[BrokerPosition] | None = None
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.run_id, self.now)

@@ -125,14 +125,16 @@ def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
 
 
 def broker_held(m: Monitor, journal: Row) -> Decimal:
-    """Shares the broker really holds on this trade's side of its symbol (one request).
+    """Shares the broker really holds on this trade's side of its symbol.
 
     Every order that closes shares is capped by it: our books may not know yet that the
     trader closed the position by hand, and an exit for shares that are gone opens a new
     position the other way.
     """
     want_long = journal["side"] == "buy"
-    for p in m.broker.get_positions():
+    if m.positions is None:  # one read per cycle, whatever the number of orders it places
+        m.positions = m.broker.get_positions()
+    for p in m.positions:
         if p.symbol == journal["symbol"] and (p.qty > 0) == want_long:
             return abs(p.qty)
     return Decimal(0)
@@ -174,6 +176,8 @@ def _submit(m: Monitor, journal: Row, rows: list[Row]) -> BrokerOrder | None:
                   exc)
         return None
     m.ledger.record_order(head, order)
+    if head["order_role"] == OrderRole.EXIT.value:
+        m.positions = None  # what the broker holds has changed: read it again when needed
     return order
 
 
