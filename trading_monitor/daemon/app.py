@@ -65,9 +65,9 @@ class Daemon:
                         allowed=self._allowed, state=self.state),
                 trigger, id=spec.job_id, name=spec.name)
         self.scheduler.add_job(self.elect, IntervalTrigger(seconds=election), id="election",
-                               name="leader election", next_run_time=datetime.now(NEW_YORK))
+                               name="leader election", next_run_time=system_clock())
         self.scheduler.add_job(self.beat, IntervalTrigger(seconds=heartbeat), id="heartbeat",
-                               name="heartbeat", next_run_time=datetime.now(NEW_YORK))
+                               name="heartbeat", next_run_time=system_clock())
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
     def _runner(self, job: str) -> Callable[[], Any]:
@@ -146,7 +146,7 @@ class Daemon:
 
     def describe(self, moment: datetime | None = None) -> list[str]:
         """Each job with its next fire time (works before the scheduler starts)."""
-        moment = moment or datetime.now(NEW_YORK)
+        moment = moment or system_clock().astimezone(NEW_YORK)
         lines = []
         for job in self.scheduler.get_jobs():
             due = job.trigger.get_next_fire_time(None, moment)
