@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg2.extras import Json
 
@@ -64,6 +64,29 @@ class JobRun:
             "UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s, "
             "error = %s, broker_requests = %s WHERE id = %s",
             [status, self._time(), Json(self.summary), error, broker_requests, self.row_id])
+
+
+R = TypeVar("R")
+
+
+def recorded_run(db: TradingDB, job_name: str, mode: str | None, now: Callable[[], datetime],
+                 requests_sent: Callable[[], int], work: Callable[[str], R],
+                 verdict: Callable[[R], tuple[str, dict[str, Any], int]]) -> R:
+    """`work(run_id)` as one job_run row: FAILED with the error (and the requests it made)
+    if it raises, else the status, summary and broker requests `verdict` reads off its
+    result."""
+    job = JobRun(db, job_name, mode or "normal", now=now).start()
+    start = requests_sent()
+    try:
+        result = work(job.run_id)
+    except BaseException as exc:
+        job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
+                   broker_requests=requests_sent() - start)
+        raise
+    status, summary, broker_requests = verdict(result)
+    job.summary = summary | {"run_id": job.run_id}
+    job.finish(status, broker_requests=broker_requests)
+    return result
 
 
 def log_event(db: TradingDB, run_id: str, entity: str, entity_id: int | None, event: str,

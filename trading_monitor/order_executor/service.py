@@ -23,7 +23,7 @@ from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import wait_for_lock
 from trading_monitor.order_executor.context import Executor, ExecutorSettings
 from trading_monitor.order_executor.cycle import CycleReport, run_cycle
-from trading_monitor.runs import JobRun, new_run_id
+from trading_monitor.runs import new_run_id, recorded_run
 
 # An arbitrary constant beside the migration lock's; see db/migrate.py.
 EXECUTOR_LOCK_KEY = 7_301_905_115
@@ -69,21 +69,16 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
     try:
         wait_for_lock(db, EXECUTOR_LOCK_KEY, "order executor",
                       settings.executor_lock_wait_seconds, sleep)
-        job = JobRun(db, "order_executor", mode or "normal", now=now).start()
-        start = broker.requests_sent
-        try:
-            ex = Executor(db=db, claims=claims, broker=broker, run_id=job.run_id,
-                          installation=installation_id(db), config=executor_settings(settings),
-                          now=now, sleep=sleep)
-            report = run_cycle(ex)
-        except BaseException as exc:
-            job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
-                       broker_requests=broker.requests_sent - start)
-            raise
-        job.summary = report.summary | {"run_id": job.run_id, "expired": report.expired}
-        job.finish("PARTIAL" if report.count("DEFERRED") else "SUCCEEDED",
-                   broker_requests=report.broker_requests)
-        return report
+        def work(run_id: str) -> CycleReport:
+            return run_cycle(Executor(
+                db=db, claims=claims, broker=broker, run_id=run_id,
+                installation=installation_id(db), config=executor_settings(settings), now=now,
+                sleep=sleep))
+
+        return recorded_run(db, "order_executor", mode, now, lambda: broker.requests_sent,
+                            work, lambda r: (
+                                "PARTIAL" if r.count("DEFERRED") else "SUCCEEDED",
+                                r.summary | {"expired": r.expired}, r.broker_requests))
     finally:
         claims.close()
         db.close()  # also releases the advisory lock

@@ -22,7 +22,7 @@ from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
 from trading_monitor.order_monitor.context import Monitor, MonitorSettings
 from trading_monitor.order_monitor.cycle import MonitorReport, run_monitor_cycle
-from trading_monitor.runs import JobRun, new_run_id
+from trading_monitor.runs import new_run_id, recorded_run
 
 ORDER_MONITOR_LOCK_KEY = 7_301_905_116
 
@@ -61,17 +61,11 @@ def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
 
 def _normal_cycle(db: TradingDB, broker: Broker, settings: Settings, mode: str | None,
                   now: Clock, sleep: Callable[[float], None]) -> MonitorReport:
-    job = JobRun(db, "order_monitor", mode or "normal", now=now).start()
-    start = broker.requests_sent
-    try:
-        m = Monitor(db=db, broker=broker, run_id=job.run_id, installation=installation_id(db),
-                    config=monitor_settings(settings), now=now, sleep=sleep)
-        report = run_monitor_cycle(m)
-    except BaseException as exc:
-        job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
-                   broker_requests=broker.requests_sent - start)
-        raise
-    job.summary = report.summary | {"run_id": job.run_id}
-    job.finish("PARTIAL" if report.problems else "SUCCEEDED",
-               broker_requests=report.broker_requests)
-    return report
+    def work(run_id: str) -> MonitorReport:
+        return run_monitor_cycle(Monitor(
+            db=db, broker=broker, run_id=run_id, installation=installation_id(db),
+            config=monitor_settings(settings), now=now, sleep=sleep))
+
+    return recorded_run(db, "order_monitor", mode, now, lambda: broker.requests_sent, work,
+                        lambda r: ("PARTIAL" if r.problems else "SUCCEEDED", r.summary,
+                                   r.broker_requests))

@@ -25,7 +25,7 @@ from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.position_monitor.context import PositionMonitor, PositionSettings
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
-from trading_monitor.runs import JobRun, new_run_id
+from trading_monitor.runs import new_run_id, recorded_run
 
 
 def position_settings(settings: Settings) -> PositionSettings:
@@ -54,19 +54,12 @@ def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: S
                                                dry_run=True))
         with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order or position monitor",
                        settings.executor_lock_wait_seconds, sleep):
-            job = JobRun(db, "position_monitor", mode or "normal", now=now).start()
-            start = broker.requests_sent
-            try:
-                report = run_position_cycle(_context(db, broker, settings, job.run_id, now,
-                                                     sleep))
-            except BaseException as exc:
-                job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
-                           broker_requests=broker.requests_sent - start)
-                raise
-            job.summary = report.summary | {"run_id": job.run_id}
-            job.finish("PARTIAL" if report.failing else "SUCCEEDED",
-                       broker_requests=report.broker_requests)
-            return report
+            return recorded_run(
+                db, "position_monitor", mode, now, lambda: broker.requests_sent,
+                lambda run_id: run_position_cycle(_context(db, broker, settings, run_id, now,
+                                                           sleep)),
+                lambda r: ("PARTIAL" if r.failing else "SUCCEEDED", r.summary,
+                           r.broker_requests))
     finally:
         db.close()
 
