@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderStatus
 from alpaca.trading.models import TradeUpdate
+from alpaca.trading.requests import MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 
 from trading_monitor.paper_exchange import ExchangeControl, PaperExchange
@@ -112,3 +114,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "
 
 def D(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+def market(symbol: str = "AAPL", qty: float = 10, side: str = "buy",
+           **kw: object) -> MarketOrderRequest:
+    return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force="day", **kw)
+
+
+def status(client, order_id) -> OrderStatus:  # type: ignore[no-untyped-def]
+    return client.get_order_by_id(order_id).status

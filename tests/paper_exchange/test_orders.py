@@ -18,16 +18,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 
-from tests.paper_exchange.conftest import D, wait_until
-
-
-def market(symbol: str = "AAPL", qty: float = 10, side: str = "buy",
-           **kw: object) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force="day", **kw)
-
-
-def status(client, order_id) -> OrderStatus:  # type: ignore[no-untyped-def]
-    return client.get_order_by_id(order_id).status
+from tests.paper_exchange.conftest import D, market, status, wait_until
 
 
 def test_market_order_fills_at_current_price(client, ctl):

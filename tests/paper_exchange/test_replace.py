@@ -9,22 +9,12 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderStatus, TimeInForce
 from alpaca.trading.requests import (
     LimitOrderRequest,
-    MarketOrderRequest,
     ReplaceOrderRequest,
     StopOrderRequest,
     TrailingStopOrderRequest,
 )
 
-from tests.paper_exchange.conftest import D
-
-
-def market(symbol: str = "AAPL", qty: float = 10, side: str = "buy",
-           **kw: object) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force="day", **kw)
-
-
-def status(client, order_id) -> OrderStatus:  # type: ignore[no-untyped-def]
-    return client.get_order_by_id(order_id).status
+from tests.paper_exchange.conftest import D, market, status
 
 
 def test_replace_gives_new_id_and_links_both_orders(client, ctl):
