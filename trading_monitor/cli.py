@@ -91,6 +91,12 @@ def _check(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _validate_paper(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.validate_paper import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
@@ -108,6 +114,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                         "3 UNKNOWN)"),
     "nocodb-role": (_nocodb_role, "create the PostgreSQL role NocoDB connects with"),
     "check": (_check, "check the invariants against the books and the broker"),
+    "validate-paper": (_validate_paper, "check a paper account serves every read and an order "
+                                        "round trip (refuses live)"),
 }
 
 
