@@ -3,7 +3,11 @@ crash point, for a NEW_TRADE, a CANCEL and an AMEND, then run again.
 
 After the restart, counted at the exchange (/control/orders), not in our tables:
 exactly one broker entry order per decision (at most one live entry per trade), every
-decision terminal, and no PENDING journal without a live or settled order.
+decision terminal, and no PENDING journal without a live or settled order. Then the
+invariant checker (`trading-monitor check`'s API, live stops read from the broker) passes
+and the exchange's own counts find no duplicate and no unprotected position
+(tests/test_drills_support.py). The monitors' points are drilled below, and the daemon's
+in tests/test_drills_monitors.py.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, outcome, run
+from tests.test_drills_support import assert_books_hold
 from trading_monitor.crashpoints import ENV_VAR, EXECUTOR_POINTS
 
 pytestmark = pytest.mark.drills
@@ -80,6 +85,7 @@ def test_kill_at_every_point_then_restart(scenario, point, db, db_params, broker
           f"{'killed' if code == -signal.SIGKILL else 'not reached, exited 0'}")
     run(db_params, broker, settings)  # the restart
     _assert_invariants(db, exchange)
+    assert_books_hold(db, db_params, exchange, settings)
 
 
 # -- the order monitor ---------------------------------------------------------------------
@@ -118,6 +124,7 @@ def test_monitor_killed_between_a_fill_and_its_stop(point, db, db_params, broker
     assert len(ocos) == 1 and ocos[0]["status"] == "new", ocos  # protected, never twice
     journal = db.get_by_id("trade_journal", jid)
     assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+    assert_books_hold(db, db_params, exchange, staged)
 
 
 def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker, exchange,
@@ -138,6 +145,7 @@ def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert len(db.query("fills", {"trade_journal_id": jid})) == 2  # entry and exit, once each
+    assert_books_hold(db, db_params, exchange, staged)
 
 
 def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchange, tmp_path):
@@ -163,6 +171,7 @@ def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchan
     journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert len([o for o in exchange.control.orders() if o["side"] == "buy"]) == 1
+    assert_books_hold(db, db_params, exchange, staged)
 
 
 def test_a_stop_that_fills_before_it_was_recorded_closes_the_trade_once(
@@ -185,3 +194,4 @@ def test_a_stop_that_fills_before_it_was_recorded_closes_the_trade_once(
     assert broker.get_positions() == []  # no second stop, so no short
     stops = [o for o in exchange.control.orders() if o["order_type"] == "stop"]
     assert len(stops) == 1
+    assert_books_hold(db, db_params, exchange, staged)

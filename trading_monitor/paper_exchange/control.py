@@ -16,6 +16,7 @@ from trading_monitor.paper_exchange.plumbing import COUNTERS, HUB, VENUE, json_b
 __all__ = ["ControlError", "ExchangeControl", "routes"]  # the client is re-exported here
 
 routes = web.RouteTableDef()
+PLAYED = ("cancel_pending", "cancel_refused", "rejected_after_accept", "lagged_position_reads")
 
 
 def _decimal(raw: Any, name: str) -> Decimal:
@@ -95,6 +96,18 @@ async def clear_faults(request: web.Request) -> web.Response:
     return reply([])
 
 
+@routes.get("/control/fault_counts")
+async def fault_counts(request: web.Request) -> web.Response:
+    """What the exchange injected since its start (or reset): faults, cancel behaviours played,
+    rejections after acceptance, lagged position reads."""
+    venue = request.app[VENUE]
+    injected = venue.faults.injected
+    return reply({"faults": sum(n for k, n in injected.items() if " " not in k),
+                  "by_kind": {k: n for k, n in injected.items() if " " not in k},
+                  "by_endpoint": {k: n for k, n in injected.items() if " " in k},
+                  **{k: venue.engine.played[k] for k in PLAYED}})
+
+
 @routes.post("/control/partial_fill")
 async def partial_fill(request: web.Request) -> web.Response:
     body = await json_body(request)
@@ -167,7 +180,9 @@ async def close_manually(request: web.Request) -> web.Response:
 @routes.get("/control/orders")
 async def all_orders(request: web.Request) -> web.Response:
     engine = request.app[VENUE].engine
-    return reply([wire.order(o, None) for o in engine.orders.values()])
+    # parent_id (not in Alpaca's order JSON) ties a leg to its group for the drills' counts.
+    return reply([{**wire.order(o, None), "parent_id": o.parent_id}
+                  for o in engine.orders.values()])
 
 
 def _state(request: web.Request) -> web.Response:

@@ -110,6 +110,10 @@ class ExchangeControl:
     def counters(self) -> dict[str, int]:
         return self._call("GET", "/control/counters")
 
+    def fault_counts(self) -> dict[str, Any]:
+        """Faults injected (total, by kind, by "ENDPOINT kind") and behaviours played."""
+        return self._call("GET", "/control/fault_counts")
+
     def reset_counters(self) -> None:
         self._call("DELETE", "/control/counters")
 

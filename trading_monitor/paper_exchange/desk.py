@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,8 @@ class Desk(Book):
         super().__init__(ids, market, asset_ids, halted)
         self.cancel_rule = CancelRule()
         self.cancel_rules: dict[str, CancelRule] = {}  # by client_order_id
+        # How often a cancel behaviour or a rejection was played (GET /control/fault_counts).
+        self.played: Counter[str] = Counter()
 
     # -- cancel behaviour ----------------------------------------------------------------------
 
@@ -63,8 +66,10 @@ class Desk(Book):
             raise unprocessable(f'order is already in "{order.status}" state')
         rule = self.cancel_rules.get(order.client_order_id, self.cancel_rule)
         if rule.mode == "refuse":
+            self.played["cancel_refused"] += 1
             raise unprocessable("order is not cancelable")
         if rule.mode == "pending":
+            self.played["cancel_pending"] += 1
             order.status, order.updated_at = "pending_cancel", now
             order.cancel_due = now + timedelta(seconds=rule.seconds)
             self.emit("pending_cancel", order, now)
@@ -106,6 +111,7 @@ class Desk(Book):
         if order.status not in REJECTABLE or order.filled_qty > 0:
             raise unprocessable(f'order in "{order.status}" state with filled_qty '
                                 f"{order.filled_qty} cannot be rejected")
+        self.played["rejected_after_accept"] += 1
         return [o for o in [order, *(self.orders[i] for i in order.legs)]
                 if self.close(o, "rejected", now)]
 

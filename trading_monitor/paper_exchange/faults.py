@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,9 @@ class Faults:
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"faults:{seed}")
         self.active: list[Fault] = []
+        # Every fault that fired, keyed "kind" and "ENDPOINT kind" (GET /control/fault_counts);
+        # a storm's record needs them after count-limited faults have left `active`.
+        self.injected: Counter[str] = Counter()
 
     def add(self, fault: Fault) -> None:
         self.active.append(fault)
@@ -101,6 +105,8 @@ class Faults:
             if fault.probability is not None and self._rng.random() >= fault.probability:
                 continue
             fault.fired += 1
+            self.injected[fault.kind] += 1
+            self.injected[f"{endpoint} {fault.kind}"] += 1
             if fault.count is not None:
                 fault.count -= 1
                 if fault.count <= 0:

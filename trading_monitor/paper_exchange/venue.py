@@ -161,6 +161,7 @@ class Venue:
     def positions_view(self) -> dict[str, Position]:
         if self.position_lag <= 0:
             return self.engine.ledger.positions
+        self.engine.played["lagged_position_reads"] += 1
         return self.engine.ledger.as_of(self.now - timedelta(seconds=self.position_lag))
 
     def position_json(self, p: Position) -> dict[str, Any]:
