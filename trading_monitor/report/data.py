@@ -1,0 +1,76 @@
+"""The daily report's rows: read from the database alone (no broker), with the SQL in
+queries.sql beside this file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import pytz
+
+from trading_monitor.db_layer import Row, TradingDB
+
+NEW_YORK = pytz.timezone("America/New_York")
+WINDOW_DAYS = 30  # the chart's history: the last 30 calendar days up to the report's day
+
+
+@dataclass(frozen=True)
+class DayRows:
+    day: date
+    start: datetime  # the day's New York midnights
+    end: datetime
+    window_start: datetime
+    trades: list[Row]  # every trade holding shares in [window_start, end)
+    decisions: list[Row]
+    alerts: list[Row]
+    jobs: list[Row]
+    failed_runs: list[Row]
+    history: list[Row]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Midnight to midnight in New York (23 or 25 hours on a DST change), aware."""
+    start = NEW_YORK.localize(datetime.combine(day, time()))
+    end = NEW_YORK.localize(datetime.combine(day + timedelta(days=1), time()))
+    return start, end
+
+
+@lru_cache(maxsize=1)
+def _queries() -> dict[str, str]:
+    """`-- name: NAME` starts each query (the format of trading_monitor/db/queries.sql)."""
+    text = (resources.files("trading_monitor.report") / "queries.sql").read_text("utf-8")
+    queries: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("-- name:"):
+            current = queries.setdefault(line.split(":", 1)[1].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in queries.items()}
+
+
+def query(db: TradingDB, name: str, params: dict[str, Any]) -> list[Row]:
+    return db.execute_query(_queries()[name], params)
+
+
+def load(db: TradingDB, day: date) -> DayRows:
+    start, end = day_bounds(day)
+    first_day = day - timedelta(days=WINDOW_DAYS - 1)
+    window_start, _ = day_bounds(first_day)
+    bounds = {"start": start, "end": end}
+    return DayRows(
+        day=day, start=start, end=end, window_start=window_start,
+        trades=query(db, "trades_active", {"end": end, "window_start": window_start}),
+        decisions=query(db, "decision_outcomes", bounds),
+        alerts=query(db, "alerts", bounds),
+        jobs=query(db, "job_health", bounds),
+        failed_runs=query(db, "failed_runs", bounds),
+        history=query(db, "daily_history", {"first_day": first_day, "day": day}),
+    )
+
+
+def already_delivered(db: TradingDB, day: date) -> bool:
+    return bool(query(db, "report_delivered", {"day": day.isoformat()}))
