@@ -49,7 +49,7 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     move = trail(t.side, avg, mark["high_water_mark"], pm.config.trailing_steps,
                  stop_row["stop_price"], int(mark["trail_step"]))
     if move is None:
-        return None
+        return _catch_up(pm, trade, stop_row, mark, avg)
     text = (f"trade #{t.journal_id} {j['symbol']}: trail the stop {stop_row['stop_price']} → "
             f"{move.stop_price} (step {move.step})")
     if pm.orders.dry_run:
@@ -59,6 +59,21 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
         return f"{text}: replace failed, the old stop stays; retried next cycle"
     pm.orders.ledger.record_trail_step(t.journal_id, move.step, move.stop_price)
     return text
+
+
+def _catch_up(pm: PositionMonitor, trade: LoadedTrade, stop_row: Row, mark: Row,
+              avg: Decimal) -> str | None:
+    """A step the live stop already stands at, not yet recorded (a run died between the
+    broker accepting the replace and recording the step): record it, so the journal's stop
+    is the broker's."""
+    t = trade.state
+    due = trail(t.side, avg, mark["high_water_mark"],
+                pm.config.trailing_steps, None, int(mark["trail_step"]))
+    if due is None or pm.orders.dry_run:
+        return None
+    pm.orders.ledger.record_trail_step(t.journal_id, due.step, stop_row["stop_price"])
+    return (f"trade #{t.journal_id} {trade.journal['symbol']}: the stop already stands at "
+            f"{stop_row['stop_price']}: step {due.step} recorded")
 
 
 def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
