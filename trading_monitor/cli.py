@@ -97,6 +97,12 @@ def _validate_paper(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _report(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.report import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
@@ -114,6 +120,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                         "3 UNKNOWN)"),
     "nocodb-role": (_nocodb_role, "create the PostgreSQL role NocoDB connects with"),
     "check": (_check, "check the invariants against the books and the broker"),
+    "report": (_report, "write the daily report (Markdown, JSON, PNG chart) from the "
+                        "database"),
     "validate-paper": (_validate_paper, "check a paper account serves every read and an order "
                                         "round trip (refuses live)"),
 }

@@ -30,6 +30,7 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.report.job import daily_report
 from trading_monitor.runs import new_run_id
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Daemon:
             "executor": lambda: execute_once(db, broker, s, now=now),
             "order_monitor": lambda: monitor_once(db, broker, s, now=now),
             "position_monitor": lambda: position_monitor_once(db, broker, s, now=now),
+            "report": lambda: daily_report(db, s, now=now),  # the database only
         }[job]
 
     def _allowed(self, spec: JobSpec) -> bool:

@@ -26,6 +26,7 @@ from trading_monitor.db import migrate
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import FatalError
 from trading_monitor.order_monitor.listener import OrderStreamListener
+from trading_monitor.report.deliver import url_secrets
 
 log = logging.getLogger("trading_monitor.daemon")
 
@@ -43,7 +44,8 @@ def check_schema(db_config: dict[str, Any]) -> None:
 def _secrets(settings: Settings) -> list[str]:
     values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password,
               settings.database_url, settings.alert_urls]
-    return [v.get_secret_value() for v in values if v is not None]
+    report = settings.report_urls.get_secret_value() if settings.report_urls else None
+    return [v.get_secret_value() for v in values if v is not None] + url_secrets(report)
 
 
 def build_daemon(settings: Settings, db_config: dict[str, Any], **kw: Any) -> Daemon:

@@ -8,6 +8,8 @@
   close minus EOD_FLATTEN_MINUTES (15:50; 12:50 on a half day);
 - position monitor: every POSITION_MONITOR_INTERVAL_MINUTES (10) from 9:30 to 16:00, plus
   POSITION_MONITOR_EVENING_TIME (18:15).
+- daily report: REPORT_TIME (16:30), the day's report written to REPORT_DIR and sent to
+  REPORT_URLS (docs/report.md).
 
 Triggers fire Monday to Friday; `TradingCalendar.allows` then skips holidays, keeps the
 intraday jobs inside the session (an early close ends them at 13:00) and runs the flatten
@@ -39,7 +41,7 @@ class JobSpec:
     name: str
     trigger: BaseTrigger
     kind: str  # intraday: only inside the session; at_time: any trading day; flatten
-    runs: str  # executor | order_monitor | position_monitor
+    runs: str  # executor | order_monitor | position_monitor | report
 
 
 def _at(t: time) -> CronTrigger:
@@ -79,6 +81,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 _at(settings.order_monitor_evening_time), AT_TIME, "order_monitor"),
         JobSpec("eod_flatten", "end-of-day flatten (order monitor)",
                 OrTrigger([_at(flatten), _at(half_flatten)]), FLATTEN, "order_monitor"),
+        JobSpec("daily_report", "daily report, after the close", _at(settings.report_time),
+                AT_TIME, "report"),
     ]
     if settings.order_polling:
         specs.insert(3, JobSpec("order_monitor", "order monitor",
