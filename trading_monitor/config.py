@@ -126,6 +126,10 @@ class Settings(BaseModel):
     log_format: str = Field("text", alias="LOG_FORMAT", pattern="^(text|json)$")
     alert_urls: SecretStr | None = Field(None, alias="ALERT_URLS")  # apprise URLs, comma-separated
     alert_min_interval_minutes: float = Field(15.0, alias="ALERT_MIN_INTERVAL_MINUTES", ge=0)
+    # The daily report (docs/report.md): written after the close, sent to apprise URLs.
+    report_time: time = Field(time(16, 30), alias="REPORT_TIME")
+    report_dir: str = Field("~/trading-monitor-reports", alias="REPORT_DIR", min_length=1)
+    report_urls: SecretStr | None = Field(None, alias="REPORT_URLS")  # credentials inside
 
     @field_validator(
         "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",
