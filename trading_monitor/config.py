@@ -20,6 +20,8 @@ from trading_monitor.config_choices import (
     ExternalProtection,
     ProtectionMode,
     StopFailureAction,
+    broker_url_problems,
+    points_at_live_alpaca,
 )
 from trading_monitor.exceptions import ConfigError
 
@@ -27,7 +29,6 @@ __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode"
            "StopFailureAction", "describe_connection", "get_postgres_config",
            "has_test_database", "load_settings"]
 
-LIVE_ALPACA_HOST = "api.alpaca.markets"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -35,7 +36,9 @@ FALSE_WORDS = {"0", "false", "no", "off", ""}
 class Settings(BaseModel):
     """Typed settings; field aliases are the environment variable names."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    # allow_inf_nan=False: "inf" (or a 400-digit number) is no timeout or interval; say so.
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore",
+                              allow_inf_nan=False)
 
     database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
     postgres_host: str = Field("localhost", alias="POSTGRES_HOST")
@@ -249,16 +252,9 @@ def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list
             "ALPACA_LIVE_TRADING_CONFIRMED: live trading (ALPACA_PAPER=false) refuses to start "
             "unless this is set to true"
         )
-    if not is_live and _points_at_live_alpaca(data.get("ALPACA_BASE_URL")):
+    if not is_live and points_at_live_alpaca(data.get("ALPACA_BASE_URL")):
         problems.append("ALPACA_BASE_URL: points at Alpaca's live API while ALPACA_PAPER is true")
-    return problems
-
-
-def _points_at_live_alpaca(url: str | None) -> bool:
-    from urllib.parse import urlparse
-
-    host = (urlparse(str(url or "")).hostname or "").lower()
-    return host == LIVE_ALPACA_HOST
+    return problems + broker_url_problems(data)
 
 
 def get_postgres_config(

@@ -6,6 +6,7 @@ bound parameters. Rows come back as dicts. A dropped connection is reopened on t
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,6 +76,10 @@ class TradingDB:
                 f"cannot connect to PostgreSQL at {describe_connection(self._config)}: "
                 f"{str(exc).strip()}"
             ) from None
+        # A JSON value Python cannot read (a 5,000-digit number, absurd nesting) comes back as
+        # its text instead of failing the whole query: one n8n row must not stop the executor.
+        psycopg2.extras.register_default_json(self._conn, loads=_lenient_json)
+        psycopg2.extras.register_default_jsonb(self._conn, loads=_lenient_json)
         return self
 
     def close(self) -> None:
@@ -253,6 +258,13 @@ class TradingDB:
         if self._in_transaction:
             raise RuntimeError("create_schema() runs its own transactions")
         return migrate.apply_migrations(self.connection, production=production)
+
+
+def _lenient_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def _adapt(column: str, value: Any) -> Any:

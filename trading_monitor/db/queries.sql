@@ -9,9 +9,11 @@ WHERE contype = 'f' AND connamespace = 'public'::regnamespace;
 -- executor pass it by. NocoDB checkboxes may leave NULL, hence IS NOT TRUE.
 -- The age is computed here, from the job's clock: a production table may lack created_at
 -- (read through to_jsonb, NULL then) or hold it without a time zone (read as UTC, the
--- session's zone), and neither may keep a decision waiting.
+-- session's zone), and neither may keep a decision waiting. An infinite created_at
+-- ('-infinity' reads as ancient, so stale; 'infinity' as now) must not fail the claim.
 SELECT d.*,
-       %(now)s::timestamptz - (to_jsonb(d) ->> 'created_at')::timestamptz AS decision_age
+       %(now)s::timestamptz - GREATEST(LEAST((to_jsonb(d) ->> 'created_at')::timestamptz,
+                                             %(now)s::timestamptz), '0001-01-01Z') AS decision_age
 FROM analysis_decision d
 WHERE d.executed IS NOT TRUE AND d.id > %(after_id)s
 ORDER BY d.id
@@ -21,7 +23,8 @@ FOR UPDATE OF d SKIP LOCKED;
 -- name: peek_next_decision
 -- The dry run's claim: the same row without a lock (a read-only session takes none).
 SELECT d.*,
-       %(now)s::timestamptz - (to_jsonb(d) ->> 'created_at')::timestamptz AS decision_age
+       %(now)s::timestamptz - GREATEST(LEAST((to_jsonb(d) ->> 'created_at')::timestamptz,
+                                             %(now)s::timestamptz), '0001-01-01Z') AS decision_age
 FROM analysis_decision d
 WHERE d.executed IS NOT TRUE AND d.id > %(after_id)s
 ORDER BY d.id

@@ -217,7 +217,9 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
             raise DecisionInvalid(f"decision JSON is not valid JSON ({exc.msg} at char {exc.pos})"
                                   ) from None
         except (ValueError, RecursionError) as exc:  # absurd nesting or number length
-            raise DecisionInvalid(f"decision JSON is not usable ({type(exc).__name__})") from None
+            what = ("nested too deeply" if isinstance(exc, RecursionError)
+                    else "a number has too many digits")
+            raise DecisionInvalid(f"decision JSON is not usable: {what}") from None
     if not isinstance(raw, dict):
         raise DecisionInvalid("decision JSON must be an object")
     return dict(raw)
