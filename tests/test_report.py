@@ -340,3 +340,31 @@ def test_the_report_command_defaults_to_the_jobs_latest_trading_day(db, db_param
     assert json.loads((tmp_path / "report-2026-11-20.json").read_text())["trades_closed"]
     assert main(["--date", "2026-11-19", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "report-2026-11-19.json").read_text())["trades_closed"] == []
+
+
+# -- the pure parts ---------------------------------------------------------------------------
+
+def _row(**kw):
+    base = {"side": "buy", "actual_entry_price": D("100"), "first_stop": D("95"),
+            "planned_stop_loss": None, "actual_pnl": D("-30"), "actual_qty": D("5")}
+    return {**base, **kw}
+
+
+def test_r_multiples_by_side_and_without_a_usable_stop():
+    from trading_monitor.report.figures import initial_risk, r_multiple
+
+    assert r_multiple(_row()) == D("-1.20")  # lost 6 a share on 5 of risk
+    short = _row(side="sell", first_stop=D("104"), actual_pnl=D("40"))  # covered 8 lower
+    assert (initial_risk(short), r_multiple(short)) == (D("4"), D("2.00"))
+    assert r_multiple(_row(first_stop=None, planned_stop_loss=D("90"))) == D("-0.60")
+    assert r_multiple(_row(first_stop=None)) is None  # no stop: no R
+    assert r_multiple(_row(first_stop=D("101"))) is None  # a stop above a long's entry
+
+
+def test_an_unreadable_report_url_fails_without_echoing_it(db, tmp_path):
+    from trading_monitor.report.deliver import deliver
+
+    files = write_report(db, DAY, tmp_path)
+    result = deliver(files, ["nosuchscheme://user:hunter22@host/"], "report")
+    assert result.status == "failed" and "hunter22" not in (result.error or "")
+    assert deliver(files, [], "report").status == "not_configured"
