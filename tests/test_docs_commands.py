@@ -160,3 +160,28 @@ def test_the_parser_reads_marks_indented_blocks_and_other_languages(tmp_path: Pa
         ("docs/sample.md:13", "sh", (), "ls\n")]
     sql = [b for b in fenced_blocks(doc, tmp_path) if b.language == "sql"]
     assert sql[0].text == "SELECT 1;\n```\nstill sql\n"
+
+
+_ALERT_CALL = re.compile(r"\blog\.(?P<level>\w+)\(\s*\"ALERT (?P<message>[^\"]*)\"")
+
+
+def alert_calls(root: Path = ROOT) -> list[tuple[str, str, str]]:
+    """(file, log level, message) of every `log.<level>("ALERT …")` in the package."""
+    found = []
+    for path in sorted((root / "trading_monitor").rglob("*.py")):
+        for match in _ALERT_CALL.finditer(path.read_text(encoding="utf-8")):
+            found.append((str(path.relative_to(root)), match["level"], match["message"]))
+    return found
+
+
+def test_every_alert_is_sent_and_explained_in_the_runbook() -> None:
+    # An alert is sent only when logged at ERROR or above (trading_monitor/alerts.py), and the
+    # runbook (docs/operations.md, "What each alert means") must say what each one means.
+    runbook = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    calls = alert_calls()
+    assert len(calls) >= 10
+    for path, level, message in calls:
+        assert level in ("error", "exception", "critical"), (
+            f"{path}: ALERT {message!r} is logged at {level}, so it is never sent")
+        words = max((part.strip() for part in re.split(r"%[sdr]", message)), key=len)
+        assert words in runbook, f"docs/operations.md does not explain {path}'s ALERT {message!r}"

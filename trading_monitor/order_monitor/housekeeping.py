@@ -92,8 +92,8 @@ def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]
         if m.dry_run:
             m.would(f"flatten untracked {p.qty} {p.symbol}")
             continue
-        log.warning("ALERT untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
-                    p.qty, p.symbol)
+        log.error("ALERT untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
+                  p.qty, p.symbol)
         jid = m.ledger.adopt_external_position(p.symbol, p.qty, p.avg_entry_price,
                                                "untracked at the broker; FLATTEN_UNTRACKED")
         adopted += load_trades(m.db, [jid])
