@@ -79,8 +79,11 @@ def _catch_up(pm: PositionMonitor, trade: LoadedTrade, stop_row: Row, mark: Row,
 def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
     """A replacement written by a run that died before its PATCH was answered: adopt the new
     order if the broker made it, else the intent never went out."""
+    # Only stop replacements: an AMEND's entry intent also names the order it replaces, and
+    # is the executor's to settle (it waits, unsent, while the old entry's cancel settles).
     unsent = [r for r in trade.orders if r["order_status"] == "pending_submit"
-              and r["replaces_order_execution_id"] is not None]
+              and r["replaces_order_execution_id"] is not None
+              and r["order_role"] == OrderRole.STOP_LOSS.value]
     for row in unsent:
         found = follow_replacements(pm.orders.broker, pm.orders.broker.get_order_by_client_id(
             row["client_order_id"]))
