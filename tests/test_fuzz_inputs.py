@@ -15,7 +15,10 @@ half of the file feeds garbage to every variable of config.py.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -33,6 +36,7 @@ from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.decision import Action, Decision
+from trading_monitor.exceptions import ConfigError
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.paper_exchange.assets import DEFAULT_ASSETS
 
@@ -414,3 +418,113 @@ def test_jsonb_python_cannot_read_is_rejected_not_a_crash(db, db_params, fuzz_br
                 [Row(swing("NVDA"), {"ticker": "NVDA", "primary_action": "NEW_TRADE"})])
     reason = db.query("decision_outcome", {"terminal_state": "REJECTED"})[0]["reason"]
     assert reason.startswith("malformed decision: decision JSON is not usable: "), reason
+
+
+# -- broken settings: garbage in every variable of config.py ---------------------------------
+
+SECRET_ENV = {"ALPACA_API_KEY": "PKFUZZKEY4242", "ALPACA_SECRET_KEY": "fuzz-secret-7f7f",
+              "POSTGRES_PASSWORD": "pgpass-fuzz-3131",
+              "DATABASE_URL": "postgresql://tm:dburl-pass-5858@127.0.0.1:1/tm",
+              "TEST_POSTGRES_PASSWORD": "testpass-fuzz-6464",
+              "ALERT_URLS": "ntfy://alert-token-9393@ntfy.sh/tm",
+              "REPORT_URLS": "mailto://me:report-pass-2727@example.com"}
+SECRET_VARS = {f.alias for f in Settings.model_fields.values()
+               if "SecretStr" in str(f.annotation)}
+ALL_VARS = sorted(str(f.alias) for f in Settings.model_fields.values())
+# Cross-field rules name the variable that must change, which may be another one.
+LINKED = {"ALPACA_PAPER": {"ALPACA_LIVE_TRADING_CONFIRMED"}}
+ENV_CHARS = st.characters(blacklist_characters="\x00")  # lone surrogates: undecodable bytes
+HOSTILE = NUMBER_WORDS + SQL_STRINGS + [
+    "-1", "0", "1e400", "9" * 5000, "99999999999999999999", "25:61", "9:45pm", "12:00:00.5",
+    "true false", "\n", "off", "none", "null", "yes please", "http://[::1", "ftp://x",
+    "8:0,15", "8:0,8:0", "-5:0", "a:b", "1" * 400 + ":0", "DEBUG; rm -rf /", "json\n",
+    "\udcff\udcfe", "\u0661\u0662", "\U0001f4b8", "\t", "0.0000001", "-0", "1_000"]
+
+
+def _names(exc: ConfigError) -> set[str]:
+    return {p.split(":", 1)[0] for p in exc.problems}
+
+
+@pytest.mark.parametrize("var", ALL_VARS)
+def test_every_hostile_value_in_every_setting_is_refused_by_name_or_harmless(var):
+    for value in HOSTILE:
+        check_setting(var, value)
+
+
+@hsettings(max_examples=400, deadline=None, derandomize=True)
+@given(var=st.sampled_from(ALL_VARS), value=st.text(ENV_CHARS, max_size=30))
+def test_any_text_in_any_setting_is_refused_by_name_or_harmless(var, value):
+    check_setting(var, value)
+
+
+def check_setting(var: str, value: str) -> None:
+    """A named ConfigError (nothing else, never a secret in it), or a usable value."""
+    env = {**SECRET_ENV, var: value}
+    secrets = [v for k, v in SECRET_ENV.items() if k != var]
+    try:
+        loaded = load_settings(env, need_broker=True)
+    except ConfigError as exc:  # any other exception is a crash: the test fails
+        assert _names(exc) & ({var} | LINKED.get(var, set())), (var, value, exc.problems)
+        assert _names(exc) <= {var} | LINKED.get(var, set()), (var, value, exc.problems)
+        assert not any(s in str(exc) for s in secrets)
+        return
+    for name in Settings.model_fields:  # accepted: then a usable value, no inf/NaN
+        value_now = getattr(loaded, name)
+        if isinstance(value_now, (float, Decimal)):
+            assert Decimal(value_now).is_finite(), (var, value)
+    text = repr(loaded) + str(loaded)
+    assert not any(s in text for s in [*secrets, *(env[v] for v in SECRET_VARS & {var})]
+                   if len(s) >= 8)
+
+
+@hsettings(max_examples=150, deadline=None, derandomize=True)
+@given(var=st.sampled_from(sorted(SECRET_VARS)), junk=st.text(ENV_CHARS, max_size=6))
+def test_a_broken_secret_is_never_echoed(var, junk):
+    secret = f"S3cretV4lue{junk}"
+    try:
+        loaded = load_settings({**SECRET_ENV, var: secret}, need_broker=True)
+    except ConfigError as exc:
+        assert var in _names(exc)
+        assert "S3cretV4lue" not in str(exc)
+    else:
+        assert "S3cretV4lue" not in repr(loaded) + str(loaded)
+
+
+BROKEN = [("POSTGRES_PORT", "abc"), ("POSTGRES_PORT", "70000"), ("BROKER_TIMEOUT_SECONDS", "inf"),
+          ("ALERT_MIN_INTERVAL_MINUTES", "1e400"), ("EXECUTOR_TIME", "25:00"),
+          ("PROTECTION_MODE", "yolo"), ("TRAILING_STEPS", "8:0,15"), ("ALPACA_PAPER", "maybe"),
+          ("MAX_NOTIONAL_PER_ORDER", "NaN"), ("LOG_FORMAT", "xml"),
+          ("ALPACA_BASE_URL", "http://[::1"), ("ALPACA_STREAM_URL", "http://127.0.0.1:8765"),
+          ("ALPACA_API_KEY", "PKFUZZKEY4242 pasted"), ("ALPACA_SECRET_KEY", "fuzz-secret-7f7f\nx"),
+          ("ALPACA_PAPER", "false")]  # live without ALPACA_LIVE_TRADING_CONFIRMED
+
+
+@pytest.mark.parametrize("command", ["execute", "monitor-orders", "monitor-positions", "run",
+                                     "status", "check"])
+@pytest.mark.parametrize(("var", "value"), BROKEN)
+def test_the_cli_exits_2_naming_the_variable(command, var, value, monkeypatch, tmp_path, capsys):
+    from trading_monitor.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ALL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, secret in {**SECRET_ENV, var: value}.items():
+        monkeypatch.setenv(name, secret)
+    assert main([command]) == 2
+    out = capsys.readouterr()
+    named = LINKED.get(var, set()) if value == "false" else {var}
+    assert any(f"{n}:" in out.err for n in named), out.err
+    assert "Traceback" not in out.err
+    for secret in [*SECRET_ENV.values(), value.strip()]:
+        if var in SECRET_VARS or secret in SECRET_ENV.values():
+            assert secret not in out.err + out.out
+
+
+def test_the_console_script_exits_2_naming_the_variable(tmp_path):
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **SECRET_ENV,
+           "EXECUTOR_TIME": "25:00", "ALPACA_SECRET_KEY": "fuzz-secret-7f7f with space"}
+    done = subprocess.run([sys.executable, "-m", "trading_monitor.cli", "execute"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "EXECUTOR_TIME:" in done.stderr and "ALPACA_SECRET_KEY:" in done.stderr
+    assert "fuzz-secret-7f7f" not in done.stderr + done.stdout
