@@ -13,17 +13,19 @@ counts (GET /control/fault_counts), printed for docs/reliability.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, run, watch
+from tests.helpers import add_decision, entry, exchange_now, monitor, run, watch
 from tests.test_drills_support import assert_books_hold
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
+from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.paper_exchange import PaperExchange
 
 pytestmark = pytest.mark.storms
@@ -80,6 +82,12 @@ STORMS: dict[str, list[dict[str, Any]]] = {
     "cancel_refuse": [],   # cancel_behavior refuse
     "reject_after_accept": [],  # /control/reject on accepted orders, each round
     "position_lag": [],    # /control/position_lag 30 s
+    # The order stream, listened to by the daemon's listener while the jobs poll: events
+    # dropped or lost with a closed socket, and reconnections refused.
+    "stream": [_fault(kind="stream_disconnect", probability=0.3),
+               _fault(kind="stream_drop", probability=0.3),
+               _fault(endpoint="GET /stream", kind="http_status", status=429, count=2,
+                      retry_after=0)],
     "mixed": [
         _fault(endpoint="*", kind="latency", ms=80, probability=0.1),
         *_statuses(429, 503, 504, p=0.05),
@@ -120,6 +128,14 @@ def _reject_accepted(exchange: PaperExchange) -> int:
     return rejected
 
 
+def _reconnected(listener: OrderStreamListener, seconds: float) -> None:
+    """The listener back on the stream (through the refused handshakes) after the storm."""
+    deadline = time.monotonic() + seconds
+    while not listener.connected:
+        assert time.monotonic() < deadline, "the stream listener never reconnected"
+        time.sleep(0.05)
+
+
 class _Jobs:
     """The three jobs, guarded as the daemon guards them: an error is counted, not fatal."""
 
@@ -153,6 +169,10 @@ def _follow_ups(db, added: set[str]) -> None:
 def _storm(storm: str, db, db_params, exchange) -> dict[str, Any]:
     settings = load_settings(exchange_env(exchange, **ENV), need_broker=True)
     jobs = _Jobs(db_params, settings)
+    listener = None
+    if storm == "stream":
+        listener = OrderStreamListener(db_params, AlpacaBroker(settings), settings,
+                                       now=exchange_now).start()
     for body in BOOK:
         add_decision(db, body)
     _arm(storm, exchange)
@@ -166,9 +186,13 @@ def _storm(storm: str, db, db_params, exchange) -> dict[str, Any]:
         if MOVES.get(round_no):
             exchange.control.set_prices(MOVES[round_no])
         exchange.control.advance(30)
+    if listener is not None:
+        _reconnected(listener, 10)
     storm_errors = len(jobs.errors)
     counts = exchange.control.fault_counts()
     _clear(exchange)
+    if listener is not None:
+        listener.stop()
     for _ in range(CALM_ROUNDS):
         _follow_ups(db, added)
         jobs.cycle()

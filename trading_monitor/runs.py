@@ -6,6 +6,7 @@ import contextvars
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from psycopg2.extras import Json
 
 from trading_monitor.clock import system_clock
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.exceptions import DatabaseUnavailable
 
 # The run id of the job running in this thread (or task): log lines carry it.
 current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
@@ -56,14 +58,50 @@ class JobRun:
         if at is not None:
             row["started_at"] = at
         self.row_id = self.db.insert("job_run", row)
+        _write_unrecorded(self.db)  # the database is back: finish what it missed
         return self
 
     def finish(self, status: str, *, broker_requests: int | None = None,
                error: str | None = None) -> None:
-        self.db.execute_update(
-            "UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s, "
-            "error = %s, broker_requests = %s WHERE id = %s",
-            [status, self._time(), Json(self.summary), error, broker_requests, self.row_id])
+        params = [status, self._time(), Json(self.summary), error, broker_requests, self.row_id]
+        try:
+            _write_finish(self.db, params)
+        except DatabaseUnavailable:
+            # The connection died under the run (a PostgreSQL restart, often the very error
+            # being recorded). It reopens on the next use: try once more, and if the server
+            # is still away, leave the row to the next run that reaches it, rather than
+            # RUNNING for the health check to call a hung job.
+            try:
+                _write_finish(self.db, params)
+            except DatabaseUnavailable:
+                with _unrecorded_lock:
+                    _unrecorded.append((repr(self.db), params))
+                raise
+
+
+# Finishes that could not be written (the database was away), oldest first, with the
+# database they belong to (its repr names host, port and database, never a password).
+_unrecorded: list[tuple[str, list[Any]]] = []
+_unrecorded_lock = threading.Lock()
+FINISH_SQL = ("UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s, "
+              "error = %s, broker_requests = %s WHERE id = %s AND status = 'RUNNING'")
+
+
+def _write_finish(db: TradingDB, params: list[Any]) -> None:
+    db.execute_update(FINISH_SQL, params)
+
+
+def _write_unrecorded(db: TradingDB) -> None:
+    with _unrecorded_lock:
+        mine = [entry for entry in _unrecorded if entry[0] == repr(db)]
+        _unrecorded[:] = [entry for entry in _unrecorded if entry[0] != repr(db)]
+    for n, (_, params) in enumerate(mine):
+        try:
+            _write_finish(db, params)
+        except DatabaseUnavailable:
+            with _unrecorded_lock:
+                _unrecorded[:0] = mine[n:]
+            return
 
 
 R = TypeVar("R")
