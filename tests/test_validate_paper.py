@@ -92,3 +92,24 @@ def test_live_trading_is_refused_before_any_request(exchange: PaperExchange) -> 
     assert result.stdout == ""
     assert sum(exchange.control.counters().values()) == 0
     keys_absent(result.stdout, result.stderr)
+
+
+def test_a_lost_submit_answer_is_settled_by_our_client_order_id(exchange: PaperExchange) -> None:
+    # The exchange creates the order and drops the connection: found by its id, not resent.
+    exchange.control.set_fault("POST /v2/orders", "lost_response", count=1)
+    result = validate(exchange)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [order] = our_orders(exchange)
+    assert order["status"] == "canceled"
+
+
+def test_a_refused_cancel_fails_and_names_the_order_left_live(exchange: PaperExchange) -> None:
+    exchange.control.set_cancel_behavior("refuse")
+    result = validate(exchange)
+    assert result.returncode == 1
+    verdicts = lines(result.stdout)
+    assert verdicts["order cancelled"] == "FAIL" and verdicts["stream events"] == "FAIL"
+    [order] = our_orders(exchange)
+    assert order["status"] == "new"
+    assert f"{order['client_order_id']} may still be live" in result.stderr
+    assert "refused the cancel" in result.stdout

@@ -150,8 +150,11 @@ def _raise(message: str | None) -> str:
 
 
 def _stream_connect(c: Checklist, watch: StreamWatch, wait_seconds: float) -> None:
-    c.run("stream connect", watch.stream.start, lambda _: "started")
-    c.lines.pop()  # started is not connected: the line below says which
+    try:
+        watch.stream.start()
+    except Exception as exc:  # a line of the checklist, like every other failure
+        c.fail("stream connect", f"{type(exc).__name__}: {exc}")
+        return
     if watch.connected.wait(wait_seconds):
         c.lines.append(("stream connect", True, "trade_updates authorized and subscribed"))
     else:
@@ -168,6 +171,7 @@ def _order_round_trip(c: Checklist, broker: AlpacaBroker, settings: Settings, sy
     request = OrderRequest(client_order_id=coid, symbol=symbol, side="buy", qty=Decimal(1),
                            order_type="limit", time_in_force="day", limit_price=far_limit(price))
     placed: BrokerOrder | None = None
+    cancelled = False
     try:
         placed = c.run("order placed", lambda: broker.submit_order(request), lambda o: (
             f"buy 1 {symbol} limit {request.limit_price} day, {coid}: {o.status}"))
@@ -178,17 +182,21 @@ def _order_round_trip(c: Checklist, broker: AlpacaBroker, settings: Settings, sy
                                                          for o in orders)
             else _raise(f"{len(orders)} open, {coid} not among them")))
     finally:
-        _cancel(c, broker, settings, coid, placed, sleep)
-    _stream_events(c, watch, coid, sleep)
+        cancelled = _cancel(c, broker, settings, coid, placed, sleep)
+    if cancelled:
+        _stream_events(c, watch, coid, sleep)
+    else:
+        c.fail("stream events", f"{coid}: not cancelled, so no canceled event to wait for")
 
 
 def _cancel(c: Checklist, broker: AlpacaBroker, settings: Settings, coid: str,
-            placed: BrokerOrder | None, sleep: Callable[[float], None]) -> None:
-    """Cancel the order, found by our id when the submit's answer was lost, until final."""
+            placed: BrokerOrder | None, sleep: Callable[[float], None]) -> bool:
+    """Cancel the order, found by our id when the submit's answer was lost, until final;
+    whether the broker's final word is `canceled`."""
     order = placed or c.run("order lookup", lambda: broker.get_order_by_client_id(coid),
                             lambda o: f"{coid}: {o.status if o else 'never reached the broker'}")
     if order is None:
-        return
+        return False
     settle = max(settings.cancel_settle_seconds, 10.0)
     done = c.run("order cancelled", lambda: cancel_until_final(
         broker, order, settle_seconds=settle, sleep=sleep), lambda r: (
@@ -199,6 +207,7 @@ def _cancel(c: Checklist, broker: AlpacaBroker, settings: Settings, coid: str,
     if done is None:
         print(f"trading-monitor: WARNING: {coid} may still be live; cancel it at the broker",
               file=sys.stderr)
+    return done is not None
 
 
 def _stream_events(c: Checklist, watch: StreamWatch, coid: str,
