@@ -81,3 +81,70 @@ def test_sigterm_in_the_middle_of_a_job_lets_it_finish(db, db_params, exchange, 
     assert runs and all(r["status"] != "RUNNING" for r in runs)  # finished, not cut off
     [entry_row] = [r for r in db.query("order_execution") if r["order_role"] == "ENTRY"]
     assert entry_row["order_status"] != "pending_submit" and len(exchange.control.orders()) >= 1
+
+
+# -- leadership: two daemons, and the leader killed ----------------------------------------
+
+def _lock_holders(db) -> int:
+    from trading_monitor.daemon.leader import LEADER_LOCK_KEY
+
+    return db.execute_query(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND classid = %s AND objid = %s AND objsubid = 1 AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())",
+        [LEADER_LOCK_KEY >> 32, LEADER_LOCK_KEY & 0xFFFFFFFF])[0]["n"]
+
+
+def _live_leaders(db, daemons) -> list[int]:
+    alive = {d.proc.pid for d in daemons if d.proc.poll() is None}
+    return [r["pid"] for r in db.query("daemon_heartbeat", {"role": "leader"})
+            if r["pid"] in alive]
+
+
+def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, exchange,
+                                                                 tmp_path):
+    from tests.test_drills_monitors import _Daemon
+    from tests.test_drills_support import assert_books_hold
+    from trading_monitor.config import load_settings
+
+    daemons = [_Daemon(exchange, db_params, tmp_path), _Daemon(exchange, db_params, tmp_path)]
+    seen: list[tuple[int, int]] = []  # (lock holders, live leaders) sampled all along
+
+    def one_leader() -> bool:
+        sample = (_lock_holders(db), len(_live_leaders(db, daemons)))
+        seen.append(sample)
+        return sample == (1, 1) and len(db.query("daemon_heartbeat")) == 2
+
+    daemons[0].wait_for(one_leader, 60)
+    [leader_pid] = _live_leaders(db, daemons)
+    leader = next(d for d in daemons if d.proc.pid == leader_pid)
+    standby = next(d for d in daemons if d is not leader)
+    d1 = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    standby.wait_for(lambda: one_leader() and bool(db.query("decision_outcome")), 60)
+    ran = {r["pid"] for r in db.query("job_run") if r["job_name"] == "order_executor"}
+    assert ran == {leader_pid}, "the standby traded"
+
+    leader.proc.send_signal(signal.SIGKILL)  # kill -9: no release, no goodbye
+    assert leader.wait_exit(10) == -signal.SIGKILL
+    killed_at = time.monotonic()
+    standby.wait_for(lambda: one_leader() and _live_leaders(db, daemons) == [standby.proc.pid],
+                     60)
+    took_over = time.monotonic() - killed_at
+    d2 = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
+                                take_profit="440.00"))
+
+    def both_protected() -> bool:
+        one_leader()
+        journals = db.query("trade_journal")
+        return len(journals) == 2 and all(j["protected_at"] for j in journals)
+
+    standby.wait_for(both_protected, 60)
+    assert standby.stop() == 0, standby.tail()
+    assert max(h for h, _ in seen) == 1 and max(n for _, n in seen) == 1, "two leaders"
+    after = {r["pid"] for r in db.query("job_run", {"job_name": "order_executor"})}
+    assert after <= {leader_pid, standby.proc.pid}
+    assert [o["analysis_decision_id"] for o in db.query("decision_outcome")] == [d1, d2]
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    assert_books_hold(db, db_params, exchange, settings)
+    print(f"\nleader pid {leader_pid} killed; standby {standby.proc.pid} led after "
+          f"{took_over:.1f}s; {len(seen)} samples, never two leaders")
