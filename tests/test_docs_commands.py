@@ -133,6 +133,10 @@ def run_block(block: Block, env: dict[str, str], workdir: Path) -> subprocess.Co
         os.killpg(proc.pid, signal.SIGKILL)  # the block's whole process group, nothing else
         out, _ = proc.communicate()
         pytest.fail(f"{block.name} did not finish within {TIMEOUT_SECONDS} s:\n{out[-3000:]}")
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever the block left running in the background
+    except ProcessLookupError:
+        pass
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
 
