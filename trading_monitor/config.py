@@ -210,6 +210,9 @@ def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[s
 
     values: dict[str, str] = {}
     if env_file is not None and os.path.exists(env_file):
+        from trading_monitor.environment import check_env_file_permissions  # it imports us
+
+        check_env_file_permissions(env_file)
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ)
     return values

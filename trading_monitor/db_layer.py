@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 _CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+SAVEPOINT_NAMES = frozenset({"decision", "work"})  # identifiers are whitelisted, even these
 
 
 class TradingDB:
@@ -136,6 +137,8 @@ class TradingDB:
         """Inside a transaction: an error rolls back only what ran in this block."""
         if not self._in_transaction:
             raise RuntimeError("a savepoint needs an open transaction")
+        if name not in SAVEPOINT_NAMES:
+            raise UnknownSchemaError(f"unknown savepoint {name!r}")
         self._run(sql.SQL("SAVEPOINT {}").format(sql.Identifier(name)), None, fetch=False)
         try:
             yield self

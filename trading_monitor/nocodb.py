@@ -16,7 +16,6 @@ sent to the server only as a SCRAM/MD5 verifier, and never printed.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,12 +38,14 @@ from trading_monitor.nocodb_verify import (
     EXIT_APPROVAL_COLUMNS,
     SCHEMA,
     SYSTEM_STATE_UPDATE_COLUMNS,
+    database_identifier,
+    policy_identifier,
+    role_identifier,
+    sequence_identifier,
     verify,
 )
 
 DEFAULT_ROLE = "trading_monitor_nocodb"
-# A plain lower-case name, short enough for the policy names derived from it.
-ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 # The system_state rows a trader may set from NocoDB. The halts are cleared with
 # `trading-monitor resume` (audited); installation_id, fill_cursor and the monitors' state
 # belong to the jobs.
@@ -75,10 +76,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="check and print the SQL, change nothing")
     parser.add_argument("--test-mode", action="store_true", help="target the test database")
     return parser
-
-
-def _policy(role: str, action: str) -> sql.Identifier:
-    return sql.Identifier(f"tm_{role}_operator_{action}")
 
 
 def _keys() -> sql.Composable:
@@ -151,16 +148,18 @@ def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
             what = ", ".join(r["relname"] for r in owned[:5]) or "the database or schema"
             raise FatalError(f"role {role} owns {what}: an owner may do anything, whatever "
                              "is granted. NocoDB needs a role that owns nothing")
-    sequence = _one(db, "SELECT pg_get_serial_sequence(%s, 'id') AS seq",
+    sequence = _one(db, "SELECT n.nspname AS nsp, c.relname AS rel FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.oid = pg_get_serial_sequence(%s, 'id')::regclass",
                     [f"{SCHEMA}.analysis_decision"])
     return {"dbname": here["dbname"], "me": here["me"], "exists": found is not None,
             "can_login": bool(found and found["rolcanlogin"]),
-            "decision_sequence": sequence["seq"] if sequence else None}
+            "decision_sequence": (sequence["nsp"], sequence["rel"]) if sequence else None}
 
 
 def plan(role: str, facts: dict[str, Any], verifier: str | None,
          exit_approval: bool) -> list[Statement]:
-    r = sql.Identifier(role)
+    r = role_identifier(role)
     s = sql.Identifier(SCHEMA)
     decisions = sql.SQL("{}.{}").format(s, sql.Identifier("analysis_decision"))
     state = sql.SQL("{}.{}").format(s, sql.Identifier("system_state"))
@@ -179,8 +178,10 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
     add(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, r))
     add(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(s, r))
     add(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(s, r))
-    add(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(facts["dbname"]), r))
-    add(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(facts["dbname"]), r))
+    add(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(database_identifier(facts["dbname"]),
+                                                              r))
+    add(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database_identifier(facts["dbname"]),
+                                                             r))
     add(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, r))
     # Read everything, views included, and what this user creates later (new migrations).
     add(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, r))
@@ -189,7 +190,7 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
     add(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(decisions, r))
     if facts["decision_sequence"]:
         add(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
-            sql.SQL(facts["decision_sequence"]), r))  # pg_get_serial_sequence quotes it
+            sequence_identifier(facts["decision_sequence"]), r))
     # system_state: insert a row, change value and reason; never its key, never a delete.
     add(sql.SQL("GRANT INSERT ON {} TO {}").format(state, r))
     add(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
@@ -197,13 +198,13 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
     # ... and only on the operator's rows. RESTRICTIVE: ANDed with tm_every_row, for this
     # role alone. USING (true) with the check on the new row: since the key cannot change,
     # an edit of any other row is refused with an error rather than skipped in silence.
-    add(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(_policy(role, "insert"), state))
+    inserts, updates = policy_identifier(role, "insert"), policy_identifier(role, "update")
+    add(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(inserts, state))
     add(sql.SQL("CREATE POLICY {} ON {} AS RESTRICTIVE FOR INSERT TO {} "
-                "WITH CHECK (key = ANY ({}))").format(_policy(role, "insert"), state, r, _keys()))
-    add(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(_policy(role, "update"), state))
+                "WITH CHECK (key = ANY ({}))").format(inserts, state, r, _keys()))
+    add(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(updates, state))
     add(sql.SQL("CREATE POLICY {} ON {} AS RESTRICTIVE FOR UPDATE TO {} "
-                "USING (true) WITH CHECK (key = ANY ({}))").format(
-        _policy(role, "update"), state, r, _keys()))
+                "USING (true) WITH CHECK (key = ANY ({}))").format(updates, state, r, _keys()))
     if exit_approval:
         add(sql.SQL("GRANT UPDATE ({}) ON {}.{} TO {}").format(
             _columns(EXIT_APPROVAL_COLUMNS), s, sql.Identifier("position_tracking"), r))
@@ -221,9 +222,7 @@ def _password(var: str | None) -> str | None:
 
 def run(db: TradingDB, role: str, *, password: str | None, dry_run: bool = False,
         exit_approval: bool = False, out: Callable[[str], None] = print) -> int:
-    if not ROLE_NAME.fullmatch(role):
-        raise ConfigError([f"--role {role!r}: use 1-40 lower-case letters, digits or _, "
-                           "not starting with a digit"])
+    role_identifier(role)
     facts = _preconditions(db, role)
     if not facts["exists"] and password is None:
         raise FatalError(f"role {role} does not exist: give --password-env VAR to create it "

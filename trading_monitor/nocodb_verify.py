@@ -3,13 +3,53 @@ rights included): `trading-monitor nocodb-role` commits only when nothing is off
 
 from __future__ import annotations
 
+import re
+
+from psycopg2 import sql
+
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.exceptions import ConfigError, FatalError
 
 SCHEMA = "public"
 # updated_at is listed because NocoDB may send it with an edit; the trigger overwrites it.
 SYSTEM_STATE_UPDATE_COLUMNS = ("value", "reason", "updated_at")
 EXIT_APPROVAL_COLUMNS = ("exit_approved", "updated_at")
+# Every identifier the role's SQL is built with is one of these shapes or a fixed name.
+# A plain lower-case name, short enough for the policy names derived from it.
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,62}")
 NOT_WRITABLE = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+
+def role_identifier(role: str) -> sql.Identifier:
+    """The role as an identifier, only if it is a plain name (it comes from --role)."""
+    if not ROLE_NAME.fullmatch(role):
+        raise ConfigError([f"--role {role!r}: use 1-40 lower-case letters, digits or _, "
+                           "not starting with a digit"])
+    return sql.Identifier(role)
+
+
+def policy_identifier(role: str, action: str) -> sql.Identifier:
+    role_identifier(role)
+    if action not in ("insert", "update"):
+        raise ValueError(f"unknown policy action {action!r}")
+    return sql.Identifier(f"tm_{role}_operator_{action}")
+
+
+def database_identifier(name: str) -> sql.Identifier:
+    # current_database(), checked too: a name that needs more than quoting is refused.
+    if not DATABASE_NAME.fullmatch(name):
+        raise FatalError(f"database name {name!r} is not a plain name; grant CONNECT by hand")
+    return sql.Identifier(name)
+
+
+def sequence_identifier(name: tuple[str, str]) -> sql.Identifier:
+    # From the catalog (the sequence behind analysis_decision.id), yet checked like any name.
+    if not all(PLAIN_NAME.fullmatch(part) for part in name):
+        raise FatalError(f"analysis_decision's id sequence {'.'.join(name)!r} is not a plain "
+                         "name; grant USAGE on it by hand")
+    return sql.Identifier(*name)
 
 
 def verify(db: TradingDB, role: str, exit_approval: bool) -> list[str]:
