@@ -207,3 +207,9 @@ def settings(exchange: PaperExchange) -> Settings:
 @pytest.fixture
 def broker(settings: Settings) -> AlpacaBroker:
     return AlpacaBroker(settings, budget=RequestBudget(100_000))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--slow`: the model-based lifecycle test (tests/model) runs thousands of examples."""
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="run the lifecycle model with its long budget (thousands of examples)")
