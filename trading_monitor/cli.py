@@ -103,6 +103,12 @@ def _report(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _demo(argv: Sequence[str]) -> int:
+    from trading_monitor.demo.cli import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "migrate": (_migrate, "apply the versioned schema migrations"),
     "paper-exchange": (_paper_exchange, "serve the Alpaca-compatible paper exchange"),
@@ -120,6 +126,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                         "3 UNKNOWN)"),
     "nocodb-role": (_nocodb_role, "create the PostgreSQL role NocoDB connects with"),
     "check": (_check, "check the invariants against the books and the broker"),
+    "demo": (_demo, "a simulated trading week of the real daemon (embedded database, paper "
+                    "exchange)"),
     "report": (_report, "write the daily report (Markdown, JSON, PNG chart) from the "
                         "database"),
     "validate-paper": (_validate_paper, "check a paper account serves every read and an order "

@@ -186,3 +186,15 @@ class EmbeddedPostgres:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def detach(self) -> str:
+        """Leave the server running after this object and this process are gone (the demo's
+        --keep-db); the libpq DSN to reach it. Nothing here stops or removes it afterwards:
+        stop it with `kill -INT <pid in DATA/postmaster.pid>` and remove its base dir."""
+        params = self.params
+        # testing.postgresql stops the server when its object is collected, but only from
+        # the process that started it: pretend to be another one.
+        self._server._owner_pid = -1
+        self._server, self.base_dir = None, ""
+        return (f"postgresql://{params['user']}@{params['host']}:{params['port']}/"
+                f"{params['dbname']}")
