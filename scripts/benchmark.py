@@ -49,6 +49,7 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.demo.driver import DaemonDriver, new_york
 from trading_monitor.domain.lifecycle import FINAL_ORDER_STATUSES
 from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.order_executor.service import execute_once
@@ -761,19 +762,6 @@ def _wait_until(condition: Callable[[], bool], what: str, seconds: float = 30) -
 WEEK = date(2026, 11, 16)  # Monday; no holiday that week
 
 
-def _fire_times(trigger: Any, start: datetime, end: datetime) -> Iterator[datetime]:
-    moment = trigger.get_next_fire_time(None, start)
-    while moment is not None and moment < end:
-        yield moment
-        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
-
-
-def _new_york(day: date, hour: int, minute: int) -> datetime:
-    from trading_monitor.daemon.schedule import NEW_YORK
-
-    return NEW_YORK.localize(datetime(day.year, day.month, day.day, hour, minute))
-
-
 def _todays_decisions(db: TradingDB, ex: Exchange, per_day: int) -> None:
     """What n8n might write before the open: entries around the current price (half resting
     a little below, half marketable), SWING and DAYTRADE, on the symbols in turn."""
@@ -797,7 +785,7 @@ def daemon_child(params: dict[str, Any], days: int, latency_ms: float, per_day: 
     each before the job runs. RSS and open descriptors after each day's last job."""
     from trading_monitor.daemon.app import Daemon
 
-    start = _new_york(WEEK, 8, 0)
+    start = new_york(WEEK, 8, 0)
     with Exchange(start=start, seed=11) as ex:  # prices random-walk as the clock moves
         settings = settings_for(ex, **PRICE_CHECKS)
         broker = unlimited_broker(settings)
@@ -806,26 +794,21 @@ def daemon_child(params: dict[str, Any], days: int, latency_ms: float, per_day: 
         daemon = Daemon(settings, params, broker, now=ex.now, listener_factory=lambda:
                         OrderStreamListener(params, stream_broker, settings, now=ex.now))
         spec_ids = {spec.job_id: spec for spec in daemon.specs}
-        jobs = [job for job in daemon.scheduler.get_jobs() if job.id in spec_ids]
+        driver = DaemonDriver(daemon, ex.set_clock)  # the demo's driver (trading_monitor/demo)
         end = start + timedelta(days=days + (days // 5) * 2)
-        fires = sorted((t, job.id, job.func) for job in jobs
-                       for t in _fire_times(job.trigger, start, end))
+        fires = driver.fires(start, end)
         samples: list[dict[str, Any]] = []
         seed_requests = 0
         ran: dict[str, int] = {}
         with TradingDB(config=params) as db:
-            daemon.elect()  # the leader: start-up reconciliation, then the stream
-            for day in sorted({t.date() for t, _, _ in fires})[:days]:
-                ex.set_clock(_new_york(day, 9, 25))
+            driver.start()  # the leader: start-up reconciliation, then the stream
+            for day in sorted({f.at.date() for f in fires})[:days]:
+                ex.set_clock(new_york(day, 9, 25))
                 _todays_decisions(db, ex, per_day)
-                for moment, job_id, run in (f for f in fires if f[0].date() == day):
-                    ex.set_clock(moment)
-                    daemon.elect()
-                    before = daemon.state.ran
-                    run()
-                    daemon.beat()
-                    if daemon.state.ran == before:
+                for fire in (f for f in fires if f.at.date() == day):
+                    if not driver.run(fire):
                         continue
+                    job_id = fire.job_id
                     ran[job_id] = ran.get(job_id, 0) + 1
                     # what the seed's plan would have sent at this fire, on this book
                     if spec_ids[job_id].runs == "order_monitor":
