@@ -61,17 +61,19 @@ def _epilogue(run: Run, console: Console) -> int:
                   f"{'[green]pass[/]' if ok else '[red]FAIL[/]'} "
                   f"({len(check.findings) if check else '?'} findings)")
     if run.report is not None:
-        console.print(f"Report: {run.report.markdown} (chart {run.report.chart})")
+        console.print(f"Report: {run.report.markdown} (chart {run.report.chart})",
+                      soft_wrap=True)
     else:
         console.print(f"Report: not written ({run.report_error})")
-    console.print(f"Everything else (prices, demo.log): {run.out_dir}")
+    console.print(f"Everything else (prices, demo.log): {run.out_dir}", soft_wrap=True)
     ran = sum(1 for _, _, did in run.fired if did)
     console.print(f"{len(run.fired)} job fire times, {ran} runs (the guard skipped the rest: "
                   f"outside the session, or the holiday); {len(run.summary.trades)} trades, "
                   f"{len(run.summary.fills)} fills. The week took {run.wall_seconds:.1f} s.")
     if run.kept_dsn:
-        console.print(f"The database is still running: psql {run.kept_dsn}\n"
-                      f"Stop it with: {run.stop_hint}")
+        # soft_wrap: the commands must paste whole, whatever the terminal's width
+        console.print(f"The database is still running: psql {run.kept_dsn}", soft_wrap=True)
+        console.print(f"Stop it with: {run.stop_hint}", soft_wrap=True)
     return 0 if ok and run.summary.pnl_agrees else 1
 
 
