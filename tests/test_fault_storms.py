@@ -204,7 +204,8 @@ def _storm(storm: str, db, db_params, exchange) -> dict[str, Any]:
               for j in db.query("trade_journal")}
     spy = [o["limit_price"] for o in exchange.control.orders() if o["symbol"] == "SPY"
            and o["status"] == "new"]
-    return {"trades": trades, "spy_live": spy, "storm": storm, "faults": counts["faults"], "by_kind": counts["by_kind"],
+    return {"trades": trades, "spy_live": spy, "storm": storm, "faults": counts["faults"],
+            "by_kind": counts["by_kind"],
             "cancel_pending": counts["cancel_pending"],
             "cancel_refused": counts["cancel_refused"],
             "rejected_after_accept": counts["rejected_after_accept"] or rejected,
@@ -254,3 +255,15 @@ def test_an_amend_waiting_for_a_pending_cancel_survives_the_position_monitor(
             and o["status"] == "new"]
     assert [o["limit_price"] for o in live] == ["596"]
     assert_books_hold(db, db_params, exchange, settings)
+
+
+def test_the_exchange_counts_the_faults_it_injects(exchange, broker):
+    """GET /control/fault_counts: a count-limited fault is still counted once it is gone."""
+    exchange.control.set_fault("GET /v2/account", "http_status", status=503, count=2)
+    broker.get_account()  # two 503s, then the read retry gets through
+    counts = exchange.control.fault_counts()
+    assert exchange.control._call("GET", "/control/faults") == []
+    assert (counts["faults"], counts["by_kind"], counts["by_endpoint"]) == (
+        2, {"http_status": 2}, {"GET /v2/account http_status": 2})
+    exchange.control.reset()
+    assert exchange.control.fault_counts()["faults"] == 0
