@@ -324,6 +324,15 @@ def test_the_report_urls_are_redacted_from_the_daemon_logs(exchange):
     assert url in secrets and "app-pass-123" in secrets
 
 
+def test_alert_urls_and_the_database_url_are_redacted_url_by_url(exchange):
+    from trading_monitor.daemon.main import _secrets
+
+    secrets = _secrets(_settings(
+        exchange, ALERT_URLS="tgram://bot-token-987/chat,mailto://ops:alert-pw-55@example.com",
+        DATABASE_URL="postgresql://tm:db-pw-321@db.local/trading"))
+    assert {"tgram://bot-token-987/chat", "alert-pw-55", "db-pw-321"} <= set(secrets)
+
+
 def test_the_report_command_defaults_to_the_jobs_latest_trading_day(db, db_params, day,
                                                                     exchange, tmp_path,
                                                                     monkeypatch, capsys):

@@ -42,10 +42,12 @@ def check_schema(db_config: dict[str, Any]) -> None:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password,
-              settings.database_url, settings.alert_urls]
-    report = settings.report_urls.get_secret_value() if settings.report_urls else None
-    return [v.get_secret_value() for v in values if v is not None] + url_secrets(report)
+    values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password]
+    found = [v.get_secret_value() for v in values if v is not None]
+    # Each URL setting is hidden whole, URL by URL, and by the password inside each URL.
+    for urls in (settings.database_url, settings.alert_urls, settings.report_urls):
+        found += url_secrets(urls.get_secret_value() if urls else None)
+    return found
 
 
 def build_daemon(settings: Settings, db_config: dict[str, Any], **kw: Any) -> Daemon:
