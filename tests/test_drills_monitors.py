@@ -83,8 +83,9 @@ def test_position_monitor_killed_after_a_trailing_replace_was_accepted(
 class _Daemon:
     """`python scheduler.py` with its output in a file (a full pipe would stall it)."""
 
-    def __init__(self, exchange, db_params, tmp_path: Path, crash_at: str | None = None):
-        env = job_env(exchange, db_params, DAEMON_FAST_SECONDS="0.5", **STAGED)
+    def __init__(self, exchange, db_params, tmp_path: Path, crash_at: str | None = None,
+                 **extra: str):
+        env = job_env(exchange, db_params, **{"DAEMON_FAST_SECONDS": "0.5", **STAGED, **extra})
         if crash_at:
             env[ENV_VAR] = crash_at
         self.log = tmp_path / f"daemon-{crash_at or 'restart'}-{time.monotonic_ns()}.log"
@@ -170,6 +171,9 @@ def _settled(point: str, db, exchange) -> bool:
         return False
     if point == "in_exit":
         return all(j["status"] == "CLOSED" for j in journals)
+    if point == "in_reconciliation":
+        return [(j["status"], j["exit_reason_code"]) for j in journals] == [
+            ("CLOSED", "MANUAL")]
     if point == "after_cancel":
         return all(j["status"] == "CANCELLED" for j in journals)
     if point == "after_trail_submit":
@@ -190,10 +194,20 @@ def test_the_daemon_killed_at_a_crash_point_restarts_clean(point, db, db_params,
     else:
         add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                take_profit="260.00"))  # fills at once at 180
+    if point == "in_reconciliation":
+        # A protected position, then closed by hand while no daemon runs: the next daemon's
+        # start-up reconciliation finds the broker flat and dies right there.
+        before = _Daemon(exchange, db_params, tmp_path)
+        before.wait_for(lambda: _protected(db), 60)
+        assert before.stop() == 0, before.tail()
+        exchange.control.close_position_manually("AAPL")
     first = _Daemon(exchange, db_params, tmp_path, crash_at=point)
     code = first.wait_exit(60, _Driver(point, db, exchange))
     assert code == -signal.SIGKILL, f"{point} not reached (exit {code}):\n{first.tail()}"
-    again = _Daemon(exchange, db_params, tmp_path)
+    # The daemon's clock reads the exchange once, then runs on the machine's: a short grace
+    # instead of moving the exchange's clock.
+    grace = {"RECONCILE_GRACE_SECONDS": "2"} if point == "in_reconciliation" else {}
+    again = _Daemon(exchange, db_params, tmp_path, **grace)
     again.wait_for(lambda: _settled(point, db, exchange), 60)
     assert again.stop() == 0, again.tail()
     counts = assert_books_hold(db, db_params, exchange, _staged(exchange))
