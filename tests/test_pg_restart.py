@@ -92,12 +92,14 @@ def test_the_daemon_rides_out_a_postgres_restart_mid_cycle(own_pg, exchange, tmp
     # The intent written before the restart was resumed from the broker, never sent twice.
     entries = [r for r in db.query("order_execution") if r["order_role"] == "ENTRY"]
     assert len(entries) == 2 and all(r["order_status"] == "filled" for r in entries)
+    assert not [r for r in db.query("order_execution") if r["order_status"] == "pending_submit"]
     posts = [o for o in exchange.control.orders() if o["client_order_id"].endswith("-entry")]
     assert len(posts) == 2
     for d in (first, second):
         assert len(db.query("decision_outcome", {"analysis_decision_id": d})) == 1
     # No job left half-recorded: every run has finished (or failed) in job_run.
-    stuck = [(r["job_name"], r["run_id"]) for r in db.query("job_run") if r["status"] == "RUNNING"]
+    stuck = [(r["job_name"], r["run_id"]) for r in db.query("job_run")
+             if r["status"] == "RUNNING"]
     assert not stuck, (stuck, log[-6000:])
     assert "database" in log.lower()  # the outage was seen and logged
     settings = load_settings(exchange_env(exchange, **STAGED), need_broker=True)
