@@ -124,12 +124,14 @@ class World:
         self.executor_ran_after: int = 0  # decisions up to this id were seen by a full cycle
         self.clean_run: str | None = None  # the job of the last step, if it met no fault
         self.fills_booked = True  # a clean order-monitor run since anything could trade
+        self.trades = 0  # trade_journal rows (the model's preconditions read it)
 
     def close(self) -> None:
         for r in self.rows("SELECT d.decision->>'primary_action' AS a, o.terminal_state AS t, "
-                           "left(coalesce(o.reason, (SELECT e.message FROM event_log e WHERE e.entity = "
-                           "'analysis_decision' AND e.entity_id = d.id ORDER BY e.id DESC "
-                           "LIMIT 1)), 40) AS why FROM analysis_decision d LEFT JOIN "
+                           "left(coalesce(o.reason, (SELECT e.message FROM event_log e "
+                           "WHERE e.entity = 'analysis_decision' AND e.entity_id = d.id "
+                           "ORDER BY e.id DESC "
+                           "LIMIT 1)), 140) AS why FROM analysis_decision d LEFT JOIN "
                            "decision_outcome o ON o.analysis_decision_id = d.id"):
             World.stats[f"{r['a']} {r['t'] or 'PENDING'} {r['why'] or ''}"] += 1
         for r in self.rows("SELECT status FROM trade_journal"):
@@ -168,9 +170,10 @@ class World:
     STALE = 7  # the pick that names a trade that does not exist
 
     def target(self, pick: int) -> int:
-        """A trade by index, open ones first (what n8n usually names); STALE: none."""
+        """A trade by index, resting ones first, then open positions (what n8n usually
+        names); STALE: none."""
         ids = [r["id"] for r in self.rows(
-            "SELECT id FROM trade_journal ORDER BY status NOT IN ('PENDING', 'POSITION'), id")]
+            "SELECT id FROM trade_journal ORDER BY status <> 'PENDING', status <> 'POSITION', id")]
         if pick == self.STALE or not ids:
             return 900_000 + len(self.decisions)  # no longer (or never) exists
         return ids[pick % len(ids)]
@@ -362,23 +365,29 @@ class World:
         raise InvariantBroken(f"{text}\nsteps: {self.steps!r}")
 
     def check(self, after: str, kw: dict[str, Any]) -> None:
+        self.trades = self.rows("SELECT count(*) AS n FROM trade_journal")[0]["n"]
         clean = self.clean_run if after == "job" else None
         if after not in KEEP_BOOKS and not (after == "job" and kw["job"] != "executor"):
             self.fills_booked = False  # something may have traded since the order monitor
-        self._checker(live_stop=clean == "order_monitor")
+        # While positions lag, the monitor caps protection at what the broker shows
+        # (settle.place_protection) and tops it up once the positions catch up.
+        stops_due = clean == "order_monitor" and not self.lag
+        self._checker(live_stop=stops_due)
         self._decisions_settle()
         self._one_live_entry_per_lineage()
         if clean == "position_monitor" and self.fills_booked and not self.lag:
             self._tables_match_broker()
-        if clean == "order_monitor":
+        if stops_due:
             self._every_position_stopped()
 
     def _checker(self, live_stop: bool) -> None:
         report = run_check(self.db_params, self.broker, self.settings["bracket"], now=self.now,
                            options=Options(halt_race=timedelta(0)))
         wanted = ALWAYS | ({"live_stop"} if live_stop else set())
+        closing = self._closing_at_market()
         bad = [f"{f.invariant}: {f.message}" for f in report.findings
-               if f.severity == "violation" and f.invariant in wanted]
+               if f.severity == "violation" and f.invariant in wanted
+               and not (f.invariant == "live_stop" and f.message.split()[2] in closing)]
         if bad:
             self.fail("invariant checker: " + "; ".join(bad))
 
@@ -445,9 +454,19 @@ class World:
                 self.fail(f"after reconciliation {sym}: tables {ours.get(sym, 0)}, "
                           f"broker {broker.get(sym, 0)}")
 
+    def _closing_at_market(self) -> set[str]:
+        """Symbols a working market order is closing (the trader's close by hand, partly
+        filled): docs/invariants.md lets those go without a stop; the checker still counts
+        the share already sold in `need` (reported, see docs/reliability.md)."""
+        return {o["symbol"] for o in self.ex.control.orders()
+                if o["order_type"] == "market" and o["status"] in LIVE}
+
     def _every_position_stopped(self) -> None:
         orders = self.ex.control.orders()
+        closing = self._closing_at_market()
         for p in self.ex.control.state()["positions"]:
+            if p["symbol"] in closing:
+                continue
             qty = abs(D(p["qty"]))
             exit_side = "sell" if p["side"] == "long" else "buy"
             cover = sum((D(o["qty"]) - D(o["filled_qty"]) for o in orders

@@ -13,22 +13,30 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
-from tests.model.harness import FAULT_ENDPOINTS, FAULTS, SYMBOLS, InvariantBroken
+from tests.model.harness import FAULT_ENDPOINTS, FAULTS, SYMBOLS, InvariantBroken, World
 from trading_monitor import cancelling
 from trading_monitor.crashpoints import CRASH_POINTS
 
+STALE = World.STALE
+
 pytestmark = pytest.mark.model
 
-CI_EXAMPLES, CI_STEPS = 30, 40
+CI_EXAMPLES, CI_STEPS = 30, 80
 SLOW_EXAMPLES, SLOW_STEPS = 2000, 60
 
 symbols = st.sampled_from(SYMBOLS)
-picks = st.integers(0, 7)  # 7: a trade that does not exist
+picks = st.integers(0, STALE - 1)  # a trade, by index: resting ones first
 # The jobs, weighted as a scheduler runs them: the executor and the order monitor most.
-jobs = st.sampled_from(["executor", "order_monitor", "executor", "order_monitor",
-                        "position_monitor"])
+jobs = st.sampled_from(["executor", "order_monitor", "position_monitor"])
+modes = st.sampled_from(["bracket", "staged"])
 crashes = st.sampled_from(sorted(CRASH_POINTS))
 
 
@@ -46,6 +54,15 @@ class Lifecycle(RuleBasedStateMachine):
     def _do(self, name: str, **kw: Any) -> None:
         self.world.apply(name, **kw)
 
+    # The day starts: cancels that take a while or not (Alpaca's often do), and a resting
+    # entry n8n decided on earlier, already at the broker.
+    @initialize(mode=st.sampled_from(["pending", "immediate"]), seconds=st.sampled_from([30, 600]),
+                symbol=symbols, side=st.sampled_from(["BUY", "SELL"]))
+    def the_day_starts(self, mode: str, seconds: int, symbol: str, side: str) -> None:
+        self._do("cancel_behavior", mode=mode, seconds=seconds)
+        self._do("new_trade", symbol=symbol, side=side, style="SWING", marketable=False, qty=5)
+        self._do("job", job="executor", mode="bracket")
+
     # n8n writes a decision
     @rule(symbol=symbols, side=st.sampled_from(["BUY", "SELL"]),
           style=st.sampled_from(["SWING", "DAYTRADE"]), marketable=st.booleans(),
@@ -60,14 +77,25 @@ class Lifecycle(RuleBasedStateMachine):
     def new_trade_too(self, **kw: Any) -> None:
         self._do("new_trade", **kw)
 
+    @precondition(lambda self: self.world.trades)
     @rule(pick=picks)
     def cancel(self, **kw: Any) -> None:
         self._do("cancel", **kw)
 
+    @precondition(lambda self: self.world.trades)
     @rule(pick=picks, move=st.sampled_from(["0.005", "-0.005", "0.01"]))
     def amend(self, **kw: Any) -> None:
         self._do("amend", **kw)
 
+    @rule(amend=st.booleans())
+    def stale_decision(self, amend: bool) -> None:
+        """A CANCEL or AMEND naming a trade that does not exist (any more)."""
+        if amend:
+            self._do("amend", pick=STALE, move="0.005")
+        else:
+            self._do("cancel", pick=STALE)
+
+    @precondition(lambda self: self.world.trades)
     @rule(pick=picks, move=st.sampled_from(["0.005", "-0.005", "0.01"]))
     def amend_too(self, **kw: Any) -> None:
         self._do("amend", **kw)
@@ -89,14 +117,13 @@ class Lifecycle(RuleBasedStateMachine):
     def partial_fills(self, **kw: Any) -> None:
         self._do("partial_fills", **kw)
 
-    # the clock moves
-    @rule(n=st.sampled_from([5, 1, 30, 120]))
-    def minutes(self, **kw: Any) -> None:
-        self._do("minutes", **kw)
-
-    @rule(when=st.sampled_from(["overnight", "to_close", "weekend", "holiday"]))
-    def calendar(self, when: str) -> None:
-        self._do(when)
+    # the clock moves: minutes, or to the close, overnight, over a weekend or a holiday
+    @rule(move=st.sampled_from([5, 1, 30, 120, "to_close", "overnight", "weekend", "holiday"]))
+    def clock(self, move: int | str) -> None:
+        if isinstance(move, int):
+            self._do("minutes", n=move)
+        else:
+            self._do(move)
 
     # the broker misbehaves
     @rule(endpoint=st.sampled_from(FAULT_ENDPOINTS), fault=st.sampled_from(sorted(FAULTS)))
@@ -130,16 +157,29 @@ class Lifecycle(RuleBasedStateMachine):
     def halt(self, **kw: Any) -> None:
         self._do("halt", **kw)
 
-    # a job runs (twice as likely as any other rule), or is killed and run again
-    @rule(job=jobs, mode=st.sampled_from(["bracket", "staged"]))
-    def job(self, **kw: Any) -> None:
-        self._do("job", **kw)
+    # a job runs, or is killed at a crash point and run again. Several rules per job: the
+    # swarm (hypothesis disables a random subset of rules per example) rarely turns off all.
+    @rule(mode=modes)
+    def executor(self, mode: str) -> None:
+        self._do("job", job="executor", mode=mode)
 
-    @rule(job=jobs, mode=st.sampled_from(["bracket", "staged"]))
-    def job_again(self, **kw: Any) -> None:
-        self._do("job", **kw)
+    @rule(mode=modes)
+    def executor_again(self, mode: str) -> None:
+        self._do("job", job="executor", mode=mode)
 
-    @rule(job=jobs, mode=st.sampled_from(["bracket", "staged"]), crash=crashes)
+    @rule(mode=modes)
+    def order_monitor(self, mode: str) -> None:
+        self._do("job", job="order_monitor", mode=mode)
+
+    @rule(mode=modes)
+    def order_monitor_again(self, mode: str) -> None:
+        self._do("job", job="order_monitor", mode=mode)
+
+    @rule(mode=modes)
+    def position_monitor(self, mode: str) -> None:
+        self._do("job", job="position_monitor", mode=mode)
+
+    @rule(job=jobs, mode=modes, crash=crashes)
     def crashed_job(self, **kw: Any) -> None:
         self._do("job", **kw)
 
