@@ -29,7 +29,7 @@ STALE = World.STALE
 
 pytestmark = pytest.mark.model
 
-CI_EXAMPLES, CI_STEPS = 30, 80
+CI_EXAMPLES, CI_STEPS = 40, 40
 SLOW_EXAMPLES, SLOW_STEPS = 2000, 60
 
 symbols = st.sampled_from(SYMBOLS)
