@@ -278,3 +278,46 @@ def test_the_close_run_and_a_late_flatten_still_count(specs):
     assert cal.allows(specs["eod_flatten"], late)
     assert not cal.allows(specs["eod_flatten"], NY.localize(datetime(2026, 11, 16, 16, 5)))
     assert not cal.allows(specs["eod_flatten"], NY.localize(datetime(2026, 11, 16, 12, 50)))
+
+
+def test_a_leader_that_loses_its_lock_connection_takes_it_back_at_once(db, db_params, exchange):
+    """A database restart drops the lock's connection: the next job finds it gone and asks for
+    an election then, not an election interval (here 60 s) later; one stream listener only."""
+    settings = load_settings(exchange_env(exchange), need_broker=True)
+    broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+    listeners: list = []
+
+    class Listener:
+        def __init__(self) -> None:
+            self.running = False
+            listeners.append(self)
+
+        def start(self) -> Listener:
+            self.running = True
+            return self
+
+        def stop(self) -> None:
+            self.running = False
+
+    def lock_holders() -> list[int]:
+        return [r["pid"] for r in db.execute_query(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")]
+
+    daemon = Daemon(settings, db_params, broker, now=exchange.venue.clock.now,
+                    election_seconds=60, heartbeat_seconds=0.2, fast_seconds=0.3,
+                    listener_factory=Listener)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: daemon.leadership.is_leader and daemon.state.ran >= 1, 20)
+        [old] = lock_holders()
+        db.execute_query("SELECT pg_terminate_backend(%s) AS ok", [old])
+        took = _wait(lambda: lock_holders() not in ([], [old]), 10)
+        assert daemon.leadership.is_leader
+        ran = daemon.state.ran
+        _wait(lambda: daemon.state.ran > ran, 10)  # and it trades again
+    finally:
+        daemon.stop()
+        thread.join(10)
+    assert took < 10
+    assert len(listeners) == 2 and not listeners[0].running  # the first one was stopped

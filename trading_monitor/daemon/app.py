@@ -62,7 +62,7 @@ class Daemon:
         for spec in self.specs:
             trigger = IntervalTrigger(seconds=fast) if fast else spec.trigger
             self.scheduler.add_job(
-                guarded(spec, self._runner(spec.runs), is_leader=self.leadership.still_leader,
+                guarded(spec, self._runner(spec.runs), is_leader=self._is_leader,
                         allowed=self._allowed, state=self.state),
                 trigger, id=spec.job_id, name=spec.name)
         self.scheduler.add_job(self.elect, IntervalTrigger(seconds=election), id="election",
@@ -80,6 +80,17 @@ class Daemon:
             "report": lambda: daily_report(db, s, now=now),  # the database only
         }[job]
 
+    def _is_leader(self) -> bool:
+        """A leader that finds its lock gone (a database restart drops the connection) asks
+        for an election at once instead of a full interval later: with staged protection a
+        fill in that gap would wait for its stop."""
+        if self.leadership.still_leader():
+            return True
+        election = self.scheduler.get_job("election")
+        if election is not None and self.scheduler.running:
+            election.modify(next_run_time=system_clock())
+        return False
+
     def _allowed(self, spec: JobSpec) -> bool:
         return self.calendar.allows(spec, self.now())
 
@@ -92,9 +103,9 @@ class Daemon:
             if now_leader and not was:
                 self.beat()  # the heartbeat says leader at once, not a beat later
                 self._became_leader()
-            elif was and not now_leader:
-                self._stop_listener()
             if not now_leader:
+                # Also when a job found the lock gone first (then `was` is already False).
+                self._stop_listener()
                 self._check_leader_heartbeat()
 
     def _check_leader_heartbeat(self) -> None:
@@ -117,6 +128,7 @@ class Daemon:
         except Exception as exc:
             log.error("ALERT start-up reconciliation failed: %s", exc)
         if self._listener_factory is not None:
+            self._stop_listener()  # leadership lost and regained: never two listeners
             self._listener = self._listener_factory().start()
 
     def _stop_listener(self) -> None:
