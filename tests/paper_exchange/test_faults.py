@@ -222,6 +222,18 @@ def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
     assert [o["client_order_id"] for o in ctl.orders()] == ["hung-1"]
 
 
+def test_a_post_hung_over_a_reset_never_lands_in_the_new_book(exchange, ctl):
+    ctl.set_fault(endpoint="POST /v2/orders", kind="hang", seconds=0.4, count=1)
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
+            "time_in_force": "day", "client_order_id": "hung-over-reset"}
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(exchange.url + "/v2/orders", json=body, headers=headers, timeout=0.1)
+    ctl.reset()
+    time.sleep(0.8)  # past the hang
+    assert ctl.orders() == []
+
+
 @pytest.mark.parametrize("price", ["NaN", "abc", "-5", "0"])
 def test_set_price_control_rejects_bad_prices(ctl, price):
     from trading_monitor.paper_exchange import ControlError

@@ -89,7 +89,13 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
             # Take the whole request first: like a real backend, the exchange still acts on
             # it after the hang even if the client has given up and disconnected by then.
             await request.read()
+            generation = venue.generation
             await asyncio.sleep(fault.seconds)
+            if venue.generation != generation:
+                # The exchange was reset meanwhile: the book this request was meant for is
+                # gone, so it must not land in the next test's (nothing processed).
+                _abort(request)
+                return web.Response(status=500)
         elif fault.kind == "reset":
             _abort(request)
             return web.Response(status=500)

@@ -27,10 +27,12 @@ class Venue:
                  random_walk: bool = True) -> None:
         self._start_over = partial(self._fresh, seed, start, clock_mode, speed, scenario,
                                    rate_limit_per_min, random_walk)
+        self.generation = 0  # bumped by reset: a request held over a reset is dropped
         self._start_over()
 
     def reset(self) -> None:
         """Back to the start state: as if the exchange had just been created."""
+        self.generation += 1
         self._start_over()
 
     def _fresh(self, seed: int, start: datetime, clock_mode: str, speed: float,
