@@ -207,7 +207,9 @@ def settings_for(ex: Exchange, **env: str) -> Settings:
             "MAX_NOTIONAL_PER_ORDER": "off", "MAX_OPEN_POSITIONS": "off",
             "MAX_TOTAL_EXPOSURE": "off", "BLOCK_DUPLICATE_ENTRY": "false",
             "BLOCK_SAME_DAY_REENTRY": "false", "CHECK_BUYING_POWER": "false",
-            "MAX_PRICE_DEVIATION_PCT": "off", "MAX_DAILY_LOSS": "off"}
+            "MAX_PRICE_DEVIATION_PCT": "off", "MAX_DAILY_LOSS": "off",
+            # the daemon run's daily_report job writes here, not into the home directory
+            "REPORT_DIR": str(Path(tempfile.gettempdir()) / "tm-benchmark-reports")}
     return load_settings({**base, **env}, need_broker=True)
 
 

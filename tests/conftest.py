@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -194,7 +195,9 @@ def exchange_env(ex: PaperExchange, **overrides: str) -> dict[str, str]:
     env = {**TEST_KEYS, "ALPACA_BASE_URL": ex.url, "ALPACA_DATA_URL": ex.url,
            "ALPACA_STREAM_URL": ex.stream_url, "BROKER_TIMEOUT_SECONDS": "3",
            "BROKER_REQUESTS_PER_MINUTE": "100000", "BROKER_READ_RETRIES": "2",
-           "CLOCK_SOURCE": "broker", "CANCEL_SETTLE_SECONDS": "1"}
+           "CLOCK_SOURCE": "broker", "CANCEL_SETTLE_SECONDS": "1",
+           # the daemon's daily_report job: never into the home directory of whoever tests
+           "REPORT_DIR": os.path.join(tempfile.gettempdir(), f"tm-test-reports-{os.getpid()}")}
     env.update(overrides)
     return env
 
