@@ -58,6 +58,36 @@ CLOSE_BY_HAND_IN_PIECES = [
     ("job", {"job": "position_monitor", "mode": "staged"}),
 ]
 
+# Found by the model (a real bug, fixed in order_executor/cancel_amend.py): two AMENDs of one
+# resting entry while its cancel is pending each wrote a replacement intent; once the cancel
+# was final both went out, two live entries for one decision. The second is now REJECTED.
+TWO_AMENDS_OF_ONE_PENDING_CANCEL = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("amend", {"move": "0.005", "pick": 0}),
+    ("amend", {"move": "0.005", "pick": 0}),
+    ("job", {"crash": "after_cancel", "job": "executor", "mode": "bracket"}),
+    ("minutes", {"n": 1}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+]
+
+
+def test_a_second_amend_of_one_entry_is_refused_while_the_first_waits(new_world):
+    with new_world() as w:
+        w.replay(TWO_AMENDS_OF_ONE_PENDING_CANCEL)
+        outcomes = {r["analysis_decision_id"]: r for r in w.rows(
+            "SELECT analysis_decision_id, terminal_state, reason FROM decision_outcome")}
+        assert outcomes[2]["terminal_state"] == "EXECUTED"
+        assert outcomes[3]["terminal_state"] == "REJECTED"
+        assert "already being amended by decision #2" in outcomes[3]["reason"]
+        live = [o["client_order_id"] for o in w.ex.control.orders()
+                if o["status"] not in ("canceled", "expired", "rejected", "filled")
+                and o["client_order_id"].endswith("-entry")]
+        assert len(live) == 1 and live[0].endswith("-d2-entry")
+
 
 def _steps(steps):
     return [s for s in steps if s[0] != "clock"]

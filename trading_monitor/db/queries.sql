@@ -70,6 +70,14 @@ SELECT * FROM order_execution WHERE analysis_decision_id = %(decision_id)s ORDER
 -- name: orders_for_journal
 SELECT * FROM order_execution WHERE trade_journal_id = %(trade_journal_id)s ORDER BY id;
 
+-- name: amendments_of_entry
+-- Replacement entries (AMEND intents) of other decisions still waiting to go out in place of
+-- one entry (once sent, the old trade is CANCELLED; once given up, not_sent).
+SELECT * FROM order_execution
+WHERE replaces_order_execution_id = %(entry_id)s AND analysis_decision_id <> %(decision_id)s
+  AND order_status = 'pending_submit'
+ORDER BY id;
+
 -- name: order_by_any_id
 -- CANCEL/AMEND may name an order by Alpaca id or by our client order id.
 SELECT * FROM order_execution

@@ -139,6 +139,15 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
     closed = closed_trade_reason(journal, "AMEND")
     if closed:
         return closed
+    earlier = ex.claims.named("amendments_of_entry", {"entry_id": entry["id"],
+                                                      "decision_id": d.decision_id})
+    if earlier:
+        # Two replacements of one entry would both go out once its cancel is final.
+        first = earlier[0]
+        return (f"trade #{journal['id']} is already being amended by decision "
+                f"#{first['analysis_decision_id']} (new entry {first['client_order_id']}, "
+                f"trade #{first['trade_journal_id']}); this AMEND is not applied: write it "
+                "against that trade once the first amendment has settled")
     stale = ex.stale_decision(d)
     if stale:
         return f"{stale}; the original order stays as it was"
