@@ -82,11 +82,71 @@ def test_a_second_amend_of_one_entry_is_refused_while_the_first_waits(new_world)
             "SELECT analysis_decision_id, terminal_state, reason FROM decision_outcome")}
         assert outcomes[2]["terminal_state"] == "EXECUTED"
         assert outcomes[3]["terminal_state"] == "REJECTED"
-        assert "already being amended by decision #2" in outcomes[3]["reason"]
+        assert "already amended by decision #2" in outcomes[3]["reason"]
         live = [o["client_order_id"] for o in w.ex.control.orders()
                 if o["status"] not in ("canceled", "expired", "rejected", "filled")
                 and o["client_order_id"].endswith("-entry")]
         assert len(live) == 1 and live[0].endswith("-d2-entry")
+
+
+# Found by the model (a real bug, fixed in order_executor/withdraw.py and cancel_amend.py):
+# an entry's cancel recorded by another job first left its trade PENDING; an AMEND then
+# replaced it, and a second AMEND of the same (already withdrawn) entry sent a second
+# replacement. A withdrawn entry now withdraws its trade, and a replaced entry is not
+# amended or cancelled again.
+SECOND_AMEND_OF_A_REPLACED_ENTRY = [
+    ('cancel_behavior', {'mode': 'pending', 'seconds': 30}),
+    ('new_trade',
+     {'symbol': 'NVDA', 'side': 'SELL', 'style': 'SWING', 'marketable': False, 'qty': 5}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('price_step', {'pct': 1.5, 'symbol': 'NVDA'}),
+    ('job', {'job': 'position_monitor', 'mode': 'bracket'}),
+    ('amend', {'move': '0.005', 'pick': 0}),
+    ('new_trade',
+     {'marketable': True, 'qty': 6, 'side': 'BUY', 'style': 'SWING', 'symbol': 'NVDA'}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+    ('close_by_hand', {'symbol': 'AAPL'}),
+    ('amend', {'move': '0.005', 'pick': 0}),
+    ('gap', {'symbol': 'AAPL', 'up': True}),
+    ('job', {'job': 'order_monitor', 'mode': 'bracket'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('price_step', {'pct': -1.5, 'symbol': 'AAPL'}),
+    ('job', {'crash': 'after_cancel', 'job': 'executor', 'mode': 'bracket'}),
+    ('price_step', {'pct': -1.5, 'symbol': 'AAPL'}),
+    ('job', {'job': 'position_monitor', 'mode': 'bracket'}),
+    ('gap', {'symbol': 'AAPL', 'up': True}),
+    ('new_trade',
+     {'marketable': True, 'qty': 9, 'side': 'BUY', 'style': 'SWING', 'symbol': 'MSFT'}),
+    ('cancel_behavior', {'mode': 'pending', 'seconds': 30}),
+    ('amend', {'move': '0.005', 'pick': 0}),
+    ('gap', {'symbol': 'AAPL', 'up': True}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('new_trade',
+     {'marketable': False, 'qty': 1, 'side': 'BUY', 'style': 'SWING', 'symbol': 'AAPL'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('fault', {'endpoint': 'POST /v2/orders', 'fault': 'hang'}),
+    ('fault', {'endpoint': 'POST /v2/orders', 'fault': 'hang'}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+    ('gap', {'symbol': 'AAPL', 'up': True}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('price_step', {'pct': -1.5, 'symbol': 'AAPL'}),
+    ('amend', {'move': '0.005', 'pick': 0}),
+    ('price_step', {'pct': -1.5, 'symbol': 'AAPL'}),
+    ('job', {'crash': 'after_cancel', 'job': 'position_monitor', 'mode': 'bracket'}),
+    ('amend', {'move': '0.005', 'pick': 0}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+]
+
+
+def test_a_replaced_entry_is_not_amended_again(new_world):
+    with new_world() as w:
+        w.replay(SECOND_AMEND_OF_A_REPLACED_ENTRY)
+        [last] = w.rows("SELECT terminal_state FROM decision_outcome "
+                        "ORDER BY analysis_decision_id DESC LIMIT 1")
+        assert last["terminal_state"] == "REJECTED"
 
 
 def _steps(steps):

@@ -71,11 +71,11 @@ SELECT * FROM order_execution WHERE analysis_decision_id = %(decision_id)s ORDER
 SELECT * FROM order_execution WHERE trade_journal_id = %(trade_journal_id)s ORDER BY id;
 
 -- name: amendments_of_entry
--- Replacement entries (AMEND intents) of other decisions still waiting to go out in place of
--- one entry (once sent, the old trade is CANCELLED; once given up, not_sent).
+-- Replacement entries (AMEND intents) of other decisions written in place of one entry,
+-- waiting to go out or sent; one given up (not_sent) no longer stands in its way.
 SELECT * FROM order_execution
 WHERE replaces_order_execution_id = %(entry_id)s AND analysis_decision_id <> %(decision_id)s
-  AND order_status = 'pending_submit'
+  AND order_status <> 'not_sent'
 ORDER BY id;
 
 -- name: order_by_any_id

@@ -52,6 +52,18 @@ def _live_entry(ex: Executor, journal_id: int) -> Row:
     return entries[-1]
 
 
+def replaced_by(ex: Executor, entry: Row, decision_id: int) -> str | None:
+    """Why an entry is no longer the one to act on: another decision's AMEND replaces it."""
+    rows = ex.claims.named("amendments_of_entry", {"entry_id": entry["id"],
+                                                   "decision_id": decision_id})
+    if not rows:
+        return None
+    first = rows[0]
+    return (f"trade #{entry['trade_journal_id']} is already amended by decision "
+            f"#{first['analysis_decision_id']} (new entry {first['client_order_id']}, "
+            f"{first['order_status']}, trade #{first['trade_journal_id']})")
+
+
 def closed_trade_reason(journal: Row, action: str) -> str | None:
     status = journal["status"]
     if status == "POSITION":
@@ -70,6 +82,10 @@ def handle_cancel(ex: Executor, d: Decision) -> Result:
     closed = closed_trade_reason(journal, "CANCEL")
     if closed:
         return Final(TerminalState.REJECTED, closed, journal_id=journal["id"])
+    replaced = replaced_by(ex, entry, d.decision_id)
+    if replaced:
+        return Final(TerminalState.REJECTED, f"{replaced}; CANCEL that trade instead",
+                     journal_id=journal["id"])
     coid = entry["client_order_id"]
     if ex.dry_run:
         return Previewed(f"dry run: would cancel {coid}")
@@ -139,15 +155,10 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
     closed = closed_trade_reason(journal, "AMEND")
     if closed:
         return closed
-    earlier = ex.claims.named("amendments_of_entry", {"entry_id": entry["id"],
-                                                      "decision_id": d.decision_id})
-    if earlier:
+    replaced = replaced_by(ex, entry, d.decision_id)
+    if replaced:
         # Two replacements of one entry would both go out once its cancel is final.
-        first = earlier[0]
-        return (f"trade #{journal['id']} is already being amended by decision "
-                f"#{first['analysis_decision_id']} (new entry {first['client_order_id']}, "
-                f"trade #{first['trade_journal_id']}); this AMEND is not applied: write it "
-                "against that trade once the first amendment has settled")
+        return f"{replaced}; this AMEND is not applied: write it against that trade"
     stale = ex.stale_decision(d)
     if stale:
         return f"{stale}; the original order stays as it was"

@@ -57,6 +57,7 @@ def withdraw(ex: Executor, entry: Row, why: str, *,
     `why` becomes the trade's exit reason if the entry ends withdrawn."""
     journal_id = int(entry["trade_journal_id"])
     if entry["order_status"] in WITHDRAWN_ORDER_STATUSES | {NOT_SENT}:
+        _settle_trade(ex, journal_id, entry, cancelled_as, why)
         return _recorded(entry)
     order = find_order(ex, entry)
     if order is None:
@@ -83,6 +84,17 @@ def _result(order: BrokerOrder, refused: str) -> WithdrawResult:
     return WithdrawResult(Withdrawal.UNSETTLED, order,
                           f"{order.client_order_id} is still {order.status} at the broker"
                           f"{refused}")
+
+
+def _settle_trade(ex: Executor, journal_id: int, entry: Row, cancelled_as: TradeStatus,
+                  why: str) -> None:
+    """Another job recorded the entry's final status first (the order monitor's sync, the
+    stream): a trade still PENDING on a fill-less withdrawn entry is withdrawn too, so an
+    AMEND's old trade never stays open to be amended or cancelled a second time."""
+    journal = ex.claims.get_by_id("trade_journal", journal_id)
+    if journal is not None and journal["status"] == TradeStatus.PENDING.value \
+            and entry["filled_qty"] == 0:
+        ex.ledger.set_trade_status(journal_id, cancelled_as, why)
 
 
 def _recorded(entry: Row) -> WithdrawResult:
