@@ -100,6 +100,14 @@ class Lifecycle(RuleBasedStateMachine):
     def amend_too(self, **kw: Any) -> None:
         self._do("amend", **kw)
 
+    # n8n amends and the executor's next fire (every 2 minutes) takes it: the AMEND races
+    # with whatever the broker is doing to the old entry (a pending cancel, a fill).
+    @precondition(lambda self: self.world.trades)
+    @rule(pick=picks, move=st.sampled_from(["0.005", "-0.005", "0.01"]), mode=modes)
+    def amend_then_executor(self, pick: int, move: str, mode: str) -> None:
+        self._do("amend", pick=pick, move=move)
+        self._do("job", job="executor", mode=mode)
+
     @rule(symbol=symbols)
     def no_action(self, **kw: Any) -> None:
         self._do("no_action", **kw)
@@ -199,6 +207,8 @@ def run_model(new_world: Any, slow: bool, **extra: Any) -> None:
 def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
                                                    request: pytest.FixtureRequest) -> None:
     run_model(new_world, bool(request.config.getoption("--slow")))
+    # what the budget ran (shown with -s; docs/reliability.md quotes it)
+    print(f"model: {World.stats['examples']} examples, {World.stats['steps']} steps")
 
 
 def test_the_ci_budget_finds_the_amend_double_entry(new_world: Any,
