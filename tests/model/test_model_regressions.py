@@ -149,6 +149,31 @@ def test_a_replaced_entry_is_not_amended_again(new_world):
         assert last["terminal_state"] == "REJECTED"
 
 
+# Found by the model (a real bug, fixed in order_executor/cancel_amend.py): an AMEND naming
+# the newest trade of a ticker, itself an AMEND's replacement not yet sent because the old
+# entry's cancel was pending, "withdrew" that unsent row at once and sent its own entry
+# while the old one could still fill. Such an AMEND is now REJECTED.
+AMEND_OF_AN_UNSENT_AMENDMENT = [
+    ('cancel_behavior', {'mode': 'pending', 'seconds': 30}),
+    ('new_trade',
+     {'symbol': 'MSFT', 'side': 'BUY', 'style': 'SWING', 'marketable': False, 'qty': 5}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+    ('amend', {'pick': 0, 'move': '0.005'}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+    ('cancel_stop_by_hand', {'symbol': 'AAPL'}),
+    ('amend', {'pick': 1, 'move': '0.005'}),
+    ('job', {'job': 'executor', 'mode': 'bracket'}),
+]
+
+
+def test_an_amend_of_an_unsent_amendment_is_refused(new_world):
+    with new_world() as w:
+        w.replay(AMEND_OF_AN_UNSENT_AMENDMENT)
+        [last] = w.rows("SELECT terminal_state, reason FROM decision_outcome "
+                        "WHERE analysis_decision_id = 3")
+        assert last["terminal_state"] == "REJECTED" and "not sent yet" in last["reason"]
+
+
 def _steps(steps):
     return [s for s in steps if s[0] != "clock"]
 

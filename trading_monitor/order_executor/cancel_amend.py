@@ -159,6 +159,12 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
     if replaced:
         # Two replacements of one entry would both go out once its cancel is final.
         return f"{replaced}; this AMEND is not applied: write it against that trade"
+    if entry["order_status"] == PENDING_SUBMIT and entry["replaces_order_execution_id"]:
+        # Withdrawing an unsent replacement is instant, but the entry it waits to replace
+        # may still be live (a pending cancel): sending ours now would make two.
+        return (f"trade #{journal['id']} is decision #{entry['analysis_decision_id']}'s "
+                "amendment, not sent yet: it waits for the old entry's cancel to be final; "
+                "this AMEND is not applied: write it again once that order is placed")
     stale = ex.stale_decision(d)
     if stale:
         return f"{stale}; the original order stays as it was"
