@@ -256,6 +256,24 @@ def test_an_unfilled_swing_entry_is_withdrawn_after_its_session(db, db_params, b
     assert {o["status"] for o in exchange.control.orders()} == {"canceled"}
 
 
+def test_an_expired_entry_is_expired_whichever_job_records_the_cancel_first(
+        db, db_params, broker, settings, exchange):
+    """The expiry's cancel went out (its run died before recording it, say): the order
+    monitor, which sees the broker's `canceled` first, books the trade EXPIRED too."""
+    from tests.helpers import monitor
+
+    d = add_decision(db, entry())
+    run(db_params, broker, settings)
+    jid = outcome(db, d)["trade_journal_id"]
+    exchange.control.set_clock(datetime(2026, 11, 20, 21, 5, tzinfo=timezone.utc))
+    broker.cancel_order(_entry_row(db, d)["alpaca_order_id"])
+    monitor(db_params, broker, settings)
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "EXPIRED"
+    run(db_params, broker, settings)  # the expiry job afterwards changes nothing
+    assert db.get_by_id("trade_journal", jid)["status"] == "EXPIRED"
+
+
 def test_a_daytrade_bracket_stays_day(db, db_params, broker, settings, exchange):
     d = add_decision(db, entry(trade_style="DAYTRADE"))
     run(db_params, broker, settings)

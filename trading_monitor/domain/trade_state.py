@@ -66,6 +66,7 @@ class OrderView:
     parent_row_id: int | None = None
     alpaca_order_id: str | None = None
     expires_at: datetime | None = None
+    entry_expires_at: datetime | None = None  # we withdraw an unfilled entry from then on
 
     @property
     def live(self) -> bool:
@@ -152,7 +153,7 @@ def decide(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]
     qty, avg = t.entry_filled
     if t.status is TradeStatus.PENDING:
         if qty == 0:
-            return _unfilled_entry(t)
+            return _unfilled_entry(t, now)
         assert avg is not None
         first = min((f.at for f in t.fills if f.role is OrderRole.ENTRY), default=now)
         actions.append(OpenPosition(qty, avg, first, _entry_slippage(t, avg)))
@@ -163,13 +164,16 @@ def decide(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Action]
     return actions + _position(t, now, rules)
 
 
-def _unfilled_entry(t: TradeState) -> list[Action]:
+def _unfilled_entry(t: TradeState, now: datetime) -> list[Action]:
     if t.entry is None or t.entry.live:
         return []
     status = {"canceled": TradeStatus.CANCELLED, "expired": TradeStatus.EXPIRED,
               "rejected": TradeStatus.REJECTED, NOT_SENT: TradeStatus.REJECTED}.get(t.entry.status)
     if status is None:
         return []
+    expiry = t.entry.entry_expires_at
+    if status is TradeStatus.CANCELLED and expiry is not None and now >= expiry:
+        status = TradeStatus.EXPIRED  # our own withdrawal at the close, seen here first
     actions: list[Action] = [EndEntry(status, f"entry {t.entry.client_order_id} "
                                               f"{t.entry.status} at the broker, nothing filled")]
     return actions + _orphans(t, "its entry ended unfilled")

@@ -178,6 +178,11 @@ class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
         target = trade_status_for_entry(order.status, order.filled_qty)
         if target is TradeStatus.CANCELLED:
             target = cancelled_as
+            expires = entry_row.get("entry_expires_at")
+            if expires is not None and self.now() >= expires:
+                # Our own withdrawal at the close, whichever job (executor, order monitor,
+                # stream) records the broker's `canceled` first: the trade EXPIRED.
+                target = TradeStatus.EXPIRED
         current = self.db.get_by_id("trade_journal", journal_id)
         assert current is not None
         if target is None or current["status"] == target.value:

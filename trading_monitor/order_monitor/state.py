@@ -70,7 +70,7 @@ def _view(r: Row) -> OrderView:
         order_class=r["order_class"], time_in_force=r["time_in_force"],
         stop_price=r["stop_price"], limit_price=r["limit_price"],
         parent_row_id=r["parent_order_execution_id"], alpaca_order_id=r["alpaca_order_id"],
-        expires_at=r["expires_at"])
+        expires_at=r["expires_at"], entry_expires_at=r.get("entry_expires_at"))
 
 
 def _fill(f: Row, order: OrderView | None) -> Fill:
