@@ -6,6 +6,8 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -15,6 +17,15 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_TEMPORARY = 3
+
+
+def jsonable(value: Any) -> Any:
+    """json.dumps default: money as exact strings, times in ISO 8601 (UTC offsets kept)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def operator_name() -> str:

@@ -26,8 +26,7 @@ import psycopg2
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import health_checks as hc
-from trading_monitor.commands.common import setup_logging
-from trading_monitor.commands.status import jsonable
+from trading_monitor.commands.common import jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, DatabaseUnavailable, TradingMonitorError

@@ -12,8 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -21,7 +20,7 @@ from rich.table import Table
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import book
-from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
+from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.halts import halt_states
@@ -52,14 +51,6 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
 def _pick(row: Row, fields: Sequence[str]) -> dict[str, Any]:
     return {f: row.get(f) for f in fields}
 
-
-def jsonable(value: Any) -> Any:
-    """json.dumps default: money as exact strings, times in ISO 8601."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _cell(value: Any) -> str:

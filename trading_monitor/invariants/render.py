@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
 
+from trading_monitor.commands.common import jsonable
 from trading_monitor.invariants.model import INFO, INVARIANTS, VIOLATION, WARNING
 from trading_monitor.invariants.run import Report
 
@@ -46,14 +44,7 @@ def text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
 
 def as_json(report: Report) -> str:
-    return json.dumps({"summary": summary(report), **report.as_dict()}, default=_jsonable,
+    return json.dumps({"summary": summary(report), **report.as_dict()}, default=jsonable,
                       indent=2)

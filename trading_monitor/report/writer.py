@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
-from typing import Any
 
+from trading_monitor.commands.common import jsonable
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.report import chart, data, figures, markdown
 
@@ -20,14 +19,6 @@ class ReportFiles:
     json: Path
     chart: Path
 
-
-def jsonable(value: Any) -> Any:
-    """json.dumps default: money as exact strings, times in ISO 8601 (UTC offsets kept)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _write(path: Path, text: str) -> None:
