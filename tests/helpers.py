@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from trading_monitor.broker.base import Broker
@@ -108,3 +111,28 @@ def write_test_intent(db: TradingDB, decision_id: int, protection_mode: str = "b
     d = parse_decision(row or {})
     return ledger(db, run_id).write_intent(installation_id(db), d,
                                            plan_for(d, protection_mode, None))
+
+
+class JsonEndpoint:
+    """A local json:// target: apprise POSTs each notification here."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -7,12 +7,12 @@ import json
 import threading
 import time
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import pytz
 
 from tests.conftest import exchange_env
+from tests.helpers import JsonEndpoint
 from trading_monitor.alerts import Alerts
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.models import CalendarDay
@@ -20,6 +20,7 @@ from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.daemon.jobs import JobState, guarded
+from trading_monitor.daemon.leader import LEADER_LOCK_KEY
 from trading_monitor.daemon.schedule import TradingCalendar, job_specs
 from trading_monitor.exceptions import FatalError
 
@@ -180,26 +181,14 @@ def test_two_daemons_one_leader_and_the_standby_takes_over(db, db_params, exchan
 # -- alerts ---------------------------------------------------------------------------------
 
 def test_an_alert_reaches_a_local_endpoint_once_per_interval(db):
-    received: list[dict] = []
-
-    class Endpoint(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = JsonEndpoint()
     try:
-        alerts = Alerts(db, [f"json://127.0.0.1:{server.server_port}/"],
-                        min_interval=timedelta(minutes=15))
+        alerts = Alerts(db, [endpoint.url], min_interval=timedelta(minutes=15))
         assert alerts.send("unprotected", "trade #4 AAPL has no live stop") == "sent"
         assert alerts.send("unprotected", "trade #4 AAPL still has no stop") == "suppressed"
     finally:
-        server.shutdown()
+        endpoint.close()
+    received = endpoint.received
     assert len(received) == 1 and "trade #4 AAPL" in received[0]["message"]
     assert [r["delivery"] for r in db.query("alert")] == ["sent", "suppressed"]
 
@@ -299,9 +288,11 @@ def test_a_leader_that_loses_its_lock_connection_takes_it_back_at_once(db, db_pa
         def stop(self) -> None:
             self.running = False
 
-    def lock_holders() -> list[int]:
+    def lock_holders() -> list[int]:  # of the leader lock only (the executor takes its own)
         return [r["pid"] for r in db.execute_query(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")]
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = %s",
+            [LEADER_LOCK_KEY >> 32, LEADER_LOCK_KEY & 0xFFFFFFFF])]
 
     daemon = Daemon(settings, db_params, broker, now=exchange.venue.clock.now,
                     election_seconds=60, heartbeat_seconds=0.2, fast_seconds=0.3,

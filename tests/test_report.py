@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,7 +14,16 @@ import pytest
 import pytz
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import (
+    JsonEndpoint,
+    add_decision,
+    entry,
+    exchange_now,
+    monitor,
+    outcome,
+    run,
+    watch,
+)
 from trading_monitor.config import load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.report import ReportFiles, write_report
@@ -216,34 +224,9 @@ def test_the_report_job_fires_at_report_time_on_trading_days_only():
     assert _report_times(late, *week)[0].strftime("%a %H:%M") == "Mon 17:45"
 
 
-class _Endpoint:
-    """A local json:// target: apprise POSTs each notification here."""
-
-    def __init__(self) -> None:
-        received: list[dict] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_port}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def endpoint():
-    target = _Endpoint()
+    target = JsonEndpoint()
     yield target
     target.close()
 
