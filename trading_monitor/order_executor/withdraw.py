@@ -92,9 +92,13 @@ def _settle_trade(ex: Executor, journal_id: int, entry: Row, cancelled_as: Trade
     stream): a trade still PENDING on a fill-less withdrawn entry is withdrawn too, so an
     AMEND's old trade never stays open to be amended or cancelled a second time."""
     journal = ex.claims.get_by_id("trade_journal", journal_id)
-    if journal is not None and journal["status"] == TradeStatus.PENDING.value \
-            and entry["filled_qty"] == 0:
-        ex.ledger.set_trade_status(journal_id, cancelled_as, why)
+    if journal is None or journal["status"] != TradeStatus.PENDING.value \
+            or entry["filled_qty"] != 0:
+        return
+    entries = ex.claims.query("order_execution", {"trade_journal_id": journal_id,
+                                                  "order_role": entry["order_role"]})
+    if all(e["order_status"] in WITHDRAWN_ORDER_STATUSES | {NOT_SENT} for e in entries):
+        ex.ledger.set_trade_status(journal_id, cancelled_as, why)  # no other entry lives
 
 
 def _recorded(entry: Row) -> WithdrawResult:
