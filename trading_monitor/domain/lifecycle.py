@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -123,3 +124,13 @@ def trade_status_for_entry(order_status: str, filled_qty: Decimal | None) -> Tra
         return TradeStatus.POSITION
     return {"canceled": TradeStatus.CANCELLED, "expired": TradeStatus.EXPIRED,
             "rejected": TradeStatus.REJECTED}.get(order_status)
+
+
+def withdrawn_trade_status(cancelled: TradeStatus, entry_expires_at: datetime | None,
+                           now: datetime) -> TradeStatus:
+    """What a trade whose unfilled entry was cancelled becomes: EXPIRED once the entry's
+    session is over (our own withdrawal at the close, whichever job records it first)."""
+    if cancelled is TradeStatus.CANCELLED and entry_expires_at is not None \
+            and now >= entry_expires_at:
+        return TradeStatus.EXPIRED
+    return cancelled

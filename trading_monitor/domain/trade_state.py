@@ -18,6 +18,7 @@ from trading_monitor.domain.lifecycle import (
     OrderRole,
     Purpose,
     TradeStatus,
+    withdrawn_trade_status,
 )
 from trading_monitor.domain.pnl import slippage_bps
 from trading_monitor.domain.trade_actions import (
@@ -171,9 +172,7 @@ def _unfilled_entry(t: TradeState, now: datetime) -> list[Action]:
               "rejected": TradeStatus.REJECTED, NOT_SENT: TradeStatus.REJECTED}.get(t.entry.status)
     if status is None:
         return []
-    expiry = t.entry.entry_expires_at
-    if status is TradeStatus.CANCELLED and expiry is not None and now >= expiry:
-        status = TradeStatus.EXPIRED  # our own withdrawal at the close, seen here first
+    status = withdrawn_trade_status(status, t.entry.entry_expires_at, now)
     actions: list[Action] = [EndEntry(status, f"entry {t.entry.client_order_id} "
                                               f"{t.entry.status} at the broker, nothing filled")]
     return actions + _orphans(t, "its entry ended unfilled")

@@ -13,6 +13,7 @@ from trading_monitor.domain.lifecycle import (
     TradeStatus,
     client_order_id,
     trade_status_for_entry,
+    withdrawn_trade_status,
 )
 from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
@@ -177,12 +178,8 @@ class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
         self.record_order(entry_row, order)
         target = trade_status_for_entry(order.status, order.filled_qty)
         if target is TradeStatus.CANCELLED:
-            target = cancelled_as
-            expires = entry_row.get("entry_expires_at")
-            if expires is not None and self.now() >= expires:
-                # Our own withdrawal at the close, whichever job (executor, order monitor,
-                # stream) records the broker's `canceled` first: the trade EXPIRED.
-                target = TradeStatus.EXPIRED
+            target = withdrawn_trade_status(cancelled_as, entry_row.get("entry_expires_at"),
+                                            self.now())
         current = self.db.get_by_id("trade_journal", journal_id)
         assert current is not None
         if target is None or current["status"] == target.value:
