@@ -208,13 +208,18 @@ def test_set_price_control_rejects_unknown_symbol(ctl):
         ctl.set_price("NOPE", Decimal("1"))
 
 
-def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
-    ctl.set_fault(endpoint="POST /v2/orders", kind="hang", seconds=0.5, count=1)
+def _post_into_a_hang(exchange, ctl, client_order_id: str, seconds: float) -> None:
+    """A market buy whose POST hangs `seconds`; the client gives up after 0.1 s."""
+    ctl.set_fault(endpoint="POST /v2/orders", kind="hang", seconds=seconds, count=1)
     headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
     body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
-            "time_in_force": "day", "client_order_id": "hung-1"}
+            "time_in_force": "day", "client_order_id": client_order_id}
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.post(exchange.url + "/v2/orders", json=body, headers=headers, timeout=0.1)
+
+
+def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
+    _post_into_a_hang(exchange, ctl, "hung-1", 0.5)
     assert ctl.orders() == []  # not yet: the exchange is still "hanging"
     deadline = time.monotonic() + 3
     while not ctl.orders() and time.monotonic() < deadline:
@@ -223,12 +228,7 @@ def test_hung_post_is_processed_after_the_client_gave_up(exchange, ctl):
 
 
 def test_a_post_hung_over_a_reset_never_lands_in_the_new_book(exchange, ctl):
-    ctl.set_fault(endpoint="POST /v2/orders", kind="hang", seconds=0.4, count=1)
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
-            "time_in_force": "day", "client_order_id": "hung-over-reset"}
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.post(exchange.url + "/v2/orders", json=body, headers=headers, timeout=0.1)
+    _post_into_a_hang(exchange, ctl, "hung-over-reset", 0.4)
     ctl.reset()
     time.sleep(0.8)  # past the hang
     assert ctl.orders() == []
