@@ -15,7 +15,7 @@ from trading_monitor.broker.base import Broker
 from trading_monitor.broker.errors import NotFoundError
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.domain.lifecycle import SETTLING_ORDER_STATUSES, WITHDRAWN_ORDER_STATUSES
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.exceptions import RejectedError
 
 MAX_REPLACEMENTS_FOLLOWED = 10
@@ -37,7 +37,7 @@ class Cancelled:
 
 
 def is_final(order: BrokerOrder) -> bool:
-    return order.status in WITHDRAWN_ORDER_STATUSES or order.status == "filled"
+    return OrderStatus(order.status).withdrawn or order.status == "filled"
 
 
 def follow_replacements(broker: Broker, order: BrokerOrder | None) -> BrokerOrder | None:
@@ -53,7 +53,7 @@ def cancel_until_final(broker: Broker, order: BrokerOrder, *, settle_seconds: fl
     """Cancel (idempotently) and read back until final, within `settle_seconds`."""
     order = follow_replacements(broker, order) or order
     refused = ""
-    asked = not is_final(order) and order.status not in SETTLING_ORDER_STATUSES
+    asked = not is_final(order) and not OrderStatus(order.status).settling
     if asked:
         try:
             broker.cancel_order(order.id)

@@ -6,6 +6,23 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 
+from trading_monitor.domain.order_status import (
+    BROKER_MAY_FILL,
+    FINAL,
+    NOT_SENT,
+    PENDING_SUBMIT,
+    SETTLING,
+    WITHDRAWN,
+    OrderStatus,
+)
+
+__all__ = ["FINAL_ORDER_STATUSES", "LIVE_ORDER_STATUSES", "NOT_SENT", "OPEN_TRADE_STATUSES",
+           "PENDING_SUBMIT", "SETTLING_ORDER_STATUSES", "TRADE_TRANSITIONS",
+           "WITHDRAWN_ORDER_STATUSES", "ExitReason", "IllegalTransition", "OrderRole",
+           "Purpose", "TerminalState", "TradeStatus", "check_trade_transition",
+           "client_order_id", "owned_client_order_id", "trade_status_for_entry",
+           "withdrawn_trade_status"]
+
 
 class TradeStatus(str, Enum):
     PENDING = "PENDING"
@@ -69,23 +86,12 @@ class Purpose(str, Enum):
     TARGET_HIT = "TARGET_HIT"
 
 
-# Our own states before the broker has the order.
-PENDING_SUBMIT = "pending_submit"
-NOT_SENT = "not_sent"
-
-# The broker's final word that an order is gone without (further) fills. Nothing else
-# counts as withdrawn: pending_cancel can still fill, a refused cancel leaves the order
-# live, and a replaced order lives on as its successor.
-WITHDRAWN_ORDER_STATUSES = frozenset({"canceled", "expired", "rejected"})
-FINAL_ORDER_STATUSES = WITHDRAWN_ORDER_STATUSES | {"filled", "replaced", NOT_SENT}
-# An order that may still trade: what the broker still holds.
-LIVE_ORDER_STATUSES = frozenset({"new", "accepted", "pending_new", "accepted_for_bidding",
-                                 "held", "partially_filled", "pending_cancel",
-                                 "pending_replace", "done_for_day", "calculated", "stopped",
-                                 "suspended", "pending_review"})
-# Statuses the broker moves out of by itself, soon: wait for them, never act on them.
-SETTLING_ORDER_STATUSES = frozenset({"pending_cancel", "pending_replace", "pending_new",
-                                     "accepted"})
+# The order-status vocabulary lives in domain/order_status.py; these names stay for the
+# modules that list statuses (SQL parameters, broker-side checks).
+WITHDRAWN_ORDER_STATUSES = WITHDRAWN
+FINAL_ORDER_STATUSES = FINAL
+LIVE_ORDER_STATUSES = BROKER_MAY_FILL  # what the broker still holds and may fill
+SETTLING_ORDER_STATUSES = SETTLING
 
 
 class IllegalTransition(ValueError):
@@ -122,8 +128,10 @@ def trade_status_for_entry(order_status: str, filled_qty: Decimal | None) -> Tra
     """
     if filled_qty is not None and filled_qty > 0:
         return TradeStatus.POSITION
+    if not OrderStatus(order_status).withdrawn:
+        return None
     return {"canceled": TradeStatus.CANCELLED, "expired": TradeStatus.EXPIRED,
-            "rejected": TradeStatus.REJECTED}.get(order_status)
+            "rejected": TradeStatus.REJECTED}[order_status]
 
 
 def withdrawn_trade_status(cancelled: TradeStatus, entry_expires_at: datetime | None,

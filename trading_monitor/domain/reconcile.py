@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
+from trading_monitor.domain.order_status import OrderStatus
+
 ZERO = Decimal(0)
-LIVE = frozenset({"new", "accepted", "held", "partially_filled", "pending_new",
-                  "pending_replace", "pending_cancel", "accepted_for_bidding"})
 STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
 _OUR_ID = re.compile(r"^tm-([0-9a-z]+)-")
 
@@ -82,7 +82,7 @@ def stop_cover(orders: list[OpenOrder], symbol: str, exit_side: str) -> Decimal:
     entry does not count; a held stop of a filled bracket does)."""
     return sum((o.qty - o.filled_qty for o in orders
                 if o.symbol == symbol and o.side == exit_side and o.order_type in STOP_TYPES
-                and o.status in LIVE and o.parent_filled), ZERO)
+                and OrderStatus(o.status).protects and o.parent_filled), ZERO)
 
 
 def reconcile(positions: list[HeldPosition], orders: list[OpenOrder], trades: list[OurTrade],

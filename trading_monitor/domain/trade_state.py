@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from trading_monitor.domain.lifecycle import (
-    LIVE_ORDER_STATUSES,
     NOT_SENT,
+    PENDING_SUBMIT,
     ExitReason,
     OrderRole,
     Purpose,
     TradeStatus,
     withdrawn_trade_status,
 )
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.pnl import slippage_bps
 from trading_monitor.domain.trade_actions import (
     Action,
@@ -71,7 +72,16 @@ class OrderView:
 
     @property
     def live(self) -> bool:
-        return self.status in LIVE_ORDER_STATUSES or self.status == "pending_submit"
+        """It may still fill: at the broker, or our intent that may have gone out."""
+        return OrderStatus(self.status).may_fill
+
+    @property
+    def at_broker(self) -> bool:
+        return OrderStatus(self.status).at_broker
+
+    @property
+    def protects(self) -> bool:
+        return OrderStatus(self.status).protects
 
     @property
     def open_qty(self) -> Decimal:
@@ -134,7 +144,7 @@ class TradeState:
         the entry filled completely: while it is partly filled Alpaca holds them."""
         total = ZERO
         for o in self.exits:
-            if o.role is not OrderRole.STOP_LOSS or not o.live or o.status == "pending_submit":
+            if o.role is not OrderRole.STOP_LOSS or not o.protects:
                 continue
             if o.parent_row_id is not None and self.entry is not None and \
                     o.parent_row_id == self.entry.row_id and self.entry_working:
@@ -179,7 +189,7 @@ def _unfilled_entry(t: TradeState, now: datetime) -> list[Action]:
 
 
 def _orphans(t: TradeState, why: str) -> list[Action]:
-    live = tuple(o for o in t.exits if o.live and o.status != "pending_submit")
+    live = tuple(o for o in t.exits if o.at_broker)
     return [CancelOrders(live, why)] if live else []
 
 
@@ -193,7 +203,7 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return []
     if _exiting(t) >= qty:
         return []  # a market exit of ours is working: it is not protection to replace
-    if any(o.status == "pending_submit" for o in t.exits):
+    if any(o.status == PENDING_SUBMIT for o in t.exits):
         return []  # an order of ours is in flight: settled (looked up, sent) before any other
     if t.covered_qty() >= qty:
         return [] if t.protected_at else [MarkProtected()]
@@ -210,7 +220,7 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return []
     # Every live closing order holds shares, and Alpaca refuses a second closing order for
     # held shares: whatever protects part of the position goes before the new protection.
-    stale = tuple(o for o in t.exits if o.live and o.status != "pending_submit")
+    stale = tuple(o for o in t.exits if o.at_broker)
     actions: list[Action] = []
     if stale:
         actions.append(CancelOrders(stale, f"protection resized to {qty} shares"))
@@ -222,8 +232,8 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
 
 def _exiting(t: TradeState) -> Decimal:
     """Shares a live exit order of ours (end of day, emergency, kill switch) is closing."""
-    return sum((o.open_qty for o in t.exits if o.role is OrderRole.EXIT and o.live
-                and o.status != "pending_submit"), ZERO)
+    return sum((o.open_qty for o in t.exits if o.role is OrderRole.EXIT and o.at_broker),
+               ZERO)
 
 
 def _has_bracket_legs(t: TradeState) -> bool:

@@ -13,7 +13,8 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
-from trading_monitor.domain.reconcile import LIVE, STOP_TYPES, OpenOrder, stop_cover
+from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.reconcile import STOP_TYPES, OpenOrder, stop_cover
 from trading_monitor.invariants.broker_view import (
     BrokerView,
     entry_pattern,
@@ -106,7 +107,7 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
     stops = [f"{_name(books, broker_id, v)} {v.status}"
              + ("" if v.parent_filled else ": a leg of an entry not filled completely")
              for broker_id, v in views.items() if v.symbol == symbol and v.side == exit_side
-             and v.order_type in STOP_TYPES and v.status in LIVE]
+             and v.order_type in STOP_TYPES and OrderStatus(v.status).protects]
     detail = {"position": str(need), "stop_cover": str(cover), "stops": stops}
     window = [h for h in held if h.partial_since is not None
               and limits.now - h.partial_since < limits.bracket_window]
@@ -120,7 +121,8 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
     text = f"{need} shares {side} at the broker, live stops cover {cover}" + (
         f" ({'; '.join(stops)})" if stops else " (no live stop)")
     closing = sum((v.qty - v.filled_qty for broker_id, v in views.items()
-                   if v.symbol == symbol and v.side == exit_side and v.status in LIVE
+                   if v.symbol == symbol and v.side == exit_side
+                   and OrderStatus(v.status).may_fill
                    and (v.order_type == "market" or books.order_by_alpaca.get(
                        broker_id, {}).get("order_role") == "EXIT")), ZERO)
     if closing >= short_of:  # an exit of ours is working (a flatten waiting for the open)

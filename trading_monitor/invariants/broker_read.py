@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row, TradingDB
-from trading_monitor.domain.lifecycle import FINAL_ORDER_STATUSES, PENDING_SUBMIT
+from trading_monitor.domain.lifecycle import PENDING_SUBMIT
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.invariants.broker_view import (
     BrokerView,
     entry_pattern,
@@ -40,7 +41,7 @@ def read_broker(broker: Broker, books: Books, db: TradingDB,
                 since: datetime | None = None) -> BrokerView:
     start = broker.requests_sent
     tracked = {o["alpaca_order_id"] for o in books.orders if o["alpaca_order_id"]
-               and o["order_status"] not in FINAL_ORDER_STATUSES}
+               and OrderStatus(o["order_status"]).may_fill}
     open_orders = broker.list_open_orders(known=tracked)
     positions = broker.get_positions()
     since = since or first_order_time(books)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from trading_monitor.db_layer import Row
-from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, PENDING_SUBMIT
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.invariants.broker_view import BrokerView
 from trading_monitor.invariants.model import (
     INFO,
@@ -74,7 +74,7 @@ def _position(books: Books, t: Row, limits: Limits) -> list[Finding]:
 
 def _ended(books: Books, view: BrokerView | None, t: Row, limits: Limits) -> list[Finding]:
     open_rows = [o for o in books.orders_by_trade.get(int(t["id"]), [])
-                 if o["order_status"] in LIVE_ORDER_STATUSES or o["order_status"] == PENDING_SUBMIT]
+                 if OrderStatus(o["order_status"]).may_fill]
     at_broker = []
     if view is not None:
         at_broker = [o for o in view.open_by_id.values()

@@ -15,6 +15,7 @@ from trading_monitor.cancelling import cancel_until_final, follow_replacements
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.trade_state import (
     Action,
     CancelOrders,
@@ -153,7 +154,7 @@ def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> bool:
                                             stop=p.stop_price, take=p.take_profit,
                                             tif=p.time_in_force)
     order = _submit(m, journal, rows)
-    return order is not None and order.status not in ("rejected", "canceled", "expired")
+    return order is not None and not OrderStatus(order.status).withdrawn
 
 
 def _submit(m: Monitor, journal: Row, rows: list[Row]) -> BrokerOrder | None:
