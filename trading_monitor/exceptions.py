@@ -32,6 +32,21 @@ class TemporaryError(TradingMonitorError):
         self.retry_after = retry_after
 
 
+class BrokerContractError(TemporaryError):
+    """The broker's answer lacks a field we need (or has one we cannot read).
+
+    Not a passing fault like a timeout: it raises an ALERT at once and makes `health`
+    CRITICAL. The work it hit is deferred, and a decision whose entry session closes while it
+    lasts ends SKIPPED with the endpoint and field in its reason.
+    """
+
+    def __init__(self, endpoint: str, field: str, problem: str = "is missing"):
+        super().__init__(f"broker contract broken: {endpoint} sent an object whose field "
+                         f"'{field}' {problem}")
+        self.endpoint = endpoint
+        self.field = field
+
+
 class RejectedError(TradingMonitorError):
     """A final no for this one piece of work (broker rejection, failed risk rule).
 

@@ -9,40 +9,39 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
 from alpaca.common.enums import Sort
-from alpaca.data.enums import DataFeed
 from alpaca.data.historical import StockHistoricalDataClient
-from alpaca.data.requests import StockLatestTradeRequest, StockSnapshotRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import (
-    GetCalendarRequest,
     GetOrdersRequest,
     ReplaceOrderRequest,
 )
 
-from trading_monitor.broker import convert
+from trading_monitor.broker import contract, convert
+from trading_monitor.broker.account_reads import AccountReadsMixin
 from trading_monitor.broker.errors import DuplicateClientOrderId, NotFoundError, classify
 from trading_monitor.broker.feed import FeedMixin
 from trading_monitor.broker.models import (
-    BrokerAccount,
-    BrokerAsset,
     BrokerOrder,
-    BrokerPosition,
-    CalendarDay,
-    MarketClock,
-    MarketSnapshot,
     OrderRequest,
 )
+from trading_monitor.broker.order_requests import as_float, nested_request, to_alpaca_request
+from trading_monitor.broker.reader import rows
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
 from trading_monitor.config import Settings, load_settings
-from trading_monitor.exceptions import FatalError, RejectedError, TemporaryError
+from trading_monitor.exceptions import (
+    BrokerContractError,
+    FatalError,
+    RejectedError,
+    TemporaryError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,8 +67,11 @@ def get_trading_client(settings: Settings | None = None, session: BudgetedSessio
     """A TradingClient (paper unless live is explicitly confirmed) on our transport."""
     settings = settings or load_settings(need_broker=True)
     _check_live_allowed(settings)
+    # raw_data: alpaca-py builds the requests and we read the answers (broker/convert.py);
+    # its strict response models fail on fields Alpaca removes or enum values it adds.
     client = TradingClient(_secret(settings.alpaca_api_key), _secret(settings.alpaca_secret_key),
-                           paper=settings.alpaca_paper, url_override=settings.alpaca_base_url)
+                           paper=settings.alpaca_paper, raw_data=True,
+                           url_override=settings.alpaca_base_url)
     _install_session(client, session or _session_for(settings))
     return client
 
@@ -79,7 +81,7 @@ def get_data_client(settings: Settings | None = None, session: BudgetedSession |
     settings = settings or load_settings(need_broker=True)
     client = StockHistoricalDataClient(_secret(settings.alpaca_api_key),
                                        _secret(settings.alpaca_secret_key),
-                                       url_override=settings.alpaca_data_url)
+                                       raw_data=True, url_override=settings.alpaca_data_url)
     _install_session(client, session or _session_for(settings))
     return client
 
@@ -93,8 +95,9 @@ def _backoff(attempt: int) -> float:
     return min(0.2 * 2 ** attempt, 2.0)
 
 
-class AlpacaBroker(FeedMixin):
-    """The Broker on alpaca-py; list_open_orders and the fill reads come from FeedMixin."""
+class AlpacaBroker(FeedMixin, AccountReadsMixin):
+    """The Broker on alpaca-py; open orders and fills come from FeedMixin, the account and
+    market reads from AccountReadsMixin."""
 
     def __init__(self, settings: Settings, *, budget: RequestBudget | None = None,
                  submit_attempts: int = 3, sleep: Callable[[float], None] = time.sleep):
@@ -124,6 +127,16 @@ class AlpacaBroker(FeedMixin):
         except Exception as exc:
             raise classify(exc, self._session.last_retry_after,
                            order_request=order_request) from None
+
+    def _parse(self, endpoint: str, parse: Callable[[], T]) -> T:
+        """Read an answer; a broken contract is alerted at once and noted for the run."""
+        try:
+            result = parse()
+        except BrokerContractError as exc:
+            contract.broken(exc)
+            raise
+        contract.read_ok(endpoint)
+        return result
 
     def _read(self, fn: Callable[[], T], *, order_request: bool = False) -> T:
         """Reads (and cancels) are safe to repeat: retry temporary failures with a backoff."""
@@ -155,9 +168,8 @@ class AlpacaBroker(FeedMixin):
                     return found
                 self._sleep(_backoff(attempt))
             try:
-                return convert.order(self._call(
-                    lambda: self._trading.submit_order(convert.to_alpaca_request(request)),
-                    order_request=True))
+                raw = self._call(lambda: self._trading.submit_order(to_alpaca_request(request)),
+                                 order_request=True)
             except DuplicateClientOrderId:
                 found = self.get_order_by_client_id(request.client_order_id)
                 if found is not None:
@@ -169,6 +181,9 @@ class AlpacaBroker(FeedMixin):
                 last = exc
                 log.warning("submit of %s unclear (%s); looking it up", request.client_order_id,
                             exc)
+                continue
+            # Accepted: an answer we cannot read is settled by looking the order up.
+            return self._order_or_lookup(raw, "POST /v2/orders", request.client_order_id)
         found = self.get_order_by_client_id(request.client_order_id)
         if found is not None:
             return found
@@ -176,14 +191,29 @@ class AlpacaBroker(FeedMixin):
                              f"the broker; it stays pending: {last}",
                              retry_after=last.retry_after if last else None)
 
+    def _order_or_lookup(self, raw: Any, endpoint: str, client_order_id: str) -> BrokerOrder:
+        """The 200 of a POST/PATCH; one that breaks the contract is alerted, and the order is
+        read back by its client order id (never sent again)."""
+        try:
+            return self._parse(endpoint, lambda: convert.order(raw, endpoint))
+        except BrokerContractError:
+            found = self.get_order_by_client_id(client_order_id)
+            if found is None:
+                raise
+            return found
+
     def get_order(self, order_id: str) -> BrokerOrder | None:
+        endpoint = "GET /v2/orders/{id}"
         found = self._read_or_none(lambda: self._trading.get_order_by_id(
-            order_id, filter=convert.nested_request()))
-        return convert.order(found) if found is not None else None
+            order_id, filter=nested_request()))
+        return None if found is None else self._parse(endpoint,
+                                                      lambda: convert.order(found, endpoint))
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        endpoint = "GET /v2/orders:by_client_order_id"
         found = self._read_or_none(lambda: self._trading.get_order_by_client_id(client_order_id))
-        return convert.order(found) if found is not None else None
+        return None if found is None else self._parse(endpoint,
+                                                      lambda: convert.order(found, endpoint))
 
     def list_orders_submitted_since(self, after: datetime) -> list[BrokerOrder]:
         """Orders SUBMITTED after `after`, 500 per request. Alpaca filters on submission
@@ -197,12 +227,19 @@ class AlpacaBroker(FeedMixin):
         while True:
             query = GetOrdersRequest(status=QueryOrderStatus.ALL, after=cursor, limit=500,
                                      direction=Sort.ASC, nested=True)
-            page: Any = self._read(partial(self._trading.get_orders, query))
-            fresh = [convert.order(o) for o in page if str(o.id) not in orders]
+            page = self._orders(partial(self._trading.get_orders, query))
+            fresh = [o for o in page if o.id not in orders]
             orders.update((o.id, o) for o in fresh)
-            if len(page) < 500 or not fresh:
+            stamps = [o.submitted_at for o in page if o.submitted_at is not None]
+            if len(page) < 500 or not fresh or not stamps:
                 return list(orders.values())
-            cursor = page[-1].submitted_at - timedelta(microseconds=1)
+            cursor = max(stamps) - timedelta(microseconds=1)
+
+    def _orders(self, fetch: Callable[[], Any]) -> list[BrokerOrder]:
+        endpoint = "GET /v2/orders"
+        page = self._read(fetch)
+        return self._parse(endpoint, lambda: [convert.order(o, endpoint)
+                                              for o in rows(page, endpoint)])
 
     def cancel_order(self, order_id: str) -> None:
         """Idempotent: an order already canceled (say by a retried DELETE) is not an error."""
@@ -224,60 +261,30 @@ class AlpacaBroker(FeedMixin):
             raise RejectedError(f"replacement qty {qty} is not a whole number of shares; "
                                 "never truncated")
         req = ReplaceOrderRequest(qty=int(qty) if qty is not None else None,
-                                  limit_price=convert.as_float(limit_price),
-                                  stop_price=convert.as_float(stop_price),
+                                  limit_price=as_float(limit_price),
+                                  stop_price=as_float(stop_price),
                                   client_order_id=client_order_id)
         try:
-            return convert.order(self._call(lambda: self._trading.replace_order_by_id(
-                order_id, req), order_request=True))
+            raw = self._call(lambda: self._trading.replace_order_by_id(order_id, req),
+                             order_request=True)
         except TemporaryError:
             # A replace is not idempotent (each makes a new order): settle it by reading back.
-            found = self.get_order_by_client_id(client_order_id) if client_order_id else None
-            old = None if found else self.get_order(order_id)
-            if found is None and old is not None and old.replaced_by:
-                found = self.get_order(old.replaced_by)
+            found = self._replacement_of(order_id, client_order_id)
             if found is not None:
                 return found
             raise
+        endpoint = "PATCH /v2/orders/{id}"
+        try:
+            return self._parse(endpoint, lambda: convert.order(raw, endpoint))
+        except BrokerContractError:
+            found = self._replacement_of(order_id, client_order_id)
+            if found is None:
+                raise
+            return found
 
-    # -- account and market -----------------------------------------------------------------
-
-    def get_positions(self) -> list[BrokerPosition]:
-        return [convert.position(p) for p in self._read(self._trading.get_all_positions)]
-
-    def get_account(self) -> BrokerAccount:
-        return convert.account(self._read(self._trading.get_account))
-
-    def get_clock(self) -> MarketClock:
-        return convert.clock(self._read(self._trading.get_clock))
-
-    def get_calendar(self, start: date, end: date) -> list[CalendarDay]:
-        days = self._read(lambda: self._trading.get_calendar(GetCalendarRequest(start=start,
-                                                                                end=end)))
-        # alpaca-py gives naive New York wall times; make them aware.
-        return [CalendarDay(date=d.date, open=convert.new_york(d.open),
-                            close=convert.new_york(d.close)) for d in days]
-
-    def get_asset(self, symbol: str) -> BrokerAsset | None:
-        found = self._read_or_none(lambda: self._trading.get_asset(symbol))
-        return convert.asset(found) if found is not None else None
-
-    def latest_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
-        wanted = sorted(set(symbols))
-        if not wanted:
-            return {}
-        trades = self._read(lambda: self._data.get_stock_latest_trade(
-            StockLatestTradeRequest(symbol_or_symbols=wanted)))
-        return {s: Decimal(str(t.price)) for s, t in dict(trades).items()}
-
-    def market_snapshots(self, symbols: Iterable[str], feed: str = "iex"
-                         ) -> dict[str, MarketSnapshot]:
-        """Last trade, quote and daily bars of every symbol in one request per 100."""
-        wanted = sorted(set(symbols))
-        found: dict[str, MarketSnapshot] = {}
-        for start in range(0, len(wanted), 100):
-            request = StockSnapshotRequest(symbol_or_symbols=wanted[start:start + 100],
-                                           feed=DataFeed(feed))
-            raw: Any = self._read(partial(self._data.get_stock_snapshot, request))
-            found.update((s, convert.snapshot(s, snap)) for s, snap in dict(raw).items())
+    def _replacement_of(self, order_id: str, client_order_id: str | None) -> BrokerOrder | None:
+        found = self.get_order_by_client_id(client_order_id) if client_order_id else None
+        old = None if found else self.get_order(order_id)
+        if found is None and old is not None and old.replaced_by:
+            found = self.get_order(old.replaced_by)
         return found

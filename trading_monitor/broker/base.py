@@ -41,7 +41,8 @@ class Broker(Protocol):
                       stop_price: Decimal | None = None,
                       client_order_id: str | None = None) -> BrokerOrder: ...
 
-    def get_positions(self) -> list[BrokerPosition]: ...
+    def get_positions(self, *, include_unmanaged: bool = False) -> list[BrokerPosition]:
+        """US-equity positions only, unless `include_unmanaged` (for reports)."""
 
     def get_account(self) -> BrokerAccount: ...
 

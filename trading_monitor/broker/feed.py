@@ -17,17 +17,23 @@ from alpaca.trading.requests import GetOrdersRequest
 
 from trading_monitor.broker import convert
 from trading_monitor.broker.models import BrokerOrder, FillActivity
+from trading_monitor.broker.reader import Body, rows
 from trading_monitor.exceptions import TemporaryError
 
 T = TypeVar("T")
 ORDERS_PAGE = 500  # Alpaca's largest `limit` for GET /v2/orders
 FILLS_PAGE = 100  # Alpaca's largest `page_size` for account activities
+FILLS = "GET /v2/account/activities/FILL"
 
 
 class _Reads(Protocol):
     _trading: Any
 
     def _read(self, fn: Callable[[], T], *, order_request: bool = False) -> T: ...
+
+    def _orders(self, fetch: Callable[[], Any]) -> list[BrokerOrder]: ...
+
+    def _parse(self, endpoint: str, parse: Callable[[], T]) -> T: ...
 
 
 class FeedMixin:
@@ -65,8 +71,7 @@ class FeedMixin:
                      ) -> dict[str, BrokerOrder]:
         query = GetOrdersRequest(status=QueryOrderStatus.OPEN, after=after, limit=ORDERS_PAGE,
                                  direction=direction, nested=True)
-        page: Any = self._read(partial(self._trading.get_orders, query))
-        return {str(o.id): convert.order(o) for o in page}
+        return {o.id: o for o in self._orders(partial(self._trading.get_orders, query))}
 
     def _pages_after(self: _Reads, orders: dict[str, BrokerOrder],
                      page: dict[str, BrokerOrder]) -> list[BrokerOrder]:
@@ -100,14 +105,30 @@ class FeedMixin:
                 params["page_token"] = token
             page: Any = self._read(partial(self._trading.get, "/account/activities/FILL",
                                            params))
-            rows = [r for r in page or [] if str(r["id"]) not in seen]
-            fills.extend(convert.fill(r) for r in rows)
-            seen.update(str(r["id"]) for r in rows)
+            ids, page_fills = self._parse(FILLS, partial(_fresh_fills, page, seen))
+            fills.extend(page_fills)
+            seen.update(ids)
             # A page that brings nothing new (a server ignoring page_token) ends it too.
-            if len(page or []) < FILLS_PAGE or not rows:
+            if len(page or []) < FILLS_PAGE or not ids:
                 return fills
-            token = str(rows[-1]["id"])
+            token = ids[-1]
 
     def fill_activities(self: _Reads, after: datetime) -> list[FillActivity]:
         """FILL activities after the time `after`, oldest first (see fill_activities_after)."""
         return FeedMixin.fill_activities_after(self, None, since=after)
+
+
+def _fresh_fills(page: Any, seen: set[str]) -> tuple[list[str], list[FillActivity]]:
+    """The ids of the page's activities not seen before, and their fills. An activity of
+    another type (one we do not know included) is skipped, its type logged once; its id
+    still counts, as paging goes on from it."""
+    ids: list[str] = []
+    fills: list[FillActivity] = []
+    for raw in rows(page or [], FILLS):
+        activity_id = Body(raw, "activity", FILLS).need_text("id")
+        if activity_id in seen:
+            continue
+        ids.append(activity_id)
+        if convert.is_fill(raw, FILLS):
+            fills.append(convert.fill(raw, FILLS))
+    return ids, fills

@@ -64,10 +64,17 @@ class BrokerPosition:
     current_price: Decimal | None
     market_value: Decimal | None
     unrealized_pl: Decimal | None
+    # Kept as Alpaca sent it; only `us_equity` is ever traded, adopted, protected or
+    # flattened (the adapter's get_positions returns those only).
+    asset_class: str = "us_equity"
 
     @property
     def side(self) -> str:
         return "long" if self.qty > 0 else "short"
+
+    @property
+    def managed(self) -> bool:
+        return self.asset_class == "us_equity"
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class BrokerAccount:
     trading_blocked: bool
     account_blocked: bool
     status: str
+    account_id: str = ""  # Alpaca's account id: which account the books describe
 
 
 @dataclass(frozen=True)
@@ -102,12 +110,32 @@ class BrokerAsset:
     tradable: bool
     status: str
     shortable: bool
+    asset_class: str = "us_equity"
+    # Since 2026-06 Alpaca's word on borrowing (easy_to_borrow was removed on 2026-11-24);
+    # None when the body has none.
+    borrow_status: str | None = None
+    easy_to_borrow: bool | None = None  # read only where a body still carries it
 
-    def problem(self) -> str | None:
+    def problem(self, side: str = "buy") -> str | None:
+        """Why an entry on `side` ("sell" opens a short) must not go out, if it must not."""
+        if self.asset_class != "us_equity":
+            return (f"{self.symbol} is of asset class {self.asset_class!r}; trading-monitor "
+                    "trades US equities only")
         if self.status != "active":
             return f"{self.symbol} is not an active asset (status {self.status})"
         if not self.tradable:
             return f"{self.symbol} is not tradable at the broker"
+        return self.short_problem() if side == "sell" else None
+
+    def short_problem(self) -> str | None:
+        if not self.shortable:
+            return f"{self.symbol} is not shortable at the broker"
+        if self.borrow_status is None:
+            # An older body's easy_to_borrow is not enough: Alpaca's word is borrow_status.
+            return f"{self.symbol}: borrow status unknown; a short needs easy_to_borrow"
+        if self.borrow_status != "easy_to_borrow":
+            return (f"{self.symbol} is {self.borrow_status} (borrow_status); a short needs "
+                    "easy_to_borrow")
         return None
 
 

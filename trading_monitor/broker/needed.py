@@ -9,8 +9,8 @@ every field not listed here, and docs/paper-exchange.md shows this table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 # Keyed by the kind of object; `convert` names the endpoint it came from in its errors.
 NEEDED: Mapping[str, frozenset[str]] = MappingProxyType({
@@ -18,6 +18,8 @@ NEEDED: Mapping[str, frozenset[str]] = MappingProxyType({
         "id", "client_order_id", "symbol", "side", "qty", "type", "order_class",
         "time_in_force", "status", "filled_qty", "filled_avg_price", "limit_price",
         "stop_price", "submitted_at", "replaced_by", "replaces",
+        # Null for a simple order; a bracket read without them would look unprotected.
+        "legs",
     }),
     "position": frozenset({"symbol", "qty", "side", "avg_entry_price", "asset_class"}),
     "account": frozenset({
@@ -40,14 +42,14 @@ NEEDED: Mapping[str, frozenset[str]] = MappingProxyType({
 })
 
 # Where a field is optional but read when present (documented beside NEEDED):
-# order: legs, filled_at, updated_at, canceled_at, expired_at, expires_at, created_at;
+# order: filled_at, updated_at, canceled_at, expired_at, expires_at, created_at;
 # position: current_price, market_value, unrealized_pl, qty_available;
 # asset: borrow_status (checked for shorts: absent means "borrow status unknown"),
 #        easy_to_borrow (only where present);
 # fill_activity: cum_qty, leaves_qty, type; trade_update: timestamp, execution_id, price,
 # qty, position_qty.
 OPTIONAL_READ: Mapping[str, frozenset[str]] = MappingProxyType({
-    "order": frozenset({"legs", "filled_at", "updated_at", "canceled_at", "expired_at",
+    "order": frozenset({"filled_at", "updated_at", "canceled_at", "expired_at",
                         "expires_at", "created_at"}),
     "position": frozenset({"current_price", "market_value", "unrealized_pl", "qty_available"}),
     "asset": frozenset({"borrow_status", "easy_to_borrow", "exchange", "name", "id"}),

@@ -24,10 +24,10 @@ from typing import Any
 
 from alpaca.trading.stream import TradingStream
 
-from trading_monitor.broker import convert
+from trading_monitor.broker import contract, convert
 from trading_monitor.broker.models import TradeEvent
 from trading_monitor.config import Settings
-from trading_monitor.exceptions import FatalError
+from trading_monitor.exceptions import BrokerContractError, FatalError
 
 __all__ = ["TradeEvent", "TradeUpdateStream"]
 
@@ -158,7 +158,11 @@ class TradeUpdateStream:
         self.events_seen += 1
         data = msg.get("data") if isinstance(msg, dict) else None
         try:
-            event = convert.trade_event(data if isinstance(data, dict) else {})
+            event = convert.trade_event(data)
+        except BrokerContractError as exc:
+            # Alerted, not lost: the order monitor's next sync reads the order over REST.
+            contract.broken(exc)
+            return
         except Exception:
             name = data.get("event") if isinstance(data, dict) else None
             log.exception("unreadable trade update (event %r) skipped", name)

@@ -190,3 +190,14 @@ DELETE FROM position_tracking WHERE trade_journal_id = %(trade_journal_id)s;
 
 -- name: positions_of_trades
 SELECT * FROM position_tracking WHERE trade_journal_id = ANY(%(ids)s);
+
+-- name: delete_system_value
+DELETE FROM system_state WHERE key = %(key)s;
+
+-- name: first_contract_deferral
+-- The first time a broken broker contract held this decision back (its entry's session).
+SELECT detail FROM event_log
+WHERE entity = 'analysis_decision' AND entity_id = %(decision_id)s
+  AND event = 'deferred_contract' AND detail->>'session_close' IS NOT NULL
+ORDER BY id
+LIMIT 1;

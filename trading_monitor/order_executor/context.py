@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
+from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision
@@ -37,9 +38,15 @@ class Final:
 
 @dataclass(frozen=True)
 class Deferred:
-    """Not finished (a temporary failure): stays unexecuted and is settled next cycle."""
+    """Not finished (a temporary failure): stays unexecuted and is settled next cycle.
+
+    `contract`: the broker's answer broke our contract (a field we need is missing). Such a
+    deferral is not counted against MAX_DEFERRALS; it ends SKIPPED at the close of the
+    session its entry was meant for.
+    """
 
     reason: str
+    contract: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class Executor:
     sleep: Callable[[float], None] = time.sleep
     _reading: AccountReading | None = None
     _view: AccountView | None = None
-    _assets: dict[str, str | None] = field(default_factory=dict)
+    _assets: dict[str, BrokerAsset | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.intents = Ledger(self.db, self.run_id, self.now)
@@ -114,18 +121,21 @@ class Executor:
         """A risk_pct decision turned into dollars with this cycle's equity."""
         return d.with_risk_budget(self.view().equity) if d.risk_pct is not None else d
 
-    def asset_problem(self, symbol: str) -> str | None:
+    def asset_problem(self, symbol: str, side: str = "buy") -> str | None:
+        """Why an entry on `side` must not go out in `symbol` (a short also needs the asset's
+        borrow_status to be easy_to_borrow); one asset look-up per symbol and run."""
         if symbol not in self._assets:
-            asset = self.broker.get_asset(symbol)
-            self._assets[symbol] = (f"unknown symbol {symbol} at the broker" if asset is None
-                                    else asset.problem())
-        return self._assets[symbol]
+            self._assets[symbol] = self.broker.get_asset(symbol)
+        asset = self._assets[symbol]
+        return (f"unknown symbol {symbol} at the broker" if asset is None
+                else asset.problem(side))
 
     def entry_rejection(self, d: Decision, replacing: tuple[str, Decimal] | None = None
                         ) -> str | None:
         view = self.view()
         if view.halted_reason is None:  # no asset look-up when nothing may trade anyway
-            view = replace(view, asset_problems={d.ticker: self.asset_problem(d.ticker)})
+            view = replace(view, asset_problems={
+                d.ticker: self.asset_problem(d.ticker, d.side.value if d.side else "buy")})
         if replacing is not None:
             view = view.without_entry(*replacing)
         return entry_rejection(d, self.limits, view, replacing=replacing is not None)

@@ -17,6 +17,7 @@ from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Action, Decision, DecisionInvalid, parse_decision
 from trading_monitor.domain.lifecycle import OPEN_TRADE_STATUSES, TerminalState
 from trading_monitor.exceptions import (
+    BrokerContractError,
     DatabaseUnavailable,
     FatalError,
     RejectedError,
@@ -106,6 +107,8 @@ def process_safely(ex: Executor, row: Row) -> Result:
         raise
     except DecisionInvalid as exc:
         return Final(TerminalState.REJECTED, str(exc))
+    except BrokerContractError as exc:
+        return Deferred(str(exc), contract=True)
     except TemporaryError as exc:
         return Deferred(str(exc))
     except RejectedError as exc:

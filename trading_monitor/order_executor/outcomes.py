@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import TerminalState
+from trading_monitor.exceptions import TradingMonitorError
 from trading_monitor.order_executor.context import Deferred, Executor, Final
 from trading_monitor.runs import log_event
 
@@ -33,6 +36,8 @@ def defer_or_give_up(db: TradingDB, ex: Executor, row: Row, result: Deferred
                      ) -> Deferred | Final:
     """Record the deferral; past MAX_DEFERRALS the decision ends REJECTED with the history
     of its reasons, so nothing waits silently forever."""
+    if result.contract:
+        return _defer_for_contract(db, ex, row, result)
     earlier = [r["message"] for r in db.named("deferrals_of_decision",
                                               {"decision_id": row["id"]})]
     if len(earlier) + 1 < ex.config.max_deferrals:
@@ -44,6 +49,33 @@ def defer_or_give_up(db: TradingDB, ex: Executor, row: Row, result: Deferred
     return Final(TerminalState.REJECTED,
                  f"gave up after {len(earlier) + 1} deferrals (MAX_DEFERRALS="
                  f"{ex.config.max_deferrals}); reasons: {history}")
+
+
+def _defer_for_contract(db: TradingDB, ex: Executor, row: Row, result: Deferred
+                        ) -> Deferred | Final:
+    """Deferred while the broker's answers break our contract (alerted at once by the
+    adapter); SKIPPED, naming the endpoint and field, once its entry's session is over."""
+    first = db.named("first_contract_deferral", {"decision_id": row["id"]})
+    close = _session_close(first[0]["detail"]) if first else _next_close(ex)
+    if close is not None and ex.now() >= close:
+        return Final(TerminalState.SKIPPED,
+                     f"not sent: the broker's answers broke our contract until its entry's "
+                     f"session closed at {close.isoformat()}: {result.reason}")
+    log_event(db, ex.run_id, "analysis_decision", row["id"], "deferred_contract",
+              result.reason, detail={"session_close": close.isoformat() if close else None})
+    return result
+
+
+def _session_close(detail: Any) -> datetime | None:
+    text = detail.get("session_close") if isinstance(detail, dict) else None
+    return datetime.fromisoformat(text) if text else None
+
+
+def _next_close(ex: Executor) -> datetime | None:
+    try:
+        return ex.view().session_close
+    except TradingMonitorError:  # the very read that is broken: no close to wait for yet
+        return None
 
 
 def _history(reasons: list[str]) -> str:
