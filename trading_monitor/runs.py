@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from psycopg2.extras import Json
 
+from trading_monitor.broker import contract
 from trading_monitor.clock import system_clock
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
@@ -115,16 +116,30 @@ def recorded_run(db: TradingDB, job_name: str, mode: str | None, now: Callable[[
     result."""
     job = JobRun(db, job_name, mode or "normal", now=now).start()
     start = requests_sent()
+    seen = contract.begin()  # broken broker contracts this run meets, kept for `health`
     try:
         result = work(job.run_id)
     except BaseException as exc:
+        _record_contract(db, seen, job)
         job.finish("FAILED", error=f"{type(exc).__name__}: {exc}"[:2000],
                    broker_requests=requests_sent() - start)
         raise
+    finally:
+        contract.end()
+    _record_contract(db, seen, job)
     status, summary, broker_requests = verdict(result)
     job.summary = summary | {"run_id": job.run_id}
     job.finish(status, broker_requests=broker_requests)
     return result
+
+
+def _record_contract(db: TradingDB, seen: contract.ContractLog, job: JobRun) -> None:
+    if db.read_only:  # a dry run writes nothing; the ALERT was logged all the same
+        return
+    try:
+        contract.record(db, seen, job._time())
+    except DatabaseUnavailable:
+        pass  # the run's own row records the outage
 
 
 def log_event(db: TradingDB, run_id: str, entity: str, entity_id: int | None, event: str,
