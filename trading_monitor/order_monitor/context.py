@@ -25,6 +25,8 @@ class MonitorSettings:
     flatten_untracked: bool = False
     orphan_grace: timedelta = timedelta(minutes=5)
     gtc_renew_before: timedelta = timedelta(days=5)
+    # Positions lag orders: a position no trade explains is adopted only past this grace.
+    reconcile_grace: timedelta = timedelta(seconds=60)
 
 
 @dataclass
