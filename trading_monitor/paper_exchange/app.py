@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import control, marketdata, trading
+from trading_monitor.paper_exchange import control, marketdata, rules_api, trading
+from trading_monitor.paper_exchange.control_drift import routes as drift_routes
 from trading_monitor.paper_exchange.orders import unprocessable
 from trading_monitor.paper_exchange.plumbing import (
     AFTER,
@@ -112,6 +113,8 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(trading.routes)
     app.router.add_routes(data_routes)
     app.router.add_routes(control.routes)
+    app.router.add_routes(drift_routes)
+    app.router.add_routes(rules_api.routes)
     app.router.add_get("/stream", hub.handle)
     app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))

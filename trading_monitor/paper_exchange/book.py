@@ -15,6 +15,7 @@ from trading_monitor.paper_exchange.account import Ledger
 from trading_monitor.paper_exchange.events import Activity, Event, Ids
 from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.orders import Order, invalid, not_found
+from trading_monitor.paper_exchange.rules import Rules
 
 
 class Book:
@@ -33,6 +34,11 @@ class Book:
         self.activities: list[Activity] = []
         self.partial_by_symbol: dict[str, Decimal] = {}
         self.partial_by_client_id: dict[str, Decimal] = {}
+        self.rules = Rules()
+        # Trading halts (halts.py) by symbol: nothing of theirs trades until the reopen.
+        self.paused: dict[str, Any] = {}
+        # Non-trade activities (SPLIT, NC, CIL ...) as Alpaca's JSON, in id order.
+        self.nta: list[dict[str, Any]] = []
 
     def get(self, order_id: str) -> Order:
         order = self.orders.get(order_id)

@@ -107,6 +107,28 @@ class ExchangeControl:
     def set_rate_limit(self, per_min: int | None) -> None:
         self._call("POST", "/control/rate_limit", {"per_min": per_min})
 
+    def set_rules(self, **switches: Any) -> dict[str, Any]:
+        """Broker rules: wash_trade, buy_stop_limit, buy_stop_limit_legs, market_collar_pct
+        (a percent or None), held_events; answers with every switch."""
+        return self._call("POST", "/control/rules", {
+            k: (str(v) if isinstance(v, Decimal) else v) for k, v in switches.items()})
+
+    def rules(self) -> dict[str, Any]:
+        return self._call("GET", "/control/rules")
+
+    def halt(self, symbol: str, halted: bool = True, *, tradable_flips: bool = False,
+             cancel_elected_stops_at_reopen: bool = False) -> dict[str, Any]:
+        """Halt trading in a symbol (halted=False reopens it, at the price queued meanwhile)."""
+        return self._call("POST", "/control/halt", {
+            "symbol": symbol, "halted": halted, "tradable_flips": tradable_flips,
+            "cancel_elected_stops_at_reopen": cancel_elected_stops_at_reopen})
+
+    def corporate_action(self, type: str, symbol: str, **params: Any) -> dict[str, Any]:
+        """Announce (future ex_date) or apply a split or name change; see the docs for params:
+        new_symbol, old_rate, new_rate, ex_date, cash_in_lieu_price, apply, ..."""
+        body = {"type": type, "symbol": symbol, **params}
+        return self._call("POST", "/control/corporate_action", body)
+
     def counters(self) -> dict[str, int]:
         return self._call("GET", "/control/counters")
 
@@ -125,6 +147,11 @@ class ExchangeControl:
 
     def state(self) -> dict[str, Any]:
         return self._call("GET", "/control/state")
+
+    def set_drift(self, on: bool) -> dict[str, Any]:
+        """Drift every trading-API body and stream frame (unknown fields added, fields not in
+        broker/needed.py's NEEDED omitted, decoys listed) or stop; answers {"on": bool}."""
+        return self._call("POST", "/control/drift", {"on": on})
 
     def reset(self) -> dict[str, Any]:
         """Back to the start state (orders, positions, cash, clock, prices, settings); the state."""

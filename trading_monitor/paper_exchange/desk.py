@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.paper_exchange import clock, risk
+from trading_monitor.paper_exchange import clock, risk, rules, wash
 from trading_monitor.paper_exchange.book import Book
 from trading_monitor.paper_exchange.events import Ids
 from trading_monitor.paper_exchange.market import Market
@@ -67,6 +67,7 @@ class Desk(Book):
         rule = self.cancel_rules.get(order.client_order_id, self.cancel_rule)
         if rule.mode == "refuse":
             self.played["cancel_refused"] += 1
+            self.emit("order_cancel_rejected", order, now)
             raise unprocessable("order is not cancelable")
         if rule.mode == "pending":
             self.played["cancel_pending"] += 1
@@ -139,11 +140,22 @@ class Desk(Book):
 
     def replace_order(self, order_id: str, changes: dict[str, Any], now: datetime) -> Order:
         old = self.get(order_id)
+        try:
+            return self._replace(old, changes, now)
+        except ApiError:
+            # The stream tells the refusal too, as Alpaca's order_replace_rejected does.
+            self.emit("order_replace_rejected", old, now)
+            raise
+
+    def _replace(self, old: Order, changes: dict[str, Any], now: datetime) -> Order:
         if not old.is_open or old.status in NOT_REPLACEABLE:
             raise unprocessable(f'order is already in "{old.status}" state')
         if old.filled_qty > 0:
             raise unprocessable("cannot replace a partially filled order")
         fields = risk.replacement_fields(old, changes)
+        if old.converted_from == "stop" and "stop_price" in fields and "limit_price" not in fields:
+            # A buy stop held as a stop-limit keeps its markup over the new stop.
+            fields["limit_price"] = rules.buy_stop_limit_price(fields["stop_price"])
         wanted_client_id = fields.pop("client_order_id", None)
         tif = fields.get("time_in_force", old.time_in_force)
         # A new order: a fresh expiry (for GTC a fresh 90 days; unconfirmed at Alpaca).
@@ -151,6 +163,7 @@ class Desk(Book):
         new = replace(old, replaces=old.id, replaced_by=None, legs=list(old.legs),
                       created_at=now, updated_at=now,
                       status="held" if old.status == "held" else "new", **fields)
+        wash.check(self, new.symbol, new, exclude=old)
         if old.parent_id is None:
             # The same 403s as a new order (POST and PATCH alike), not counting the old one.
             risk.check_funds(self, new.symbol, new.side, new.qty,
@@ -170,5 +183,6 @@ class Desk(Book):
             parent.legs = [new.id if i == old.id else i for i in parent.legs]
         old.status, old.replaced_at, old.replaced_by, old.updated_at = "replaced", now, new.id, now
         self.emit("replaced", old, now)
-        self.emit("new", new, now)
+        self.emit("new" if new.status == "new" or not self.rules.held_events else "held", new,
+                  now)
         return new

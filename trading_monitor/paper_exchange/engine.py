@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from trading_monitor.paper_exchange import clock, risk
+from trading_monitor.paper_exchange import clock, risk, rules, wash
 from trading_monitor.paper_exchange.desk import Desk
 from trading_monitor.paper_exchange.events import Activity, Ids
 from trading_monitor.paper_exchange.market import Market
@@ -34,6 +34,9 @@ class Engine(Desk):
         price = self.market.price(spec.symbol)
         if spec.order_class in ("bracket", "oto", "oco"):
             risk.check_exits(spec, price)
+        wash.check(self, spec.symbol, spec)  # the order as the client sent it
+        converted = ("stop" if rules.convert_buy_stops(self.rules, spec)
+                     else "market" if rules.collar(self.rules, self.market, spec) else None)
         qty = spec.qty
         if qty is None:
             assert spec.notional is not None
@@ -44,6 +47,7 @@ class Engine(Desk):
             risk.check_funds(self, spec.symbol, spec.side, qty, risk.estimate(spec, price))
         client_id = self.new_client_id(spec.client_order_id)
         parent = self._make(spec, qty, client_id, now, price)
+        parent.converted_from = converted
         legs = []
         if spec.order_class == "oco":
             parent.leg_role = "take_profit"
@@ -58,8 +62,8 @@ class Engine(Desk):
         parent.legs = [leg.id for leg in legs]
         self.emit("new", parent, now)
         for leg in legs:
-            if leg.status == "new":
-                self.emit("new", leg, now)
+            if leg.status == "new" or self.rules.held_events:
+                self.emit(leg.status, leg, now)
         return parent
 
     def _make(self, spec: OrderSpec, qty: Decimal, client_id: str, now: datetime,
@@ -93,6 +97,7 @@ class Engine(Desk):
             parent, id=self.ids.uuid(), client_order_id=self.new_client_id(None),
             side=side or parent.side, type=kind, limit_price=limit, stop_price=stop,
             trail_price=None, trail_percent=None, hwm=None, status=status, legs=[],
+            converted_from=None,
             parent_id=parent.id, leg_role=role, created_at=now, updated_at=now,
             position_intent=f"{side or parent.side}_to_close",
         )
@@ -121,6 +126,8 @@ class Engine(Desk):
                 return
 
     def _may_trade(self, order: Order) -> bool:
+        if order.symbol in self.paused:
+            return False  # a trading halt: no print, so no stop triggers and nothing fills
         if order.status == "held":
             return self._armed(order)
         # A partial fill's remainder waits for the next epoch (time or a price moving).

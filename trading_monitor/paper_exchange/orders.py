@@ -86,6 +86,9 @@ class Order:
     leg_role: str | None = None  # "take_profit" / "stop_loss" for bracket, oco and oto exits
     triggered: bool = False  # a stop or stop_limit whose stop price has been reached
     cancel_due: datetime | None = None  # pending_cancel: when the cancel goes through
+    # "stop" (a buy stop held as a stop-limit) or "market" (a collared market order): what the
+    # client sent, which the wash-trade check goes by.
+    converted_from: str | None = None
 
     @property
     def is_open(self) -> bool:
