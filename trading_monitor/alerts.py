@@ -1,15 +1,25 @@
 """Alerts through apprise (`ALERT_URLS`: e-mail, Telegram, Slack, ntfy, … in apprise's URL
-syntax), rate-limited per kind and recorded in the `alert` table whether sent or not.
+syntax), rate-limited per (kind, subject) and recorded in the `alert` table whether sent or
+not.
 
-Code raises an alert by logging at ERROR with a message that starts with "ALERT"; the daemon
-installs `AlertHandler`, which sends it. Nothing is sent when ALERT_URLS is empty.
+Code raises an alert with `alert(log, kind, subject, "what happened %s", arg)`: an ERROR
+record whose message starts with "ALERT", carrying `alert_kind` and `alert_subject` (the same
+two keys may be passed as logging `extra=`). The daemon installs `AlertHandler`, which sends
+it. Nothing is sent when ALERT_URLS is empty.
+
+Rate limiting is per kind *and* subject (a trade, a job, a halt), so a second trade's alert is
+never held back by the first's. A record without a kind (a call site not converted yet) still
+alerts: its kind is its logger's name and its subject the "trade #N"-style reference in its
+message (else the message itself), so it errs towards sending.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +29,58 @@ from trading_monitor.db_layer import TradingDB
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AlertKind:
+    what: str  # when it is raised, and what its subject is
+    rate_limited: bool = True  # False: every one is sent (each is news, and rare by design)
+
+
+# Every kind there is; tests/test_alert_kinds.py pins this table.
+KINDS: dict[str, AlertKind] = {
+    "unprotected": AlertKind("a position without a live stop for its quantity; subject: trade"),
+    "order_not_placed": AlertKind("a protective or exit order not placed yet (retried next "
+                                  "cycle); subject: trade"),
+    "untracked_position": AlertKind("a position no trade of ours explains, adopted; subject: "
+                                    "symbol"),
+    "decision_deferred": AlertKind("a decision rejected after MAX_DEFERRALS deferrals; "
+                                   "subject: decision"),
+    "halt": AlertKind("new entries halted (loss, drawdown, reconciliation); subject: the halt",
+                      rate_limited=False),
+    "fatal": AlertKind("a fatal error paused the trading jobs; subject: job",
+                       rate_limited=False),
+    "job_failing": AlertKind("a job failed several times in a row; subject: job"),
+    "job_deadline": AlertKind("a job ran past JOB_DEADLINE_SECONDS; subject: job"),
+    "leadership_lost": AlertKind("this daemon lost the leader lock; subject: host and pid"),
+    "leader_stale": AlertKind("a standby sees the leader's heartbeat stale; subject: host and "
+                              "pid"),
+    "startup_reconciliation": AlertKind("the new leader's first reconciliation failed"),
+}
+SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
+_REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")
+
+
+def alert(logger: logging.Logger, kind: str, subject: object, message: str,
+          *args: object) -> None:
+    """Log an ALERT of a known kind about one subject (the rate limit's key with the kind)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown alert kind {kind!r}: add it to trading_monitor.alerts.KINDS")
+    logger.error("ALERT " + message, *args,
+                 extra={"alert_kind": kind, "alert_subject": str(subject or "")})
+
+
+def key_of(record: logging.LogRecord) -> tuple[str, str]:
+    """(kind, subject) of an ALERT record; a record without them gets the fallback."""
+    kind = getattr(record, "alert_kind", None)
+    subject = getattr(record, "alert_subject", None)
+    if kind is None:
+        kind = record.name
+    if subject is None:
+        message = record.getMessage()
+        found = _REFERENCE.search(message)
+        subject = found.group(0) if found else message
+    return str(kind), " ".join(str(subject).split())[:SUBJECT_LIMIT]
+
+
 class Alerts:
     def __init__(self, db: TradingDB, urls: list[str], *, min_interval: timedelta,
                  now: Callable[[], datetime] = system_clock, notifier: Any = None):
@@ -26,26 +88,33 @@ class Alerts:
         self._notifier = notifier
         self._lock = threading.Lock()
 
-    def send(self, kind: str, message: str, run_id: str | None = None) -> str:
-        """Deliver (unless rate-limited or unconfigured) and record; returns the delivery."""
+    def send(self, kind: str, message: str, run_id: str | None = None,
+             subject: str = "") -> str:
+        """Deliver (unless rate-limited or unconfigured) and record; returns the delivery.
+
+        The alert table's `kind` holds "kind:subject" (the rate limit's key), or the kind
+        alone when there is no subject."""
+        key = f"{kind}:{subject}" if subject else kind
         with self._lock:
-            delivery = self._deliver(kind, message)
-            self.db.insert("alert", {"run_id": run_id, "kind": kind[:100],
+            delivery = self._deliver(kind, key[:100], message)
+            self.db.insert("alert", {"run_id": run_id, "kind": key[:100],
                                      "message": message[:2000], "delivery": delivery})
         return delivery
 
-    def _deliver(self, kind: str, message: str) -> str:
+    def _deliver(self, kind: str, key: str, message: str) -> str:
         if not self.urls:
             return "not_configured"
-        recent = self.db.execute_query(
-            "SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent' "
-            "AND created_at >= %s LIMIT 1", [kind[:100], self.now() - self.min_interval])
-        if recent:
-            return "suppressed"
+        spec = KINDS.get(kind)
+        if spec is None or spec.rate_limited:
+            recent = self.db.execute_query(
+                "SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent' "
+                "AND created_at >= %s LIMIT 1", [key, self.now() - self.min_interval])
+            if recent:
+                return "suppressed"
         try:
-            ok = self._apprise().notify(title=f"trading-monitor: {kind}", body=message)
+            ok = self._apprise().notify(title=f"trading-monitor: {key}", body=message)
         except Exception as exc:  # a broken alert channel must never stop trading
-            log.warning("alert delivery failed (%s): %s", kind, type(exc).__name__)
+            log.warning("alert delivery failed (%s): %s", key, type(exc).__name__)
             return "failed"
         return "sent" if ok else "failed"
 
@@ -61,7 +130,7 @@ class Alerts:
 
 
 class AlertHandler(logging.Handler):
-    """Turns "ALERT …" error records of any module into alerts (kind: the module)."""
+    """Turns "ALERT …" error records of any module into alerts, keyed by (kind, subject)."""
 
     def __init__(self, alerts: Alerts):
         super().__init__(level=logging.ERROR)
@@ -72,7 +141,7 @@ class AlertHandler(logging.Handler):
         if not message.startswith("ALERT") or record.name == __name__:
             return
         try:
-            self.alerts.send(getattr(record, "alert_kind", record.name), message,
-                             getattr(record, "run_id", None))
+            kind, subject = key_of(record)
+            self.alerts.send(kind, message, getattr(record, "run_id", None), subject)
         except Exception:  # never let alerting break the job that logged
             self.handleError(record)

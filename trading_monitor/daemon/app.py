@@ -19,6 +19,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
@@ -116,8 +117,9 @@ class Daemon:
             "AND beat_at < %s AND NOT (host = %s AND pid = %s)",
             [system_clock() - STALE_HEARTBEAT, socket.gethostname(), os.getpid()])
         for row in stale:
-            log.error("ALERT the leader's heartbeat is stale: %s pid %s last beat %s",
-                      row["host"], row["pid"], row["beat_at"])
+            alert(log, "leader_stale", f"{row['host']} pid {row['pid']}",
+                  "the leader's heartbeat is stale: %s pid %s last beat %s",
+                  row["host"], row["pid"], row["beat_at"])
 
     def _became_leader(self) -> None:
         """Reconcile with the broker first, then listen to the order stream."""
@@ -126,7 +128,7 @@ class Daemon:
                                            now=self.now, mode="normal")
             log.info("start-up reconciliation: %s", report.summary)
         except Exception as exc:
-            log.error("ALERT start-up reconciliation failed: %s", exc)
+            alert(log, "startup_reconciliation", "", "start-up reconciliation failed: %s", exc)
         if self._listener_factory is not None:
             self._stop_listener()  # leadership lost and regained: never two listeners
             self._listener = self._listener_factory().start()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading_monitor.alerts import alert
 from trading_monitor.daemon.schedule import JobSpec
 from trading_monitor.exceptions import FatalError
 from trading_monitor.runs import current_run_id
@@ -45,14 +46,15 @@ def guarded(spec: JobSpec, run: Callable[[], Any], *, is_leader: Callable[[], bo
             state.failures[spec.job_id] = 0
         except FatalError as exc:
             state.paused = f"{spec.job_id}: {exc}"
-            log.error("ALERT fatal error in %s; trading jobs paused, the daemon stays up for "
-                      "the health check: %s", spec.job_id, exc)
+            alert(log, "fatal", spec.job_id, "fatal error in %s; trading jobs paused, the "
+                  "daemon stays up for the health check: %s", spec.job_id, exc)
         except Exception as exc:
             count = state.failures.get(spec.job_id, 0) + 1
             state.failures[spec.job_id] = count
             log.exception("%s failed (%d in a row): %s", spec.job_id, count, exc)
             if count == state.failure_alert_after:
-                log.error("ALERT %s has failed %d times in a row: %s", spec.job_id, count, exc)
+                alert(log, "job_failing", spec.job_id, "%s has failed %d times in a row: %s",
+                      spec.job_id, count, exc)
         finally:
             current_run_id.reset(token)
     job.__name__ = spec.job_id

@@ -8,8 +8,11 @@ connection may have been dropped); a daemon that has lost it stops trading at on
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
+from trading_monitor.alerts import alert
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
 
@@ -50,7 +53,8 @@ class Leadership:
         except DatabaseUnavailable:
             rows = []
         if not rows:
-            log.error("ALERT leadership lost: this daemon stops trading")
+            alert(log, "leadership_lost", f"{socket.gethostname()} pid {os.getpid()}",
+                  "leadership lost: this daemon stops trading")
             self.is_leader = False
         return self.is_leader
 
