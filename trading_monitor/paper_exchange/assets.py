@@ -24,6 +24,10 @@ DEFAULT_ASSETS: tuple[tuple[str, str, str], ...] = (
     ("HALT", "NYSE", "Halted Holdings Inc. (listed, not tradable)"),
 )
 NOT_TRADABLE = frozenset({"HALT"})
+# Alpaca's spec (2026-06-05) lists easy_to_borrow and hard_to_borrow. Most names are easy;
+# the listed-but-halted one is hard, so a universe read shows both values.
+EASY, HARD = "easy_to_borrow", "hard_to_borrow"
+HARD_TO_BORROW = frozenset({"HALT"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Asset:
     exchange: str
     name: str
     tradable: bool
+    borrow_status: str | None = EASY  # None: the field is absent (settable per symbol)
 
     @property
     def id(self) -> str:
@@ -39,7 +44,8 @@ class Asset:
 
 
 def universe(extra_symbols: set[str]) -> dict[str, Asset]:
-    assets = {s: Asset(s, ex, name, s not in NOT_TRADABLE) for s, ex, name in DEFAULT_ASSETS}
+    assets = {s: Asset(s, ex, name, s not in NOT_TRADABLE, HARD if s in HARD_TO_BORROW else EASY)
+              for s, ex, name in DEFAULT_ASSETS}
     for symbol in sorted(extra_symbols - set(assets)):
         assets[symbol] = Asset(symbol, "NASDAQ", f"{symbol} (scenario symbol)", True)
     return assets

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import faults
+from trading_monitor.paper_exchange import drift, faults
 from trading_monitor.paper_exchange.faults import Fault
 from trading_monitor.paper_exchange.orders import ApiError, invalid
 from trading_monitor.paper_exchange.venue import Venue
@@ -64,6 +64,7 @@ def _abort(request: web.Request) -> None:
 async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse:
     app = request.app
     venue = app[VENUE]
+    drift.serving(venue)  # so the answer and the stream frames flushed below know their venue
     key = endpoint_key(request)
     control = request.path.startswith("/control/")
     # The stream authenticates inside the websocket protocol, not with headers.
@@ -120,6 +121,8 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
     if fault is not None and fault.kind == "lost_response":
         _abort(request)
     if isinstance(resp, web.Response):
+        if not control:
+            drift.reshape_reply(request, key, resp)
         _with_limits(resp, venue)
     return resp
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from trading_monitor.paper_exchange import clock
+from trading_monitor.paper_exchange import clock, drift
 from trading_monitor.paper_exchange.account import Position, Totals
 from trading_monitor.paper_exchange.assets import Asset
 from trading_monitor.paper_exchange.orders import Order
@@ -88,7 +89,25 @@ def order(o: Order, legs: list[Order] | None) -> dict[str, Any]:
         "hwm": num(o.hwm),
         "subtag": None,
         "source": None,
+        **_group(o),
     }
+
+
+# group_id is opaque at Alpaca; a name-based uuid keeps it stable across runs and seeds.
+_GROUP_NAMESPACE = uuid.UUID("0c5f3a52-8e1d-4b7a-a3c9-2f6e4d1b7a90")
+
+
+def _group(o: Order) -> dict[str, str]:
+    """group_id/group_role (Alpaca, 2026-10-08): only on bracket, oto and oco orders.
+
+    The group is named after its top-level order, so replacing a leg keeps it; replacing
+    the top-level order changes it (Alpaca keeps it: the Order has no field for it yet).
+    """
+    if o.order_class not in ("bracket", "oto", "oco"):
+        return {}
+    role = o.leg_role or ("take_profit" if o.order_class == "oco" else "entry")
+    return {"group_id": str(uuid.uuid5(_GROUP_NAMESPACE, o.parent_id or o.id)),
+            "group_role": role}
 
 
 def trade_update(e: Event) -> dict[str, Any]:
@@ -96,7 +115,8 @@ def trade_update(e: Event) -> dict[str, Any]:
     if e.execution_id is not None:
         data.update(execution_id=e.execution_id, price=num(e.price), qty=num(e.qty),
                     position_qty=num(e.position_qty))
-    return {"stream": "trade_updates", "data": data}
+    # The drift switch reshapes stream frames here, where they are serialized.
+    return drift.stream_frame({"stream": "trade_updates", "data": data})
 
 
 def position(p: Position, asset: Asset, price: Decimal, lastday: Decimal,
@@ -130,6 +150,8 @@ def position(p: Position, asset: Asset, price: Decimal, lastday: Decimal,
 
 def account(account_id: str, t: Totals, last_equity: Decimal, created: datetime,
             today: date) -> dict[str, Any]:
+    """The Account schema of today's spec: no pattern-day-trader or DTBP fields (removed on
+    2026-07-06), none of the fields the spec does not list."""
     bp = money(t.buying_power)
     return {
         "id": account_id,
@@ -139,16 +161,13 @@ def account(account_id: str, t: Totals, last_equity: Decimal, created: datetime,
         "currency": "USD",
         "buying_power": bp,
         "regt_buying_power": bp,
-        "daytrading_buying_power": "0",
-        "effective_buying_power": bp,
         "non_marginable_buying_power": bp,
         "options_buying_power": bp,
-        "bod_dtbp": "0",
         "cash": money(t.cash),
         "accrued_fees": "0",
         "pending_transfer_in": "0",
+        "pending_transfer_out": "0",
         "portfolio_value": money(t.equity),
-        "pattern_day_trader": False,
         "trading_blocked": False,
         "transfers_blocked": False,
         "account_blocked": False,
@@ -160,14 +179,11 @@ def account(account_id: str, t: Totals, last_equity: Decimal, created: datetime,
         "last_equity": money(last_equity),
         "long_market_value": money(t.long_market_value),
         "short_market_value": money(t.short_market_value),
-        "position_market_value": money(t.long_market_value - t.short_market_value),
         "initial_margin": money(t.long_market_value - t.short_market_value),
         "maintenance_margin": money((t.long_market_value - t.short_market_value) * 3 / 10),
         "last_maintenance_margin": "0",
         "sma": "0",
-        "daytrade_count": 0,
         "balance_asof": today.isoformat(),
-        "crypto_tier": 0,
         "options_trading_level": 0,
         "options_approved_level": 0,
         "intraday_adjustments": "0",
@@ -176,10 +192,10 @@ def account(account_id: str, t: Totals, last_equity: Decimal, created: datetime,
 
 
 def activity(a: Activity, account_id: str) -> dict[str, Any]:
+    del account_id  # the spec's TradingActivities carry no account_id
     o = a.order
     return {
         "id": a.id,
-        "account_id": account_id,
         "activity_type": "FILL",
         "transaction_time": ts(a.at),
         "type": a.kind,
@@ -195,7 +211,9 @@ def activity(a: Activity, account_id: str) -> dict[str, Any]:
 
 
 def asset(a: Asset) -> dict[str, Any]:
-    return {
+    """Today's Assets schema: borrow_status instead of easy_to_borrow (removed 2026-11-24),
+    the margin_requirement_* strings instead of maintenance_margin_requirement."""
+    body: dict[str, Any] = {
         "id": a.id,
         "class": "us_equity",
         "exchange": a.exchange,
@@ -205,13 +223,15 @@ def asset(a: Asset) -> dict[str, Any]:
         "tradable": a.tradable,
         "marginable": True,
         "shortable": True,
-        "easy_to_borrow": True,
         "fractionable": True,
-        "maintenance_margin_requirement": 30,
+        "cusip": None,
         "margin_requirement_long": "30",
         "margin_requirement_short": "100",
         "attributes": ["fractional_eh_enabled", "has_options"],
     }
+    if a.borrow_status is not None:  # None: the control API made the field absent
+        body["borrow_status"] = a.borrow_status
+    return body
 
 
 def market_clock(now: datetime) -> dict[str, Any]:

@@ -1,0 +1,223 @@
+"""The drift switch: today's bodies as a later Alpaca might send them, to test the adapter.
+
+With drift on (`POST /control/drift {"on": true}`), every trading-API body the exchange
+answers with (2xx JSON, POST/PATCH answers included) and every trade_updates frame:
+
+1. carries unknown fields in every object (`x_drift_*`, an unknown nested object included);
+2. omits every field that broker/needed.py's NEEDED does not list for the object's kind,
+   except an order's `legs` (a bracket's stop is only seen there);
+3. lists decoys with enum values nobody has seen (drift_decoys.py): an order in an unknown
+   status and class, a position of an unknown asset class, an activity of an unknown type.
+
+Market-data bodies get the unknown fields, and lose fields only for the kinds NEEDED lists.
+Decoys live only in answers: the book, the ids and the control API never see them.
+The switch belongs to one exchange and is off again after `/control/reset`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from aiohttp import web
+
+from trading_monitor.broker.needed import NEEDED
+from trading_monitor.paper_exchange import drift_decoys as decoys
+
+if TYPE_CHECKING:
+    from trading_monitor.paper_exchange.venue import Venue
+
+Body = Any
+Reshape = Callable[[Body, web.Request], Body]
+
+
+@dataclass(frozen=True)
+class _Switch:
+    on: bool
+    generation: int  # the venue's reset generation it was set in: a reset turns it off
+
+
+_SWITCHES: WeakKeyDictionary[Venue, _Switch] = WeakKeyDictionary()
+# Which exchange is answering: stream frames are built deep inside the engine's flush, with
+# no request at hand. Requests set the context variable (exact per request task); the
+# realtime ticker has no request, so it falls back to the last exchange its thread served
+# (each PaperExchange and the CLI run one exchange per thread).
+_SERVING: ContextVar[Venue | None] = ContextVar("drift_serving", default=None)
+_LAST = threading.local()
+
+
+def set_drift(venue: Venue, on: bool) -> None:
+    _SWITCHES[venue] = _Switch(on, venue.generation)
+
+
+def is_on(venue: Venue) -> bool:
+    switch = _SWITCHES.get(venue)
+    return switch is not None and switch.on and switch.generation == venue.generation
+
+
+def serving(venue: Venue) -> None:
+    """Called by the request plumbing: this request (and its stream flush) is `venue`'s."""
+    _SERVING.set(venue)
+    _LAST.venue = venue
+
+
+def _current() -> Venue | None:
+    return _SERVING.get() or getattr(_LAST, "venue", None)
+
+
+# -- the three changes to one object -----------------------------------------------------
+
+
+def unknown_fields() -> dict[str, Any]:
+    """Fields no spec has: a string, and an object holding a list (fresh each time)."""
+    return {"x_drift_field": "drift",
+            "x_drift_object": {"x_drift_nested": "drift", "x_drift_list": [1, "two", None]}}
+
+
+def shape(obj: Any, kind: str | None) -> Any:
+    """Keep only NEEDED[kind] (all keys for a kind NEEDED does not list), add unknown ones."""
+    if not isinstance(obj, dict):
+        return obj
+    keep = NEEDED.get(kind) if kind is not None else None
+    out = {k: v for k, v in obj.items()
+           if keep is None or k in keep or (kind == "order" and k == "legs")}
+    if kind == "order" and isinstance(out.get("legs"), list):
+        out["legs"] = [shape(leg, "order") for leg in out["legs"]]
+    return {**out, **unknown_fields()}
+
+
+def _everywhere(body: Body) -> Body:
+    """An answer we have no table entry for: unknown fields in every object, nothing omitted."""
+    if isinstance(body, list):
+        return [_everywhere(item) for item in body]
+    if isinstance(body, dict):
+        return {**{k: _everywhere(v) for k, v in body.items()}, **unknown_fields()}
+    return body
+
+
+# -- trading API ---------------------------------------------------------------------------
+
+
+def _one(kind: str) -> Reshape:
+    return lambda body, _request: shape(body, kind)
+
+
+def _each(kind: str) -> Reshape:
+    return lambda body, _request: [shape(item, kind) for item in body]
+
+
+def _multi_status(body: Body, _request: web.Request) -> Body:
+    """DELETE /v2/orders and /v2/positions: each entry's 200 body is an order."""
+    return [shape({**entry, "body": shape(entry["body"], "order")}, None)
+            if entry.get("status") == 200 else shape(entry, None) for entry in body]
+
+
+def _now() -> datetime:
+    venue = _current()
+    return venue.now if venue is not None else datetime.now(timezone.utc)
+
+
+def _orders(body: Body, request: web.Request) -> Body:
+    return decoys.place(request.query, [shape(o, "order") for o in body], _now(),
+                        decoys.order, lambda o: shape(o, "order"), "limit", 50)
+
+
+def _positions(body: Body, _request: web.Request) -> Body:
+    return [*(shape(p, "position") for p in body),
+            shape(decoys.position(), "position")]
+
+
+def _activity(item: Any) -> Any:
+    kind = "fill_activity" if item.get("activity_type") == "FILL" else "activity"
+    return shape(item, kind)
+
+
+def _activities(body: Body, request: web.Request) -> Body:
+    return decoys.place(request.query, [_activity(a) for a in body], _now(),
+                        decoys.activity, _activity, "page_size", 100)
+
+
+def _activities_of_type(body: Body, _request: web.Request) -> Body:
+    return [_activity(a) for a in body]
+
+
+# -- market data: symbol-keyed maps are maps, not objects, so they get no unknown keys ------
+
+
+def _by_symbol(field: str, kind: str) -> Reshape:
+    def reshape(body: Body, _request: web.Request) -> Body:
+        inner = {s: shape(v, kind) for s, v in body[field].items()}
+        return shape({**body, field: inner}, None)
+    return reshape
+
+
+def _bar_pages(body: Body, _request: web.Request) -> Body:
+    bars = {s: [shape(b, "bar") for b in v] for s, v in body["bars"].items()}
+    return shape({**body, "bars": bars}, None)
+
+
+_SNAPSHOT_PARTS = {"latestTrade": "latest_trade", "latestQuote": "quote", "minuteBar": "bar",
+                   "dailyBar": "bar", "prevDailyBar": "bar"}
+
+
+def _snapshots(body: Body, _request: web.Request) -> Body:
+    return {s: shape({k: shape(v, _SNAPSHOT_PARTS.get(k)) for k, v in snap.items()}, None)
+            for s, snap in body.items()}
+
+
+RESHAPE: dict[str, Reshape] = {
+    "GET /v2/account": _one("account"),
+    "POST /v2/orders": _one("order"),
+    "GET /v2/orders": _orders,
+    "DELETE /v2/orders": _multi_status,
+    "GET /v2/orders:by_client_order_id": _one("order"),
+    "GET /v2/orders/{id}": _one("order"),
+    "PATCH /v2/orders/{id}": _one("order"),
+    "GET /v2/positions": _positions,
+    "GET /v2/positions/{symbol_or_asset_id}": _one("position"),
+    "DELETE /v2/positions/{symbol_or_asset_id}": _one("order"),
+    "DELETE /v2/positions": _multi_status,
+    "GET /v2/clock": _one("clock"),
+    "GET /v2/calendar": _each("calendar"),
+    "GET /v2/assets": _each("asset"),
+    "GET /v2/assets/{symbol_or_asset_id}": _one("asset"),
+    "GET /v2/account/activities": _activities,
+    "GET /v2/account/activities/{activity_type}": _activities_of_type,
+    "GET /v2/corporate_actions/announcements": _each("corporate_action"),
+    "GET /v2/corporate_actions/announcements/{id}": _one("corporate_action"),
+    "GET /v2/stocks/trades/latest": _by_symbol("trades", "latest_trade"),
+    "GET /v2/stocks/quotes/latest": _by_symbol("quotes", "quote"),
+    "GET /v2/stocks/bars/latest": _by_symbol("bars", "bar"),
+    "GET /v2/stocks/bars": _bar_pages,
+    "GET /v2/stocks/snapshots": _snapshots,
+}
+
+
+def reshape_reply(request: web.Request, key: str, resp: web.Response) -> None:
+    """Drift one answer in place, if its exchange drifts (only 2xx JSON bodies change)."""
+    venue = _current()
+    if venue is None or not is_on(venue) or not 200 <= resp.status < 300:
+        return
+    if resp.content_type != "application/json" or not isinstance(resp.body, bytes):
+        return
+    body = json.loads(resp.body)
+    reshape = RESHAPE.get(key)
+    drifted = reshape(body, request) if reshape is not None else _everywhere(body)
+    resp.text = json.dumps(drifted, separators=(",", ":"))
+
+
+def stream_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """A trade_updates frame as it goes out: drifted when its exchange drifts."""
+    venue = _current()
+    if venue is None or not is_on(venue):
+        return frame
+    data = shape(frame["data"], "trade_update")
+    if isinstance(data.get("order"), dict):
+        data["order"] = shape(data["order"], "order")
+    return shape({**frame, "data": data}, None)
