@@ -98,6 +98,8 @@ class Market:
         # set_quote: the quote's distance below/above the last trade, and when it was set.
         self.quote_offsets: dict[str, tuple[Decimal, Decimal, datetime]] = {}
         self.volumes: dict[str, tuple[int, int]] = {}  # set_volume: (daily, previous)
+        # Halted symbols (halts.py): no print; the last price given meanwhile waits here.
+        self.frozen: dict[str, Decimal | None] = {}
 
     def knows(self, symbol: str) -> bool:
         return symbol in self.prices
@@ -110,6 +112,9 @@ class Market:
             raise ValueError("price must be positive")
         self.pinned.add(symbol)
         price = price.quantize(CENT)
+        if symbol in self.frozen:
+            self.frozen[symbol] = price  # halted: it prints at the reopen
+            return
         if at == self.start and self.history.get(symbol) == [(at, self.prices[symbol])]:
             # Before time has moved, the first price given is the starting price (and so
             # also the previous close), as a scenario point at the start time would be.
@@ -158,12 +163,15 @@ class Market:
         return due
 
     def apply_point(self, point: ScenarioPoint) -> None:
+        if point.symbol in self.frozen:
+            self.frozen[point.symbol] = point.price
+            return
         self._record(point.symbol, point.price, point.at)
 
     def walk_step(self, minute: datetime) -> None:
         """One random-walk step for every unpinned symbol."""
         for symbol, rng in self._rngs.items():
-            if symbol in self.pinned:
+            if symbol in self.pinned or symbol in self.frozen:
                 continue
             step = Decimal(str(math.exp(rng.gauss(0.0, MINUTE_SIGMA))))
             self._record(symbol, max(CENT, (self.prices[symbol] * step).quantize(CENT)), minute)

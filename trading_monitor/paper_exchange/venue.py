@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from trading_monitor.paper_exchange import clock, risk, wire
+from trading_monitor.paper_exchange import clock, halts, risk, wire
 from trading_monitor.paper_exchange.account import Position
 from trading_monitor.paper_exchange.assets import NOT_TRADABLE, universe
 from trading_monitor.paper_exchange.engine import Engine
@@ -94,6 +94,10 @@ class Venue:
 
     def sync_after_change(self) -> None:
         self._settle(self.now, moved=False)
+
+    def settle_now(self) -> None:
+        """A price changed outside set_prices (a reopening print, a split): match at once."""
+        self._settle(self.now)
 
     def _settle(self, at: datetime, moved: bool = True) -> None:
         if moved:  # time passed or a price changed (not merely a request came in)
@@ -193,4 +197,6 @@ class Venue:
             "position_lag_seconds": self.position_lag,
             "rate_limit_per_min": self.bucket.per_min,
             "cancel_behavior": self.engine.cancel_behavior(),
+            "rules": self.engine.rules.describe(),
+            "halts": halts.describe_all(self),
         }
