@@ -28,9 +28,32 @@ class FillFact:
 
 
 class FillBooks(LedgerBase):
+    """Booked fills of an order always add up to the broker's filled quantity for it.
+
+    A fill comes from the FILL feed or the stream (a real execution), or from the order's
+    own `filled_qty` when that is ahead of them (`source = 'order'`, a stand-in). A stand-in
+    is never merged by key with real executions: Alpaca reports each execution once, with
+    its own cumulative quantity, and the stand-in's is the order's final one. When a real
+    execution arrives the order's stand-in goes, and a new one books only what the real
+    executions do not explain yet (a 10-share entry seen filled before its executions of 4
+    and 6 stays 10, never 14).
+    """
+
     def record_fill(self, fact: FillFact, order_row: Row | None) -> bool:
         """Store the fill unless it is known; True when it is new. A known fill only gains the
         id it was missing (the stream's execution id, or the REST activity id)."""
+        if fact.source == "order":
+            return self._upsert_fill(fact, order_row)
+        with self.db.transaction():
+            standins = self.db.execute_query(
+                "DELETE FROM fills WHERE alpaca_order_id = %s AND source = 'order' "
+                "RETURNING cum_qty", [fact.alpaca_order_id])
+            inserted = self._upsert_fill(fact, order_row)
+            if standins:
+                self._book_rest(fact.alpaca_order_id)
+        return inserted
+
+    def _upsert_fill(self, fact: FillFact, order_row: Row | None) -> bool:
         rows = self.db.named("upsert_fill", {
             "run_id": self.run_id, "alpaca_order_id": fact.alpaca_order_id,
             "order_execution_id": order_row["id"] if order_row else None,
@@ -41,6 +64,19 @@ class FillBooks(LedgerBase):
             "source": fact.source,
         })
         return bool(rows and rows[0]["inserted"])
+
+    def _book_rest(self, alpaca_order_id: str) -> None:
+        """After a stand-in gave way: a new one for what the order's row (the broker's last
+        word on it) shows beyond the real executions stored."""
+        rows = self.db.execute_query(
+            "SELECT * FROM order_execution WHERE alpaca_order_id = %s ORDER BY id DESC LIMIT 1",
+            [alpaca_order_id])
+        if not rows or rows[0]["filled_avg_price"] is None:
+            return
+        row = rows[0]
+        self._book_gap(row, alpaca_order_id, row["symbol"], row["side"], row["filled_qty"],
+                       row["filled_avg_price"],
+                       row["filled_at"] or row["broker_updated_at"] or self.now())
 
     def remember_fill_cursor(self, activity_id: str) -> None:
         self.db.named_update("set_system_value", {"key": "fill_cursor", "value": activity_id,
@@ -65,17 +101,37 @@ class FillBooks(LedgerBase):
             [row["id"], row["trade_journal_id"], self.run_id, alpaca_order_id])
 
     def book_missing_fill(self, row: Row, order: BrokerOrder) -> bool:
-        """Fills the order shows beyond those stored: one fill for the difference, at the
-        price that makes the stored fills average to the order's average (merged with the
-        feed's own fill of the same cumulative quantity when that arrives)."""
-        stored = self.db.execute_query(
-            "SELECT COALESCE(sum(qty), 0) AS qty, COALESCE(sum(qty * price), 0) AS value "
-            "FROM fills WHERE alpaca_order_id = %s", [order.id])[0]
-        missing = order.filled_qty - stored["qty"]
-        if missing <= 0 or order.filled_avg_price is None:
+        """Fills the order shows beyond those stored: one stand-in for the difference, at the
+        price that makes the stored fills average to the order's average (it gives way to
+        the real executions when they arrive, see `record_fill`)."""
+        if order.filled_avg_price is None:
             return False
-        price = (order.filled_avg_price * order.filled_qty - stored["value"]) / missing
-        return self.record_fill(FillFact(
-            alpaca_order_id=order.id, symbol=order.symbol, side=order.side, qty=missing,
-            cum_qty=order.filled_qty, price=price.quantize(Decimal("0.0001")),
-            filled_at=order.filled_at or order.updated_at or self.now(), source="order"), row)
+        return self._book_gap(row, order.id, order.symbol, order.side, order.filled_qty,
+                              order.filled_avg_price,
+                              order.filled_at or order.updated_at or self.now())
+
+    def _book_gap(self, row: Row, alpaca_order_id: str, symbol: str, side: str,
+                  filled_qty: Decimal, avg_price: Decimal, at: datetime) -> bool:
+        stored = self.db.execute_query(
+            "SELECT qty, price, cum_qty FROM fills WHERE alpaca_order_id = %s",
+            [alpaca_order_id])
+        missing = filled_qty - sum((f["qty"] for f in stored), Decimal(0))
+        key = _free_key(filled_qty, missing, {f["cum_qty"] for f in stored})
+        if missing <= 0 or key is None:
+            return False
+        value = sum((f["qty"] * f["price"] for f in stored), Decimal(0))
+        price = (avg_price * filled_qty - value) / missing
+        return self._upsert_fill(FillFact(
+            alpaca_order_id=alpaca_order_id, symbol=symbol, side=side, qty=missing,
+            cum_qty=key, price=price.quantize(Decimal("0.0001")), filled_at=at,
+            source="order"), row)
+
+
+def _free_key(filled_qty: Decimal, missing: Decimal, taken: set[Decimal]) -> Decimal | None:
+    """The stand-in's cumulative quantity: the order's, unless a real execution already has
+    it (the feed brought the last execution before earlier ones), then the point the missing
+    executions reach. Only a key: every real execution removes the stand-in first."""
+    for key in (filled_qty, missing, *(filled_qty - t for t in sorted(taken))):
+        if key > 0 and key not in taken:
+            return key
+    return None

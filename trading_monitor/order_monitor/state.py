@@ -87,4 +87,8 @@ def with_pending(trade: LoadedTrade, orders: dict[int, Row], fills: list[Row]) -
     known = {(f["alpaca_order_id"], f["cum_qty"]) for f in trade.fill_rows}
     extra = [f for f in fills if f["trade_journal_id"] == trade.state.journal_id
              and (f["alpaca_order_id"], f["cum_qty"]) not in known]
-    return _loaded(trade.journal, rows, [*trade.fill_rows, *extra], trade.position)
+    # A stand-in gives way to the real executions (ledger/fills.py), here as there.
+    real = {f["alpaca_order_id"] for f in extra}
+    kept = [f for f in trade.fill_rows
+            if not (f["source"] == "order" and f["alpaca_order_id"] in real)]
+    return _loaded(trade.journal, rows, [*kept, *extra], trade.position)
