@@ -313,6 +313,8 @@ def test_flatten_untracked_closes_a_position_no_trade_explains(db, db_params, br
                                      qty=D(3), order_type="market", time_in_force="day"))
     exchange.control.advance(1)
     exchange.control.set_clock(datetime(2026, 11, 20, 20, 51, tzinfo=timezone.utc))  # 15:51
+    monitor(db_params, broker, settings)  # first seen: waits out RECONCILE_GRACE_SECONDS
+    exchange.control.advance(61)
     monitor(db_params, broker, settings)
     exchange.control.advance(1)
     monitor(db_params, broker, settings)
@@ -383,7 +385,8 @@ def test_a_filled_bracket_is_flattened_legs_first(db, db_params, broker, setting
     assert broker.get_positions() == []
 
 
-def test_a_working_exit_is_not_replaced_by_a_stop(db, db_params, broker, exchange):
+def test_after_the_close_a_day_trade_keeps_a_gtc_stop_and_no_exit_is_queued(
+        db, db_params, broker, exchange):
     from datetime import datetime, timezone
 
     settings = _staged(exchange)
@@ -391,10 +394,10 @@ def test_a_working_exit_is_not_replaced_by_a_stop(db, db_params, broker, exchang
                  entry_price="181.00", stop_loss="175.00")
     monitor(db_params, broker, settings)
     exchange.control.set_clock(datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc))  # closed
-    monitor(db_params, broker, settings)  # the flatten: a market exit that waits for the open
+    monitor(db_params, broker, settings)  # no market exit waiting for the open: a GTC stop
     monitor(db_params, broker, settings)
     live = _live(exchange)
-    assert [o["order_type"] for o in live] == ["market"], live  # no stop put back over it
+    assert [(o["order_type"], o["time_in_force"]) for o in live] == [("stop", "gtc")], live
     assert _journal(db, jid)["status"] == "POSITION"
 
 

@@ -1,0 +1,97 @@
+"""The end of the session for day trades (DAYTRADE decisions).
+
+- From the close minus `EOD_FLATTEN_MINUTES` (15:50, 12:50 on a half day) to the close, a
+  resting DAYTRADE entry is withdrawn on the broker's final word and every DAYTRADE position
+  is closed at market (`flatten.py`: the stop goes only when the exit can go, and comes back
+  at once if the exit is refused or does not fill). With `FLATTEN_UNTRACKED`, positions no
+  trade explains are adopted and closed too, once they have outlasted reconciliation's
+  grace (Alpaca's positions still show shares our own exit sold a second ago).
+- From the close on, no exit is sent (a market order would wait for the next open, whatever
+  the gap). A day trade still open keeps a GTC stop instead (its DAY stop expires at the
+  close), with an ALERT, until it is closed: the flatten tries again at the next session's
+  flatten time; the stop protects it until then.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole, Purpose
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.flatten import flatten_trade, protect_again
+from trading_monitor.order_monitor.session import flatten_time, todays_close
+from trading_monitor.order_monitor.settle import cancel_orders
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+PROTECTING = ("new", "accepted", "held", "pending_new", "partially_filled", "pending_replace")
+
+
+def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
+    day_trades = [t for t in trades if t.journal["trade_style"] == "DAYTRADE"
+                  and t.journal["origin"] == "DECISION"]
+    if not day_trades and not m.config.flatten_untracked:
+        return []
+    close, now = todays_close(m), m.now()
+    if close is None or now >= close:
+        return [line for t in day_trades if t.state.position_qty > 0
+                for line in keep_overnight(m, t)]
+    if not m.config.eod_flatten or now < flatten_time(m, close):
+        return []
+    if m.config.flatten_untracked:
+        day_trades += _adopt_untracked(m, trades)
+    done = []
+    for trade in day_trades:
+        done += flatten_trade(m, trade, Purpose.EOD_FLATTEN)
+    return done
+
+
+def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]:
+    """Seed 004: positions at the broker that none of our trades holds, as EXTERNAL trades,
+    once past the grace (the same rule as reconciliation's)."""
+    ours = {t.journal["symbol"] for t in trades
+            if t.state.position_qty > 0 or t.state.entry_working}
+    untracked = [p for p in m.broker.get_positions() if p.qty != 0 and p.symbol not in ours]
+    clear_gone(m, {p.symbol for p in untracked})
+    adopted = []
+    for p in untracked:
+        if not seen_long_enough(m, p):
+            log.warning("untracked %s %s: flattened only once it outlasts the grace (the "
+                        "broker's positions can lag our own fills)", p.qty, p.symbol)
+            continue
+        if m.dry_run:
+            m.would(f"flatten untracked {p.qty} {p.symbol}")
+            continue
+        log.error("ALERT untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
+                  p.qty, p.symbol)
+        jid = m.ledger.adopt_external_position(p.symbol, p.qty, p.avg_entry_price,
+                                               "untracked at the broker; FLATTEN_UNTRACKED")
+        adopted += load_trades(m.db, [jid])
+    return adopted
+
+
+def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
+    """A day trade still open at the close: its protection becomes one GTC stop."""
+    t, name = trade.state, f"trade #{trade.state.journal_id} {trade.journal['symbol']}"
+    gtc = sum((o.open_qty for o in t.exits if o.role is OrderRole.STOP_LOSS
+               and o.time_in_force == "gtc" and o.status in PROTECTING), ZERO)
+    if gtc >= t.position_qty:
+        return []
+    if m.dry_run:
+        m.would(f"protect {name} overnight with a GTC stop")
+        return []
+    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_role"] !=
+            OrderRole.ENTRY.value and r["order_status"] in LIVE_ORDER_STATUSES]
+    ids = {r["id"] for r in live}
+    heads = [r for r in live if r["parent_order_execution_id"] not in ids]
+    if heads and not cancel_orders(m, heads):
+        return [f"{name}: waiting for the broker's final word before its GTC stop"]
+    [fresh] = load_trades(m.db, [t.journal_id])
+    cover = sum((r["qty"] - r["filled_qty"] for r in fresh.orders if r["id"] in ids
+                 and r["order_role"] == OrderRole.STOP_LOSS.value
+                 and r["order_status"] in ("canceled", "expired")), ZERO)
+    return [f"{name}: DAYTRADE still open after the close",
+            *protect_again(m, fresh, cover, "the day trade is still open after the close")]

@@ -1,0 +1,190 @@
+"""Exits at market that take a position's protection away: the end-of-day flatten and the
+kill switch.
+
+The rules, each from a defect the safety review found:
+
+- Shares are never left without a stop. Alpaca refuses a market exit for shares a stop
+  holds, so the stop is cancelled first, on the broker's final word, and the exit goes out
+  only then. If the exit is refused, or does not fill at once, the stop is put back at
+  once (GTC, so it outlives the close), with an ALERT.
+- Every share a cancelled stop covered is sold or covered again, even when our books hold
+  fewer (a split the books never learnt).
+- No closing order for shares our own working or just-filled exit already closes: Alpaca's
+  positions lag its orders, so the broker's quantity is trusted only as a cap, and another
+  of our exits still working on the symbol is taken off it.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import (
+    LIVE_ORDER_STATUSES,
+    PENDING_SUBMIT,
+    WITHDRAWN_ORDER_STATUSES,
+    OrderRole,
+    Purpose,
+)
+from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.settle import (
+    _submit,
+    broker_held,
+    cancel_orders,
+    settle_trade,
+)
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.untracked import own_fill_since
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+WORKING_EXIT = """
+SELECT coalesce(sum(qty - filled_qty), 0) AS qty FROM order_execution
+WHERE symbol = %(symbol)s AND side = %(side)s AND order_role = 'EXIT'
+  AND trade_journal_id <> %(trade)s AND order_status = ANY(%(live)s)
+"""
+
+
+def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
+                  whole_position: bool = False) -> list[str]:
+    """Cancel what holds the shares (and a working entry), then close at market.
+
+    `whole_position` (the kill switch) sells what the broker holds on the trade's side of
+    the symbol, not what our books hold, unless a fill of ours is too recent for the
+    broker's positions to be trusted.
+    """
+    text = f"trade #{trade.state.journal_id} {trade.journal['symbol']}: {purpose.value}"
+    working = _exits(trade, purpose, LIVE_ORDER_STATUSES | {PENDING_SUBMIT})
+    if working and purpose is Purpose.EOD_FLATTEN:
+        return _rested(m, trade, working, text)  # it should have filled by now
+    if working or _exits(trade, purpose, {"filled"}):
+        return []  # already on its way out (a kill switch's exit may wait for the open)
+    if m.dry_run:
+        m.would(f"flatten {text}")
+        return []
+    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in LIVE]
+    live_ids = {r["id"] for r in live}
+    # One DELETE per group: an OCO's parent takes its leg along; a filled bracket's entry is
+    # gone, so its legs (which hold the shares) are cancelled themselves.
+    heads = [r for r in live if r["parent_order_execution_id"] not in live_ids]
+    if heads and not cancel_orders(m, heads):
+        return [f"{text}: waiting for cancels to be final"]
+    [trade] = load_trades(m.db, [trade.state.journal_id])
+    cover = _covered(trade, live_ids)
+    qty = _exit_qty(m, trade, cover, whole_position)
+    if qty <= 0:
+        return [f"{text}: nothing left to flatten at the broker", *settle_trade(m, trade)]
+    row = m.ledger.write_exit_intent(trade.journal, m.installation, qty=qty, purpose=purpose)
+    order = _submit(m, trade.journal, [row])
+    if order is None or order.status in WITHDRAWN_ORDER_STATUSES:
+        return [f"{text}: the market exit of {qty} was not accepted",
+                *protect_again(m, trade, cover, "its exit was refused")]
+    if purpose is Purpose.EOD_FLATTEN and order.status != "filled":
+        return [f"{text}: sent {qty} at market", *_unless_filled(m, trade, row, cover, text)]
+    side = "sold" if trade.state.side == "buy" else "bought back"
+    return [f"{text}: {side} {qty} at market"]
+
+
+LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
+
+
+def _exits(trade: LoadedTrade, purpose: Purpose, statuses: set[str] | frozenset[str]
+           ) -> list[Row]:
+    return [r for r in trade.orders if r["order_role"] == OrderRole.EXIT.value
+            and r["purpose"] == purpose.value and r["order_status"] in statuses]
+
+
+def _covered(trade: LoadedTrade, cancelled_ids: set[int]) -> Decimal:
+    """Shares the stops just cancelled covered, as the broker last told us their size."""
+    return sum((r["qty"] - (r["filled_qty"] or ZERO) for r in trade.orders
+                if r["id"] in cancelled_ids and r["order_role"] == OrderRole.STOP_LOSS.value
+                and r["order_status"] in WITHDRAWN_ORDER_STATUSES), ZERO)
+
+
+def _exit_qty(m: Monitor, trade: LoadedTrade, cover: Decimal, whole_position: bool
+              ) -> Decimal:
+    """Our shares (books, or what the cancelled stop covered, whichever is more), capped by
+    what the broker holds less what another exit of ours is already selling."""
+    j = trade.journal
+    held = broker_held(m, j) - _other_exits(m, trade)
+    ours = max(trade.state.position_qty, cover)
+    if whole_position and not own_fill_since(m.db, j["symbol"],
+                                             m.now() - m.config.reconcile_grace):
+        ours = held
+    return max(ZERO, min(held, ours))
+
+
+def _other_exits(m: Monitor, trade: LoadedTrade) -> Decimal:
+    rows = m.db.execute_query(WORKING_EXIT, {
+        "symbol": trade.journal["symbol"], "side": trade.state.exit_side,
+        "trade": trade.state.journal_id, "live": list(LIVE)})
+    return Decimal(rows[0]["qty"]) if rows else ZERO
+
+
+def _unless_filled(m: Monitor, trade: LoadedTrade, row: Row, cover: Decimal, text: str
+                   ) -> list[str]:
+    """An end-of-day exit must be done before the close: one that rests is withdrawn (on
+    the broker's final word) and the stop goes back at once; the next cycle tries again."""
+    order = _settled(m, row)
+    if order is not None and order.status == "filled":
+        return []
+    [fresh] = load_trades(m.db, [trade.state.journal_id])
+    return _rested(m, fresh, [fresh.order_row(int(row["id"]))], text, cover)
+
+
+def _settled(m: Monitor, row: Row) -> BrokerOrder | None:
+    """The exit as the broker has it after the settle time (a market order in the session
+    fills in milliseconds)."""
+    fresh = m.db.get_by_id("order_execution", row["id"]) or row
+    waited = 0.0
+    while True:
+        order = m.broker.get_order(fresh["alpaca_order_id"]) if fresh["alpaca_order_id"] \
+            else None
+        if order is None or order.status == "filled" or waited >= m.config.cancel_settle_seconds:
+            if order is not None:
+                m.ledger.record_order(fresh, order)
+            return order
+        m.sleep(0.25)
+        waited += 0.25
+
+
+def _rested(m: Monitor, trade: LoadedTrade, working: list[Row], text: str,
+            cover: Decimal = ZERO) -> list[str]:
+    """An exit of ours still working from an earlier attempt: withdraw it and protect."""
+    sent = [r for r in working if r["alpaca_order_id"]]
+    if not sent:
+        return []  # an unsent intent: the settle step looks it up first
+    if m.dry_run:
+        m.would(f"withdraw the resting exit of {text} and put its stop back")
+        return []
+    if not cancel_orders(m, sent):
+        return [f"{text}: its resting exit is being withdrawn"]
+    [fresh] = load_trades(m.db, [trade.state.journal_id])
+    return [f"{text}: the exit did not fill; withdrawn",
+            *protect_again(m, fresh, cover, "its exit did not fill")]
+
+
+def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str) -> list[str]:
+    """Put a stop back on every share the exit did not close: GTC, so a day trade that
+    cannot be closed today is protected overnight too."""
+    [trade] = load_trades(m.db, [trade.state.journal_id])
+    j, t = trade.journal, trade.state
+    m.positions = None  # an exit may have traded: read what the broker holds again
+    qty = min(broker_held(m, j) - _other_exits(m, trade), max(t.position_qty, cover))
+    name = f"trade #{t.journal_id} {j['symbol']}"
+    if qty <= 0:
+        return settle_trade(m, trade)
+    if t.planned_stop is None:
+        log.error("ALERT %s: %s and it has no stop price to put back; %s shares unprotected",
+                  name, why, qty)
+        return [f"{name}: NO STOP to put back for {qty} shares"]
+    take = t.planned_take if t.trade_style == "SWING" else None
+    rows = m.ledger.write_protection_intent(j, m.installation, qty=qty, stop=t.planned_stop,
+                                            take=take, tif="gtc")
+    order = _submit(m, j, rows)
+    log.error("ALERT %s: %s; stop %s put back for %s shares, GTC (%s)", name, why,
+              t.planned_stop, qty, "accepted" if order is not None else "NOT accepted")
+    return [f"{name}: stop {t.planned_stop} put back for {qty}, gtc"
+            + ("" if order is not None else ": NOT accepted")]
