@@ -62,11 +62,14 @@ def _install_session(client: Any, session: BudgetedSession) -> None:
     client._retry = 0
 
 
-def get_trading_client(settings: Settings | None = None, session: BudgetedSession | None = None
-                       ) -> TradingClient:
-    """A TradingClient (paper unless live is explicitly confirmed) on our transport."""
+def get_trading_client(settings: Settings | None = None, session: BudgetedSession | None = None,
+                       *, reads_only: bool = False) -> TradingClient:
+    """A TradingClient (paper unless live is explicitly confirmed) on our transport.
+    `reads_only`: for a caller that never sends an order (validate-paper --shapes), which
+    may read a live account without ALPACA_LIVE_TRADING_CONFIRMED."""
     settings = settings or load_settings(need_broker=True)
-    _check_live_allowed(settings)
+    if not reads_only:
+        _check_live_allowed(settings)
     # raw_data: alpaca-py builds the requests and we read the answers (broker/convert.py);
     # its strict response models fail on fields Alpaca removes or enum values it adds.
     client = TradingClient(_secret(settings.alpaca_api_key), _secret(settings.alpaca_secret_key),

@@ -61,6 +61,8 @@ ENUM_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("trade_update", "event"): TRADE_EVENT,
 }
 
+# An order in a status we do not know may be unprotected or stuck: a person looks.
+ALERTED = frozenset({("order", "status")})
 _seen: set[tuple[str, str, str]] = set()
 _seen_lock = threading.Lock()
 
@@ -73,7 +75,12 @@ def note_unknown(kind: str, field: str, value: str) -> bool:
     with _seen_lock:
         first = (kind, field, value) not in _seen
         _seen.add((kind, field, value))
-    if first:
+    if first and (kind, field) in ALERTED:
+        log.error("ALERT the broker sent an order status we do not know (%r): such an order "
+                  "counts as neither final nor protecting; we wait for a status we know",
+                  value, extra={"alert_kind": "broker_unknown_value",
+                                "alert_subject": f"{kind}.{field}={value}"})
+    elif first:
         log.warning("the broker sent %s.%s = %r, a value we do not know; kept as sent and "
                     "treated conservatively", kind, field, value)
     return True

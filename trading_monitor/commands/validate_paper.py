@@ -39,6 +39,7 @@ from trading_monitor.commands.common import (
     handles_errors,
     setup_logging,
 )
+from trading_monitor.commands.validate_shapes import run_shapes
 from trading_monitor.config import Settings, load_settings
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -258,6 +259,9 @@ def _parser() -> argparse.ArgumentParser:
                                                         "(default SPY)")
     parser.add_argument("--stream-seconds", type=float, default=15.0,
                         help="how long to wait for the stream to connect (default 15)")
+    parser.add_argument("--shapes", action="store_true",
+                        help="only read: print the fields we need that the broker's bodies "
+                             "lack and the values we do not know (no order; live allowed)")
     return parser
 
 
@@ -266,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging("ERROR")
     settings = load_settings(need_broker=True)
+    if args.shapes:
+        return run_shapes(settings, args.symbol.strip().upper(), system_clock().date())
     if settings.is_live:
         print("trading-monitor: validate-paper refuses live trading: it places an order; "
               "set ALPACA_PAPER=true and paper keys", file=sys.stderr)
