@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from trading_monitor.config import get_postgres_config, load_settings
+from trading_monitor.db_session import KEEPALIVES
 from trading_monitor.exceptions import ConfigError
 
 KEYS = {"ALPACA_API_KEY": "PKSECRETKEYID123", "ALPACA_SECRET_KEY": "s3cr3t-value-xyz"}
@@ -73,12 +74,14 @@ def test_postgres_config_from_parts_and_url() -> None:
     s = load_settings({"POSTGRES_HOST": "db.local", "POSTGRES_PORT": "6543", "POSTGRES_DB": "noco",
                        "POSTGRES_USER": "noco", "POSTGRES_PASSWORD": "pw"})
     assert get_postgres_config(settings=s) == {
-        "host": "db.local", "port": 6543, "dbname": "noco", "user": "noco", "password": "pw"}
+        "host": "db.local", "port": 6543, "dbname": "noco", "user": "noco", "password": "pw",
+        **KEEPALIVES, "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
     s = load_settings({"DATABASE_URL": "postgresql://a:b@h:1234/prod",
                        "TEST_DATABASE_URL": "postgresql://t@localhost:5555/tdb"})
     assert get_postgres_config(settings=s)["dbname"] == "prod"
     assert get_postgres_config(test_mode=True, settings=s) == {
-        "user": "t", "host": "localhost", "port": "5555", "dbname": "tdb"}
+        "user": "t", "host": "localhost", "port": "5555", "dbname": "tdb", **KEEPALIVES,
+        "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
     s = load_settings({"TEST_POSTGRES_HOST": "th", "TEST_POSTGRES_DB": "tt"})
     assert get_postgres_config(test_mode=True, settings=s)["host"] == "th"
 

@@ -52,6 +52,11 @@ class Settings(BaseModel):
     test_postgres_db: str = Field("trading_monitor_test", alias="TEST_POSTGRES_DB")
     test_postgres_user: str = Field("postgres", alias="TEST_POSTGRES_USER")
     test_postgres_password: SecretStr = Field(SecretStr(""), alias="TEST_POSTGRES_PASSWORD")
+    # Every job connection's statement and lock timeouts, seconds (0: off); db_session.py.
+    db_statement_timeout_seconds: float = Field(30.0, alias="DB_STATEMENT_TIMEOUT_SECONDS", ge=0)
+    db_lock_timeout_seconds: float = Field(10.0, alias="DB_LOCK_TIMEOUT_SECONDS", ge=0)
+    # A daemon job running longer is stuck: health CRITICAL, an ALERT, no systemd WATCHDOG=1.
+    job_deadline_seconds: float = Field(300.0, alias="JOB_DEADLINE_SECONDS", gt=0)
 
     alpaca_api_key: SecretStr | None = Field(None, alias="ALPACA_API_KEY")
     alpaca_secret_key: SecretStr | None = Field(None, alias="ALPACA_SECRET_KEY")
@@ -68,18 +73,15 @@ class Settings(BaseModel):
     executor_time: time = Field(time(9, 45), alias="EXECUTOR_TIME")
     entry_expiry_time: time = Field(time(16, 5), alias="ENTRY_EXPIRY_TIME")
     order_monitor_interval_minutes: int = Field(5, alias="ORDER_MONITOR_INTERVAL_MINUTES", ge=1)
-    position_monitor_interval_minutes: int = Field(
-        10, alias="POSITION_MONITOR_INTERVAL_MINUTES", ge=1
-    )
+    position_monitor_interval_minutes: int = Field(10, alias="POSITION_MONITOR_INTERVAL_MINUTES",
+                                                   ge=1)
     order_monitor_evening_time: time = Field(time(18, 0), alias="ORDER_MONITOR_EVENING_TIME")
-    position_monitor_evening_time: time = Field(
-        time(18, 15), alias="POSITION_MONITOR_EVENING_TIME"
-    )
+    position_monitor_evening_time: time = Field(time(18, 15),
+                                                alias="POSITION_MONITOR_EVENING_TIME")
 
     protection_mode: ProtectionMode = Field(ProtectionMode.BRACKET, alias="PROTECTION_MODE")
     max_notional_per_order: Decimal | None = Field(
-        Decimal("25000"), alias="MAX_NOTIONAL_PER_ORDER", gt=0
-    )
+        Decimal("25000"), alias="MAX_NOTIONAL_PER_ORDER", gt=0)
     max_open_positions: int | None = Field(10, alias="MAX_OPEN_POSITIONS", ge=0)
     max_total_exposure: Decimal | None = Field(Decimal("100000"), alias="MAX_TOTAL_EXPOSURE", gt=0)
     max_daily_loss: Decimal | None = Field(Decimal("2000"), alias="MAX_DAILY_LOSS", gt=0)
@@ -263,28 +265,24 @@ def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list
 def get_postgres_config(
     test_mode: bool = False, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """libpq connection parameters (host, port, dbname, user, password) for production or tests."""
+    """libpq connection parameters (host, port, dbname, user, password) for production or
+    tests, with the session's timeouts and TCP keepalives (db_session.py)."""
     from psycopg2.extensions import parse_dsn
+
+    from trading_monitor.db_session import session_params
 
     s = settings if settings is not None else load_settings()
     url = s.test_database_url if test_mode else s.database_url
     if url is not None and url.get_secret_value():
-        return dict(parse_dsn(url.get_secret_value()))
-    if test_mode:
-        return {
-            "host": s.test_postgres_host or s.postgres_host,
-            "port": s.test_postgres_port,
-            "dbname": s.test_postgres_db,
-            "user": s.test_postgres_user,
-            "password": s.test_postgres_password.get_secret_value(),
-        }
-    return {
-        "host": s.postgres_host,
-        "port": s.postgres_port,
-        "dbname": s.postgres_db,
-        "user": s.postgres_user,
-        "password": s.postgres_password.get_secret_value(),
-    }
+        params: dict[str, Any] = dict(parse_dsn(url.get_secret_value()))
+    elif test_mode:
+        params = {"host": s.test_postgres_host or s.postgres_host, "port": s.test_postgres_port,
+                  "dbname": s.test_postgres_db, "user": s.test_postgres_user,
+                  "password": s.test_postgres_password.get_secret_value()}
+    else:
+        params = {"host": s.postgres_host, "port": s.postgres_port, "dbname": s.postgres_db,
+                  "user": s.postgres_user, "password": s.postgres_password.get_secret_value()}
+    return session_params(params, s.db_statement_timeout_seconds, s.db_lock_timeout_seconds)
 
 
 def has_test_database(settings: Settings) -> bool:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 from psycopg2 import sql
 
@@ -21,13 +22,21 @@ from trading_monitor.config import describe_connection, get_postgres_config
 from trading_monitor.db import migrate
 from trading_monitor.db.queries import named_query
 from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
+from trading_monitor.db_session import KEEPALIVES, join_options
 from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 _CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+# Both are OperationalErrors too, so they are caught first.
+_TIMEOUTS = (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable)
 SAVEPOINT_NAMES = frozenset({"decision", "work"})  # identifiers are whitelisted, even these
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """A statement ran past the statement timeout or waited on a lock past the lock
+    timeout; the work is retried next cycle, as when the database is briefly away."""
 
 
 class TradingDB:
@@ -60,14 +69,18 @@ class TradingDB:
             return self
         if self._config is None:
             self._config = get_postgres_config(test_mode=self.test_mode)
-        params = {k: v for k, v in self._config.items() if v not in (None, "")}
+        # Keepalives on every connection (a half-open one must not block a job for ever);
+        # the statement and lock timeouts come with the settings' config (db_session.py).
+        params = {**KEEPALIVES, **{k: v for k, v in self._config.items()
+                                   if v not in (None, "")}}
+        # A read-only session makes "a dry run writes nothing" the server's promise.
+        options = join_options("-c timezone=UTC", params.pop("options", None),
+                               "-c default_transaction_read_only=on" if self.read_only else None)
         try:
             self._conn = psycopg2.connect(
                 **params,
                 application_name=self._application_name,
-                # A read-only session makes "a dry run writes nothing" the server's promise.
-                options="-c timezone=UTC" + (" -c default_transaction_read_only=on"
-                                             if self.read_only else ""),
+                options=options,
                 connect_timeout=10,
                 cursor_factory=psycopg2.extras.RealDictCursor,
             )
@@ -161,6 +174,12 @@ class TradingDB:
             if not self._in_transaction:
                 conn.commit()
             return result
+        except _TIMEOUTS as exc:
+            # Cancelled by the server (DB_STATEMENT_TIMEOUT_SECONDS, DB_LOCK_TIMEOUT_SECONDS):
+            # the connection is fine, only this statement (and its transaction) failed.
+            if not self._in_transaction and not conn.closed:
+                conn.rollback()
+            raise DatabaseTimeout(f"database statement cancelled: {str(exc).strip()}") from None
         except _CONNECTION_ERRORS as exc:
             self._drop_connection()
             raise DatabaseUnavailable(f"database connection lost: {str(exc).strip()}") from None
