@@ -16,6 +16,12 @@ from tests.helpers import add_decision, entry, monitor, outcome, run, watch
 from trading_monitor.broker import convert, known
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.contract import CONTRACT_KEY
+from trading_monitor.broker.errors import (
+    CODE_FORBIDDEN_ORDER,
+    SharesHeldRefused,
+    WashTradeRefused,
+)
+from trading_monitor.broker.models import OrderRequest
 from trading_monitor.broker.needed import NEEDED
 from trading_monitor.broker.shapes import check_objects, read_shapes
 from trading_monitor.broker.transport import RequestBudget
@@ -209,3 +215,24 @@ def test_the_adapter_never_builds_an_alpaca_py_response_model(settings):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.endswith(".models") or \
                     not node.module.startswith("alpaca."), f"{path} imports {node.module}"
+
+
+# -- one code, two refusals: told apart by the message ------------------------------------
+
+def test_a_wash_trade_refusal_and_a_held_shares_refusal_are_told_apart(broker, exchange):
+    """Alpaca answers both with 403 and code 40310000."""
+    broker.submit_order(OrderRequest("wt-buy", "AAPL", "buy", D(5), "limit", "day",
+                                     limit_price=D("170.00")))
+    with pytest.raises(WashTradeRefused, match="potential wash trade") as wash:
+        broker.submit_order(OrderRequest("wt-stop", "AAPL", "sell", D(5), "stop", "gtc",
+                                         stop_price=D("160.00")))
+    broker.submit_order(OrderRequest("wt-long", "MSFT", "buy", D(3), "market", "day"))
+    exchange.control.advance(1)
+    broker.submit_order(OrderRequest("wt-exit", "MSFT", "sell", D(3), "limit", "gtc",
+                                     limit_price=D("500.00")))
+    with pytest.raises(SharesHeldRefused, match="insufficient qty") as held:
+        broker.submit_order(OrderRequest("wt-exit-2", "MSFT", "sell", D(3), "limit", "gtc",
+                                         limit_price=D("510.00")))
+    assert wash.value.code == held.value.code == CODE_FORBIDDEN_ORDER
+    assert {o["client_order_id"] for o in exchange.control.orders()} == {
+        "wt-buy", "wt-long", "wt-exit"}

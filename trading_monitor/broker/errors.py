@@ -54,6 +54,18 @@ def _status(exc: APIError) -> int | None:
 
 # Alpaca's codes (its error bodies carry them beside the HTTP status).
 CODE_UNAUTHORIZED = 40110000
+# 40310000 means both "potential wash trade detected. use complex orders" and "insufficient
+# qty available for order": what a refusal calls for is told by its message, never its code.
+CODE_FORBIDDEN_ORDER = 40310000
+
+
+class WashTradeRefused(RejectedError):
+    """403: the order could trade against our own opposite-side open order (Alpaca's wash-
+    trade protection). Withdraw the conflicting order first, or send a complex order."""
+
+
+class SharesHeldRefused(RejectedError):
+    """403: the shares are already held by another open order of ours (insufficient qty)."""
 
 
 def classify(exc: BaseException, retry_after: float | None = None, *,
@@ -92,8 +104,8 @@ def _classify_api_error(exc: APIError, retry_after: float | None, order_request:
         return FatalError(f"broker refused the API keys ({status}): {message}")
     if status == 403:
         if order_request:
-            return RejectedError(f"broker refused the order (403, code {code}): {message}",
-                                 status, code)
+            return _refused_order(f"broker refused the order (403, code {code}): {message}",
+                                  lowered, status, code)
         return FatalError(f"broker forbade the request (403, code {code}): {message}")
     if status == 404:
         return NotFoundError(f"not found at the broker: {message}")
@@ -105,3 +117,12 @@ def _classify_api_error(exc: APIError, retry_after: float | None, order_request:
     if status is not None and status >= 500:
         return TemporaryError(f"broker server error ({status}): {message}")
     return RejectedError(f"broker rejected the request ({status}): {message}", status, code)
+
+
+def _refused_order(text: str, lowered: str, status: int | None, code: int | None
+                   ) -> RejectedError:
+    if "wash trade" in lowered:
+        return WashTradeRefused(text, status, code)
+    if "insufficient qty" in lowered:
+        return SharesHeldRefused(text, status, code)
+    return RejectedError(text, status, code)
