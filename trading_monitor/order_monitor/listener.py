@@ -5,11 +5,19 @@ Only the leader runs it (Alpaca allows one stream per key). After every (re)conn
 order-monitor cycle runs, so nothing missed while disconnected is lost; polling stays the
 reconciliation of record. Each event takes the order monitor's advisory lock, so it never
 acts on a trade at the same time as a polling cycle.
+
+An event is placed by the broker's order id, or by our client order id: an entry that fills
+on submission streams its fill before the executor has recorded the broker's id (the intent
+row, with its client order id, is committed before the order is sent). An event neither
+places is kept and tried again for up to `RETRY_SECONDS` (the row that explains it may
+be in a transaction not committed yet, a bracket leg's parent for one), then left to the
+next poll.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +27,7 @@ from trading_monitor.broker.models import TradeEvent
 from trading_monitor.broker.stream import TradeUpdateStream
 from trading_monitor.clock import Clock
 from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.ledger.fills import FillFact
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
@@ -36,6 +44,8 @@ from trading_monitor.runs import new_run_id
 
 log = logging.getLogger(__name__)
 FILL_EVENTS = frozenset({"fill", "partial_fill"})
+RETRY_SECONDS = 30.0
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 14.25)  # adds up to RETRY_SECONDS
 
 
 class OrderStreamListener:
@@ -48,6 +58,10 @@ class OrderStreamListener:
         self._stream = stream_factory(settings, on_event=self.on_event,
                                       on_connect=self.on_connect)
         self._db: TradingDB | None = None
+        self._lock = threading.Lock()  # one connection: the stream and the retries take turns
+        self._timers: set[threading.Timer] = set()
+        self._stopped = False
+        self.unplaced = 0  # events given up on after RETRY_SECONDS (the next poll has them)
 
     def start(self) -> OrderStreamListener:
         self._stream.start()
@@ -55,8 +69,12 @@ class OrderStreamListener:
 
     def stop(self) -> None:
         self._stream.stop()
-        if self._db is not None:
-            self._db.close()
+        with self._lock:
+            self._stopped = True
+            for timer in list(self._timers):
+                timer.cancel()
+            if self._db is not None:
+                self._db.close()
 
     @property
     def connected(self) -> bool:
@@ -69,14 +87,47 @@ class OrderStreamListener:
         log.info("stream (re)connected; full sync: %s", report.summary)
 
     def on_event(self, event: TradeEvent) -> None:
-        db = self._connection()
-        with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
-                       self.settings.executor_lock_wait_seconds, self.sleep):
-            self._handle(db, event)
-        self.handled += 1
+        self._attempt(event, 0)
 
-    def _handle(self, db: TradingDB, event: TradeEvent) -> None:
-        rows = db.named("orders_by_alpaca_ids", {"ids": [event.order.id]})
+    def _attempt(self, event: TradeEvent, attempt: int) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            db = self._connection()
+            with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
+                           self.settings.executor_lock_wait_seconds, self.sleep):
+                placed = self._handle(db, event)
+            if attempt == 0:
+                self.handled += 1
+        if not placed:
+            self._retry_later(event, attempt)
+
+    def _retry_later(self, event: TradeEvent, attempt: int) -> None:
+        if attempt >= len(RETRY_DELAYS):
+            self.unplaced += 1
+            log.info("stream: %s for an order that is not ours (%s): left to the next poll",
+                     event.event, event.order.client_order_id)
+            return
+        timer = threading.Timer(RETRY_DELAYS[attempt], self._retry, (event, attempt + 1))
+        timer.daemon = True
+        with self._lock:
+            if self._stopped:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def _retry(self, event: TradeEvent, attempt: int) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+        try:
+            self._attempt(event, attempt)
+        except Exception:  # a timer thread has no caller to tell: log it, the poll has it
+            log.exception("stream: retry of %s for %s failed", event.event,
+                          event.order.client_order_id)
+
+    def _handle(self, db: TradingDB, event: TradeEvent) -> bool:
+        """Book and settle the event; False when no row of ours explains it (yet)."""
+        row = _our_row(db, event)
         m = Monitor(db=db, broker=self.broker, run_id=new_run_id("order_stream"),
                     installation=installation_id(db), config=monitor_settings(self.settings),
                     now=self.now, sleep=self.sleep)
@@ -85,18 +136,29 @@ class OrderStreamListener:
                 alpaca_order_id=event.order.id, symbol=event.order.symbol,
                 side=event.order.side, qty=event.qty, cum_qty=event.order.filled_qty,
                 price=event.price, filled_at=event.at or self.now(), source="stream",
-                execution_id=event.execution_id), rows[0] if rows else None)
-        if not rows:
-            log.info("stream: %s for an order that is not ours (%s)", event.event,
-                     event.order.client_order_id)
-            return
-        apply_order(m, rows[0], event.order, SyncResult())
-        for trade in load_trades(db, [int(rows[0]["trade_journal_id"])]):
+                execution_id=event.execution_id), row)
+        if row is None:
+            return False
+        apply_order(m, row, event.order, SyncResult())
+        for trade in load_trades(db, [int(row["trade_journal_id"])]):
             for done in settle_trade(m, trade):
                 log.info("stream: %s", done)
+        return True
 
     def _connection(self) -> TradingDB:
         if self._db is None:
             self._db = TradingDB(config=self.db_config,
                                  application_name="trading-monitor order stream").connect()
         return self._db
+
+
+def _our_row(db: TradingDB, event: TradeEvent) -> Row | None:
+    """Our order row for the event: by the broker's id, else by our client order id (a row
+    that does not know its broker id yet)."""
+    rows = db.named("orders_by_alpaca_ids", {"ids": [event.order.id]})
+    if rows:
+        return rows[0]
+    if not event.order.client_order_id:
+        return None
+    rows = db.query("order_execution", {"client_order_id": event.order.client_order_id})
+    return rows[0] if rows and rows[0]["alpaca_order_id"] in (None, event.order.id) else None

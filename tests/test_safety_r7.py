@@ -1,0 +1,70 @@
+"""R7 (safety review): the stream protects an entry that fills on submission, although its
+fill streams before the executor has recorded the entry's broker order id. The race is
+widened with the exchange's own faults: the POST's answer is lost, and the executor's
+look-up by client order id answers 1.5 s late, so the executor records the broker's id
+long after the fill event arrived."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, exchange_now, outcome, run
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.config import Settings, load_settings
+from trading_monitor.order_monitor.listener import OrderStreamListener
+
+
+@pytest.fixture
+def staged(exchange) -> Settings:
+    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", ORDER_POLLING="false"),
+                         need_broker=True)
+
+
+@pytest.fixture
+def listener(db_params, staged, exchange) -> Iterator[OrderStreamListener]:
+    broker = AlpacaBroker(staged, budget=RequestBudget(100_000))
+    listening = OrderStreamListener(db_params, broker, staged, now=exchange_now).start()
+    _wait(lambda: listening.connected, 10)
+    try:
+        yield listening
+    finally:
+        listening.stop()
+
+
+def _wait(condition, seconds: float) -> None:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not within {seconds}s")
+        time.sleep(0.05)
+
+
+def _protection(exchange) -> list[dict]:
+    return [o for o in exchange.control.orders()
+            if o["side"] == "sell" and o["status"] in ("new", "held", "accepted")]
+
+
+def test_an_entry_filled_on_submission_is_protected_by_the_stream(db, db_params, broker,
+                                                                  staged, exchange, listener):
+    exchange.control.set_fault("POST /v2/orders", "lost_response", count=1)
+    exchange.control.set_fault("GET /v2/orders:by_client_order_id", "latency", ms=1500,
+                               count=1)
+    # A marketable staged entry (buy limit 181 while AAPL trades at 180): it fills as it
+    # is accepted, and its fill streams while the executor still waits for its look-up.
+    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, staged)
+    result = outcome(db, d)
+    assert result["terminal_state"] == "EXECUTED", result["reason"]
+    jid = int(result["trade_journal_id"])
+    _wait(lambda: len(_protection(exchange)) == 2, 10)  # no poll: the stream did it
+    assert sorted((o["order_class"], o["qty"]) for o in _protection(exchange)) == [
+        ("oco", "10"), ("oco", "10")]
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+    fills = db.query("fills", {"trade_journal_id": jid})
+    assert [(f["qty"], f["source"]) for f in fills] == [(10, "stream")]
