@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from psycopg2.extras import Json
 
@@ -30,6 +30,7 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
 
 
 def reconcile_books(pm: PositionMonitor, trades: list[LoadedTrade],
@@ -140,13 +141,35 @@ def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
               jid)
     if pm.config.external_protection != "stop":
         return f"adopted untracked {p.qty} {p.symbol} as trade #{jid} (alert only)"
-    pct = pm.config.emergency_stop_pct / 100
-    stop = p.avg_entry_price * (1 - pct) if p.qty > 0 else p.avg_entry_price * (1 + pct)
-    pm.orders.db.update("trade_journal", jid, {"planned_stop_loss": stop.quantize(
-        Decimal("0.01")), "run_id": pm.orders.run_id})
+    stop = market_stop(pm, p.symbol, long=p.qty > 0)
+    if stop is None:
+        log.error("ALERT untracked position %s %s (trade #%s): no current price to set its "
+                  "stop from; left alone, UNPROTECTED", p.qty, p.symbol, jid)
+        return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: NO STOP (no price)"
+    pm.orders.db.update("trade_journal", jid, {"planned_stop_loss": stop,
+                                               "run_id": pm.orders.run_id})
     [trade] = load_trades(pm.orders.db, [jid])
     done = settle_trade(pm.orders, trade)
     return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: " + "; ".join(done)
+
+
+def market_stop(pm: PositionMonitor, symbol: str, *, long: bool) -> Decimal | None:
+    """EMERGENCY_STOP_PCT beyond the last trade, never at or through the market.
+
+    Priced from the entry, the stop of a position already that far under water would be
+    through the market and fill at once: the trader's position sold, not protected. None
+    when no fresh price exists, or the stop would not rest beyond the bid (ask for a short).
+    """
+    snap = pm.orders.broker.market_snapshots([symbol], pm.config.data_feed).get(symbol)
+    if snap is None or snap.last_price is None or snap.last_trade_at is None \
+            or pm.orders.now() - snap.last_trade_at > pm.config.max_price_age:
+        return None
+    pct = pm.config.emergency_stop_pct / 100
+    if long:
+        stop = (snap.last_price * (1 - pct)).quantize(CENT, ROUND_DOWN)
+        return stop if 0 < stop < min(snap.last_price, snap.bid or snap.last_price) else None
+    stop = (snap.last_price * (1 + pct)).quantize(CENT, ROUND_UP)
+    return stop if stop > max(snap.last_price, snap.ask or snap.last_price) else None
 
 
 def _track(pm: PositionMonitor, issue: Issue, now: datetime) -> datetime:
