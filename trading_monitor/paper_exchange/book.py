@@ -37,8 +37,8 @@ class Book:
         self.rules = Rules()
         # Trading halts (halts.py) by symbol: nothing of theirs trades until the reopen.
         self.paused: dict[str, Any] = {}
-        # Non-trade activities (SPLIT, NC, CIL ...) as Alpaca's JSON, in id order.
-        self.nta: list[dict[str, Any]] = []
+        # Non-trade activities (SPLIT, NC, CIL ...): when, and Alpaca's JSON; in id order.
+        self.nta: list[tuple[datetime, dict[str, Any]]] = []
 
     def get(self, order_id: str) -> Order:
         order = self.orders.get(order_id)

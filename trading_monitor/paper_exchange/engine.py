@@ -165,13 +165,13 @@ class Engine(Desk):
             order.filled_at = now
         kind = "fill" if order.remaining <= 0 else "partial_fill"
         snapshot = replace(order, legs=list(order.legs))
-        self.activities.append(Activity(self._activity_id(now, execution_id), now, kind, price,
+        self.activities.append(Activity(self.activity_id(now, execution_id), now, kind, price,
                                         qty, snapshot))
         self.emit(kind, order, now, price=price, qty=qty, position_qty=position_qty,
                   execution_id=execution_id)
         self._after_fill(order, qty, now)
 
-    def _activity_id(self, now: datetime, execution_id: str) -> str:
+    def activity_id(self, now: datetime, execution_id: str) -> str:
         """`YYYYMMDDHHMMSSmmm::uuid`, strictly increasing so that ids sort in time order even
         for fills in the same millisecond (the stamp is then moved on by a millisecond)."""
         last = self._last_activity_at

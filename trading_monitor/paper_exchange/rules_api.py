@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import halts
-from trading_monitor.paper_exchange.plumbing import VENUE, json_body, reply
+from trading_monitor.paper_exchange import clock, corporate, corporate_wire, halts
+from trading_monitor.paper_exchange.plumbing import VENUE, invalid, json_body, reply
 
 routes = web.RouteTableDef()
 
@@ -51,3 +51,34 @@ async def halt(request: web.Request) -> web.Response:
 @routes.get("/control/halts")
 async def list_halts(request: web.Request) -> web.Response:
     return reply(halts.describe_all(request.app[VENUE]))
+
+
+@routes.post("/control/corporate_action")
+async def corporate_action(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ValueError("body must be an object")
+    venue = request.app[VENUE]
+    action = corporate.parse(venue, body)
+    when = body.get("apply")
+    if when not in (None, "now", "scheduled"):
+        raise ValueError('apply must be "now" or "scheduled" (default: now if the ex-date\'s '
+                         "pre-open has passed)")
+    venue.announce(action, None if when is None else when == "now")
+    return reply(corporate_wire.control_view(action))
+
+
+@routes.get("/control/corporate_actions")
+async def corporate_actions(request: web.Request) -> web.Response:
+    return reply([corporate_wire.control_view(a) for a in request.app[VENUE].actions])
+
+
+@routes.get("/v1/corporate-actions")
+@routes.get("/v1beta1/corporate-actions")
+async def list_corporate_actions(request: web.Request) -> web.Response:
+    venue = request.app[VENUE]
+    try:
+        return reply(corporate_wire.page(venue.actions, dict(request.query),
+                                         venue.now.astimezone(clock.NY).date()))
+    except ValueError as err:  # a bad date or number in the query
+        raise invalid(str(err)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -233,34 +234,39 @@ async def get_asset(request: web.Request) -> web.Response:
     return reply(wire.asset(asset))
 
 
-def _activities(request: web.Request, types: set[str]) -> web.Response:
+def _activities(request: web.Request, types: set[str] | None) -> web.Response:
+    """FILLs and the non-trade activities (SPLIT, NC, CIL) of `types` (None: every type)."""
     venue = request.app[VENUE]
-    # Only fills happen on this exchange, so every other activity type is simply empty.
-    if "FILL" not in types:
-        return reply([])
     after, until = when(request, "after"), when(request, "until")
     on = day(request, "date")
     direction = request.query.get("direction", "desc").lower()
     page_size = integer(request, "page_size", 100, 1, 100)
     token = request.query.get("page_token")
-    items = [
-        a for a in venue.engine.activities
-        if not (after and a.at <= after) and not (until and a.at >= until)
-        and not (on and a.at.astimezone(clock.NY).date() != on)
-    ]
+    items: list[tuple[str, datetime, Any]] = []
+    if types is None or "FILL" in types:
+        items += [(a.id, a.at, a) for a in venue.engine.activities]
+    items += [(nta["id"], at, nta) for at, nta in venue.engine.nta
+              if types is None or nta["activity_type"] in types]
+    items = sorted(
+        (i for i in items
+         if not (after and i[1] <= after) and not (until and i[1] >= until)
+         and not (on and i[1].astimezone(clock.NY).date() != on)),
+        key=lambda i: i[0])
     # Ids grow with time, so the page after a token is simply the ids beyond it.
     if direction != "asc":
         items.reverse()
-        items = [a for a in items if a.id < token] if token else items
+        items = [i for i in items if i[0] < token] if token else items
     elif token:
-        items = [a for a in items if a.id > token]
-    return reply([wire.activity(a, venue.account_id) for a in items[:page_size]])
+        items = [i for i in items if i[0] > token]
+    return reply([i[2] if isinstance(i[2], dict) else wire.activity(i[2], venue.account_id)
+                  for i in items[:page_size]])
 
 
 @routes.get("/v2/account/activities")
 async def activities(request: web.Request) -> web.Response:
-    raw = request.query.get("activity_types", "FILL")
-    return _activities(request, {t.strip().upper() for t in raw.split(",") if t.strip()})
+    raw = request.query.get("activity_types", "")
+    wanted = {t.strip().upper() for t in raw.split(",") if t.strip()}
+    return _activities(request, wanted or None)  # no activity_types: every type
 
 
 @routes.get("/v2/account/activities/{activity_type}")

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from trading_monitor.paper_exchange import clock, halts, risk, wire
+from trading_monitor.paper_exchange import clock, corporate, halts, risk, wire
 from trading_monitor.paper_exchange.account import Position
 from trading_monitor.paper_exchange.assets import NOT_TRADABLE, universe
 from trading_monitor.paper_exchange.engine import Engine
@@ -18,7 +18,7 @@ from trading_monitor.paper_exchange.market import Market, load_scenario, open_mi
 from trading_monitor.paper_exchange.ratelimit import TokenBucket
 
 # Sort key so that, at the same instant, a session boundary is handled before a price.
-_BOUNDARY, _TIMER, _POINT, _WALK = 0, 1, 2, 3
+_BOUNDARY, _TIMER, _POINT, _WALK, _ACTION = 0, 1, 2, 3, 4
 
 
 class Venue:
@@ -55,6 +55,7 @@ class Venue:
         self.bucket = TokenBucket(rate_limit_per_min)
         self.position_lag = 0.0
         self.last_equity = self.engine.ledger.cash
+        self.actions: list[corporate.CorporateAction] = []  # announced corporate actions
         self._synced = now
 
     @property
@@ -75,6 +76,8 @@ class Venue:
         timeline += [(b, _BOUNDARY, None) for b in clock.boundaries_between(self._synced, now)]
         timeline += [(p.at, _POINT, p) for p in self.market.due_points(now)]
         timeline += [(t, _TIMER, None) for t in self.engine.due_times(self._synced, now)]
+        timeline += [(a.due_at, _ACTION, a) for a in self.actions
+                     if a.applied_at is None and self._synced < a.due_at <= now]
         if len(self.market.pinned) < len(self.market.prices):
             minutes = open_minutes_between(self._synced, now, clock.is_open)
             timeline += [(m, _WALK, None) for m in minutes]
@@ -84,6 +87,8 @@ class Venue:
                 self.market.apply_point(payload)
             elif kind == _WALK:
                 self.market.walk_step(at)
+            elif kind == _ACTION:
+                corporate.apply(self, payload, at)
             self._settle(at)
             if kind == _BOUNDARY and not clock.is_open(at):
                 self.market.mark_close()
@@ -94,6 +99,15 @@ class Venue:
 
     def sync_after_change(self) -> None:
         self._settle(self.now, moved=False)
+
+    def announce(self, action: corporate.CorporateAction, now_too: bool | None) -> None:
+        """Schedule a corporate action for its ex-date's pre-open, or apply it now (`now_too`
+        None: now if that moment has passed)."""
+        now = self.sync()
+        self.actions.append(action)
+        if now_too or (now_too is None and action.due_at <= now):
+            corporate.apply(self, action, now)
+            self.settle_now()
 
     def settle_now(self) -> None:
         """A price changed outside set_prices (a reopening print, a split): match at once."""
