@@ -1,0 +1,60 @@
+"""R10: the end-of-day flatten must never leave a position without a stop when its exit is
+refused (a halted symbol, a 403).
+
+Alpaca refuses a market exit for shares a stop holds, so the stop is cancelled first; when
+the exit is then refused, the stop goes back at once, in the same cycle (GTC: a day trade
+that cannot be closed today stays protected overnight).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, monitor, outcome, run
+from trading_monitor.config import load_settings
+
+D = Decimal
+AT_1550 = datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc)
+LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
+
+
+def _day_trade(db, db_params, broker, settings) -> int:
+    d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
+                               stop_loss="175.00", take_profit=None))
+    run(db_params, broker, settings)
+    assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
+    return int(outcome(db, d)["trade_journal_id"])
+
+
+def _live_stops(exchange):
+    return [(o["side"], o["qty"], o["time_in_force"], D(o["stop_price"]))
+            for o in exchange.control.orders() if o["symbol"] == "AAPL"
+            and o["order_type"] in ("stop", "stop_limit") and o["status"] in LIVE]
+
+
+def _held(exchange):
+    return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
+
+
+def test_a_refused_exit_puts_the_stop_back_in_the_same_cycle(db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    jid = _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    assert _live_stops(exchange) == [("sell", "10", "day", D("175.00"))]
+    exchange.control.set_clock(AT_1550)
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=422, code=42210000,
+                               message="asset AAPL is halted", count=1)
+    report = monitor(db_params, broker, settings)  # the exit is refused
+    assert _held(exchange) == {"AAPL": D(10)}
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+    exchange.control.advance(300)  # 15:55: the halt has lifted
+    report = monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    assert _held(exchange) == {}, report.actions
+    assert _live_stops(exchange) == []
+    journal = db.get_by_id("trade_journal", jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
