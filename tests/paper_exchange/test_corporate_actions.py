@@ -12,6 +12,7 @@ from alpaca.data.requests import CorporateActionsRequest
 
 from tests.paper_exchange.conftest import KEY, SECRET
 from tests.paper_exchange.raw import get, positions, post, refusal
+from trading_monitor.paper_exchange import ControlError
 
 MONDAY_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)  # after a Friday start
 BRACKET = {"type": "market", "tif": "gtc", "order_class": "bracket",
@@ -154,7 +155,6 @@ def test_the_listing_announces_an_action_before_its_ex_date(exchange, ctl):
 
 
 def test_bad_actions_are_refused(ctl):
-    from trading_monitor.paper_exchange import ControlError
     for body in ({"type": "merger", "symbol": "AAPL"},
                  {"type": "forward_split", "symbol": "AAPL", "old_rate": 2, "new_rate": 1},
                  {"type": "name_change", "symbol": "AAPL"},
@@ -164,3 +164,15 @@ def test_bad_actions_are_refused(ctl):
         with pytest.raises(ControlError) as err:
             ctl._call("POST", "/control/corporate_action", body)
         assert err.value.status == 422
+
+
+def test_a_unit_split_moves_the_position_to_the_new_units(exchange, raw_client, ctl):
+    post(raw_client, type="market", tif="day", qty=4, symbol="AMD")  # 4 at 10
+    answer = ctl.corporate_action("unit_split", "AMD", new_symbol="AMDU", old_rate=1,
+                                  new_rate=2, ex_date="2026-11-20")
+    assert answer["status"] == "applied"
+    assert position(raw_client, "AMDU") == ("8", "5")
+    client = CorporateActionsClient(KEY, SECRET, url_override=exchange.url)
+    (unit,) = client.get_corporate_actions(CorporateActionsRequest(
+        symbols=["AMDU"], types=["unit_split"])).data["unit_splits"]
+    assert (unit.old_symbol, unit.new_symbol, unit.new_rate) == ("AMD", "AMDU", 2)
