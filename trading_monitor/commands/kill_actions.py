@@ -1,7 +1,8 @@
 """What the kill switch does at the broker, through the order monitor's machinery.
 
 Every cancel acts on the broker's final word (`cancel_orders`: cancel, read back, record
-through the ledger); positions close through `flatten_trade`, written as an intent first.
+through the ledger); positions close through `flatten_trade`, written as an intent first,
+for every share the broker holds on the trade's side of its symbol.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from trading_monitor.domain.lifecycle import (
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.cycle import open_trades
-from trading_monitor.order_monitor.housekeeping import flatten_trade
+from trading_monitor.order_monitor.flatten import flatten_trade
 from trading_monitor.order_monitor.settle import cancel_orders, settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.sync import sync_orders
@@ -123,22 +124,11 @@ def flatten_positions(m: Monitor, report: KillReport) -> None:
 
 
 def _flatten(m: Monitor, trade: LoadedTrade) -> list[str]:
-    # A filled bracket's legs are children of the filled entry, which flatten_trade does not
-    # cancel; they hold the shares, so release them first.
-    legs = _bracket_legs(trade)
-    if legs and not cancel_orders(m, legs):
-        return [f"trade #{trade.state.journal_id} {trade.journal['symbol']}: waiting for the "
-                "broker's final word on its stop and target"]
-    [fresh] = load_trades(m.db, [trade.state.journal_id])
-    return flatten_trade(m, fresh, Purpose.KILL_SWITCH)
-
-
-def _bracket_legs(trade: LoadedTrade) -> list[Row]:
-    live = {r["id"] for r in trade.orders if r["order_status"] in LIVE_ORDER_STATUSES}
-    return [r for r in trade.orders if r["id"] in live and r["alpaca_order_id"]
-            and r["order_role"] != OrderRole.ENTRY.value
-            and r["parent_order_execution_id"] is not None
-            and r["parent_order_execution_id"] not in live]
+    # The operator's last resort sizes the exit by what the broker holds, not our books (a
+    # split the books never learnt, shares added by hand): flatten_trade cancels every order
+    # holding the shares (a filled bracket's legs too) on the broker's final word, sells
+    # them, and puts the stop back at once if the exit is refused.
+    return flatten_trade(m, trade, Purpose.KILL_SWITCH, whole_position=True)
 
 
 def _exit_state(trade: LoadedTrade, report: KillReport) -> list[str]:
