@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from trading_monitor.broker.models import (
+    AccountActivity,
     BrokerAccount,
     BrokerAsset,
     BrokerOrder,
@@ -63,6 +64,10 @@ class Broker(Protocol):
                               ) -> list[FillActivity]:
         """FILL activities after the one with id `last_id`, else after the time `since`;
         oldest first (one request per 100)."""
+
+    def account_activities(self, types: Iterable[str], *, after: datetime | None = None,
+                           last_id: str | None = None) -> list[AccountActivity]:
+        """Non-trade activities of `types` (FEE, CSD, CSW, ...) after `last_id` or `after`."""
 
     def list_open_orders(self, known: set[str] | None = None) -> list[BrokerOrder]:
         """Every open order, legs nested in their parent (one request per 499 or so)."""

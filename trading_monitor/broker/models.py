@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from trading_monitor.domain.market import MarketSnapshot
 
-__all__ = ["BrokerAccount", "BrokerAsset", "BrokerOrder", "BrokerPosition", "CalendarDay",
-           "FillActivity", "MarketClock", "MarketSnapshot", "OrderRequest", "TradeEvent"]
+__all__ = ["AccountActivity", "BrokerAccount", "BrokerAsset", "BrokerOrder", "BrokerPosition",
+           "CalendarDay", "FillActivity", "MarketClock", "MarketSnapshot", "OrderRequest",
+           "TradeEvent"]
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,25 @@ class FillActivity:
     cum_qty: Decimal | None = None  # the order's filled qty after this execution
     leaves_qty: Decimal | None = None  # what is left of the order after it
     kind: str = "fill"  # "fill" (the order is now complete) or "partial_fill"
+
+
+@dataclass(frozen=True)
+class AccountActivity:
+    """A non-trade activity: FEE, CSD (deposit), CSW (withdrawal), SPLIT, NC, CIL, ...
+    Every field but the id and type is optional (each type carries its own)."""
+
+    id: str
+    activity_type: str
+    sub_type: str | None = None
+    date: str | None = None  # the New York date Alpaca books it on (YYYY-MM-DD)
+    created_at: datetime | None = None
+    net_amount: Decimal | None = None  # cash in (+) or out (-)
+    symbol: str | None = None
+    qty: Decimal | None = None
+    per_share_amount: Decimal | None = None
+    order_id: str | None = None  # a FEE's parent order, where Alpaca gives one
+    description: str | None = None
+    status: str | None = None  # executed, correct, canceled
 
 
 @dataclass(frozen=True)
