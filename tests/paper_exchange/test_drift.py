@@ -134,6 +134,11 @@ def test_market_data_keeps_only_needed_kinds_and_symbol_maps(exchange, drifting)
     drifted(snap["AAPL"]["latestTrade"], "latest_trade")
 
 
+def test_corporate_actions_wrapper_drifts_but_its_group_map_does_not(exchange, drifting):
+    page = http(exchange, "GET", "/v1/corporate-actions?symbols=AAPL")
+    assert UNKNOWN <= set(page) and page["corporate_actions"] == {}
+
+
 def test_stream_frames_are_drifted(exchange, drifting, raw_client):
     frames: list[dict[str, Any]] = []
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -34,7 +34,17 @@ if TYPE_CHECKING:
     from trading_monitor.paper_exchange.venue import Venue
 
 Body = Any
-Reshape = Callable[[Body, web.Request], Body]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a reshaping may look at: the request's query and the exchange's time."""
+
+    query: Mapping[str, str]
+    now: datetime
+
+
+Reshape = Callable[[Body, Ask], Body]
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,8 @@ class _Switch:
 
 
 _SWITCHES: WeakKeyDictionary[Venue, _Switch] = WeakKeyDictionary()
-# Which exchange is answering: stream frames are built deep inside the engine's flush, with
-# no request at hand. Requests set the context variable (exact per request task); the
+# Which exchange a stream frame belongs to: frames are built in the hub's flush, with no
+# request or venue at hand. Requests set the context variable (exact per request task); the
 # realtime ticker has no request, so it falls back to the last exchange its thread served
 # (each PaperExchange and the CLI run one exchange per thread).
 _SERVING: ContextVar[Venue | None] = ContextVar("drift_serving", default=None)
@@ -105,30 +115,25 @@ def _everywhere(body: Body) -> Body:
 
 
 def _one(kind: str) -> Reshape:
-    return lambda body, _request: shape(body, kind)
+    return lambda body, _ask: shape(body, kind)
 
 
 def _each(kind: str) -> Reshape:
-    return lambda body, _request: [shape(item, kind) for item in body]
+    return lambda body, _ask: [shape(item, kind) for item in body]
 
 
-def _multi_status(body: Body, _request: web.Request) -> Body:
+def _multi_status(body: Body, _ask: Ask) -> Body:
     """DELETE /v2/orders and /v2/positions: each entry's 200 body is an order."""
     return [shape({**entry, "body": shape(entry["body"], "order")}, None)
             if entry.get("status") == 200 else shape(entry, None) for entry in body]
 
 
-def _now() -> datetime:
-    venue = _current()
-    return venue.now if venue is not None else datetime.now(timezone.utc)
-
-
-def _orders(body: Body, request: web.Request) -> Body:
-    return decoys.place(request.query, [shape(o, "order") for o in body], _now(),
+def _orders(body: Body, ask: Ask) -> Body:
+    return decoys.place(ask.query, [shape(o, "order") for o in body], ask.now,
                         decoys.order, lambda o: shape(o, "order"), "limit", 50)
 
 
-def _positions(body: Body, _request: web.Request) -> Body:
+def _positions(body: Body, _ask: Ask) -> Body:
     return [*(shape(p, "position") for p in body),
             shape(decoys.position(), "position")]
 
@@ -138,12 +143,12 @@ def _activity(item: Any) -> Any:
     return shape(item, kind)
 
 
-def _activities(body: Body, request: web.Request) -> Body:
-    return decoys.place(request.query, [_activity(a) for a in body], _now(),
+def _activities(body: Body, ask: Ask) -> Body:
+    return decoys.place(ask.query, [_activity(a) for a in body], ask.now,
                         decoys.activity, _activity, "page_size", 100)
 
 
-def _activities_of_type(body: Body, _request: web.Request) -> Body:
+def _activities_of_type(body: Body, _ask: Ask) -> Body:
     return [_activity(a) for a in body]
 
 
@@ -151,13 +156,13 @@ def _activities_of_type(body: Body, _request: web.Request) -> Body:
 
 
 def _by_symbol(field: str, kind: str) -> Reshape:
-    def reshape(body: Body, _request: web.Request) -> Body:
+    def reshape(body: Body, _ask: Ask) -> Body:
         inner = {s: shape(v, kind) for s, v in body[field].items()}
         return shape({**body, field: inner}, None)
     return reshape
 
 
-def _bar_pages(body: Body, _request: web.Request) -> Body:
+def _bar_pages(body: Body, _ask: Ask) -> Body:
     bars = {s: [shape(b, "bar") for b in v] for s, v in body["bars"].items()}
     return shape({**body, "bars": bars}, None)
 
@@ -166,9 +171,16 @@ _SNAPSHOT_PARTS = {"latestTrade": "latest_trade", "latestQuote": "quote", "minut
                    "dailyBar": "bar", "prevDailyBar": "bar"}
 
 
-def _snapshots(body: Body, _request: web.Request) -> Body:
+def _snapshots(body: Body, _ask: Ask) -> Body:
     return {s: shape({k: shape(v, _SNAPSHOT_PARTS.get(k)) for k, v in snap.items()}, None)
             for s, snap in body.items()}
+
+
+def _corporate_actions(body: Body, _ask: Ask) -> Body:
+    """Market data's corporate actions: lists grouped by type (a map: no unknown keys)."""
+    groups = {group: [shape(a, "corporate_action") for a in listings]
+              for group, listings in body["corporate_actions"].items()}
+    return shape({**body, "corporate_actions": groups}, None)
 
 
 RESHAPE: dict[str, Reshape] = {
@@ -196,19 +208,21 @@ RESHAPE: dict[str, Reshape] = {
     "GET /v2/stocks/bars/latest": _by_symbol("bars", "bar"),
     "GET /v2/stocks/bars": _bar_pages,
     "GET /v2/stocks/snapshots": _snapshots,
+    "GET /v1/corporate-actions": _corporate_actions,
+    "GET /v1beta1/corporate-actions": _corporate_actions,
 }
 
 
-def reshape_reply(request: web.Request, key: str, resp: web.Response) -> None:
+def reshape_reply(venue: Venue, request: web.Request, key: str, resp: web.Response) -> None:
     """Drift one answer in place, if its exchange drifts (only 2xx JSON bodies change)."""
-    venue = _current()
-    if venue is None or not is_on(venue) or not 200 <= resp.status < 300:
+    if not is_on(venue) or not 200 <= resp.status < 300:
         return
     if resp.content_type != "application/json" or not isinstance(resp.body, bytes):
         return
     body = json.loads(resp.body)
     reshape = RESHAPE.get(key)
-    drifted = reshape(body, request) if reshape is not None else _everywhere(body)
+    ask = Ask(request.query, venue.now)
+    drifted = reshape(body, ask) if reshape is not None else _everywhere(body)
     resp.text = json.dumps(drifted, separators=(",", ":"))
 
 

@@ -122,7 +122,7 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
         _abort(request)
     if isinstance(resp, web.Response):
         if not control:
-            drift.reshape_reply(request, key, resp)
+            drift.reshape_reply(venue, request, key, resp)
         _with_limits(resp, venue)
     return resp
 
