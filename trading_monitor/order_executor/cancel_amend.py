@@ -165,7 +165,7 @@ def _amend_problem(ex: Executor, d: Decision, journal: Row, entry: Row) -> str |
         return (f"trade #{journal['id']} is decision #{entry['analysis_decision_id']}'s "
                 "amendment, not sent yet: it waits for the old entry's cancel to be final; "
                 "this AMEND is not applied: write it again once that order is placed")
-    stale = ex.stale_decision(d)
+    stale = ex.stale_decision(d) or ex.daytrade_too_late(d)
     if stale:
         return f"{stale}; the original order stays as it was"
     if d.ticker != journal["symbol"]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+import pytz
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
 from trading_monitor.db_layer import Row, TradingDB
-from trading_monitor.domain.decision import Decision
+from trading_monitor.domain.decision import Decision, TradeStyle
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.domain.risk import AccountView, RiskLimits, entry_rejection
 from trading_monitor.ledger import Ledger
@@ -22,6 +24,8 @@ from trading_monitor.order_executor.view import (
     read_account_view,
     record_start_of_day,
 )
+
+NEW_YORK = pytz.timezone("America/New_York")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class ExecutorSettings:
     data_feed: str = "iex"
     cancel_settle_seconds: float = 3.0
     max_deferrals: int = 20
+    # No DAYTRADE entry from the close minus this on (the order monitor flattens day trades
+    # from then): it would fill after its flatten, or be carried overnight.
+    eod_flatten_before_close: timedelta = timedelta(minutes=10)
 
 
 @dataclass
@@ -89,6 +96,7 @@ class Executor:
     _reading: AccountReading | None = None
     _view: AccountView | None = None
     _assets: dict[str, BrokerAsset | None] = field(default_factory=dict)
+    _closes: dict[date, datetime | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.intents = Ledger(self.db, self.run_id, self.now)
@@ -151,6 +159,25 @@ class Executor:
             return None
         return (f"stale decision: written {_hours(d.age)} ago, older than "
                 f"MAX_DECISION_AGE_HOURS={_hours(limit)}; not sent")
+
+    def daytrade_too_late(self, d: Decision) -> str | None:
+        """Why a DAYTRADE entry must not go out now: from today's flatten time (the close
+        minus EOD_FLATTEN_MINUTES, from the broker's calendar) to the end of the day."""
+        if d.trade_style is not TradeStyle.DAYTRADE:
+            return None
+        now = self.now()
+        today = now.astimezone(NEW_YORK).date()
+        if today not in self._closes:  # one calendar read per run, and only for day trades
+            days = self.broker.get_calendar(today, today)
+            self._closes[today] = next((c.close for c in days if c.date == today), None)
+        close = self._closes[today]
+        if close is None or now < close - self.config.eod_flatten_before_close:
+            return None
+        minutes = int(self.config.eod_flatten_before_close.total_seconds() // 60)
+        return (f"DAYTRADE entry refused after today's flatten time "
+                f"({(close - self.config.eod_flatten_before_close).astimezone(NEW_YORK):%H:%M}"
+                f" New York, the close minus EOD_FLATTEN_MINUTES={minutes}): it could not be "
+                "closed by the end of the day")
 
     def stale_intent(self, entry: Row) -> str | None:
         """Why an intent that never reached the broker must now be withdrawn, if it must."""

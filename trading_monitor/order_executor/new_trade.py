@@ -23,6 +23,9 @@ BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "comple
 
 def handle_new_trade(ex: Executor, d: Decision) -> Result:
     """A decision with no intent yet: pre-trade checks, then intent, then submit."""
+    late = ex.daytrade_too_late(d)
+    if late:
+        return Final(TerminalState.SKIPPED, late)
     d = ex.sized(d)
     rejection = ex.stale_decision(d) or ex.entry_rejection(d)
     if rejection:

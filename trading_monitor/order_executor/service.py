@@ -54,7 +54,8 @@ def executor_settings(settings: Settings) -> ExecutorSettings:
         max_unsent_delay=_minutes(settings.max_unsent_order_minutes),
         data_feed=settings.alpaca_data_feed.value,
         cancel_settle_seconds=settings.cancel_settle_seconds,
-        max_deferrals=settings.max_deferrals)
+        max_deferrals=settings.max_deferrals,
+        eod_flatten_before_close=timedelta(minutes=settings.eod_flatten_minutes))
 
 
 def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
