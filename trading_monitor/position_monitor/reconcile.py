@@ -15,7 +15,6 @@ from psycopg2.extras import Json
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.reconcile import (
     HeldPosition,
@@ -28,6 +27,7 @@ from trading_monitor.domain.reconcile import (
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -65,6 +65,8 @@ def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
         return None
     if issue.kind is IssueKind.GONE_AT_BROKER and trade is not None:
         return _close_gone(pm, trade, overdue)
+    if issue.kind is IssueKind.QTY_MISMATCH and trade is not None:
+        return book_partial_close(pm, trade, issue.detail)
     if issue.kind is IssueKind.UNPROTECTED and trade is not None:
         return _protect(pm, trade)
     if issue.kind is IssueKind.UNTRACKED and held is not None and overdue:
@@ -81,13 +83,11 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
     qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1]
     if not overdue:
         return None  # positions can lag orders: even a fill must outlast the grace
-    fill = _closing_fill(pm, trade)
-    if fill is not None and fill["qty"] < qty:
-        fill = None  # fills of others that do not close this position do not explain it
+    fill = closing_fills(pm, trade, qty)
     assert avg is not None
     direction = Decimal(1) if t.side == "buy" else Decimal(-1)
     if fill is not None:
-        price, at, reason, estimated = fill["price"], fill["filled_at"], ExitReason.MANUAL, False
+        price, at, reason, estimated = fill.price, fill.filled_at, ExitReason.MANUAL, False
     else:
         marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
         price = (marks[0]["current_price"] if marks else None) or avg
@@ -95,10 +95,8 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
     realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
                     if f.role is not OrderRole.ENTRY), Decimal(0))
     pnl = realised + (price - avg) * qty * direction
-    if fill is not None:  # those fills are this trade's exit now: they close nothing else
-        pm.orders.db.execute_update(
-            "UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)",
-            [t.journal_id, pm.orders.run_id, fill["ids"]])
+    if fill is not None:
+        attach(pm, trade, fill)
     pm.orders.ledger.close_trade(
         t.journal_id, exit_price=price, exit_at=at, pnl=pnl, fees=Decimal(0), reason=reason,
         text=f"{reason.value}: gone at the broker"
@@ -108,19 +106,6 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
                 reason.value, price)
     return f"trade #{t.journal_id} {j['symbol']}: CLOSED {reason.value} @ {price}" + (
         " (estimated)" if estimated else "")
-
-
-def _closing_fill(pm: PositionMonitor, trade: LoadedTrade) -> Row | None:
-    """Fills of orders not ours, on the exit side, after the entry (the trader's close), not
-    yet taken by another trade's close."""
-    j = trade.journal
-    exit_side = "sell" if j["side"] == "buy" else "buy"
-    rows = pm.orders.db.execute_query(
-        "SELECT sum(qty * price) / sum(qty) AS price, max(filled_at) AS filled_at, "
-        "sum(qty) AS qty, array_agg(id) AS ids FROM fills WHERE symbol = %s AND side = %s "
-        "AND trade_journal_id IS NULL AND filled_at >= %s",
-        [j["symbol"], exit_side, j["entry_date"] or j["created_at"]])
-    return rows[0] if rows and rows[0]["qty"] else None
 
 
 def _protect(pm: PositionMonitor, trade: LoadedTrade) -> str | None:

@@ -1,0 +1,97 @@
+"""Closes by hand: the trader's own fills (of orders not ours) that reduced our position.
+
+Only fills that reduce our position count, in time order and no more than our quantity: the
+trader's own round trip in the symbol (a buy of 5, later sold) closes his shares first, not
+ours. A fill wholly used becomes the trade's own (`fills.trade_journal_id`), so it closes
+nothing else; one only partly ours prices the close but is left unattached.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from trading_monitor.db_layer import Row
+from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.position_monitor.context import PositionMonitor
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+NOT_OURS = """
+SELECT id, side, qty, price, filled_at FROM fills
+WHERE symbol = %(symbol)s AND trade_journal_id IS NULL AND order_execution_id IS NULL
+  AND alpaca_order_id NOT IN (SELECT alpaca_order_id FROM order_execution
+                              WHERE alpaca_order_id IS NOT NULL)
+  AND filled_at >= %(since)s
+ORDER BY filled_at, id
+"""
+
+
+@dataclass(frozen=True)
+class HandClose:
+    qty: Decimal
+    price: Decimal  # the average of the parts that closed our shares
+    filled_at: datetime
+    ids: list[int]  # the fills wholly ours: attached to the trade
+
+
+def closing_fills(pm: PositionMonitor, trade: LoadedTrade, qty: Decimal) -> HandClose | None:
+    """The trader's fills that closed `qty` of our shares, or None if they do not."""
+    j = trade.journal
+    rows = pm.orders.db.execute_query(NOT_OURS, {
+        "symbol": j["symbol"], "since": j["entry_date"] or j["created_at"]})
+    own, needed = ZERO, qty  # own: the trader's shares on our side, bought since our entry
+    parts: list[tuple[Row, Decimal]] = []
+    for f in rows:
+        if f["side"] == j["side"]:
+            own += f["qty"]
+            continue
+        from_own = min(own, f["qty"])
+        own -= from_own
+        use = min(f["qty"] - from_own, needed)
+        if use > 0:
+            parts.append((f, use))
+            needed -= use
+        if needed == 0:
+            break
+    if needed > 0 or not parts:
+        return None
+    price = sum((f["price"] * use for f, use in parts), ZERO) / qty
+    return HandClose(qty, price, parts[-1][0]["filled_at"],
+                     [int(f["id"]) for f, use in parts if use == f["qty"]])
+
+
+def attach(pm: PositionMonitor, trade: LoadedTrade, close: HandClose) -> None:
+    """Those fills are this trade's exit now: they close nothing else."""
+    pm.orders.db.execute_update(
+        "UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)",
+        [trade.state.journal_id, pm.orders.run_id, close.ids])
+
+
+def book_partial_close(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str, str]
+                       ) -> str | None:
+    """The broker holds fewer of our shares than our books, and the trader's own fills
+    explain it: book them as a partial exit, then resize the trade once (its position row
+    and its protection), so nothing churns and the mismatch clears."""
+    ours, broker = Decimal(detail["ours"]), Decimal(detail["broker"])
+    if ours * broker <= 0 or abs(broker) >= abs(ours):
+        return None  # not a partial close of ours (more held, or the other side)
+    gap = abs(ours) - abs(broker)
+    close = closing_fills(pm, trade, gap)
+    if close is None or sum(_qty(pm, close.ids), ZERO) != gap:
+        return None  # the fills do not explain it (yet): reconciliation's grace applies
+    attach(pm, trade, close)
+    [fresh] = load_trades(pm.orders.db, [trade.state.journal_id])
+    done = settle_trade(pm.orders, fresh)
+    log.warning("trade #%s %s: %s of its shares closed by hand @ %s; booked", fresh.state.
+                journal_id, trade.journal["symbol"], gap, close.price)
+    return (f"trade #{fresh.state.journal_id} {trade.journal['symbol']}: {gap} closed by hand "
+            f"@ {close.price}; " + "; ".join(done))
+
+
+def _qty(pm: PositionMonitor, ids: list[int]) -> list[Decimal]:
+    rows = pm.orders.db.execute_query("SELECT qty FROM fills WHERE id = ANY(%s)", [ids])
+    return [r["qty"] for r in rows]
