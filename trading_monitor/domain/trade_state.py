@@ -33,6 +33,7 @@ from trading_monitor.domain.trade_actions import (
     ResizePosition,
     WithdrawEntryRest,
 )
+from trading_monitor.domain.wash_trade import OrderShape, conflicts
 
 __all__ = ["Action", "CancelOrders", "ClosePosition", "EndEntry", "Fill", "MarkProtected",
            "OpenPosition", "OrderView", "PlaceProtection", "ProtectionRules", "ResizePosition",
@@ -218,14 +219,19 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return []
     if t.planned_stop is None:
         return []
+    tif = "gtc" if t.trade_style == "SWING" else "day"
+    take = t.planned_take if t.trade_style == "SWING" else None
+    if _wash_with_entry(t, take):
+        # Alpaca refuses a plain stop while our own entry works on the other side (and a
+        # market exit too): the entry's unfilled rest goes first, on the broker's final word.
+        return [WithdrawEntryRest(f"a plain stop for the {qty} shares would be refused as a "
+                                  "wash trade while the entry's rest works")]
     # Every live closing order holds shares, and Alpaca refuses a second closing order for
     # held shares: whatever protects part of the position goes before the new protection.
     stale = tuple(o for o in t.exits if o.at_broker)
     actions: list[Action] = []
     if stale:
         actions.append(CancelOrders(stale, f"protection resized to {qty} shares"))
-    tif = "gtc" if t.trade_style == "SWING" else "day"
-    take = t.planned_take if t.trade_style == "SWING" else None
     actions.append(PlaceProtection(qty, t.planned_stop, take, tif))
     return actions
 
@@ -234,6 +240,17 @@ def _exiting(t: TradeState) -> Decimal:
     """Shares a live exit order of ours (end of day, emergency, kill switch) is closing."""
     return sum((o.open_qty for o in t.exits if o.role is OrderRole.EXIT and o.at_broker),
                ZERO)
+
+
+def _wash_with_entry(t: TradeState, take: Decimal | None) -> bool:
+    """Whether the protection `decide` would place conflicts with the working entry under
+    Alpaca's wash-trade rule (an OCO is a complex order: exempt)."""
+    if t.entry is None or not t.entry.at_broker:
+        return False
+    protection = OrderShape(t.exit_side, "stop") if take is None else \
+        OrderShape(t.exit_side, "limit", "oco", take)
+    entry = OrderShape(t.side, "limit", t.entry.order_class, t.entry.limit_price)
+    return conflicts(protection, entry)
 
 
 def _has_bracket_legs(t: TradeState) -> bool:

@@ -45,6 +45,10 @@ class Monitor:
     pending_fills: list[Row] = field(default_factory=list)
     # The broker's positions, read once per cycle when an order that closes shares is placed.
     positions: list[BrokerPosition] | None = None
+    # Trades whose protection could not go out for a reason that passes in seconds (lagging
+    # positions, a temporary error, an opposite order still working): the stream listener
+    # settles them again soon instead of waiting for the next poll.
+    retry_soon: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.run_id, self.now)

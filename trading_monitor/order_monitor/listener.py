@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 FILL_EVENTS = frozenset({"fill", "partial_fill"})
 RETRY_SECONDS = 30.0
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 14.25)  # adds up to RETRY_SECONDS
+PROTECT_RETRIES = 64  # 0.5 s, 1 s, 2 s, 4 s, then every 5 s: about a polling interval
 
 
 class OrderStreamListener:
@@ -96,11 +97,40 @@ class OrderStreamListener:
             db = self._connection()
             with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
                            self.settings.executor_lock_wait_seconds, self.sleep):
-                placed = self._handle(db, event)
+                placed, again = self._handle(db, event)
             if attempt == 0:
                 self.handled += 1
         if not placed:
             self._retry_later(event, attempt)
+        for journal_id in again:
+            self._later(_protect_delay(0), self._settle_again, journal_id, 1)
+
+    def _settle_again(self, journal_id: int, attempt: int) -> None:
+        """A trade whose protection could not go out yet (positions lagging the fill, an
+        opposite order still working): settled again within seconds until it is accepted,
+        for as long as a polling interval, then left to the poll with an ALERT."""
+        with self._lock:
+            if self._stopped:
+                return
+            db = self._connection()
+            with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
+                           self.settings.executor_lock_wait_seconds, self.sleep):
+                m = self._monitor(db)
+                for trade in load_trades(db, [journal_id]):
+                    for done in settle_trade(m, trade):
+                        log.info("stream (retry %d): %s", attempt, done)
+        if journal_id not in m.retry_soon:
+            return
+        if attempt >= PROTECT_RETRIES:
+            log.error("ALERT trade #%s still not protected after %d retries; left to the "
+                      "next poll", journal_id, attempt)
+            return
+        self._later(_protect_delay(attempt), self._settle_again, journal_id, attempt + 1)
+
+    def _monitor(self, db: TradingDB) -> Monitor:
+        return Monitor(db=db, broker=self.broker, run_id=new_run_id("order_stream"),
+                       installation=installation_id(db), config=monitor_settings(self.settings),
+                       now=self.now, sleep=self.sleep)
 
     def _retry_later(self, event: TradeEvent, attempt: int) -> None:
         if attempt >= len(RETRY_DELAYS):
@@ -108,29 +138,30 @@ class OrderStreamListener:
             log.info("stream: %s for an order that is not ours (%s): left to the next poll",
                      event.event, event.order.client_order_id)
             return
-        timer = threading.Timer(RETRY_DELAYS[attempt], self._retry, (event, attempt + 1))
+        self._later(RETRY_DELAYS[attempt], self._attempt, event, attempt + 1)
+
+    def _later(self, delay: float, work: Callable[..., None], *args: Any) -> None:
+        timer = threading.Timer(delay, self._run_later, (work, *args))
         timer.daemon = True
         with self._lock:
             if self._stopped:
                 return
+            self._timers = {t for t in self._timers if t.is_alive()}
             self._timers.add(timer)
         timer.start()
 
-    def _retry(self, event: TradeEvent, attempt: int) -> None:
-        with self._lock:
-            self._timers = {t for t in self._timers if t.is_alive()}
+    @staticmethod
+    def _run_later(work: Callable[..., None], *args: Any) -> None:
         try:
-            self._attempt(event, attempt)
+            work(*args)
         except Exception:  # a timer thread has no caller to tell: log it, the poll has it
-            log.exception("stream: retry of %s for %s failed", event.event,
-                          event.order.client_order_id)
+            log.exception("stream: a retry failed (the next poll settles it)")
 
-    def _handle(self, db: TradingDB, event: TradeEvent) -> bool:
-        """Book and settle the event; False when no row of ours explains it (yet)."""
+    def _handle(self, db: TradingDB, event: TradeEvent) -> tuple[bool, set[int]]:
+        """Book and settle the event: whether a row of ours explains it (yet), and the
+        trades whose protection should be tried again soon."""
         row = _our_row(db, event)
-        m = Monitor(db=db, broker=self.broker, run_id=new_run_id("order_stream"),
-                    installation=installation_id(db), config=monitor_settings(self.settings),
-                    now=self.now, sleep=self.sleep)
+        m = self._monitor(db)
         if event.event in FILL_EVENTS and event.qty and event.price:
             m.ledger.record_fill(FillFact(
                 alpaca_order_id=event.order.id, symbol=event.order.symbol,
@@ -138,12 +169,12 @@ class OrderStreamListener:
                 price=event.price, filled_at=event.at or self.now(), source="stream",
                 execution_id=event.execution_id), row)
         if row is None:
-            return False
+            return False, set()
         apply_order(m, row, event.order, SyncResult())
         for trade in load_trades(db, [int(row["trade_journal_id"])]):
             for done in settle_trade(m, trade):
                 log.info("stream: %s", done)
-        return True
+        return True, m.retry_soon
 
     def _connection(self) -> TradingDB:
         if self._db is None:
@@ -162,3 +193,7 @@ def _our_row(db: TradingDB, event: TradeEvent) -> Row | None:
         return None
     rows = db.query("order_execution", {"client_order_id": event.order.client_order_id})
     return rows[0] if rows and rows[0]["alpaca_order_id"] in (None, event.order.id) else None
+
+
+def _protect_delay(attempt: int) -> float:
+    return min(0.5 * 2 ** attempt, 5.0)

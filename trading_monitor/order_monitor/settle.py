@@ -8,14 +8,9 @@ one that is not final stops the trade's actions here, to be looked at again next
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
-from trading_monitor.broker.models import BrokerOrder, OrderRequest
-from trading_monitor.cancelling import cancel_until_final, follow_replacements
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.db_layer import Row
-from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose
-from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole
 from trading_monitor.domain.trade_state import (
     Action,
     CancelOrders,
@@ -28,10 +23,19 @@ from trading_monitor.domain.trade_state import (
     WithdrawEntryRest,
     decide,
 )
-from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.protect import (
+    broker_held,
+    cancel_orders,
+    place_protection,
+    submit,
+)
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
+# What the other jobs (the flatten, the kill switch) use from here.
+__all__ = ["_submit", "broker_held", "cancel_orders", "describe", "place_protection",
+           "settle_trade"]
+_submit = submit
 log = logging.getLogger(__name__)
 MAX_PASSES = 3
 
@@ -102,114 +106,6 @@ def _parent_listed(action: CancelOrders, leg: object) -> bool:
     return any(o.row_id == parent for o in action.orders)
 
 
-def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
-    """Cancel each and record the broker's final word; False if one is not final yet."""
-    all_final = True
-    for row in rows:
-        order = m.broker.get_order(row["alpaca_order_id"]) if row["alpaca_order_id"] else None
-        if order is None:
-            continue
-        done = cancel_until_final(m.broker, order, settle_seconds=m.config.cancel_settle_seconds,
-                                  sleep=m.sleep)
-        m.ledger.record_order(row, done.order)
-        if not done.final:
-            all_final = False
-            log.warning("cancel of %s not final: %s %s", row["client_order_id"],
-                        done.order.status, done.refused)
-        elif done.order.filled_qty > row["filled_qty"]:
-            # A fill raced the cancel: the position is not what the plan assumed. Stop here
-            # and decide again on the books as they are now (next pass or next cycle).
-            all_final = False
-            log.warning("%s filled %s while being cancelled", row["client_order_id"],
-                        done.order.filled_qty)
-    return all_final
-
-
-def broker_held(m: Monitor, journal: Row) -> Decimal:
-    """Shares the broker really holds on this trade's side of its symbol.
-
-    Every order that closes shares is capped by it: our books may not know yet that the
-    trader closed the position by hand, and an exit for shares that are gone opens a new
-    position the other way.
-    """
-    want_long = journal["side"] == "buy"
-    if m.positions is None:  # one read per cycle, whatever the number of orders it places
-        m.positions = m.broker.get_positions()
-    for p in m.positions:
-        if p.symbol == journal["symbol"] and (p.qty > 0) == want_long:
-            return abs(p.qty)
-    return Decimal(0)
-
-
-def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> bool:
-    """True when the broker accepted the protection for the whole position."""
-    held = broker_held(m, journal)
-    if held < p.qty:
-        log.warning("trade #%s: the broker holds %s of the %s shares our books show; "
-                    "protection waits for the books to catch up (reconciliation)",
-                    journal["id"], held, p.qty)
-        if held <= 0:
-            return False
-    rows = m.ledger.write_protection_intent(journal, m.installation, qty=min(p.qty, held),
-                                            stop=p.stop_price, take=p.take_profit,
-                                            tif=p.time_in_force)
-    order = _submit(m, journal, rows)
-    return order is not None and not OrderStatus(order.status).withdrawn
-
-
-def _submit(m: Monitor, journal: Row, rows: list[Row]) -> BrokerOrder | None:
-    """Send an intent (looked up first when it may have gone out before a crash)."""
-    head = rows[0]
-    try:
-        order = follow_replacements(m.broker, m.broker.get_order_by_client_id(
-            head["client_order_id"])) if head["order_status"] == PENDING_SUBMIT and \
-            head["run_id"] != m.run_id else None
-        if order is None:
-            order = m.broker.submit_order(_request(head, rows[1:]))
-            crash_point("after_stop_submit")
-    except RejectedError as exc:
-        m.ledger.mark_orders(rows, "rejected", str(exc))
-        _emergency(m, journal, head, f"broker refused {head['client_order_id']}: {exc}")
-        return None
-    except TemporaryError as exc:
-        m.ledger.note_order(head, str(exc))
-        log.error("ALERT %s not placed yet (retried next cycle): %s", head["client_order_id"],
-                  exc)
-        return None
-    m.ledger.record_order(head, order)
-    if head["order_role"] == OrderRole.EXIT.value:
-        m.positions = None  # what the broker holds has changed: read it again when needed
-    return order
-
-
-def _request(head: Row, legs: list[Row]) -> OrderRequest:
-    stop_leg = next((r for r in legs if r["order_role"] == OrderRole.STOP_LOSS.value), None)
-    return OrderRequest(
-        client_order_id=head["client_order_id"], symbol=head["symbol"], side=head["side"],
-        qty=head["qty"], order_type=head["order_type"], time_in_force=head["time_in_force"],
-        limit_price=head["limit_price"] if head["order_class"] != "oco" else None,
-        stop_price=head["stop_price"], order_class=head["order_class"],
-        take_profit_limit=head["limit_price"] if head["order_class"] == "oco" else None,
-        stop_loss_stop=stop_leg["stop_price"] if stop_leg else None)
-
-
-def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
-    """Protection could not be placed: flatten at market, or keep retrying every cycle."""
-    if m.config.stop_failure_action != "flatten" or head["purpose"] != Purpose.PROTECTION.value:
-        log.error("ALERT trade #%s unprotected, retried next cycle: %s", journal["id"], why)
-        m.ledger.note_emergency(int(journal["id"]), f"retrying protection: {why}")
-        return
-    log.error("ALERT trade #%s could not be protected; flattening at market: %s",
-              journal["id"], why)
-    m.ledger.note_emergency(int(journal["id"]), f"flattened at market: {why}")
-    [loaded] = load_trades(m.db, [int(journal["id"])])
-    qty = min(loaded.state.position_qty, broker_held(m, journal))
-    if qty > 0:
-        exit_row = m.ledger.write_exit_intent(journal, m.installation, qty=qty,
-                                              purpose=Purpose.EMERGENCY)
-        _submit(m, journal, [exit_row])
-
-
 def _resume_unsent(m: Monitor, trade: LoadedTrade) -> bool:
     """Protective or exit intents an earlier run wrote but may not have sent."""
     # A PATCH's intent (replaces_order_execution_id) is never submitted as a new order: the
@@ -224,7 +120,7 @@ def _resume_unsent(m: Monitor, trade: LoadedTrade) -> bool:
         return False
     for head in heads:
         legs = [r for r in trade.orders if r["parent_order_execution_id"] == head["id"]]
-        _submit(m, trade.journal, [head, *legs])
+        submit(m, trade.journal, [head, *legs])
     return bool(heads)
 
 

@@ -1,0 +1,81 @@
+"""R8 (safety review): a staged DAYTRADE whose entry is partly filled is protected within one
+cycle. Alpaca's wash-trade rule (the exchange's, on by default) refuses a plain sell stop,
+and a market exit, while our own buy limit works: the entry's unfilled rest is withdrawn
+first, on the broker's final word, and then the stop goes out. A 403 "potential wash trade"
+that still comes (an order of the trader's we cannot see) is never answered with a market
+exit, which Alpaca would refuse the same way."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, monitor, outcome, run
+from trading_monitor.broker.models import OrderRequest
+from trading_monitor.config import load_settings
+
+D = Decimal
+
+
+def _staged(exchange):
+    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+
+
+def _daytrade(db, db_params, broker, settings) -> int:
+    d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
+                               stop_loss="175.00"))  # marketable: buy limit 181, AAPL at 180
+    run(db_params, broker, settings)
+    result = outcome(db, d)
+    assert result["terminal_state"] == "EXECUTED", result["reason"]
+    return int(result["trade_journal_id"])
+
+
+def _ours(db, jid) -> list[tuple[str, str, str]]:
+    return [(r["order_role"], r["order_type"], r["order_status"]) for r in
+            db.query("order_execution", {"trade_journal_id": jid})]
+
+
+def test_a_partly_filled_staged_entry_is_protected_within_one_cycle(db, db_params, broker,
+                                                                    exchange):
+    assert exchange.control.rules()["wash_trade"] is True
+    settings = _staged(exchange)
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
+    jid = _daytrade(db, db_params, broker, settings)
+    [working] = [o for o in exchange.control.orders() if o["side"] == "buy"]
+    assert (working["status"], working["filled_qty"]) == ("partially_filled", "3")
+
+    monitor(db_params, broker, settings)  # one cycle
+    book = {o["client_order_id"]: o for o in exchange.control.orders()}
+    entry_order = book[working["client_order_id"]]
+    assert (entry_order["status"], entry_order["filled_qty"]) == ("canceled", "3")
+    [stop] = [o for o in book.values() if o["side"] == "sell"]
+    assert (stop["order_type"], stop["qty"], stop["status"]) == ("stop", "3", "new")
+    assert not any(o["status"] == "rejected" for o in book.values())
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is not None
+    assert journal["emergency_action"] is None
+    assert [p.qty for p in broker.get_positions() if p.symbol == "AAPL"] == [D(3)]
+    assert ("STOP_LOSS", "stop", "new") in _ours(db, jid)
+    assert not [o for o in _ours(db, jid) if o[0] == "EXIT" or o[2] == "rejected"]
+
+
+def test_a_wash_trade_refusal_is_not_answered_with_a_market_exit(db, db_params, broker,
+                                                                 exchange):
+    settings = _staged(exchange)
+    jid = _daytrade(db, db_params, broker, settings)  # filled: 10 shares
+    # The trader's own buy limit in the same symbol, which our books do not know.
+    mine = broker.submit_order(OrderRequest(client_order_id="trader-1", symbol="AAPL",
+                                            side="buy", qty=D(1), order_type="limit",
+                                            time_in_force="day", limit_price=D("170")))
+    monitor(db_params, broker, settings)
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["status"] == "POSITION" and journal["protected_at"] is None
+    assert "wash trade" in journal["emergency_action"]
+    assert not [o for o in exchange.control.orders() if o["order_type"] == "market"]
+    assert not [o for o in _ours(db, jid) if o[0] == "EXIT"]
+
+    broker.cancel_order(mine.id)  # the trader withdraws it: the next cycle protects
+    monitor(db_params, broker, settings)
+    assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
+    live = [o for o in exchange.control.orders() if o["side"] == "sell" and o["status"] == "new"]
+    assert [(o["order_type"], o["qty"]) for o in live] == [("stop", "10")]
