@@ -19,6 +19,7 @@ from trading_monitor.domain.lifecycle import (
 from trading_monitor.ledger import Intent
 from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
 from trading_monitor.order_executor.new_trade import resume_intent, submit_intent
+from trading_monitor.order_executor.preview import describe, entry_request
 from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
 
 
@@ -115,9 +116,8 @@ def handle_amend(ex: Executor, d: Decision) -> Result:
         return Final(TerminalState.REJECTED, problem, journal_id=journal["id"])
     plan = ex.plan(d)
     if ex.dry_run:
-        return Previewed(f"dry run: would cancel {old_entry['client_order_id']} and place a "
-                         f"new {d.side.value if d.side else ''} {d.order_quantity} "
-                         f"{d.ticker} limit {d.entry_price}")
+        return Previewed(f"dry run: would cancel {old_entry['client_order_id']} and submit "
+                         f"{describe(entry_request(ex.installation, d, plan), plan)}")
     intent = ex.intents.write_intent(ex.installation, d, plan, replaces=old_entry)
     crash_point("after_intent")
     return continue_amend(ex, intent, fresh=True)

@@ -15,6 +15,7 @@ from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalS
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.ledger import Intent, order_request
 from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.order_executor.preview import describe, entry_request
 
 # Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
 BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "complex order",
@@ -32,7 +33,8 @@ def handle_new_trade(ex: Executor, d: Decision) -> Result:
         return Final(TerminalState.REJECTED, f"pre-trade check failed: {rejection}")
     plan = ex.plan(d)
     if ex.dry_run:
-        return Previewed(f"dry run: would submit {describe(d, plan.order_class)}")
+        request = entry_request(ex.installation, d, plan)
+        return Previewed(f"dry run: would submit {describe(request, plan)}")
     intent = ex.intents.write_intent(ex.installation, d, plan)
     crash_point("after_intent")
     ex.accept_entry(d.ticker, d.notional)
@@ -122,11 +124,3 @@ def _bracket_refused(intent: Intent, exc: RejectedError) -> bool:
         return False
     text = str(exc).lower()
     return exc.status == 422 and any(word in text for word in BRACKET_REFUSAL_WORDS)
-
-
-def describe(d: Decision, order_class: str) -> str:
-    side = d.side.value if d.side else "?"
-    text = f"{side} {d.order_quantity} {d.ticker} limit {d.entry_price}, stop {d.stop_loss}"
-    if d.take_profit is not None:
-        text += f", take profit {d.take_profit}"
-    return f"{text}, {d.order_time_in_force.value}, {order_class}"
