@@ -147,5 +147,5 @@ def test_seed_style_client_factories_read_the_settings(clean_env, exchange):
 
     for key, value in exchange_env(exchange).items():
         clean_env.setenv(key, value)
-    assert get_trading_client().get_clock().is_open is True
+    assert get_trading_client().get_clock()["is_open"] is True  # raw JSON: we read it
     assert get_data_client()._base_url == exchange.url
