@@ -3,8 +3,9 @@
 Three rules, each from a defect the safety review found:
 
 - **Positions lag fills** (R11). Within `reconcile_grace` of the trade's last fill its own
-  fills prove the shares, and protection is sized by them; after that every closing order is
-  capped by what the broker holds (a position closed by hand must not be sold again).
+  fills prove the shares, and protection is sized by them; after that, or once anything else
+  traded the symbol, protection is capped by what the broker holds. A market exit is always
+  capped by it (a position closed by hand must not be sold again).
 - **No order Alpaca's wash-trade rule refuses** (R8). Every order is checked against the
   table (domain/wash_trade.py) and our open orders on its symbol before it is sent. The
   trade's own working entry is withdrawn first, on the broker's final word; an order that
@@ -77,12 +78,23 @@ def broker_held(m: Monitor, journal: Row) -> Decimal:
     return ZERO
 
 
+LAST_FILLS = """
+SELECT max(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS ours,
+       max(filled_at) FILTER (WHERE trade_journal_id IS DISTINCT FROM %(id)s) AS others
+FROM fills WHERE symbol = %(symbol)s"""
+
+
 def closable(m: Monitor, journal: Row, ours: Decimal) -> Decimal:
-    """How many of the `ours` shares (per our fills) a closing order may cover now."""
-    last = m.db.execute_query("SELECT max(filled_at) AS at FROM fills WHERE "
-                              "trade_journal_id = %s", [journal["id"]])[0]["at"]
-    if last is not None and m.now() - last < m.config.reconcile_grace:
-        return ours  # the broker's positions lag a fill this fresh: our fills prove it
+    """How many of the `ours` shares (per our fills) a protective order may cover now.
+
+    The broker's positions lag a fill by seconds: within `reconcile_grace` of the trade's
+    last fill its own fills prove the shares. Not when anything else traded the symbol
+    since (the trader closing by hand): then only the broker knows, and it caps.
+    """
+    last = m.db.execute_query(LAST_FILLS, {"id": journal["id"], "symbol": journal["symbol"]})[0]
+    fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
+    if fresh and (last["others"] is None or last["others"] < last["ours"]):
+        return ours
     return min(ours, broker_held(m, journal))
 
 
@@ -193,9 +205,11 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
               journal["id"], why)
     m.ledger.note_emergency(int(journal["id"]), f"flattened at market: {why}")
     [loaded] = load_trades(m.db, [int(journal["id"])])
-    # Nothing is cancelled for the exit: shares a live stop covers stay covered by it.
+    # Nothing is cancelled for the exit: shares a live stop covers stay covered by it. A
+    # market exit is capped by what the broker holds, always: one for shares that are gone
+    # opens a position the other way at once.
     uncovered = loaded.state.position_qty - loaded.state.covered_qty()
-    qty = closable(m, journal, uncovered) if uncovered > 0 else ZERO
+    qty = min(uncovered, broker_held(m, journal)) if uncovered > 0 else ZERO
     if qty > 0:
         exit_row = m.ledger.write_exit_intent(journal, m.installation, qty=qty,
                                               purpose=Purpose.EMERGENCY)
