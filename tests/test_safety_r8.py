@@ -79,3 +79,19 @@ def test_a_wash_trade_refusal_is_not_answered_with_a_market_exit(db, db_params, 
     assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
     live = [o for o in exchange.control.orders() if o["side"] == "sell" and o["status"] == "new"]
     assert [(o["order_type"], o["qty"]) for o in live] == [("stop", "10")]
+
+
+def test_the_staged_fallback_after_a_refused_bracket_is_protected_within_one_cycle(
+        db, db_params, broker, settings, exchange):
+    # Bracket mode; the broker refuses the bracket, so the entry goes out plain (staged).
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=422, count=1,
+                               message="bracket orders are not supported for this asset")
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
+    jid = _daytrade(db, db_params, broker, settings)
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["protection_mode"] == "staged"
+    monitor(db_params, broker, settings)
+    live = [o for o in exchange.control.orders() if o["status"] in ("new", "partially_filled")]
+    assert [(o["side"], o["order_type"], o["qty"]) for o in live] == [("sell", "stop", "3")]
+    assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
+    assert not [o for o in _ours(db, jid) if o[0] == "EXIT"]
