@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from trading_monitor.invariants.run import run_check
 
 D = Decimal
 
@@ -56,6 +57,9 @@ def test_an_entry_read_before_its_executions_is_booked_once(db, db_params, broke
     sells = [o for o in exchange.control.orders() if o["side"] == "sell"]
     assert {o["id"] for o in sells} == stops_before
     assert all(o["qty"] == "10" and o["status"] in ("new", "held") for o in sells), sells
+    overbooked = [f for f in run_check(db_params, broker, settings, now=exchange_now).findings
+                  if f.invariant == "books_agree" and "fills of" in f.message]
+    assert overbooked == []
 
     exchange.control.set_price("AAPL", "169.00")  # the stop fills for the 10
     exchange.control.advance(1)

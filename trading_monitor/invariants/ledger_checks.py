@@ -46,6 +46,28 @@ def books_agree(books: Books, view: BrokerView | None, limits: Limits) -> list[F
                                  f"{trade_label(trade)} is {trade['status']} but still has a "
                                  f"position row ({p['qty']} shares)", trade_id=int(trade["id"]),
                                  decision_id=trade["initial_analysis_id"]))
+    return found + _overbooked_orders(books, limits)
+
+
+def _overbooked_orders(books: Books, limits: Limits) -> list[Finding]:
+    """An order's booked fills never add up to more than the broker filled (a stand-in
+    booked from the order and then the feed's executions of the same shares, R1). Within
+    a poll of the trade's last activity the order row may still be catching up: a warning."""
+    booked: dict[str, Decimal] = {}
+    for f in books.fills:
+        booked[f["alpaca_order_id"]] = booked.get(f["alpaca_order_id"], ZERO) + f["qty"]
+    found = []
+    for order_id, qty in sorted(booked.items()):
+        o = books.order_by_alpaca.get(order_id)
+        if o is None or qty <= (o["filled_qty"] or ZERO):
+            continue
+        trade = books.trade_by_id.get(int(o["trade_journal_id"] or 0))
+        severity = WARNING if trade and _settling(books, trade, limits) else VIOLATION
+        found.append(Finding("books_agree", severity,
+                             f"{o['client_order_id']}: fills of {qty} shares booked, the broker "
+                             f"filled {o['filled_qty'] or 0}", trade_id=o["trade_journal_id"],
+                             client_order_id=o["client_order_id"],
+                             detail={"booked": str(qty), "filled": str(o["filled_qty"])}))
     return found
 
 
