@@ -29,6 +29,7 @@ EXPECTED_KINDS = {
     "leadership_lost": True,
     "leader_stale": True,
     "startup_reconciliation": True,
+    "broker_contract": True,
 }
 
 

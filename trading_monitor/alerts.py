@@ -54,6 +54,8 @@ KINDS: dict[str, AlertKind] = {
     "leader_stale": AlertKind("a standby sees the leader's heartbeat stale; subject: host and "
                               "pid"),
     "startup_reconciliation": AlertKind("the new leader's first reconciliation failed"),
+    "broker_contract": AlertKind("the broker's answer lacks a field we need (broker/"
+                                 "contract.py); subject: endpoint and field"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

@@ -124,8 +124,10 @@ class Daemon:
     def _became_leader(self) -> None:
         """Reconcile with the broker first, then listen to the order stream."""
         try:
-            report = position_monitor_once(self.db_config, self.broker, self.settings,
-                                           now=self.now, mode="normal")
+            # Under the same deadline as the jobs: it runs inside the election job.
+            with self.state.running_job("startup_reconciliation", system_clock):
+                report = position_monitor_once(self.db_config, self.broker, self.settings,
+                                               now=self.now, mode="normal")
             log.info("start-up reconciliation: %s", report.summary)
         except Exception as exc:
             alert(log, "startup_reconciliation", "", "start-up reconciliation failed: %s", exc)
@@ -139,15 +141,22 @@ class Daemon:
             self._listener = None
 
     def beat(self) -> None:
+        """The heartbeat row, and systemd's WATCHDOG=1 unless a job is past its deadline:
+        the row then says which job is stuck (health: CRITICAL), and systemd restarts us."""
         role = "leader" if self.leadership.is_leader else "standby"
+        stuck = self.state.past_deadline(
+            system_clock(), timedelta(seconds=self.settings.job_deadline_seconds))
         self._db.execute_update(
             "INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at, trading_paused) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO UPDATE SET "
             "role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
             "trading_paused = EXCLUDED.trading_paused",
             [socket.gethostname(), os.getpid(), role, self._started, system_clock(),
-             self.state.paused])
-        sd_notify("WATCHDOG=1")
+             self.state.paused or stuck])
+        if stuck is None:
+            sd_notify("WATCHDOG=1")
+        else:
+            log.error("not feeding systemd's watchdog (%s)", stuck)
 
     def _on_event(self, event: JobEvent) -> None:
         status = "MISSED" if event.code == EVENT_JOB_MISSED else "SKIPPED"
