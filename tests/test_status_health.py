@@ -265,13 +265,13 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     _healthy(db, system_clock())
     code, out = _health(capsys)
     assert code == 0, out
-    assert out.startswith("OK: 9 checks passed (database, schema, broker, heartbeat")
+    assert out.startswith("OK: 10 checks passed (database, schema, broker, heartbeat")
     code, out = _health(capsys, "--json")
     report = json.loads(out)
     assert report["status"] == "OK" and report["exit_code"] == 0
     assert [c["name"] for c in report["checks"]] == [
         "database", "schema", "broker", "heartbeat", "jobs", "intents", "protection",
-        "reconciliation", "halts"]
+        "reconciliation", "broker_contract", "halts"]
 
 
 def test_health_database_unreachable_is_critical(cli_env, capsys):
@@ -308,7 +308,7 @@ def test_health_unreachable_broker_is_critical_and_can_be_skipped(cli_env, db, c
     code, out = _health(capsys)
     assert code == 2 and out.startswith("CRITICAL: broker unreachable"), out
     code, out = _health(capsys, "--no-broker")
-    assert code == 0 and "broker" not in out.split("(")[1], out
+    assert code == 0 and "broker" not in out.split("(")[1].rstrip(")").split(", "), out
 
 
 def test_health_stale_heartbeat_is_critical(cli_env, db, capsys):
@@ -431,7 +431,7 @@ def test_health_verbose_and_json_when_unknown(cli_env, db, capsys):
     _healthy(db, system_clock())
     code, out = _health(capsys, "--no-broker", "-v")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 9 and lines[1] == "  [OK] database: database reachable"
+    assert code == 0 and len(lines) == 10 and lines[1] == "  [OK] database: database reachable"
     cli_env.setenv("MAX_OPEN_POSITIONS", "many")
     code, out = _health(capsys, "--json")
     assert code == 3 and json.loads(out)["status"] == "UNKNOWN"

@@ -4,7 +4,8 @@ Nagios-style check of the whole installation, read-only.
 Checks: the database is reachable and its schema current; the broker is reachable and the
 keys valid (one GET /v2/account); a daemon heartbeat is fresh and a leader exists; the last
 run of each job succeeded; no order intent has waited in pending_submit over 5 minutes; no
-open position lacks a live stop for its quantity; reconciliation passes; no halt is set.
+open position lacks a live stop for its quantity; reconciliation passes; the broker's answers
+carry every field we need (no broker_contract_error); no halt is set.
 
 Exit codes (the Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
 configuration cannot be read, or the check itself failed). The first line of output is the
@@ -69,8 +70,8 @@ def _line(exc: BaseException) -> str:
 
 
 # Within one state, what the summary names first: money at risk before plumbing.
-SUMMARY_ORDER = ("protection", "database", "schema", "broker", "heartbeat", "intents",
-                 "reconciliation", "jobs", "halts")
+SUMMARY_ORDER = ("protection", "database", "schema", "broker", "broker_contract", "heartbeat",
+                 "intents", "reconciliation", "jobs", "halts")
 
 
 def _rank(c: hc.Check) -> tuple[int, int]:

@@ -6,6 +6,7 @@ message for the summary line; ages are measured against the clock in `Context`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 from psycopg2 import errors as pg_errors
 
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.contract import CONTRACT_KEY
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.commands import book
 from trading_monitor.config import Settings
@@ -206,10 +208,46 @@ def check_halts(db: TradingDB, ctx: Context) -> Check:
         f"{s['key']} ({_short(s['reason'])})" for s in active), detail)
 
 
+def check_broker_contract(db: TradingDB, ctx: Context) -> Check:
+    """system_state broker_contract_error: a broker answer lacked a field we need. The key
+    is deleted by the first later read of that endpoint that succeeds, so while it is there
+    it is newer than that endpoint's last good read: CRITICAL, naming endpoint and field."""
+    rows = db.named("system_value", {"key": CONTRACT_KEY})
+    if not rows or not rows[0]["value"]:
+        return Check("broker_contract", OK, "broker answers carry every field we need")
+    found = _contract_value(rows[0]["value"])
+    endpoint, field_name = found.get("endpoint") or "?", found.get("field") or "?"
+    since = _parse_time(found.get("at"))
+    age = f", {book.ago((ctx.now - since).total_seconds())} ago" if since else ""
+    return Check("broker_contract", CRITICAL,
+                 f"broker contract broken: {endpoint} lacks field '{field_name}'{age} "
+                 f"({_short(found.get('message') or rows[0]['reason'])})",
+                 {"endpoint": endpoint, "field": field_name, "at": found.get("at")})
+
+
+def _contract_value(value: object) -> dict[str, Any]:
+    """The key's value: a JSON object (jsonb or text), or plain text as its message."""
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(str(value))
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"message": str(value)}
+
+
+def _parse_time(text: object) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None  # a naive time cannot be aged safely
+
+
 # After the database and schema checks (and the broker's), in this order.
 DB_CHECKS: tuple[Callable[[TradingDB, Context], Check], ...] = (
     check_heartbeat, check_jobs, check_intents, check_protection,
-    check_reconciliation, check_halts)
+    check_reconciliation, check_broker_contract, check_halts)
 
 
 def _short(text: object, limit: int = 80) -> str:
