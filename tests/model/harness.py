@@ -25,9 +25,11 @@ from typing import Any
 from tests.conftest import MARKET_OPEN, exchange_env
 from trading_monitor import cancelling, crashpoints, halts
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.models import FillActivity, OrderRequest
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.invariants import Options, run_check
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
@@ -40,6 +42,7 @@ SYMBOLS = ("AAPL", "MSFT", "NVDA")
 START_PRICES = {"AAPL": "180.00", "MSFT": "420.00", "NVDA": "130.00"}
 LIVE = {"new", "accepted", "partially_filled", "pending_cancel", "pending_replace", "held",
         "pending_new", "accepted_for_bidding"}
+WORKING = LIVE - {"held"}  # a held leg waits for its entry: it closes nothing yet
 STOP_TYPES = {"stop", "stop_limit", "trailing_stop"}
 # Invariants of the checker that hold after every step, whatever ran last.
 ALWAYS = {"terminal_state", "single_entry", "pnl_matches_fills", "no_entry_in_halt",
@@ -57,10 +60,40 @@ FAULTS: dict[str, dict[str, Any]] = {
     "stream_disconnect": {"kind": "stream_disconnect", "endpoint": "GET /stream"},
     "stream_drop": {"kind": "stream_drop", "endpoint": "GET /stream"},
 }
+# The broker's final word on an order (not a passing fault): Alpaca refusing an order.
+# `{symbol}` is filled in with the symbol the step names.
+REFUSALS: dict[str, dict[str, Any]] = {
+    "halted": {"status": 422, "code": 42210000, "message": "asset {symbol} is halted"},
+    "held": {"status": 403, "code": 40310000,
+             "message": "insufficient qty available for order (requested: 1, available: 0)"},
+    "wash": {"status": 403, "code": 40310000,
+             "message": "potential wash trade detected. use complex orders"},
+    "forbidden": {"status": 403, "code": 40310000, "message": "forbidden"},
+}
+GRACE = timedelta(seconds=60)  # RECONCILE_GRACE_SECONDS below
 MAX_DEFERRALS = 20
 # Steps after which nothing can have traded that the order monitor has not booked.
 KEEP_BOOKS = {"new_trade", "cancel", "amend", "no_action", "fault", "cancel_behavior",
-              "partial_fills", "position_lag", "halt"}
+              "partial_fills", "position_lag", "halt", "between_reads", "refuse",
+              "trader_cancel"}
+# The trader's client order ids (anything not starting with "tm-" is not ours).
+HAND = "hand-"
+
+
+class ModelBroker(AlpacaBroker):
+    """The real adapter, with one hook: `between_reads`, run once right after the next FILL
+    activities read (the order monitor's sync reads the feed, then the orders: whatever
+    trades in between is seen only through the orders, R1's window)."""
+
+    between_reads: Any = None
+
+    def fill_activities_after(self, last_id: str | None, *, since: datetime | None = None
+                              ) -> list[FillActivity]:
+        fills = super().fill_activities_after(last_id, since=since)
+        hook, self.between_reads = self.between_reads, None
+        if hook is not None:
+            hook()
+        return fills
 
 
 class SimulatedKill(BaseException):
@@ -69,6 +102,22 @@ class SimulatedKill(BaseException):
 
 class InvariantBroken(AssertionError):
     pass
+
+
+# Defects the model finds that are known and not fixed yet. The state machine reports a
+# violation that matches one (World.stats, "known open defect …") instead of failing, so the
+# CI budget keeps every rule; each has a strict-xfail replay in test_model_regressions.py,
+# which replays with the tolerance off: once the fix lands the replay passes, the strict xfail
+# fails the suite, and the entry here goes (docs/reliability.md, "What it found").
+KNOWN_OPEN: dict[str, str] = {
+    "R10": "the end-of-day flatten cancels the stop before the exit can go; when that cancel "
+           "is pending the run ends with the stop on its way out and no exit (once the "
+           "cancel is final, no stop until the next cycle sends the exit)",
+    "DT-CLOSE": "a DAYTRADE open after the close: its protection is placed as a DAY stop, "
+                "then cancelled for the GTC one; while that cancel is pending nothing "
+                "else is placed (trade_state.decide's tif ignores the close; "
+                "end_of_day.keep_overnight)",
+}
 
 
 @contextmanager
@@ -108,14 +157,16 @@ class World:
         ex = exchange
         ex.control.reset()
         ex.control.set_prices(START_PRICES)
+        # Alpaca refuses wash trades; the exchange does by default, the model makes sure.
+        assert ex.control.set_rules(wash_trade=True)["wash_trade"] is True
         base = {"RECONCILE_GRACE_SECONDS": "60", "BLOCK_SAME_DAY_REENTRY": "false",
                 "BROKER_TIMEOUT_SECONDS": "1", "MAX_DEFERRALS": str(MAX_DEFERRALS),
                 "CANCEL_SETTLE_SECONDS": "1"}
         self.settings = {mode: load_settings(exchange_env(ex, PROTECTION_MODE=mode, **base),
                                              need_broker=True)
                          for mode in ("bracket", "staged")}
-        self.broker = AlpacaBroker(self.settings["bracket"], budget=RequestBudget(1_000_000),
-                                   sleep=lambda s: None)
+        self.broker = ModelBroker(self.settings["bracket"], budget=RequestBudget(1_000_000),
+                                  sleep=lambda s: None)
         self.db = TradingDB(config=db_params).connect()
         self.decisions: list[int] = []
         self.journals: list[int] = []
@@ -125,6 +176,16 @@ class World:
         self.clean_run: str | None = None  # the job of the last step, if it met no fault
         self.fills_booked = True  # a clean order-monitor run since anything could trade
         self.trades = 0  # trade_journal rows (the model's preconditions read it)
+        self.job: str | None = None  # the job running now (the between-reads hook reads it)
+        self.hook_fired_in: str | None = None
+        self.refusal: dict[str, Any] | None = None  # armed by `refuse`, until it fires
+        self.hand_orders = 0
+        self.hand_seen: dict[str, Decimal] = {}  # the trader's orders: filled qty seen
+        # Symbols the trader traded in and reconciliation has not caught up with: the time
+        # of the trade, and of the first clean reconciliation that could see it.
+        self.hand_pending: dict[str, list[datetime | None]] = {}
+        self.tolerate = set(KNOWN_OPEN)  # a replay of a known defect empties it
+        self.known: list[tuple[str, str]] = []  # (defect, violation) tolerated
 
     def close(self) -> None:
         for r in self.rows("SELECT d.decision->>'primary_action' AS a, o.terminal_state AS t, "
@@ -223,8 +284,9 @@ class World:
         jid = self.target(pick)
         found = self.rows("SELECT symbol, side, trade_style, planned_entry_price AS "
                           "entry_price, planned_qty FROM trade_journal WHERE id = %s", jid)
-        j = found[0] if found else {"symbol": "AAPL", "side": "buy", "trade_style": "SWING",
-                                    "entry_price": D(175), "planned_qty": D(5)}
+        j: dict[str, Any] = found[0] if found else {
+            "symbol": "AAPL", "side": "buy", "trade_style": "SWING", "entry_price": D(175),
+            "planned_qty": D(5)}
         buy = j["side"] == "buy"
         entry = D(j["entry_price"] or self.price(j["symbol"])) * (1 + D(move))
         sign = 1 if buy else -1
@@ -250,7 +312,32 @@ class World:
     def do_partial_fills(self, symbol: str, ratio: str | None) -> None:
         self.ex.control.set_partial_fill(symbol=symbol, ratio=ratio)
 
+    def do_between_reads(self, symbol: str, pct: float, ratio: str | None) -> None:
+        """Arm: right after the next FILL feed read (the order monitor's sync), the market
+        moves `pct` on `symbol` one second later, with partial fills of `ratio` (None:
+        the symbol's setting as it is). A partly filled order completes in that second."""
+        def move() -> None:
+            self.hook_fired_in = self.job
+            World.stats[f"between_reads fired in {self.job}"] += 1
+            if ratio is not None:
+                self.ex.control.set_partial_fill(symbol=symbol, ratio=ratio)
+            self.ex.control.advance(1)
+            self.do_price_step(symbol, pct)
+
+        self.broker.between_reads = move
+
     # the clock moves
+    def do_to_flatten(self) -> None:
+        """To half a minute past today's end-of-day flatten time (the close minus
+        EOD_FLATTEN_MINUTES), or 30 s on if already past it."""
+        close = calendar.next_close(self.now())
+        at = close - timedelta(minutes=self.settings["bracket"].eod_flatten_minutes,
+                               seconds=-30)
+        if at > self.now():
+            self.ex.control.set_clock(at)
+        else:
+            self.ex.control.advance(30)
+
     def do_minutes(self, n: int) -> None:
         self.ex.control.advance(n * 60)
 
@@ -298,6 +385,19 @@ class World:
         if live:
             self.ex.control.reject(live[pick % len(live)]["client_order_id"], "model reject")
 
+    def do_refuse(self, how: str, symbol: str) -> None:
+        """Alpaca refuses the next order sent (REFUSALS): its final word, not a passing
+        fault. Aimed at an exit by the rules that arm it right before the flatten."""
+        spec: dict[str, Any] = {k: (v.format(symbol=symbol) if isinstance(v, str) else v)
+                                for k, v in REFUSALS[how].items()}
+        self.ex.control.set_fault("POST /v2/orders", "http_status", count=1, **spec)
+        self.refusal = spec
+
+    def do_halt_symbol(self, symbol: str, on: bool) -> None:
+        """A trading halt (nothing prints, orders rest; the asset's `tradable` flips), or its
+        reopening at the price queued meanwhile."""
+        self.ex.control.halt(symbol, on, tradable_flips=True)
+
     def do_position_lag(self, seconds: int) -> None:
         self.ex.control.set_position_lag(seconds)
         self.lag = float(seconds)
@@ -306,6 +406,35 @@ class World:
     def do_close_by_hand(self, symbol: str) -> None:
         if any(p["symbol"] == symbol for p in self.ex.control.state()["positions"]):
             self.ex.control.close_position_manually(symbol)
+
+    def do_trader_order(self, symbol: str, side: str, qty: int, kind: str) -> None:
+        """The trader's own order at the broker in one of our symbols (client order id not
+        ours): at market, a limit resting 1 % away, or a marketable limit."""
+        self.hand_orders += 1
+        p = self.price(symbol)
+        sign = 1 if side == "buy" else -1
+        limit = {"market": None, "resting": _cents(p * (1 - sign * D("0.01"))),
+                 "marketable": _cents(p * (1 + sign * D("0.005")))}[kind]
+        request = OrderRequest(client_order_id=f"{HAND}{self.hand_orders}", symbol=symbol,
+                               side=side, qty=D(qty),
+                               order_type="market" if limit is None else "limit",
+                               time_in_force="day", limit_price=limit)
+        try:
+            self.broker.submit_order(request)
+        except (RejectedError, TemporaryError) as exc:  # the broker said no to the trader
+            World.stats[f"trader order refused: {str(exc)[:60]}"] += 1
+
+    def do_trader_cancel(self, symbol: str) -> None:
+        """The trader cancels his own open orders in a symbol."""
+        for o in self.ex.control.orders():
+            if (o["symbol"] == symbol and o["status"] in LIVE
+                    and o["client_order_id"].startswith(HAND)):
+                self.ex.control.set_cancel_behavior("immediate",
+                                                    client_order_id=o["client_order_id"])
+                try:
+                    self.broker.cancel_order(o["id"])
+                except (RejectedError, TemporaryError):
+                    pass
 
     def do_cancel_stop_by_hand(self, symbol: str) -> None:
         for o in self.ex.control.orders():
@@ -327,13 +456,20 @@ class World:
     # a job runs (optionally killed at a crash point, then run again)
     def do_job(self, job: str, mode: str = "bracket", crash: str | None = None) -> None:
         first = self.rows("SELECT coalesce(max(id), 0) AS m FROM analysis_decision")[0]["m"]
-        faulty = bool(self._faults())
+        rejected_before = self.rows("SELECT coalesce(max(id), 0) AS m FROM order_execution")
+        self.hook_fired_in = None
+        faulty = self._faulty()
         with killed_at(crash):
             self._run(job, mode)
         if crash is not None:
-            faulty = bool(self._faults())
+            faulty = self._faulty()
             self._run(job, mode)  # the restart
         # A clean run: the job's last run met no armed fault (a fault may stop its work).
+        # A refusal is the broker's final word: a run that met one is clean unless what
+        # was refused was protection itself (nothing can protect a position then).
+        faulty = faulty or self._refused_protection(rejected_before[0]["m"])
+        if self.hook_fired_in is not None and job != "order_monitor":
+            self.fills_booked = False  # something traded that this job does not book
         self.clean_run = None if faulty else job
         if self.clean_run == "executor":
             self.executor_ran_after = first
@@ -343,15 +479,36 @@ class World:
     def _run(self, job: str, mode: str) -> None:
         s: Settings = self.settings[mode]
         kw: dict[str, Any] = {"now": self.now, "sleep": self.sleep}
-        if job == "executor":
-            execute_once(self.db_params, self.broker, s, **kw)
-        elif job == "order_monitor":
-            monitor_once(self.db_params, self.broker, s, **kw)
-        else:
-            position_monitor_once(self.db_params, self.broker, s, **kw)
+        self.job = job
+        try:
+            if job == "executor":
+                execute_once(self.db_params, self.broker, s, **kw)
+            elif job == "order_monitor":
+                monitor_once(self.db_params, self.broker, s, **kw)
+            else:
+                position_monitor_once(self.db_params, self.broker, s, **kw)
+        finally:
+            self.job = None
 
     def _faults(self) -> list[Any]:
         return list(self.ex.control.state()["faults"])
+
+    def _faulty(self) -> bool:
+        """A passing fault is armed (a refusal, the broker's final word, is not one)."""
+        return any(not (f["kind"] == "http_status" and f.get("status") in (403, 422))
+                   for f in self._faults())
+
+    def _refused_protection(self, before: int) -> bool:
+        """The armed refusal fired on a stop or target this run wrote (order ids > before)."""
+        if self.refusal is None or any(f["kind"] == "http_status" and f.get("status") in
+                                       (403, 422) for f in self._faults()):
+            return False
+        spec, self.refusal = self.refusal, None
+        hit = self.rows("SELECT order_role FROM order_execution WHERE id > %s AND "
+                        "order_status = 'rejected' AND broker_message LIKE %s", before,
+                        f"%{spec['message']}%")
+        World.stats[f"refusal hit {sorted({r['order_role'] for r in hit})}"] += 1
+        return any(r["order_role"] in ("STOP_LOSS", "TAKE_PROFIT") for r in hit)
 
     # -- what must hold --------------------------------------------------------------------
 
@@ -361,35 +518,163 @@ class World:
         return [o for o in self.ex.control.orders()
                 if o["client_order_id"] in ours and o["status"] in LIVE]
 
-    def fail(self, text: str) -> None:
+    def fail(self, text: str, symbol: str | None = None) -> None:
+        for defect in sorted(self.tolerate):
+            if getattr(self, "_known_" + defect.lower().replace("-", "_"))(text, symbol):
+                World.stats[f"known open defect {defect}"] += 1
+                self.known.append((defect, text))
+                return
         raise InvariantBroken(f"{text}\nsteps: {self.steps!r}")
+
+    # -- the known open defects' signatures (KNOWN_OPEN) ---------------------------------
+
+    def _daytrade_stop_pending_cancel(self, text: str, symbol: str | None,
+                                      tif: str | None = None) -> bool:
+        """A live-stop violation on a symbol with an open DAYTRADE whose stop (of time in
+        force `tif`, if given) is pending cancel."""
+        if symbol is None or "live" not in text:
+            return False
+        daytrade = self.rows("SELECT 1 FROM trade_journal WHERE symbol = %s AND status = "
+                             "'POSITION' AND trade_style = 'DAYTRADE'", symbol)
+        return bool(daytrade) and any(
+            o["symbol"] == symbol and o["order_type"] in STOP_TYPES
+            and o["status"] == "pending_cancel" and tif in (None, o["time_in_force"])
+            for o in self.ex.control.orders())
+
+    def _known_dt_close(self, text: str, symbol: str | None) -> bool:
+        return not calendar.is_open(self.now()) and self._daytrade_stop_pending_cancel(
+            text, symbol, "day")
+
+    def _known_r10(self, text: str, symbol: str | None) -> bool:
+        now = self.now()
+        flatten_at = calendar.next_close(now) - timedelta(
+            minutes=self.settings["bracket"].eod_flatten_minutes)
+        return (calendar.is_open(now) and now >= flatten_at
+                and self._daytrade_stop_pending_cancel(text, symbol))
 
     def check(self, after: str, kw: dict[str, Any]) -> None:
         self.trades = self.rows("SELECT count(*) AS n FROM trade_journal")[0]["n"]
         clean = self.clean_run if after == "job" else None
         if after not in KEEP_BOOKS and not (after == "job" and kw["job"] != "executor"):
             self.fills_booked = False  # something may have traded since the order monitor
-        # While positions lag, the monitor caps protection at what the broker shows
-        # (settle.place_protection) and tops it up once the positions catch up.
-        stops_due = clean == "order_monitor" and not self.lag
+        orders = self.ex.control.orders()
+        positions = self.ex.control.state()["positions"]  # the broker's own, never lagged
+        self._note_the_traders_fills(orders)
+        if clean == "position_monitor" and self.fills_booked:
+            self._reconciled(self.now() - timedelta(seconds=self.lag))
+        # Protection is due after every clean order-monitor run, lagging positions or not:
+        # within RECONCILE_GRACE_SECONDS of a trade's fill its own fills prove the shares
+        # (R11), and the lag (at most 30 s) is shorter.
+        stops_due = clean == "order_monitor"
         self._checker(live_stop=stops_due)
         self._decisions_settle()
-        self._one_live_entry_per_lineage()
+        self._one_live_entry_per_lineage(orders)
+        self._closing_within_broker(orders, positions)
+        if self.fills_booked:
+            self._books_within_broker(positions)
         if clean == "position_monitor" and self.fills_booked and not self.lag:
-            self._tables_match_broker()
+            self._tables_match_broker(positions)
         if stops_due:
-            self._every_position_stopped()
+            self._every_position_stopped(orders, positions)
+
+    # -- the trader's hand and reconciliation's grace -----------------------------------
+
+    @staticmethod
+    def _ours(orders: list[dict[str, Any]]) -> set[str]:
+        """Ids of our orders at the exchange: client order id "tm-…", or a leg of one."""
+        by_id = {o["id"]: o for o in orders}
+        return {o["id"] for o in orders
+                if o["client_order_id"].startswith("tm-")
+                or (o.get("parent_id") and by_id.get(o["parent_id"], {}).get(
+                    "client_order_id", "").startswith("tm-"))}
+
+    def _note_the_traders_fills(self, orders: list[dict[str, Any]]) -> None:
+        """A fill not ours (the trader's orders, his close by hand) changes the broker's
+        position behind our books: reconciliation has RECONCILE_GRACE_SECONDS to see it."""
+        ours = self._ours(orders)
+        for o in orders:
+            if o["id"] in ours:
+                continue
+            filled = D(o["filled_qty"])
+            if filled > self.hand_seen.get(o["id"], D(0)):
+                self.hand_seen[o["id"]] = filled
+                self.hand_pending[o["symbol"]] = [self.now(), None]
+                World.stats["trader fills"] += 1
+
+    def _reconciled(self, seen_at: datetime) -> None:
+        """A clean reconciliation that saw the broker as of `seen_at`: a trade of the trader
+        is caught up once one reconciliation saw it and another ran a grace later."""
+        for symbol, (at, first) in list(self.hand_pending.items()):
+            assert at is not None
+            if first is None:
+                if seen_at >= at:
+                    self.hand_pending[symbol][1] = seen_at
+            elif seen_at >= first + GRACE:
+                del self.hand_pending[symbol]
+
+    # -- what must hold --------------------------------------------------------------------
+
+    def _books_within_broker(self, positions: list[dict[str, Any]]) -> None:
+        """The books never hold more shares than the broker (per symbol, signed): once the
+        order monitor has booked what traded, only the trader's own trades, until
+        reconciliation has had its grace, may leave the books ahead of the broker."""
+        broker = {p["symbol"]: D(p["qty"]) for p in positions}
+        ours = self._books()
+        for sym, books in ours.items():
+            held = broker.get(sym, D(0))
+            within = (books >= 0 and held >= books) or (books < 0 and held <= books)
+            if not within and sym not in self.hand_pending:
+                self.fail(f"the books hold more than the broker: {sym} books {books}, "
+                          f"broker {held}", sym)
+
+    def _books(self) -> dict[str, Decimal]:
+        ours: dict[str, Decimal] = {}
+        for r in self.rows("SELECT p.symbol, p.qty, j.side FROM position_tracking p JOIN "
+                           "trade_journal j ON j.id = p.trade_journal_id "
+                           "WHERE j.status = 'POSITION'"):
+            sign = 1 if r["side"] == "buy" else -1
+            ours[r["symbol"]] = ours.get(r["symbol"], D(0)) + sign * D(r["qty"])
+        return ours
+
+    def _closing_within_broker(self, orders: list[dict[str, Any]],
+                               positions: list[dict[str, Any]]) -> None:
+        """No closing order of ours ever exceeds what the broker holds minus what our other
+        working exits cover: per symbol and side, the open remaining quantity of our closing
+        orders (an OCO group or a bracket's legs counted once) is at most the position they
+        close. Held legs (their entry still working) close nothing yet."""
+        by_id = {o["id"]: o for o in orders}
+        ours = self._ours(orders)
+        groups: dict[str, tuple[str, str, Decimal]] = {}
+        for o in orders:
+            if o["id"] not in ours or o["status"] not in WORKING:
+                continue
+            head = by_id.get(o.get("parent_id") or "", o)
+            if head is o and "-entry" in o["client_order_id"]:
+                continue  # an entry opens; its legs (if any) are the closing orders
+            left = D(o["qty"]) - D(o["filled_qty"])
+            _, _, before = groups.get(head["id"], ("", "", D(0)))
+            groups[head["id"]] = (o["symbol"], o["side"], max(before, left))
+        held = {p["symbol"]: D(p["qty"]) for p in positions}
+        closing: dict[tuple[str, str], Decimal] = {}
+        for symbol, side, left in groups.values():
+            closing[(symbol, side)] = closing.get((symbol, side), D(0)) + left
+        for (symbol, side), qty in closing.items():
+            pos = held.get(symbol, D(0))
+            can = max(pos, D(0)) if side == "sell" else max(-pos, D(0))
+            if qty > can:
+                self.fail(f"our closing {side} orders in {symbol} cover {qty}, the broker "
+                          f"holds {pos}", symbol)
 
     def _checker(self, live_stop: bool) -> None:
         report = run_check(self.db_params, self.broker, self.settings["bracket"], now=self.now,
                            options=Options(halt_race=timedelta(0)))
         wanted = ALWAYS | ({"live_stop"} if live_stop else set())
         closing = self._closing_at_market()
-        bad = [f"{f.invariant}: {f.message}" for f in report.findings
-               if f.severity == "violation" and f.invariant in wanted
-               and not (f.invariant == "live_stop" and f.message.split()[2] in closing)]
-        if bad:
-            self.fail("invariant checker: " + "; ".join(bad))
+        for f in report.findings:
+            symbol = f.message.split()[2] if f.message.startswith("trade #") else None
+            if (f.severity == "violation" and f.invariant in wanted
+                    and not (f.invariant == "live_stop" and symbol in closing)):
+                self.fail(f"invariant checker: {f.invariant}: {f.message}", symbol)
 
     def _decisions_settle(self) -> None:
         """Terminal, or pending with a reason and fewer than MAX_DEFERRALS deferrals."""
@@ -421,14 +706,14 @@ class World:
             root[r["id"]] = root.get(parent, parent)
         return root
 
-    def _one_live_entry_per_lineage(self) -> None:
+    def _one_live_entry_per_lineage(self, orders: list[dict[str, Any]]) -> None:
         """Counted at the exchange: one decision (with its amends) has at most one live entry."""
         root = self._lineage()
         by_coid = {r["client_order_id"]: r["analysis_decision_id"] for r in self.rows(
             "SELECT client_order_id, analysis_decision_id FROM order_execution "
             "WHERE order_role = 'ENTRY'")}
         seen: dict[int, list[str]] = {}
-        for o in self.ex.control.orders():
+        for o in orders:
             d = by_coid.get(o["client_order_id"])
             if d is not None and o["status"] in LIVE:
                 seen.setdefault(root.get(d, d), []).append(f"{o['client_order_id']} {o['status']}")
@@ -436,23 +721,17 @@ class World:
             if len(live) > 1:
                 self.fail(f"decision #{d} has {len(live)} live entries at the exchange: {live}")
 
-    def _tables_match_broker(self) -> None:
-        broker = {p["symbol"]: D(p["qty"])  # signed: a short's qty is negative
-                  for p in self.ex.control.state()["positions"]}
-        ours: dict[str, Decimal] = {}
-        for r in self.rows("SELECT p.symbol, p.qty, j.side FROM position_tracking p JOIN "
-                           "trade_journal j ON j.id = p.trade_journal_id "
-                           "WHERE j.status = 'POSITION'"):
-            sign = 1 if r["side"] == "buy" else -1
-            ours[r["symbol"]] = ours.get(r["symbol"], D(0)) + sign * D(r["qty"])
-        grace = timedelta(seconds=60)
+    def _tables_match_broker(self, positions: list[dict[str, Any]]) -> None:
+        broker = {p["symbol"]: D(p["qty"]) for p in positions}  # signed: a short's is < 0
+        ours = self._books()
+        grace = GRACE
         young = {r["symbol"] for r in self.rows(
             "SELECT symbol FROM reconciliation_issue WHERE resolved_at IS NULL AND "
             "first_seen_at > %s", self.now() - grace)}
         for sym in set(broker) | set(ours):
             if broker.get(sym, D(0)) != ours.get(sym, D(0)) and sym not in young:
                 self.fail(f"after reconciliation {sym}: tables {ours.get(sym, 0)}, "
-                          f"broker {broker.get(sym, 0)}")
+                          f"broker {broker.get(sym, 0)}", sym)
 
     def _closing_at_market(self) -> set[str]:
         """Symbols a working market order is closing (the trader's close by hand, partly
@@ -461,10 +740,10 @@ class World:
         return {o["symbol"] for o in self.ex.control.orders()
                 if o["order_type"] == "market" and o["status"] in LIVE}
 
-    def _every_position_stopped(self) -> None:
-        orders = self.ex.control.orders()
+    def _every_position_stopped(self, orders: list[dict[str, Any]],
+                                positions: list[dict[str, Any]]) -> None:
         closing = self._closing_at_market()
-        for p in self.ex.control.state()["positions"]:
+        for p in positions:
             if p["symbol"] in closing:
                 continue
             qty = abs(D(p["qty"]))
@@ -474,7 +753,7 @@ class World:
                          and o["order_type"] in STOP_TYPES and o["status"] in LIVE), D(0))
             if cover < qty and not self._partial_bracket(p["symbol"], orders):
                 self.fail(f"after an order-monitor run {p['symbol']} holds {qty}, live "
-                          f"stops cover {cover}")
+                          f"stops cover {cover}", p["symbol"])
 
     def _partial_bracket(self, symbol: str, orders: list[dict[str, Any]]) -> bool:
         """A bracket entry still partly filled: its legs are held (checked by live_stop's

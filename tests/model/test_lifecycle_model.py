@@ -21,7 +21,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.model.harness import FAULT_ENDPOINTS, FAULTS, SYMBOLS, InvariantBroken, World
+from tests.model.harness import (
+    FAULT_ENDPOINTS,
+    FAULTS,
+    REFUSALS,
+    SYMBOLS,
+    InvariantBroken,
+    World,
+)
 from trading_monitor import cancelling
 from trading_monitor.crashpoints import CRASH_POINTS
 
@@ -38,6 +45,9 @@ picks = st.integers(0, STALE - 1)  # a trade, by index: resting ones first
 jobs = st.sampled_from(["executor", "order_monitor", "position_monitor"])
 modes = st.sampled_from(["bracket", "staged"])
 crashes = st.sampled_from(sorted(CRASH_POINTS))
+moves = st.sampled_from([-1.5, 1.5, -3.5, 3.5])
+refusals = st.sampled_from(sorted(REFUSALS))
+sides = st.sampled_from(["BUY", "SELL"])
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -126,7 +136,8 @@ class Lifecycle(RuleBasedStateMachine):
         self._do("partial_fills", **kw)
 
     # the clock moves: minutes, or to the close, overnight, over a weekend or a holiday
-    @rule(move=st.sampled_from([5, 1, 30, 120, "to_close", "overnight", "weekend", "holiday"]))
+    @rule(move=st.sampled_from([5, 1, 30, 120, "to_flatten", "to_close", "overnight",
+                                "weekend", "holiday"]))
     def clock(self, move: int | str) -> None:
         if isinstance(move, int):
             self._do("minutes", n=move)
@@ -147,9 +158,55 @@ class Lifecycle(RuleBasedStateMachine):
     def reject(self, **kw: Any) -> None:
         self._do("reject", **kw)
 
-    @rule(seconds=st.sampled_from([0, 30]))
+    # Alpaca's positions lag its orders by seconds: every path meets it (a lag stays on
+    # until a rule sets it off, so whatever runs next reads lagging positions).
+    @rule(seconds=st.sampled_from([0, 3, 30]))
     def position_lag(self, **kw: Any) -> None:
         self._do("position_lag", **kw)
+
+    # The market trades between the order monitor's two reads (the FILL feed, then the
+    # orders): a partial fill the feed has not brought, or the rest of one it brought.
+    @rule(symbol=symbols, pct=moves, ratio=st.sampled_from([None, "0.5"]))
+    def between_reads(self, **kw: Any) -> None:
+        self._do("between_reads", **kw)
+
+    @rule(symbol=symbols, pct=moves, ratio=st.sampled_from([None, "0.5", "0.3"]), mode=modes)
+    def order_monitor_with_fills_between_reads(self, mode: str, **kw: Any) -> None:
+        self._do("between_reads", **kw)
+        self._do("job", job="order_monitor", mode=mode)
+
+    # Alpaca refuses an order for good (a 403, a 422): the next one sent.
+    @rule(how=refusals, symbol=symbols)
+    def refuse(self, **kw: Any) -> None:
+        self._do("refuse", **kw)
+
+    # The end-of-day flatten meets a refused exit (a halted symbol, held shares, a wash
+    # trade, a plain 403): the position must keep its stop.
+    @rule(how=refusals, symbol=symbols, mode=modes)
+    def flatten_with_a_refused_exit(self, how: str, symbol: str, mode: str) -> None:
+        self._do("to_flatten")
+        self._do("refuse", how=how, symbol=symbol)
+        self._do("job", job="order_monitor", mode=mode)
+
+    # A DAYTRADE still open when the close passes (its exit refused, or no flatten ran).
+    @rule(symbol=symbols, side=sides, qty=st.integers(1, 12), mode=modes,
+          refused=st.sampled_from([None, *sorted(REFUSALS)]))
+    def the_close_passes_with_a_daytrade(self, symbol: str, side: str, qty: int, mode: str,
+                                         refused: str | None) -> None:
+        self._do("new_trade", symbol=symbol, side=side, style="DAYTRADE", marketable=True,
+                 qty=qty)
+        self._do("job", job="executor", mode=mode)
+        self._do("job", job="order_monitor", mode=mode)
+        if refused is not None:
+            self._do("to_flatten")
+            self._do("refuse", how=refused, symbol=symbol)
+            self._do("job", job="order_monitor", mode=mode)
+        self._do("to_close")
+        self._do("job", job="order_monitor", mode=mode)
+
+    @rule(symbol=symbols, on=st.booleans())
+    def halt_symbol(self, **kw: Any) -> None:
+        self._do("halt_symbol", **kw)
 
     # the trader acts at the broker
     @rule(symbol=symbols)
@@ -159,6 +216,16 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(symbol=symbols)
     def cancel_stop_by_hand(self, **kw: Any) -> None:
         self._do("cancel_stop_by_hand", **kw)
+
+    # The trader's own orders and fills in our symbols (client order ids not "tm-")
+    @rule(symbol=symbols, side=st.sampled_from(["buy", "sell"]), qty=st.integers(1, 10),
+          kind=st.sampled_from(["market", "resting", "marketable"]))
+    def trader_order(self, **kw: Any) -> None:
+        self._do("trader_order", **kw)
+
+    @rule(symbol=symbols)
+    def trader_cancel(self, **kw: Any) -> None:
+        self._do("trader_cancel", **kw)
 
     # an operator
     @rule(on=st.sampled_from([False, True]))
