@@ -1,10 +1,17 @@
 """Broker snapshots (seed 001): the account, positions and open orders as the broker saw
 them, at the start of a trading day, at each change of reconciliation status, and after
-the close."""
+the close.
+
+The START snapshot also fixes the day's loss baseline (`daily_equity.start_equity`): the
+previous close, Alpaca's `last_equity`, whichever job takes it first. It used to be the
+equity of the day's first position-monitor run, so every loss overnight and before that run
+went uncounted (safety review R6).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import pytz
@@ -31,6 +38,8 @@ def record_snapshot(db: TradingDB, run_id: str, kind: str, trading_day: date,
                     positions: list[BrokerPosition] | tuple[BrokerPosition, ...],
                     orders: list[BrokerOrder] | None = None, status: str | None = None,
                     discrepancies: list[dict[str, Any]] | None = None) -> None:
+    if kind == "START":
+        fix_day_baseline(db, run_id, trading_day, account)
     db.insert("broker_snapshot", {
         "run_id": run_id, "snapshot_type": kind, "trading_day": trading_day,
         "cash": account.cash,
@@ -43,3 +52,24 @@ def record_snapshot(db: TradingDB, run_id: str, kind: str, trading_day: date,
         "reconciliation_status": status,
         "discrepancies": Json(discrepancies) if discrepancies is not None else None,
     })
+
+
+def fix_day_baseline(db: TradingDB, run_id: str, trading_day: date,
+                     account: BrokerAccount) -> None:
+    """The day's loss is measured from the previous close: overwrite whatever an earlier
+    writer stored (the position monitor's equity marks insert the row with the equity of
+    the moment when they come first)."""
+    db.execute_update(
+        "INSERT INTO daily_equity (trading_day, start_equity, run_id) VALUES (%s, %s, %s) "
+        "ON CONFLICT (trading_day) DO UPDATE SET start_equity = EXCLUDED.start_equity, "
+        "run_id = EXCLUDED.run_id", [trading_day, account.last_equity, run_id])
+
+
+def loss_baseline(db: TradingDB, trading_day: date, account: BrokerAccount,
+                  cash_flow: Decimal = Decimal(0)) -> Decimal:
+    """What the day's loss is measured from: the previous close (the stored baseline, else
+    Alpaca's `last_equity`) plus today's deposits less withdrawals (`cash_flow`, from
+    domain.risk.net_cash_flow), so money moved in or out is neither a gain nor a loss."""
+    rows = db.named("start_equity", {"trading_day": trading_day})
+    start = rows[0]["start_equity"] if rows else account.last_equity
+    return Decimal(start) + cash_flow

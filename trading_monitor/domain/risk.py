@@ -7,6 +7,7 @@ the same run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,6 +38,7 @@ class AccountView:
 
     equity: Decimal
     buying_power: Decimal
+    # The day's loss baseline: the previous close plus today's net deposits (snapshots.py).
     start_of_day_equity: Decimal | None
     open_symbols: frozenset[str] = frozenset()
     open_count: int = 0
@@ -97,6 +99,22 @@ def size_problem(d: Decision) -> str | None:
     per_share = abs(d.entry_price - d.stop_loss)
     return (f"position size rounds to 0 shares: risk budget {d.risk_amount} over a per-share "
             f"risk of {per_share} (entry {d.entry_price}, stop {d.stop_loss})")
+
+
+# Alpaca's non-trade activities that move money in (CSD) or out (CSW) of the account.
+CASH_FLOW_TYPES = frozenset({"CSD", "CSW"})
+
+
+def net_cash_flow(activities: Iterable[tuple[str, Decimal]]) -> Decimal:
+    """Deposits less withdrawals from (activity_type, net_amount) pairs; other types are
+    ignored. A CSW counts as money out whichever sign its net_amount carries."""
+    total = Decimal(0)
+    for kind, amount in activities:
+        if kind == "CSD":
+            total += abs(amount)
+        elif kind == "CSW":
+            total -= abs(amount)
+    return total
 
 
 def daily_loss(view: AccountView) -> Decimal:
