@@ -186,8 +186,9 @@ def test_a_stop_cancelled_by_hand_is_replaced(db, db_params, broker, exchange):
 # -- trailing stops -------------------------------------------------------------------------
 
 def _stop_price(exchange, symbol="AAPL") -> Decimal:
+    # A short's buy stop is held as a stop-limit, as Alpaca holds it (docs/paper-exchange.md).
     [stop] = [o for o in exchange.control.orders() if o["symbol"] == symbol
-              and o["order_type"] == "stop" and o["status"] in ("new", "held")]
+              and o["order_type"] in ("stop", "stop_limit") and o["status"] in ("new", "held")]
     return D(stop["stop_price"])
 
 
