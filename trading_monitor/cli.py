@@ -103,6 +103,12 @@ def _report(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _psql(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.psql import main
+
+    return main(argv)
+
+
 def _demo(argv: Sequence[str]) -> int:
     from trading_monitor.demo.cli import main
 
@@ -130,6 +136,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                     "exchange)"),
     "report": (_report, "write the daily report (Markdown, JSON, PNG chart) from the "
                         "database"),
+    "psql": (_psql, "psql on the configured database (--test-mode: the test one; or a DSN), "
+                    "with the embedded server's psql"),
     "validate-paper": (_validate_paper, "check a paper account serves every read and an order "
                                         "round trip (refuses live)"),
 }

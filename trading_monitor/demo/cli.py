@@ -72,7 +72,8 @@ def _epilogue(run: Run, console: Console) -> int:
                   f"{len(run.summary.fills)} fills. The week took {run.wall_seconds:.1f} s.")
     if run.kept_dsn:
         # soft_wrap: the commands must paste whole, whatever the terminal's width
-        console.print(f"The database is still running: psql {run.kept_dsn}", soft_wrap=True)
+        console.print("The database is still running: trading-monitor psql "
+                      f"{run.kept_dsn}", soft_wrap=True)
         console.print(f"Stop it with: {run.stop_hint}", soft_wrap=True)
     return 0 if ok and run.summary.pnl_agrees else 1
 

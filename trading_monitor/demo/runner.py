@@ -97,7 +97,9 @@ def _stop_hint(params: dict[str, Any]) -> str:
     with TradingDB(config=params) as db:
         data = str(db.execute_query("SHOW data_directory")[0]["data_directory"])
     base = str(Path(data).parent)
-    return f"kill -INT $(head -1 {data}/postmaster.pid) && rm -rf {base}"
+    # The files go only once the server has exited (a fast shutdown takes a moment).
+    return (f"pid=$(head -1 {data}/postmaster.pid) && kill -INT $pid && "
+            f"while kill -0 $pid 2>/dev/null; do sleep 0.2; done && rm -rf {base}")
 
 
 def _scenario_file(week: Week, folder: Path) -> Path:
