@@ -92,7 +92,8 @@ def test_positions_account_activities_parse(busy):
     for name in STRING_FIELDS["account"]:
         assert isinstance(account[name], str), name
     for raw in busy.get("/account/activities/FILL"):
-        TradeActivity(**raw)
+        # Today's activities carry no account_id, which alpaca-py 0.44's TradeActivity needs.
+        TradeActivity(**raw, account_id=uuid.uuid4())
         assert raw["id"].split("::")[0].isdigit() and is_uuid(raw["id"].split("::")[1])
         for name in STRING_FIELDS["activity"]:
             assert isinstance(raw[name], str), name
@@ -104,8 +105,10 @@ def test_clock_calendar_assets_parse(raw_client):
         Calendar(**raw)
         assert len(raw["open"]) == 5 and len(raw["close"]) == 5
     for raw in raw_client.get("/assets"):
-        Asset(**raw)
-        assert raw["class"] == "us_equity"
+        # Today's asset has no easy_to_borrow (removed 2026-11-24), which alpaca-py 0.44's
+        # Asset still requires: it parses with the field alpaca-py insists on put back.
+        Asset(**raw, easy_to_borrow=True)
+        assert raw["class"] == "us_equity" and "easy_to_borrow" not in raw
 
 
 def test_bulk_responses_parse(busy):

@@ -188,8 +188,8 @@ def _post(venue: Venue, action: CorporateAction, kind: str, now: datetime, qty: 
           **amounts: Decimal) -> None:
     engine = venue.engine
     activity_id = engine.activity_id(now, venue.ids.uuid())
-    engine.nta.append((now, corporate_wire.activity(activity_id, venue.account_id, kind,
-                                                    action, now, qty, **amounts)))
+    engine.nta.append((now, corporate_wire.activity(activity_id, kind, action, now, qty,
+                                                    **amounts)))
 
 
 # -- orders ----------------------------------------------------------------------------------

@@ -99,16 +99,16 @@ def _wanted(a: CorporateAction, query: dict[str, str], today: date) -> bool:
     return start <= a.ex_date <= end
 
 
-def activity(activity_id: str, account_id: str, kind: str, a: CorporateAction, at: datetime,
-             qty: Decimal, net_amount: Decimal = Decimal(0),
-             price: Decimal | None = None) -> dict[str, Any]:
-    """A non-trade activity as alpaca-py's NonTradeActivity reads it; SPLIT carries the
-    sub-type FSPLIT/RSPLIT."""
+def activity(activity_id: str, kind: str, a: CorporateAction, at: datetime, qty: Decimal,
+             net_amount: Decimal = Decimal(0), price: Decimal | None = None) -> dict[str, Any]:
+    """A non-trade activity with alpaca-py's NonTradeActivity field names, but, like the
+    exchange's FILLs (the spec's activities), no account_id; SPLIT carries the sub-type
+    FSPLIT/RSPLIT."""
     sub_type = ("FSPLIT" if a.ratio > 1 else "RSPLIT") if kind == "SPLIT" else None
     what = {"SPLIT": f"{a.type} {num(a.new_rate)} for {num(a.old_rate)}",
             "NC": f"name change {a.symbol} to {a.new_symbol}",
             "CIL": f"cash in lieu of {num(qty)} {a.new_symbol}"}[kind]
-    return {"id": activity_id, "account_id": account_id, "activity_type": kind,
+    return {"id": activity_id, "activity_type": kind,
             "activity_sub_type": sub_type, "date": at.astimezone(clock.NY).date().isoformat(),
             "net_amount": num(net_amount), "description": what, "symbol": a.new_symbol,
             "cusip": cusip(a.new_symbol), "qty": num(qty), "price": num(price),
