@@ -63,7 +63,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     close = session_close(m, day)
     reference = min(now, close) if close else now
     report.actions += mark_positions(pm, trades, market, reference - pm.config.max_price_age)
-    report.actions += trail_stops(pm, open_trades(m))
+    report.actions += trail_stops(pm, open_trades(m), sync.open_orders)
     report.actions += profit_targets(pm, open_trades(m), market)
     if not m.dry_run:
         report.actions += _halts_and_snapshots(pm, report, account, positions, sync, day, close)

@@ -3,6 +3,12 @@ one (PATCH, with a new client order id from the sequence), and records the step.
 
 The replacement is written as an intent first, like every order. A failed replace leaves
 the old stop live and is tried again next cycle: the position is never without a stop.
+
+A step counts only on the broker's word (R14): it is recorded when the replacement is
+answered live (`new`, `held`), else at a later cycle that finds it live; and the step the
+stop is judged against is the one the broker's live stop (as the open orders list it)
+really stands at, so a step the broker does not hold (a replacement rejected after it was
+accepted, a stop moved back at the broker) is tried again.
 """
 
 from __future__ import annotations
@@ -10,29 +16,33 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.cancelling import follow_replacements
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
-from trading_monitor.domain.trailing import trail
+from trading_monitor.domain.trailing import Step, trail
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
 LIVE_STOP = ("new", "accepted", "held")
+CONFIRMED = ("new", "held")  # the broker's word that a replacement is live
 
 
-def trail_stops(pm: PositionMonitor, trades: list[LoadedTrade]) -> list[str]:
+def trail_stops(pm: PositionMonitor, trades: list[LoadedTrade],
+                open_orders: dict[str, BrokerOrder] | None = None) -> list[str]:
     done = []
     for trade in trades:
-        result = _trail_one(pm, trade)
+        result = _trail_one(pm, trade, open_orders or {})
         if result:
             done.append(result)
     return done
 
 
-def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
+def _trail_one(pm: PositionMonitor, trade: LoadedTrade, listed: dict[str, BrokerOrder]
+               ) -> str | None:
     t, j = trade.state, trade.journal
     if not pm.orders.dry_run and _settle_unsent(pm, trade):
         return f"trade #{t.journal_id} {j['symbol']}: settled an earlier replace"
@@ -46,34 +56,60 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     stop_row = _live_stop(trade)
     if stop_row is None:
         return None  # no stop of ours to move: reconciliation protects the position
-    move = trail(t.side, avg, mark["high_water_mark"], pm.config.trailing_steps,
-                 stop_row["stop_price"], int(mark["trail_step"]))
+    at_broker = listed.get(stop_row["alpaca_order_id"])
+    stop = at_broker.stop_price if at_broker is not None and at_broker.stop_price is not None \
+        else stop_row["stop_price"]
+    step = standing_step(t.side, avg, pm.config.trailing_steps, stop, int(mark["trail_step"]))
+    move = trail(t.side, avg, mark["high_water_mark"], pm.config.trailing_steps, stop, step)
     if move is None:
-        return _catch_up(pm, trade, stop_row, mark, avg)
+        return _catch_up(pm, trade, stop_row, mark, avg, stop)
     text = (f"trade #{t.journal_id} {j['symbol']}: trail the stop {stop_row['stop_price']} → "
             f"{move.stop_price} (step {move.step})")
     if pm.orders.dry_run:
         pm.orders.would(text)
         return None
-    if not _replace(pm, j, stop_row, move.stop_price):
+    new = _replace(pm, j, stop_row, move.stop_price)
+    if new is None:
         return f"{text}: replace failed, the old stop stays; retried next cycle"
+    if new.status not in CONFIRMED:
+        return f"{text}: {new.status}, recorded once the broker shows it live"
     pm.orders.ledger.record_trail_step(t.journal_id, move.step, move.stop_price)
     return text
 
 
+def standing_step(side: str, entry: Decimal, steps: tuple[Step, ...], stop: Decimal,
+                  recorded: int) -> int:
+    """The recorded step, or a lower one if the broker's stop does not stand at its level."""
+    standing = 0
+    for index, s in enumerate(steps[:recorded], start=1):
+        level = trail(side, entry, _best_for(side, entry, s), steps[:index], None, index - 1)
+        if level is not None and (stop >= level.stop_price if side == "buy"
+                                  else stop <= level.stop_price):
+            standing = index
+    return standing
+
+
+def _best_for(side: str, entry: Decimal, s: Step) -> Decimal:
+    """A best price that reaches exactly this step's gain."""
+    gain = s.gain_pct / 100
+    return entry * (1 + gain) if side == "buy" else entry * (1 - gain)
+
+
 def _catch_up(pm: PositionMonitor, trade: LoadedTrade, stop_row: Row, mark: Row,
-              avg: Decimal) -> str | None:
+              avg: Decimal, stop: Decimal) -> str | None:
     """A step the live stop already stands at, not yet recorded (a run died between the
     broker accepting the replace and recording the step): record it, so the journal's stop
     is the broker's."""
     t = trade.state
     due = trail(t.side, avg, mark["high_water_mark"],
                 pm.config.trailing_steps, None, int(mark["trail_step"]))
-    if due is None or pm.orders.dry_run:
+    if due is None or pm.orders.dry_run or stop_row["order_status"] not in CONFIRMED:
         return None
-    pm.orders.ledger.record_trail_step(t.journal_id, due.step, stop_row["stop_price"])
+    if standing_step(t.side, avg, pm.config.trailing_steps, stop, due.step) < due.step:
+        return None  # the live stop is not at that step (yet)
+    pm.orders.ledger.record_trail_step(t.journal_id, due.step, stop)
     return (f"trade #{t.journal_id} {trade.journal['symbol']}: the stop already stands at "
-            f"{stop_row['stop_price']}: step {due.step} recorded")
+            f"{stop}: step {due.step} recorded")
 
 
 def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
@@ -104,7 +140,8 @@ def _live_stop(trade: LoadedTrade) -> Row | None:
     return stops[-1] if stops else None
 
 
-def _replace(pm: PositionMonitor, journal: Row, old: Row, stop_price: Decimal) -> bool:
+def _replace(pm: PositionMonitor, journal: Row, old: Row, stop_price: Decimal
+             ) -> BrokerOrder | None:
     """PATCH the stop (a leg by its own id) into a new order with our next client order id."""
     row = pm.orders.ledger.write_replacement_intent(journal, pm.orders.installation, old,
                                                     stop_price=stop_price)
@@ -120,11 +157,11 @@ def _replace(pm: PositionMonitor, journal: Row, old: Row, stop_price: Decimal) -
             pm.orders.ledger.mark_orders([row], "not_sent", f"replace refused: {exc}")
             log.warning("trailing replace of %s failed, the old stop stays: %s",
                         old["client_order_id"], exc)
-            return False
+            return None
         new = found
     pm.orders.ledger.record_order(row, new)
     old_now = pm.orders.broker.get_order(old["alpaca_order_id"])
     if old_now is not None:
         pm.orders.ledger.record_order(old, old_now)
-    return True
+    return new
 
