@@ -58,3 +58,36 @@ def test_a_refused_exit_puts_the_stop_back_in_the_same_cycle(db, db_params, brok
     assert _live_stops(exchange) == []
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
+
+
+def test_a_halt_at_the_flatten_time_leaves_the_position_protected(db, db_params, broker,
+                                                                 exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    jid = _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(AT_1550)
+    exchange.control.halt("AAPL")  # orders are accepted and rest: the exit cannot fill
+    report = monitor(db_params, broker, settings)
+    assert _held(exchange) == {"AAPL": D(10)}
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
+    assert [o for o in exchange.control.orders() if o["order_type"] == "market"
+            and o["status"] in LIVE] == []  # no exit left resting into the close
+    exchange.control.halt("AAPL", halted=False)
+    exchange.control.advance(300)
+    monitor(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    assert _held(exchange) == {} and _live_stops(exchange) == []
+    assert db.get_by_id("trade_journal", jid)["exit_reason_code"] == "EOD_FLATTEN"
+
+
+def test_a_halted_asset_keeps_its_stop_and_no_exit_is_tried(db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(AT_1550)
+    exchange.control.halt("AAPL", tradable_flips=True)  # the asset shows tradable: false
+    report = monitor(db_params, broker, settings)
+    assert _held(exchange) == {"AAPL": D(10)}
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
+    assert [o for o in exchange.control.orders() if o["order_type"] == "market"] == []

@@ -43,10 +43,21 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
         return []
     if m.config.flatten_untracked:
         day_trades += _adopt_untracked(m, trades)
-    done = []
+    done: list[str] = []
     for trade in day_trades:
+        if trade.state.position_qty > 0 and _not_tradable(m, trade.journal["symbol"]):
+            # A halted symbol: an exit cannot trade, so its stop is not taken away for one.
+            done += [f"trade #{trade.state.journal_id} {trade.journal['symbol']}: not "
+                     "tradable now (halted): its stop stays, GTC; the flatten is retried",
+                     *keep_overnight(m, trade)]
+            continue
         done += flatten_trade(m, trade, Purpose.EOD_FLATTEN)
     return done
+
+
+def _not_tradable(m: Monitor, symbol: str) -> bool:
+    asset = m.broker.get_asset(symbol)
+    return asset is not None and not asset.tradable
 
 
 def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]:
