@@ -72,7 +72,7 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
     if heads and not cancel_orders(m, heads):
         return [f"{text}: waiting for cancels to be final"]
     [trade] = load_trades(m.db, [trade.state.journal_id])
-    cover = _covered(trade, live_ids)
+    cover = covered_by(trade, live_ids)
     qty = _exit_qty(m, trade, cover, whole_position)
     if qty <= 0:
         return [f"{text}: nothing left to flatten at the broker", *settle_trade(m, trade)]
@@ -96,7 +96,7 @@ def _exits(trade: LoadedTrade, purpose: Purpose, statuses: set[str] | frozenset[
             and r["purpose"] == purpose.value and r["order_status"] in statuses]
 
 
-def _covered(trade: LoadedTrade, cancelled_ids: set[int]) -> Decimal:
+def covered_by(trade: LoadedTrade, cancelled_ids: set[int]) -> Decimal:
     """Shares the stops just cancelled covered, as the broker last told us their size."""
     return sum((r["qty"] - (r["filled_qty"] or ZERO) for r in trade.orders
                 if r["id"] in cancelled_ids and r["order_role"] == OrderRole.STOP_LOSS.value
@@ -166,7 +166,8 @@ def _rested(m: Monitor, trade: LoadedTrade, working: list[Row], text: str,
             *protect_again(m, fresh, cover, "its exit did not fill")]
 
 
-def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str) -> list[str]:
+def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str, *,
+                  alert: bool = True) -> list[str]:
     """Put a stop back on every share the exit did not close: GTC, so a day trade that
     cannot be closed today is protected overnight too."""
     [trade] = load_trades(m.db, [trade.state.journal_id])
@@ -184,7 +185,8 @@ def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str) -> l
     rows = m.ledger.write_protection_intent(j, m.installation, qty=qty, stop=t.planned_stop,
                                             take=take, tif="gtc")
     order = _submit(m, j, rows)
-    log.error("ALERT %s: %s; stop %s put back for %s shares, GTC (%s)", name, why,
-              t.planned_stop, qty, "accepted" if order is not None else "NOT accepted")
+    log.log(logging.ERROR if alert or order is None else logging.INFO,
+            "%s%s: %s; stop %s put back for %s shares, GTC (%s)", "ALERT " if alert else "",
+            name, why, t.planned_stop, qty, "accepted" if order is not None else "NOT accepted")
     return [f"{name}: stop {t.planned_stop} put back for {qty}, gtc"
             + ("" if order is not None else ": NOT accepted")]

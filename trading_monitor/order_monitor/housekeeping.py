@@ -16,9 +16,9 @@ from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.end_of_day import flatten_day_trades
-from trading_monitor.order_monitor.flatten import flatten_trade
+from trading_monitor.order_monitor.flatten import covered_by, flatten_trade, protect_again
 from trading_monitor.order_monitor.session import NEW_YORK, session_close
-from trading_monitor.order_monitor.settle import cancel_orders, settle_trade
+from trading_monitor.order_monitor.settle import cancel_orders
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
 __all__ = ["NEW_YORK", "cancel_orphans", "flatten_day_trades", "flatten_trade",
@@ -54,8 +54,14 @@ def renew_aging_gtc(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
             m.would(f"replace aging GTC protection {names}")
             continue
         if cancel_orders(m, aging):
+            # Every share the old orders covered is covered again (the broker's size of them:
+            # after a split the books may hold fewer), GTC, with the target for a SWING.
+            ids = {int(r["id"]) for r in aging}
+            ids |= {int(r["id"]) for r in trade.orders if r["parent_order_execution_id"] in ids}
             [fresh] = load_trades(m.db, [trade.state.journal_id])
-            done.append(f"renewed {names}: " + "; ".join(settle_trade(m, fresh)))
+            again = protect_again(m, fresh, covered_by(fresh, ids), "renewing aging GTC "
+                                  "protection", alert=False)
+            done.append(f"renewed {names}: " + "; ".join(again))
     return done
 
 
