@@ -167,14 +167,21 @@ def test_the_parser_reads_marks_indented_blocks_and_other_languages(tmp_path: Pa
 
 
 _ALERT_CALL = re.compile(r"\blog\.(?P<level>\w+)\(\s*\"ALERT (?P<message>[^\"]*)\"")
+# alerts.alert(log, "kind", subject, "message", ...): always logged at error.
+_ALERT_HELPER = re.compile(r"\balert\(\s*log,\s*\"(?P<kind>\w+)\",\s*[^\n]+?,\s*"
+                           r"\"(?P<message>[^\"]*)\"")
 
 
 def alert_calls(root: Path = ROOT) -> list[tuple[str, str, str]]:
-    """(file, log level, message) of every `log.<level>("ALERT …")` in the package."""
+    """(file, log level, message) of every `log.<level>("ALERT …")` and every
+    `alert(log, kind, subject, "…")` in the package."""
     found = []
     for path in sorted((root / "trading_monitor").rglob("*.py")):
-        for match in _ALERT_CALL.finditer(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for match in _ALERT_CALL.finditer(text):
             found.append((str(path.relative_to(root)), match["level"], match["message"]))
+        for match in _ALERT_HELPER.finditer(text):
+            found.append((str(path.relative_to(root)), "error", match["message"]))
     return found
 
 

@@ -38,6 +38,10 @@ class AlertKind:
 # Every kind there is; tests/test_alert_kinds.py pins this table.
 KINDS: dict[str, AlertKind] = {
     "unprotected": AlertKind("a position without a live stop for its quantity; subject: trade"),
+    "emergency_flatten": AlertKind("protection was refused, so the position is closed at "
+                                   "market; subject: trade"),
+    "exit_failed": AlertKind("an exit did not fill and the stop was put back; subject: "
+                             "trade"),
     "order_not_placed": AlertKind("a protective or exit order not placed yet (retried next "
                                   "cycle); subject: trade"),
     "untracked_position": AlertKind("a position no trade of ours explains, adopted; subject: "
@@ -56,6 +60,8 @@ KINDS: dict[str, AlertKind] = {
     "startup_reconciliation": AlertKind("the new leader's first reconciliation failed"),
     "broker_contract": AlertKind("the broker's answer lacks a field we need (broker/"
                                  "contract.py); subject: endpoint and field"),
+    "broker_unknown_value": AlertKind("the broker sent an order status we do not know "
+                                      "(broker/known.py); subject: field and value"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

@@ -56,9 +56,9 @@ class JobState:
             self.overdue |= set(late)
         limit = f"JOB_DEADLINE_SECONDS={deadline.total_seconds():g}"
         for name in new:
-            alert(log, "job_deadline", name, "%s has run %.0f s, past %s: stuck; the daemon "
+            alert(log, "job_deadline", name, "%s has run %d s, past %s: stuck; the daemon "
                   "stops feeding systemd's watchdog so that it is restarted", name,
-                  late[name].total_seconds(), limit)
+                  int(late[name].total_seconds()), limit)
         if not late:
             return None
         return "stuck: " + "; ".join(f"{name} running for {age.total_seconds():.0f} s, past "
