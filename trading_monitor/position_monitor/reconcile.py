@@ -26,6 +26,7 @@ from trading_monitor.domain.reconcile import (
 )
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.order_monitor.untracked import own_fill_since
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills
 
@@ -69,8 +70,10 @@ def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
         return book_partial_close(pm, trade, issue.detail)
     if issue.kind is IssueKind.UNPROTECTED and trade is not None:
         return _protect(pm, trade)
-    if issue.kind is IssueKind.UNTRACKED and held is not None and overdue:
-        return _adopt(pm, held)
+    if issue.kind is IssueKind.UNTRACKED and held is not None and overdue \
+            and not own_fill_since(pm.orders.db, issue.symbol,
+                                   pm.orders.now() - pm.config.reconcile_grace):
+        return _adopt(pm, held)  # (a fill of ours that young: the positions may lag it)
     if issue.kind is IssueKind.SHARED_ACCOUNT:
         log.warning("shared account: orders of other installations %s are live; untracked "
                     "positions are reported, never protected or closed", issue.detail)
