@@ -113,10 +113,6 @@ KNOWN_OPEN: dict[str, str] = {
     "R10": "the end-of-day flatten cancels the stop before the exit can go; when that cancel "
            "is pending the run ends with the stop on its way out and no exit (once the "
            "cancel is final, no stop until the next cycle sends the exit)",
-    "DT-CLOSE": "a DAYTRADE open after the close: its protection is placed as a DAY stop, "
-                "then cancelled for the GTC one; while that cancel is pending nothing "
-                "else is placed (trade_state.decide's tif ignores the close; "
-                "end_of_day.keep_overnight)",
 }
 
 

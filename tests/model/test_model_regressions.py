@@ -189,24 +189,10 @@ def test_the_switch_brings_the_double_entry_back(new_world, monkeypatch):
         w.replay(_steps(AMEND_DURING_PENDING_CANCEL))
 
 
-@pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
-                                   CLOSE_BY_HAND_IN_PIECES],
-                         ids=["lagging-positions", "close-by-hand-in-pieces"])
-def test_found_sequences_hold(new_world, steps):
-    with new_world() as w:
-        w.replay(steps)
-
-
-# -- known defects the model found, not fixed yet -------------------------------------------
-# Each replays with the tolerance off (World.tolerate empty), so it fails on the invariant
-# the state machine only reports; xfail(strict=True): the fix makes it pass, which fails
-# the suite until its KNOWN_OPEN entry (tests/model/harness.py) and this mark go.
-
-# DT-CLOSE (found by the model; near R10/R12, the DAYTRADE overnight rule): a DAYTRADE still
-# open after the close (no flatten ran). The order monitor's settle step places its protection
-# as a DAY stop (trade_state.decide ignores the close), then keep_overnight cancels it for
-# the GTC one; the cancel is pending (Alpaca's often are), so the run ends with no live stop
-# and a DAY stop on its way out.
+# DT-CLOSE (found by the model; fixed): a DAYTRADE still open after the close (no flatten
+# ran). The order monitor's settle step places its protection as a DAY stop, which Alpaca
+# keeps for the whole next session; end_of_day.keep_overnight no longer cancels it for a GTC
+# one (that cancel, pending, left no live stop).
 DAYTRADE_OPEN_AFTER_THE_CLOSE = [
     ("cancel_behavior", {"mode": "pending", "seconds": 30}),
     ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
@@ -216,6 +202,21 @@ DAYTRADE_OPEN_AFTER_THE_CLOSE = [
     ("to_close", {}),
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
+
+@pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
+                                   CLOSE_BY_HAND_IN_PIECES,
+                                   DAYTRADE_OPEN_AFTER_THE_CLOSE],
+                         ids=["lagging-positions", "close-by-hand-in-pieces",
+                              "daytrade-open-after-the-close"])
+def test_found_sequences_hold(new_world, steps):
+    with new_world() as w:
+        w.replay(steps)
+
+
+# -- known defects the model found, not fixed yet -------------------------------------------
+# Each replays with the tolerance off (World.tolerate empty), so it fails on the invariant
+# the state machine only reports; xfail(strict=True): the fix makes it pass, which fails
+# the suite until its KNOWN_OPEN entry (tests/model/harness.py) and this mark go.
 
 # R10 (safety review; the refused-exit half is fixed): at the flatten time the stop of a
 # DAYTRADE must go before its market exit (Alpaca's held-shares rule); its cancel is pending,
@@ -232,7 +233,6 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
 ]
 
 KNOWN_OPEN_REPLAYS = {
-    "DT-CLOSE": DAYTRADE_OPEN_AFTER_THE_CLOSE,
     "R10": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING,
 }
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole, Purpose
@@ -85,11 +86,21 @@ def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]
 
 
 def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
-    """A day trade still open at the close: its protection becomes one GTC stop."""
+    """A day trade still open at the close: its protection becomes one GTC stop.
+
+    A DAY stop placed after the close counts too: Alpaca keeps it for the whole next session
+    (to the flatten time, which tries the exit again), and cancelling a working stop for a
+    GTC one would leave nothing at all while that cancel is pending.
+    """
     t, name = trade.state, f"trade #{trade.state.journal_id} {trade.journal['symbol']}"
-    gtc = sum((o.open_qty for o in t.exits if o.role is OrderRole.STOP_LOSS
-               and o.time_in_force == "gtc" and o.status in PROTECTING), ZERO)
-    if gtc >= t.position_qty:
+    close = todays_close(m)
+    # a DAY stop good past today's close (or now, after it) is good for the next session
+    beyond = max(m.now(), close) if close is not None else m.now()
+    by_id = {int(r["id"]): r for r in trade.orders}
+    kept = sum((o.open_qty for o in t.exits if o.role is OrderRole.STOP_LOSS
+                and o.status in PROTECTING and (o.time_in_force == "gtc" or _later(
+                    by_id[o.row_id]["expires_at"], beyond))), ZERO)
+    if kept >= t.position_qty:
         return []
     if m.dry_run:
         m.would(f"protect {name} overnight with a GTC stop")
@@ -106,3 +117,7 @@ def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
                  and r["order_status"] in ("canceled", "expired")), ZERO)
     return [f"{name}: DAYTRADE still open after the close",
             *protect_again(m, fresh, cover, "the day trade is still open after the close")]
+
+
+def _later(expires_at: datetime | None, than: datetime) -> bool:
+    return expires_at is not None and expires_at > than
