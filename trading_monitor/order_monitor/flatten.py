@@ -40,6 +40,7 @@ from trading_monitor.order_monitor.untracked import own_fill_since
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
 WORKING_EXIT = """
 SELECT coalesce(sum(qty - filled_qty), 0) AS qty FROM order_execution
 WHERE symbol = %(symbol)s AND side = %(side)s AND order_role = 'EXIT'
@@ -86,8 +87,6 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
     side = "sold" if trade.state.side == "buy" else "bought back"
     return [f"{text}: {side} {qty} at market"]
 
-
-LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
 
 
 def _exits(trade: LoadedTrade, purpose: Purpose, statuses: set[str] | frozenset[str]
