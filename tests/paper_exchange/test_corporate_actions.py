@@ -160,7 +160,9 @@ def test_bad_actions_are_refused(ctl):
                  {"type": "name_change", "symbol": "AAPL"},
                  {"type": "forward_split", "symbol": "NOPE", "old_rate": 1, "new_rate": 2},
                  {"type": "forward_split", "symbol": "AAPL", "old_rate": 1, "new_rate": 2,
-                  "plain_stops": "maybe"}):
+                  "plain_stops": "maybe"},
+                 {"type": "forward_split", "symbol": "AAPL", "old_rate": 1, "new_rate": 2,
+                  "ex_date": "2026-11-20", "apply": "scheduled"}):  # its pre-open is past
         with pytest.raises(ControlError) as err:
             ctl._call("POST", "/control/corporate_action", body)
         assert err.value.status == 422

@@ -104,6 +104,8 @@ class Venue:
         """Schedule a corporate action for its ex-date's pre-open, or apply it now (`now_too`
         None: now if that moment has passed)."""
         now = self.sync()
+        if now_too is False and action.due_at <= now:
+            raise ValueError("the ex-date's pre-open has passed: it can only apply now")
         self.actions.append(action)
         if now_too or (now_too is None and action.due_at <= now):
             corporate.apply(self, action, now)
