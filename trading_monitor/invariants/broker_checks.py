@@ -68,6 +68,13 @@ def live_stop(books: Books, view: BrokerView, limits: Limits) -> list[Finding]:
     return found
 
 
+def _theirs(books: Books, symbol: str, long: bool) -> Decimal:
+    """The trader's own net position in `symbol` on our side, per the fills we stored."""
+    net = sum((f["qty"] if f["side"] == "buy" else -f["qty"] for f in books.fills
+               if f["symbol"] == symbol and f["trade_journal_id"] is None), ZERO)
+    return max(net if long else -net, ZERO)
+
+
 def _partial(books: Books, view: BrokerView, t: Row) -> datetime | None:
     entry = books.latest_entry(t)
     order = view.open_by_id.get(entry["alpaca_order_id"] or "") if entry else None
@@ -100,7 +107,9 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
         found += each(WARNING, f"we hold {ours} {side}, the broker {abs(broker_qty)} "
                                "(reconciliation's QTY_MISMATCH)", held,
                       {"ours": str(ours), "broker": str(broker_qty)})
-    need = max(ours, abs(broker_qty))
+    # Shares of the trader's own (fills no trade of ours explains) are his to protect: only
+    # what the broker holds beyond them may be ours (a split our books never learnt).
+    need = max(ours, abs(broker_qty) - _theirs(books, symbol, long))
     cover = stop_cover(list(views.values()), symbol, exit_side)
     if cover >= need:
         return found

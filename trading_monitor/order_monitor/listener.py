@@ -62,6 +62,7 @@ class OrderStreamListener:
         self._lock = threading.Lock()  # one connection: the stream and the retries take turns
         self._timers: set[threading.Timer] = set()
         self._stopped = False
+        self._retrying: set[int] = set()  # trades with a protection retry scheduled
         self.unplaced = 0  # events given up on after RETRY_SECONDS (the next poll has them)
 
     def start(self) -> OrderStreamListener:
@@ -102,30 +103,40 @@ class OrderStreamListener:
                 self.handled += 1
         if not placed:
             self._retry_later(event, attempt)
-        for journal_id in again:
+        with self._lock:
+            fresh = again - self._retrying  # one chain of retries per trade
+            self._retrying |= fresh
+        for journal_id in fresh:
             self._later(_protect_delay(0), self._settle_again, journal_id, 1)
 
     def _settle_again(self, journal_id: int, attempt: int) -> None:
         """A trade whose protection could not go out yet (positions lagging the fill, an
         opposite order still working): settled again within seconds until it is accepted,
         for as long as a polling interval, then left to the poll with an ALERT."""
-        with self._lock:
-            if self._stopped:
-                return
-            db = self._connection()
-            with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
-                           self.settings.executor_lock_wait_seconds, self.sleep):
-                m = self._monitor(db)
-                for trade in load_trades(db, [journal_id]):
-                    for done in settle_trade(m, trade):
-                        log.info("stream (retry %d): %s", attempt, done)
-        if journal_id not in m.retry_soon:
-            return
-        if attempt >= PROTECT_RETRIES:
+        waiting: set[int] = set()
+        try:
+            with self._lock:
+                if self._stopped:
+                    return
+                db = self._connection()
+                with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
+                               self.settings.executor_lock_wait_seconds, self.sleep):
+                    m = self._monitor(db)
+                    waiting = m.retry_soon
+                    for trade in load_trades(db, [journal_id]):
+                        for done in settle_trade(m, trade):
+                            log.info("stream (retry %d): %s", attempt, done)
+        finally:  # whatever happened, the trade's chain either goes on or ends here
+            with self._lock:
+                again = not self._stopped and journal_id in waiting and \
+                    attempt < PROTECT_RETRIES
+                if not again:
+                    self._retrying.discard(journal_id)
+        if again:
+            self._later(_protect_delay(attempt), self._settle_again, journal_id, attempt + 1)
+        elif journal_id in waiting:
             log.error("ALERT trade #%s still not protected after %d retries; left to the "
                       "next poll", journal_id, attempt)
-            return
-        self._later(_protect_delay(attempt), self._settle_again, journal_id, attempt + 1)
 
     def _monitor(self, db: TradingDB) -> Monitor:
         return Monitor(db=db, broker=self.broker, run_id=new_run_id("order_stream"),
