@@ -8,7 +8,8 @@ activity of a type not asked for (or one we do not know) is skipped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +19,7 @@ from trading_monitor.broker.reader import Body, rows
 T = TypeVar("T")
 ACTIVITIES = "GET /v2/account/activities"
 PAGE = 100
+CASH_FLOW_TYPES = ("CSD", "CSW")
 
 
 class _Reads(Protocol):
@@ -30,9 +32,11 @@ class _Reads(Protocol):
 
 class ActivitiesMixin:
     def account_activities(self: _Reads, types: Iterable[str], *, after: datetime | None = None,
-                           last_id: str | None = None) -> list[AccountActivity]:
+                           last_id: str | None = None, on: date | None = None
+                           ) -> list[AccountActivity]:
         """Activities of `types` after the one with id `last_id`, else after the time
-        `after`; oldest first (N activities cost N // 100 + 1 requests)."""
+        `after`, and only those of the date `on` when given; oldest first (N activities
+        cost N // 100 + 1 requests)."""
         wanted = sorted({t.upper() for t in types})
         found: list[AccountActivity] = []
         seen: set[str] = set()
@@ -42,6 +46,8 @@ class ActivitiesMixin:
                                       "page_size": PAGE}
             if after is not None and last_id is None:
                 params["after"] = after.isoformat()
+            if on is not None:
+                params["date"] = on.isoformat()
             if token:
                 params["page_token"] = token
             page: Any = self._read(partial(self._trading.get, "/account/activities", params))
@@ -51,6 +57,13 @@ class ActivitiesMixin:
             if len(page or []) < PAGE or not ids:
                 return found
             token = ids[-1]
+
+    def cash_flows(self, on: date) -> list[tuple[str, Decimal]]:
+        """Deposits (CSD, +) and withdrawals (CSW, -) booked on `on`: the daily loss leaves
+        them out (a withdrawal is no loss, a deposit no gain)."""
+        found = ActivitiesMixin.account_activities(self, CASH_FLOW_TYPES, on=on)  # type: ignore[arg-type]
+        return [(a.activity_type, a.net_amount) for a in found
+                if a.net_amount is not None and a.status != "canceled"]
 
 
 def _page(page: Any, seen: set[str], wanted: set[str]

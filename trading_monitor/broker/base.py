@@ -69,5 +69,8 @@ class Broker(Protocol):
                            last_id: str | None = None) -> list[AccountActivity]:
         """Non-trade activities of `types` (FEE, CSD, CSW, ...) after `last_id` or `after`."""
 
+    def cash_flows(self, on: date) -> list[tuple[str, Decimal]]:
+        """(CSD|CSW, signed amount) of the deposits and withdrawals booked on `on`."""
+
     def list_open_orders(self, known: set[str] | None = None) -> list[BrokerOrder]:
         """Every open order, legs nested in their parent (one request per 499 or so)."""
