@@ -265,13 +265,14 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     _healthy(db, system_clock())
     code, out = _health(capsys)
     assert code == 0, out
-    assert out.startswith("OK: 10 checks passed (database, schema, broker, heartbeat")
+    assert out.startswith("OK: 11 checks passed (database, schema, broker, broker_shapes, "
+                          "heartbeat")
     code, out = _health(capsys, "--json")
     report = json.loads(out)
     assert report["status"] == "OK" and report["exit_code"] == 0
     assert [c["name"] for c in report["checks"]] == [
-        "database", "schema", "broker", "heartbeat", "jobs", "intents", "protection",
-        "reconciliation", "broker_contract", "halts"]
+        "database", "schema", "broker", "broker_shapes", "heartbeat", "jobs", "intents",
+        "protection", "reconciliation", "broker_contract", "halts"]
 
 
 def test_health_database_unreachable_is_critical(cli_env, capsys):

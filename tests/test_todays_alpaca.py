@@ -25,6 +25,7 @@ from trading_monitor.broker.models import OrderRequest
 from trading_monitor.broker.needed import NEEDED
 from trading_monitor.broker.shapes import check_objects, read_shapes
 from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.commands.health_shapes import check_broker_shapes
 from trading_monitor.config import load_settings
 from trading_monitor.exceptions import BrokerContractError
 from trading_monitor.invariants.model import VIOLATION
@@ -236,3 +237,12 @@ def test_a_wash_trade_refusal_and_a_held_shares_refusal_are_told_apart(broker, e
     assert wash.value.code == held.value.code == CODE_FORBIDDEN_ORDER
     assert {o["client_order_id"] for o in exchange.control.orders()} == {
         "wt-buy", "wt-long", "wt-exit"}
+
+
+def test_health_warns_of_unknown_values_and_names_missing_fields(exchange):
+    settings = _settings(exchange)
+    today = exchange.venue.clock.now().date()
+    assert check_broker_shapes(settings, today).state == "OK"
+    exchange.control.set_drift(True)
+    check = check_broker_shapes(settings, today)
+    assert check.state == "WARNING" and "quantum" in check.message

@@ -5,7 +5,8 @@ Checks: the database is reachable and its schema current; the broker is reachabl
 keys valid (one GET /v2/account); a daemon heartbeat is fresh and a leader exists; the last
 run of each job succeeded; no order intent has waited in pending_submit over 5 minutes; no
 open position lacks a live stop for its quantity; reconciliation passes; the broker's answers
-carry every field we need (no broker_contract_error); no halt is set.
+carry every field we need (no broker_contract_error, and one read of each endpoint the jobs
+use lacks nothing: broker_shapes); no halt is set.
 
 Exit codes (the Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
 configuration cannot be read, or the check itself failed). The first line of output is the
@@ -20,26 +21,30 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 import psycopg2
+import pytz
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import health_checks as hc
 from trading_monitor.commands.common import jsonable, setup_logging
+from trading_monitor.commands.health_shapes import check_broker_shapes
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, DatabaseUnavailable, TradingMonitorError
 
 log = logging.getLogger(__name__)
+NEW_YORK = pytz.timezone("America/New_York")
 
 
 def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
                broker: bool = True) -> list[hc.Check]:
     """Every check, in order; without a database only the database and broker checks."""
     ctx = hc.Context(now=now, settings=settings)
-    broker_check = [hc.check_broker(settings)] if broker else []
+    broker_check = [hc.check_broker(settings),
+                    _guarded_broker(check_broker_shapes, settings, now)] if broker else []
     db = TradingDB(config=db_config, read_only=True, application_name="trading-monitor health")
     try:
         db.connect()
@@ -52,6 +57,14 @@ def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
         return checks + [_guarded(check, db, ctx) for check in hc.DB_CHECKS]
     finally:
         db.close()
+
+
+def _guarded_broker(check: Callable[[Settings, date], hc.Check], settings: Settings,
+                    now: datetime) -> hc.Check:
+    try:
+        return check(settings, now.astimezone(NEW_YORK).date())
+    except Exception as exc:  # a check that cannot run is UNKNOWN; the others still run
+        return hc.Check(check.__name__.removeprefix("check_"), hc.UNKNOWN, _line(exc))
 
 
 def _guarded(check: Callable[[TradingDB, hc.Context], hc.Check], db: TradingDB,
@@ -70,8 +83,8 @@ def _line(exc: BaseException) -> str:
 
 
 # Within one state, what the summary names first: money at risk before plumbing.
-SUMMARY_ORDER = ("protection", "database", "schema", "broker", "broker_contract", "heartbeat",
-                 "intents", "reconciliation", "jobs", "halts")
+SUMMARY_ORDER = ("protection", "database", "schema", "broker", "broker_contract",
+                 "broker_shapes", "heartbeat", "intents", "reconciliation", "jobs", "halts")
 
 
 def _rank(c: hc.Check) -> tuple[int, int]:
