@@ -45,13 +45,20 @@ class FillBooks(LedgerBase):
         if fact.source == "order":
             return self._upsert_fill(fact, order_row)
         with self.db.transaction():
-            standins = self.db.execute_query(
-                "DELETE FROM fills WHERE alpaca_order_id = %s AND source = 'order' "
-                "RETURNING cum_qty", [fact.alpaca_order_id])
+            gone = self._drop_standins(fact.alpaca_order_id)
             inserted = self._upsert_fill(fact, order_row)
-            if standins:
+            if not inserted and self._drop_standins(fact.alpaca_order_id):
+                # A stand-in another job had not committed yet took this key meanwhile (the
+                # insert waited for it, then merged into it): it gives way too.
+                gone, inserted = True, self._upsert_fill(fact, order_row)
+            if gone:
                 self._book_rest(fact.alpaca_order_id)
         return inserted
+
+    def _drop_standins(self, alpaca_order_id: str) -> bool:
+        return bool(self.db.execute_query(
+            "DELETE FROM fills WHERE alpaca_order_id = %s AND source = 'order' RETURNING id",
+            [alpaca_order_id]))
 
     def _upsert_fill(self, fact: FillFact, order_row: Row | None) -> bool:
         rows = self.db.named("upsert_fill", {
