@@ -118,6 +118,13 @@ class Lifecycle(RuleBasedStateMachine):
         self._do("amend", pick=pick, move=move)
         self._do("job", job="executor", mode=mode)
 
+    # twice the weight: with the many rules of the market, the broker and the trader, the
+    # CI budget must still line an AMEND up with a pending cancel (the switch test below)
+    @precondition(lambda self: self.world.trades)
+    @rule(pick=picks, move=st.sampled_from(["0.005", "-0.005", "0.01"]), mode=modes)
+    def amend_then_executor_too(self, pick: int, move: str, mode: str) -> None:
+        self.amend_then_executor(pick, move, mode)
+
     @rule(symbol=symbols)
     def no_action(self, **kw: Any) -> None:
         self._do("no_action", **kw)
@@ -276,6 +283,9 @@ def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
     run_model(new_world, bool(request.config.getoption("--slow")))
     # what the budget ran (shown with -s; docs/reliability.md quotes it)
     print(f"model: {World.stats['examples']} examples, {World.stats['steps']} steps")
+    for key in sorted(k for k in World.stats if k.startswith((
+            "known open", "between_reads", "trader", "refusal"))):
+        print(f"model: {key}: {World.stats[key]}")
 
 
 def test_the_ci_budget_finds_the_amend_double_entry(new_world: Any,

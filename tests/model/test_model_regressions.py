@@ -232,7 +232,21 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# R8 (safety review; the refusal half is fixed): a staged DAYTRADE entry fills 3 of 11. The
+# plain stop would be a wash trade against the entry's rest, so the rest is cancelled first;
+# the cancel is pending and the rest fills meanwhile ("filled 11 while being cancelled"), and
+# the run stops there: 11 shares with no stop until the next cycle.
+STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("partial_fills", {"ratio": "0.3", "symbol": "AAPL"}),
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 11}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 KNOWN_OPEN_REPLAYS = {
+    "R8": STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED,
     "R10": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING,
 }
 
