@@ -18,6 +18,7 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.alerts import alert
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole, Purpose
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.flatten import flatten_trade, protect_again
@@ -77,8 +78,9 @@ def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]
         if m.dry_run:
             m.would(f"flatten untracked {p.qty} {p.symbol}")
             continue
-        log.error("ALERT untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
-                  p.qty, p.symbol)
+        alert(log, "untracked_position", p.symbol,
+              "untracked position %s %s: adopted to flatten it (FLATTEN_UNTRACKED)",
+              p.qty, p.symbol)
         jid = m.ledger.adopt_external_position(p.symbol, p.qty, p.avg_entry_price,
                                                "untracked at the broker; FLATTEN_UNTRACKED")
         adopted += load_trades(m.db, [jid])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
@@ -166,7 +167,7 @@ def _rested(m: Monitor, trade: LoadedTrade, working: list[Row], text: str,
 
 
 def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str, *,
-                  alert: bool = True) -> list[str]:
+                  loud: bool = True) -> list[str]:
     """Put a stop back on every share the exit did not close: GTC, so a day trade that
     cannot be closed today is protected overnight too."""
     [trade] = load_trades(m.db, [trade.state.journal_id])
@@ -177,15 +178,21 @@ def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str, *,
     if qty <= 0:
         return settle_trade(m, trade)
     if t.planned_stop is None:
-        log.error("ALERT %s: %s and it has no stop price to put back; %s shares unprotected",
-                  name, why, qty)
+        alert(log, "unprotected", f"trade #{t.journal_id}",
+              "%s: %s and it has no stop price to put back; %s shares unprotected",
+              name, why, qty)
         return [f"{name}: NO STOP to put back for {qty} shares"]
     take = t.planned_take if t.trade_style == "SWING" else None
     rows = m.ledger.write_protection_intent(j, m.installation, qty=qty, stop=t.planned_stop,
                                             take=take, tif="gtc")
     order = _submit(m, j, rows)
-    log.log(logging.ERROR if alert or order is None else logging.INFO,
-            "%s%s: %s; stop %s put back for %s shares, GTC (%s)", "ALERT " if alert else "",
-            name, why, t.planned_stop, qty, "accepted" if order is not None else "NOT accepted")
+    outcome = "accepted" if order is not None else "NOT accepted"
+    if loud or order is None:
+        alert(log, "exit_failed", f"trade #{t.journal_id}",
+              "%s: %s; stop %s put back for %s shares, GTC (%s)",
+              name, why, t.planned_stop, qty, outcome)
+    else:
+        log.info("%s: %s; stop %s put back for %s shares, GTC (%s)", name, why,
+                 t.planned_stop, qty, outcome)
     return [f"{name}: stop {t.planned_stop} put back for {qty}, gtc"
             + ("" if order is not None else ": NOT accepted")]

@@ -60,7 +60,7 @@ def renew_aging_gtc(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
             ids |= {int(r["id"]) for r in trade.orders if r["parent_order_execution_id"] in ids}
             [fresh] = load_trades(m.db, [trade.state.journal_id])
             again = protect_again(m, fresh, covered_by(fresh, ids), "renewing aging GTC "
-                                  "protection", alert=False)
+                                  "protection", loud=False)
             done.append(f"renewed {names}: " + "; ".join(again))
     return done
 

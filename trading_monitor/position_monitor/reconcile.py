@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from psycopg2.extras import Json
 
+from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
@@ -116,8 +117,9 @@ def _protect(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     (which cancels a take-profit holding the shares and places one OCO)."""
     fresh = load_trades(pm.orders.db, [trade.state.journal_id])
     done = settle_trade(pm.orders, fresh[0]) if fresh else []
-    log.error("ALERT trade #%s %s had no live stop for its full quantity: %s",
-              trade.state.journal_id, trade.journal["symbol"], "; ".join(done) or "no action")
+    alert(log, "unprotected", f"trade #{trade.state.journal_id}",
+          "trade #%s %s had no live stop for its full quantity: %s",
+          trade.state.journal_id, trade.journal["symbol"], "; ".join(done) or "no action")
     return "; ".join(done) or None
 
 
@@ -125,14 +127,15 @@ def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
     """A position no trade explains: recorded as EXTERNAL, alerted, protected as set."""
     jid = pm.orders.ledger.adopt_external_position(
         p.symbol, p.qty, p.avg_entry_price, "found at the broker; no trade of ours holds it")
-    log.error("ALERT untracked position %s %s adopted as EXTERNAL trade #%s", p.qty, p.symbol,
-              jid)
+    alert(log, "untracked_position", p.symbol,
+          "untracked position %s %s adopted as EXTERNAL trade #%s", p.qty, p.symbol, jid)
     if pm.config.external_protection != "stop":
         return f"adopted untracked {p.qty} {p.symbol} as trade #{jid} (alert only)"
     stop = market_stop(pm, p.symbol, long=p.qty > 0)
     if stop is None:
-        log.error("ALERT untracked position %s %s (trade #%s): no current price to set its "
-                  "stop from; left alone, UNPROTECTED", p.qty, p.symbol, jid)
+        alert(log, "unprotected", f"trade #{jid}",
+              "untracked position %s %s (trade #%s): no current price to set its stop from; "
+              "left alone, UNPROTECTED", p.qty, p.symbol, jid)
         return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: NO STOP (no price)"
     pm.orders.db.update("trade_journal", jid, {"planned_stop_loss": stop,
                                                "run_id": pm.orders.run_id})
