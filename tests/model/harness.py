@@ -114,9 +114,9 @@ KNOWN_OPEN: dict[str, str] = {
           "withdrawn (the wash-trade rule); while that cancel is pending, or when the rest "
           "fills during it ('filled while being cancelled'), the run ends with no stop, "
           "until the next cycle",
-    "R10": "the end-of-day flatten cancels the stop before the exit can go; when that cancel "
-           "is pending the run ends with the stop on its way out and no exit (once the "
-           "cancel is final, no stop until the next cycle sends the exit)",
+    "R10": "the end-of-day flatten of a staged DAYTRADE cancels its plain stop before the exit "
+           "can go; when that cancel is pending the run ends with the stop on its way out and "
+           "no exit (once the cancel is final, no stop until the next cycle sends the exit)",
 }
 
 

@@ -203,11 +203,24 @@ DAYTRADE_OPEN_AFTER_THE_CLOSE = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# R10, a bracket (fixed): at the flatten time its target is cancelled first (the group's
+# stop goes with it at the broker); while that cancel is pending the stop stays live.
+FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 1}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("to_flatten", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
-                                   DAYTRADE_OPEN_AFTER_THE_CLOSE],
+                                   DAYTRADE_OPEN_AFTER_THE_CLOSE,
+                                   FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
-                              "daytrade-open-after-the-close"])
+                              "daytrade-open-after-the-close", "flatten-a-bracket"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
@@ -218,18 +231,20 @@ def test_found_sequences_hold(new_world, steps):
 # the state machine only reports; xfail(strict=True): the fix makes it pass, which fails
 # the suite until its KNOWN_OPEN entry (tests/model/harness.py) and this mark go.
 
-# R10 (safety review; the refused-exit half is fixed): at the flatten time the stop of a
-# DAYTRADE must go before its market exit (Alpaca's held-shares rule); its cancel is pending,
-# so the run ends with neither a live stop nor an exit, and once the cancel is final the
-# position waits unprotected for the next cycle (5 minutes) to send the exit.
+# R10 (safety review; the refused exit and the bracket are fixed): at the flatten time the
+# plain stop of a staged DAYTRADE, the only order holding its shares, must go before its
+# market exit (Alpaca's held-shares rule); its cancel is pending, so the run ends with the
+# stop on its way out and no exit, and once the cancel is final the position waits for the
+# next cycle. (A bracket's target is cancelled first and its stop stays live meanwhile:
+# FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING above.)
 FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
     ("cancel_behavior", {"mode": "pending", "seconds": 30}),
     ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
                    "qty": 1}),
-    ("job", {"job": "executor", "mode": "bracket"}),
-    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
     ("to_flatten", {}),
-    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
 # R8 (safety review; the refusal half is fixed): a staged DAYTRADE entry fills 3 of 11. The

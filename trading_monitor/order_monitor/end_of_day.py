@@ -19,16 +19,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.alerts import alert
-from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole, Purpose
+from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.flatten import flatten_trade, protect_again
+from trading_monitor.order_monitor.flatten import flatten_trade, protect_again, release_shares
 from trading_monitor.order_monitor.session import flatten_time, todays_close
-from trading_monitor.order_monitor.settle import cancel_orders
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+CLOSING = (OrderRole.STOP_LOSS.value, OrderRole.TAKE_PROFIT.value, OrderRole.EXIT.value)
 PROTECTING = ("new", "accepted", "held", "pending_new", "partially_filled", "pending_replace")
 
 
@@ -107,11 +107,8 @@ def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
     if m.dry_run:
         m.would(f"protect {name} overnight with a GTC stop")
         return []
-    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_role"] !=
-            OrderRole.ENTRY.value and r["order_status"] in LIVE_ORDER_STATUSES]
-    ids = {r["id"] for r in live}
-    heads = [r for r in live if r["parent_order_execution_id"] not in ids]
-    if heads and not cancel_orders(m, heads):
+    final, ids = release_shares(m, trade, roles=CLOSING)
+    if not final:
         return [f"{name}: waiting for the broker's final word before its GTC stop"]
     [fresh] = load_trades(m.db, [t.journal_id])
     cover = sum((r["qty"] - r["filled_qty"] for r in fresh.orders if r["id"] in ids

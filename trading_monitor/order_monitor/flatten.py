@@ -66,12 +66,8 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
     if m.dry_run:
         m.would(f"flatten {text}")
         return []
-    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in LIVE]
-    live_ids = {r["id"] for r in live}
-    # One DELETE per group: an OCO's parent takes its leg along; a filled bracket's entry is
-    # gone, so its legs (which hold the shares) are cancelled themselves.
-    heads = [r for r in live if r["parent_order_execution_id"] not in live_ids]
-    if heads and not cancel_orders(m, heads):
+    final, live_ids = release_shares(m, trade)
+    if not final:
         return [f"{text}: waiting for cancels to be final"]
     [trade] = load_trades(m.db, [trade.state.journal_id])
     cover = covered_by(trade, live_ids)
@@ -88,6 +84,30 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
     side = "sold" if trade.state.side == "buy" else "bought back"
     return [f"{text}: {side} {qty} at market"]
 
+
+
+def release_shares(m: Monitor, trade: LoadedTrade,
+                   roles: tuple[str, ...] | None = None) -> tuple[bool, set[int]]:
+    """Cancel every live order of the trade that holds its shares (of `roles`, if given),
+    on the broker's final word; returns (all final, the ids it cancelled).
+
+    One DELETE per group: an OCO's parent takes its leg along, and a filled bracket's legs
+    (its entry is gone) go together. What does not protect goes first, the stops last, and
+    only once the rest is final: while a cancel is pending the stop stays live.
+    """
+    live = [r for r in trade.orders if r["alpaca_order_id"] and r["order_status"] in LIVE
+            and (roles is None or r["order_role"] in roles)]
+    live_ids = {r["id"] for r in live}
+    heads = [r for r in live if r["parent_order_execution_id"] not in live_ids]
+    first = [r for r in heads if r["order_role"] != OrderRole.STOP_LOSS.value]
+    last = [r for r in heads if r["order_role"] == OrderRole.STOP_LOSS.value]
+    if first and not cancel_orders(m, first):
+        return False, live_ids
+    # A filled bracket's stop leg has gone with its target's cancel (one group at the
+    # broker): read back as final, it is not cancelled again.
+    if last and not cancel_orders(m, last):
+        return False, live_ids
+    return True, live_ids
 
 
 def _exits(trade: LoadedTrade, purpose: Purpose, statuses: set[str] | frozenset[str]
