@@ -162,7 +162,7 @@ def test_bad_structure_is_refused_with_the_field_named(
         db_params: dict[str, Any]) -> None:
     error = refusal(db_params, decision)
     assert error.pgcode == "22023"
-    assert words in error.diag.message_primary
+    assert words in str(error.diag.message_primary)
     assert error.diag.column_name == field
     assert db.execute_query("SELECT count(*) AS n FROM analysis_decision", [])[0]["n"] == 0
 

@@ -153,7 +153,9 @@ class Executor(threading.Thread):
 
     def __init__(self, db_params: dict[str, Any], broker: AlpacaBroker, settings: Settings):
         super().__init__(name="n8n-executor", daemon=True)
-        self.args, self.stop, self.errors = (db_params, broker, settings), threading.Event(), []
+        self.args = (db_params, broker, settings)
+        self.stop = threading.Event()
+        self.errors: list[Exception] = []
 
     def run(self) -> None:
         while not self.stop.is_set():

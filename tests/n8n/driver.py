@@ -68,7 +68,8 @@ class Builder:
 
     def call(self, name: str, workflow_id: str, after: str, continue_on_error: bool = False
              ) -> str:
-        extra = {"onError": "continueRegularOutput"} if continue_on_error else {}
+        extra: dict[str, Any] = (
+            {"onError": "continueRegularOutput"} if continue_on_error else {})
         return self.add(name, "executeWorkflow", 1.3, {
             "source": "database",
             "workflowId": {"__rl": True, "value": workflow_id, "mode": "id"},
