@@ -8,6 +8,7 @@ give decisions the executor carries out, and the look-up must return the live tr
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,7 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.paper_exchange import PaperExchange
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "n8n.md"
-NAMES = ("lookup", "new_trade", "no_action", "amend", "cancel", "outcome")
+NAMES = ("lookup", "submit", "new_trade", "no_action", "amend", "cancel", "outcome")
 
 
 def guide_sql() -> dict[str, str]:
@@ -132,3 +133,18 @@ def test_the_lookup_finds_a_filled_trade_as_a_position(
     [read] = n8n(db_params, sql["outcome"], cancel["id"])
     assert read["terminal_state"] == "REJECTED" and "already filled" in read["reason"]
     assert [p.qty for p in broker.get_positions()] == [Decimal(10)]
+
+
+def test_the_submit_statement_takes_the_whole_decision_as_one_parameter(
+        sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], broker: AlpacaBroker,
+        settings: Settings, exchange: PaperExchange) -> None:
+    # As n8n binds {{ [JSON.stringify($json)] }}: one string, commas and quotes included.
+    decision = {"ticker": "AAPL", "primary_action": "NEW_TRADE", "side": "BUY",
+                "trade_style": "SWING", "entry_price": "180.00", "stop_loss": "171.00",
+                "take_profit": "198.00", "quantity": 10,
+                "reasoning": "breakout, retest; it's \"clean\" — 上昇"}
+    [new] = n8n(db_params, sql["submit"], json.dumps(decision, ensure_ascii=False))
+    run(db_params, broker, settings)
+    assert outcome(db, new["decision_id"])["terminal_state"] == "EXECUTED"
+    row = db.get_by_id("analysis_decision", new["decision_id"])
+    assert row is not None and row["decision"] == decision and row["ticker"] == "AAPL"
