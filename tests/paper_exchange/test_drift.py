@@ -37,7 +37,7 @@ def order_drifted(order: dict[str, Any]) -> None:
 
 @pytest.fixture
 def drifting(ctl):
-    assert ctl.set_drift(True) == {"on": True}
+    assert ctl.set_drift(True) == {"on": True, "omit": {}}
     return ctl
 
 
@@ -169,16 +169,26 @@ def test_switching_off_or_reset_restores_todays_bodies(exchange, drifting):
     account = http(exchange, "GET", "/v2/account")
     assert not UNKNOWN & set(account) and "cash" in account and "currency" in account
     assert http(exchange, "GET", "/v2/positions") == []
-    assert http(exchange, "GET", "/control/drift") == {"on": False}
-    drifting.set_drift(True)
+    assert http(exchange, "GET", "/control/drift") == {"on": False, "omit": {}}
+    drifting.set_drift(True, omit={"asset": ["class"]})
     drifting.reset()
-    assert http(exchange, "GET", "/control/drift") == {"on": False}
+    assert http(exchange, "GET", "/control/drift") == {"on": False, "omit": {}}
     assert "currency" in http(exchange, "GET", "/v2/account")
 
 
-def test_drift_switch_refuses_a_non_boolean(exchange):
+def test_omit_drops_needed_fields_too(exchange, ctl):
+    answer = ctl.set_drift(True, omit={"asset": ["class", "tradable"], "order": ["legs"]})
+    assert answer["omit"] == {"asset": ["class", "tradable"], "order": ["legs"]}
+    asset = http(exchange, "GET", "/v2/assets/AAPL")
+    assert set(asset) - UNKNOWN == NEEDED["asset"] - {"class", "tradable"}
+    assert "legs" not in http(exchange, "GET", "/v2/orders?nested=true")[0]  # the decoy
+
+
+@pytest.mark.parametrize("body", [{"on": "yes"}, {"on": True, "omit": ["class"]},
+                                  {"on": True, "omit": {"asset": "class"}}])
+def test_drift_switch_refuses_nonsense(exchange, body):
     with pytest.raises(Exception, match="422"):
-        http(exchange, "POST", "/control/drift", {"on": "yes"})
+        http(exchange, "POST", "/control/drift", body)
 
 
 def test_docs_table_matches_needed():

@@ -148,10 +148,12 @@ class ExchangeControl:
     def state(self) -> dict[str, Any]:
         return self._call("GET", "/control/state")
 
-    def set_drift(self, on: bool) -> dict[str, Any]:
+    def set_drift(self, on: bool, omit: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """Drift every trading-API body and stream frame (unknown fields added, fields not in
-        broker/needed.py's NEEDED omitted, decoys listed) or stop; answers {"on": bool}."""
-        return self._call("POST", "/control/drift", {"on": on})
+        broker/needed.py's NEEDED omitted, decoys listed) or stop. `omit` ({kind: [field]})
+        drops needed fields too. Answers {"on": bool, "omit": {...}}."""
+        return self._call("POST", "/control/drift",
+                          {"on": on, **({"omit": omit} if omit else {})})
 
     def reset(self) -> dict[str, Any]:
         """Back to the start state (orders, positions, cash, clock, prices, settings); the state."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from aiohttp import web
 
@@ -15,17 +16,35 @@ routes = web.RouteTableDef()
 
 @routes.post("/control/drift")
 async def set_drift(request: web.Request) -> web.Response:
-    on = (await json_body(request)).get("on")
+    """{"on": true} or {"on": false}; optional "omit": {"asset": ["class"]} leaves needed
+    fields out too (while on), so a test can watch the adapter name a broken answer."""
+    body = await json_body(request)
+    on = body.get("on")
     if not isinstance(on, bool):
         raise ValueError('body must be {"on": true} or {"on": false}')
     venue = request.app[VENUE]
-    drift.set_drift(venue, on)
-    return reply({"on": drift.is_on(venue)})
+    drift.set_drift(venue, on, _omit(body.get("omit")))
+    return _drift_state(request)
+
+
+def _omit(raw: Any) -> dict[str, frozenset[str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(f, str) for f in v)
+            for k, v in raw.items()):
+        raise ValueError('omit must be {"kind": ["field", ...], ...}')
+    return {kind: frozenset(fields) for kind, fields in raw.items()}
+
+
+def _drift_state(request: web.Request) -> web.Response:
+    venue = request.app[VENUE]
+    return reply({"on": drift.is_on(venue), "omit": drift.omitted(venue)})
 
 
 @routes.get("/control/drift")
 async def get_drift(request: web.Request) -> web.Response:
-    return reply({"on": drift.is_on(request.app[VENUE])})
+    return _drift_state(request)
 
 
 @routes.post("/control/borrow_status")

@@ -34,14 +34,19 @@ if TYPE_CHECKING:
     from trading_monitor.paper_exchange.venue import Venue
 
 Body = Any
+Omit = Mapping[str, frozenset[str]]
 
 
 @dataclass(frozen=True)
 class Ask:
-    """What a reshaping may look at: the request's query and the exchange's time."""
+    """What a reshaping may look at: the request's query, the exchange's time, the switch."""
 
     query: Mapping[str, str]
     now: datetime
+    omit: Omit
+
+    def shape(self, obj: Any, kind: str | None) -> Any:
+        return shape(obj, kind, self.omit)
 
 
 Reshape = Callable[[Body, Ask], Body]
@@ -51,6 +56,7 @@ Reshape = Callable[[Body, Ask], Body]
 class _Switch:
     on: bool
     generation: int  # the venue's reset generation it was set in: a reset turns it off
+    omit: Omit  # needed fields to leave out as well, to provoke a contract error
 
 
 _SWITCHES: WeakKeyDictionary[Venue, _Switch] = WeakKeyDictionary()
@@ -62,13 +68,24 @@ _SERVING: ContextVar[Venue | None] = ContextVar("drift_serving", default=None)
 _LAST = threading.local()
 
 
-def set_drift(venue: Venue, on: bool) -> None:
-    _SWITCHES[venue] = _Switch(on, venue.generation)
+def set_drift(venue: Venue, on: bool, omit: Omit | None = None) -> None:
+    _SWITCHES[venue] = _Switch(on, venue.generation, dict(omit or {}))
+
+
+def _switch(venue: Venue) -> _Switch | None:
+    switch = _SWITCHES.get(venue)
+    if switch is None or not switch.on or switch.generation != venue.generation:
+        return None
+    return switch
 
 
 def is_on(venue: Venue) -> bool:
-    switch = _SWITCHES.get(venue)
-    return switch is not None and switch.on and switch.generation == venue.generation
+    return _switch(venue) is not None
+
+
+def omitted(venue: Venue) -> dict[str, list[str]]:
+    switch = _switch(venue)
+    return {} if switch is None else {k: sorted(v) for k, v in switch.omit.items()}
 
 
 def serving(venue: Venue) -> None:
@@ -90,15 +107,19 @@ def unknown_fields() -> dict[str, Any]:
             "x_drift_object": {"x_drift_nested": "drift", "x_drift_list": [1, "two", None]}}
 
 
-def shape(obj: Any, kind: str | None) -> Any:
-    """Keep only NEEDED[kind] (all keys for a kind NEEDED does not list), add unknown ones."""
+def shape(obj: Any, kind: str | None, omit: Omit | None = None) -> Any:
+    """Keep only NEEDED[kind] (all keys for a kind NEEDED does not list), add unknown ones.
+
+    `omit` (kind -> fields, from the switch) drops needed fields too: a broken answer.
+    """
     if not isinstance(obj, dict):
         return obj
     keep = NEEDED.get(kind) if kind is not None else None
-    out = {k: v for k, v in obj.items()
-           if keep is None or k in keep or (kind == "order" and k == "legs")}
+    gone = (omit or {}).get(kind or "", frozenset())
+    out = {k: v for k, v in obj.items() if k not in gone and (
+        keep is None or k in keep or (kind == "order" and k == "legs"))}
     if kind == "order" and isinstance(out.get("legs"), list):
-        out["legs"] = [shape(leg, "order") for leg in out["legs"]]
+        out["legs"] = [shape(leg, "order", omit) for leg in out["legs"]]
     return {**out, **unknown_fields()}
 
 
@@ -115,72 +136,73 @@ def _everywhere(body: Body) -> Body:
 
 
 def _one(kind: str) -> Reshape:
-    return lambda body, _ask: shape(body, kind)
+    return lambda body, ask: ask.shape(body, kind)
 
 
 def _each(kind: str) -> Reshape:
-    return lambda body, _ask: [shape(item, kind) for item in body]
+    return lambda body, ask: [ask.shape(item, kind) for item in body]
 
 
-def _multi_status(body: Body, _ask: Ask) -> Body:
+def _multi_status(body: Body, ask: Ask) -> Body:
     """DELETE /v2/orders and /v2/positions: each entry's 200 body is an order."""
-    return [shape({**entry, "body": shape(entry["body"], "order")}, None)
-            if entry.get("status") == 200 else shape(entry, None) for entry in body]
+    return [ask.shape({**entry, "body": ask.shape(entry["body"], "order")}, None)
+            if entry.get("status") == 200 else ask.shape(entry, None) for entry in body]
 
 
 def _orders(body: Body, ask: Ask) -> Body:
-    return decoys.place(ask.query, [shape(o, "order") for o in body], ask.now,
-                        decoys.order, lambda o: shape(o, "order"), "limit", 50)
+    return decoys.place(ask.query, [ask.shape(o, "order") for o in body], ask.now,
+                        decoys.order, lambda o: ask.shape(o, "order"), "limit", 50)
 
 
-def _positions(body: Body, _ask: Ask) -> Body:
-    return [*(shape(p, "position") for p in body),
-            shape(decoys.position(), "position")]
+def _positions(body: Body, ask: Ask) -> Body:
+    return [*(ask.shape(p, "position") for p in body),
+            ask.shape(decoys.position(), "position")]
 
 
-def _activity(item: Any) -> Any:
+def _activity(item: Any, ask: Ask) -> Any:
     kind = "fill_activity" if item.get("activity_type") == "FILL" else "activity"
-    return shape(item, kind)
+    return ask.shape(item, kind)
 
 
 def _activities(body: Body, ask: Ask) -> Body:
-    return decoys.place(ask.query, [_activity(a) for a in body], ask.now,
-                        decoys.activity, _activity, "page_size", 100)
+    return decoys.place(ask.query, [_activity(a, ask) for a in body], ask.now,
+                        decoys.activity, lambda a: _activity(a, ask), "page_size", 100)
 
 
-def _activities_of_type(body: Body, _ask: Ask) -> Body:
-    return [_activity(a) for a in body]
+def _activities_of_type(body: Body, ask: Ask) -> Body:
+    return [_activity(a, ask) for a in body]
 
 
 # -- market data: symbol-keyed maps are maps, not objects, so they get no unknown keys ------
 
 
 def _by_symbol(field: str, kind: str) -> Reshape:
-    def reshape(body: Body, _ask: Ask) -> Body:
-        inner = {s: shape(v, kind) for s, v in body[field].items()}
-        return shape({**body, field: inner}, None)
+    def reshape(body: Body, ask: Ask) -> Body:
+        inner = {s: ask.shape(v, kind) for s, v in body[field].items()}
+        return ask.shape({**body, field: inner}, None)
     return reshape
 
 
-def _bar_pages(body: Body, _ask: Ask) -> Body:
-    bars = {s: [shape(b, "bar") for b in v] for s, v in body["bars"].items()}
-    return shape({**body, "bars": bars}, None)
+def _bar_pages(body: Body, ask: Ask) -> Body:
+    bars = {s: [ask.shape(b, "bar") for b in v] for s, v in body["bars"].items()}
+    return ask.shape({**body, "bars": bars}, None)
 
 
 _SNAPSHOT_PARTS = {"latestTrade": "latest_trade", "latestQuote": "quote", "minuteBar": "bar",
                    "dailyBar": "bar", "prevDailyBar": "bar"}
 
 
-def _snapshots(body: Body, _ask: Ask) -> Body:
-    return {s: shape({k: shape(v, _SNAPSHOT_PARTS.get(k)) for k, v in snap.items()}, None)
+def _snapshots(body: Body, ask: Ask) -> Body:
+    return {s: ask.shape({k: ask.shape(v, _SNAPSHOT_PARTS.get(k)) for k, v in snap.items()},
+                         None)
             for s, snap in body.items()}
 
 
-def _corporate_actions(body: Body, _ask: Ask) -> Body:
+def _corporate_actions(body: Body, ask: Ask) -> Body:
     """Market data's corporate actions: lists grouped by type (a map: no unknown keys)."""
-    groups = {group: [shape(a, "corporate_action") for a in listings]
+    groups = {group: [ask.shape(a, "corporate_action") for a in listings]
               for group, listings in body["corporate_actions"].items()}
-    return shape({**body, "corporate_actions": groups}, None)
+    return ask.shape({**body, "corporate_actions": groups}, None)
 
 
 RESHAPE: dict[str, Reshape] = {
@@ -215,13 +237,14 @@ RESHAPE: dict[str, Reshape] = {
 
 def reshape_reply(venue: Venue, request: web.Request, key: str, resp: web.Response) -> None:
     """Drift one answer in place, if its exchange drifts (only 2xx JSON bodies change)."""
-    if not is_on(venue) or not 200 <= resp.status < 300:
+    switch = _switch(venue)
+    if switch is None or not 200 <= resp.status < 300:
         return
     if resp.content_type != "application/json" or not isinstance(resp.body, bytes):
         return
     body = json.loads(resp.body)
     reshape = RESHAPE.get(key)
-    ask = Ask(request.query, venue.now)
+    ask = Ask(request.query, venue.now, switch.omit)
     drifted = reshape(body, ask) if reshape is not None else _everywhere(body)
     resp.text = json.dumps(drifted, separators=(",", ":"))
 
@@ -229,9 +252,10 @@ def reshape_reply(venue: Venue, request: web.Request, key: str, resp: web.Respon
 def stream_frame(frame: dict[str, Any]) -> dict[str, Any]:
     """A trade_updates frame as it goes out: drifted when its exchange drifts."""
     venue = _current()
-    if venue is None or not is_on(venue):
+    switch = None if venue is None else _switch(venue)
+    if switch is None:
         return frame
-    data = shape(frame["data"], "trade_update")
+    data = shape(frame["data"], "trade_update", switch.omit)
     if isinstance(data.get("order"), dict):
-        data["order"] = shape(data["order"], "order")
+        data["order"] = shape(data["order"], "order", switch.omit)
     return shape({**frame, "data": data}, None)
