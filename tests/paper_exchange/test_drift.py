@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import websockets
 from tests.paper_exchange.raw import get, patch, post
 from tests.paper_exchange.test_today_bodies import http
 from trading_monitor.broker.needed import NEEDED
+from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.paper_exchange import drift_decoys as decoys
 
 UNKNOWN = {"x_drift_field", "x_drift_object"}
@@ -198,3 +200,33 @@ def test_docs_table_matches_needed():
     rows = re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE)
     table = {kind: frozenset(re.findall(r"`(\w+)`", fields)) for kind, fields in rows}
     assert table == dict(NEEDED)
+
+
+def test_fills_on_the_exchanges_own_clock_tick_are_drifted_too():
+    """In accelerated mode the open's fill is sent by the ticker, outside any request."""
+    before_open = datetime(2026, 11, 20, 14, 29, 58, tzinfo=timezone.utc)
+    frames: list[dict[str, Any]] = []
+    with PaperExchange(seed=3, start=before_open, clock_mode="accelerated", speed=10,
+                       random_walk=False).start() as ex:
+        ex.control.set_drift(True)
+
+        async def listen() -> None:
+            async with websockets.connect(ex.stream_url) as ws:
+                await ws.send(json.dumps({"action": "auth", "data": {"key_id": "k",
+                                                                     "secret_key": "s"}}))
+                await ws.recv()
+                await ws.send(json.dumps({"action": "listen",
+                                          "data": {"streams": ["trade_updates"]}}))
+                await ws.recv()
+                order = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
+                         "time_in_force": "day"}
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: http(ex, "POST", "/v2/orders", order))
+                for _ in range(2):
+                    frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+
+        asyncio.run(listen())
+    assert [f["data"]["event"] for f in frames] == ["new", "fill"]
+    for frame in frames:
+        drifted(frame["data"], "trade_update")
+        order_drifted(frame["data"]["order"])
