@@ -180,7 +180,7 @@ def test_the_contract_error_is_alerted_deferred_and_kept_for_health(db, db_param
     report = run(db_params, broker, settings)
     ((_, _, label, reason),) = report.outcomes
     assert label == "DEFERRED" and "asset.class" in reason
-    assert not db.query("decision_outcome", {"decision_id": d})
+    assert not db.query("decision_outcome", {"analysis_decision_id": d})
     assert any(r.getMessage().startswith("ALERT broker contract broken")
                for r in caplog.records)
     (state,) = db.query("system_state", {"key": CONTRACT_KEY})
