@@ -290,7 +290,11 @@ def test_workflows_in_a_real_n8n_carry_every_decision_intact(
         cancel["decision_id"], True, "EXECUTED")
     assert [o["status"] for o in orders_at_broker(exchange)
             if o["id"] == replacement["existing_order_id"]] == ["canceled"]
-    assert [f["open_trade"] for f in items(result, "Look up 5")] == [False]
+    last = items(result, "Look up 5")
+    assert [(f["ticker"], f["open_trade"]) for f in last] == [
+        ("AAPL", False), ("TSLA", True), ("MSFT", False)]
+    assert last[1]["existing_trade_journal_id"] == tsla["id"]
+    assert items(result, "Look up 5 at once") == last  # many tickers in one call: the same
     for decision_id in (aged_id, amend["decision_id"], cancel["decision_id"]):
         stored = db.get_by_id("analysis_decision", decision_id)
         assert stored is not None and "," in stored["decision"]["reasoning"]

@@ -66,14 +66,14 @@ class Builder:
     def code(self, name: str, js: str, after: str | None) -> str:
         return self.add(name, "code", 2, {"jsCode": js}, after)
 
-    def call(self, name: str, workflow_id: str, after: str, continue_on_error: bool = False
-             ) -> str:
+    def call(self, name: str, workflow_id: str, after: str, continue_on_error: bool = False,
+             mode: str = "each") -> str:
         extra: dict[str, Any] = (
             {"onError": "continueRegularOutput"} if continue_on_error else {})
         return self.add(name, "executeWorkflow", 1.3, {
             "source": "database",
             "workflowId": {"__rl": True, "value": workflow_id, "mode": "id"},
-            "mode": "each", "options": {"waitForSubWorkflow": True}}, after, **extra)
+            "mode": mode, "options": {"waitForSubWorkflow": True}}, after, **extra)
 
     def postgres(self, name: str, query: str, replacement: str | None, after: str,
                  output: int = 0, **extra: Any) -> str:
@@ -177,7 +177,10 @@ def build() -> dict[str, Any]:
                      found)
     submitted = b.call("Submit 4", SUBMIT_ID, decided)
     done = b.wait_until_executed("4", submitted)
-    b.call("Look up 5", LOOKUP_ID, b.code("Tickers 5", emit([{"ticker": "AAPL"}]), done))
+    last = b.code("Tickers 5", emit([{"ticker": "AAPL"}, {"ticker": "tsla"}, {"ticker": "MSFT"}]),
+                  done)
+    b.call("Look up 5", LOOKUP_ID, last)
+    b.call("Look up 5 at once", LOOKUP_ID, last, mode="once")  # many tickers in one call
 
     return {"id": DRIVER_ID, "name": "trading-monitor test driver", "active": False,
             "settings": {"executionOrder": "v1"}, "nodes": b.nodes,
