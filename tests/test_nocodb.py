@@ -552,3 +552,14 @@ def test_a_schema_anyone_may_create_in_is_reported(db, db_params, roles):
     out = make_role(db, roles(db_params))
     assert any(line.startswith("warning:") and "REVOKE CREATE ON SCHEMA public FROM PUBLIC"
                in line for line in out)
+
+
+
+def test_the_role_may_submit_a_decision_through_the_function(db, db_params, role):
+    """n8n's one safe way in (migration 0011): nocodb-role grants EXECUTE to its role, also
+    to a role made after the migration ran."""
+    with as_role(db_params, role) as nc:
+        (found,) = rows(nc, "SELECT submit_decision(%s::jsonb) AS id",
+                        ['{"ticker": "AAPL", "primary_action": "NO_ACTION"}'])
+    decision_id = found["id"]
+    assert db.get_by_id("analysis_decision", decision_id)["ticker"] == "AAPL"

@@ -3,9 +3,9 @@
     trading-monitor nocodb-role --role trading_monitor_nocodb --password-env NOCODB_DB_PASSWORD
 
 The role reads every table and view of the schema and writes only what a trader may edit:
-`analysis_decision` (insert, update) and the operator's rows of `system_state` (the kill
-switch: insert, and update of value and reason, under row-level security). Nothing else: no
-DELETE anywhere, no write through a view, to a lifecycle table or to event_log.
+`analysis_decision` (insert, update; and n8n's `submit_decision(jsonb)`) and the operator's
+rows of `system_state` (the kill switch: insert, and update of value and reason, under
+row-level security). Nothing else: no DELETE, no write through a view or to a lifecycle table.
 
 Run it again at any time: it creates or alters the role, revokes what is more, grants what is
 missing, and checks the role's effective privileges (memberships included) before it commits.
@@ -46,9 +46,8 @@ from trading_monitor.nocodb_verify import (
 )
 
 DEFAULT_ROLE = "trading_monitor_nocodb"
-# The system_state rows a trader may set from NocoDB. The halts are cleared with
-# `trading-monitor resume` (audited); installation_id, fill_cursor and the monitors' state
-# belong to the jobs.
+# The system_state rows a trader may set from NocoDB. The halts are cleared with `resume`
+# (audited); installation_id, fill_cursor and the monitors' state belong to the jobs.
 OPERATOR_KEYS = ("kill_switch",)
 BASELINE_POLICY = "tm_every_row"  # 0009_nocodb.sql
 
@@ -88,8 +87,7 @@ def _columns(names: Sequence[str]) -> sql.Composable:
 
 
 def _one(db: TradingDB, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
-    rows = db.execute_query(query, params)
-    return rows[0] if rows else None
+    return next(iter(db.execute_query(query, params)), None)
 
 
 def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
@@ -152,8 +150,10 @@ def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
                         "WHERE c.oid = pg_get_serial_sequence(%s, 'id')::regclass",
                     [f"{SCHEMA}.analysis_decision"])
+    submit = _one(db, "SELECT 1 AS ok WHERE to_regprocedure(%s) IS NOT NULL",
+                  [f"{SCHEMA}.submit_decision(jsonb)"])
     return {"dbname": here["dbname"], "me": here["me"], "exists": found is not None,
-            "can_login": bool(found and found["rolcanlogin"]),
+            "can_login": bool(found and found["rolcanlogin"]), "submit": submit is not None,
             "decision_sequence": (sequence["nsp"], sequence["rel"]) if sequence else None}
 
 
@@ -178,10 +178,9 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
     add(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, r))
     add(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(s, r))
     add(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(s, r))
-    add(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(database_identifier(facts["dbname"]),
-                                                              r))
-    add(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database_identifier(facts["dbname"]),
-                                                             r))
+    database = database_identifier(facts["dbname"])
+    add(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(database, r))
+    add(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, r))
     add(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, r))
     # Read everything, views included, and what this user creates later (new migrations).
     add(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, r))
@@ -191,6 +190,8 @@ def plan(role: str, facts: dict[str, Any], verifier: str | None,
     if facts["decision_sequence"]:
         add(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
             sequence_identifier(facts["decision_sequence"]), r))
+    if facts.get("submit"):  # n8n's way to write a decision (migration 0011)
+        add(sql.SQL("GRANT EXECUTE ON FUNCTION {}.submit_decision(jsonb) TO {}").format(s, r))
     # system_state: insert a row, change value and reason; never its key, never a delete.
     add(sql.SQL("GRANT INSERT ON {} TO {}").format(state, r))
     add(sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
