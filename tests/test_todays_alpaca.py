@@ -141,7 +141,11 @@ def test_a_position_of_an_unknown_asset_class_leaves_the_monitors_working(db, db
     assert broker.get_positions() == []  # never traded, adopted, protected or flattened
     exchange.control.advance(120)
     assert monitor(db_params, broker, settings).problems == []
-    watch(db_params, broker, settings)
+    report = watch(db_params, broker, settings)
+    assert [a for a in report.actions if a.startswith("left alone")] == [
+        f"left alone: 1000 {drift_decoys.POSITION_SYMBOL} of asset class "
+        f"'{drift_decoys.ASSET_CLASS}', which trading-monitor does not trade"]
+    assert report.status == "PASS"
     assert not db.query("trade_journal", {"symbol": drift_decoys.POSITION_SYMBOL})
 
 

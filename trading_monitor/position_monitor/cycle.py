@@ -49,11 +49,15 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report = PositionReport()
     start = m.broker.requests_sent
     sync = sync_orders(m)
-    positions = m.broker.get_positions()
+    every = m.broker.get_positions(include_unmanaged=True)
+    positions = [p for p in every if p.managed]
     account = m.broker.get_account()
     report.positions = len(positions)
     failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
     report.failing, report.actions = failing, done
+    # Reported, never touched: a class we do not trade (a treasury, a class Alpaca adds).
+    report.actions += [f"left alone: {p.qty} {p.symbol} of asset class {p.asset_class!r}, "
+                       "which trading-monitor does not trade" for p in every if not p.managed]
     report.status = "FAIL" if failing else "PASS"
     trades = open_trades(m)
     symbols = {t.journal["symbol"] for t in trades if t.state.status.value == "POSITION"}
