@@ -16,7 +16,8 @@ from trading_monitor.paper_exchange.plumbing import COUNTERS, HUB, VENUE, json_b
 __all__ = ["ControlError", "ExchangeControl", "routes"]  # the client is re-exported here
 
 routes = web.RouteTableDef()
-PLAYED = ("cancel_pending", "cancel_refused", "rejected_after_accept", "lagged_position_reads")
+PLAYED = ("cancel_pending", "cancel_refused", "rejected_after_accept", "lagged_position_reads",
+          "replace_refused", "replace_rejected_after_accept")
 
 
 def _decimal(raw: Any, name: str) -> Decimal:

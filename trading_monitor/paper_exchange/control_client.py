@@ -113,6 +113,13 @@ class ExchangeControl:
         return self._call("POST", "/control/rules", {
             k: (str(v) if isinstance(v, Decimal) else v) for k, v in switches.items()})
 
+    def set_replace_behavior(self, mode: str,
+                             client_order_id: str | None = None) -> dict[str, Any]:
+        """"accept" (default; without an id it clears the rest), "refuse" (422) or
+        "reject_after_accept" (200, then the replacement is rejected and the old order lives)."""
+        return self._call("POST", "/control/replace_behavior",
+                          {"mode": mode, "client_order_id": client_order_id})
+
     def rules(self) -> dict[str, Any]:
         return self._call("GET", "/control/rules")
 

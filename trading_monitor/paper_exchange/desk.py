@@ -14,6 +14,9 @@ from trading_monitor.paper_exchange.market import Market
 from trading_monitor.paper_exchange.orders import ApiError, Order, unprocessable
 
 CANCEL_MODES = ("immediate", "pending", "refuse")
+# How a PATCH is answered: normally; refused (422); or 200 and the replacement rejected
+# right after, the old order staying live (R14: "a 200 doesn't guarantee it").
+REPLACE_MODES = ("accept", "refuse", "reject_after_accept")
 # Alpaca accepts no replace while one of these is in flight (trading-api.json).
 NOT_REPLACEABLE = ("pending_cancel", "pending_replace", "pending_new", "accepted")
 REJECTABLE = ("new", "accepted", "pending_new", "partially_filled", "pending_cancel")
@@ -36,6 +39,17 @@ class Desk(Book):
         self.cancel_rules: dict[str, CancelRule] = {}  # by client_order_id
         # How often a cancel behaviour or a rejection was played (GET /control/fault_counts).
         self.played: Counter[str] = Counter()
+        self.replace_modes: dict[str, str] = {}  # by client_order_id, "*" for every order
+        self.doomed: list[tuple[Order, Order]] = []  # (old, replacement) to reject next
+
+    def set_replace_behavior(self, mode: str, client_order_id: str | None) -> dict[str, str]:
+        if mode not in REPLACE_MODES:
+            raise ValueError(f"mode must be one of {REPLACE_MODES}")
+        if client_order_id is None and mode == "accept":
+            self.replace_modes.clear()
+        else:
+            self.replace_modes[client_order_id or "*"] = mode
+        return dict(self.replace_modes)
 
     # -- cancel behaviour ----------------------------------------------------------------------
 
@@ -127,6 +141,10 @@ class Desk(Book):
     def run_timers(self, now: datetime) -> None:
         """Due pending cancels go through; orders past `expires_at` end: day orders `expired`,
         GTC orders `canceled` (the aged-order policy's auto cancel)."""
+        doomed, self.doomed = self.doomed, []
+        for old, new in doomed:
+            self.close(new, "rejected", now)
+            self.emit("order_replace_rejected", old, now)
         for order in self.prune():
             if (order.status == "pending_cancel" and order.cancel_due is not None
                     and order.cancel_due <= now):
@@ -152,6 +170,10 @@ class Desk(Book):
             raise unprocessable(f'order is already in "{old.status}" state')
         if old.filled_qty > 0:
             raise unprocessable("cannot replace a partially filled order")
+        mode = self.replace_modes.get(old.client_order_id, self.replace_modes.get("*", "accept"))
+        if mode == "refuse":
+            self.played["replace_refused"] += 1
+            raise unprocessable("order is not replaceable")
         fields = risk.replacement_fields(old, changes)
         if old.converted_from == "stop" and "stop_price" in fields and "limit_price" not in fields:
             # A buy stop held as a stop-limit keeps its markup over the new stop.
@@ -176,6 +198,13 @@ class Desk(Book):
             new.hwm = self.market.price(new.symbol)
             new.stop_price = risk.trail_stop(new)
         self.add(new)
+        if mode == "reject_after_accept":
+            # Answered as accepted; rejected at the next settle (run_timers), the old order
+            # untouched and live all along.
+            self.played["replace_rejected_after_accept"] += 1
+            new.legs = []
+            self.doomed.append((old, new))
+            return new
         for leg_id in new.legs:
             self.orders[leg_id].parent_id = new.id
         parent = self.orders.get(old.parent_id or "")

@@ -35,6 +35,14 @@ def _flag(body: dict[str, Any], name: str, default: bool | None = False) -> bool
     return value
 
 
+@routes.post("/control/replace_behavior")
+async def replace_behavior(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    engine = request.app[VENUE].engine
+    return reply({"orders": engine.set_replace_behavior(str(body.get("mode", "")),
+                                                        body.get("client_order_id") or None)})
+
+
 @routes.post("/control/halt")
 async def halt(request: web.Request) -> web.Response:
     body = await json_body(request)
