@@ -14,6 +14,7 @@ import logging
 from datetime import date
 from decimal import Decimal
 
+from trading_monitor.alerts import alert
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.runs import log_event
 
@@ -29,7 +30,7 @@ def set_halt(db: TradingDB, run_id: str, key: str, value: str, reason: str) -> b
     db.named_update("set_system_value", {"key": key, "value": value, "reason": reason[:1000]})
     log_event(db, run_id, "system_state", None, "halt_set", f"{key}: {reason}",
               to_status=value)
-    log.error("ALERT new entries halted (%s): %s", key, reason)
+    alert(log, "halt", key, "new entries halted (%s): %s", key, reason)
     return True
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trading_monitor.alerts import alert
 from trading_monitor.exceptions import BrokerContractError
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,7 @@ def end() -> None:
 
 
 def broken(exc: BrokerContractError) -> None:
-    log.error("ALERT %s", exc, extra={"alert_kind": "broker_contract",
-                                      "alert_subject": f"{exc.endpoint} {exc.field}"})
+    alert(log, "broker_contract", f"{exc.endpoint} {exc.field}", "%s", exc)
     seen: ContractLog | None = getattr(_local, "log", None)
     if seen is not None:
         seen.broken[exc.endpoint] = exc

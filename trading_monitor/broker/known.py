@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from trading_monitor.alerts import alert
+
 log = logging.getLogger(__name__)
 
 ORDER_STATUS = frozenset({
@@ -76,10 +78,9 @@ def note_unknown(kind: str, field: str, value: str) -> bool:
         first = (kind, field, value) not in _seen
         _seen.add((kind, field, value))
     if first and (kind, field) in ALERTED:
-        log.error("ALERT the broker sent an order status we do not know (%r): such an order "
-                  "counts as neither final nor protecting; we wait for a status we know",
-                  value, extra={"alert_kind": "broker_unknown_value",
-                                "alert_subject": f"{kind}.{field}={value}"})
+        alert(log, "broker_unknown_value", f"{kind}.{field}={value}",
+              "the broker sent an order status we do not know (%r): such an order counts as "
+              "neither final nor protecting; we wait for a status we know", value)
     elif first:
         log.warning("the broker sent %s.%s = %r, a value we do not know; kept as sent and "
                     "treated conservatively", kind, field, value)

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from trading_monitor.alerts import alert
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.exceptions import TradingMonitorError
@@ -44,8 +45,9 @@ def defer_or_give_up(db: TradingDB, ex: Executor, row: Row, result: Deferred
         log_event(db, ex.run_id, "analysis_decision", row["id"], "deferred", result.reason)
         return result
     history = _history([*earlier, result.reason])
-    log.error("ALERT decision #%s deferred %d times; rejected: %s", row["id"], len(earlier) + 1,
-              result.reason)
+    alert(log, "decision_deferred", f"decision #{row['id']}",
+          "decision #%s deferred %d times; rejected: %s", row["id"], len(earlier) + 1,
+          result.reason)
     return Final(TerminalState.REJECTED,
                  f"gave up after {len(earlier) + 1} deferrals (MAX_DEFERRALS="
                  f"{ex.config.max_deferrals}); reasons: {history}")
