@@ -24,6 +24,7 @@ def test_new_trade_costs_one_post_plus_the_cycle_reads(db, db_params, broker, se
     run(db_params, broker, settings)
     assert _requests(exchange) == {
         "GET /v2/account": 1, "GET /v2/positions": 1, "GET /v2/clock": 1,
+        "GET /v2/account/activities": 1,  # today's deposits and withdrawals (daily loss)
         "GET /v2/stocks/snapshots": 1, "GET /v2/assets/{symbol_or_asset_id}": 1,
         "POST /v2/orders": 1}
 
@@ -47,6 +48,7 @@ def test_amend_costs_the_cancel_the_cycle_reads_and_one_post(db, db_params, brok
     run(db_params, broker, settings)
     assert _requests(exchange) == {
         "GET /v2/account": 1, "GET /v2/positions": 1, "GET /v2/clock": 1,
+        "GET /v2/account/activities": 1,
         "GET /v2/stocks/snapshots": 1, "GET /v2/assets/{symbol_or_asset_id}": 1,
         "GET /v2/orders/{id}": 2, "DELETE /v2/orders/{id}": 1, "POST /v2/orders": 1}
 

@@ -111,7 +111,8 @@ class Executor:
         if self._view is None:
             self._reading = read_account_view(
                 self.db, self.broker, trading_halted=self.config.trading_halted,
-                market_data=self._wants_market_data(), feed=self.config.data_feed)
+                market_data=self._wants_market_data(), feed=self.config.data_feed,
+                cash_flows=self.limits.max_daily_loss is not None)
             if not self.dry_run:
                 record_start_of_day(self.db, self.run_id, self._reading)
             self._view = self._reading.view

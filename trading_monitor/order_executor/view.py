@@ -18,9 +18,9 @@ from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.decision import Action, DecisionInvalid, parse_decision
-from trading_monitor.domain.risk import AccountView
+from trading_monitor.domain.risk import AccountView, net_cash_flow
 from trading_monitor.halts import active_halt
-from trading_monitor.snapshots import has_snapshot, record_snapshot, start_of
+from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot, start_of
 
 NEW_YORK = pytz.timezone("America/New_York")
 ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
@@ -49,14 +49,16 @@ class AccountReading:
 
 
 def read_account_view(db: TradingDB, broker: Broker, *, trading_halted: bool,
-                      market_data: bool = True, feed: str = "iex") -> AccountReading:
+                      market_data: bool = True, feed: str = "iex", cash_flows: bool = False
+                      ) -> AccountReading:
+    """The account as the risk rules see it. `cash_flows`: read today's deposits and
+    withdrawals (one request) so the daily loss leaves them out."""
     account = broker.get_account()
     positions = broker.get_positions()
     clock = broker.get_clock()
     # One batched request for every symbol still waiting to enter, not one per decision.
     market = broker.market_snapshots(pending_entry_symbols(db), feed) if market_data else {}
     trading_day = clock.timestamp.astimezone(NEW_YORK).date()
-    start_rows = db.named("start_equity", {"trading_day": trading_day})
     open_trades = db.named("open_trades")
     position_symbols = {p.symbol for p in positions}
     pending_exposure = sum(
@@ -70,7 +72,8 @@ def read_account_view(db: TradingDB, broker: Broker, *, trading_halted: bool,
         equity=account.equity,
         buying_power=account.buying_power,
         # Until today's row is written, the broker's last close stands in for it.
-        start_of_day_equity=start_rows[0]["start_equity"] if start_rows else account.last_equity,
+        start_of_day_equity=loss_baseline(db, trading_day, account, net_cash_flow(
+            broker.cash_flows(trading_day)) if cash_flows else Decimal(0)),
         open_symbols=frozenset(symbols),
         open_count=len(symbols),
         exposure=_position_exposure(positions) + pending_exposure,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue
+from trading_monitor.domain.risk import net_cash_flow
 from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
@@ -24,7 +26,7 @@ from trading_monitor.position_monitor.marks import mark_positions
 from trading_monitor.position_monitor.reconcile import reconcile_books
 from trading_monitor.position_monitor.targets import profit_targets
 from trading_monitor.position_monitor.trailing import trail_stops
-from trading_monitor.snapshots import has_snapshot, record_snapshot
+from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +100,14 @@ def _halts_and_snapshots(pm: PositionMonitor, report: PositionReport, account: B
                                                "value": report.status, "reason": m.run_id})
         record_snapshot(m.db, m.run_id, "RECONCILIATION", day, account, positions, orders,
                         report.status, details)
-    start_rows = m.db.named("start_equity", {"trading_day": day})
     if not has_snapshot(m.db, "START", day):
         record_snapshot(m.db, m.run_id, "START", day, account, positions, orders)
+    # Deposits and withdrawals today are neither a gain nor a loss (one request, and only
+    # when a daily loss limit is set).
+    flows = (net_cash_flow(m.broker.cash_flows(day)) if pm.config.max_daily_loss is not None
+             else Decimal(0))
     done += check_loss_limits(m.db, m.run_id, day, account.equity,
-                              start_rows[0]["start_equity"] if start_rows
-                              else account.last_equity,
+                              loss_baseline(m.db, day, account, flows),
                               pm.config.max_daily_loss, pm.config.max_drawdown_pct)
     if close is not None and m.now() >= close and not has_snapshot(m.db, "END", day):
         record_snapshot(m.db, m.run_id, "END", day, account, positions, orders, report.status)
