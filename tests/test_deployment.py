@@ -767,3 +767,11 @@ def test_the_install_dir_is_laid_out_as_the_units_expect(install):
     python = install / ".venv" / "bin" / "python"
     assert os.access(python, os.X_OK) and (install / "scheduler.py").read_text()
     assert stat.S_IMODE((install / ".env").stat().st_mode) == 0o600
+
+
+def test_the_license_is_an_spdx_expression_with_a_setuptools_that_reads_it():
+    """The `license = {text = ...}` table is deprecated (setuptools: due 2027-02-18)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]
