@@ -118,6 +118,11 @@ class Settings(BaseModel):
     order_polling: bool = Field(True, alias="ORDER_POLLING")
     # Tests and the demo: every job every N seconds instead of its schedule (never in production).
     daemon_fast_seconds: float | None = Field(None, alias="DAEMON_FAST_SECONDS", gt=0)
+    # Decisions, the kill switch and exit approvals wake the leader at once (LISTEN/NOTIFY);
+    # the 2-minute executor poll stays the backstop unless switched off (tests only).
+    decision_notify: bool = Field(True, alias="DECISION_NOTIFY")
+    decision_polling: bool = Field(True, alias="DECISION_POLLING")
+    notify_min_gap_seconds: float = Field(5.0, alias="NOTIFY_MIN_GAP_SECONDS", ge=0, le=120)
 
     max_price_age_minutes: float = Field(15.0, alias="MAX_PRICE_AGE_MINUTES", gt=0)
     trailing_steps: str = Field("8:0,15:8,25:15", alias="TRAILING_STEPS")
@@ -140,7 +145,7 @@ class Settings(BaseModel):
         "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",
         "check_price_consistency", "block_duplicate_entry", "block_same_day_reentry",
         "reject_day_orders_when_closed", "trading_halted", "eod_flatten", "flatten_untracked",
-        "order_polling", mode="before",
+        "order_polling", "decision_notify", "decision_polling", mode="before",
     )
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
