@@ -23,6 +23,7 @@ TABLES: dict[str, frozenset[str]] = {
         "protection_note", "protection_time_in_force", "exit_reason_code", "exit_estimated",
         "fees", "entry_slippage_bps", "requested_exit_price", "exit_slippage_bps",
         "first_fill_at", "protected_at", "unprotected_seconds", "emergency_action", "origin",
+        "broker_account_id",
     )),
     "order_execution": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "analysis_decision_id", "client_order_id",
@@ -59,6 +60,7 @@ TABLES: dict[str, frozenset[str]] = {
     "broker_snapshot": frozenset(_AUDIT + (
         "run_id", "snapshot_type", "cash", "equity", "buying_power", "positions",
         "open_orders", "reconciliation_status", "discrepancies", "trading_day",
+        "broker_account_id",
     )),
     "event_log": frozenset(_AUDIT + (
         "run_id", "entity", "entity_id", "event", "from_status", "to_status", "message", "detail",
