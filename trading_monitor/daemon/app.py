@@ -11,7 +11,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,18 @@ from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
+from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.leader import Leadership
 from trading_monitor.daemon.notify import sd_notify
-from trading_monitor.daemon.schedule import NEW_YORK, JobSpec, TradingCalendar, job_specs
+from trading_monitor.daemon.schedule import (
+    NEW_YORK,
+    JobSpec,
+    TradingCalendar,
+    job_specs,
+    woken_specs,
+)
+from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
@@ -43,7 +52,8 @@ class Daemon:
     def __init__(self, settings: Settings, db_config: dict[str, Any], broker: Broker, *,
                  now: Clock, election_seconds: float = 15, heartbeat_seconds: float = 30,
                  fast_seconds: float | None = None,
-                 listener_factory: Callable[[], Any] | None = None):
+                 listener_factory: Callable[[], Any] | None = None,
+                 listen_config: dict[str, Any] | None = None):
         self.settings, self.db_config, self.broker, self.now = settings, db_config, broker, now
         self.leadership = Leadership(db_config)
         self.calendar = TradingCalendar(broker.get_calendar, settings.eod_flatten_minutes)
@@ -55,6 +65,16 @@ class Daemon:
         self._started = system_clock()  # liveness is the machine's time, not the job clock
         self._lock = threading.Lock()
         self.specs = job_specs(settings)
+        # One lock per job body: a scheduled run and a woken one never overlap.
+        self._run_locks = {job: threading.Lock() for job in
+                           ("executor", "order_monitor", "position_monitor", "report")}
+        self._listen_config = listen_config or db_config  # another only in the self-test's test
+        self.dispatcher: Dispatcher | None = None
+        self.notify_listener: NotifyListener | None = None
+        self._woken_specs = woken_specs(settings)
+        self._woken = {job: guarded(spec, self._tracked(job), is_leader=self._is_leader,
+                                    allowed=self._spec_ready, state=self.state)
+                       for job, spec in self._woken_specs.items()}
         self._add_jobs(fast_seconds, election_seconds, heartbeat_seconds)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -63,7 +83,7 @@ class Daemon:
         for spec in self.specs:
             trigger = IntervalTrigger(seconds=fast) if fast else spec.trigger
             self.scheduler.add_job(
-                guarded(spec, self._runner(spec.runs), is_leader=self._is_leader,
+                guarded(spec, self._tracked(spec.runs), is_leader=self._is_leader,
                         allowed=self._allowed, state=self.state),
                 trigger, id=spec.job_id, name=spec.name)
         self.scheduler.add_job(self.elect, IntervalTrigger(seconds=election), id="election",
@@ -81,6 +101,21 @@ class Daemon:
             "report": lambda: daily_report(db, s, now=now),  # the database only
         }[job]
 
+    def _tracked(self, job: str) -> Callable[[], None]:
+        """The job body under its lock, telling the dispatcher when it ran: a run that
+        started after a notification has met it, scheduled or woken."""
+        run = self._runner(job)
+
+        def tracked() -> None:
+            with self._run_locks[job]:
+                started = time.monotonic()
+                try:
+                    run()
+                finally:  # a failed run too: the poll is the backstop, never a tight loop
+                    if self.dispatcher is not None:
+                        self.dispatcher.ran(job, started, time.monotonic())
+        return tracked
+
     def _is_leader(self) -> bool:
         """A leader that finds its lock gone (a database restart drops the connection) asks
         for an election at once instead of a full interval later: with staged protection a
@@ -94,6 +129,53 @@ class Daemon:
 
     def _allowed(self, spec: JobSpec) -> bool:
         return self.calendar.allows(spec, self.now())
+
+    def _ready(self, job: str) -> bool:
+        """May a woken `job` run now? The schedule's rules: the session, and no executor
+        before EXECUTOR_TIME (it would send NEW_TRADEs early); never while paused."""
+        if self.state.paused:
+            return False
+        now = self.now()
+        if not self.calendar.allows(self._woken_specs[job], now):
+            return False
+        return job != "executor" or now.astimezone(NEW_YORK).time() >= self.settings.executor_time
+
+    def _spec_ready(self, spec: JobSpec) -> bool:
+        return self._ready(spec.runs)
+
+    # -- acting within a second (docs/daemon.md) ---------------------------------------------
+
+    def _start_wakeups(self) -> None:
+        if not self.settings.decision_notify:
+            return
+        self._stop_wakeups()
+        self.dispatcher = Dispatcher(lambda job: self._woken[job](), self._ready,
+                                     self._unsettled,
+                                     min_gap=self.settings.notify_min_gap_seconds).start()
+        self.notify_listener = NotifyListener(self._listen_config, self.db_config,
+                                              self.dispatcher.wake, self._catch_up).start()
+
+    def _catch_up(self) -> None:
+        """After every (re)connection: what was notified while nobody listened."""
+        if self.dispatcher is None or self.notify_listener is None:
+            return
+        self.dispatcher.wake("executor", "catch-up")
+        if self.notify_listener.connections > 1:  # at start the reconciliation just ran
+            self.dispatcher.wake("position_monitor", "catch-up")
+
+    def _unsettled(self, ids: Iterable[int]) -> set[int]:
+        with TradingDB(config=self.db_config, application_name="trading-monitor wakeups") as db:
+            rows = db.execute_query("SELECT id FROM analysis_decision WHERE id = ANY(%s) "
+                                    "AND executed IS NOT TRUE", [sorted(ids)])
+        return {row["id"] for row in rows}
+
+    def _stop_wakeups(self) -> None:
+        if self.notify_listener is not None:
+            self.notify_listener.stop()
+            self.notify_listener = None
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
 
     # -- the always-on jobs ------------------------------------------------------------------
 
@@ -134,8 +216,10 @@ class Daemon:
         if self._listener_factory is not None:
             self._stop_listener()  # leadership lost and regained: never two listeners
             self._listener = self._listener_factory().start()
+        self._start_wakeups()
 
     def _stop_listener(self) -> None:
+        self._stop_wakeups()  # a standby never acts on a notification
         if self._listener is not None:
             self._listener.stop()
             self._listener = None

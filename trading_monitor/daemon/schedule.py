@@ -84,11 +84,27 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("daily_report", "daily report, after the close", _at(settings.report_time),
                 AT_TIME, "report"),
     ]
+    if not settings.decision_polling:  # the notifications alone (tests): see woken_specs
+        specs = [s for s in specs if s.job_id != "order_executor"]
     if settings.order_polling:
         specs.insert(3, JobSpec("order_monitor", "order monitor",
                                 _every(settings.order_monitor_interval_minutes, open_, close),
                                 INTRADAY, "order_monitor"))
     return specs
+
+
+def woken_specs(settings: Settings) -> dict[str, JobSpec]:
+    """What a notification runs, under the same guards as the scheduled job: the executor
+    inside the session (and, checked by the daemon, not before EXECUTOR_TIME), the position
+    monitor inside the session. Their triggers are never scheduled."""
+    close = time(16, 0)
+    return {
+        "executor": JobSpec("order_executor_woken", "order executor, woken by a notification",
+                            _every(2, settings.executor_time, close), INTRADAY, "executor"),
+        "position_monitor": JobSpec("position_monitor_woken", "position monitor, woken by an exit "
+                                    "approval", _every(10, time(9, 30), close), INTRADAY,
+                                    "position_monitor"),
+    }
 
 
 class TradingCalendar:
