@@ -158,3 +158,31 @@ def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
             demo_main(argv)
         assert exit_.value.code == 2
     assert "--days must be at least 1" in capsys.readouterr().err
+
+
+def test_the_decision_table_fits_80_columns_without_a_terminal(week: Run) -> None:
+    """Short reasons, no broker UUIDs (they stay in the database), two lines a decision."""
+    import io
+
+    from rich.console import Console
+
+    from trading_monitor.demo.summary import outcome_lines, render
+
+    lines = outcome_lines(week.summary)
+    assert len(lines) == 1 + 2 * len(week.summary.outcomes)
+    assert all(len(line) <= 80 for line in lines), [x for x in lines if len(x) > 80]
+    assert not any(UUID.search(line) for line in lines)
+    out = io.StringIO()
+    render(week.summary, Console(file=out, width=80, force_terminal=False), "week")
+    table = out.getvalue().split("The week's P&L")[0].rstrip().splitlines()
+    assert table[1:] == lines and all(len(line) <= 80 for line in table)
+
+
+def test_one_day_says_the_day_and_the_counts_agree(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo_main(["--days", "1", "--quiet", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "The day's P&L" in out and "The day took" in out and "week" not in out.lower()
+    steps = re.search(r"(\d+) steps \(the progress bar's count\): (\d+) job fire times", out)
+    assert steps is not None and int(steps.group(1)) > int(steps.group(2))
+    assert f"The demo left its folder (report, prices.json, demo.log) in {tmp_path}" in out

@@ -53,8 +53,9 @@ def _log_to(out: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def _epilogue(run: Run, console: Console) -> int:
-    render(run.summary, console)
+def _epilogue(run: Run, console: Console, days: int) -> int:
+    period = "day" if days == 1 else "week"
+    render(run.summary, console, period)
     check = run.check
     ok = check is not None and check.exit_code == 0
     console.print(f"Invariant check (trading-monitor check): "
@@ -65,11 +66,14 @@ def _epilogue(run: Run, console: Console) -> int:
                       soft_wrap=True)
     else:
         console.print(f"Report: not written ({run.report_error})")
-    console.print(f"Everything else (prices, demo.log): {run.out_dir}", soft_wrap=True)
     ran = sum(1 for _, _, did in run.fired if did)
-    console.print(f"{len(run.fired)} job fire times, {ran} runs (the guard skipped the rest: "
-                  f"outside the session, or the holiday); {len(run.summary.trades)} trades, "
-                  f"{len(run.summary.fills)} fills. The week took {run.wall_seconds:.1f} s.")
+    console.print(f"{run.steps} steps (the progress bar's count): {len(run.fired)} job fire "
+                  f"times, {ran} of them run (the guard skipped the rest: outside the session, "
+                  f"or a holiday), and {run.steps - len(run.fired)} decisions and market "
+                  f"moves; {len(run.summary.trades)} trades, {len(run.summary.fills)} fills. "
+                  f"The {period} took {run.wall_seconds:.1f} s.")
+    console.print(f"The demo left its folder (report, prices.json, demo.log) in {run.out_dir}",
+                  soft_wrap=True)
     if run.kept_dsn:
         # soft_wrap: the commands must paste whole, whatever the terminal's width
         console.print("The database is still running: trading-monitor psql "
@@ -95,4 +99,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         with WeekProgress(console) as bar:
             run = run_demo(options, bar.update)
-    return _epilogue(run, console)
+    return _epilogue(run, console, args.days)

@@ -59,6 +59,7 @@ class Run:
     broker_positions: list[dict[str, Any]] = field(default_factory=list)
     kept_dsn: str | None = None
     stop_hint: str | None = None
+    steps: int = 0  # decisions, market moves and job fire times played (the progress bar's)
 
 
 Progress = Callable[[datetime, str, int, int], None]  # at, what, done, total
@@ -171,6 +172,7 @@ class _Week:
 
     def play(self) -> None:
         items = self.timeline()
+        self.run.steps = len(items)
         pace = _Pace(self.options.speed)
         with TradingDB(config=self.run.db_params, application_name="demo n8n") as db:
             self.run.started_at = self.now()

@@ -7,6 +7,7 @@ P&L from the fills is set against the broker's own figure.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -95,25 +96,42 @@ def _money(value: Decimal) -> str:
     return f"{value:+,.2f}"
 
 
-def outcome_table(summary: Summary) -> Table:
-    table = Table(title="Decisions and what became of them", show_lines=False)
-    for name in ("id", "ticker", "action", "outcome", "trade", "P&L", "reason"):
-        table.add_column(name, overflow="fold", justify="right" if name in ("id", "P&L")
-                         else "left", max_width=70 if name == "reason" else None)
+WIDTH = 80  # the decision table fits a plain terminal, or a log without one
+# Broker ids stay in the database: they make a reason long and say nothing to a reader.
+_BROKER_ID = re.compile(r",?\s*(?:broker order )?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                        r"[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def short_reason(text: str, width: int = WIDTH - 6) -> str:
+    """A reason on one line of at most `width` characters, without broker ids."""
+    plain = " ".join(_BROKER_ID.sub("", text).split()).replace(": is ", ": ")
+    return plain if len(plain) <= width else plain[:width - 1].rstrip() + "…"
+
+
+def _trade_text(row: dict[str, Any]) -> str:
+    if row["trade_id"] is None:
+        return ""
+    text = f"trade #{row['trade_id']} {row['trade_status']}"
+    if row["exit_reason_code"]:
+        text += f" {row['exit_reason_code']}"
+    return text
+
+
+def outcome_lines(summary: Summary) -> list[str]:
+    """Two lines per decision, none wider than WIDTH: what it was and became, then why."""
+    lines = [f"{'#':>3} {'ticker':<7}{'action':<10}{'outcome':<9}{'trade':<30}{'P&L':>10}"]
     for row in summary.outcomes:
-        trade = ""
-        if row["trade_id"] is not None:
-            trade = f"#{row['trade_id']} {row['trade_status']}"
-            if row["exit_reason_code"]:
-                trade += f" {row['exit_reason_code']}"
         pnl = _money(Decimal(row["actual_pnl"])) if row["actual_pnl"] is not None else ""
-        table.add_row(str(row["id"]), row["ticker"] or "", row["primary_action"] or "",
-                      row["terminal_state"] or "PENDING", trade, pnl, row["reason"] or "")
-    return table
+        lines.append(f"{row['id']:>3} {(row['ticker'] or '')[:6]:<7}"
+                     f"{(row['primary_action'] or '')[:9]:<10}"
+                     f"{(row['terminal_state'] or 'PENDING')[:8]:<9}"
+                     f"{_trade_text(row)[:29]:<30}{pnl:>10}".rstrip())
+        lines.append("      " + short_reason(row["reason"] or "no outcome yet"))
+    return lines
 
 
-def pnl_table(summary: Summary) -> Table:
-    table = Table(title="The week's P&L")
+def pnl_table(summary: Summary, period: str = "week") -> Table:
+    table = Table(title=f"The {period}'s P&L")
     table.add_column("")
     table.add_column("booked", justify="right")
     table.add_column("from the fills", justify="right")
@@ -126,8 +144,11 @@ def pnl_table(summary: Summary) -> Table:
     return table
 
 
-def render(summary: Summary, console: Console) -> None:
-    console.print(outcome_table(summary))
-    console.print(pnl_table(summary))
+def render(summary: Summary, console: Console, period: str = "week") -> None:
+    console.print("[bold]Decisions and what became of them[/]")
+    for line in outcome_lines(summary):
+        console.print(line, markup=False, highlight=False, overflow="ignore", crop=False,
+                      soft_wrap=True)
+    console.print(pnl_table(summary, period))
     verdict = "[green]agree[/]" if summary.pnl_agrees else "[red]DISAGREE[/]"
     console.print(f"P&L booked and P&L from the {len(summary.fills)} fills {verdict}.")
