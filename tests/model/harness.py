@@ -187,7 +187,7 @@ class World:
         self.trades = 0  # trade_journal rows (the model's preconditions read it)
         self.job: str | None = None  # the job running now (the between-reads hook reads it)
         self.hook_fired_in: str | None = None
-        self.refusal: dict[str, Any] | None = None  # armed by `refuse`, until it fires
+        self.refusals: set[str] = set()  # the messages of refusals armed by `refuse`
         self.hand_orders = 0
         self.hand_seen: dict[str, Decimal] = {}  # the trader's orders: filled qty seen
         # Symbols the trader traded in and reconciliation has not caught up with: the time
@@ -401,7 +401,7 @@ class World:
         spec: dict[str, Any] = {k: (v.format(symbol=symbol) if isinstance(v, str) else v)
                                 for k, v in REFUSALS[how].items()}
         self.ex.control.set_fault("POST /v2/orders", "http_status", count=1, **spec)
-        self.refusal = spec
+        self.refusals.add(spec["message"])
 
     def do_halt_symbol(self, symbol: str, on: bool) -> None:
         """A trading halt (nothing prints, orders rest; the asset's `tradable` flips), or its
@@ -509,18 +509,19 @@ class World:
                    for f in self._faults())
 
     def _refused_protection(self, before: int) -> bool:
-        """The armed refusal fired on a stop or target this run wrote (order ids > before)."""
-        if self.refusal is None or any(f["kind"] == "http_status" and f.get("status") in
-                                       (403, 422) for f in self._faults()):
+        """A refusal armed by `refuse` fired on a stop or target this run wrote (order rows
+        with ids > before)."""
+        if not self.refusals:
             return False
-        spec, self.refusal = self.refusal, None
-        hit = self.rows("SELECT order_role FROM order_execution WHERE id > %s AND "
-                        "order_status = 'rejected' AND broker_message LIKE %s", before,
-                        f"%{spec['message']}%")
+        hit = [r for r in self.rows(
+            "SELECT order_role, broker_message FROM order_execution WHERE id > %s AND "
+            "order_status = 'rejected'", before)
+            if any(m in (r["broker_message"] or "") for m in self.refusals)]
+        if not any(f["kind"] == "http_status" and f.get("status") in (403, 422)
+                   for f in self._faults()):
+            self.refusals.clear()  # all fired
         World.stats[f"refusal hit {sorted({r['order_role'] for r in hit})}"] += 1
         return any(r["order_role"] in ("STOP_LOSS", "TAKE_PROFIT") for r in hit)
-
-    # -- what must hold --------------------------------------------------------------------
 
     def _live_entries(self) -> list[dict[str, Any]]:
         ours = {r["client_order_id"] for r in self.rows(
