@@ -1,0 +1,239 @@
+"""Decisions acted on within a second: the triggers of migration 0012 and the leader's
+LISTEN, through the real daemon on the paper exchange and real PostgreSQL.
+
+Every daemon here runs with DECISION_POLLING=false, so whatever reaches the broker was
+carried by a notification (or the catch-up after a (re)connection), never by the poll.
+Nothing asserts a duration: each test waits for the state it expects.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+import pytz
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.config import load_settings
+from trading_monitor.daemon.app import Daemon
+from trading_monitor.daemon.wakeups import CHANNEL, UNSUPPORTED, UP
+from trading_monitor.db_layer import TradingDB
+
+NY = pytz.timezone("America/New_York")
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(0.05)
+
+
+class Running:
+    """Daemons started in threads, each stopped at the end of the test."""
+
+    def __init__(self) -> None:
+        self.daemons: list[tuple[Daemon, threading.Thread]] = []
+
+    def start(self, db_params: dict[str, Any], exchange: Any, *,
+              listen_config: dict[str, Any] | None = None, **env: str) -> Daemon:
+        settings = load_settings(exchange_env(exchange, DECISION_POLLING="false", **env),
+                                 need_broker=True)
+        broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+        daemon = Daemon(settings, db_params, broker, now=exchange.venue.clock.now,
+                        election_seconds=0.2, heartbeat_seconds=0.5,
+                        listen_config=listen_config)
+        thread = threading.Thread(target=daemon.run, daemon=True)
+        thread.start()
+        self.daemons.append((daemon, thread))
+        return daemon
+
+    def stop_all(self) -> None:
+        for daemon, thread in self.daemons:
+            daemon.stop()
+            thread.join(timeout=30)
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    r = Running()
+    try:
+        yield r
+    finally:
+        r.stop_all()
+
+
+def listening(daemon: Daemon) -> bool:
+    return daemon.notify_listener is not None and daemon.notify_listener.state == UP
+
+
+def settled_cycles(daemon: Daemon) -> int:
+    """Woken cycles so far, once the start-up catch-up is over."""
+    wait_for(lambda: listening(daemon) and daemon.dispatcher is not None
+             and daemon.dispatcher.cycles >= 1 and not daemon.dispatcher._wishes)
+    assert daemon.dispatcher is not None
+    return daemon.dispatcher.cycles
+
+
+def outcome(db: TradingDB, decision_id: int) -> dict[str, Any] | None:
+    rows = db.query("decision_outcome", {"analysis_decision_id": decision_id})
+    return rows[0] if rows else None
+
+
+def executor_runs(db: TradingDB) -> int:
+    return len(db.query("job_run", {"job_name": "order_executor"}))
+
+
+# -- the triggers ---------------------------------------------------------------------------
+
+def _listen(params: dict[str, Any]) -> Any:
+    conn = psycopg2.connect(**{k: v for k, v in params.items() if v not in (None, "")})
+    conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+    conn.cursor().execute(f"LISTEN {CHANNEL}")
+    return conn
+
+
+def _heard(conn: Any) -> list[str]:
+    time.sleep(0.1)
+    conn.poll()
+    payloads = [n.payload for n in conn.notifies]
+    conn.notifies.clear()
+    return payloads
+
+
+def test_the_triggers_notify_ids_only_and_never_for_write_backs(db, db_params):
+    conn = _listen(db_params)
+    try:
+        decision = add_decision(db, entry())
+        assert _heard(conn) == [f"decision:{decision}"]
+        # The executor's write-back sets executed = true: nothing.
+        db.execute_update("UPDATE analysis_decision SET executed = true, existing_order_id = "
+                          "'x', execution_time = now() WHERE id = %s", [decision])
+        assert _heard(conn) == []
+        pending = add_decision(db, entry())
+        _heard(conn)
+        db.execute_update("UPDATE analysis_decision SET reasoning = 'note' WHERE id = %s",
+                          [pending])
+        db.execute_update("UPDATE analysis_decision SET ticker = 'AAPL' WHERE id = %s",
+                          [pending])  # set to what it was: no change, nothing
+        assert _heard(conn) == []
+        db.execute_update("UPDATE analysis_decision SET primary_action = 'CANCEL' "
+                          "WHERE id = %s", [pending])
+        assert _heard(conn) == [f"decision:{pending}"]
+        # system_state: the kill switch's row and nothing else.
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('fill_cursor', 'x')")
+        assert _heard(conn) == []
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('kill_switch', 'on')")
+        db.execute_update("UPDATE system_state SET value = 'off' WHERE key = 'kill_switch'")
+        assert _heard(conn) == ["kill_switch", "kill_switch"]
+    finally:
+        conn.close()
+
+
+# -- the daemon -----------------------------------------------------------------------------
+
+def test_a_decision_reaches_the_broker_without_the_poll(db, db_params, exchange, running):
+    daemon = running.start(db_params, exchange)
+    before = settled_cycles(daemon)
+    decision = add_decision(db, entry())
+    found = wait_for(lambda: outcome(db, decision))
+    assert found["terminal_state"] == "EXECUTED"
+    assert [o for o in exchange.control.orders() if o["client_order_id"] ==
+            found["client_order_id"]]
+    # Its own write-backs (executed, existing_order_id, the outcome) wake nothing.
+    time.sleep(1.0)
+    assert daemon.dispatcher is not None and daemon.dispatcher.cycles == before + 1
+
+
+def test_a_burst_of_100_decisions_is_one_cycle(db, db_params, exchange, running):
+    daemon = running.start(db_params, exchange)
+    settled_cycles(daemon)
+    runs = executor_runs(db)
+    ids = [add_decision(db, entry(["AAPL", "MSFT", "NVDA", "TSLA", "SPY"][i % 5],
+                                  quantity=1)) for i in range(100)]
+    wait_for(lambda: all(outcome(db, i) for i in ids), 60)
+    assert executor_runs(db) == runs + 1
+
+
+def test_the_kill_switch_wakes_the_executor_and_halts_entries(db, db_params, exchange,
+                                                               running):
+    daemon = running.start(db_params, exchange)
+    before = settled_cycles(daemon)
+    db.execute_update("INSERT INTO system_state (key, value, reason) "
+                      "VALUES ('kill_switch', 'on', 'test')")
+    wait_for(lambda: daemon.dispatcher is not None and daemon.dispatcher.cycles > before)
+    decision = add_decision(db, entry())
+    found = wait_for(lambda: outcome(db, decision))
+    assert found["terminal_state"] != "EXECUTED" and "kill switch" in found["reason"]
+    assert exchange.control.orders() == []
+
+
+def test_a_new_trade_before_executor_time_waits_then_goes(db, db_params, exchange, running):
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 9, 40)))
+    running.start(db_params, exchange, EXECUTOR_TIME="09:45")
+    daemon = running.daemons[0][0]
+    wait_for(lambda: listening(daemon))
+    decision = add_decision(db, entry())
+    time.sleep(2.0)  # several of the dispatcher's once-a-second checks
+    assert outcome(db, decision) is None and exchange.control.orders() == []
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 9, 45, 1)))
+    assert wait_for(lambda: outcome(db, decision))["terminal_state"] == "EXECUTED"
+
+
+def test_nothing_on_a_holiday(db, db_params, exchange, running):
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 26, 11, 0)))  # Thanksgiving
+    daemon = running.start(db_params, exchange)
+    wait_for(lambda: listening(daemon))
+    runs = executor_runs(db)
+    decision = add_decision(db, entry())
+    time.sleep(2.0)
+    assert outcome(db, decision) is None and executor_runs(db) == runs
+    assert exchange.control.orders() == []
+
+
+def test_only_the_leader_acts(db, db_params, exchange, running):
+    leader = running.start(db_params, exchange)
+    wait_for(lambda: listening(leader))
+    standby = running.start(db_params, exchange)
+    wait_for(lambda: standby.scheduler.running)
+    time.sleep(0.5)  # a few elections: the standby stays standby
+    decision = add_decision(db, entry())
+    wait_for(lambda: outcome(db, decision))
+    assert standby.notify_listener is None and standby.dispatcher is None
+    assert standby.state.ran == 0
+
+
+def test_a_dropped_listening_connection_loses_nothing(db, db_params, exchange, running):
+    daemon = running.start(db_params, exchange)
+    wait_for(lambda: listening(daemon))
+    assert daemon.notify_listener is not None
+    db.execute_query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+                     "WHERE application_name = 'trading-monitor notify listener'")
+    decision = add_decision(db, entry())  # likely while nobody listens
+    assert wait_for(lambda: outcome(db, decision))["terminal_state"] == "EXECUTED"
+    wait_for(lambda: daemon.notify_listener is not None
+             and daemon.notify_listener.connections >= 2 and listening(daemon))
+
+
+def test_a_connection_that_cannot_hear_its_notify_falls_back_to_polling(
+        db, db_params, exchange, running, caplog):
+    # The listener on another database hears nothing the triggers' database sends, as
+    # behind PgBouncer in transaction mode.
+    elsewhere = {**db_params, "dbname": "postgres"}
+    daemon = running.start(db_params, exchange, listen_config=elsewhere)
+    wait_for(lambda: daemon.notify_listener is not None
+             and daemon.notify_listener.state == UNSUPPORTED)
+    assert any("does not hear its own NOTIFY" in r.message for r in caplog.records)
