@@ -37,6 +37,7 @@ from trading_monitor.broker.order_requests import as_float, nested_request, to_a
 from trading_monitor.broker.reader import rows
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
 from trading_monitor.config import Settings, load_settings
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.exceptions import (
     BrokerContractError,
     FatalError,
@@ -253,7 +254,8 @@ class AlpacaBroker(FeedMixin, AccountReadsMixin, ActivitiesMixin):
             raise
         except RejectedError:
             current = self.get_order(order_id)
-            if current is None or current.status not in ("canceled", "pending_cancel"):
+            gone = current is not None and OrderStatus(current.status).withdrawn
+            if not gone and (current is None or current.status != "pending_cancel"):
                 raise
 
     def replace_order(self, order_id: str, *, qty: Decimal | None = None,

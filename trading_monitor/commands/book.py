@@ -13,12 +13,13 @@ import pytz
 from psycopg2 import errors as pg_errors
 
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.order_status import PROTECTS
 from trading_monitor.exceptions import FatalError
 
 NEW_YORK = pytz.timezone("America/New_York")
 HEARTBEAT_STALE = timedelta(minutes=3)
 # A stop in one of these statuses protects its shares (a filled bracket's stop is `held`).
-LIVE_STOP_STATUSES = ("new", "accepted", "held", "partially_filled")
+LIVE_STOP_STATUSES = tuple(sorted(PROTECTS))  # domain/order_status.py
 ZERO = Decimal(0)
 
 OPEN_TRADES = """

@@ -20,6 +20,7 @@ from trading_monitor.domain.lifecycle import (
     OrderRole,
     Purpose,
 )
+from trading_monitor.domain.order_status import NOT_SENT, OrderStatus
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.cycle import open_trades
@@ -139,7 +140,8 @@ def _exit_state(trade: LoadedTrade, report: KillReport) -> list[str]:
         report.problem(f"{name}: no kill-switch exit was placed")
         return []
     last = exits[-1]
-    if last["order_status"] in ("rejected", "canceled", "expired", "not_sent", PENDING_SUBMIT):
+    status = OrderStatus(last["order_status"])
+    if status.withdrawn or status in (NOT_SENT, PENDING_SUBMIT):
         report.problem(f"{name}: exit {last['client_order_id']} is {last['order_status']}: "
                        f"{last['broker_message'] or 'no message'}")
         return []

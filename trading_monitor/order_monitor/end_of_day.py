@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.flatten import flatten_trade, protect_again, release_shares
 from trading_monitor.order_monitor.session import flatten_time, todays_close
@@ -29,7 +30,6 @@ from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 CLOSING = (OrderRole.STOP_LOSS.value, OrderRole.TAKE_PROFIT.value, OrderRole.EXIT.value)
-PROTECTING = ("new", "accepted", "held", "pending_new", "partially_filled", "pending_replace")
 
 
 def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
@@ -100,7 +100,7 @@ def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
     beyond = max(m.now(), close) if close is not None else m.now()
     by_id = {int(r["id"]): r for r in trade.orders}
     kept = sum((o.open_qty for o in t.exits if o.role is OrderRole.STOP_LOSS
-                and o.status in PROTECTING and (o.time_in_force == "gtc" or _later(
+                and OrderStatus(o.status).protects and (o.time_in_force == "gtc" or _later(
                     by_id[o.row_id]["expires_at"], beyond))), ZERO)
     if kept >= t.position_qty:
         return []
@@ -113,7 +113,7 @@ def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
     [fresh] = load_trades(m.db, [t.journal_id])
     cover = sum((r["qty"] - r["filled_qty"] for r in fresh.orders if r["id"] in ids
                  and r["order_role"] == OrderRole.STOP_LOSS.value
-                 and r["order_status"] in ("canceled", "expired")), ZERO)
+                 and OrderStatus(r["order_status"]).withdrawn), ZERO)
     return [f"{name}: DAYTRADE still open after the close",
             *protect_again(m, fresh, cover, "the day trade is still open after the close")]
 

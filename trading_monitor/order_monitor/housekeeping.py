@@ -14,6 +14,7 @@ from datetime import datetime
 
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.end_of_day import flatten_day_trades
 from trading_monitor.order_monitor.flatten import covered_by, flatten_trade, protect_again
@@ -72,4 +73,4 @@ def _aging(r: Row, limit: datetime, entry_ids: set[int]) -> bool:
     return (r["order_role"] != OrderRole.ENTRY.value and r["time_in_force"] == "gtc"
             and r["expires_at"] is not None and r["expires_at"] <= limit
             and (parent is None or parent in entry_ids)
-            and r["order_status"] in ("new", "accepted", "held"))
+            and OrderStatus(r["order_status"]).protects)
