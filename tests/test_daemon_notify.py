@@ -237,3 +237,26 @@ def test_a_connection_that_cannot_hear_its_notify_falls_back_to_polling(
     wait_for(lambda: daemon.notify_listener is not None
              and daemon.notify_listener.state == UNSUPPORTED)
     assert any("does not hear its own NOTIFY" in r.message for r in caplog.records)
+
+
+def test_an_exit_approval_acts_at_once(db, db_params, exchange, running):
+    from tests.helpers import monitor, run, watch
+
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+    decision = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
+                                      take_profit="190.00", trade_style="DAYTRADE"))
+    run(db_params, broker, settings)
+    monitor(db_params, broker, settings)  # filled: a position with its stop alone
+    journal_id = outcome(db, decision)["trade_journal_id"]
+    exchange.control.set_price("AAPL", "191.00")
+    watch(db_params, broker, settings)  # at its target: waits for the trader's approval
+    assert db.query("position_tracking", {"trade_journal_id": journal_id})[0][
+        "target_reached_at"] is not None
+    daemon = running.start(db_params, exchange, PROTECTION_MODE="staged")
+    settled_cycles(daemon)
+    assert not [o for o in exchange.control.orders() if o["order_type"] == "market"]
+    db.execute_update("UPDATE position_tracking SET exit_approved = true "
+                      "WHERE trade_journal_id = %s", [journal_id])  # the NocoDB checkbox
+    wait_for(lambda: [o for o in exchange.control.orders()
+                      if o["side"] == "sell" and o["order_type"] == "market"])
