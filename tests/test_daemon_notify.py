@@ -248,7 +248,9 @@ def test_an_exit_approval_acts_at_once(db, db_params, exchange, running):
                                       take_profit="190.00", trade_style="DAYTRADE"))
     run(db_params, broker, settings)
     monitor(db_params, broker, settings)  # filled: a position with its stop alone
-    journal_id = outcome(db, decision)["trade_journal_id"]
+    found = outcome(db, decision)
+    assert found is not None
+    journal_id = found["trade_journal_id"]
     exchange.control.set_price("AAPL", "191.00")
     watch(db_params, broker, settings)  # at its target: waits for the trader's approval
     assert db.query("position_tracking", {"trade_journal_id": journal_id})[0][
