@@ -374,9 +374,18 @@ class World:
         self.do_overnight()
 
     # the broker misbehaves
+    def _hang_on_post(self) -> bool:
+        return any(f["kind"] == "hang" and f["endpoint"] in ("POST /v2/orders", "*")
+                   for f in self._faults())
+
     def do_fault(self, endpoint: str, fault: str) -> None:
         params = dict(FAULTS[fault])
         kind = params.pop("kind")
+        if kind == "hang" and endpoint in ("POST /v2/orders", "*") and self._refusing():
+            # A refusal answers whichever POST comes next, whatever it carries: after a hung
+            # POST that is the adapter's resend of the same order, refused while the hung
+            # original goes through — a broker that contradicts itself. Not armed together.
+            return
         self.ex.control.set_fault(params.pop("endpoint", endpoint), kind, count=1, **params)
 
     def do_cancel_behavior(self, mode: str, seconds: int) -> None:
@@ -398,6 +407,8 @@ class World:
     def do_refuse(self, how: str, symbol: str) -> None:
         """Alpaca refuses the next order sent (REFUSALS): its final word, not a passing
         fault. Aimed at an exit by the rules that arm it right before the flatten."""
+        if self._hang_on_post():
+            return  # see do_fault: a refusal and a hung POST are not armed together
         spec: dict[str, Any] = {k: (v.format(symbol=symbol) if isinstance(v, str) else v)
                                 for k, v in REFUSALS[how].items()}
         self.ex.control.set_fault("POST /v2/orders", "http_status", count=1, **spec)
@@ -502,6 +513,10 @@ class World:
 
     def _faults(self) -> list[Any]:
         return list(self.ex.control.state()["faults"])
+
+    def _refusing(self) -> bool:
+        return any(f["kind"] == "http_status" and f.get("status") in (403, 422)
+                   for f in self._faults())
 
     def _faulty(self) -> bool:
         """A passing fault is armed (a refusal, the broker's final word, is not one)."""
