@@ -33,6 +33,8 @@ EXPECTED_KINDS = {
     "startup_reconciliation": True,
     "broker_contract": True,
     "broker_unknown_value": True,
+    "account_mismatch": True,
+    "reconciliation_incident": False,
 }
 
 

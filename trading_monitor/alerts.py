@@ -62,6 +62,11 @@ KINDS: dict[str, AlertKind] = {
                                  "contract.py); subject: endpoint and field"),
     "broker_unknown_value": AlertKind("the broker sent an order status we do not know "
                                       "(broker/known.py); subject: field and value"),
+    "account_mismatch": AlertKind("the broker account is not the one the books were written "
+                                  "against; every job refuses; subject: the two ids"),
+    "reconciliation_incident": AlertKind("many of our trades gone at the broker at once, or "
+                                         "its positions contradicted; nothing booked; subject: "
+                                         "the incident", rate_limited=False),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

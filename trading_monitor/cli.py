@@ -109,6 +109,12 @@ def _psql(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _reconcile(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.reconcile import main
+
+    return main(argv)
+
+
 def _demo(argv: Sequence[str]) -> int:
     from trading_monitor.demo.cli import main
 
@@ -138,6 +144,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
                         "database"),
     "psql": (_psql, "psql on the configured database (--test-mode: the test one; or a DSN), "
                     "with the embedded server's psql"),
+    "reconcile": (_reconcile, "the books' broker account and any reconciliation incident; "
+                              "--accept-gone IDS, --adopt-account ID (with --reason)"),
     "validate-paper": (_validate_paper, "check a paper account serves every read and an order "
                                         "round trip (refuses live)"),
 }

@@ -130,6 +130,12 @@ class Settings(BaseModel):
     external_position_protection: ExternalProtection = Field(
         ExternalProtection.STOP, alias="EXTERNAL_POSITION_PROTECTION")
     emergency_stop_pct: float = Field(5.0, alias="EMERGENCY_STOP_PCT", gt=0, lt=100)
+    # Fail-closed reconciliation (issue 27): this many of our trades gone at the broker at
+    # once with no fill to explain them, or this share of our open positions (never one
+    # trade alone), is an incident: nothing is booked, entries halt, an operator decides.
+    reconcile_incident_trades: int = Field(2, alias="RECONCILE_INCIDENT_TRADES", ge=2)
+    reconcile_incident_pct: Decimal = Field(Decimal(30), alias="RECONCILE_INCIDENT_PCT", gt=0,
+                                            le=100)
     max_drawdown_pct: Decimal | None = Field(None, alias="MAX_DRAWDOWN_PCT", gt=0, lt=100)
 
     log_level: str = Field("INFO", alias="LOG_LEVEL")

@@ -83,6 +83,8 @@ def account(raw: Any, endpoint: str) -> BrokerAccount:
         cash=b.need_dec("cash"), buying_power=b.need_dec("buying_power"),
         trading_blocked=b.flag("trading_blocked"), account_blocked=b.flag("account_blocked"),
         status=b.need_text("status"), account_id=b.need_text("id"),
+        long_market_value=b.dec("long_market_value"),
+        short_market_value=b.dec("short_market_value"),
     )
 
 

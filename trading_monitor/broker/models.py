@@ -88,6 +88,10 @@ class BrokerAccount:
     account_blocked: bool
     status: str
     account_id: str = ""  # Alpaca's account id: which account the books describe
+    # What the account says its positions are worth (None: not sent); a positions list
+    # that comes back empty while these are not zero is not believed (fail-closed).
+    long_market_value: Decimal | None = None
+    short_market_value: Decimal | None = None
 
 
 @dataclass(frozen=True)

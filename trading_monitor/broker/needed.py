@@ -52,6 +52,7 @@ OPTIONAL_READ: Mapping[str, frozenset[str]] = MappingProxyType({
     "order": frozenset({"filled_at", "updated_at", "canceled_at", "expired_at",
                         "expires_at", "created_at"}),
     "position": frozenset({"current_price", "market_value", "unrealized_pl", "qty_available"}),
+    "account": frozenset({"long_market_value", "short_market_value"}),
     "asset": frozenset({"borrow_status", "easy_to_borrow", "exchange", "name", "id"}),
     "fill_activity": frozenset({"cum_qty", "leaves_qty", "type"}),
     "trade_update": frozenset({"timestamp", "execution_id", "price", "qty", "position_qty"}),

@@ -30,6 +30,7 @@ import pytz
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import health_checks as hc
 from trading_monitor.commands.common import jsonable, setup_logging
+from trading_monitor.commands.health_incident import check_account, check_incident
 from trading_monitor.commands.health_shapes import check_broker_shapes
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
@@ -54,7 +55,15 @@ def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
     try:
         checks = [hc.Check("database", hc.OK, "database reachable"),
                   _guarded(hc.check_schema, db, ctx), *broker_check]
-        return checks + [_guarded(check, db, ctx) for check in hc.DB_CHECKS]
+        # The account the broker check read (if it did), against the books'.
+        seen = next((str(c.detail.get("account_id") or "") for c in broker_check
+                     if c.name == "broker"), None)
+
+        def check_account_id(d: TradingDB, c: hc.Context) -> hc.Check:
+            return check_account(d, c, seen)
+        check_account_id.__name__ = "check_account"
+        fail_closed = (check_account_id, check_incident)
+        return checks + [_guarded(check, db, ctx) for check in (*hc.DB_CHECKS, *fail_closed)]
     finally:
         db.close()
 
@@ -83,8 +92,9 @@ def _line(exc: BaseException) -> str:
 
 
 # Within one state, what the summary names first: money at risk before plumbing.
-SUMMARY_ORDER = ("protection", "database", "schema", "broker", "broker_contract",
-                 "broker_shapes", "heartbeat", "intents", "reconciliation", "jobs", "halts")
+SUMMARY_ORDER = ("account", "incident", "protection", "database", "schema", "broker",
+                 "broker_contract", "broker_shapes", "heartbeat", "intents", "reconciliation",
+                 "jobs", "halts")
 
 
 def _rank(c: hc.Check) -> tuple[int, int]:

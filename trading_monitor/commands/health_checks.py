@@ -87,7 +87,8 @@ def check_broker(settings: Settings) -> Check:
         return Check("broker", CRITICAL, f"broker unreachable: {exc}")
     except TradingMonitorError as exc:
         return Check("broker", CRITICAL, f"broker error: {exc}")
-    detail = {"account_status": account.status, "paper": settings.alpaca_paper}
+    detail = {"account_status": account.status, "paper": settings.alpaca_paper,
+              "account_id": account.account_id}
     if account.account_blocked or account.trading_blocked:
         return Check("broker", CRITICAL, "broker account is blocked from trading", detail)
     return Check("broker", OK, f"broker reachable, keys valid (account {account.status}, "

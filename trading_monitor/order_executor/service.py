@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
@@ -72,7 +73,7 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
                       settings.executor_lock_wait_seconds, sleep)
         def work(run_id: str) -> CycleReport:
             return run_cycle(Executor(
-                db=db, claims=claims, broker=broker, run_id=run_id,
+                db=db, claims=claims, broker=guarded(db, broker, run_id), run_id=run_id,
                 installation=installation_id(db), config=executor_settings(settings), now=now,
                 sleep=sleep))
 
@@ -92,8 +93,9 @@ def _dry_run(db_config: dict[str, Any], broker: Broker, settings: Settings, now:
     claims = TradingDB(config=db_config, application_name="trading-monitor dry run claims",
                        read_only=True).connect()
     try:
-        ex = Executor(db=db, claims=claims, broker=ReadOnlyBroker(broker),
-                      run_id=new_run_id("order_executor"), installation=installation_id(db),
+        run_id = new_run_id("order_executor")
+        ex = Executor(db=db, claims=claims, broker=ReadOnlyBroker(guarded(db, broker, run_id)),
+                      run_id=run_id, installation=installation_id(db),
                       config=executor_settings(settings), now=now, dry_run=True, sleep=sleep)
         return run_cycle(ex)
     finally:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
@@ -49,7 +50,8 @@ def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
                    read_only=dry_run).connect()
     try:
         if dry_run:
-            m = Monitor(db=db, broker=ReadOnlyBroker(broker), run_id=new_run_id("order_monitor"),
+            run_id = new_run_id("order_monitor")
+            m = Monitor(db=db, broker=ReadOnlyBroker(guarded(db, broker, run_id)), run_id=run_id,
                         installation=installation_id(db), config=monitor_settings(settings),
                         now=now, dry_run=True, sleep=sleep)
             return run_monitor_cycle(m)
@@ -64,8 +66,9 @@ def _normal_cycle(db: TradingDB, broker: Broker, settings: Settings, mode: str |
                   now: Clock, sleep: Callable[[float], None]) -> MonitorReport:
     def work(run_id: str) -> MonitorReport:
         return run_monitor_cycle(Monitor(
-            db=db, broker=broker, run_id=run_id, installation=installation_id(db),
-            config=monitor_settings(settings), now=now, sleep=sleep))
+            db=db, broker=guarded(db, broker, run_id), run_id=run_id,
+            installation=installation_id(db), config=monitor_settings(settings), now=now,
+            sleep=sleep))
 
     return recorded_run(db, "order_monitor", mode, now, lambda: broker.requests_sent, work,
                         lambda r: ("PARTIAL" if r.problems else "SUCCEEDED", r.summary,

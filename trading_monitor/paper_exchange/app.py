@@ -11,7 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import control, marketdata, rules_api, trading
+from trading_monitor.paper_exchange import (
+    control,
+    control_account,
+    control_cash,
+    marketdata,
+    rules_api,
+    trading,
+)
 from trading_monitor.paper_exchange.control_drift import routes as drift_routes
 from trading_monitor.paper_exchange.orders import unprocessable
 from trading_monitor.paper_exchange.plumbing import (
@@ -115,6 +122,8 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(control.routes)
     app.router.add_routes(drift_routes)
     app.router.add_routes(rules_api.routes)
+    app.router.add_routes(control_account.routes)
+    app.router.add_routes(control_cash.routes)
     app.router.add_get("/stream", hub.handle)
     app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))

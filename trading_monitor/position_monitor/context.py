@@ -20,6 +20,8 @@ class PositionSettings:
     emergency_stop_pct: Decimal = Decimal(5)
     max_daily_loss: Decimal | None = None
     max_drawdown_pct: Decimal | None = None
+    incident_trades: int = 2  # RECONCILE_INCIDENT_TRADES
+    incident_pct: Decimal = Decimal(30)  # RECONCILE_INCIDENT_PCT
 
 
 @dataclass

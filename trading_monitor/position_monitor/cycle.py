@@ -15,13 +15,20 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
-from trading_monitor.domain.reconcile import Issue
+from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
 from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.incident import (
+    contradiction,
+    fault_cleared,
+    fault_since,
+    open_incident,
+    raise_incident,
+)
 from trading_monitor.position_monitor.marks import mark_positions
 from trading_monitor.position_monitor.reconcile import reconcile_books
 from trading_monitor.position_monitor.targets import profit_targets
@@ -53,14 +60,23 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     sync = sync_orders(m)
     every = m.broker.get_positions(include_unmanaged=True)
     positions = [p for p in every if p.managed]
-    account = m.broker.get_account()
+    account = m.broker.get_account()  # read before reconciling: it may contradict positions
     report.positions = len(positions)
-    failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
+    fault = contradiction(pm, every, account, sync.open_orders)
+    if fault is None:
+        fault_cleared(pm)
+        failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
+    else:
+        failing, done = _broker_fault(pm, fault)
     report.failing, report.actions = failing, done
     # Reported, never touched: a class we do not trade (a treasury, a class Alpaca adds).
     report.actions += [f"left alone: {p.qty} {p.symbol} of asset class {p.asset_class!r}, "
                        "which trading-monitor does not trade" for p in every if not p.managed]
-    report.status = "FAIL" if failing else "PASS"
+    # An open incident fails every cycle until it ends; a broker fault within its grace
+    # changes nothing (not even a halt another issue set).
+    report.status = "FAIL" if failing or open_incident(m.db) else "PASS"
+    if fault is not None and not failing:
+        report.status = _previous_status(pm)
     trades = open_trades(m)
     symbols = {t.journal["symbol"] for t in trades if t.state.status.value == "POSITION"}
     market = m.broker.market_snapshots(symbols, pm.config.data_feed) if symbols else {}
@@ -76,6 +92,29 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report.actions += m.planned
     report.broker_requests = m.broker.requests_sent - start
     return report
+
+
+def _previous_status(pm: PositionMonitor) -> str:
+    rows = pm.orders.db.named("system_value", {"key": "reconciliation_status"})
+    return str(rows[0]["value"]) if rows and rows[0]["value"] else "PASS"
+
+
+def _broker_fault(pm: PositionMonitor, fault: str) -> tuple[list[Issue], list[str]]:
+    """An empty positions answer the account or our live stops contradict: this cycle's
+    reconciliation is skipped (nothing booked, no issue cleared); past the grace, an
+    incident holding every open position of ours."""
+    now = pm.orders.now()
+    log.warning("reconciliation skipped: %s (a broker fault)", fault)
+    since = fault_since(pm, fault, now)
+    if now - since < pm.config.reconcile_grace:
+        return [], [f"reconciliation skipped: {fault}"]
+    held = [t for t in open_trades(pm.orders)
+            if t.state.entry_filled[0] - t.state.exit_filled[0] != 0]
+    gone = [Issue(IssueKind.GONE_AT_BROKER, t.journal["symbol"], t.state.journal_id,
+                  {"cause": fault}) for t in held]
+    if not pm.orders.dry_run:
+        raise_incident(pm, fault, [(i.journal_id or 0, i.symbol) for i in gone], now)
+    return gone, [f"reconciliation skipped: {fault}"]
 
 
 def _halts_and_snapshots(pm: PositionMonitor, report: PositionReport, account: BrokerAccount,

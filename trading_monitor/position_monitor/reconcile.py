@@ -30,6 +30,13 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import own_fill_since
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills
+from trading_monitor.position_monitor.incident import (
+    end_incident,
+    history_readable,
+    is_mass,
+    open_incident,
+    raise_incident,
+)
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -47,11 +54,13 @@ def reconcile_books(pm: PositionMonitor, trades: list[LoadedTrade],
     failing, done = [], []
     by_id = {t.state.journal_id: t for t in trades}
     held = {p.symbol: p for p in positions}
+    waiting = _incident(pm, found, by_id, now)
     for issue in found:
         first_seen = _track(pm, issue, now)
         overdue = now - first_seen >= pm.config.reconcile_grace
-        result = _act(pm, issue, by_id.get(issue.journal_id or 0), held.get(issue.symbol),
-                      overdue)
+        result = None if issue.journal_id in waiting else _act(
+            pm, issue, by_id.get(issue.journal_id or 0), held.get(issue.symbol), overdue,
+            orders)
         if result:
             done.append(result)
         elif overdue and issue.kind is not IssueKind.SHARED_ACCOUNT:
@@ -60,13 +69,48 @@ def reconcile_books(pm: PositionMonitor, trades: list[LoadedTrade],
     return failing, done
 
 
+def _incident(pm: PositionMonitor, found: list[Issue], by_id: dict[int, LoadedTrade],
+              now: datetime) -> set[int]:
+    """The trades gone without a fill that must wait: all of them during an incident (see
+    incident.py), which this opens, widens or ends."""
+    unexplained = [i for i in found if i.kind is IssueKind.GONE_AT_BROKER
+                   and i.journal_id in by_id
+                   and closing_fills(pm, by_id[i.journal_id], _held_qty(by_id[i.journal_id]))
+                   is None]
+    positions = sum(1 for t in by_id.values() if _held_qty(t) != 0)
+    mass = is_mass(len(unexplained), positions, pm.config.incident_trades,
+                   pm.config.incident_pct)
+    incident = open_incident(pm.orders.db)
+    overdue = [i for i in unexplained
+               if now - _track(pm, i, now) >= pm.config.reconcile_grace]
+    if pm.orders.dry_run:
+        pass
+    elif mass and overdue:
+        raise_incident(pm, f"{len(unexplained)} of our {positions} open positions gone at the "
+                           "broker at once, with no fill to explain them", [
+                               (int(i.journal_id or 0), i.symbol) for i in unexplained], now)
+        incident = open_incident(pm.orders.db)
+    elif incident is not None and not unexplained:
+        end_incident(pm.orders.db, pm.orders.run_id, "the broker shows the positions again, "
+                                                     "or they were closed")
+        incident = None
+    if mass or incident is not None:
+        return {int(i.journal_id or 0) for i in unexplained}
+    return set()
+
+
+def _held_qty(trade: LoadedTrade) -> Decimal:
+    return trade.state.entry_filled[0] - trade.state.exit_filled[0]
+
+
 def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
-         held: BrokerPosition | None, overdue: bool) -> str | None:
+         held: BrokerPosition | None, overdue: bool,
+         orders: dict[str, BrokerOrder]) -> str | None:
     if pm.orders.dry_run:
         pm.orders.would(f"handle {issue.kind.value} {issue.symbol} {issue.detail}")
         return None
     if issue.kind is IssueKind.GONE_AT_BROKER and trade is not None:
-        return _close_gone(pm, trade, overdue)
+        return _close_gone(pm, trade, overdue, orders)
     if issue.kind is IssueKind.QTY_MISMATCH and trade is not None:
         return book_partial_close(pm, trade, issue.detail)
     if issue.kind is IssueKind.UNPROTECTED and trade is not None:
@@ -81,8 +125,12 @@ def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
     return None
 
 
-def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str | None:
-    """The broker holds none of a position we track: find the fill that closed it."""
+def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
+                orders: dict[str, BrokerOrder]) -> str | None:
+    """The broker holds none of a position we track: find the fill that closed it. With
+    none, it is closed at the last known price only when the broker's answers are sound:
+    the account read this cycle (before reconciling), the fill feed read (the sync), and
+    every order of the trade known to the broker; else it waits (and fails past the grace)."""
     j, t = trade.journal, trade.state
     qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1]
     if not overdue:
@@ -96,6 +144,11 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool) -> str |
         marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
         price = (marks[0]["current_price"] if marks else None) or avg
         at, reason, estimated = pm.orders.now(), ExitReason.EXTERNAL, True
+        unread = history_readable(pm, trade, orders)
+        if unread is not None:
+            log.warning("trade #%s %s gone at the broker with no fill, but %s: it waits",
+                        t.journal_id, j["symbol"], unread)
+            return None
     realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
                     if f.role is not OrderRole.ENTRY), Decimal(0))
     pnl = realised + (price - avg) * qty * direction

@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
@@ -37,7 +38,9 @@ def position_settings(settings: Settings) -> PositionSettings:
         external_protection=settings.external_position_protection.value,
         emergency_stop_pct=Decimal(settings.emergency_stop_pct),
         max_daily_loss=settings.max_daily_loss,
-        max_drawdown_pct=settings.max_drawdown_pct)
+        max_drawdown_pct=settings.max_drawdown_pct,
+        incident_trades=settings.reconcile_incident_trades,
+        incident_pct=settings.reconcile_incident_pct)
 
 
 def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
@@ -49,15 +52,15 @@ def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: S
                    read_only=dry_run).connect()
     try:
         if dry_run:
-            return run_position_cycle(_context(db, ReadOnlyBroker(broker), settings,
-                                               new_run_id("position_monitor"), now, sleep,
-                                               dry_run=True))
+            run_id = new_run_id("position_monitor")
+            return run_position_cycle(_context(db, ReadOnlyBroker(guarded(db, broker, run_id)),
+                                               settings, run_id, now, sleep, dry_run=True))
         with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order or position monitor",
                        settings.executor_lock_wait_seconds, sleep):
             return recorded_run(
                 db, "position_monitor", mode, now, lambda: broker.requests_sent,
-                lambda run_id: run_position_cycle(_context(db, broker, settings, run_id, now,
-                                                           sleep)),
+                lambda run_id: run_position_cycle(_context(
+                    db, guarded(db, broker, run_id), settings, run_id, now, sleep)),
                 lambda r: ("PARTIAL" if r.failing else "SUCCEEDED", r.summary,
                            r.broker_requests))
     finally:

@@ -1,0 +1,43 @@
+"""The fail-closed checks of `health` (issue 27): the broker account and the incident.
+
+- account: CRITICAL when a job found the broker's keys lead to another account than the
+  books' (system_state 'broker_account_mismatch'), or when health's own GET /v2/account
+  (the broker check) answers with another id.
+- incident: CRITICAL while a reconciliation incident is open, naming its trades.
+"""
+
+from __future__ import annotations
+
+from trading_monitor.account_guard import MISMATCH_KEY, recorded_account
+from trading_monitor.commands.health_checks import CRITICAL, OK, Check, Context
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.position_monitor.incident import open_incident
+
+
+def check_account(db: TradingDB, ctx: Context, broker_account: str | None = None) -> Check:
+    books = recorded_account(db)
+    rows = db.named("system_value", {"key": MISMATCH_KEY})
+    found = str(rows[0]["value"]) if rows and rows[0]["value"] else None
+    if broker_account and books and broker_account != books:
+        found = broker_account
+    detail = {"books": books, "broker": found or broker_account}
+    if found and books and found != books:
+        return Check("account", CRITICAL,
+                     f"broker account mismatch: the keys lead to {found}, the books were "
+                     f"written against {books}; every job refuses (put the keys back, or "
+                     f"`trading-monitor reconcile --adopt-account {found} --reason ...`)",
+                     detail)
+    return Check("account", OK, f"broker account {books or 'not recorded yet'}", detail)
+
+
+def check_incident(db: TradingDB, ctx: Context) -> Check:
+    incident = open_incident(db)
+    if incident is None:
+        return Check("incident", OK, "no reconciliation incident")
+    symbols = incident.get("symbols") or {}
+    trades = ", ".join(f"trade #{t} {symbols.get(str(t), '')}".strip()
+                       for t in incident.get("trades", []))
+    return Check("incident", CRITICAL,
+                 f"reconciliation incident since {incident.get('opened_at')}: "
+                 f"{incident.get('cause')}; nothing booked for {trades or 'no trade'}; "
+                 "`trading-monitor reconcile` for the way out", incident)

@@ -1,0 +1,86 @@
+"""An operator's word that trades are gone at the broker (`trading-monitor reconcile
+--accept-gone IDS --reason TEXT`): exactly those trades are closed, EXTERNAL, at their last
+known price, `exit_estimated` set, with the reason; nothing else is touched.
+
+Only a trade the books hold open *and* that reconciliation found gone (in the open incident,
+or an open GONE_AT_BROKER issue) may be accepted, so a typo cannot close a live position.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.ledger import Ledger
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.position_monitor.incident import INCIDENT_KEY, end_incident, open_incident
+from trading_monitor.runs import log_event
+
+
+class NotGone(ValueError):
+    """A trade named that reconciliation has not found gone (or that is not open)."""
+
+
+def gone_trades(db: TradingDB) -> set[int]:
+    """The trades reconciliation found gone: the incident's and the open GONE issues'."""
+    incident = open_incident(db) or {}
+    rows = db.execute_query("SELECT trade_journal_id FROM reconciliation_issue WHERE "
+                            "kind = 'GONE_AT_BROKER' AND resolved_at IS NULL "
+                            "AND trade_journal_id IS NOT NULL")
+    return {int(t) for t in incident.get("trades", [])} | {
+        int(r["trade_journal_id"]) for r in rows}
+
+
+def accept_gone(db: TradingDB, ledger: Ledger, ids: list[int], why: str, now: datetime
+                ) -> list[str]:
+    """Close exactly `ids`; refuses all of them (NotGone) if any is not found gone."""
+    trades = {t.state.journal_id: t for t in load_trades(db, ids)}
+    known = gone_trades(db)
+    wrong = [i for i in ids if i not in trades or trades[i].state.status.value != "POSITION"
+             or i not in known]
+    if wrong:
+        raise NotGone("not closed (none of them): " + ", ".join(
+            f"trade #{i} " + ("is not an open position" if i not in trades
+                              or trades[i].state.status.value != "POSITION"
+                              else "was not found gone at the broker") for i in wrong))
+    done = [_close(db, ledger, trades[i], why, now) for i in ids]
+    db.execute_update("UPDATE reconciliation_issue SET resolved_at = %s, resolution = "
+                      "'accepted_gone', run_id = %s WHERE trade_journal_id = ANY(%s) "
+                      "AND resolved_at IS NULL", [now, ledger.run_id, ids])
+    _shrink_incident(db, ledger.run_id, set(ids), why)
+    return done
+
+
+def _close(db: TradingDB, ledger: Ledger, trade: LoadedTrade, why: str, now: datetime
+           ) -> str:
+    t = trade.state
+    qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1] or Decimal(0)
+    marks = db.query("position_tracking", {"trade_journal_id": t.journal_id})
+    price = (marks[0]["current_price"] if marks else None) or avg
+    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
+    realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
+                    if f.role is not OrderRole.ENTRY), Decimal(0))
+    pnl = realised + (price - avg) * qty * direction
+    text = f"EXTERNAL: accepted gone at the broker; {why}"
+    ledger.close_trade(t.journal_id, exit_price=price, exit_at=now, pnl=pnl, fees=Decimal(0),
+                       reason=ExitReason.EXTERNAL, text=text[:1000], estimated=True)
+    log_event(db, ledger.run_id, "trade_journal", t.journal_id, "accepted_gone", text[:1000],
+              detail={"qty": str(qty), "exit_price": str(price), "estimated": True})
+    return (f"trade #{t.journal_id} {trade.journal['symbol']}: CLOSED EXTERNAL @ {price} "
+            "(estimated)")
+
+
+def _shrink_incident(db: TradingDB, run_id: str, closed: set[int], why: str) -> None:
+    incident = open_incident(db)
+    if incident is None:
+        return
+    left = [t for t in incident.get("trades", []) if int(t) not in closed]
+    if not left:
+        end_incident(db, run_id, f"every trade of the incident accepted gone: {why}")
+        return
+    incident["trades"] = left
+    db.named_update("set_system_value", {"key": INCIDENT_KEY, "value": json.dumps(incident),
+                                         "reason": f"trades still held: {left}"})
