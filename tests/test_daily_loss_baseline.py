@@ -67,9 +67,6 @@ def _halt(db) -> str | None:
     return rows[0]["value"] if rows and rows[0]["value"] else None
 
 
-@pytest.mark.skip(reason="needs the paper exchange to post CSD/CSW activities (POST "
-                  "/control/cash_activity) and the jobs to pass today's net cash flow to "
-                  "snapshots.loss_baseline (position_monitor/cycle.py, order_executor/view.py)")
 def test_a_withdrawal_is_not_a_loss_and_a_deposit_not_a_gain(db, db_params, broker, exchange):
     settings = load_settings(exchange_env(exchange, MAX_DAILY_LOSS="1000"), need_broker=True)
     _gap_down_on_monday(db, db_params, broker, exchange, settings)
