@@ -71,7 +71,7 @@ def test_an_order_monitor_cycle_costs_two_requests_with_nothing_changed_or_a_fil
 
 
 @pytest.mark.parametrize("n", [10, 200])
-def test_a_position_monitor_cycle_costs_five_requests(db, db_params, broker, exchange, n):
+def test_a_position_monitor_cycle_costs_six_requests(db, db_params, broker, exchange, n):
     settings = _settings(exchange, PROTECTION_MODE="staged")
     _book(db, db_params, broker, exchange, settings, ["101.00"] * n, protect=True)
     assert len(db.query("position_tracking")) == n
@@ -79,9 +79,11 @@ def test_a_position_monitor_cycle_costs_five_requests(db, db_params, broker, exc
     exchange.control.reset_counters()
     report = watch(db_params, broker, settings)
     assert report.actions == []
+    # ... and today's deposits and withdrawals, for the daily loss guard (MAX_DAILY_LOSS).
     assert _counted(exchange) == {FEED: 1, OPEN_ORDERS: 1, "GET /v2/positions": 1,
-                                  "GET /v2/account": 1, "GET /v2/stocks/snapshots": 1}
-    assert report.broker_requests == 5
+                                  "GET /v2/account": 1, "GET /v2/stocks/snapshots": 1,
+                                  "GET /v2/account/activities": 1}
+    assert report.broker_requests == 6
 
 
 @pytest.mark.parametrize("n", [10, 100])
@@ -99,5 +101,5 @@ def test_an_executor_cycle_costs_one_post_per_decision_and_fixed_reads(db, db_pa
     assert counted.pop("POST /v2/orders") == n
     assert counted.pop("GET /v2/assets/{symbol_or_asset_id}") == len(SYMBOLS)
     assert counted == {"GET /v2/account": 1, "GET /v2/positions": 1, "GET /v2/clock": 1,
-                       "GET /v2/stocks/snapshots": 1}, counted
+                       "GET /v2/stocks/snapshots": 1, "GET /v2/account/activities": 1}, counted
     assert run(db_params, broker, settings).broker_requests == 0  # nothing left to do
