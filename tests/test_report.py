@@ -5,6 +5,7 @@ daily_report job on the schedule and its delivery through apprise."""
 from __future__ import annotations
 
 import base64
+import re
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -360,3 +361,12 @@ def test_an_unreadable_report_url_fails_without_echoing_it(db, tmp_path):
     result = deliver(files, ["nosuchscheme://user:hunter22@host/"], "report")
     assert result.status == "failed" and "hunter22" not in (result.error or "")
     assert deliver(files, [], "report").status == "not_configured"
+
+
+def test_money_has_two_decimals_in_the_markdown(db, day, tmp_path):
+    files, report = _report(db, tmp_path)
+    text = files.markdown.read_text()
+    realised = D(report["pnl"]["realised"])
+    assert f"Realised P&L: **{realised:,.2f}**" in text
+    closed = [line for line in text.splitlines() if line.startswith(f"| {day['trades']['msft']} |")]
+    assert closed and all(re.search(r"\| -?[\d,]+\.\d\d \|", line) for line in closed)

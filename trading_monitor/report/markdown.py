@@ -26,6 +26,13 @@ def cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def money(value: Any) -> str:
+    """An amount with two decimals and thousands separators, however it was stored."""
+    if value is None or value == "":
+        return "—"
+    return f"{Decimal(str(value)):,.2f}"
+
+
 def table(headers: Sequence[str], rows: list[list[Any]], empty: str) -> list[str]:
     if not rows:
         return [f"_{empty}_", ""]
@@ -37,13 +44,13 @@ def table(headers: Sequence[str], rows: list[list[Any]], empty: str) -> list[str
 def _summary(f: dict[str, Any]) -> list[str]:
     p, d = f["pnl"], f["decisions"]
     return [
-        f"- Realised P&L: **{cell(p['realised'])}** from {p['trades_closed']} closed trades "
-        f"({p['winners']} won, {p['losers']} lost; fees {cell(p['fees'])}; "
+        f"- Realised P&L: **{money(p['realised'])}** from {p['trades_closed']} closed trades "
+        f"({p['winners']} won, {p['losers']} lost; fees {money(p['fees'])}; "
         f"{cell(p['total_r'])} R)",
-        f"- Unrealised P&L: **{cell(p['unrealised'])}** on "
+        f"- Unrealised P&L: **{money(p['unrealised'])}** on "
         f"{sum(1 for o in f['open_positions'] if o['protected'] is not None)} open positions"
         + (f" ({p['unmarked_positions']} without a mark)" if p["unmarked_positions"] else ""),
-        f"- Total: **{cell(p['total'])}**",
+        f"- Total: **{money(p['total'])}**",
         f"- Decisions settled: {d['settled']} ({d['by_state']['EXECUTED']} executed, "
         f"{d['by_state']['REJECTED']} rejected, {d['by_state']['SKIPPED']} skipped)",
         f"- Alerts: {len(f['alerts'])}; failed job runs: "
@@ -51,22 +58,24 @@ def _summary(f: dict[str, Any]) -> list[str]:
 
 
 def _sections(f: dict[str, Any]) -> dict[str, list[str]]:
-    opened = [[t["trade_id"], t["symbol"], t["side"], t["qty"], t["entry_price"],
-               t["first_stop"], t["initial_risk_per_share"], t["entry_at"]]
+    opened = [[t["trade_id"], t["symbol"], t["side"], t["qty"], money(t["entry_price"]),
+               money(t["first_stop"]), money(t["initial_risk_per_share"]), t["entry_at"]]
               for t in f["trades_opened"]]
-    closed = [[t["trade_id"], t["symbol"], t["side"], t["qty"], t["entry_price"],
-               t["exit_price"], t["exit_reason"], t["realised_pnl"], t["r_multiple"],
-               t["exit_at"]] for t in f["trades_closed"]]
-    open_ = [[t["trade_id"], t["symbol"], t["side"], t["qty"], t["entry_price"],
-              t["stop"] if t["protected"] is not False else "**NO LIVE STOP**",
-              t["current_price"], t["unrealised_pnl"],
+    closed = [[t["trade_id"], t["symbol"], t["side"], t["qty"], money(t["entry_price"]),
+               money(t["exit_price"]), t["exit_reason"], money(t["realised_pnl"]),
+               t["r_multiple"], t["exit_at"]] for t in f["trades_closed"]]
+    open_ = [[t["trade_id"], t["symbol"], t["side"], t["qty"], money(t["entry_price"]),
+              money(t["stop"]) if t["protected"] is not False else "**NO LIVE STOP**",
+              money(t["current_price"]), money(t["unrealised_pnl"]),
               "closed since" if t["closed_since"] else ("stale" if t["mark_stale"] else "")]
              for t in f["open_positions"]]
-    slips = [[s["trade_id"], s["symbol"], s["leg"], s["asked"], s["filled"], s["bps"]]
+    slips = [[s["trade_id"], s["symbol"], s["leg"], money(s["asked"]), money(s["filled"]),
+              s["bps"]]
              for s in f["slippage"]]
     rejected = [[d["decision_id"], d["ticker"], d["action"], d["state"], d["reason"]]
                 for d in f["decisions"]["not_executed"]]
-    targets = [[t["trade_id"], t["symbol"], t["side"], t["target"], t["current_price"],
+    targets = [[t["trade_id"], t["symbol"], t["side"], money(t["target"]),
+                money(t["current_price"]),
                 t["reached_at"], f"`{t['approve_with']}`"]
                for t in f["targets_awaiting_approval"]]
     alerts = [[a["at"], a["kind"], a["delivery"], a["message"]] for a in f["alerts"]]
