@@ -5,8 +5,8 @@ daily_report job on the schedule and its delivery through apprise."""
 from __future__ import annotations
 
 import base64
-import re
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
