@@ -535,7 +535,8 @@ class World:
         if not any(f["kind"] == "http_status" and f.get("status") in (403, 422)
                    for f in self._faults()):
             self.refusals.clear()  # all fired
-        World.stats[f"refusal hit {sorted({r['order_role'] for r in hit})}"] += 1
+        for r in hit:
+            World.stats[f"refusal hit {r['order_role']}"] += 1
         return any(r["order_role"] in ("STOP_LOSS", "TAKE_PROFIT") for r in hit)
 
     def _live_entries(self) -> list[dict[str, Any]]:
