@@ -111,3 +111,23 @@ def test_paper_refuses_the_live_api_url() -> None:
         load_settings({**KEYS, "ALPACA_BASE_URL": "https://api.alpaca.markets"})
     assert "ALPACA_BASE_URL: points at Alpaca's live API" in str(info.value)
     load_settings({**KEYS, "ALPACA_BASE_URL": "https://paper-api.alpaca.markets"})
+
+
+def test_the_placeholder_keys_of_env_example_are_refused_before_any_request(tmp_path) -> None:
+    """Copying .env.example and forgetting the keys says so, naming both; no request."""
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    env = dict(line.split("=", 1) for line in example.splitlines()
+               if line and not line.startswith("#") and "=" in line)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, need_broker=True)
+    text = str(caught.value)
+    assert "ALPACA_API_KEY: still the placeholder from .env.example" in text
+    assert "ALPACA_SECRET_KEY: still the placeholder from .env.example" in text
+    done = subprocess.run([sys.executable, "-m", "trading_monitor.cli", "execute"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+                               **{k: v for k, v in env.items() if k.startswith("ALPACA_")},
+                               "ALPACA_BASE_URL": "http://127.0.0.1:9"})
+    assert done.returncode == 2 and "still the placeholder" in done.stderr
