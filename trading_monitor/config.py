@@ -30,6 +30,8 @@ __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode"
            "has_test_database", "load_settings"]
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# The example values of .env.example's keys: never a real key.
+PLACEHOLDER_KEYS = frozenset({"your-paper-key-id", "your-paper-secret"})
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
@@ -258,8 +260,13 @@ def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list
     problems: list[str] = []
     if need_broker:
         for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
-            if not str(data.get(name, "")).strip():
+            value = str(data.get(name, "")).strip()
+            if not value:
                 problems.append(f"{name}: is required to reach the broker")
+            elif value in PLACEHOLDER_KEYS:
+                # Caught here, before a request leaves the machine with a key that cannot work.
+                problems.append(f"{name}: still the placeholder from .env.example; put your "
+                                "Alpaca paper key there (Alpaca dashboard → API keys)")
     paper = str(data.get("ALPACA_PAPER", "true")).strip().lower()
     confirmed = str(data.get("ALPACA_LIVE_TRADING_CONFIRMED", "")).strip().lower()
     is_live = paper in FALSE_WORDS - {""}
