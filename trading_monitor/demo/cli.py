@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.console import Console
 from trading_monitor.demo.progress import WeekProgress
 from trading_monitor.demo.runner import Options, Run, run_demo
 from trading_monitor.demo.summary import render
+from trading_monitor.exceptions import FatalError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,9 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(days=args.days, seed=args.seed, speed=args.speed, keep_db=args.keep_db,
                       out_dir=out)
     _log_to(out)
-    if args.quiet:
-        run = run_demo(options)
-    else:
-        with WeekProgress(console) as bar:
-            run = run_demo(options, bar.update)
+    try:
+        if args.quiet:
+            run = run_demo(options)
+        else:
+            with WeekProgress(console) as bar:
+                run = run_demo(options, bar.update)
+    except FatalError as exc:  # e.g. no embedded PostgreSQL: one line, not a traceback
+        print(f"trading-monitor demo: {exc}", file=sys.stderr)
+        return 2
     return _epilogue(run, console, args.days)
