@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import pytz
@@ -149,3 +150,18 @@ def test_seed_style_client_factories_read_the_settings(clean_env, exchange):
         clean_env.setenv(key, value)
     assert get_trading_client().get_clock()["is_open"] is True  # raw JSON: we read it
     assert get_data_client()._base_url == exchange.url
+
+
+@pytest.mark.parametrize("argv", [["-m", "trading_monitor.cli", "status"],
+                                  ["-m", "trading_monitor.cli", "check"],
+                                  ["scripts/create_production_tables.py", "--dry-run"]])
+def test_first_contact_says_what_to_set_up_never_retry_later(tmp_path, argv):
+    if argv[0].endswith(".py"):
+        argv = [str(Path(__file__).resolve().parents[1] / argv[0]), *argv[1:]]
+    done = subprocess.run([sys.executable, *argv],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert "retry later" not in done.stderr and "Traceback" not in done.stderr
+    assert "Copy .env.example to .env" in done.stderr and "DATABASE_URL" in done.stderr
+    assert "--no-broker" in done.stderr and "trading-monitor demo" in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -46,6 +47,23 @@ def setup_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# Any of these set (or a .env file here) means someone configured this installation.
+_CONFIGURED = ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER",
+               "POSTGRES_PASSWORD", "ALPACA_API_KEY", "TEST_DATABASE_URL")
+
+
+def first_contact_hint() -> str:
+    """What to do on a machine where nothing is configured yet ("" once something is)."""
+    if os.path.exists(".env") or any(os.environ.get(name) for name in _CONFIGURED):
+        return ""
+    return ("\nNothing is configured here yet (no .env in this folder, no DATABASE_URL or "
+            "POSTGRES_* set). Copy .env.example to .env, then set DATABASE_URL (or "
+            "POSTGRES_HOST, POSTGRES_DB, POSTGRES_USER, POSTGRES_PASSWORD) and your Alpaca "
+            "paper keys (ALPACA_API_KEY, ALPACA_SECRET_KEY); `health` and `check` take "
+            "--no-broker to leave the broker out. To try everything with nothing set up: "
+            "trading-monitor demo")
+
+
 def handles_errors(func: Callable[..., int]) -> Callable[..., int]:
     """Known errors become one clear message on stderr and an exit code, never a traceback."""
 
@@ -54,12 +72,16 @@ def handles_errors(func: Callable[..., int]) -> Callable[..., int]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            print(f"trading-monitor: {exc}", file=sys.stderr)
+            print(f"trading-monitor: {exc}{first_contact_hint()}", file=sys.stderr)
             return EXIT_CONFIG
         except FatalError as exc:
             print(f"trading-monitor: fatal: {exc}", file=sys.stderr)
             return EXIT_FAILED
         except TemporaryError as exc:
+            hint = first_contact_hint()
+            if hint:  # nothing is set up yet: no point in retrying
+                print(f"trading-monitor: {exc}{hint}", file=sys.stderr)
+                return EXIT_CONFIG
             print(f"trading-monitor: temporary failure, retry later: {exc}", file=sys.stderr)
             return EXIT_TEMPORARY
 
