@@ -159,13 +159,14 @@ def test_a_decision_reaches_the_broker_without_the_poll(db, db_params, exchange,
 
 
 def test_a_burst_of_100_decisions_is_one_cycle(db, db_params, exchange, running):
-    daemon = running.start(db_params, exchange)
+    daemon = running.start(db_params, exchange, BLOCK_DUPLICATE_ENTRY="false",
+                           BLOCK_SAME_DAY_REENTRY="false")
     settled_cycles(daemon)
     runs = executor_runs(db)
-    ids = [add_decision(db, entry(["AAPL", "MSFT", "NVDA", "TSLA", "SPY"][i % 5],
-                                  quantity=1)) for i in range(100)]
+    ids = [add_decision(db, entry(quantity=1)) for _ in range(100)]
     wait_for(lambda: all(outcome(db, i) for i in ids), 60)
     assert executor_runs(db) == runs + 1
+    assert len([o for o in exchange.control.orders() if o["side"] == "buy"]) == 100
 
 
 def test_the_kill_switch_wakes_the_executor_and_halts_entries(db, db_params, exchange,
@@ -262,3 +263,26 @@ def test_an_exit_approval_acts_at_once(db, db_params, exchange, running):
                       "WHERE trade_journal_id = %s", [journal_id])  # the NocoDB checkbox
     wait_for(lambda: [o for o in exchange.control.orders()
                       if o["side"] == "sell" and o["order_type"] == "market"])
+
+
+def test_the_kill_switch_stops_a_cycle_that_is_sending(db, db_params, exchange, running):
+    """Flipped while a burst goes out: the gate closes on its notification, so at most the
+    one submit already on the wire still lands; the rest end REJECTED with the halt."""
+    daemon = running.start(db_params, exchange, BLOCK_DUPLICATE_ENTRY="false",
+                           BLOCK_SAME_DAY_REENTRY="false")
+    settled_cycles(daemon)
+    exchange.control.set_fault("POST /v2/orders", "latency", ms=150, probability=1.0)
+    ids = [add_decision(db, entry(quantity=1)) for _ in range(30)]
+    entries = lambda: [o for o in exchange.control.orders() if o["side"] == "buy"]  # noqa: E731
+    wait_for(lambda: len(entries()) >= 3)
+    db.execute_update("INSERT INTO system_state (key, value, reason) "
+                      "VALUES ('kill_switch', 'on', 'test')")
+    at_flip = len(entries())
+    outcomes = wait_for(lambda: [o for i in ids if (o := outcome(db, i))] if all(
+        outcome(db, i) for i in ids) else None, 60)
+    sent = len(entries())
+    assert sent <= at_flip + 1 and sent < len(ids)
+    executed = [o for o in outcomes if o["terminal_state"] == "EXECUTED"]
+    assert len(executed) == sent
+    assert all("halted" in o["reason"] or "kill switch" in o["reason"]
+               for o in outcomes if o["terminal_state"] != "EXECUTED")

@@ -12,9 +12,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -25,6 +25,7 @@ from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
+from trading_monitor.daemon.gate import EntryGate
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.leader import Leadership
 from trading_monitor.daemon.notify import sd_notify
@@ -36,6 +37,7 @@ from trading_monitor.daemon.schedule import (
     woken_specs,
 )
 from trading_monitor.daemon.wakeups import NotifyListener
+from trading_monitor.daemon.woken import WakeupsMixin
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
@@ -48,7 +50,7 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 STALE_HEARTBEAT = timedelta(minutes=3)
 
 
-class Daemon:
+class Daemon(WakeupsMixin):
     def __init__(self, settings: Settings, db_config: dict[str, Any], broker: Broker, *,
                  now: Clock, election_seconds: float = 15, heartbeat_seconds: float = 30,
                  fast_seconds: float | None = None,
@@ -68,6 +70,7 @@ class Daemon:
         # One lock per job body: a scheduled run and a woken one never overlap.
         self._run_locks = {job: threading.Lock() for job in
                            ("executor", "order_monitor", "position_monitor", "report")}
+        self.gate = EntryGate(broker, db_config)  # the executor's broker (gate.py)
         self._listen_config = listen_config or db_config  # another only in the self-test's test
         self.dispatcher: Dispatcher | None = None
         self.notify_listener: NotifyListener | None = None
@@ -95,7 +98,7 @@ class Daemon:
     def _runner(self, job: str) -> Callable[[], Any]:
         s, db, broker, now = self.settings, self.db_config, self.broker, self.now
         return {
-            "executor": lambda: execute_once(db, broker, s, now=now),
+            "executor": self._execute,
             "order_monitor": lambda: monitor_once(db, broker, s, now=now),
             "position_monitor": lambda: position_monitor_once(db, broker, s, now=now),
             "report": lambda: daily_report(db, s, now=now),  # the database only
@@ -116,6 +119,10 @@ class Daemon:
                         self.dispatcher.ran(job, started, time.monotonic())
         return tracked
 
+    def _execute(self) -> None:
+        self.gate.sync()  # a lost "off" notification never keeps entries blocked
+        execute_once(self.db_config, cast(Broker, self.gate), self.settings, now=self.now)
+
     def _is_leader(self) -> bool:
         """A leader that finds its lock gone (a database restart drops the connection) asks
         for an election at once instead of a full interval later: with staged protection a
@@ -129,53 +136,6 @@ class Daemon:
 
     def _allowed(self, spec: JobSpec) -> bool:
         return self.calendar.allows(spec, self.now())
-
-    def _ready(self, job: str) -> bool:
-        """May a woken `job` run now? The schedule's rules: the session, and no executor
-        before EXECUTOR_TIME (it would send NEW_TRADEs early); never while paused."""
-        if self.state.paused:
-            return False
-        now = self.now()
-        if not self.calendar.allows(self._woken_specs[job], now):
-            return False
-        return job != "executor" or now.astimezone(NEW_YORK).time() >= self.settings.executor_time
-
-    def _spec_ready(self, spec: JobSpec) -> bool:
-        return self._ready(spec.runs)
-
-    # -- acting within a second (docs/daemon.md) ---------------------------------------------
-
-    def _start_wakeups(self) -> None:
-        if not self.settings.decision_notify:
-            return
-        self._stop_wakeups()
-        self.dispatcher = Dispatcher(lambda job: self._woken[job](), self._ready,
-                                     self._unsettled,
-                                     min_gap=self.settings.notify_min_gap_seconds).start()
-        self.notify_listener = NotifyListener(self._listen_config, self.db_config,
-                                              self.dispatcher.wake, self._catch_up).start()
-
-    def _catch_up(self) -> None:
-        """After every (re)connection: what was notified while nobody listened."""
-        if self.dispatcher is None or self.notify_listener is None:
-            return
-        self.dispatcher.wake("executor", "catch-up")
-        if self.notify_listener.connections > 1:  # at start the reconciliation just ran
-            self.dispatcher.wake("position_monitor", "catch-up")
-
-    def _unsettled(self, ids: Iterable[int]) -> set[int]:
-        with TradingDB(config=self.db_config, application_name="trading-monitor wakeups") as db:
-            rows = db.execute_query("SELECT id FROM analysis_decision WHERE id = ANY(%s) "
-                                    "AND executed IS NOT TRUE", [sorted(ids)])
-        return {row["id"] for row in rows}
-
-    def _stop_wakeups(self) -> None:
-        if self.notify_listener is not None:
-            self.notify_listener.stop()
-            self.notify_listener = None
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
-            self.dispatcher = None
 
     # -- the always-on jobs ------------------------------------------------------------------
 
