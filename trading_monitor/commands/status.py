@@ -18,12 +18,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trading_monitor.account_guard import MISMATCH_KEY, recorded_account
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import book
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.halts import halt_states
+from trading_monitor.position_monitor.incident import open_incident
 
 TRADE_FIELDS = ("id", "symbol", "side", "status", "qty", "entry_price", "stop_price",
                 "current_price", "unrealized_pnl", "mark_stale")
@@ -45,7 +47,18 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
         "halts": halt_states(db, day, settings.trading_halted),
         "daemons": [_pick(d, DAEMON_FIELDS) for d in daemons],
         "leader": _pick(leader, ("host", "pid", "beat_at")) if leader else None,
+        **fail_closed(db),
     }
+
+
+def fail_closed(db: TradingDB) -> dict[str, Any]:
+    """The books' broker account (and a mismatch a job found), and an open reconciliation
+    incident with the trades it holds (issue 27)."""
+    mismatch = db.named("system_value", {"key": MISMATCH_KEY})
+    return {"broker_account": {"books": recorded_account(db),
+                               "mismatch": (mismatch[0]["value"] or None) if mismatch
+                               else None},
+            "incident": open_incident(db)}
 
 
 def _pick(row: Row, fields: Sequence[str]) -> dict[str, Any]:
@@ -94,6 +107,18 @@ def render(report: dict[str, Any], console: Console) -> None:
                 book.ago(d["age_seconds"]) + " ago", d["stale"]] for d in report["daemons"]]
     console.print(_table("Daemons", ["host", "pid", "role", "last beat", "age", "stale"],
                          daemons, "no daemon heartbeat"))
+    account = report["broker_account"]
+    console.print(f"broker account: {account['books'] or 'not recorded yet'}" + (
+        f"; MISMATCH: the keys lead to {account['mismatch']}, every job refuses"
+        if account["mismatch"] else ""))
+    incident = report["incident"]
+    if incident:
+        names = incident.get("symbols") or {}
+        console.print(f"RECONCILIATION INCIDENT since {incident.get('opened_at')}: "
+                      f"{incident.get('cause')}; nothing booked for " + ", ".join(
+                          f"trade #{t} {names.get(str(t), '')}".strip()
+                          for t in incident.get("trades", [])) +
+                      " (`trading-monitor reconcile`)")
     leader = report["leader"]
     console.print(f"leader: {leader['host']} pid {leader['pid']}" if leader else
                   "leader: none (no fresh heartbeat with role leader)")
