@@ -22,19 +22,19 @@ def _paper_exchange(argv: Sequence[str]) -> int:
 def _execute(argv: Sequence[str]) -> int:
     from trading_monitor.order_executor.__main__ import main
 
-    return main(argv)
+    return main(argv, prog="trading-monitor execute")
 
 
 def _monitor_orders(argv: Sequence[str]) -> int:
     from trading_monitor.order_monitor.__main__ import main
 
-    return main(argv)
+    return main(argv, prog="trading-monitor monitor-orders")
 
 
 def _monitor_positions(argv: Sequence[str]) -> int:
     from trading_monitor.position_monitor.__main__ import main
 
-    return main(argv)
+    return main(argv, prog="trading-monitor monitor-positions")
 
 
 def _approve_exit(argv: Sequence[str]) -> int:

@@ -9,8 +9,8 @@ row-level security). Nothing else: no DELETE, no write through a view or to a li
 
 Run it again at any time: it creates or alters the role, revokes what is more, grants what is
 missing, and checks the role's effective privileges (memberships included) before it commits.
-The password is read from the environment variable named by --password-env (or `.env`),
-sent to the server only as a SCRAM/MD5 verifier, and never printed.
+The password (--password-env's variable, or `.env`) goes only as a SCRAM/MD5 verifier, never
+printed. Exit codes: 0 done; 1 fatal (e.g. an unsafe role); 2 configuration; 3 no database.
 """
 
 from __future__ import annotations

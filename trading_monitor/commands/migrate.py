@@ -2,6 +2,9 @@
 
 With --test-mode and no test database configured, an embedded throwaway PostgreSQL is
 started, migrated, shown and removed: a safe first command on a fresh machine.
+
+Exit codes: 0 migrated (or already current); 1 fatal; 2 configuration; 3 the database is
+unreachable (run it again).
 """
 
 from __future__ import annotations

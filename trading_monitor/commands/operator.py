@@ -30,8 +30,10 @@ EXIT_REFUSED = 4
 
 @handles_errors
 def approve_exit(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trading-monitor approve-exit",
-                                     description="approve closing a position at market")
+    parser = argparse.ArgumentParser(
+        prog="trading-monitor approve-exit", description="approve closing a position at market",
+        epilog="exit codes: 0 approved; 1 fatal; 2 configuration or usage; 3 the database is "
+               "unreachable; 4 the trade has no open position")
     parser.add_argument("trade_id", type=int)
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -52,7 +54,9 @@ RESUMABLE = ("kill_switch", "halt_reconciliation", "halt_drawdown")
 def _resume_parser(prog: str, reason_required: bool) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="clear the kill switch and the reconciliation and drawdown "
-        "halts (the daily loss halt clears itself the next trading day)")
+        "halts (the daily loss halt clears itself the next trading day)",
+        epilog="exit codes: 0 done (also when nothing was set); 2 configuration or usage; 3 the "
+               "database is unreachable")
     parser.add_argument("--reason", required=reason_required,
                         help="why (recorded with your user name)")
     return parser

@@ -5,6 +5,9 @@ for NocoDB's database and Alpaca; the real Daemon's jobs run at their triggers' 
 the simulated clock; a scripted week of n8n decisions and market moves is played through
 them. At the end: every decision's outcome, the week's P&L (booked and from the fills), the
 invariant check, and the daily report's files. See docs/demo.md.
+
+Exit codes: 0 the week ran, the P&L booked agrees with the fills and the invariants hold;
+1 they do not; 2 bad options, or no embedded PostgreSQL (the pg extra is missing).
 """
 
 from __future__ import annotations

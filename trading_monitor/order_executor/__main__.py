@@ -24,8 +24,9 @@ def print_report(report: CycleReport) -> None:
 
 
 @handles_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_job(argv, "python -m trading_monitor.order_executor", __doc__,
+def main(argv: Sequence[str] | None = None,
+         prog: str = "python -m trading_monitor.order_executor") -> int:
+    return run_job(argv, prog, __doc__,
                    lambda env, broker, dry, mode: execute_once(
                        env.db_config, broker, env.settings, dry_run=dry, mode=mode,
                        now=env.clock),

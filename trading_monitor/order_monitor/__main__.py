@@ -33,8 +33,9 @@ def trade_the_examples(env: Environment, broker: AlpacaBroker) -> None:
 
 
 @handles_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_job(argv, "python -m trading_monitor.order_monitor", __doc__,
+def main(argv: Sequence[str] | None = None,
+         prog: str = "python -m trading_monitor.order_monitor") -> int:
+    return run_job(argv, prog, __doc__,
                    lambda env, broker, dry, mode: monitor_once(
                        env.db_config, broker, env.settings, dry_run=dry, now=env.clock,
                        mode=mode),

@@ -20,10 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trading-monitor paper-exchange",
         description="Serve an Alpaca-compatible paper exchange (trading API, market data, "
-                    "trade_updates stream and control API) on one port.")
+                    "trade_updates stream and control API) on one port (default 8765).",
+        epilog="exit codes: 0 stopped (Ctrl-C or SIGTERM); 2 bad arguments")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--port", type=int, default=8765,
+                        help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="seed for prices, ids and faults")
     parser.add_argument("--scenario", help="JSON or CSV file of timestamped prices")
     parser.add_argument("--clock", choices=("realtime", "accelerated", "stepped"), default=None,

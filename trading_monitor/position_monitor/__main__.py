@@ -33,8 +33,9 @@ def trade_and_book(env: Environment, broker: AlpacaBroker) -> None:
 
 
 @handles_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_job(argv, "python -m trading_monitor.position_monitor", __doc__,
+def main(argv: Sequence[str] | None = None,
+         prog: str = "python -m trading_monitor.position_monitor") -> int:
+    return run_job(argv, prog, __doc__,
                    lambda env, broker, dry, mode: position_monitor_once(
                        env.db_config, broker, env.settings, dry_run=dry, now=env.clock,
                        mode=mode),
