@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -250,3 +251,23 @@ def test_health_warns_of_unknown_values_and_names_missing_fields(exchange):
     exchange.control.set_drift(True)
     check = check_broker_shapes(settings, today)
     assert check.state == "WARNING" and "quantum" in check.message
+
+
+def test_a_contract_error_that_lasts_past_the_session_ends_the_decision_skipped(
+        db, db_params, exchange):
+    """Not counted against MAX_DEFERRALS; once its entry's session has closed, SKIPPED with
+    the endpoint and the field in the reason, and no order ever sent."""
+    exchange.control.set_drift(True, omit={"asset": ["class"]})
+    settings = _settings(exchange, MAX_DEFERRALS="2")
+    broker = _broker(settings)
+    d = add_decision(db, entry("AAPL"))
+    for _ in range(3):  # more cycles than MAX_DEFERRALS allows plain deferrals
+        exchange.control.advance(120)
+        ((_, _, label, _),) = run(db_params, broker, settings).outcomes
+        assert label == "DEFERRED"
+    exchange.control.set_clock(datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc))  # Monday
+    run(db_params, broker, settings)
+    result = outcome(db, d)
+    assert result["terminal_state"] == "SKIPPED"
+    assert "GET /v2/assets/{symbol}" in result["reason"] and "asset.class" in result["reason"]
+    assert exchange.control.orders() == []
