@@ -153,6 +153,7 @@ def test_a_decision_reaches_the_broker_without_the_poll(db, db_params, exchange,
     assert found["terminal_state"] == "EXECUTED"
     assert [o for o in exchange.control.orders() if o["client_order_id"] ==
             found["client_order_id"]]
+    wait_for(lambda: [r["notify_listener"] for r in db.query("daemon_heartbeat")] == ["up"])
     # Its own write-backs (executed, existing_order_id, the outcome) wake nothing.
     time.sleep(1.0)
     assert daemon.dispatcher is not None and daemon.dispatcher.cycles == before + 1
@@ -215,6 +216,8 @@ def test_only_the_leader_acts(db, db_params, exchange, running):
     wait_for(lambda: outcome(db, decision))
     assert standby.notify_listener is None and standby.dispatcher is None
     assert standby.state.ran == 0
+    # What each writes into its heartbeat row, for `health` (one process here: one row).
+    assert (leader.listener_state(), standby.listener_state()) == ("up", None)
 
 
 def test_a_dropped_listening_connection_loses_nothing(db, db_params, exchange, running):
@@ -238,6 +241,8 @@ def test_a_connection_that_cannot_hear_its_notify_falls_back_to_polling(
     wait_for(lambda: daemon.notify_listener is not None
              and daemon.notify_listener.state == UNSUPPORTED)
     assert any("does not hear its own NOTIFY" in r.message for r in caplog.records)
+    wait_for(lambda: [r["notify_listener"] for r in db.query("daemon_heartbeat")]
+             == ["unsupported"])
 
 
 def test_an_exit_approval_acts_at_once(db, db_params, exchange, running):

@@ -191,12 +191,13 @@ class Daemon(WakeupsMixin):
         stuck = self.state.past_deadline(
             system_clock(), timedelta(seconds=self.settings.job_deadline_seconds))
         self._db.execute_update(
-            "INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at, trading_paused) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO UPDATE SET "
-            "role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
-            "trading_paused = EXCLUDED.trading_paused",
+            "INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at, trading_paused, "
+            "notify_listener) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO "
+            "UPDATE SET role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
+            "trading_paused = EXCLUDED.trading_paused, "
+            "notify_listener = EXCLUDED.notify_listener",
             [socket.gethostname(), os.getpid(), role, self._started, system_clock(),
-             self.state.paused or stuck])
+             self.state.paused or stuck, self.listener_state()])
         if stuck is None:
             sd_notify("WATCHDOG=1")
         else:

@@ -44,6 +44,12 @@ class WakeupsMixin:
             return False
         return job != "executor" or now.astimezone(NEW_YORK).time() >= self.settings.executor_time
 
+    def listener_state(self) -> str | None:
+        """For the heartbeat: None on a standby (it never listens)."""
+        if not self.settings.decision_notify:
+            return "off"
+        return self.notify_listener.state if self.notify_listener is not None else None
+
     def _spec_ready(self, spec: JobSpec) -> bool:
         return self._ready(spec.runs)
 

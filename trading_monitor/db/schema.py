@@ -69,7 +69,7 @@ TABLES: dict[str, frozenset[str]] = {
                                         "last_equity")),
     "system_state": frozenset(_AUDIT + ("key", "value", "reason")),
     "daemon_heartbeat": frozenset(_AUDIT + ("host", "pid", "role", "started_at", "beat_at",
-                                            "trading_paused")),
+                                            "trading_paused", "notify_listener")),
     "alert": frozenset(_AUDIT + ("run_id", "kind", "message", "delivery")),
 }
 

@@ -71,3 +71,8 @@ DROP TRIGGER IF EXISTS trg_position_tracking_notify ON position_tracking;
 CREATE TRIGGER trg_position_tracking_notify AFTER UPDATE OF exit_approved ON position_tracking
     FOR EACH ROW WHEN (NEW.exit_approved IS TRUE AND OLD.exit_approved IS NOT TRUE)
     EXECUTE FUNCTION tm_notify_wakeup();
+
+-- The leader's listener as its heartbeat says it: up, down (reconnecting), unsupported (it
+-- does not hear its own NOTIFY: polling only), off (DECISION_NOTIFY=false); NULL on a
+-- standby. `health` warns while the leader's is not up.
+ALTER TABLE daemon_heartbeat ADD COLUMN IF NOT EXISTS notify_listener text;
