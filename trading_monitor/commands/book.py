@@ -124,3 +124,16 @@ def ago(seconds: float) -> str:
     if hours < 48:
         return f"{hours} h {minutes % 60} min"
     return f"{hours // 24} d {hours % 24} h"
+
+
+UNALLOCATED_FEES = """
+SELECT COALESCE(sum(amount), 0) AS amount,
+       count(DISTINCT fee_activity_id) FILTER (WHERE basis = 'unallocated') AS fees
+FROM fee_allocation WHERE trade_journal_id IS NULL
+"""
+
+
+def unallocated_fees(db: TradingDB) -> dict[str, Any]:
+    """FEE activities charged to no trade of ours (ledger/fees.py): the amount still open."""
+    [row] = read(db, UNALLOCATED_FEES)
+    return {"amount": Decimal(row["amount"]), "fees": int(row["fees"])}

@@ -43,6 +43,7 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
         "as_of": now, "trading_day": day,
         "open_trades": [_pick(t, TRADE_FIELDS) for t in trades],
         "pnl_today": book.pnl_today(db, day, trades),
+        "unallocated_fees": book.unallocated_fees(db),
         "jobs": [_pick(j, JOB_FIELDS) for j in book.last_job_runs(db)],
         "halts": halt_states(db, day, settings.trading_halted),
         "daemons": [_pick(d, DAEMON_FIELDS) for d in daemons],
@@ -97,6 +98,10 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(_table(f"P&L today ({p['trading_day']}, New York)",
                          ["realised", "closed trades", "unrealised", "total"],
                          [[p["realised"], p["closed_trades"], p["unrealised"], p["total"]]], ""))
+    fees = report["unallocated_fees"]
+    if fees["amount"]:
+        console.print(f"unallocated fees: {fees['amount']} (FEE activities matching no fill "
+                      "of ours; docs/order-monitor.md, Fees)")
     jobs = [[j["job_name"], j["status"], j["finished_at"], j["error"]] for j in report["jobs"]]
     console.print(_table("Last run of each job", ["job", "status", "finished", "error"], jobs,
                          "no job has run yet"))

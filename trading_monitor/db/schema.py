@@ -71,6 +71,13 @@ TABLES: dict[str, frozenset[str]] = {
     "daemon_heartbeat": frozenset(_AUDIT + ("host", "pid", "role", "started_at", "beat_at",
                                             "trading_paused", "notify_listener")),
     "alert": frozenset(_AUDIT + ("run_id", "kind", "message", "delivery")),
+    "fee_activity": frozenset(_AUDIT + (
+        "run_id", "activity_id", "status", "sub_type", "activity_day", "symbol",
+        "alpaca_order_id", "amount", "effective", "replaces_activity_id", "description",
+    )),
+    "fee_allocation": frozenset(_AUDIT + (
+        "run_id", "fee_activity_id", "fill_id", "trade_journal_id", "basis", "amount",
+    )),
 }
 
 # The read-only views of 0009_nocodb.sql a trader opens first in NocoDB. Never written, so

@@ -15,6 +15,7 @@ from trading_monitor.domain.lifecycle import (
     trade_status_for_entry,
     withdrawn_trade_status,
 )
+from trading_monitor.ledger.fees import FeeBooks
 from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
 from trading_monitor.ledger.marks import MarkBooks
@@ -26,7 +27,7 @@ LEG_ROLES = {"stop": OrderRole.STOP_LOSS, "stop_limit": OrderRole.STOP_LOSS,
              "limit": OrderRole.TAKE_PROFIT}
 
 
-class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks):
+class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks, FeeBooks):
     """Every write goes through `db`: inside the caller's transaction when one is open."""
 
     # -- intents ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from trading_monitor.paper_exchange import (
     control,
     control_account,
     control_cash,
+    control_fee_fix,
     marketdata,
     rules_api,
     trading,
@@ -124,6 +125,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(rules_api.routes)
     app.router.add_routes(control_account.routes)
     app.router.add_routes(control_cash.routes)
+    app.router.add_routes(control_fee_fix.routes)
     app.router.add_get("/stream", hub.handle)
     app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))

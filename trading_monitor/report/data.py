@@ -3,7 +3,7 @@ queries.sql beside this file."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -29,6 +29,7 @@ class DayRows:
     jobs: list[Row]
     failed_runs: list[Row]
     history: list[Row]
+    unallocated_fees: list[Row] = field(default_factory=list)  # FEEs charged to no trade
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -69,6 +70,7 @@ def load(db: TradingDB, day: date) -> DayRows:
         jobs=query(db, "job_health", bounds),
         failed_runs=query(db, "failed_runs", bounds),
         history=query(db, "daily_history", {"first_day": first_day, "day": day}),
+        unallocated_fees=query(db, "unallocated_fees", {"day": day}),
     )
 
 

@@ -168,4 +168,14 @@ def compute(rows: DayRows) -> dict[str, Any]:
         "jobs": _jobs(rows.jobs),
         "failed_runs": [dict(r) for r in rows.failed_runs],
         "history": _history(rows.history, closed_window),
+        "unallocated_fees": _unallocated(rows.unallocated_fees),
     }
+
+
+def _unallocated(rows: list[Row]) -> dict[str, Any]:
+    """The day's FEE activities that no fill of ours carries (not in any trade's P&L)."""
+    return {"total": sum((Decimal(r["amount"]) for r in rows), ZERO),
+            "fees": [{"activity_id": r["activity_id"], "symbol": r["symbol"],
+                      "order_id": r["alpaca_order_id"], "sub_type": r["sub_type"],
+                      "description": r["description"], "amount": r["amount"]}
+                     for r in rows]}

@@ -51,6 +51,9 @@ def _summary(f: dict[str, Any]) -> list[str]:
         f"{sum(1 for o in f['open_positions'] if o['protected'] is not None)} open positions"
         + (f" ({p['unmarked_positions']} without a mark)" if p["unmarked_positions"] else ""),
         f"- Total: **{money(p['total'])}**",
+        *([f"- Unallocated fees: {money(f['unallocated_fees']['total'])} "
+            f"({len(f['unallocated_fees']['fees'])} FEE activities matching no fill of ours: "
+            "in no trade's P&L)"] if f["unallocated_fees"]["fees"] else []),
         f"- Decisions settled: {d['settled']} ({d['by_state']['EXECUTED']} executed, "
         f"{d['by_state']['REJECTED']} rejected, {d['by_state']['SKIPPED']} skipped)",
         f"- Alerts: {len(f['alerts'])}; failed job runs: "

@@ -88,6 +88,18 @@ FROM v_daily_pnl
 WHERE trading_day >= %(first_day)s AND trading_day <= %(day)s
 ORDER BY trading_day;
 
+-- name: unallocated_fees
+-- FEE activities of the day charged to no trade of ours (trading_monitor/ledger/fees.py):
+-- net of their reversals, so a fee allocated since, or cancelled, is gone.
+SELECT a.activity_id, a.symbol, a.alpaca_order_id, a.sub_type, a.description,
+       sum(x.amount) AS amount
+FROM fee_allocation x
+JOIN fee_activity a ON a.id = x.fee_activity_id
+WHERE x.trade_journal_id IS NULL AND a.activity_day = %(day)s
+GROUP BY a.activity_id, a.symbol, a.alpaca_order_id, a.sub_type, a.description
+HAVING sum(x.amount) <> 0
+ORDER BY a.activity_id;
+
 -- name: report_delivered
 -- Whether an earlier daily_report run already delivered this day's report (a restart, or
 -- the demo's fast schedule, must not send it twice).

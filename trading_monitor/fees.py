@@ -1,0 +1,123 @@
+"""Book Alpaca's FEE activities: one read per cycle, from a cursor (system_state `fee_cursor`).
+
+How Alpaca links a correction or a cancellation to the fee it changes is not documented
+(its changelog and the NonTradeActivity schema give the status values, executed, correct
+and canceled, and nothing more), so both plausible ways are handled:
+
+- **In place**: the fee's own activity, same id, shows `canceled` (or `correct` with a new
+  amount). To see that, the cursor lags: it stays on the last activity older than
+  REVIEW_DAYS, so each read brings every fee of the last few days again (one page, 100 fees,
+  is one request) and a stored fee whose status or amount changed is re-booked.
+- **As a new activity**: a `canceled` or `correct` activity with an id of its own replaces
+  the latest fee still counting with the same order id (else symbol and day) and sub-type.
+
+Writes go through the ledger (ledger/fees.py FeeBooks).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytz
+
+from trading_monitor.broker.base import Broker
+from trading_monitor.broker.models import AccountActivity
+from trading_monitor.db_layer import Row
+from trading_monitor.ledger import Ledger
+from trading_monitor.ledger.fees import FeeFact
+from trading_monitor.runs import log_event
+
+NEW_YORK = pytz.timezone("America/New_York")
+CURSOR = "fee_cursor"
+REVIEW_DAYS = 7  # how long a fee may still be corrected or cancelled in place
+CANCELED, CORRECT = "canceled", "correct"
+
+
+def book_fees(ledger: Ledger, broker: Broker) -> list[str]:
+    """Read the FEE activities since the cursor, book what is new or changed, retry fees
+    that found no fill yet, and bring trades' fees and P&L in line; what was done."""
+    today = ledger.now().astimezone(NEW_YORK).date()
+    cursor = _cursor(ledger)
+    after = None if cursor else ledger.now() - timedelta(days=REVIEW_DAYS)
+    activities = broker.account_activities(["FEE"], last_id=cursor, after=after)
+    done: list[str] = []
+    with ledger.db.transaction():
+        for a in activities:
+            done += _book(ledger, _fact(a))
+        for fee in ledger.fees_to_reallocate():
+            if fee["alpaca_order_id"] or ledger.fee_targets(fee)[1]:
+                done += _reallocated(ledger, fee)
+        done += ledger.true_up_trade_fees()
+        _move_cursor(ledger, activities, today - timedelta(days=REVIEW_DAYS))
+    return done
+
+
+def _fact(a: AccountActivity) -> FeeFact:
+    return FeeFact(
+        activity_id=a.id, status=(a.status or "executed").lower(),
+        amount=-(a.net_amount or Decimal(0)), day=_day(a), symbol=a.symbol,
+        alpaca_order_id=a.order_id, sub_type=a.sub_type, description=a.description)
+
+
+def _day(a: AccountActivity) -> date | None:
+    if a.date:
+        return date.fromisoformat(a.date[:10])
+    return a.created_at.astimezone(NEW_YORK).date() if a.created_at else None
+
+
+def _book(ledger: Ledger, fee: FeeFact) -> list[str]:
+    row = ledger.fee_row(fee.activity_id)
+    if row is None:
+        return _new(ledger, fee)
+    if row["status"] == fee.status and row["amount"] == fee.amount:
+        return []  # read again within the review window, unchanged
+    # Changed in place: a cancellation reverses it, a correction re-books the new amount.
+    effective = row["effective"] and fee.status != CANCELED
+    row = ledger.update_fee(row, status=fee.status, amount=fee.amount, effective=effective)
+    _note(ledger, row, f"fee {fee.activity_id} is now {fee.status} ({fee.amount})")
+    if not effective:
+        ledger.refresh_fee_fills(ledger.reverse_fee(row))
+        return [f"fee {fee.activity_id} {fee.status}: reversed"]
+    return [ledger.allocate_fee(row)]
+
+
+def _new(ledger: Ledger, fee: FeeFact) -> list[str]:
+    done: list[str] = []
+    replaced = ledger.fee_predecessor(fee) if fee.status in (CANCELED, CORRECT) else None
+    if replaced is not None:
+        replaced = ledger.update_fee(replaced, effective=False)
+        ledger.refresh_fee_fills(ledger.reverse_fee(replaced))
+        verb = "cancelled" if fee.status == CANCELED else "replaced"
+        _note(ledger, replaced, f"fee {replaced['activity_id']} {verb} by {fee.activity_id}")
+        done.append(f"fee {replaced['activity_id']} {verb} by {fee.activity_id}: reversed")
+    # A cancellation costs nothing of its own (found first already cancelled, or a notice).
+    effective = fee.status != CANCELED
+    row = ledger.store_fee(fee, effective,
+                           replaced["activity_id"] if replaced is not None else None)
+    if effective:
+        done.append(ledger.allocate_fee(row))
+    return done
+
+
+def _reallocated(ledger: Ledger, fee: Row) -> list[str]:
+    text = ledger.allocate_fee(fee)
+    return [] if text.endswith("unallocated") else [text]
+
+
+def _note(ledger: Ledger, row: Row, text: str) -> None:
+    log_event(ledger.db, ledger.run_id, "fee_activity", row["id"], "fee", text)
+
+
+def _cursor(ledger: Ledger) -> str | None:
+    rows = ledger.db.named("system_value", {"key": CURSOR})
+    return str(rows[0]["value"]) if rows and rows[0]["value"] else None
+
+
+def _move_cursor(ledger: Ledger, activities: list[AccountActivity], before: date) -> None:
+    """Past the fees too old to change (ids grow with time); never back."""
+    settled = [a.id for a in activities if (d := _day(a)) is not None and d < before]
+    if settled:
+        ledger.db.named_update("set_system_value", {
+            "key": CURSOR, "value": max(settled),
+            "reason": f"FEE activities read; those before {before} are settled"})
