@@ -89,6 +89,10 @@ def test_migrate_test_mode_embedded(clean_env, capsys):
     out = capsys.readouterr().out
     assert "applied migrations: 0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009" in out
     assert "trade_journal" in out and "decision_outcome" in out
+    tables = next(line for line in out.splitlines() if line.startswith("tables: "))
+    views = next(line for line in out.splitlines() if line.startswith("views: "))
+    assert "v_trade_lifecycle" not in tables and "trade_journal" in tables
+    assert views == "views: v_daily_pnl, v_open_positions, v_trade_lifecycle"
 
 
 def test_migrate_against_configured_database_is_idempotent(clean_env, db_params, capsys):

@@ -28,11 +28,13 @@ def _parser() -> argparse.ArgumentParser:
 def _migrate_and_report(db: TradingDB) -> None:
     applied = db.create_schema()
     print("applied migrations: " + (", ".join(applied) if applied else "none (up to date)"))
-    tables = db.execute_query(
-        "SELECT table_name FROM information_schema.tables "
+    rows = db.execute_query(
+        "SELECT table_name, table_type FROM information_schema.tables "
         "WHERE table_schema = 'public' ORDER BY table_name"
     )
-    print("tables: " + ", ".join(t["table_name"] for t in tables))
+    # NocoDB's views are not tables: a reader looking for where to write must not be misled.
+    print("tables: " + ", ".join(r["table_name"] for r in rows if r["table_type"] != "VIEW"))
+    print("views: " + ", ".join(r["table_name"] for r in rows if r["table_type"] == "VIEW"))
 
 
 @handles_errors
