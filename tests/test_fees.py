@@ -5,6 +5,7 @@ corrected fee is reversed or re-booked, whichever way the exchange posts the cha
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -184,3 +185,29 @@ def test_fees_booked_before_the_close_are_in_the_closing_pnl(
     assert trade["actual_pnl"] == (D(190) - buy["price"]) * 10 - D("0.01")
     assert _book(db, broker, exchange) == []
     _assert_books_hold(db_params, broker, exchange, settings)
+
+
+def test_the_cursor_stays_a_week_behind_then_moves_past_settled_fees(
+        db, db_params, broker, exchange, settings):
+    closed = _closed_aapl(db, db_params, broker, exchange, settings)
+    fee_id = _fee(exchange, "0.02", "AAPL", closed["exit"]["alpaca_order_id"])
+    _book(db, broker, exchange)
+    cursor = db.named("system_value", {"key": "fee_cursor"})[0]["value"]
+    assert cursor.startswith("since ")  # the fee may still change: it is read again
+    exchange.control.set_clock(exchange.venue.clock.now() + timedelta(days=8))
+    assert _book(db, broker, exchange) == []
+    assert db.named("system_value", {"key": "fee_cursor"})[0]["value"] == fee_id
+    assert _book(db, broker, exchange) == []  # from the id: nothing new, nothing re-booked
+    assert db.get_by_id("trade_journal", closed["id"])["fees"] == D("0.02")
+
+
+def test_a_fee_of_an_order_not_ours_is_never_charged_to_our_trades(
+        db, db_params, broker, exchange, settings):
+    trade_id = _trade(db, db_params, broker, settings, entry_price="181.00",
+                      stop_loss="170.00", take_profit="190.00")
+    _fee(exchange, "0.04", "AAPL", "an-order-of-the-traders-own")
+    assert _book(db, broker, exchange)[0].endswith("unallocated")
+    assert _book(db, broker, exchange) == []
+    assert len(db.query("fee_allocation")) == 1  # not rewritten every cycle
+    assert db.get_by_id("trade_journal", trade_id)["fees"] is None
+    assert book.unallocated_fees(db)["amount"] == D("0.04")

@@ -16,7 +16,7 @@ Writes go through the ledger (ledger/fees.py FeeBooks).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytz
@@ -30,6 +30,7 @@ from trading_monitor.runs import log_event
 
 NEW_YORK = pytz.timezone("America/New_York")
 CURSOR = "fee_cursor"
+SINCE = "since "  # the cursor before any fee aged out of the review window
 REVIEW_DAYS = 7  # how long a fee may still be corrected or cancelled in place
 CANCELED, CORRECT = "canceled", "correct"
 
@@ -38,16 +39,18 @@ def book_fees(ledger: Ledger, broker: Broker) -> list[str]:
     """Read the FEE activities since the cursor, book what is new or changed, retry fees
     that found no fill yet, and bring trades' fees and P&L in line; what was done."""
     today = ledger.now().astimezone(NEW_YORK).date()
-    cursor = _cursor(ledger)
-    after = None if cursor else ledger.now() - timedelta(days=REVIEW_DAYS)
-    activities = broker.account_activities(["FEE"], last_id=cursor, after=after)
+    stored = _cursor(ledger)
+    cursor = stored or SINCE + (ledger.now() - timedelta(days=REVIEW_DAYS)).isoformat()
+    activities = _read(broker, cursor)  # before the transaction: no lock held on the wire
     done: list[str] = []
     with ledger.db.transaction():
+        if stored is None:
+            _set_cursor(ledger, cursor, "first FEE read: the review window before it")
         for a in activities:
             done += _book(ledger, _fact(a))
         for fee in ledger.fees_to_reallocate():
-            if fee["alpaca_order_id"] or ledger.fee_targets(fee)[1]:
-                done += _reallocated(ledger, fee)
+            if ledger.fee_targets(fee)[1]:  # else it stays as it is: nothing rewritten
+                done.append(ledger.allocate_fee(fee))
         done += ledger.true_up_trade_fees()
         _move_cursor(ledger, activities, today - timedelta(days=REVIEW_DAYS))
     return done
@@ -100,11 +103,6 @@ def _new(ledger: Ledger, fee: FeeFact) -> list[str]:
     return done
 
 
-def _reallocated(ledger: Ledger, fee: Row) -> list[str]:
-    text = ledger.allocate_fee(fee)
-    return [] if text.endswith("unallocated") else [text]
-
-
 def _note(ledger: Ledger, row: Row, text: str) -> None:
     log_event(ledger.db, ledger.run_id, "fee_activity", row["id"], "fee", text)
 
@@ -114,10 +112,24 @@ def _cursor(ledger: Ledger) -> str | None:
     return str(rows[0]["value"]) if rows and rows[0]["value"] else None
 
 
+def _read(broker: Broker, cursor: str) -> list[AccountActivity]:
+    """From the cursor: an activity id once a fee has aged past the review window; before
+    that the time of the first read less the window (fixed, so fees age out of it and the
+    cursor becomes an id; a daemon stopped for weeks then still reads every fee since)."""
+    if cursor.startswith(SINCE):
+        return broker.account_activities(["FEE"],
+                                         after=datetime.fromisoformat(cursor[len(SINCE):]))
+    return broker.account_activities(["FEE"], last_id=cursor)
+
+
+def _set_cursor(ledger: Ledger, value: str, reason: str) -> None:
+    ledger.db.named_update("set_system_value", {"key": CURSOR, "value": value,
+                                                "reason": reason})
+
+
 def _move_cursor(ledger: Ledger, activities: list[AccountActivity], before: date) -> None:
     """Past the fees too old to change (ids grow with time); never back."""
     settled = [a.id for a in activities if (d := _day(a)) is not None and d < before]
     if settled:
-        ledger.db.named_update("set_system_value", {
-            "key": CURSOR, "value": max(settled),
-            "reason": f"FEE activities read; those before {before} are settled"})
+        _set_cursor(ledger, max(settled), f"FEE activities read; those before {before} are "
+                    "settled")
