@@ -118,6 +118,9 @@ KNOWN_OPEN: dict[str, str] = {
                 "flatten's market exit) is booked as a fill, but its trade's position row "
                 "keeps the shares, and the trade stays open, until the next cycle: the "
                 "books hold more than the broker for a cycle",
+    "RESIZE": "a position that grew (a staged entry's rest filled after its first protection) "
+              "is re-protected by cancelling the old protection first; while that cancel is "
+              "pending the run ends with the added shares unprotected until the next cycle",
     "R10": "the end-of-day flatten of a staged DAYTRADE cancels its plain stop before the exit "
            "can go; when that cancel is pending the run ends with the stop on its way out and "
            "no exit (once the cancel is final, no stop until the next cycle sends the exit)",
@@ -590,6 +593,16 @@ class World:
             "trade_journal j ON j.id = f.trade_journal_id WHERE j.status = 'POSITION' AND "
             "j.symbol = %s", symbol)[0]["qty"]
         return _within(D(by_fills), self._bound.get(symbol, D(0)))
+
+    def _known_resize(self, text: str, symbol: str | None) -> bool:
+        if symbol is None or "live" not in text:
+            return False
+        held = {p["symbol"]: abs(D(p["qty"])) for p in self.ex.control.state()["positions"]}
+        return any(
+            o["symbol"] == symbol and o["client_order_id"].startswith("tm-")
+            and ("-stop_loss" in o["client_order_id"] or "-take_profit" in o["client_order_id"])
+            and o["status"] == "pending_cancel" and D(o["qty"]) < held.get(symbol, D(0))
+            for o in self.ex.control.orders())
 
     def _known_r10(self, text: str, symbol: str | None) -> bool:
         now = self.now()

@@ -274,7 +274,24 @@ FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# RESIZE (found by the --slow run, seed 13; shrunk by hand from 15 steps; near R3 and R11's
+# "a staged resize after a second partial fill"): a staged SWING short fills 1 of 5 and is
+# protected by an OCO for 1; the rest fills; the order monitor cancels the OCO to place one
+# for 5, the cancel is pending, and the run ends with 4 shares unprotected (Alpaca would take
+# a second OCO for the 4 the first does not hold).
+RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("partial_fills", {"symbol": "NVDA", "ratio": "0.3"}),
+    ("new_trade", {"symbol": "NVDA", "side": "SELL", "style": "SWING", "marketable": True,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 1}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 KNOWN_OPEN_REPLAYS = {
+    "RESIZE": RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
     "OWN-EXIT": FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
     "R8": STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED,
     "R10": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING,
