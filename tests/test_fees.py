@@ -211,3 +211,38 @@ def test_a_fee_of_an_order_not_ours_is_never_charged_to_our_trades(
     assert len(db.query("fee_allocation")) == 1  # not rewritten every cycle
     assert db.get_by_id("trade_journal", trade_id)["fees"] is None
     assert book.unallocated_fees(db)["amount"] == D("0.04")
+
+
+def test_a_fee_on_a_stand_in_fill_moves_to_the_real_executions(
+        db, db_params, broker, exchange, settings):
+    """R1's stand-in: the entry's filled quantity read before the FILL feed brought its two
+    executions (4 then 6). The fee booked on the stand-in follows the shares when the
+    stand-in gives way, so the fills still carry all of it."""
+    d = add_decision(db, entry())  # buy 10 limit 175; AAPL at 180
+    run(db_params, broker, settings)
+    trade_id = int(outcome(db, d)["trade_journal_id"])
+    exchange.control.set_partial_fill(symbol="AAPL", ratio="0.4")
+    exchange.control.set_price("AAPL", "174.00")
+    exchange.control.set_partial_fill(symbol="AAPL", ratio=None)
+    exchange.control.advance(5)
+    cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
+                               "existing_trade_journal_id": trade_id})
+    run(db_params, broker, settings)  # reads the filled order: a stand-in of 10
+    assert outcome(db, cancel)["terminal_state"] is not None
+    [stand_in] = db.query("fills", {"trade_journal_id": trade_id})
+    assert stand_in["source"] == "order"
+    _fee(exchange, "0.10", "AAPL", stand_in["alpaca_order_id"])
+    _book(db, broker, exchange)
+    assert db.get_by_id("fills", stand_in["id"])["fee"] == D("0.10")
+    monitor(db_params, broker, settings)  # the feed: the stand-in gives way to 4 and 6
+    _book(db, broker, exchange)
+    fills = db.query("fills", {"trade_journal_id": trade_id})
+    assert sorted((f["qty"], f["fee"]) for f in fills) == [(D(4), D("0.04")),
+                                                          (D(6), D("0.06"))]
+    assert db.get_by_id("trade_journal", trade_id)["fees"] == D("0.10")
+    exchange.control.set_price("AAPL", "169.00")  # the stop fills
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    trade = db.get_by_id("trade_journal", trade_id)
+    assert trade["status"] == "CLOSED" and trade["fees"] == D("0.10")
+    _assert_books_hold(db_params, broker, exchange, settings)
