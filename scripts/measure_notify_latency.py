@@ -180,7 +180,8 @@ def main() -> None:
             db.create_schema()
             daemon = Daemon(settings, pg.params, AlpacaBroker(settings),
                             now=ex.venue.clock.now, election_seconds=1)
-            threading.Thread(target=daemon.run, daemon=True).start()
+            runner = threading.Thread(target=daemon.run, daemon=True)
+            runner.start()
             watch = Watcher(ex)
             while not (daemon.notify_listener and daemon.notify_listener.state == UP):
                 time.sleep(0.05)
@@ -193,6 +194,7 @@ def main() -> None:
             late, count = kill_switch(db, watch)
             watch.stop()
             daemon.stop()
+            runner.join(timeout=30)  # its heartbeat row is marked before the server stops
     pg.stop()
     print("| Case | n | p50 | p99 | max |\n|---|---|---|---|---|")
     print(figures("single NEW_TRADE (notify)", new))
