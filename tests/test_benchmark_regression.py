@@ -71,7 +71,7 @@ def test_an_order_monitor_cycle_costs_two_requests_with_nothing_changed_or_a_fil
 
 
 @pytest.mark.parametrize("n", [10, 200])
-def test_a_position_monitor_cycle_costs_six_requests(db, db_params, broker, exchange, n):
+def test_a_position_monitor_cycle_costs_seven_requests(db, db_params, broker, exchange, n):
     settings = _settings(exchange, PROTECTION_MODE="staged")
     _book(db, db_params, broker, exchange, settings, ["101.00"] * n, protect=True)
     assert len(db.query("position_tracking")) == n
@@ -79,11 +79,12 @@ def test_a_position_monitor_cycle_costs_six_requests(db, db_params, broker, exch
     exchange.control.reset_counters()
     report = watch(db_params, broker, settings)
     assert report.actions == []
-    # ... and today's deposits and withdrawals, for the daily loss guard (MAX_DAILY_LOSS).
+    # ... today's deposits and withdrawals, for the daily loss guard (MAX_DAILY_LOSS), and
+    # the fee activities (R15): fixed reads, not growing with N.
     assert _counted(exchange) == {FEED: 1, OPEN_ORDERS: 1, "GET /v2/positions": 1,
                                   "GET /v2/account": 1, "GET /v2/stocks/snapshots": 1,
-                                  "GET /v2/account/activities": 1}
-    assert report.broker_requests == 6
+                                  "GET /v2/account/activities": 2}
+    assert report.broker_requests == 7
 
 
 @pytest.mark.parametrize("n", [10, 100])

@@ -301,7 +301,7 @@ def test_a_tracked_position_gone_without_any_fill_closes_estimated(db, db_params
     assert journal["exit_price"] == D("600.00")
 
 
-@pytest.mark.parametrize(("n", "expected"), [(10, 6), (500, 7)])
+@pytest.mark.parametrize(("n", "expected"), [(10, 7), (500, 8)])
 def test_requests_per_cycle_do_not_grow_with_positions(db, db_params, broker, exchange, n,
                                                        expected):
     settings = _settings(exchange, BLOCK_DUPLICATE_ENTRY="false", MAX_OPEN_POSITIONS="off",
@@ -315,8 +315,8 @@ def test_requests_per_cycle_do_not_grow_with_positions(db, db_params, broker, ex
     exchange.control.reset_counters()
     report = watch(db_params, broker, settings)
     # fill feed, open orders (500 protective orders fill a page: two), positions, account,
-    # today's deposits and withdrawals (MAX_DAILY_LOSS is set), and one snapshot request per
-    # 100 symbols
+    # today's deposits and withdrawals (MAX_DAILY_LOSS is set), the fee activities, and one
+    # snapshot request per 100 symbols
     assert report.broker_requests == expected, exchange.control.counters()
     assert report.actions == []
 

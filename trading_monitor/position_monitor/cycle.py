@@ -17,6 +17,7 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
+from trading_monitor.fees import book_fees
 from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
@@ -72,6 +73,8 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     # Reported, never touched: a class we do not trade (a treasury, a class Alpaca adds).
     report.actions += [f"left alone: {p.qty} {p.symbol} of asset class {p.asset_class!r}, "
                        "which trading-monitor does not trade" for p in every if not p.managed]
+    if not m.dry_run:  # after reconciliation, which closes trades gross: net them now
+        report.actions += book_fees(m.ledger, m.broker)
     # An open incident fails every cycle until it ends; a broker fault within its grace
     # changes nothing (not even a halt another issue set).
     report.status = "FAIL" if failing or open_incident(m.db) else "PASS"
