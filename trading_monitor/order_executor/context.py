@@ -163,7 +163,7 @@ class Executor:
 
     def daytrade_too_late(self, d: Decision) -> str | None:
         """Why a DAYTRADE entry must not go out now: from today's flatten time (the close
-        minus EOD_FLATTEN_MINUTES, from the broker's calendar) to the end of the day."""
+        minus EOD_FLATTEN_MINUTES, from the broker's calendar) until the close."""
         if d.trade_style is not TradeStyle.DAYTRADE:
             return None
         now = self.now()
@@ -172,7 +172,9 @@ class Executor:
             days = self.broker.get_calendar(today, today)
             self._closes[today] = next((c.close for c in days if c.date == today), None)
         close = self._closes[today]
-        if close is None or now < close - self.config.eod_flatten_before_close:
+        # After the close the entry is for the next session, whose flatten time is ahead
+        # (REJECT_DAY_ORDERS_WHEN_CLOSED and the entry's expiry decide about it).
+        if close is None or not close - self.config.eod_flatten_before_close <= now < close:
             return None
         minutes = int(self.config.eod_flatten_before_close.total_seconds() // 60)
         return (f"DAYTRADE entry refused after today's flatten time "
