@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-import pytest
-
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, monitor, outcome, run, watch
 from trading_monitor.config import load_settings
