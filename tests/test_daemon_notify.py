@@ -291,3 +291,14 @@ def test_the_kill_switch_stops_a_cycle_that_is_sending(db, db_params, exchange, 
     assert len(executed) == sent
     assert all("halted" in o["reason"] or "kill switch" in o["reason"]
                for o in outcomes if o["terminal_state"] != "EXECUTED")
+
+
+def test_no_daytrade_entry_after_the_cut_off_even_when_woken(db, db_params, exchange,
+                                                              running):
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 15, 52)))  # after 15:50
+    daemon = running.start(db_params, exchange)
+    wait_for(lambda: listening(daemon))
+    decision = add_decision(db, entry(trade_style="DAYTRADE"))
+    found = wait_for(lambda: outcome(db, decision))
+    assert found["terminal_state"] == "SKIPPED" and "DAYTRADE" in found["reason"]
+    assert exchange.control.orders() == []
