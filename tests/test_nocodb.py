@@ -489,8 +489,11 @@ def test_production_views_and_role_on_an_n8n_table(empty_db_params, roles, capsy
     assert production_tables.run(db, dry_run=False) == 0
     out = capsys.readouterr().out
     assert "not kept by a trigger" in out and "--with-updated-at-trigger" in out
-    assert db.execute_query("SELECT tgname FROM pg_trigger "
-                            "WHERE tgrelid = 'analysis_decision'::regclass") == []
+    # No updated_at trigger; only migration 0012's NOTIFY triggers (docs/daemon.md).
+    assert db.execute_query("SELECT tgname FROM pg_trigger WHERE tgrelid = "
+                            "'analysis_decision'::regclass ORDER BY 1") == [
+        {"tgname": "trg_analysis_decision_notify_insert"},
+        {"tgname": "trg_analysis_decision_notify_update"}]
     name = roles(empty_db_params)
     make_role(db, name)
     with as_role(empty_db_params, name) as nc:
