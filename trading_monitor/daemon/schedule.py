@@ -1,7 +1,8 @@
 """The schedule, in New York time (the defaults; every time is a setting):
 
 - executor: from EXECUTOR_TIME (9:45) every 2 minutes until the close, so a deferred
-  decision is retried within minutes and a CANCEL written at 11:00 acts at 11:02; and after
+  decision is retried within minutes and a decision whose notification was lost still acts
+  (notifications act within a second: wakeups.py, dispatch.py); and after
   the close (ENTRY_EXPIRY_TIME, 16:05) to withdraw unfilled DAY entries sent as GTC brackets;
 - order monitor: every ORDER_MONITOR_INTERVAL_MINUTES (5) from 9:30 to 16:00, the first at
   exactly 9:30, plus ORDER_MONITOR_EVENING_TIME (18:00), plus the end-of-day flatten at the
