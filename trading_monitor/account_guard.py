@@ -85,9 +85,8 @@ def record_account(db: TradingDB, run_id: str, account_id: str, why: str) -> Non
     before = recorded_account(db)
     db.named_update("set_system_value", {"key": ACCOUNT_KEY, "value": account_id,
                                          "reason": why[:1000]})
-    for table in ("trade_journal", "broker_snapshot"):
-        db.execute_update(f"UPDATE {table} SET broker_account_id = %s "  # noqa: S608 (fixed)
-                          "WHERE broker_account_id IS NULL", [account_id])
+    for query in ("stamp_account_on_trades", "stamp_account_on_snapshots"):
+        db.named_update(query, {"account_id": account_id})
     log_event(db, run_id, "broker_account", None, "recorded",
               f"{ACCOUNT_KEY}: {why}", from_status=before, to_status=account_id)
     _clear_mismatch(db, run_id)

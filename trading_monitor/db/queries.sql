@@ -201,3 +201,10 @@ WHERE entity = 'analysis_decision' AND entity_id = %(decision_id)s
   AND event = 'deferred_contract' AND detail->>'session_close' IS NOT NULL
 ORDER BY id
 LIMIT 1;
+
+-- name: stamp_account_on_trades
+-- Rows written before the books' broker account was known take it (account_guard.py).
+UPDATE trade_journal SET broker_account_id = %(account_id)s WHERE broker_account_id IS NULL;
+
+-- name: stamp_account_on_snapshots
+UPDATE broker_snapshot SET broker_account_id = %(account_id)s WHERE broker_account_id IS NULL;
