@@ -370,3 +370,20 @@ def test_money_has_two_decimals_in_the_markdown(db, day, tmp_path):
     assert f"Realised P&L: **{realised:,.2f}**" in text
     closed = [line for line in text.splitlines() if line.startswith(f"| {day['trades']['msft']} |")]
     assert closed and all(re.search(r"\| -?[\d,]+\.\d\d \|", line) for line in closed)
+
+
+def test_an_open_reconciliation_incident_heads_the_summary(db, tmp_path):
+    db.execute_update(
+        "INSERT INTO system_state (key, value, reason) VALUES ('reconciliation_incident', %s, "
+        "'test')", [json.dumps({"cause": "3 of 3 open trades gone at the broker",
+                                "trades": [4, 7], "symbols": {"4": "AAPL", "7": "MSFT"},
+                                "opened_at": "2026-11-20T15:02:00+00:00"})])
+    files, report = _report(db, tmp_path)
+    assert report["incident"]["trades"] == [4, 7]
+    summary = files.markdown.read_text().split("## Summary")[1].split("##")[0]
+    assert summary.strip().startswith("- **Reconciliation incident open** since "
+                                      "2026-11-20T15:02:00+00:00: 3 of 3 open trades gone")
+    assert "#4 AAPL, #7 MSFT" in summary and "--accept-gone" in summary
+    db.execute_update("UPDATE system_state SET value = '' WHERE key = 'reconciliation_incident'")
+    files, report = _report(db, tmp_path)
+    assert report["incident"] is None and "incident" not in files.markdown.read_text()

@@ -12,6 +12,7 @@ from typing import Any
 import pytz
 
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.position_monitor.incident import open_incident
 
 NEW_YORK = pytz.timezone("America/New_York")
 WINDOW_DAYS = 30  # the chart's history: the last 30 calendar days up to the report's day
@@ -30,6 +31,7 @@ class DayRows:
     failed_runs: list[Row]
     history: list[Row]
     unallocated_fees: list[Row] = field(default_factory=list)  # FEEs charged to no trade
+    incident: dict[str, Any] | None = None  # an open reconciliation incident, as it stands
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -71,6 +73,7 @@ def load(db: TradingDB, day: date) -> DayRows:
         failed_runs=query(db, "failed_runs", bounds),
         history=query(db, "daily_history", {"first_day": first_day, "day": day}),
         unallocated_fees=query(db, "unallocated_fees", {"day": day}),
+        incident=open_incident(db),
     )
 
 

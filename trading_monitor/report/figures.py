@@ -169,6 +169,7 @@ def compute(rows: DayRows) -> dict[str, Any]:
         "failed_runs": [dict(r) for r in rows.failed_runs],
         "history": _history(rows.history, closed_window),
         "unallocated_fees": _unallocated(rows.unallocated_fees),
+        "incident": rows.incident,
     }
 
 

@@ -41,9 +41,23 @@ def table(headers: Sequence[str], rows: list[list[Any]], empty: str) -> list[str
     return [*lines, ""]
 
 
+def _incident(f: dict[str, Any]) -> list[str]:
+    """An open reconciliation incident, first: money is at stake until someone looks."""
+    incident = f.get("incident")
+    if not incident:
+        return []
+    names = incident.get("symbols") or {}
+    held = ", ".join(f"#{t} {names.get(str(t), '')}".strip()
+                     for t in incident.get("trades", []))
+    return [f"- **Reconciliation incident open** since {incident.get('opened_at')}: "
+            f"{incident.get('cause')}; nothing booked for {held or 'no trade'}; entries halted "
+            "until the broker shows the positions again or `trading-monitor reconcile "
+            "--accept-gone` closes them"]
+
+
 def _summary(f: dict[str, Any]) -> list[str]:
     p, d = f["pnl"], f["decisions"]
-    return [
+    return [*_incident(f),
         f"- Realised P&L: **{money(p['realised'])}** from {p['trades_closed']} closed trades "
         f"({p['winners']} won, {p['losers']} lost; fees {money(p['fees'])}; "
         f"{cell(p['total_r'])} R)",
