@@ -68,8 +68,25 @@ def apply_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) ->
             _record(m, row, order, result)
             _record(m, successor_row, successor, result)
             return
-        order = successor or order  # replaced by hand: the row follows its order
+        # Replaced by hand, or by the broker itself (a corporate action's adjustment comes
+        # back as a new order): the row follows its order to the end of the chain.
+        order = _last_of_chain(m, successor, result) if successor else order
     _record(m, row, order, result)
+
+
+MAX_HOPS = 10  # a chain longer than this is read further on the next cycle
+
+
+def _last_of_chain(m: Monitor, order: BrokerOrder, result: SyncResult) -> BrokerOrder:
+    for _ in range(MAX_HOPS):
+        if order.status != "replaced" or not order.replaced_by:
+            return order
+        successor = m.broker.get_order(order.replaced_by)
+        result.looked_up += 1
+        if successor is None:
+            return order
+        order = successor
+    return order
 
 
 def _successor_row(m: Monitor, row: Row, successor_id: str) -> Row | None:
