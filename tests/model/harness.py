@@ -76,6 +76,7 @@ MAX_DEFERRALS = 20
 KEEP_BOOKS = {"new_trade", "cancel", "amend", "no_action", "fault", "cancel_behavior",
               "partial_fills", "position_lag", "halt", "between_reads", "refuse",
               "trader_cancel"}
+CLOCK_MOVES = {"minutes", "to_flatten", "to_close", "overnight", "weekend", "holiday"}
 # The trader's client order ids (anything not starting with "tm-" is not ours).
 HAND = "hand-"
 
@@ -268,7 +269,21 @@ class World:
         self.steps.append((name, kw))
         World.stats[f"step {name} {kw.get('job', '')} {'crash' if kw.get('crash') else ''}"] += 1
         getattr(self, "do_" + name)(**kw)
+        if name in CLOCK_MOVES:
+            self._prints()
         self.check(after=name, kw=kw)
+
+    def _prints(self) -> None:
+        """A market in session prints all the time: after the clock moves, each symbol
+        trades again at its price, so the last trade is fresh (the exchange stamps a print
+        only when a price is set; R9's fix rightly leaves a position alone on a stale one)."""
+        state = self.ex.control.state()
+        if not state["clock"]["is_open"]:
+            return
+        halted = {h["symbol"] for h in state["halts"] if h.get("halted")}
+        prices = {s: p for s, p in state["prices"].items() if s in SYMBOLS and s not in halted}
+        if prices:
+            self.ex.control.set_prices(prices)
 
     def replay(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         for name, kw in steps:
