@@ -14,6 +14,8 @@ the row (the insert returned) to the moment the order is first seen at the excha
 - a single NEW_TRADE, samples spaced past the minimum gap;
 - a single CANCEL of a resting entry;
 - a burst of 100 NEW_TRADEs (each row its own commit), with its budget target;
+- a NEW_TRADE every second for a minute: what the minimum gap costs in latency, and the
+  requests the executor leaves the monitors;
 - the kill switch flipped in the middle of a burst: how long after its commit an entry was
   still accepted (the promise: none later than 1 s).
 
@@ -106,15 +108,23 @@ def figures(name: str, seconds: list[float]) -> str:
             f"{ms[-1]:.0f} ms |")
 
 
-def singles(db: TradingDB, watch: Watcher, gap: float, samples: int
+def idle(daemon: Daemon, gap: float) -> None:
+    """Past the minimum gap and inside the woken cycles' share of the request budget: a
+    single decision as it comes on a quiet day."""
+    time.sleep(gap)
+    while not daemon._within_share():
+        time.sleep(0.5)
+
+
+def singles(db: TradingDB, watch: Watcher, daemon: Daemon, gap: float, samples: int
             ) -> tuple[list[float], list[float]]:
     new, cancel = [], []
     for i in range(samples):
-        time.sleep(gap)
+        idle(daemon, gap)
         ident, committed = decision(db, entry(SYMBOLS[i % len(SYMBOLS)]))
         done = outcome(db, ident)
         new.append(watch.when(done["client_order_id"]) - committed)
-        time.sleep(gap)
+        idle(daemon, gap)
         ident, committed = decision(db, {"ticker": done["ticker"], "primary_action": "CANCEL",
                                          "existing_trade_journal_id": done["trade_journal_id"]})
         outcome(db, ident)
@@ -135,6 +145,24 @@ def burst(db: TradingDB, watch: Watcher, daemon: Daemon, n: int = 100
             lat.append(at - committed)
             last = max(last, at)
     return (lat, last - began, daemon.broker.requests_sent - requests_before,
+            daemon.dispatcher.cycles - cycles_before)  # type: ignore[union-attr]
+
+
+def trickle(db: TradingDB, watch: Watcher, daemon: Daemon, seconds: int = 60
+            ) -> tuple[list[float], int, int]:
+    """A decision every second for a minute: their latencies (the minimum gap shows), and
+    the requests and woken cycles the executor spent on them in that minute."""
+    requests_before, cycles_before = daemon.broker.requests_sent, daemon.dispatcher.cycles  # type: ignore[union-attr]
+    began, ids = time.monotonic(), []
+    for i in range(seconds):
+        ids.append(decision(db, entry(SYMBOLS[i % len(SYMBOLS)])))
+        time.sleep(max(0.0, began + i + 1 - time.monotonic()))
+    lat = []
+    for ident, committed in ids:
+        done = outcome(db, ident)
+        if done["client_order_id"] and done["terminal_state"] == "EXECUTED":
+            lat.append(watch.when(done["client_order_id"]) - committed)
+    return (lat, daemon.broker.requests_sent - requests_before,
             daemon.dispatcher.cycles - cycles_before)  # type: ignore[union-attr]
 
 
@@ -186,10 +214,12 @@ def main() -> None:
             while not (daemon.notify_listener and daemon.notify_listener.state == UP):
                 time.sleep(0.05)
             gap = settings.notify_min_gap_seconds + 0.5
-            new, cancel = singles(db, watch, gap, args.samples)
-            time.sleep(gap)
+            new, cancel = singles(db, watch, daemon, gap, args.samples)
+            idle(daemon, gap)
             lat, took, requests, cycles = burst(db, watch, daemon)
             target = requests / (settings.broker_requests_per_minute / 60) + 5
+            idle(daemon, 60)  # the burst's requests out of the window
+            slow, spent, woken = trickle(db, watch, daemon)
             time.sleep(gap)
             late, count = kill_switch(db, watch)
             watch.stop()
@@ -200,10 +230,15 @@ def main() -> None:
     print(figures("single NEW_TRADE (notify)", new))
     print(figures("single CANCEL (notify)", cancel))
     print(figures("burst of 100 NEW_TRADEs, each (notify)", lat))
+    print(figures("a NEW_TRADE every second for a minute, each (notify)", slow))
     print("| any decision, the 2-minute poll (analytic: uniform 0-120 s, plus the cycle) | - | "
           "60 s | 118.8 s | 120 s |")
     print(f"\nburst: last order {took:.1f} s after the first commit; {requests} requests, "
           f"target {target:.1f} s; {cycles} woken cycle(s); {limited[0]} x 429")
+    budget = settings.broker_requests_per_minute
+    print(f"trickle: the executor spent {spent} requests in that minute ({woken} woken "
+          f"cycles); {budget - spent} of BROKER_REQUESTS_PER_MINUTE={budget} left for the "
+          "monitors")
     print(f"kill switch: {count} entr(ies) accepted after its commit"
           + (f", the last {late * 1000:.0f} ms after" if late is not None else ""))
 

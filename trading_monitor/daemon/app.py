@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -72,6 +73,7 @@ class Daemon(WakeupsMixin):
                            ("executor", "order_monitor", "position_monitor", "report")}
         self.gate = EntryGate(broker, db_config)  # the executor's broker (gate.py)
         self._listen_config = listen_config or db_config  # another only in the self-test's test
+        self._spent = deque()  # the woken cycles' requests (woken.py)
         self.dispatcher: Dispatcher | None = None
         self.notify_listener: NotifyListener | None = None
         self._woken_specs = woken_specs(settings)

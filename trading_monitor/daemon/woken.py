@@ -5,6 +5,8 @@ leadership, and the catch-up after every (re)connection. A mixin of `Daemon` (ap
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,9 @@ from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.db_layer import TradingDB
 
 log = logging.getLogger(__name__)
+# Woken cycles may spend at most this share of BROKER_REQUESTS_PER_MINUTE in any minute: the
+# rest stays the monitors' (their stops and exits must never wait on a trickle of decisions).
+WOKEN_SHARE = 0.5
 
 
 class WakeupsMixin:
@@ -33,6 +38,8 @@ class WakeupsMixin:
     _listen_config: dict[str, Any]
     _woken_specs: dict[str, JobSpec]
     _woken: dict[str, Callable[[], None]]
+    broker: Any
+    _spent: deque[tuple[float, int]]  # (end, requests) of each woken run in the last minute
 
     def _ready(self, job: str) -> bool:
         """May a woken `job` run now? The schedule's rules: the session, and no executor
@@ -42,7 +49,26 @@ class WakeupsMixin:
         now = self.now()
         if not self.calendar.allows(self._woken_specs[job], now):
             return False
-        return job != "executor" or now.astimezone(NEW_YORK).time() >= self.settings.executor_time
+        if job == "executor" and now.astimezone(NEW_YORK).time() < self.settings.executor_time:
+            return False
+        return self._within_share()
+
+    def _within_share(self) -> bool:
+        """The rate budget comes first: past its share, a woken cycle waits (the decisions
+        gather, and the next cycle carries them all for one cycle's reads)."""
+        cutoff = time.monotonic() - 60
+        while self._spent and self._spent[0][0] < cutoff:
+            self._spent.popleft()
+        share = WOKEN_SHARE * self.settings.broker_requests_per_minute
+        return sum(n for _, n in self._spent) < share
+
+    def _run_woken(self, job: str) -> None:
+        before = getattr(self.broker, "requests_sent", 0)
+        try:
+            self._woken[job]()
+        finally:
+            self._spent.append((time.monotonic(), getattr(self.broker, "requests_sent", 0)
+                                - before))
 
     def listener_state(self) -> str | None:
         """For the heartbeat: None on a standby (it never listens)."""
@@ -59,7 +85,7 @@ class WakeupsMixin:
         if not self.settings.decision_notify:
             return
         self._stop_wakeups()
-        self.dispatcher = Dispatcher(lambda job: self._woken[job](), self._ready,
+        self.dispatcher = Dispatcher(self._run_woken, self._ready,
                                      self._unsettled,
                                      min_gap=self.settings.notify_min_gap_seconds).start()
         self.notify_listener = NotifyListener(self._listen_config, self.db_config,
