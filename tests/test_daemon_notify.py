@@ -302,3 +302,17 @@ def test_no_daytrade_entry_after_the_cut_off_even_when_woken(db, db_params, exch
     found = wait_for(lambda: outcome(db, decision))
     assert found["terminal_state"] == "SKIPPED" and "DAYTRADE" in found["reason"]
     assert exchange.control.orders() == []
+
+
+def test_woken_cycles_keep_to_their_share_of_the_request_budget(db, db_params, exchange,
+                                                                 running):
+    """Past half of BROKER_REQUESTS_PER_MINUTE spent by woken cycles in the last minute, a
+    decision waits (for the poll, or for the window to clear): the monitors' share."""
+    daemon = running.start(db_params, exchange, BROKER_REQUESTS_PER_MINUTE="40")
+    settled_cycles(daemon)
+    daemon._spent.append((time.monotonic(), 20))  # as if woken cycles had spent 20 of 40
+    decision = add_decision(db, entry())
+    time.sleep(2.0)
+    assert outcome(db, decision) is None and exchange.control.orders() == []
+    daemon._spent.clear()  # the minute has passed
+    assert wait_for(lambda: outcome(db, decision))["terminal_state"] == "EXECUTED"
