@@ -441,3 +441,15 @@ def test_health_verbose_and_json_when_unknown(cli_env, db, capsys):
 def test_approve_exit_of_a_trade_without_a_position_is_refused(cli_env, db, capsys):
     assert cli.main(["approve-exit", "999"]) == 4
     assert "has no open position" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("state", ["down", "unsupported"])
+def test_health_warns_while_the_leaders_listen_connection_is_not_up(cli_env, db, capsys,
+                                                                    state):
+    """Issue 24: decisions still go out on the schedule's poll, but a person should know."""
+    _healthy(db, system_clock())
+    db.execute_update("UPDATE daemon_heartbeat SET notify_listener = %s", [state])
+    code, out = _health(capsys, "--no-broker")
+    assert code == 1 and "its LISTEN connection is " + state in out, out
+    db.execute_update("UPDATE daemon_heartbeat SET notify_listener = 'up'")
+    assert _health(capsys, "--no-broker")[0] == 0

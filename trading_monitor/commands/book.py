@@ -55,7 +55,7 @@ ORDER BY job_name, started_at DESC, id DESC
 """
 
 HEARTBEATS = """
-SELECT host, pid, role, started_at, beat_at, trading_paused
+SELECT host, pid, role, started_at, beat_at, trading_paused, notify_listener
 FROM daemon_heartbeat
 ORDER BY beat_at DESC, id DESC
 """

@@ -115,6 +115,11 @@ def check_heartbeat(db: TradingDB, ctx: Context) -> Check:
     if leader["trading_paused"]:
         return Check("heartbeat", CRITICAL, f"trading paused on the leader {where}: "
                                             f"{leader['trading_paused']}", detail)
+    listener = leader.get("notify_listener")
+    if listener in ("down", "unsupported"):
+        # Decisions still go out, at the executor's next scheduled fire: slower, not lost.
+        return Check("heartbeat", WARNING, f"leader {where}: its LISTEN connection is "
+                     f"{listener}; decisions wait for the schedule's poll", detail)
     return Check("heartbeat", OK, f"leader {where}, last beat "
                                   f"{book.ago(leader['age_seconds'])} ago", detail)
 
