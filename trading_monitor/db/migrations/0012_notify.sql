@@ -52,10 +52,11 @@ BEGIN
         FOR EACH ROW EXECUTE FUNCTION tm_notify_wakeup();
     DROP TRIGGER IF EXISTS trg_analysis_decision_notify_update ON analysis_decision;
     IF cols IS NOT NULL THEN
-        EXECUTE format('CREATE TRIGGER trg_analysis_decision_notify_update AFTER UPDATE OF %s '
+        -- Not `UPDATE OF cols`: that would pin the columns' types (a production table may
+        -- still change `decision` from text to jsonb); the function compares them instead.
+        EXECUTE format('CREATE TRIGGER trg_analysis_decision_notify_update AFTER UPDATE '
                        'ON analysis_decision FOR EACH ROW EXECUTE FUNCTION '
                        'tm_notify_wakeup(%s)',
-                       (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) c),
                        (SELECT string_agg(quote_literal(c), ', ') FROM unnest(cols) c));
     END IF;
 END;
