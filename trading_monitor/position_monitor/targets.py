@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.market import MarketSnapshot
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.order_monitor.housekeeping import flatten_trade
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
-
-LIVE = ("new", "accepted", "held", "partially_filled")
 
 
 def profit_targets(pm: PositionMonitor, trades: list[LoadedTrade],
@@ -42,5 +41,6 @@ def profit_targets(pm: PositionMonitor, trades: list[LoadedTrade],
 
 
 def _has_target_order(trade: LoadedTrade) -> bool:
-    return any(r["order_role"] == OrderRole.TAKE_PROFIT.value and r["order_status"] in LIVE
-               for r in trade.orders)
+    # Any target that may still fill (our unsent intent too): never a second one.
+    return any(r["order_role"] == OrderRole.TAKE_PROFIT.value
+               and OrderStatus(r["order_status"]).may_fill for r in trade.orders)

@@ -21,13 +21,13 @@ from trading_monitor.cancelling import follow_replacements
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
+from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.trailing import Step, trail
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
-LIVE_STOP = ("new", "accepted", "held")
 CONFIRMED = ("new", "held")  # the broker's word that a replacement is live
 
 
@@ -134,9 +134,16 @@ def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
     return bool(unsent)
 
 
+def _replaceable(value: str) -> bool:
+    """A stop that protects and that Alpaca lets us PATCH now (not while it settles:
+    accepted, pending_new, pending_replace are refused)."""
+    status = OrderStatus(value)
+    return status.protects and not status.settling
+
+
 def _live_stop(trade: LoadedTrade) -> Row | None:
     stops = [r for r in trade.orders if r["order_role"] == OrderRole.STOP_LOSS.value
-             and r["order_status"] in LIVE_STOP and r["alpaca_order_id"]]
+             and _replaceable(r["order_status"]) and r["alpaca_order_id"]]
     return stops[-1] if stops else None
 
 
