@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -169,3 +171,14 @@ def test_first_contact_says_what_to_set_up_never_retry_later(tmp_path, argv):
     assert "retry later" not in done.stderr and "Traceback" not in done.stderr
     assert "Copy .env.example to .env" in done.stderr and "DATABASE_URL" in done.stderr
     assert "--no-broker" in done.stderr and "trading-monitor demo" in done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(cli.SUBCOMMANDS))
+def test_every_command_names_itself_and_its_exit_codes(name, capsys):
+    """`trading-monitor X --help` says `usage: trading-monitor X` and what its exit codes
+    mean (a script or a monitoring system acts on them)."""
+    with pytest.raises(SystemExit) if name != "psql" else contextlib.nullcontext():
+        cli.main([name, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith(f"usage: trading-monitor {name}"), text[:80]
+    assert re.search(r"\bexits?\b(\s+codes?)?[^.]{0,40}\d", text, re.I), text[-400:]
