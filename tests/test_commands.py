@@ -182,3 +182,25 @@ def test_every_command_names_itself_and_its_exit_codes(name, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith(f"usage: trading-monitor {name}"), text[:80]
     assert re.search(r"\bexits?\b(\s+codes?)?[^.]{0,40}\d", text, re.I), text[-400:]
+
+
+def test_apschedulers_per_run_lines_are_debug_and_matplotlib_is_quiet():
+    import logging
+
+    from trading_monitor.daemon.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("INFO", "text", [])
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("apscheduler.scheduler").isEnabledFor(logging.WARNING)
+        assert not logging.getLogger("matplotlib.font_manager").isEnabledFor(logging.INFO)
+        assert len(root.handlers) == 1
+        configure_logging("DEBUG", "text", [])
+        assert logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.DEBUG)
+        assert len(root.handlers) == 1  # configured twice, still one handler
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)

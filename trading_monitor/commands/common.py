@@ -12,6 +12,7 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
+from trading_monitor.daemon.logs import quiet_libraries
 from trading_monitor.exceptions import ConfigError, FatalError, TemporaryError
 
 EXIT_OK = 0
@@ -45,6 +46,7 @@ def setup_logging(level: str = "INFO") -> None:
     # Request logs of these libraries would carry headers; keep them at WARNING.
     for noisy in ("urllib3", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries(level)
 
 
 # Any of these set (or a .env file here) means someone configured this installation.

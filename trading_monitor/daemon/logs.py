@@ -43,3 +43,12 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """APScheduler logs every run ("Running job", "executed successfully") at INFO, every 15
+    seconds for the heartbeat: that is DEBUG for us. matplotlib's INFO is font chatter."""
+    debug = str(level).upper() == "DEBUG"
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
