@@ -15,13 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from trading_monitor.config_choices import (
+    FALSE_WORDS,
+    TRUE_WORDS,
     ClockSource,
     DataFeedName,
     ExternalProtection,
     ProtectionMode,
     StopFailureAction,
-    broker_url_problems,
-    points_at_live_alpaca,
+    cross_field_problems,
 )
 from trading_monitor.exceptions import ConfigError
 
@@ -29,10 +30,6 @@ __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode"
            "StopFailureAction", "describe_connection", "get_postgres_config",
            "has_test_database", "load_settings"]
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-# The example values of .env.example's keys: never a real key.
-PLACEHOLDER_KEYS = frozenset({"your-paper-key-id", "your-paper-secret"})
-FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
 class Settings(BaseModel):
@@ -248,36 +245,11 @@ def load_settings(
         for error in exc.errors(include_input=False, include_url=False):
             variable = str(error["loc"][0]) if error["loc"] else "settings"
             problems.append(f"{variable}: {error['msg']}")
-    problems.extend(_cross_field_problems(data, need_broker=need_broker))
+    problems.extend(cross_field_problems(data, need_broker=need_broker))
     if problems:
         raise ConfigError(problems)
     assert settings is not None
     return settings
-
-
-def _cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list[str]:
-    # Works on the raw values so these are reported together with per-field errors.
-    problems: list[str] = []
-    if need_broker:
-        for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
-            value = str(data.get(name, "")).strip()
-            if not value:
-                problems.append(f"{name}: is required to reach the broker")
-            elif value in PLACEHOLDER_KEYS:
-                # Caught here, before a request leaves the machine with a key that cannot work.
-                problems.append(f"{name}: still the placeholder from .env.example; put your "
-                                "Alpaca paper key there (Alpaca dashboard → API keys)")
-    paper = str(data.get("ALPACA_PAPER", "true")).strip().lower()
-    confirmed = str(data.get("ALPACA_LIVE_TRADING_CONFIRMED", "")).strip().lower()
-    is_live = paper in FALSE_WORDS - {""}
-    if is_live and confirmed not in TRUE_WORDS:
-        problems.append(
-            "ALPACA_LIVE_TRADING_CONFIRMED: live trading (ALPACA_PAPER=false) refuses to start "
-            "unless this is set to true"
-        )
-    if not is_live and points_at_live_alpaca(data.get("ALPACA_BASE_URL")):
-        problems.append("ALPACA_BASE_URL: points at Alpaca's live API while ALPACA_PAPER is true")
-    return problems + broker_url_problems(data)
 
 
 def get_postgres_config(

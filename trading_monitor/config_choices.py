@@ -1,4 +1,5 @@
-"""The fixed choices some settings take (their values are what .env says)."""
+"""The fixed choices some settings take, and the checks across raw settings (live without
+confirmation, placeholder keys, broker URLs) that no single field can make."""
 
 from __future__ import annotations
 
@@ -34,6 +35,37 @@ class ExternalProtection(str, Enum):
 class ProtectionMode(str, Enum):
     BRACKET = "bracket"
     STAGED = "staged"
+
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+# The example values of .env.example's keys: never a real key.
+PLACEHOLDER_KEYS = frozenset({"your-paper-key-id", "your-paper-secret"})
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list[str]:
+    # Works on the raw values so these are reported together with per-field errors.
+    problems: list[str] = []
+    if need_broker:
+        for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY"):
+            value = str(data.get(name, "")).strip()
+            if not value:
+                problems.append(f"{name}: is required to reach the broker")
+            elif value in PLACEHOLDER_KEYS:
+                # Caught here, before a request leaves the machine with a key that cannot work.
+                problems.append(f"{name}: still the placeholder from .env.example; put your "
+                                "Alpaca paper key there (Alpaca dashboard → API keys)")
+    paper = str(data.get("ALPACA_PAPER", "true")).strip().lower()
+    confirmed = str(data.get("ALPACA_LIVE_TRADING_CONFIRMED", "")).strip().lower()
+    is_live = paper in FALSE_WORDS - {""}
+    if is_live and confirmed not in TRUE_WORDS:
+        problems.append(
+            "ALPACA_LIVE_TRADING_CONFIRMED: live trading (ALPACA_PAPER=false) refuses to start "
+            "unless this is set to true"
+        )
+    if not is_live and points_at_live_alpaca(data.get("ALPACA_BASE_URL")):
+        problems.append("ALPACA_BASE_URL: points at Alpaca's live API while ALPACA_PAPER is true")
+    return problems + broker_url_problems(data)
 
 
 def broker_url_problems(data: Mapping[str, str]) -> list[str]:
