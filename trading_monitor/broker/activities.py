@@ -58,10 +58,10 @@ class ActivitiesMixin:
                 return found
             token = ids[-1]
 
-    def cash_flows(self, on: date) -> list[tuple[str, Decimal]]:
+    def cash_flows(self: _Reads, on: date) -> list[tuple[str, Decimal]]:
         """Deposits (CSD, +) and withdrawals (CSW, -) booked on `on`: the daily loss leaves
         them out (a withdrawal is no loss, a deposit no gain)."""
-        found = ActivitiesMixin.account_activities(self, CASH_FLOW_TYPES, on=on)  # type: ignore[arg-type]
+        found = ActivitiesMixin.account_activities(self, CASH_FLOW_TYPES, on=on)
         return [(a.activity_type, a.net_amount) for a in found
                 if a.net_amount is not None and a.status != "canceled"]
 
