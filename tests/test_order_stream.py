@@ -5,34 +5,8 @@ stream drops during the fill. The tests wait for the state; speed is the benchma
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
-from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
-from trading_monitor.order_monitor.listener import OrderStreamListener
-
-
-@pytest.fixture
-def staged(exchange) -> Settings:
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", ORDER_POLLING="false"),
-                         need_broker=True)
-
-
-@pytest.fixture
-def listener(db_params, staged, exchange) -> Iterator[OrderStreamListener]:
-    broker = AlpacaBroker(staged, budget=RequestBudget(100_000))
-    listening = OrderStreamListener(db_params, broker, staged, now=exchange_now).start()
-    _wait(lambda: listening.connected, 10)
-    try:
-        yield listening
-    finally:
-        listening.stop()
-
+from tests.helpers import add_decision, entry, monitor, outcome, run
 
 # A hang guard, not a speed test: tests wait for the state they assert, however loaded the
 # machine (scripts/benchmark.py measures how fast the stream protects a fill).

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from tests.stream_fixtures import wait_within
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
@@ -31,20 +32,12 @@ def start_listener(db_params, exchange) -> Iterator:
         broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
         listening = OrderStreamListener(db_params, broker, settings, now=exchange_now).start()
         started.append(listening)
-        _wait(lambda: listening.connected, 10)
+        wait_within(lambda: listening.connected, 10)
         return listening
 
     yield start
     for listening in started:
         listening.stop()
-
-
-def _wait(condition, seconds: float) -> None:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"not within {seconds}s")
-        time.sleep(0.05)
 
 
 def _oco_legs(exchange) -> list[str]:
@@ -69,7 +62,7 @@ def test_the_stream_protects_a_fill_the_positions_do_not_show_yet(db, db_params,
     jid = _resting_entry(db, db_params, broker, settings)
     exchange.control.set_position_lag(30)  # GET /v2/positions shows the book of 30 s ago
     exchange.control.set_price("AAPL", "174.00")  # the entry fills
-    _wait(lambda: db.get_by_id("trade_journal", jid)["protected_at"] is not None, 10)
+    wait_within(lambda: db.get_by_id("trade_journal", jid)["protected_at"] is not None, 10)
     assert _oco_legs(exchange) == ["10", "10"]
     assert _aapl_held(broker) == []  # protected while the broker's positions still lag
 
@@ -93,9 +86,9 @@ def test_past_the_grace_the_stream_retries_until_the_positions_show_the_fill(
     exchange.control.set_position_lag(3)
     before = listening.handled
     exchange.control.set_price("AAPL", "174.00")  # the entry fills; positions show 0 for 3 s
-    _wait(lambda: listening.handled > before, 10)
+    wait_within(lambda: listening.handled > before, 10)
     time.sleep(0.3)
     assert _oco_legs(exchange) == []  # capped at the 0 the lagging positions show
     exchange.control.advance(5)  # the positions catch up; no poll runs
-    _wait(lambda: db.get_by_id("trade_journal", jid)["protected_at"] is not None, 15)
+    wait_within(lambda: db.get_by_id("trade_journal", jid)["protected_at"] is not None, 15)
     assert _oco_legs(exchange) == ["10", "10"]

@@ -6,42 +6,8 @@ long after the fill event arrived."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import pytest
-
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, outcome, run
-from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
-from trading_monitor.order_monitor.listener import OrderStreamListener
-
-
-@pytest.fixture
-def staged(exchange) -> Settings:
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", ORDER_POLLING="false"),
-                         need_broker=True)
-
-
-@pytest.fixture
-def listener(db_params, staged, exchange) -> Iterator[OrderStreamListener]:
-    broker = AlpacaBroker(staged, budget=RequestBudget(100_000))
-    listening = OrderStreamListener(db_params, broker, staged, now=exchange_now).start()
-    _wait(lambda: listening.connected, 10)
-    try:
-        yield listening
-    finally:
-        listening.stop()
-
-
-def _wait(condition, seconds: float) -> None:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"not within {seconds}s")
-        time.sleep(0.05)
+from tests.helpers import add_decision, entry, outcome, run
+from tests.stream_fixtures import wait_within
 
 
 def _protection(exchange) -> list[dict]:
@@ -61,7 +27,7 @@ def test_an_entry_filled_on_submission_is_protected_by_the_stream(db, db_params,
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     jid = int(result["trade_journal_id"])
-    _wait(lambda: len(_protection(exchange)) == 2, 10)  # no poll: the stream did it
+    wait_within(lambda: len(_protection(exchange)) == 2, 10)  # no poll: the stream did it
     assert sorted((o["order_class"], o["qty"]) for o in _protection(exchange)) == [
         ("oco", "10"), ("oco", "10")]
     journal = db.get_by_id("trade_journal", jid)
