@@ -9,7 +9,7 @@ order is read back, for a bounded time, and the caller acts on what it reads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.errors import NotFoundError
@@ -20,10 +20,6 @@ from trading_monitor.exceptions import RejectedError
 
 MAX_REPLACEMENTS_FOLLOWED = 10
 POLL_SECONDS = 0.25
-# TEST ONLY: True brings back the AMEND double entry (a `pending_cancel` taken as withdrawn)
-# so tests/model can prove it finds that bug. A plain module attribute on purpose: no
-# setting or environment variable reads it, only a test assigning it turns it on.
-_TEST_PENDING_CANCEL_IS_WITHDRAWN = False
 
 
 @dataclass(frozen=True)
@@ -64,8 +60,6 @@ def cancel_until_final(broker: Broker, order: BrokerOrder, *, settle_seconds: fl
             refused = f"the broker refused the cancel: {exc}"
     if asked:
         order = _reread(broker, order)
-    if _TEST_PENDING_CANCEL_IS_WITHDRAWN and order.status == "pending_cancel":
-        return Cancelled(replace(order, status="canceled"))  # the bug, for tests/model only
     waited = 0.0
     while not refused and not is_final(order) and waited < settle_seconds:
         sleep(POLL_SECONDS)

@@ -849,3 +849,19 @@ class World:
 
 
 __all__ = ["MARKET_OPEN", "World", "InvariantBroken", "killed_at", "cancelling", "timezone"]
+
+
+def misread_pending_cancel_as_withdrawn(monkeypatch: Any) -> None:
+    """A test double that brings the AMEND double entry back: cancel-until-final reads a
+    `pending_cancel` as `canceled` (withdrawn). It proves the model finds that bug."""
+    from dataclasses import replace
+
+    from trading_monitor import cancelling
+
+    real = cancelling._reread
+
+    def misread(broker: Any, order: Any) -> Any:
+        found = real(broker, order)
+        return replace(found, status="canceled") if found.status == "pending_cancel" else found
+
+    monkeypatch.setattr(cancelling, "_reread", misread)

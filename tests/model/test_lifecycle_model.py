@@ -28,8 +28,8 @@ from tests.model.harness import (
     SYMBOLS,
     InvariantBroken,
     World,
+    misread_pending_cancel_as_withdrawn,
 )
-from trading_monitor import cancelling
 from trading_monitor.crashpoints import CRASH_POINTS
 
 STALE = World.STALE
@@ -290,8 +290,8 @@ def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
 
 def test_the_ci_budget_finds_the_amend_double_entry(new_world: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the test-only switch on (a pending cancel taken as withdrawn) the same budget
+    """With the test double on (a pending cancel read as withdrawn) the same budget
     finds two live entries for one decision. Not shrunk here: finding it is the point."""
-    monkeypatch.setattr(cancelling, "_TEST_PENDING_CANCEL_IS_WITHDRAWN", True)
+    misread_pending_cancel_as_withdrawn(monkeypatch)
     with pytest.raises(InvariantBroken, match="live entries at the exchange"):
         run_model(new_world, slow=False, phases=[Phase.explicit, Phase.generate])

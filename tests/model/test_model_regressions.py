@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model.harness import KNOWN_OPEN, InvariantBroken
-from trading_monitor import cancelling
+from tests.model.harness import KNOWN_OPEN, InvariantBroken, misread_pending_cancel_as_withdrawn
 
 pytestmark = pytest.mark.model
 
@@ -184,7 +183,7 @@ def test_amend_during_a_pending_cancel_keeps_one_live_entry(new_world):
 
 
 def test_the_switch_brings_the_double_entry_back(new_world, monkeypatch):
-    monkeypatch.setattr(cancelling, "_TEST_PENDING_CANCEL_IS_WITHDRAWN", True)
+    misread_pending_cancel_as_withdrawn(monkeypatch)
     with new_world() as w, pytest.raises(InvariantBroken, match="2 live entries"):
         w.replay(_steps(AMEND_DURING_PENDING_CANCEL))
 
