@@ -145,6 +145,11 @@ class Settings(BaseModel):
     report_time: time = Field(time(16, 30), alias="REPORT_TIME")
     report_dir: str = Field("~/trading-monitor-reports", alias="REPORT_DIR", min_length=1)
     report_urls: SecretStr | None = Field(None, alias="REPORT_URLS")  # credentials inside
+    # The cockpit on the daemon (trading_monitor/web, docs/operations.md): page, /healthz,
+    # /metrics. Port 0: off. Actions need the token; no token: read-only, loopback only.
+    cockpit_bind: str = Field("127.0.0.1", alias="COCKPIT_BIND", min_length=1)
+    cockpit_port: int = Field(8787, alias="COCKPIT_PORT", ge=0, le=65535)
+    cockpit_token: SecretStr | None = Field(None, alias="COCKPIT_TOKEN", min_length=16)
 
     @field_validator(
         "alpaca_paper", "alpaca_live_trading_confirmed", "check_buying_power",
@@ -166,7 +171,8 @@ class Settings(BaseModel):
     @field_validator(
         "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",
         "max_decision_age_hours", "max_unsent_order_minutes", "max_price_deviation_pct",
-        "max_spread_pct", "min_daily_volume", "max_drawdown_pct", mode="before",
+        "max_spread_pct", "min_daily_volume", "max_drawdown_pct", "cockpit_token",
+        mode="before",
     )
     @classmethod
     def _off_means_none(cls, value: Any) -> Any:
