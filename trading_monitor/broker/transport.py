@@ -64,6 +64,22 @@ class RequestBudget:
             self._tokens = min(self._tokens, 0.0)
 
 
+class RequestTally:
+    """Every broker request this process sent, and the 429s among them (the cockpit's
+    /metrics counters; never reset while the process lives)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.rate_limited = 0
+
+    def count(self, status_code: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.rate_limited += status_code == 429
+
+
+TALLY = RequestTally()
 _shared: dict[int, RequestBudget] = {}
 _shared_lock = threading.Lock()
 
@@ -119,6 +135,7 @@ class BudgetedSession(requests.Session):
         with self._count_lock:
             self.requests_sent += 1
         response = super().request(method, url, *args, **kwargs)
+        TALLY.count(response.status_code)
         wait = retry_after_seconds(response)
         self.last_retry_after = wait if response.status_code == 429 else None
         if wait is not None and (response.status_code == 429 or _budget_spent(response)):
