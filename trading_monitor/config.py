@@ -12,7 +12,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from trading_monitor.config_choices import (
     FALSE_WORDS,
@@ -24,6 +24,7 @@ from trading_monitor.config_choices import (
     StopFailureAction,
     cross_field_problems,
 )
+from trading_monitor.config_notify import NotifySettings
 from trading_monitor.exceptions import ConfigError
 
 __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode", "Settings",
@@ -32,8 +33,9 @@ __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode"
 
 
 
-class Settings(BaseModel):
-    """Typed settings; field aliases are the environment variable names."""
+class Settings(NotifySettings):
+    """Typed settings; field aliases are the environment variable names (the cockpit's in
+    config_notify.py)."""
 
     # allow_inf_nan=False: "inf" (or a 400-digit number) is no timeout or interval; say so.
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore",
