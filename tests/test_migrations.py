@@ -31,8 +31,7 @@ def test_migrations_twice_leave_identical_schema(empty_db_params) -> None:
     assert (db.execute_query(SCHEMA_DUMP), db.execute_query(INDEX_DUMP)) == first
     versions = [r["version"] for r in
                 db.execute_query("SELECT version FROM schema_migrations ORDER BY 1")]
-    assert versions == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
-                        "0009", "0010", "0011", "0012", "0013"]
+    assert versions == [m.version for m in migrate.load_migrations()]  # each file once
     db.close()
 
 
@@ -52,7 +51,8 @@ def test_concurrent_migrators_apply_each_version_once(empty_db_params) -> None:
         t.join()
     assert errors == []
     db = TradingDB(config=empty_db_params).connect()
-    assert db.execute_query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == 13
+    assert db.execute_query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == len(
+        migrate.load_migrations())
 
 
 def test_registry_matches_database(db: TradingDB) -> None:

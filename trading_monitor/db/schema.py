@@ -78,6 +78,11 @@ TABLES: dict[str, frozenset[str]] = {
     "fee_allocation": frozenset(_AUDIT + (
         "run_id", "fee_activity_id", "fill_id", "trade_journal_id", "basis", "amount",
     )),
+    "notify_outbox": frozenset(_AUDIT + (
+        "event_log_id", "kind", "status", "attempts", "next_attempt_at", "body", "last_error",
+        "sent_at",
+    )),
+    "notify_delivery": frozenset(_AUDIT + ("outbox_id", "attempt", "status", "error")),
 }
 
 # The read-only views of 0009_nocodb.sql a trader opens first in NocoDB. Never written, so
