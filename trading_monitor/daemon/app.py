@@ -28,7 +28,7 @@ from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.gate import EntryGate
 from trading_monitor.daemon.jobs import JobState, guarded
-from trading_monitor.daemon.leader import Leadership
+from trading_monitor.daemon.leader import Leadership, StaleLeaderWatch, supersede_old_leaders
 from trading_monitor.daemon.notify import sd_notify
 from trading_monitor.daemon.schedule import (
     NEW_YORK,
@@ -48,7 +48,6 @@ from trading_monitor.runs import new_run_id
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
-STALE_HEARTBEAT = timedelta(minutes=3)
 
 
 class Daemon(WakeupsMixin):
@@ -59,6 +58,7 @@ class Daemon(WakeupsMixin):
                  listen_config: dict[str, Any] | None = None):
         self.settings, self.db_config, self.broker, self.now = settings, db_config, broker, now
         self.leadership = Leadership(db_config)
+        self._stale_leader = StaleLeaderWatch()
         self.calendar = TradingCalendar(broker.get_calendar, settings.eod_flatten_minutes)
         self.state = JobState()
         self.scheduler = BlockingScheduler(timezone=NEW_YORK, job_defaults=JOB_DEFAULTS)
@@ -78,7 +78,8 @@ class Daemon(WakeupsMixin):
         self.notify_listener: NotifyListener | None = None
         self._woken_specs = woken_specs(settings)
         self._woken = {job: guarded(spec, self._tracked(job), is_leader=self._is_leader,
-                                    allowed=self._spec_ready, state=self.state)
+                                    allowed=self._spec_ready, state=self.state,
+                                    record_failure=self._record_failure)
                        for job, spec in self._woken_specs.items()}
         self._add_jobs(fast_seconds, election_seconds, heartbeat_seconds)
 
@@ -89,7 +90,8 @@ class Daemon(WakeupsMixin):
             trigger = IntervalTrigger(seconds=fast) if fast else spec.trigger
             self.scheduler.add_job(
                 guarded(spec, self._tracked(spec.runs), is_leader=self._is_leader,
-                        allowed=self._allowed, state=self.state),
+                        allowed=self._allowed, state=self.state,
+                        record_failure=self._record_failure),
                 trigger, id=spec.job_id, name=spec.name)
         self.scheduler.add_job(self.elect, IntervalTrigger(seconds=election), id="election",
                                name="leader election", next_run_time=system_clock())
@@ -146,24 +148,15 @@ class Daemon(WakeupsMixin):
             was = self.leadership.is_leader
             now_leader = self.leadership.try_acquire()
             if now_leader and not was:
+                supersede_old_leaders(self._db, system_clock())
                 self.beat()  # the heartbeat says leader at once, not a beat later
                 self._became_leader()
             if not now_leader:
                 # Also when a job found the lock gone first (then `was` is already False).
                 self._stop_listener()
-                self._check_leader_heartbeat()
-
-    def _check_leader_heartbeat(self) -> None:
-        """A standby watches the leader: a leader row whose beat is stale is an alert (the
-        lock may still be held by a hung process, which systemd's watchdog restarts)."""
-        stale = self._db.execute_query(
-            "SELECT host, pid, beat_at FROM daemon_heartbeat WHERE role = 'leader' "
-            "AND beat_at < %s AND NOT (host = %s AND pid = %s)",
-            [system_clock() - STALE_HEARTBEAT, socket.gethostname(), os.getpid()])
-        for row in stale:
-            alert(log, "leader_stale", f"{row['host']} pid {row['pid']}",
-                  "the leader's heartbeat is stale: %s pid %s last beat %s",
-                  row["host"], row["pid"], row["beat_at"])
+                # A standby watches the leader: the lock may still be held by a hung
+                # process (systemd's watchdog restarts it). Once per incident.
+                self._stale_leader.check(self._db, system_clock())
 
     def _became_leader(self) -> None:
         """Reconcile with the broker first, then listen to the order stream."""
@@ -189,7 +182,9 @@ class Daemon(WakeupsMixin):
     def beat(self) -> None:
         """The heartbeat row, and systemd's WATCHDOG=1 unless a job is past its deadline:
         the row then says which job is stuck (health: CRITICAL), and systemd restarts us."""
-        role = "leader" if self.leadership.is_leader else "standby"
+        # Asked of the lock itself: a daemon whose lock connection died must not go on
+        # writing `leader` over the row of the one that took over.
+        role = "leader" if self._is_leader() else "standby"
         stuck = self.state.past_deadline(
             system_clock(), timedelta(seconds=self.settings.job_deadline_seconds))
         self._db.execute_update(
@@ -204,6 +199,16 @@ class Daemon(WakeupsMixin):
             sd_notify("WATCHDOG=1")
         else:
             log.error("not feeding systemd's watchdog (%s)", stuck)
+
+    def _record_failure(self, job_name: str, error: str) -> None:
+        """A run that failed before its body started (the calendar guard): its job_run row."""
+        try:
+            self._db.insert("job_run", {"run_id": new_run_id(job_name), "job_name": job_name,
+                                        "status": "FAILED", "error": error,
+                                        "finished_at": system_clock(),
+                                        "host": socket.gethostname(), "pid": os.getpid()})
+        except Exception as exc:  # the database away too: the log line has it
+            log.warning("could not record the failed %s run: %s", job_name, exc)
 
     def _on_event(self, event: JobEvent) -> None:
         status = "MISSED" if event.code == EVENT_JOB_MISSED else "SKIPPED"

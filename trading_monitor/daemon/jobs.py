@@ -65,9 +65,27 @@ class JobState:
                                      f"{limit}" for name, age in sorted(late.items()))
 
 
+# The job_run name each job body records its runs under.
+RUN_NAMES = {"executor": "order_executor", "order_monitor": "order_monitor",
+             "position_monitor": "position_monitor", "report": "daily_report"}
+
+
+def _failed(spec: JobSpec, state: JobState, exc: BaseException) -> None:
+    count = state.failures.get(spec.job_id, 0) + 1
+    state.failures[spec.job_id] = count
+    if count == state.failure_alert_after:
+        alert(log, "job_failing", spec.job_id, "%s has failed %d times in a row: %s",
+              spec.job_id, count, exc)
+
+
 def guarded(spec: JobSpec, run: Callable[[], Any], *, is_leader: Callable[[], bool],
             allowed: Callable[[JobSpec], bool], state: JobState,
-            clock: Callable[[], datetime] = system_clock) -> Callable[[], None]:
+            clock: Callable[[], datetime] = system_clock,
+            record_failure: Callable[[str, str], None] | None = None) -> Callable[[], None]:
+    """The job as the scheduler runs it. A guard that cannot decide (the broker's calendar
+    unreadable: a 429, the broker away) is a failed run: a FAILED job_run row through
+    `record_failure(job_name, error)`, counted toward the "failed N times" alert, one line
+    in the log (no traceback)."""
     def job() -> None:
         if state.paused:
             log.warning("%s not run: trading is paused (%s)", spec.job_id, state.paused)
@@ -75,7 +93,17 @@ def guarded(spec: JobSpec, run: Callable[[], Any], *, is_leader: Callable[[], bo
         if not is_leader():
             log.info("%s not run: this daemon is the standby", spec.job_id)
             return
-        if not allowed(spec):
+        try:
+            ok = allowed(spec)
+        except Exception as exc:
+            error = f"the trading calendar could not be read: {type(exc).__name__}: {exc}"
+            _failed(spec, state, exc)
+            log.error("%s failed (%d in a row): %s", spec.job_id,
+                      state.failures[spec.job_id], error)
+            if record_failure is not None:
+                record_failure(RUN_NAMES.get(spec.runs, spec.job_id), error[:2000])
+            return
+        if not ok:
             log.info("%s not run: outside the trading session", spec.job_id)
             return
         token = current_run_id.set(spec.job_id)
@@ -89,12 +117,9 @@ def guarded(spec: JobSpec, run: Callable[[], Any], *, is_leader: Callable[[], bo
             alert(log, "fatal", spec.job_id, "fatal error in %s; trading jobs paused, the "
                   "daemon stays up for the health check: %s", spec.job_id, exc)
         except Exception as exc:
-            count = state.failures.get(spec.job_id, 0) + 1
-            state.failures[spec.job_id] = count
-            log.exception("%s failed (%d in a row): %s", spec.job_id, count, exc)
-            if count == state.failure_alert_after:
-                alert(log, "job_failing", spec.job_id, "%s has failed %d times in a row: %s",
-                      spec.job_id, count, exc)
+            log.exception("%s failed (%d in a row): %s", spec.job_id,
+                          state.failures.get(spec.job_id, 0) + 1, exc)
+            _failed(spec, state, exc)
         finally:
             current_run_id.reset(token)
     job.__name__ = spec.job_id

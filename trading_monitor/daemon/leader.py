@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from datetime import datetime, timedelta
 from typing import Any
 
 from trading_monitor.alerts import alert
@@ -17,7 +18,57 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
 
 LEADER_LOCK_KEY = 7_301_905_117
+STALE_HEARTBEAT = timedelta(minutes=3)
 log = logging.getLogger(__name__)
+# The schema allows leader, standby and stopping: a row superseded by a new leader becomes
+# `stopping`, and its trading_paused says by whom (health and status read it as not alive).
+SUPERSEDE = """
+UPDATE daemon_heartbeat SET role = 'stopping', updated_at = now(),
+       trading_paused = 'superseded: ' || %(by)s || ' took the leader lock at ' || %(at)s
+WHERE role = 'leader' AND NOT (host = %(host)s AND pid = %(pid)s)
+RETURNING host, pid, beat_at
+"""
+STALE_LEADERS = """
+SELECT host, pid, beat_at,
+       EXISTS (SELECT 1 FROM daemon_heartbeat f WHERE f.role = 'leader'
+               AND f.beat_at >= %(since)s) AS fresh_leader
+FROM daemon_heartbeat WHERE role = 'leader' AND beat_at < %(since)s
+  AND NOT (host = %(host)s AND pid = %(pid)s)
+"""
+
+
+def me() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def supersede_old_leaders(db: TradingDB, now: datetime) -> None:
+    """Called by a daemon that has just taken the leader lock: whoever else has a row saying
+    `leader` no longer holds the lock (the lock is ours), so it is dead (SIGKILL, a lost
+    host) or no longer leading; its row must not say it is."""
+    who = me()
+    for row in db.execute_query(SUPERSEDE, {**who, "by": f"{who['host']} pid {who['pid']}",
+                                            "at": now.isoformat(timespec="seconds")}):
+        log.warning("the old leader %s pid %s (last beat %s) is superseded: its heartbeat "
+                    "row is marked stopping", row["host"], row["pid"], row["beat_at"])
+
+
+class StaleLeaderWatch:
+    """A standby's watch on the leader: a leader row whose beat is stale while no fresh
+    leader row exists is one ALERT per incident (the same host, pid and last beat), not
+    one every election interval. A stale leader row beside a fresh leader is a dead
+    process's leftover, not an incident."""
+
+    def __init__(self) -> None:
+        self.alerted: set[tuple[str, int, datetime]] = set()
+
+    def check(self, db: TradingDB, now: datetime) -> None:
+        rows = db.execute_query(STALE_LEADERS, {**me(), "since": now - STALE_HEARTBEAT})
+        incidents = {(r["host"], r["pid"], r["beat_at"]) for r in rows
+                     if not r["fresh_leader"]}
+        for host, pid, beat_at in sorted(incidents - self.alerted, key=str):
+            alert(log, "leader_stale", f"{host} pid {pid}",
+                  "the leader's heartbeat is stale: %s pid %s last beat %s", host, pid, beat_at)
+        self.alerted = incidents  # over (it beats again, or was superseded): forgotten
 
 
 class Leadership:

@@ -1,6 +1,10 @@
 """The daemon's side of acting within a second (docs/daemon.md, "Acting within a second"):
 when a woken job may run, starting and stopping the listener and its dispatcher with the
-leadership, and the catch-up after every (re)connection. A mixin of `Daemon` (app.py)."""
+leadership, and the catch-up after every (re)connection. A mixin of `Daemon` (app.py).
+
+Inside the session but before EXECUTOR_TIME a decision also wakes `cancels`: an executor
+cycle that sends no entry (order_executor/cycle.py), so a CANCEL, and an AMEND's cancel, act
+at once; NEW_TRADEs, and the AMEND's new entry, wait for EXECUTOR_TIME."""
 
 from __future__ import annotations
 
@@ -9,20 +13,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from trading_monitor.broker.base import Broker
 from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.gate import EntryGate
-from trading_monitor.daemon.jobs import JobState
-from trading_monitor.daemon.schedule import NEW_YORK, JobSpec, TradingCalendar
+from trading_monitor.daemon.jobs import JobState, guarded
+from trading_monitor.daemon.schedule import INTRADAY, NEW_YORK, JobSpec, TradingCalendar
 from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.order_executor.service import execute_once
 
 log = logging.getLogger(__name__)
 # Woken cycles may spend at most this share of BROKER_REQUESTS_PER_MINUTE in any minute: the
 # rest stays the monitors' (their stops and exits must never wait on a trickle of decisions).
 WOKEN_SHARE = 0.5
+CANCELS = "cancels"  # the executor before EXECUTOR_TIME: cancels only, never an entry
 
 
 class WakeupsMixin:
@@ -40,6 +47,10 @@ class WakeupsMixin:
     _woken: dict[str, Callable[[], None]]
     broker: Any
     _spent: deque[tuple[float, int]]  # (end, requests) of each woken run in the last minute
+    _run_locks: dict[str, Any]
+    _is_leader: Callable[[], bool]
+    # NotifyListener's keyword arguments (ping_seconds, ping_timeout): tests shorten them.
+    listener_options: dict[str, float] = {}
 
     def _ready(self, job: str) -> bool:
         """May a woken `job` run now? The schedule's rules: the session, and no executor
@@ -47,11 +58,25 @@ class WakeupsMixin:
         if self.state.paused:
             return False
         now = self.now()
-        if not self.calendar.allows(self._woken_specs[job], now):
+        try:
+            allowed = self.calendar.allows(self._woken_specs[job], now)
+        except Exception as exc:  # the calendar unreadable (a 429): the poll records it
+            log.warning("woken %s waits: the trading calendar could not be read (%s)", job, exc)
             return False
-        if job == "executor" and now.astimezone(NEW_YORK).time() < self.settings.executor_time:
+        if not allowed:
+            return False
+        early = self._entries_at(now) is not None
+        if (job == "executor" and early) or (job == CANCELS and not early):
             return False
         return self._within_share()
+
+    def _entries_at(self, now: datetime) -> datetime | None:
+        """Today's EXECUTOR_TIME while it is still ahead, else None."""
+        local = now.astimezone(NEW_YORK)
+        if local.time() >= self.settings.executor_time:
+            return None
+        return cast(datetime, NEW_YORK.localize(
+            datetime.combine(local.date(), self.settings.executor_time)))
 
     def _within_share(self) -> bool:
         """The rate budget comes first: past its share, a woken cycle waits (the decisions
@@ -85,11 +110,36 @@ class WakeupsMixin:
         if not self.settings.decision_notify:
             return
         self._stop_wakeups()
+        self._add_cancels()
         self.dispatcher = Dispatcher(self._run_woken, self._ready,
                                      self._unsettled,
-                                     min_gap=self.settings.notify_min_gap_seconds).start()
+                                     min_gap=self.settings.notify_min_gap_seconds,
+                                     covers={"executor": (CANCELS,)}).start()
         self.notify_listener = NotifyListener(self._listen_config, self.db_config,
-                                              self._heard, self._catch_up).start()
+                                              self._heard, self._catch_up,
+                                              **self.listener_options).start()
+
+    def _add_cancels(self) -> None:
+        """The woken-only job `cancels`, under the same guards as the executor."""
+        if CANCELS in self._woken:
+            return
+        spec = JobSpec("order_executor_cancels", "order executor before EXECUTOR_TIME, "
+                       "cancels only", self._woken_specs["executor"].trigger, INTRADAY, CANCELS)
+        self._woken_specs[CANCELS] = spec
+        self._woken[CANCELS] = guarded(spec, self._run_cancels, is_leader=self._is_leader,
+                                       allowed=self._spec_ready, state=self.state)
+
+    def _run_cancels(self) -> None:
+        with self._run_locks["executor"]:  # never beside a full executor cycle
+            started = time.monotonic()
+            try:
+                entries_at = self._entries_at(self.now())
+                if entries_at is not None:  # else EXECUTOR_TIME came: the full cycle acts
+                    execute_once(self.db_config, cast(Broker, self.gate), self.settings,
+                                 now=self.now, entries_at=entries_at)
+            finally:
+                if self.dispatcher is not None:
+                    self.dispatcher.ran(CANCELS, started, time.monotonic())
 
     def _heard(self, job: str, payload: str) -> None:
         """On the listener's thread: the kill switch closes the gate before anything else."""
@@ -100,6 +150,8 @@ class WakeupsMixin:
                 log.warning("could not read the kill switch at once: %s", exc)
         if self.dispatcher is not None:
             self.dispatcher.wake(job, payload)
+            if job == "executor" and self._entries_at(self.now()) is not None:
+                self.dispatcher.wake(CANCELS, payload)  # a CANCEL acts before EXECUTOR_TIME
 
     def _catch_up(self) -> None:
         """After every (re)connection: what was notified while nobody listened."""
