@@ -27,6 +27,7 @@ from alpaca.trading.requests import (
 from trading_monitor.broker import contract, convert
 from trading_monitor.broker.account_reads import AccountReadsMixin
 from trading_monitor.broker.activities import ActivitiesMixin
+from trading_monitor.broker.corporate_actions import CorporateActionsMixin
 from trading_monitor.broker.errors import DuplicateClientOrderId, NotFoundError, classify
 from trading_monitor.broker.feed import FeedMixin
 from trading_monitor.broker.models import (
@@ -100,7 +101,7 @@ def _backoff(attempt: int) -> float:
     return min(0.2 * 2 ** attempt, 2.0)
 
 
-class AlpacaBroker(FeedMixin, AccountReadsMixin, ActivitiesMixin):
+class AlpacaBroker(FeedMixin, AccountReadsMixin, ActivitiesMixin, CorporateActionsMixin):
     """The Broker on alpaca-py; open orders and fills come from FeedMixin, the account and
     market reads from AccountReadsMixin."""
 

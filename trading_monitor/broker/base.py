@@ -19,6 +19,7 @@ from trading_monitor.broker.models import (
     MarketSnapshot,
     OrderRequest,
 )
+from trading_monitor.domain.corporate import Announcement
 
 
 class Broker(Protocol):
@@ -74,3 +75,7 @@ class Broker(Protocol):
 
     def list_open_orders(self, known: set[str] | None = None) -> list[BrokerOrder]:
         """Every open order, legs nested in their parent (one request per 499 or so)."""
+
+    def corporate_actions(self, symbols: Iterable[str], start: date, end: date
+                          ) -> list[Announcement]:
+        """Announced corporate actions of `symbols` with an ex-date in [start, end]."""
