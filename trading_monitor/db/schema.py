@@ -83,6 +83,14 @@ TABLES: dict[str, frozenset[str]] = {
         "sent_at",
     )),
     "notify_delivery": frozenset(_AUDIT + ("outbox_id", "attempt", "status", "error")),
+    "corporate_action": frozenset(_AUDIT + (
+        "run_id", "action_id", "kind", "symbol", "new_symbol", "old_rate", "new_rate",
+        "effective_date", "source", "alerted_at",
+    )),
+    "corporate_action_trade": frozenset(_AUDIT + (
+        "run_id", "action_id", "trade_journal_id", "ratio", "qty_before", "qty_after",
+        "cash_in_lieu", "symbol_before", "symbol_after", "applied_at", "repriced_at", "detail",
+    )),
 }
 
 # The read-only views of 0009_nocodb.sql a trader opens first in NocoDB. Never written, so
