@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
+from trading_monitor.cockpit.hooks import Cockpit
 from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.gate import EntryGate
@@ -81,6 +82,7 @@ class Daemon(WakeupsMixin):
                                     allowed=self._spec_ready, state=self.state,
                                     record_failure=self._record_failure)
                        for job, spec in self._woken_specs.items()}
+        self.cockpit = Cockpit(settings, db_config)  # messages and the dead-man's switch
         self._add_jobs(fast_seconds, election_seconds, heartbeat_seconds)
 
     # -- set-up -----------------------------------------------------------------------------
@@ -97,6 +99,7 @@ class Daemon(WakeupsMixin):
                                name="leader election", next_run_time=system_clock())
         self.scheduler.add_job(self.beat, IntervalTrigger(seconds=heartbeat), id="heartbeat",
                                name="heartbeat", next_run_time=system_clock())
+        self.cockpit.add_jobs(self.scheduler, lambda: self.leadership.is_leader)
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
     def _runner(self, job: str) -> Callable[[], Any]:
@@ -199,6 +202,7 @@ class Daemon(WakeupsMixin):
             sd_notify("WATCHDOG=1")
         else:
             log.error("not feeding systemd's watchdog (%s)", stuck)
+        self.cockpit.beat(leader=role == "leader", stuck=stuck, paused=self.state.paused)
 
     def _record_failure(self, job_name: str, error: str) -> None:
         """A run that failed before its body started (the calendar guard): its job_run row."""
@@ -234,8 +238,12 @@ class Daemon(WakeupsMixin):
         for line in self.describe():
             log.info("job %s", line)
         sd_notify("READY=1")
+        self.cockpit.daemon_event(self._db, "started")
         try:
             self.scheduler.start()
+        except Exception as exc:
+            self.cockpit.fatal(f"the daemon's scheduler stopped: {type(exc).__name__}: {exc}")
+            raise
         finally:
             self.close()
 
@@ -253,5 +261,7 @@ class Daemon(WakeupsMixin):
                                     [socket.gethostname(), os.getpid()])
         except Exception:  # the database may be the reason we are stopping
             log.warning("could not mark the heartbeat as stopping")
+        self.cockpit.daemon_event(self._db, "stopped")
+        self.cockpit.stopping(self.leadership.is_leader)
         self.leadership.release()
         self._db.close()

@@ -45,7 +45,8 @@ def _secrets(settings: Settings) -> list[str]:
     values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password]
     found = [v.get_secret_value() for v in values if v is not None]
     # Each URL setting is hidden whole, URL by URL, and by the password inside each URL.
-    for urls in (settings.database_url, settings.alert_urls, settings.report_urls):
+    for urls in (settings.database_url, settings.alert_urls, settings.report_urls,
+                 settings.notify_urls, settings.heartbeat_url):
         found += url_secrets(urls.get_secret_value() if urls else None)
     return found
 
