@@ -1,0 +1,145 @@
+"""The cockpit page, server-rendered: protection first, then what happened, then the rest.
+
+No script and nothing from the internet: one HTML document with its CSS inline
+(templates/page.html), refreshed by the browser every REFRESH_SECONDS.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from html import escape
+from importlib import resources
+from string import Template
+from typing import Any
+
+from trading_monitor.web import sections
+from trading_monitor.web.data import Position
+from trading_monitor.web.fmt import e, money, price, qty
+
+REFRESH_SECONDS = 15
+
+
+@cache
+def _template() -> Template:
+    text = resources.files("trading_monitor.web").joinpath("templates/page.html")
+    return Template(text.read_text(encoding="utf-8"))
+
+
+def layout(title: str, body: str, *, refresh: bool = False) -> str:
+    tag = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
+    return _template().substitute(title=escape(title), body=body, refresh=tag)
+
+
+def render(data: dict[str, Any], *, can_act: bool, token_set: bool, csrf: str,
+           message: str | None = None) -> str:
+    """The whole page. `can_act`: a logged-in operator (the action buttons are shown)."""
+    parts = [f"<h1>trading-monitor cockpit <span class='mute'>· {e(data['as_of'])}</span></h1>"]
+    if message:
+        parts.append(f"<div class='banner warn'>{escape(message)}</div>")
+    parts += [_protection_banner(data), _incident_banner(data), _kpis(data),
+              "<h2>Open positions</h2>", _positions(data["positions"], can_act, csrf),
+              sections.pending(data["pending"]), sections.equity(data),
+              sections.halts(data["halts"]), sections.reconciliation(data),
+              sections.jobs(data["jobs"], data["daemons"]),
+              sections.decisions(data["decisions"]), sections.alerts(data["alerts"]),
+              _actions(can_act, token_set, csrf)]
+    return layout("trading-monitor cockpit", "\n".join(parts), refresh=True)
+
+
+def _protection_banner(data: dict[str, Any]) -> str:
+    held: list[Position] = data["positions"]
+    naked: list[Position] = data["unprotected"]
+    if naked:
+        names = ", ".join(f"#{p.trade_id} {escape(p.symbol)}: {qty(p.unprotected_qty)} of "
+                          f"{qty(p.qty)} shares without a stop" for p in naked)
+        return f"<div class='banner bad' id='protection'>UNPROTECTED: {names}</div>"
+    if not held:
+        return "<div class='banner ok' id='protection'>No open position</div>"
+    return (f"<div class='banner ok' id='protection'>All {len(held)} position(s) protected by "
+            "a live stop at the broker</div>")
+
+
+def _incident_banner(data: dict[str, Any]) -> str:
+    incident = data.get("incident")
+    if not incident:
+        return ""
+    names = incident.get("symbols") or {}
+    trades = ", ".join(f"trade #{t} {names.get(str(t), '')}".strip()
+                       for t in incident.get("trades", []))
+    return (f"<div class='banner bad' id='incident'>RECONCILIATION INCIDENT since "
+            f"{e(incident.get('opened_at'))}: {e(incident.get('cause'))}; nothing booked for "
+            f"{escape(trades)}. Entries are halted: <code>trading-monitor reconcile</code></div>")
+
+
+def _kpis(data: dict[str, Any]) -> str:
+    p = data["pnl_today"]
+    unprotected = sum((x.unprotected_qty for x in data["unprotected"]), Decimal(0))
+    risk = money(data["total_at_risk"]) + (" + unbounded" if unprotected else "")
+    active = [h["key"] for h in data["halts"] if h["active"]]
+    return (
+        "<div class='kpis'>"
+        f"<div class='kpi' id='total-at-risk'>$ at risk if every stop fills<b>{risk}</b></div>"
+        f"<div class='kpi' id='pnl-today'>P&amp;L today ({e(p['trading_day'])})"
+        f"<b>{money(p['total'], sign=True)}</b>realised {money(p['realised'], sign=True)} · "
+        f"unrealised {money(p['unrealised'], sign=True)}</div>"
+        f"<div class='kpi'>Halts<b>{escape(', '.join(active)) or 'none'}</b></div>"
+        f"<div class='kpi'>Reconciliation<b>{e(data['reconciliation']['status'] or 'not run')}"
+        "</b></div></div>")
+
+
+def _positions(held: list[Position], can_act: bool, csrf: str) -> str:
+    if not held:
+        return "<p class='mute'>none</p>"
+    return "<div class='cards'>" + "".join(_card(p, can_act, csrf) for p in held) + "</div>"
+
+
+def _card(p: Position, can_act: bool, csrf: str) -> str:
+    mark = price(p.mark) + (" <span class='neg'>(stale)</span>" if p.mark_stale else "")
+    if p.stop is None:
+        stop = "<p class='stop neg'>NO live stop at the broker</p>"
+    else:
+        covers = "" if p.unprotected_qty == 0 else (
+            f" <span class='neg'>covers {qty(p.stop_qty)} of {qty(p.qty)}</span>")
+        stop = (f"<p class='stop'>stop <span class='stop-price'>{price(p.stop)}</span> at the "
+                f"broker{covers} · {e(p.stop_distance_pct)} % away · "
+                f"<span class='at-risk'>{money(p.at_risk)}</span> at risk</p>")
+    unprotected = ("—" if p.unprotected_seconds is None
+                   else f"{Decimal(p.unprotected_seconds).quantize(Decimal('0.1'))} s")
+    exit_line = "" if p.exit_since is None else (
+        f"<p class='neg'>exit working since {e(p.exit_since)}"
+        f"{' (' + escape(p.exit_purpose) + ')' if p.exit_purpose else ''}</p>")
+    button = "" if not can_act else (
+        f"<form class='inline' method='get' action='/confirm/flatten/{p.trade_id}'>"
+        f"<button class='danger' type='submit' id='flatten-{p.trade_id}'>Flatten…</button>"
+        "</form>")
+    bad = " bad" if p.unprotected_qty > 0 else ""
+    return (f"<div class='card{bad}' id='trade-{p.trade_id}'>"
+            f"<h3>#{p.trade_id} {escape(p.symbol)} <span class='mute'>{escape(p.side)}</span>"
+            f"</h3><p>{qty(p.qty)} shares · entry {price(p.entry)} · mark {mark} · "
+            f"{money(p.unrealized_pnl, sign=True)}</p>{stop}"
+            f"<p>target {price(p.target)} · trail step {e(p.trail_step)}</p>"
+            f"<p class='mute'>unprotected at entry: {escape(unprotected)}</p>"
+            f"{exit_line}{button}</div>")
+
+
+def _actions(can_act: bool, token_set: bool, csrf: str) -> str:
+    if not token_set:
+        return ("<h2>Actions</h2><p class='mute'>Read-only: COCKPIT_TOKEN is not set on this "
+                "daemon. Use the CLI (<code>trading-monitor kill-switch</code>).</p>")
+    if not can_act:
+        return "<h2>Actions</h2><p><a href='/login' id='login'>Log in</a> to act.</p>"
+    return ("<h2>Actions</h2><p>"
+            + _go("/confirm/kill", "kill", "Kill switch…")
+            + _go("/confirm/kill", "kill-flatten", "Kill switch and flatten all…", flatten=True)
+            + _go("/confirm/resume", "resume", "Resume…")
+            + f"</p><form method='post' action='/logout'><input type='hidden' name='csrf' "
+            f"value='{escape(csrf)}'><button type='submit' id='logout'>Log out</button></form>")
+
+
+def _go(action: str, ident: str, label: str, *, flatten: bool = False) -> str:
+    """A button that opens a confirmation page (a GET: it changes nothing)."""
+    extra = "<input type='hidden' name='flatten' value='1'>" if flatten else ""
+    css = " class='danger'" if flatten else ""
+    return (f"<form class='inline' method='get' action='{action}'>{extra}"
+            f"<button type='submit'{css} id='{ident}'>{label}</button></form> ")
