@@ -8,6 +8,8 @@ step `World.check` asserts the invariants. CI runs a fixed-seed budget; `--slow`
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 import pytest
@@ -37,7 +39,10 @@ STALE = World.STALE
 pytestmark = pytest.mark.model
 
 CI_EXAMPLES, CI_STEPS = 40, 40
-SLOW_EXAMPLES, SLOW_STEPS = 1000, 60  # about an hour on the 2-core machine
+# --slow runs for a fixed time, not a count: MODEL_SLOW_MINUTES (default 60) of generating
+# examples of up to 60 steps; the first example to end after that ends the run (BudgetSpent).
+# A failure found before then is shrunk and reported as usual.
+SLOW_EXAMPLES, SLOW_STEPS = 1_000_000, 60
 
 symbols = st.sampled_from(SYMBOLS)
 picks = st.integers(0, STALE - 1)  # a trade, by index: resting ones first
@@ -50,8 +55,19 @@ refusals = st.sampled_from(sorted(REFUSALS))
 sides = st.sampled_from(["BUY", "SELL"])
 
 
+def slow_minutes() -> float:
+    return float(os.environ.get("MODEL_SLOW_MINUTES", "60"))
+
+
+class BudgetSpent(BaseException):
+    """The --slow budget's minutes are spent (a BaseException: hypothesis lets it through
+    instead of taking it for a failure to shrink)."""
+
+
 class Lifecycle(RuleBasedStateMachine):
     make_world: Any = None  # set by the test: a context manager factory of worlds
+    until: float | None = None  # --slow: time.monotonic() at which generation stops
+    failed = False  # an example failed: every later one (the shrinker's) runs
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,9 +76,16 @@ class Lifecycle(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self._cm.__exit__(None, None, None)
+        if Lifecycle.until is not None and time.monotonic() > Lifecycle.until \
+                and not Lifecycle.failed:
+            raise BudgetSpent  # once an example has run to its end
 
     def _do(self, name: str, **kw: Any) -> None:
-        self.world.apply(name, **kw)
+        try:
+            self.world.apply(name, **kw)
+        except Exception:
+            Lifecycle.failed = True
+            raise
 
     # The day starts: cancels that take a while or not (Alpaca's often do), and a resting
     # entry n8n decided on earlier, already at the broker.
@@ -275,14 +298,26 @@ def budget(slow: bool, **extra: Any) -> settings:
 
 def run_model(new_world: Any, slow: bool, **extra: Any) -> None:
     Lifecycle.make_world = new_world
-    run_state_machine_as_test(Lifecycle, settings=budget(slow, **extra))
+    Lifecycle.failed = False
+    Lifecycle.until = time.monotonic() + 60 * slow_minutes() if slow else None
+    try:
+        run_state_machine_as_test(Lifecycle, settings=budget(slow, **extra))
+    except BudgetSpent:
+        pass
+    finally:
+        Lifecycle.until = None
 
 
 def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
                                                    request: pytest.FixtureRequest) -> None:
-    run_model(new_world, bool(request.config.getoption("--slow")))
-    # what the budget ran (shown with -s; docs/reliability.md quotes it)
-    print(f"model: {World.stats['examples']} examples, {World.stats['steps']} steps")
+    slow = bool(request.config.getoption("--slow"))
+    started = time.monotonic()
+    try:
+        run_model(new_world, slow)
+    finally:  # what the budget ran, failed or not (shown with -s; docs/reliability.md)
+        budget_text = f"--slow, {slow_minutes():g} min budget" if slow else "CI budget"
+        print(f"model: {World.stats['examples']} examples, {World.stats['steps']} steps "
+              f"in {(time.monotonic() - started) / 60:.1f} min ({budget_text})")
     for key in sorted(k for k in World.stats if k.startswith((
             "known open", "between_reads", "trader", "refusal"))):
         print(f"model: {key}: {World.stats[key]}")
