@@ -29,7 +29,7 @@ from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import PaperExchange
 
 # The order stream listener's fixtures (`staged`, `listener`), for the stream tests.
-pytest_plugins = ["tests.stream_fixtures"]
+pytest_plugins = ["tests.stream_fixtures", "tests.cockpit_fixtures"]
 
 _counter = itertools.count()
 
