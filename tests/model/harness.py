@@ -111,10 +111,6 @@ class InvariantBroken(AssertionError):
 # which replays with the tolerance off: once the fix lands the replay passes, the strict xfail
 # fails the suite, and the entry here goes (docs/reliability.md, "What it found").
 KNOWN_OPEN: dict[str, str] = {
-    "R8": "a staged entry partly filled: its plain stop waits until the entry's rest is "
-          "withdrawn (the wash-trade rule); while that cancel is pending, or when the rest "
-          "fills during it ('filled while being cancelled'), the run ends with no stop, "
-          "until the next cycle",
     "OWN-EXIT": "an exit the order monitor sends that fills at once (the end-of-day "
                 "flatten's market exit) is booked as a fill, but its trade's position row "
                 "keeps the shares, and the trade stays open, until the next cycle: the "
@@ -583,19 +579,6 @@ class World:
         return bool(daytrade) and any(
             o["symbol"] == symbol and o["order_type"] in STOP_TYPES
             and o["status"] == "pending_cancel" for o in self.ex.control.orders())
-
-    def _known_r8(self, text: str, symbol: str | None) -> bool:
-        if symbol is None or "live" not in text:
-            return False
-        recent = self.now() - timedelta(seconds=5)
-        return any(
-            o["symbol"] == symbol and o["client_order_id"].startswith("tm-")
-            and "-entry" in o["client_order_id"] and o["order_class"] == "simple"
-            and (o["status"] == "pending_cancel" or (
-                o["status"] == "filled" and o["filled_at"] is not None
-                and datetime.fromisoformat(o["filled_at"].replace("Z", "+00:00")) >= recent
-                and D(o["filled_qty"]) > 0))
-            for o in self.ex.control.orders())
 
     def _known_own_exit(self, text: str, symbol: str | None) -> bool:
         """The books are within the broker if each open trade's position is what its own

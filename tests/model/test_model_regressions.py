@@ -214,6 +214,46 @@ FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# R8 (safety review; fixed in order_monitor/entry_rest.py): a staged DAYTRADE entry fills 3
+# of 11. The plain stop would be a wash trade against the entry's rest, so the rest is
+# cancelled first; the cancel is pending and the rest fills meanwhile ("filled 11 while being
+# cancelled"). The run ended there, 11 shares with no stop until the next cycle; now the
+# cancel's final word (filled) is acted on in the same run: a stop for the 11.
+STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("partial_fills", {"ratio": "0.3", "symbol": "AAPL"}),
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 11}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
+# R8, the cancel still pending (fixed in order_monitor/entry_rest.py): the entry's rest does
+# not fill (the market moved away) and its cancel stays pending past CANCEL_SETTLE_SECONDS;
+# the 3 filled shares are protected by an OCO (exempt from the wash-trade rule) meanwhile.
+STAGED_ENTRY_REST_CANCEL_PENDING = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 600}),
+    ("partial_fills", {"ratio": "0.3", "symbol": "AAPL"}),
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": False,
+                   "qty": 11}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("price_step", {"pct": -1.5, "symbol": "AAPL"}),
+    ("price_step", {"pct": 1.5, "symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
+
+@pytest.mark.parametrize("steps", [STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED,
+                                   STAGED_ENTRY_REST_CANCEL_PENDING],
+                         ids=["r8-rest-fills-while-cancelled", "r8-rest-cancel-pending"])
+def test_r8_staged_entry_partly_filled_is_protected_in_the_run(new_world, steps):
+    with new_world() as w:
+        w.tolerate = set()
+        w.replay(steps)
+
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -243,19 +283,6 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
     ("job", {"job": "executor", "mode": "staged"}),
     ("job", {"job": "order_monitor", "mode": "staged"}),
     ("to_flatten", {}),
-    ("job", {"job": "order_monitor", "mode": "staged"}),
-]
-
-# R8 (safety review; the refusal half is fixed): a staged DAYTRADE entry fills 3 of 11. The
-# plain stop would be a wash trade against the entry's rest, so the rest is cancelled first;
-# the cancel is pending and the rest fills meanwhile ("filled 11 while being cancelled"), and
-# the run stops there: 11 shares with no stop until the next cycle.
-STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED = [
-    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
-    ("partial_fills", {"ratio": "0.3", "symbol": "AAPL"}),
-    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
-                   "qty": 11}),
-    ("job", {"job": "executor", "mode": "staged"}),
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
@@ -292,7 +319,6 @@ RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING = [
 KNOWN_OPEN_REPLAYS = {
     "RESIZE": RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
     "OWN-EXIT": FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
-    "R8": STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED,
     "R10": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING,
 }
 

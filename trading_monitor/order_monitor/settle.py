@@ -24,6 +24,7 @@ from trading_monitor.domain.trade_state import (
     decide,
 )
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.entry_rest import withdraw_entry_rest
 from trading_monitor.order_monitor.protect import (
     broker_held,
     cancel_orders,
@@ -90,8 +91,7 @@ def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
         return cancel_orders(m, [trade.order_row(o.row_id) for o in action.orders
                                  if o.parent_row_id is None or not _parent_listed(action, o)])
     elif isinstance(action, WithdrawEntryRest):
-        assert trade.state.entry is not None
-        return cancel_orders(m, [trade.order_row(trade.state.entry.row_id)])
+        return withdraw_entry_rest(m, trade)  # R8: final word, or an OCO meanwhile
     elif isinstance(action, PlaceProtection):
         if place_protection(m, trade.journal, action) and trade.journal["protected_at"] is None:
             m.ledger.mark_protected(jid, m.now())
