@@ -144,7 +144,7 @@ class Routes:
         response = web.HTTPSeeOther("/")
         _cookie(request, response, SESSION_COOKIE, sid, SESSION_SECONDS)
         response.del_cookie(LOGIN_COOKIE, path="/")
-        return response
+        raise response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -153,7 +153,7 @@ class Routes:
             self.sessions.logout(sid)
         response = web.HTTPSeeOther("/")
         response.del_cookie(SESSION_COOKIE, path="/")
-        return response
+        raise response
 
     # -- confirming (changes nothing) ------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""The cockpit over real HTTP against the real database and paper exchange: the page's
+protection figures, /healthz's status codes, the kill switch and resume through a token
+session, and the security rules (no token: nothing changes; no secret shown; no open bind)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from decimal import Decimal
+
+import pytest
+import requests
+
+from tests.cockpit_fixtures import TOKEN, confirmed_of, csrf_of, hold, login, start
+from trading_monitor.exceptions import ConfigError
+from trading_monitor.web.auth import is_loopback
+
+D = Decimal
+
+
+def _kill_switch(db) -> str | None:
+    rows = db.named("system_value", {"key": "kill_switch"})
+    return rows[0]["value"] if rows else None
+
+
+def _events(db) -> int:
+    return len(db.execute_query("SELECT id FROM event_log"))
+
+
+def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker, settings,
+                                                        cockpit, exchange):
+    trades = hold(db, db_params, broker, settings)
+    page = requests.get(cockpit.url + "/", timeout=10)
+    assert page.status_code == 200 and 'http-equiv="refresh"' in page.text
+    marks = {r["symbol"]: D(r["current_price"]) for r in db.query("position_tracking")}
+    aapl = (marks["AAPL"] - D("175.00")) * 10
+    msft = (marks["MSFT"] - D("410.00")) * 20
+    card = page.text.split(f"id='trade-{trades['AAPL']}'")[1].split("</div>")[0]
+    assert "stop <span class='stop-price'>175</span> at the broker" in card
+    assert f"${aapl:,.2f}</span> at risk" in card and "target 195" in card
+    assert f"${aapl + msft:,.2f}" in page.text.split("id='total-at-risk'")[1][:200]
+    assert "All 2 position(s) protected" in page.text
+    assert "Log in" in page.text and "/confirm/flatten" not in page.text  # no session
+
+
+def test_healthz_answers_200_for_ok_or_warning_and_503_for_critical(db, cockpit):
+    critical = requests.get(cockpit.url + "/healthz", timeout=30)
+    assert critical.status_code == 503 and critical.json()["status"] == "CRITICAL"  # no daemon
+    db.execute_update("INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at) "
+                      "VALUES ('box', 1, 'leader', now(), now())")
+    ok = requests.get(cockpit.url + "/healthz", timeout=30)
+    assert ok.status_code == 200 and ok.json()["status"] == "OK", ok.json()["summary"]
+    db.execute_update("INSERT INTO system_state (key, value, reason) "
+                      "VALUES ('kill_switch', 'on', 'test')")
+    warning = requests.get(cockpit.url + "/healthz", timeout=30)
+    assert warning.status_code == 200 and warning.json()["status"] == "WARNING"
+
+
+def test_a_request_without_the_token_changes_nothing(db, db_params, broker, settings, cockpit,
+                                                     exchange):
+    trades = hold(db, db_params, broker, settings)
+    before, orders = _events(db), len(exchange.control.orders())
+    anonymous = requests.Session()
+    for path in ("/action/kill?flatten=1", "/action/resume", f"/action/flatten/{trades['AAPL']}"):
+        refused = anonymous.post(cockpit.url + path, data={"reason": "x", "csrf": "guess",
+                                                          "confirmed": "close 10 AAPL"},
+                                 timeout=10)
+        assert refused.status_code == 403, path
+    assert anonymous.get(cockpit.url + "/confirm/kill", timeout=10).status_code == 403
+    wrong = login(cockpit.url, token="not-the-token-at-all")
+    assert wrong.get(cockpit.url + "/confirm/kill", timeout=10).status_code == 403
+    # Logged in, but the form's CSRF token missing, or posted from another site:
+    http = login(cockpit.url)
+    ask = http.get(cockpit.url + "/confirm/kill?flatten=1", timeout=10)
+    form = {"reason": "test", "confirmed": confirmed_of(ask.text)}
+    assert http.post(cockpit.url + "/action/kill?flatten=1", data=form,
+                     timeout=10).status_code == 403
+    assert http.post(cockpit.url + "/action/kill?flatten=1",
+                     data={**form, "csrf": csrf_of(ask.text)},
+                     headers={"Origin": "https://evil.example"}, timeout=10).status_code == 403
+    assert _kill_switch(db) in (None, "", "off") and _events(db) == before
+    assert len(exchange.control.orders()) == orders
+    assert all(t["status"] == "POSITION" for t in db.query("trade_journal"))
+
+
+def test_a_read_only_cockpit_offers_no_login(db_params, exchange, db):
+    served = start(db_params, exchange, token=None)
+    try:
+        page = requests.get(served.url + "/", timeout=10)
+        assert "Read-only: COCKPIT_TOKEN is not set" in page.text
+        assert requests.get(served.url + "/login", timeout=10).status_code == 403
+        assert requests.post(served.url + "/action/resume", data={"reason": "x"},
+                             timeout=10).status_code == 403
+    finally:
+        served.stop()
+
+
+def test_the_kill_switch_and_resume_from_the_page(db, db_params, broker, settings, cockpit):
+    hold(db, db_params, broker, settings)
+    http = login(cockpit.url)
+    page = http.get(cockpit.url + "/", timeout=10).text
+    assert "id='kill'" in page and "id='logout'" in page
+    ask = http.get(cockpit.url + "/confirm/kill", timeout=10)
+    assert "keep 10 AAPL, 20 MSFT with their stops" in ask.text
+    done = http.post(cockpit.url + "/action/kill", timeout=120, data={
+        "csrf": csrf_of(ask.text), "confirmed": confirmed_of(ask.text), "reason": "drill"})
+    assert done.status_code == 200 and "kill switch ON" in done.text
+    assert _kill_switch(db) == "on"
+    assert all(t["status"] == "POSITION" for t in db.query("trade_journal"))  # kept
+    [audit] = db.query("event_log", {"event": "cockpit_action"})
+    assert audit["detail"]["source"].startswith("cockpit web page (127.0.0.1")
+    assert audit["detail"]["confirmed"] == "keep 10 AAPL, 20 MSFT with their stops"
+    ask = http.get(cockpit.url + "/confirm/resume", timeout=10)
+    assert "clear kill_switch" in ask.text
+    done = http.post(cockpit.url + "/action/resume", timeout=60, data={
+        "csrf": csrf_of(ask.text), "confirmed": confirmed_of(ask.text), "reason": "drill over"})
+    assert done.status_code == 200 and "cleared: kill_switch" in done.text
+    assert _kill_switch(db) in (None, "", "off")
+
+
+def test_a_stale_confirmation_is_refused(db, db_params, broker, settings, cockpit):
+    hold(db, db_params, broker, settings)
+    http = login(cockpit.url)
+    ask = http.get(cockpit.url + "/confirm/kill?flatten=1", timeout=10)
+    refused = http.post(cockpit.url + "/action/kill?flatten=1", timeout=10, data={
+        "csrf": csrf_of(ask.text), "confirmed": "close 10 AAPL", "reason": "x"})
+    assert refused.status_code == 409 and _kill_switch(db) in (None, "", "off")
+
+
+def test_no_secret_on_the_page_in_metrics_or_healthz(db, db_params, broker, settings, cockpit):
+    hold(db, db_params, broker, settings)
+    http = login(cockpit.url)
+    texts = [http.get(cockpit.url + p, timeout=30).text
+             for p in ("/", "/metrics", "/healthz", "/confirm/kill?flatten=1", "/login")]
+    texts.append(str(http.cookies.get_dict()))
+    secrets = [TOKEN, settings.alpaca_secret_key.get_secret_value(),
+               settings.alpaca_api_key.get_secret_value()]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    session = next(c for c in http.cookies if c.name == "tm_cockpit_session")
+    assert session.has_nonstandard_attr("HttpOnly") or "httponly" in str(
+        session._rest).lower()
+
+
+def test_a_non_loopback_bind_without_a_token_is_refused(db_params, exchange):
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    with pytest.raises(ConfigError, match="COCKPIT_TOKEN is not set"):
+        start(db_params, exchange, token=None, COCKPIT_BIND="0.0.0.0")
+
+
+def test_a_busy_port_is_a_warning_and_nothing_more(db_params, exchange, caplog):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        from trading_monitor.web.server import Cockpit
+        first = start(db_params, exchange)
+        first.stop()
+        busy = Cockpit(first.routes.actor, port=holder.getsockname()[1])
+        with caplog.at_level(logging.WARNING):
+            assert busy.start() is False
+        assert "trading goes on without it" in caplog.text
+    finally:
+        holder.close()
