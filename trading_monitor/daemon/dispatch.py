@@ -8,7 +8,8 @@ written at 9:40 goes at 9:45 even without the poll. Two cycles one notification 
 are at least `min_gap` apart, so a trickle of decisions cannot eat the monitors' share of
 the broker's request budget.
 
-A wish is met by any run of its job that started after it was made, a scheduled one too;
+A wish is met by any run of its job that started after it was made, a scheduled one too,
+or by a run of a job that covers it (`covers`: a full executor cycle covers `cancels`);
 a decision notified while a cycle ran is met by that cycle if the cycle took it
 (`settled(ids)` says which are still pending), so a burst costs one cycle, not two.
 """
@@ -37,9 +38,11 @@ class Dispatcher:
     def __init__(self, run: Callable[[str], None], ready: Callable[[str], bool],
                  unsettled: Callable[[Iterable[int]], set[int]], *,
                  debounce: float = 0.2, min_gap: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 covers: dict[str, tuple[str, ...]] | None = None):
         self._run, self._ready, self._unsettled = run, ready, unsettled
         self.debounce, self.min_gap, self._clock = debounce, min_gap, clock
+        self._covers = covers or {}
         self._wishes: dict[str, _Wish] = {}
         self._last_start: dict[str, float] = {}
         self._cond = threading.Condition()
@@ -62,6 +65,10 @@ class Dispatcher:
     def ran(self, job: str, started: float, ended: float) -> None:
         """A run of `job` from `started` to `ended` (monotonic) met every wish made before
         it started, and one made during it if the run took every decision it named."""
+        for name in (job, *self._covers.get(job, ())):
+            self._met(name, started, ended)
+
+    def _met(self, job: str, started: float, ended: float) -> None:
         with self._cond:
             wish = self._wishes.get(job)
             if wish is None or wish.last > ended:

@@ -17,7 +17,14 @@ from trading_monitor.domain.lifecycle import (
     TerminalState,
 )
 from trading_monitor.ledger import Intent
-from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.order_executor.context import (
+    Deferred,
+    Executor,
+    Final,
+    Previewed,
+    Result,
+    Waiting,
+)
 from trading_monitor.order_executor.new_trade import resume_intent, submit_intent
 from trading_monitor.order_executor.preview import describe, entry_request
 from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
@@ -107,8 +114,9 @@ def handle_cancel(ex: Executor, d: Decision) -> Result:
                  journal_id=journal["id"], client_order_id=coid)
 
 
-def handle_amend(ex: Executor, d: Decision) -> Result:
-    """An AMEND with no intent yet: check, write the replacement intent, then go on."""
+def handle_amend(ex: Executor, d: Decision, *, send: bool = True) -> Result:
+    """An AMEND with no intent yet: check, write the replacement intent, then go on.
+    `send=False` (a woken cycle before EXECUTOR_TIME): only the old entry is withdrawn."""
     journal, old_entry = find_target(ex, d)
     d = ex.sized(d)
     problem = _amend_problem(ex, d, journal, old_entry)
@@ -120,11 +128,13 @@ def handle_amend(ex: Executor, d: Decision) -> Result:
                          f"{describe(entry_request(ex.installation, d, plan), plan)}")
     intent = ex.intents.write_intent(ex.installation, d, plan, replaces=old_entry)
     crash_point("after_intent")
-    return continue_amend(ex, intent, fresh=True)
+    return continue_amend(ex, intent, fresh=True, send=send)
 
 
-def continue_amend(ex: Executor, intent: Intent, *, fresh: bool = False) -> Result:
-    """Withdraw the old entry; only its final withdrawal lets the replacement go out."""
+def continue_amend(ex: Executor, intent: Intent, *, fresh: bool = False,
+                   send: bool = True) -> Result:
+    """Withdraw the old entry; only its final withdrawal lets the replacement go out (and
+    only with `send`: otherwise it waits, written, for the first cycle that may send)."""
     if intent.entry["order_status"] != PENDING_SUBMIT:
         return resume_intent(ex, intent)  # sent (or withdrawn) by an earlier attempt
     if ex.dry_run:
@@ -140,6 +150,9 @@ def continue_amend(ex: Executor, intent: Intent, *, fresh: bool = False) -> Resu
     if w.outcome is not Withdrawal.WITHDRAWN:
         return _amend_too_late(ex, intent, old_entry, w.outcome, w.fill_text)
     ex.ledger.link_replacement(old_entry, intent.entry)
+    if not send:
+        return Waiting(f"amend: cancelled {old_entry['client_order_id']}; the new entry "
+                       f"{intent.client_order_id} waits for EXECUTOR_TIME")
     sent = submit_intent(ex, intent, fresh=fresh)
     if isinstance(sent, Final):
         prefix = ("original order cancelled, but the new order was rejected; the trade has no "

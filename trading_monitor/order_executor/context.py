@@ -60,7 +60,16 @@ class Previewed:
     reason: str
 
 
-Result = Final | Deferred | Previewed
+@dataclass(frozen=True)
+class Waiting:
+    """Not finished, not failed: waits for its time (an AMEND whose old entry a woken cycle
+    withdrew before EXECUTOR_TIME; its replacement goes out with the first full cycle). No
+    deferral is counted, nothing is written for the decision."""
+
+    reason: str
+
+
+Result = Final | Deferred | Previewed | Waiting
 
 
 @dataclass

@@ -3,12 +3,17 @@
 Each decision runs in its own savepoint inside its claim transaction: whatever goes wrong
 with one decision rolls back only that decision's writes, ends it REJECTED (or deferred,
 when the failure is temporary) with the reason, and the cycle goes on.
+
+A cycle with `entries_at` (a woken one inside the session but before EXECUTOR_TIME) sends
+no entry: it acts on CANCELs and on AMENDs' cancels only (the AMEND's replacement waits,
+written, for the first cycle that may send); every other decision is left as it is.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import psycopg2
 
@@ -26,12 +31,22 @@ from trading_monitor.exceptions import (
 from trading_monitor.ledger import Intent, load_intent
 from trading_monitor.order_executor.cancel_amend import continue_amend, handle_amend, handle_cancel
 from trading_monitor.order_executor.changed import settle_changed_decision
-from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
+from trading_monitor.order_executor.context import (
+    Deferred,
+    Executor,
+    Final,
+    Previewed,
+    Result,
+    Waiting,
+)
 from trading_monitor.order_executor.expiry import expire_day_entries
 from trading_monitor.order_executor.new_trade import handle_new_trade, resume_intent
 from trading_monitor.order_executor.outcomes import defer_or_give_up, finish_decision
 
 log = logging.getLogger(__name__)
+# An AMEND's replacement written before EXECUTOR_TIME must still be fresh then, with room for
+# the poll's 2 minutes.
+AMEND_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -53,7 +68,8 @@ class CycleReport:
             "broker_requests": self.broker_requests}
 
 
-def run_cycle(ex: Executor) -> CycleReport:
+def run_cycle(ex: Executor, *, entries_at: datetime | None = None) -> CycleReport:
+    """`entries_at`: no entry before this time (see the module's text)."""
     report = CycleReport()
     start_requests = ex.broker.requests_sent
     if not ex.dry_run:
@@ -68,7 +84,9 @@ def run_cycle(ex: Executor) -> CycleReport:
             row = rows[0]
             after_id = int(row["id"])
             crash_point("after_claim")
-            _settle(ex, row, process_safely(ex, row), report)
+            result = process_safely(ex, row, entries_at)
+            if result is not None:  # None: left for a cycle that may send entries
+                _settle(ex, row, result, report)
         if not ex.dry_run:
             crash_point("after_outcome")
     report.broker_requests = ex.broker.requests_sent - start_requests
@@ -78,6 +96,10 @@ def run_cycle(ex: Executor) -> CycleReport:
 def _settle(ex: Executor, row: Row, result: Result, report: CycleReport) -> None:
     if ex.dry_run:  # reported, never written
         report.add(row, "DRY_RUN", _preview_text(result))
+        return
+    if isinstance(result, Waiting):
+        report.add(row, "WAITING", result.reason)
+        log.info("decision #%s waits: %s", row["id"], result.reason)
         return
     if isinstance(result, Deferred):
         result = defer_or_give_up(ex.claims, ex, row, result)
@@ -91,18 +113,19 @@ def _settle(ex: Executor, row: Row, result: Result, report: CycleReport) -> None
 
 
 def _preview_text(result: Result) -> str:
-    if isinstance(result, Previewed):
+    if isinstance(result, Previewed | Waiting):
         return result.reason
     if isinstance(result, Final):
         return f"dry run: would end {result.state.value}: {result.reason}"
     return f"dry run: would defer: {result.reason}"
 
 
-def process_safely(ex: Executor, row: Row) -> Result:
+def process_safely(ex: Executor, row: Row, entries_at: datetime | None = None
+                   ) -> Result | None:
     """The decision's work in a savepoint; any failure becomes this decision's result."""
     try:
         with ex.claims.savepoint("decision"):
-            return process(ex, row)
+            return process(ex, row, entries_at)
     except (FatalError, DatabaseUnavailable):
         raise
     except DecisionInvalid as exc:
@@ -132,7 +155,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def process(ex: Executor, row: Row) -> Result:
+def process(ex: Executor, row: Row, entries_at: datetime | None = None) -> Result | None:
     done = ex.claims.named("outcome_for_decision", {"decision_id": row["id"]})
     if done:  # crashed after the outcome, before executed was set
         return Final(TerminalState(done[0]["terminal_state"]), done[0]["reason"])
@@ -142,6 +165,8 @@ def process(ex: Executor, row: Row) -> Result:
         problem = None
     except DecisionInvalid as exc:
         decision, problem = None, f"malformed decision: {exc}"
+    if entries_at is not None:
+        return _before_entries(ex, intent, decision, entries_at)
     if intent is not None:
         return _resume(ex, intent, decision, problem)
     if decision is None:
@@ -157,6 +182,25 @@ def _resume(ex: Executor, intent: Intent, d: Decision | None, problem: str | Non
     if intent.action == Action.AMEND.value:
         return continue_amend(ex, intent)
     return resume_intent(ex, intent)
+
+
+def _before_entries(ex: Executor, intent: Intent | None, d: Decision | None,
+                    entries_at: datetime) -> Result | None:
+    """Before EXECUTOR_TIME: a CANCEL, and an AMEND's cancel; None leaves the decision."""
+    if d is None or d.primary_action not in (Action.CANCEL, Action.AMEND):
+        return None
+    if intent is not None and intent.action != d.primary_action.value:
+        return None  # a changed decision: settled by the full cycle
+    if d.primary_action is Action.CANCEL:
+        return handle_cancel(ex, d) if intent is None else None
+    limit = ex.config.max_unsent_delay
+    if limit is not None and entries_at - ex.now() >= limit - AMEND_MARGIN:
+        # Its replacement would wait past MAX_UNSENT_ORDER_MINUTES and be withdrawn as
+        # stale at EXECUTOR_TIME: the whole AMEND waits instead, as without notifications.
+        return None
+    if intent is None:
+        return handle_amend(ex, d, send=False)
+    return continue_amend(ex, intent, send=False)
 
 
 def _dispatch(ex: Executor, d: Decision) -> Result:

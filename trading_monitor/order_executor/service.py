@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -61,8 +61,10 @@ def executor_settings(settings: Settings) -> ExecutorSettings:
 
 def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
                  dry_run: bool = False, mode: str | None = None, now: Clock | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> CycleReport:
-    """One cycle with its own connections and (unless dry) its own job_run row."""
+                 sleep: Callable[[float], None] = time.sleep,
+                 entries_at: datetime | None = None) -> CycleReport:
+    """One cycle with its own connections and (unless dry) its own job_run row.
+    `entries_at`: a cycle before EXECUTOR_TIME, CANCELs and AMENDs' cancels only (cycle.py)."""
     now = now or job_clock(settings.clock_source.value, broker)
     if dry_run:
         return _dry_run(db_config, broker, settings, now, sleep)
@@ -75,12 +77,15 @@ def execute_once(db_config: dict[str, Any], broker: Broker, settings: Settings, 
             return run_cycle(Executor(
                 db=db, claims=claims, broker=guarded(db, broker, run_id), run_id=run_id,
                 installation=installation_id(db), config=executor_settings(settings), now=now,
-                sleep=sleep))
+                sleep=sleep), entries_at=entries_at)
 
         return recorded_run(db, "order_executor", mode, now, lambda: broker.requests_sent,
                             work, lambda r: (
                                 "PARTIAL" if r.count("DEFERRED") else "SUCCEEDED",
-                                r.summary | {"expired": r.expired}, r.broker_requests))
+                                r.summary | {"expired": r.expired} | ({
+                                    "cancels_only_until": entries_at.isoformat(),
+                                    "waiting": r.count("WAITING")} if entries_at else {}),
+                                r.broker_requests))
     finally:
         claims.close()
         db.close()  # also releases the advisory lock
