@@ -139,9 +139,11 @@ def _halt(db: TradingDB, e: Row) -> str:
 
 
 def _kill(db: TradingDB, e: Row) -> str:
+    """Set (halt_set), what it did (the command's own kill_switch row), cleared (resume)."""
     if e["event"] == "kill_switch":
-        return f"KILL SWITCH ON: {e['message'].removeprefix('kill switch ')}"
-    return f"KILL SWITCH OFF: {e['message'].removeprefix('kill_switch: ')}"
+        return f"KILL SWITCH ACTED: {e['message'].removeprefix('kill switch ')}"
+    word = "ON" if e["event"] == "halt_set" else "OFF"
+    return f"KILL SWITCH {word}: {e['message'].removeprefix('kill_switch: ')}"
 
 
 def _daemon(db: TradingDB, e: Row) -> str:

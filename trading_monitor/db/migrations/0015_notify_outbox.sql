@@ -50,7 +50,7 @@ BEGIN
              AND NEW.to_status = 'CLOSED' AND NEW.from_status IS DISTINCT FROM 'CLOSED'
              THEN 'exit_filled'
         WHEN NEW.entity = 'system_state' AND NEW.event = 'kill_switch' THEN 'kill_switch'
-        WHEN NEW.entity = 'system_state' AND NEW.event = 'halt_cleared'
+        WHEN NEW.entity = 'system_state' AND NEW.event IN ('halt_set', 'halt_cleared')
              AND NEW.message LIKE 'kill\_switch:%' THEN 'kill_switch'
         WHEN NEW.entity = 'system_state' AND NEW.event IN ('halt_set', 'halt_cleared')
              THEN 'halt'
