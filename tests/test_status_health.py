@@ -341,6 +341,9 @@ def test_health_a_failed_job_is_critical_and_a_partial_one_a_warning(cli_env, db
     assert code == 1 and re.fullmatch(r"WARNING: order_executor PARTIAL \d s ago", out), out
     db.execute_update("UPDATE job_run SET started_at = now() - interval '1 hour'")
     _job(db, "order_monitor", "FAILED", "TemporaryError: broker\ntimed out", run_id="om-2")
+    code, out = _health(capsys, "--no-broker")  # one passing fault: a warning (issue 28)
+    assert code == 1 and "order_monitor failed once" in out, out
+    _job(db, "order_monitor", "FAILED", "TemporaryError: broker\ntimed out", run_id="om-3")
     code, out = _health(capsys, "--no-broker")
     assert code == 2 and re.fullmatch(
         r"CRITICAL: order_executor PARTIAL \d s ago; "

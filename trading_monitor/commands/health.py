@@ -43,7 +43,7 @@ NEW_YORK = pytz.timezone("America/New_York")
 def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
                broker: bool = True) -> list[hc.Check]:
     """Every check, in order; without a database only the database and broker checks."""
-    ctx = hc.Context(now=now, settings=settings)
+    ctx = hc.Context(now=now, settings=settings, broker=broker)
     broker_check = [hc.check_broker(settings),
                     _guarded_broker(check_broker_shapes, settings, now)] if broker else []
     db = TradingDB(config=db_config, read_only=True, application_name="trading-monitor health")

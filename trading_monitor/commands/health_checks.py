@@ -8,50 +8,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from psycopg2 import errors as pg_errors
 
-from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.contract import CONTRACT_KEY
-from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.commands import book
-from trading_monitor.config import Settings
+from trading_monitor.commands.health_base import (
+    CRITICAL,
+    EXIT_CODES,
+    OK,
+    PENDING_SUBMIT_LIMIT,
+    SEVERITY,
+    UNKNOWN,
+    WARNING,
+    Check,
+    Context,
+    worst,
+)
+from trading_monitor.commands.health_broker import BrokerTruth, our_stop_ids, read_truth
+from trading_monitor.commands.health_liveness import (
+    check_broker,
+    check_heartbeat,
+    check_jobs,
+)
 from trading_monitor.db.migrate import load_migrations
-from trading_monitor.db_layer import Row, TradingDB
-from trading_monitor.exceptions import FatalError, TemporaryError, TradingMonitorError
+from trading_monitor.db_layer import TradingDB
 from trading_monitor.halts import halt_states
 
-OK, WARNING, CRITICAL, UNKNOWN = "OK", "WARNING", "CRITICAL", "UNKNOWN"
-EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
-# The combined state is the worst one, in this order (CRITICAL beats everything).
-SEVERITY = {OK: 0, UNKNOWN: 1, WARNING: 2, CRITICAL: 3}
-PENDING_SUBMIT_LIMIT = timedelta(minutes=5)
-RUNNING_TOO_LONG = timedelta(hours=1)
-# A miss is news for a day; some jobs (eod_flatten, the evening runs) log their real runs
-# under another job's name, so their last row can be an old miss.
-MISSED_RECENT = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    state: str
-    message: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Context:
-    now: datetime
-    settings: Settings
-
-
-def worst(states: list[str]) -> str:
-    return max(states, key=SEVERITY.__getitem__, default=OK)
-
+__all__ = ["CRITICAL", "EXIT_CODES", "OK", "SEVERITY", "UNKNOWN", "WARNING", "Check",
+           "Context", "check_broker", "check_heartbeat", "check_jobs", "worst"]
 
 def check_schema(db: TradingDB, ctx: Context) -> Check:
     """schema_migrations against the code's migrations; `.dev` ones are optional (production
@@ -75,85 +62,6 @@ def check_schema(db: TradingDB, ctx: Context) -> Check:
     return Check("schema", OK, f"schema current ({len(applied)} migrations)", detail)
 
 
-def check_broker(settings: Settings) -> Check:
-    """One GET /v2/account, no retries: reachable, and the keys accepted."""
-    try:
-        broker = AlpacaBroker(settings.model_copy(update={"broker_read_retries": 0}),
-                              budget=RequestBudget(settings.broker_requests_per_minute))
-        account = broker.get_account()
-    except FatalError as exc:
-        return Check("broker", CRITICAL, " ".join(str(exc).split()))
-    except TemporaryError as exc:
-        return Check("broker", CRITICAL, f"broker unreachable: {exc}")
-    except TradingMonitorError as exc:
-        return Check("broker", CRITICAL, f"broker error: {exc}")
-    detail = {"account_status": account.status, "paper": settings.alpaca_paper,
-              "account_id": account.account_id}
-    if account.account_blocked or account.trading_blocked:
-        return Check("broker", CRITICAL, "broker account is blocked from trading", detail)
-    return Check("broker", OK, f"broker reachable, keys valid (account {account.status}, "
-                               f"{'paper' if settings.alpaca_paper else 'LIVE'})", detail)
-
-
-def check_heartbeat(db: TradingDB, ctx: Context) -> Check:
-    """A daemon_heartbeat row fresher than 3 minutes, and a fresh one with role leader."""
-    rows = book.heartbeats(db, ctx.now)
-    detail = {"daemons": [{k: r[k] for k in ("host", "pid", "role", "beat_at", "stale")}
-                          for r in rows]}
-    if not rows:
-        return Check("heartbeat", CRITICAL, "no daemon heartbeat (is `trading-monitor run` "
-                                            "running?)", detail)
-    fresh = [r for r in rows if not r["stale"]]
-    if not fresh:
-        return Check("heartbeat", CRITICAL,
-                     f"heartbeat stale (last {book.ago(rows[0]['age_seconds'])} ago)", detail)
-    leader = next((r for r in fresh if r["role"] == "leader"), None)
-    if leader is None:
-        return Check("heartbeat", CRITICAL, f"no leader ({len(fresh)} daemon(s) beating, "
-                                            "none of them leader)", detail)
-    where = f"{leader['host']} pid {leader['pid']}"
-    if leader["trading_paused"]:
-        return Check("heartbeat", CRITICAL, f"trading paused on the leader {where}: "
-                                            f"{leader['trading_paused']}", detail)
-    listener = leader.get("notify_listener")
-    if listener in ("down", "unsupported"):
-        # Decisions still go out, at the executor's next scheduled fire: slower, not lost.
-        return Check("heartbeat", WARNING, f"leader {where}: its LISTEN connection is "
-                     f"{listener}; decisions wait for the schedule's poll", detail)
-    return Check("heartbeat", OK, f"leader {where}, last beat "
-                                  f"{book.ago(leader['age_seconds'])} ago", detail)
-
-
-def _job_problem(run: Row, now: datetime) -> tuple[str, str] | None:
-    status, name = run["status"], run["job_name"]
-    when = run["finished_at"] or run["started_at"]
-    age = book.ago((now - when).total_seconds())
-    if status == "FAILED":
-        error = " ".join(str(run["error"] or "no error recorded").split())[:160]
-        return CRITICAL, f"{name} FAILED {age} ago: {error}"
-    if status == "PARTIAL":
-        return WARNING, f"{name} PARTIAL {age} ago"
-    if status == "MISSED" and now - when <= MISSED_RECENT:
-        return WARNING, f"{name} missed its run {age} ago"
-    if status == "RUNNING" and now - run["started_at"] > RUNNING_TOO_LONG:
-        return WARNING, f"{name} RUNNING for {age} (crashed?)"
-    return None
-
-
-def check_jobs(db: TradingDB, ctx: Context) -> Check:
-    """The latest job_run row of each job: FAILED is CRITICAL; PARTIAL, a miss within a day
-    and a run still RUNNING after an hour are WARNING."""
-    runs = book.last_job_runs(db)
-    detail = {"jobs": {r["job_name"]: r["status"] for r in runs}}
-    problems = [p for p in (_job_problem(r, ctx.now) for r in runs) if p is not None]
-    if problems:
-        return Check("jobs", worst([s for s, _ in problems]),
-                     "; ".join(text for _, text in problems), detail)
-    if not runs:
-        return Check("jobs", OK, "no job has run yet", detail)
-    return Check("jobs", OK, f"last run of {len(runs)} job(s) fine", detail)
-
-
 def check_intents(db: TradingDB, ctx: Context) -> Check:
     """Order intents written but not sent (pending_submit) for more than 5 minutes."""
     rows = book.read(db, "SELECT id, client_order_id, created_at FROM order_execution "
@@ -170,22 +78,45 @@ def check_intents(db: TradingDB, ctx: Context) -> Check:
 
 
 def check_protection(db: TradingDB, ctx: Context) -> Check:
-    """Every open position has live STOP_LOSS orders of ours covering its quantity."""
+    """Every open position has live STOP_LOSS orders of ours covering its quantity: in the
+    books, and (unless --no-broker) at the broker too. A position the broker no longer
+    holds (closed there by hand) is a close not booked yet, not an unprotected position."""
     positions = [t for t in book.open_trades(db) if t["status"] == "POSITION"
                  and abs(t["qty"] or 0) > 0]
-    naked = [t for t in positions if t["stop_qty"] < abs(t["qty"])]
-    detail = {"positions": len(positions), "unprotected": [
-        {"trade": t["id"], "symbol": t["symbol"], "qty": t["qty"], "stop_qty": t["stop_qty"]}
-        for t in naked]}
     if not positions:
-        return Check("protection", OK, "no open position", detail)
-    if not naked:
-        return Check("protection", OK, f"{len(positions)} position(s), all protected", detail)
-    names = ", ".join(f"trade #{t['id']} {t['symbol']}" + (
-        f": stop covers {t['stop_qty']} of {abs(t['qty'])}" if t["stop_qty"] else "")
-        for t in naked)
-    plural = "s" if len(naked) > 1 else ""
-    return Check("protection", CRITICAL, f"{len(naked)} unprotected position{plural} ({names})",
+        return Check("protection", OK, "no open position", {"positions": 0, "unprotected": []})
+    truth = read_truth(ctx.settings) if ctx.broker else "not read (--no-broker)"
+    naked, closed = [], []
+    if isinstance(truth, BrokerTruth):
+        ids = our_stop_ids(db, [int(t["id"]) for t in positions])
+        for t in positions:
+            held = truth.holds(t["symbol"], t["side"])
+            if held <= 0:
+                closed.append(t)
+                continue
+            live = truth.stop_qty(ids[int(t["id"])])
+            if live < min(abs(t["qty"]), held):
+                naked.append({**t, "stop_qty": live, "where": "at the broker"})
+    else:
+        naked = [t for t in positions if t["stop_qty"] < abs(t["qty"])]
+    detail = {"positions": len(positions), "broker": "read" if isinstance(
+        truth, BrokerTruth) else truth, "closed_at_broker": [t["id"] for t in closed],
+        "unprotected": [{"trade": t["id"], "symbol": t["symbol"], "qty": t["qty"],
+                         "stop_qty": t["stop_qty"]} for t in naked]}
+    gone = ", ".join(f"trade #{t['id']} {t['symbol']}" for t in closed)
+    gone_text = (f"{len(closed)} position(s) closed at the broker, not booked yet ({gone}; "
+                 "the next monitor cycle books it)") if closed else ""
+    if naked:
+        names = ", ".join(f"trade #{t['id']} {t['symbol']}" + (
+            f": stop covers {t['stop_qty']} of {abs(t['qty'])}" if t["stop_qty"] else (
+                ": no live stop at the broker" if t.get("where") else "")) for t in naked)
+        plural = "s" if len(naked) > 1 else ""
+        return Check("protection", CRITICAL, f"{len(naked)} unprotected position{plural} "
+                     f"({names})" + (f"; {gone_text}" if gone_text else ""), detail)
+    if closed:
+        return Check("protection", WARNING, gone_text, detail)
+    where = "at the broker" if isinstance(truth, BrokerTruth) else "in the books"
+    return Check("protection", OK, f"{len(positions)} position(s), all protected {where}",
                  detail)
 
 
