@@ -164,3 +164,15 @@ def test_a_busy_port_is_a_warning_and_nothing_more(db_params, exchange, caplog):
         assert "trading goes on without it" in caplog.text
     finally:
         holder.close()
+
+
+def test_the_daemon_refuses_to_start_on_an_open_bind_without_a_token(monkeypatch, tmp_path,
+                                                                     exchange):
+    from tests.conftest import exchange_env
+    from trading_monitor.daemon import main as daemon_main
+
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for key, value in exchange_env(exchange, COCKPIT_BIND="0.0.0.0").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("COCKPIT_TOKEN", raising=False)
+    assert daemon_main.main([]) == 2  # a configuration error, before anything starts

@@ -27,6 +27,7 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import FatalError
 from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.report.deliver import url_secrets
+from trading_monitor.web.server import check_bind, serve
 
 log = logging.getLogger("trading_monitor.daemon")
 
@@ -42,7 +43,8 @@ def check_schema(db_config: dict[str, Any]) -> None:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password]
+    values = [settings.alpaca_api_key, settings.alpaca_secret_key, settings.postgres_password,
+              settings.cockpit_token]
     found = [v.get_secret_value() for v in values if v is not None]
     # Each URL setting is hidden whole, URL by URL, and by the password inside each URL.
     for urls in (settings.database_url, settings.alert_urls, settings.report_urls,
@@ -80,9 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         daemon = build_daemon(settings, db_config, fast_seconds=fast)
         print("\n".join(daemon.describe()))
         return EXIT_OK
+    check_bind(settings)  # the cockpit never listens on the network without a token
     check_schema(db_config)
     _alerts(settings, db_config)
     daemon = build_daemon(settings, db_config, fast_seconds=fast)
+    cockpit = serve(daemon)  # leader and standby alike; a busy port only warns
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: finishing the running job, then stopping", signum)
@@ -92,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     log.info("trading-monitor daemon starting (%s)", "paper" if settings.alpaca_paper
              else "LIVE")
-    daemon.run()
+    try:
+        daemon.run()
+    finally:
+        if cockpit is not None:
+            cockpit.stop()
     log.info("trading-monitor daemon stopped")
     return EXIT_OK

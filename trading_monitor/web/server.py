@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,6 +20,10 @@ from trading_monitor.web.actions import Actor
 from trading_monitor.web.auth import Sessions, bind_problem
 from trading_monitor.web.metrics import Process, registry
 from trading_monitor.web.routes import Routes
+
+if TYPE_CHECKING:
+    from trading_monitor.config import Settings
+    from trading_monitor.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,24 @@ class Cockpit:
         self.serving = False
         self._reads.shutdown(wait=False, cancel_futures=True)
         self._acts.shutdown(wait=False, cancel_futures=True)
+
+
+def check_bind(settings: Settings) -> None:
+    """The daemon refuses to start on a non-loopback COCKPIT_BIND without COCKPIT_TOKEN."""
+    problem = bind_problem(settings.cockpit_bind, settings.cockpit_token is not None)
+    if problem and settings.cockpit_port != 0:
+        raise ConfigError([problem])
+
+
+def serve(daemon: Daemon) -> Cockpit | None:
+    """The running daemon's cockpit: its settings, database, broker and job clock."""
+    def stream_connected() -> bool:
+        listener = getattr(daemon, "_listener", None)
+        return bool(listener is not None and listener.connected)
+
+    actor = Actor(daemon.settings, daemon.db_config, daemon.broker, daemon.now)
+    return start_cockpit(actor, Process(is_leader=lambda: daemon.leadership.is_leader,
+                                        stream_connected=stream_connected))
 
 
 def start_cockpit(actor: Actor, process: Process) -> Cockpit | None:
