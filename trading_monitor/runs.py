@@ -16,6 +16,7 @@ from psycopg2.extras import Json
 
 from trading_monitor.broker import contract
 from trading_monitor.clock import system_clock
+from trading_monitor.db_clock import for_one_run, job_clock
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
 
@@ -38,6 +39,7 @@ class JobRun:
     row_id: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     now: Callable[[], datetime] | None = None  # the job's clock (simulated in the demo)
+    _tokens: tuple[Any, Any] | None = field(default=None, repr=False)
 
     def _time(self) -> datetime | None:
         """The job's clock; None (the database's time) when it cannot be read: a broker
@@ -50,17 +52,36 @@ class JobRun:
             return None
 
     def start(self) -> JobRun:
+        """Until `finish`, this context's log lines carry the run id and its rows the job's
+        clock (db_clock.py); both are put back then, so nothing leaks into the next job
+        run on this thread (the order stream's, the election's)."""
         self.run_id = self.run_id or new_run_id(self.job_name)
-        current_run_id.set(self.run_id)
+        self._tokens = (current_run_id.set(self.run_id),
+                        job_clock.set(for_one_run(self.now) if self.now else None))
         row: dict[str, Any] = {"run_id": self.run_id, "job_name": self.job_name,
                                "mode": self.mode, "host": socket.gethostname(),
                                "pid": os.getpid()}
         at = self._time()
         if at is not None:
             row["started_at"] = at
-        self.row_id = self.db.insert("job_run", row)
+        try:
+            self.row_id = self.db.insert("job_run", row)
+        except BaseException:
+            self._leave()
+            raise
         _write_unrecorded(self.db)  # the database is back: finish what it missed
         return self
+
+    def _leave(self) -> None:
+        if self._tokens is None:
+            return
+        run_token, clock_token = self._tokens
+        self._tokens = None
+        try:
+            job_clock.reset(clock_token)
+            current_run_id.reset(run_token)
+        except ValueError:  # finished in another context than it started: leave it
+            pass
 
     def finish(self, status: str, *, broker_requests: int | None = None,
                error: str | None = None) -> None:
@@ -78,6 +99,8 @@ class JobRun:
                 with _unrecorded_lock:
                     _unrecorded.append((repr(self.db), params))
                 raise
+        finally:
+            self._leave()
 
 
 # Finishes that could not be written (the database was away), oldest first, with the

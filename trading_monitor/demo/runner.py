@@ -174,7 +174,9 @@ class _Week:
         items = self.timeline()
         self.run.steps = len(items)
         pace = _Pace(self.options.speed)
-        with TradingDB(config=self.run.db_params, application_name="demo n8n") as db:
+        # n8n's rows are written at the simulated moment too (db_clock.py)
+        with TradingDB(config=self.run.db_params, application_name="demo n8n",
+                       clock=self.now) as db:
             self.run.started_at = self.now()
             self.driver.start()
             if not self.listener.synced.wait(30):

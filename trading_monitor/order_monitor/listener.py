@@ -189,7 +189,8 @@ class OrderStreamListener:
 
     def _connection(self) -> TradingDB:
         if self._db is None:
-            self._db = TradingDB(config=self.db_config,
+            # Its rows carry the jobs' clock, as a polling cycle's do (db_clock.py).
+            self._db = TradingDB(config=self.db_config, clock=self.now,
                                  application_name="trading-monitor order stream").connect()
         return self._db
 
