@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import websockets
 from alpaca.trading.stream import TradingStream
 
 from trading_monitor.broker import contract, convert
@@ -62,6 +63,17 @@ class _Stream(TradingStream):
                           streams)
             return
         await super()._dispatch(msg)
+
+    async def _consume(self) -> None:
+        """alpaca-py's read loop; a socket closed by our own stop() ends it quietly. (Left to
+        alpaca-py, the close we asked for is logged as a WARNING "websocket error,
+        restarting", and, once the socket is gone, as an exception.)"""
+        try:
+            await super()._consume()
+        except (websockets.WebSocketException, AttributeError):
+            if self._should_run:
+                raise
+            await self.close()
 
     async def close(self) -> None:
         # alpaca-py closes here on every way a connection ends (drop, failed auth, stop).

@@ -7,12 +7,22 @@ broker are a normal outcome). Exit 2: configuration; 1: fatal (bad keys, schema 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from trading_monitor.commands.common import handles_errors
 from trading_monitor.commands.job_cli import run_job
 from trading_monitor.order_executor.cycle import CycleReport
 from trading_monitor.order_executor.service import execute_once
+
+
+class _PrintedBelow(logging.Filter):
+    """The cycle logs each decision's outcome ("decision #N …") for the daemon's log; this
+    command prints the same in its table, so here the log line would say it twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.WARNING
+                    and str(record.msg).startswith("decision #"))
 
 
 def print_report(report: CycleReport) -> None:
@@ -26,6 +36,15 @@ def print_report(report: CycleReport) -> None:
 @handles_errors
 def main(argv: Sequence[str] | None = None,
          prog: str = "python -m trading_monitor.order_executor") -> int:
+    cycle_log, printed = logging.getLogger("trading_monitor.order_executor.cycle"), _PrintedBelow()
+    cycle_log.addFilter(printed)
+    try:
+        return _main(argv, prog)
+    finally:
+        cycle_log.removeFilter(printed)
+
+
+def _main(argv: Sequence[str] | None, prog: str) -> int:
     return run_job(argv, prog, __doc__,
                    lambda env, broker, dry, mode: execute_once(
                        env.db_config, broker, env.settings, dry_run=dry, mode=mode,
