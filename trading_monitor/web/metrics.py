@@ -115,9 +115,9 @@ class BooksCollector(Collector):
                     float(data.total_at_risk(held)))
         runs = book.read(db, LAST_SUCCESS)
         yield gauge("job_last_success_age_seconds", "seconds since each job's last success",
-                    labels=["job"], rows=[([r["job_name"]], float(r["age"])) for r in runs])
+                    labels=["job_name"], rows=[([r["job_name"]], float(r["age"])) for r in runs])
         yield gauge("job_last_success_timestamp_seconds", "when each job last succeeded "
-                    "(Unix time)", labels=["job"],
+                    "(Unix time)", labels=["job_name"],
                     rows=[([r["job_name"]], float(r["at"])) for r in runs])
         yield from self._state(db)
         outcomes = CounterMetricFamily(P + "decision_outcomes", "decisions settled, by "
