@@ -5,6 +5,9 @@ exchange, DECISION_POLLING=false: whatever happens was carried by a notification
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -116,3 +119,40 @@ def test_a_cancel_on_a_holiday_waits(db, db_params, exchange, running):
     time.sleep(2.0)  # several of the dispatcher's once-a-second checks
     assert outcome(db, cancel) is None
     assert not db.query("job_run", {"job_name": "order_executor"})
+
+
+# -- a deaf listening connection ------------------------------------------------------------
+
+def _listener_backends(db: TradingDB) -> set[int]:
+    return {int(r["pid"]) for r in db.execute_query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = "
+        "'trading-monitor notify listener'")}
+
+
+def test_a_deaf_listening_connection_is_replaced_and_nothing_is_lost(db, db_params, exchange,
+                                                                    running):
+    """The listener's server process is frozen (SIGSTOP): its socket stays open and quiet, as
+    behind a dead NAT or a hung backend, so nothing raises. The self-ping (every second here,
+    30 s by default), sent from another connection, is not heard back: the connection is
+    replaced, and the catch-up acts on the decision written while it was deaf."""
+    settings = load_settings(exchange_env(exchange, DECISION_POLLING="false"), need_broker=True)
+    daemon = Daemon(settings, db_params, AlpacaBroker(settings, budget=RequestBudget(100_000)),
+                    now=exchange.venue.clock.now, election_seconds=0.2, heartbeat_seconds=0.5)
+    daemon.listener_options = {"ping_seconds": 1.0, "ping_timeout": 1.0}
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    running.daemons.append((daemon, thread))
+    wait_for(lambda: listening(daemon) and daemon.dispatcher is not None
+             and daemon.dispatcher.cycles >= 1 and not daemon.dispatcher._wishes)
+    listener = daemon.notify_listener
+    assert listener is not None and listener.connections == 1
+    [frozen] = wait_for(lambda: _listener_backends(db))
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        decision = add_decision(db, entry())  # its NOTIFY goes to the frozen backend only
+        found = wait_for(lambda: outcome(db, decision), 30)
+        assert found["terminal_state"] == "EXECUTED"
+        assert listener.connections >= 2 and daemon.notify_listener is listener
+        assert _listener_backends(db) - {frozen}  # a new one listens
+    finally:
+        os.kill(frozen, signal.SIGCONT)  # it finds its client gone and exits

@@ -5,10 +5,12 @@ turns it into the job that acts on it and hands it to the dispatcher. It never a
 
 Nothing is lost when the connection is: the 2-minute poll stays, and after every
 (re)connection the listener asks for a catch-up cycle. A connection that is quietly gone is
-found by TCP keepalives and by a self-ping every `ping_seconds`: a ping not heard back
-within `ping_timeout` counts as a lost connection. At start the listener checks that it
-hears a NOTIFY sent from another connection: behind a transaction-pooling proxy (PgBouncer
-in transaction mode) it would not, and the daemon then polls only, with a WARNING.
+found by TCP keepalives and by a self-ping every `ping_seconds`: a NOTIFY sent from another,
+short-lived connection (never on the listening one: a deaf server would leave that query
+hanging) and not heard back within `ping_timeout` counts as a lost connection. At start
+the listener checks that it hears a NOTIFY sent from another connection: behind a
+transaction-pooling proxy (PgBouncer in transaction mode) it would not, and the daemon then
+polls only, with a WARNING.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "trading_monitor_wakeup"
 # What each notification wakes: the job the schedule would run for it.
 JOB_OF = {"decision": "executor", "kill_switch": "executor", "exit": "position_monitor"}
+SEND_TIMEOUT = 5  # seconds: the self-test's and pings' own connection, and its NOTIFY
 UP, DOWN, STARTING, UNSUPPORTED, STOPPED = "up", "down", "starting", "unsupported", "stopped"
 
 
@@ -109,7 +112,13 @@ class NotifyListener:
     def _self_test(self) -> bool:
         """Send a NOTIFY from another connection (the triggers' database) and hear it."""
         token = f"selftest:{uuid.uuid4().hex}"
-        params = {k: v for k, v in self._notify_config.items() if v not in (None, "")}
+        self._send(token)
+        return self._await(token, self.selftest_seconds)
+
+    def _send(self, token: str) -> None:
+        params = {"connect_timeout": SEND_TIMEOUT,
+                  "options": f"-c statement_timeout={SEND_TIMEOUT * 1000}",
+                  **{k: v for k, v in self._notify_config.items() if v not in (None, "")}}
         sender = psycopg2.connect(**params, application_name="trading-monitor notify self-test")
         try:
             sender.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
@@ -117,7 +126,6 @@ class NotifyListener:
                 cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, token))
         finally:
             sender.close()
-        return self._await(token, self.selftest_seconds)
 
     def _serve(self) -> None:
         next_ping = time.monotonic() + self.ping_seconds
@@ -129,8 +137,7 @@ class NotifyListener:
 
     def _ping(self) -> None:
         token = f"ping:{uuid.uuid4().hex}"
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, token))
+        self._send(token)
         if not self._await(token, self.ping_timeout):
             raise ListenerLost(f"ping not heard back within {self.ping_timeout:g} s")
 
