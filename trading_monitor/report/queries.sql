@@ -107,3 +107,23 @@ SELECT 1 AS found FROM job_run
 WHERE job_name = 'daily_report' AND summary ->> 'day' = %(day)s
   AND summary ->> 'delivery' = 'sent'
 LIMIT 1;
+
+-- name: period_trades
+-- `trading-monitor report --period/--from/--to` (report/period.py): every trade that
+-- entered or closed in [%(start)s, %(end)s), with its first stop (for R) and the window
+-- between its first fill and the stop the broker accepted.
+SELECT t.id, t.symbol, t.side, t.status, t.actual_qty, t.planned_entry_price,
+       t.actual_entry_price, t.planned_stop_loss, t.entry_date, t.exit_date, t.exit_price,
+       t.requested_exit_price, t.exit_reason_code, t.actual_pnl, t.fees,
+       t.entry_slippage_bps, t.exit_slippage_bps, t.first_fill_at, t.protected_at,
+       t.unprotected_seconds, first_stop.stop_price AS first_stop
+FROM trade_journal t
+LEFT JOIN LATERAL (
+    SELECT o.stop_price FROM order_execution o
+    WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS' AND o.stop_price IS NOT NULL
+    ORDER BY o.id LIMIT 1
+) first_stop ON true
+WHERE t.status IN ('POSITION', 'CLOSED') AND t.entry_date IS NOT NULL
+  AND ((t.entry_date >= %(start)s AND t.entry_date < %(end)s)
+       OR (t.exit_date >= %(start)s AND t.exit_date < %(end)s))
+ORDER BY t.id;
