@@ -35,6 +35,7 @@ EXPECTED_KINDS = {
     "broker_unknown_value": True,
     "account_mismatch": True,
     "reconciliation_incident": False,
+    "corporate_action": True,
 }
 
 

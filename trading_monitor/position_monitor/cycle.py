@@ -23,6 +23,7 @@ from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.corporate_missed import corporate_step
 from trading_monitor.position_monitor.incident import (
     contradiction,
     fault_cleared,
@@ -66,7 +67,9 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     fault = contradiction(pm, every, account, sync.open_orders)
     if fault is None:
         fault_cleared(pm)
+        events = corporate_step(pm, positions, sync.open_orders)  # splits, new symbols
         failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
+        done = events + done
     else:
         failing, done = _broker_fault(pm, fault)
     report.failing, report.actions = failing, done

@@ -1,0 +1,105 @@
+"""Splits and symbol changes on a held SWING position with a trailed stop, through the real
+jobs on the paper exchange (issue 21): the books are restated, the protection re-priced at
+the broker before the open, and the exit's P&L is right.
+
+The position is entered on Friday 2026-11-20; the split takes effect on Monday 2026-11-23,
+which the exchange applies at 04:00 New York. The pre-open run at 09:00 sees it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from trading_monitor.position_monitor.corporate_actions import pre_open_once
+
+D = Decimal
+MONDAY_PRE_OPEN = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 09:00 New York
+MONDAY_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)
+LIVE = ("new", "held", "accepted")
+
+
+def pre_open(db_params, broker, settings):  # type: ignore[no-untyped-def]
+    return pre_open_once(db_params, broker, settings, now=exchange_now)
+
+
+def live_exits(exchange, symbol):  # type: ignore[no-untyped-def]
+    found = {}
+    for o in exchange.control.orders():
+        for x in [o, *(o.get("legs") or [])]:
+            if x["symbol"] == symbol and x["side"] == "sell" and x["status"] in LIVE:
+                found[x["type"]] = (D(x["qty"]), D(x.get("stop_price") or x["limit_price"]))
+    return found
+
+
+def held(exchange):  # type: ignore[no-untyped-def]
+    return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
+
+
+def enter_and_trail(db, db_params, broker, settings, exchange, symbol, price, qty, stop, take,
+                    high):  # type: ignore[no-untyped-def]
+    """A SWING bracket filled at `price`, then the market at `high` (+8% or more): the
+    staircase moves the stop to break-even (the entry)."""
+    exchange.control.set_prices({symbol: price})
+    d = add_decision(db, entry(symbol, entry_price=str(D(price) + D("0.10")), stop_loss=stop,
+                               take_profit=take, quantity=qty))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    exchange.control.set_prices({symbol: high})
+    watch(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    assert db.get_by_id("trade_journal", jid)["planned_stop_loss"] == D(price)
+    return jid
+
+
+def books(db, jid):  # type: ignore[no-untyped-def]
+    j = db.get_by_id("trade_journal", jid)
+    (p,) = db.query("position_tracking", {"trade_journal_id": jid})
+    return {"symbol": j["symbol"], "status": j["status"], "qty": p["qty"],
+            "avg": p["avg_entry_price"], "entry": j["actual_entry_price"],
+            "stop": j["planned_stop_loss"], "take": j["planned_take_profit"],
+            "hwm": p["high_water_mark"], "step": p["trail_step"]}
+
+
+def split_events(db, jid):  # type: ignore[no-untyped-def]
+    return [r for r in db.query("event_log", {"entity": "trade_journal", "entity_id": jid})
+            if r["event"] == "corporate_action" and "applied" in r["message"]]
+
+
+@pytest.mark.parametrize("legs_follow", [True, False])
+def test_a_2_for_1_split_seen_by_its_announcement(db, db_params, broker, settings, exchange,
+                                                  legs_follow):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+                          "170.00", "220.00", "195.00")
+    assert live_exits(exchange, "AAPL") == {"stop": (D(10), D(180)), "limit": (D(10), D(220))}
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23", bracket_qty_follows=legs_follow)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    # Alpaca applied it: 20 shares, the legs at their pre-split prices (DNR/DNC).
+    assert held(exchange) == {"AAPL": D(20)}
+    leg_qty = D(20) if legs_follow else D(10)
+    assert live_exits(exchange, "AAPL")["stop"] == (leg_qty, D(180))
+    report = pre_open(db_params, broker, settings)
+    assert report.status == "PASS", report.failing
+    assert books(db, jid) == {"symbol": "AAPL", "status": "POSITION", "qty": D(20),
+                              "avg": D(90), "entry": D(90), "stop": D("90.00"),
+                              "take": D("110.00"), "hwm": D("97.5"), "step": 1}
+    assert live_exits(exchange, "AAPL") == {"stop": (D(20), D(90)), "limit": (D(20), D(110))}
+    (event,) = split_events(db, jid)
+    assert event["detail"]["ratio"] == "2" and event["detail"]["before"]["actual_qty"] == "10"
+    # Idempotent per action id: the next runs change nothing.
+    pre_open(db_params, broker, settings)
+    watch(db_params, broker, settings)
+    assert len(split_events(db, jid)) == 1 and books(db, jid)["qty"] == D(20)
+    # The open: the market falls through the split-adjusted stop.
+    exchange.control.set_clock(MONDAY_OPEN)
+    exchange.control.set_prices({"AAPL": "89.00"})
+    monitor(db_params, broker, settings)
+    j = db.get_by_id("trade_journal", jid)
+    assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    assert j["actual_pnl"] == (D("89.00") - D(90)) * 20 - (j["fees"] or 0)
+    assert held(exchange) == {}

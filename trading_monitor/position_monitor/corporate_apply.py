@@ -1,0 +1,241 @@
+"""Splits and symbol changes applied to our trades when the broker shows them, and the
+protection re-priced at the broker (docs/position-monitor.md, "Corporate actions").
+
+Every position-monitor cycle (the pre-open run included) looks at the stored announcements
+due by today, with no broker request of its own: an action is applied to the trades entered
+before its ex-date once the broker's position shows the new quantity (under the new symbol,
+if any), so the books are right whether Alpaca has applied it yet or not. Then each live stop
+and target of an adjusted trade is brought to its split-adjusted price: already there at the
+broker (Alpaca adjusted it, maybe as a `replaced` order the sync followed), or PATCHed, the
+intent written first. Until the broker lists every one at its new price the adjustment stays
+open and is looked at again each cycle: no stop is left at a pre-split price.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from trading_monitor.broker.models import BrokerOrder, BrokerPosition
+from trading_monitor.cancelling import follow_replacements
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.corporate import Announcement, split_qty
+from trading_monitor.domain.lifecycle import OrderRole
+from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.exceptions import RejectedError, TemporaryError
+from trading_monitor.ledger.splits import Adjustment, CorporateBooks
+from trading_monitor.order_monitor.cycle import open_trades
+from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.position_monitor.context import PositionMonitor
+
+log = logging.getLogger(__name__)
+NEW_YORK = ZoneInfo("America/New_York")
+LOOK_BACK = timedelta(days=10)  # a split Alpaca applies late (or we see late) still counts
+CONFIRMED = ("new", "held", "accepted")
+ZERO = Decimal(0)
+
+
+def ex_moment(day: date) -> datetime:
+    """Fills before the ex-date's midnight in New York are pre-split."""
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
+
+
+def announcement(row: Row) -> Announcement:
+    return Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
+                        new_symbol=row["new_symbol"], old_rate=row["old_rate"],
+                        new_rate=row["new_rate"], effective=row["effective_date"])
+
+
+def apply_due_actions(pm: PositionMonitor, positions: list[BrokerPosition],
+                      open_orders: dict[str, BrokerOrder]) -> list[str]:
+    """Apply what is due and re-price what was applied; DB reads only, unless there is
+    something to do."""
+    m = pm.orders
+    if m.dry_run:
+        return []
+    books = CorporateBooks(m.db, m.run_id, m.now)
+    today = m.now().astimezone(NEW_YORK).date()
+    due = [announcement(r) for r in books.actions_between(today - LOOK_BACK, today)]
+    due = [a for a in due if a.adjusts]
+    done: list[str] = []
+    touched: set[int] = set()
+    if due:
+        trades = [t for t in open_trades(m) if t.state.status.value == "POSITION"]
+        held = {p.symbol: p for p in positions}
+        for a in due:
+            done += _apply(pm, books, a, trades, held, touched)
+    done += _reprice(pm, books, open_orders, touched)
+    return done
+
+
+def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
+           trades: list[LoadedTrade], held: dict[str, BrokerPosition],
+           touched: set[int]) -> list[str]:
+    since = ex_moment(a.effective)
+    applied = {int(r["trade_journal_id"]) for r in pm.orders.db.execute_query(
+        "SELECT trade_journal_id FROM corporate_action_trade WHERE action_id = %s", [a.id])}
+    mine = [t for t in trades if t.journal["symbol"] == a.symbol
+            and t.state.journal_id not in applied and t.journal["entry_date"] is not None
+            and t.journal["entry_date"] < since]
+    if not mine:
+        return []
+    before = sum((t.state.position_qty for t in mine), ZERO)
+    where = a.new_symbol if a.renames and a.new_symbol else a.symbol
+    pos = held.get(where)
+    now_qty = abs(pos.qty) if pos is not None else ZERO
+    exact = before * a.ratio
+    whole, _ = split_qty(before, a.ratio)
+    if a.renames and a.symbol in held:
+        return []  # the old symbol is still held: not applied at the broker yet
+    if now_qty not in (exact, whole) or (a.ratio != 1 and now_qty == before and not a.renames):
+        if now_qty != before:
+            log.warning("%s: the broker holds %s %s, neither %s nor %s: left to reconciliation",
+                        a.describe(), now_qty, where, before, exact)
+        return []
+    cash = exact - now_qty
+    price, activity_id, estimated = _cash_price(pm, a, cash, pos, since)
+    done = []
+    for t in mine:
+        share = t.state.position_qty * a.ratio
+        _, fraction = split_qty(t.state.position_qty, a.ratio)
+        paid = min(fraction, cash)
+        cash -= paid
+        adj = Adjustment(action=a, qty_before=t.state.position_qty, qty_after=share - paid,
+                         since=since, cash_qty=paid, cash_price=price,
+                         cash_activity_id=activity_id, cash_estimated=estimated)
+        if books.apply_adjustment(t.journal, t.position, adj):
+            touched.add(t.state.journal_id)
+            done.append(f"trade #{t.state.journal_id} {a.describe()}: books adjusted, "
+                        f"{adj.qty_before} → {adj.qty_after} {where}"
+                        + (f", cash in lieu of {paid} at {price}" if paid and price else ""))
+    return done
+
+
+def _cash_price(pm: PositionMonitor, a: Announcement, cash: Decimal,
+                pos: BrokerPosition | None, since: datetime
+                ) -> tuple[Decimal | None, str | None, bool]:
+    """The cash paid per share of the fraction, from Alpaca's CIL activity (one request,
+    only when a fraction was paid); at the mark until it is posted."""
+    if cash <= 0:
+        return None, None, False
+    symbols = {a.symbol, a.new_symbol}
+    for act in pm.orders.broker.account_activities(["CIL"], after=since - timedelta(days=1)):
+        if act.symbol in symbols and act.net_amount and act.qty:
+            return abs(act.net_amount / act.qty), act.id, False
+    mark = pos.current_price if pos is not None else None
+    return mark, None, True
+
+
+# -- protection at the broker ---------------------------------------------------------------
+
+
+def _reprice(pm: PositionMonitor, books: CorporateBooks, listed: dict[str, BrokerOrder],
+             touched: set[int]) -> list[str]:
+    open_rows = books.adjustments_to_reprice()
+    if not open_rows:
+        return []
+    m = pm.orders
+    by_trade: dict[int, list[Row]] = defaultdict(list)
+    for row in open_rows:
+        by_trade[int(row["trade_journal_id"])].append(row)
+    done: list[str] = []
+    for trade in load_trades(m.db, list(by_trade)):
+        jid = trade.state.journal_id
+        if trade.state.status.value != "POSITION":
+            for row in by_trade[jid]:
+                books.mark_repriced(row, f"trade #{jid} is {trade.state.status.value}: "
+                                         "nothing to re-price")
+            continue
+        pending = _reprice_trade(pm, books, trade, listed, done)
+        if not pending:
+            for row in by_trade[jid]:
+                books.mark_repriced(row, f"trade #{jid}: every live exit at the broker is at "
+                                         "its split-adjusted price")
+        if jid in touched or not pending:
+            [fresh] = load_trades(m.db, [jid])
+            done += settle_trade(m, fresh)  # a stop for fewer shares than held is resized
+    return done
+
+
+def _wanted(trade: LoadedTrade, row: Row) -> tuple[Decimal | None, Decimal | None] | None:
+    """(stop, limit) the order should carry now, or None if it is not ours to re-price."""
+    j = trade.journal
+    if row["order_role"] == OrderRole.STOP_LOSS.value and row["order_type"] == "stop":
+        return j["planned_stop_loss"], None
+    if row["order_role"] == OrderRole.TAKE_PROFIT.value and row["order_type"] == "limit":
+        return None, j["planned_take_profit"]
+    return None
+
+
+def _reprice_trade(pm: PositionMonitor, books: CorporateBooks, trade: LoadedTrade,
+                   listed: dict[str, BrokerOrder], done: list[str]) -> bool:
+    """True while some live exit is not (yet) at its new price at the broker."""
+    pending = False
+    for row in trade.orders:
+        status = OrderStatus(row["order_status"])
+        wanted = _wanted(trade, row)
+        if wanted is None or not status.at_broker or not row["alpaca_order_id"]:
+            continue
+        if row["order_status"] == "pending_submit":
+            pending = True
+            continue
+        stop, limit = wanted
+        order = listed.get(row["alpaca_order_id"])
+        if order is None:
+            pending = True  # not listed open this cycle: its final word comes with the sync
+            continue
+        held = trade.state.position_qty
+        # Not more shares than held (legs left at a reverse split's old quantity would sell
+        # short), nor fewer (a forward split's legs left alone protect half).
+        qty = held if held == held.to_integral_value() and order.qty != held else None
+        stop = stop if stop is not None and order.stop_price != stop else None
+        limit = limit if limit is not None and order.limit_price != limit else None
+        if qty is None and stop is None and limit is None:
+            books.set_prices(row, order.stop_price, order.limit_price)
+            continue
+        if status.settling:
+            pending = True
+            continue
+        new = _patch(pm, books, trade, row, order, qty, stop, limit)
+        text = (f"trade #{trade.state.journal_id} {trade.journal['symbol']}: "
+                f"{row['client_order_id']} re-priced after the split: {order.qty} → "
+                f"{qty or order.qty} shares, stop {order.stop_price} → {stop or order.stop_price}"
+                f", limit {order.limit_price} → {limit or order.limit_price}")
+        if new is None or new.status not in CONFIRMED:
+            pending = True
+            done.append(text + (": refused, the old order stays; retried next cycle"
+                                if new is None else f": {new.status}, checked next cycle"))
+        else:
+            done.append(text)
+    return pending
+
+
+def _patch(pm: PositionMonitor, books: CorporateBooks, trade: LoadedTrade, old: Row,
+           order: BrokerOrder, qty: Decimal | None, stop: Decimal | None,
+           limit: Decimal | None) -> BrokerOrder | None:
+    """PATCH only what changes (None: kept as the broker holds it)."""
+    m = pm.orders
+    row = books.write_reprice_intent(trade.journal, m.installation, old, qty=qty or order.qty,
+                                     stop_price=stop or order.stop_price,
+                                     limit_price=limit or order.limit_price)
+    try:
+        new = m.broker.replace_order(old["alpaca_order_id"], qty=qty, stop_price=stop,
+                                     limit_price=limit, client_order_id=row["client_order_id"])
+    except (RejectedError, TemporaryError) as exc:
+        found = follow_replacements(m.broker, m.broker.get_order_by_client_id(
+            row["client_order_id"]))
+        if found is None:
+            m.ledger.mark_orders([row], "not_sent", f"re-price refused: {exc}")
+            log.warning("re-price of %s after a split refused, the old order stays: %s",
+                        old["client_order_id"], exc)
+            return None
+        new = found
+    m.ledger.record_order(row, new)
+    old_now = m.broker.get_order(old["alpaca_order_id"])
+    if old_now is not None:
+        m.ledger.record_order(old, old_now)
+    return new

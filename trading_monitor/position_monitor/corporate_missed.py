@@ -1,0 +1,91 @@
+"""A corporate action we were not told of in advance, found from the activities, and the
+cycle's corporate-action step (docs/position-monitor.md, "Corporate actions").
+
+When our quantity in a symbol no longer matches the broker's (or the symbol is gone), the
+cycle looks once per distinct mismatch and day for a SPLIT or NC activity; with one, it reads
+the action itself by symbol (or, if none is listed, derives the split from the activities:
+the new quantity plus any cash in lieu, over ours) and stores it, and the same adjustment as
+for an announcement follows, so reconciliation sees adjusted books instead of halting entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from trading_monitor.broker.models import BrokerOrder, BrokerPosition
+from trading_monitor.domain.corporate import SPLITS, Announcement
+from trading_monitor.ledger.splits import CorporateBooks
+from trading_monitor.order_monitor.cycle import open_trades
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.corporate_apply import (
+    LOOK_BACK,
+    NEW_YORK,
+    apply_due_actions,
+)
+
+CHECKED = "corporate_activity_check"  # system_state: the last mismatch looked up
+
+
+def corporate_step(pm: PositionMonitor, positions: list[BrokerPosition],
+                   open_orders: dict[str, BrokerOrder]) -> list[str]:
+    """The position-monitor cycle's step before reconciliation."""
+    if pm.orders.dry_run:
+        return []
+    return discover_missed(pm, positions) + apply_due_actions(pm, positions, open_orders)
+
+
+def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> list[str]:
+    """A quantity or symbol our books do not match: a SPLIT or NC activity behind it brings
+    the action (read by symbol, or derived from the activities) into the books."""
+    m = pm.orders
+    ours: dict[str, Decimal] = defaultdict(Decimal)
+    for t in open_trades(m):
+        if t.state.status.value == "POSITION":
+            ours[str(t.journal["symbol"])] += t.state.position_qty
+    held = {p.symbol: abs(p.qty) for p in positions}
+    mismatch = sorted((s, q, held.get(s, Decimal(0))) for s, q in ours.items()
+                      if held.get(s, Decimal(0)) != q)
+    if not mismatch:
+        return []
+    today = m.now().astimezone(NEW_YORK).date()
+    key = f"{today}:{mismatch}"
+    seen = m.db.named("system_value", {"key": CHECKED})
+    if seen and seen[0]["value"] == key:
+        return []
+    m.db.named_update("set_system_value", {"key": CHECKED, "value": key,
+                                           "reason": "quantities looked up in the activities"})
+    acts = [a for a in m.broker.account_activities(["SPLIT", "NC", "CIL"],
+                                                   after=m.now() - LOOK_BACK)
+            if a.status != "canceled"]
+    moved = [a for a in acts if a.activity_type in ("SPLIT", "NC") and a.symbol]
+    if not moved:
+        return []
+    books = CorporateBooks(m.db, m.run_id, m.now)
+    symbols = {str(a.symbol) for a in moved} | {s for s, _, _ in mismatch}
+    found = m.broker.corporate_actions(symbols, today - LOOK_BACK, today)
+    found = [a for a in found if a.adjusts] or _derived(moved, acts, ours, held, today)
+    return [f"corporate action found after the fact ({a.describe()}): applied as announced"
+            for a in found if books.store_announcement(a, "activity")]
+
+
+def _derived(moved: list[Any], acts: list[Any], ours: dict[str, Decimal],
+             held: dict[str, Decimal], today: date) -> list[Announcement]:
+    """No announcement listed: a SPLIT activity in a symbol we hold gives the ratio (its new
+    quantity, plus any cash in lieu, over ours)."""
+    out = []
+    for a in moved:
+        if a.activity_type != "SPLIT" or a.symbol not in ours or a.qty is None:
+            continue
+        cash = sum((c.qty or Decimal(0) for c in acts
+                    if c.activity_type == "CIL" and c.symbol == a.symbol), Decimal(0))
+        new, old = abs(a.qty) + cash, ours[a.symbol]
+        if held.get(a.symbol) != abs(a.qty) or new == old or old == 0:
+            continue
+        kind = SPLITS[0] if new > old else SPLITS[1]
+        day = date.fromisoformat(a.date[:10]) if a.date else today
+        out.append(Announcement(id=f"activity:{a.id}", kind=kind, symbol=a.symbol,
+                                new_symbol=None, old_rate=old, new_rate=new, effective=day))
+    return out
