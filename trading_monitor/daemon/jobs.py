@@ -32,6 +32,9 @@ class JobState:
     # Jobs running now and when they started (machine time: a deadline is about liveness).
     running: dict[str, datetime] = field(default_factory=dict)
     overdue: set[str] = field(default_factory=set)  # past their deadline, already alerted
+    # Called with a fatal error that carries an `exit_code` (another broker account than the
+    # books'): the daemon stops and exits with it instead of pausing (woken.py `_exit_for`).
+    stop: Callable[[FatalError], None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
@@ -114,8 +117,11 @@ def guarded(spec: JobSpec, run: Callable[[], Any], *, is_leader: Callable[[], bo
             state.failures[spec.job_id] = 0
         except FatalError as exc:
             state.paused = f"{spec.job_id}: {exc}"
-            alert(log, "fatal", spec.job_id, "fatal error in %s; trading jobs paused, the "
-                  "daemon stays up for the health check: %s", spec.job_id, exc)
+            if getattr(exc, "exit_code", None) is not None and state.stop is not None:
+                state.stop(exc)  # it was alerted where it was found
+            else:
+                alert(log, "fatal", spec.job_id, "fatal error in %s; trading jobs paused, "
+                      "the daemon stays up for the health check: %s", spec.job_id, exc)
         except Exception as exc:
             log.exception("%s failed (%d in a row): %s", spec.job_id,
                           state.failures.get(spec.job_id, 0) + 1, exc)
