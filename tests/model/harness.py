@@ -118,9 +118,12 @@ KNOWN_OPEN: dict[str, str] = {
     "RESIZE": "a position that grew (a staged entry's rest filled after its first protection) "
               "is re-protected by cancelling the old protection first; while that cancel is "
               "pending the run ends with the added shares unprotected until the next cycle",
-    "R10": "the end-of-day flatten of a staged DAYTRADE cancels its plain stop before the exit "
-           "can go; when that cancel is pending the run ends with the stop on its way out and "
-           "no exit (once the cancel is final, no stop until the next cycle sends the exit)",
+    "R10-LONG": "the end-of-day flatten of a staged DAYTRADE must cancel its plain stop "
+                "before the exit can go (Alpaca's held-shares rule); it follows that cancel "
+                "for STOP_CANCEL_WAIT_SECONDS (60) and sends the exit the moment it is final, "
+                "but a cancel pending longer ends the run with the stop on its way out and no "
+                "exit (once final: the stream puts a stop back, polling only waits for the "
+                "next cycle); nothing else can be placed for shares the stop holds",
 }
 
 
@@ -602,7 +605,7 @@ class World:
             and o["status"] == "pending_cancel" and D(o["qty"]) < held.get(symbol, D(0))
             for o in self.ex.control.orders())
 
-    def _known_r10(self, text: str, symbol: str | None) -> bool:
+    def _known_r10_long(self, text: str, symbol: str | None) -> bool:
         now = self.now()
         flatten_at = calendar.next_close(now) - timedelta(
             minutes=self.settings["bracket"].eod_flatten_minutes)
@@ -732,8 +735,15 @@ class World:
                           f"holds {pos}", symbol)
 
     def _checker(self, live_stop: bool) -> None:
-        report = run_check(self.db_params, self.broker, self.settings["bracket"], now=self.now,
-                           options=Options(halt_race=timedelta(0)))
+        """The invariant checker, on the broker's positions as they are: a lag is there to
+        try the jobs; read lagging, the checker would ask a stop for shares sold a second
+        ago (the trader's close by hand), which the broker itself refuses."""
+        self.ex.control.set_position_lag(0)
+        try:
+            report = run_check(self.db_params, self.broker, self.settings["bracket"],
+                               now=self.now, options=Options(halt_race=timedelta(0)))
+        finally:
+            self.ex.control.set_position_lag(self.lag)
         wanted = ALWAYS | ({"live_stop"} if live_stop else set())
         closing = self._closing_at_market()
         for f in report.findings:

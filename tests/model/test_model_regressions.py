@@ -254,12 +254,56 @@ def test_r8_staged_entry_partly_filled_is_protected_in_the_run(new_world, steps)
         w.replay(steps)
 
 
+# EXIT-AFTER-HAND-CLOSE (found by the --slow run, seed 20261207, in 44 steps; shrunk by hand;
+# fixed in order_monitor/protect.py): the trader closes our position by hand (our bracket's
+# legs go with it) and the positions lag 3 s. The order monitor re-protects from its books;
+# Alpaca refuses the OCO ("insufficient qty available … available: 0"), and the emergency
+# exit, capped only by the lagging positions (still 7), sold 7: the account was 7 short. The
+# exit is now capped by what the refusal says is available too.
+EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 7}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("minutes", {"n": 1}),
+    ("close_by_hand", {"symbol": "AAPL"}),
+    ("position_lag", {"seconds": 3}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
+
+# R10 (safety review; fixed in order_monitor/flatten.py): at the flatten time the plain stop
+# of a staged DAYTRADE, the only order holding its shares, must go before its market exit
+# (Alpaca's held-shares rule); its cancel is pending for 30 s. The run ended with the stop on
+# its way out and no exit; now it follows the cancel to its final word and sends the exit at
+# once, in the same run, while the session is open.
+FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 1}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("to_flatten", {}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
+
+def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
+    with new_world() as w:
+        w.tolerate -= {"R10-LONG"}
+        w.replay(FLATTEN_WITH_THE_STOPS_CANCEL_PENDING)
+        assert [(o["order_type"], o["status"]) for o in w.ex.control.orders()
+                if o["side"] == "sell"] == [("stop", "canceled"), ("market", "filled")]
+        assert w.ex.control.state()["positions"] == []
+
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
-                                   FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING],
+                                   FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING,
+                                   EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
-                              "daytrade-open-after-the-close", "flatten-a-bracket"])
+                              "daytrade-open-after-the-close", "flatten-a-bracket",
+                              "exit-after-a-close-by-hand"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
@@ -270,14 +314,11 @@ def test_found_sequences_hold(new_world, steps):
 # the state machine only reports; xfail(strict=True): the fix makes it pass, which fails
 # the suite until its KNOWN_OPEN entry (tests/model/harness.py) and this mark go.
 
-# R10 (safety review; the refused exit and the bracket are fixed): at the flatten time the
-# plain stop of a staged DAYTRADE, the only order holding its shares, must go before its
-# market exit (Alpaca's held-shares rule); its cancel is pending, so the run ends with the
-# stop on its way out and no exit, and once the cancel is final the position waits for the
-# next cycle. (A bracket's target is cancelled first and its stop stays live meanwhile:
-# FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING above.)
-FLATTEN_WITH_THE_STOPS_CANCEL_PENDING = [
-    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+# R10-LONG (the rest of R10): the stop's cancel pending for 600 s at the flatten time, longer
+# than the flatten follows it (STOP_CANCEL_WAIT_SECONDS, 60): the run ends with the stop on its
+# way out and no exit. Alpaca takes no other closing order for shares a stop holds.
+FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 600}),
     ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
                    "qty": 1}),
     ("job", {"job": "executor", "mode": "staged"}),
@@ -319,7 +360,7 @@ RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING = [
 KNOWN_OPEN_REPLAYS = {
     "RESIZE": RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
     "OWN-EXIT": FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
-    "R10": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING,
+    "R10-LONG": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
 }
 
 

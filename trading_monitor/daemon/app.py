@@ -43,6 +43,7 @@ from trading_monitor.daemon.woken import WakeupsMixin
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
+from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.service import position_monitor_once
 from trading_monitor.report.job import daily_report
 from trading_monitor.runs import new_run_id
@@ -71,7 +72,8 @@ class Daemon(WakeupsMixin):
         self.specs = job_specs(settings)
         # One lock per job body: a scheduled run and a woken one never overlap.
         self._run_locks = {job: threading.Lock() for job in
-                           ("executor", "order_monitor", "position_monitor", "report")}
+                           ("executor", "order_monitor", "position_monitor", "report",
+                            "pre_open")}
         self.gate = EntryGate(broker, db_config)  # the executor's broker (gate.py)
         self._listen_config = listen_config or db_config  # another only in the self-test's test
         self._spent = deque()  # the woken cycles' requests (woken.py)
@@ -108,6 +110,7 @@ class Daemon(WakeupsMixin):
             "executor": self._execute,
             "order_monitor": lambda: monitor_once(db, broker, s, now=now),
             "position_monitor": lambda: position_monitor_once(db, broker, s, now=now),
+            "pre_open": lambda: pre_open_once(db, broker, s, now=now),  # corporate actions
             "report": lambda: daily_report(db, s, now=now),  # the database only
         }[job]
 
@@ -166,8 +169,8 @@ class Daemon(WakeupsMixin):
         try:
             # Under the same deadline as the jobs: it runs inside the election job.
             with self.state.running_job("startup_reconciliation", system_clock):
-                report = position_monitor_once(self.db_config, self.broker, self.settings,
-                                               now=self.now, mode="normal")
+                report = pre_open_once(self.db_config, self.broker, self.settings,
+                                       now=self.now, mode="normal")  # with corporate actions
             log.info("start-up reconciliation: %s", report.summary)
         except Exception as exc:
             alert(log, "startup_reconciliation", "", "start-up reconciliation failed: %s", exc)

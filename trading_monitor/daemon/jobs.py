@@ -70,7 +70,8 @@ class JobState:
 
 # The job_run name each job body records its runs under.
 RUN_NAMES = {"executor": "order_executor", "order_monitor": "order_monitor",
-             "position_monitor": "position_monitor", "report": "daily_report"}
+             "position_monitor": "position_monitor", "report": "daily_report",
+             "pre_open": "position_monitor"}
 
 
 def _failed(spec: JobSpec, state: JobState, exc: BaseException) -> None:

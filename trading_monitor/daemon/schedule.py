@@ -8,7 +8,8 @@
   exactly 9:30, plus ORDER_MONITOR_EVENING_TIME (18:00), plus the end-of-day flatten at the
   close minus EOD_FLATTEN_MINUTES (15:50; 12:50 on a half day);
 - position monitor: every POSITION_MONITOR_INTERVAL_MINUTES (10) from 9:30 to 16:00, plus
-  POSITION_MONITOR_EVENING_TIME (18:15).
+  POSITION_MONITOR_EVENING_TIME (18:15), plus its pre-open run at 9:00 (PRE_OPEN_TIME: the
+  day's corporate actions, position_monitor/corporate_actions.py; also at daemon start).
 - daily report: REPORT_TIME (16:30), the day's report written to REPORT_DIR and sent to
   REPORT_URLS (docs/report.md).
 
@@ -34,6 +35,7 @@ from trading_monitor.config import Settings
 NEW_YORK = pytz.timezone("America/New_York")
 INTRADAY, AT_TIME, FLATTEN = "intraday", "at_time", "flatten"
 SLACK = timedelta(minutes=2)
+PRE_OPEN_TIME = time(9, 0)  # corporate actions read and applied before the open
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 "position_monitor"),
         JobSpec("position_monitor_evening", "position monitor, evening",
                 _at(settings.position_monitor_evening_time), AT_TIME, "position_monitor"),
+        JobSpec("position_monitor_pre_open", "position monitor, pre-open (corporate actions)",
+                _at(PRE_OPEN_TIME), AT_TIME, "pre_open"),
         JobSpec("order_monitor_evening", "order monitor, evening",
                 _at(settings.order_monitor_evening_time), AT_TIME, "order_monitor"),
         JobSpec("eod_flatten", "end-of-day flatten (order monitor)",

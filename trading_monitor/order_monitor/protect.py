@@ -18,6 +18,7 @@ Three rules, each from a defect the safety review found:
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, OrderRequest
@@ -34,6 +35,9 @@ from trading_monitor.order_monitor.state import load_trades
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+# Alpaca's held-shares refusal states what it has: "insufficient qty available for order
+# (requested: 7, available: 0)" (/work/shared/alpaca/order-facts.md §4).
+AVAILABLE = re.compile(r"insufficient qty available.*available: (\d+(?:\.\d+)?)")
 OPEN_ON_SYMBOL = (
     "SELECT * FROM order_execution WHERE symbol = %s AND alpaca_order_id IS NOT NULL "
     "AND order_status = ANY(%s) ORDER BY id")
@@ -192,10 +196,12 @@ def _refused(m: Monitor, journal: Row, head: Row, exc: RejectedError) -> None:
         m.ledger.note_emergency(int(journal["id"]), f"retrying protection: {why}")
         m.retry_soon.add(int(journal["id"]))
         return
-    _emergency(m, journal, head, why)
+    held = AVAILABLE.search(str(exc))
+    _emergency(m, journal, head, why, available=Decimal(held.group(1)) if held else None)
 
 
-def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
+def _emergency(m: Monitor, journal: Row, head: Row, why: str,
+               available: Decimal | None = None) -> None:
     """Protection could not be placed: flatten at market, or keep retrying every cycle."""
     if m.config.stop_failure_action != "flatten" or head["purpose"] != Purpose.PROTECTION.value:
         log.error("ALERT trade #%s unprotected, retried next cycle: %s", journal["id"], why)
@@ -207,9 +213,15 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str) -> None:
     [loaded] = load_trades(m.db, [int(journal["id"])])
     # Nothing is cancelled for the exit: shares a live stop covers stay covered by it. A
     # market exit is capped by what the broker holds, always: one for shares that are gone
-    # opens a position the other way at once.
+    # opens a position the other way at once. The positions may lag (a close by hand a
+    # second ago); a held-shares refusal is the broker's word now: it caps too.
     uncovered = loaded.state.position_qty - loaded.state.covered_qty()
     qty = min(uncovered, broker_held(m, journal)) if uncovered > 0 else ZERO
+    if available is not None and available < qty:
+        log.error("ALERT trade #%s: the broker has %s of its shares available, not %s: the "
+                  "exit is capped (reconciliation books what closed them)",
+                  journal["id"], available, qty)
+        qty = available
     if qty > 0:
         exit_row = m.ledger.write_exit_intent(journal, m.installation, qty=qty,
                                               purpose=Purpose.EMERGENCY)
