@@ -73,6 +73,12 @@ def _kill_switch(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _flatten(argv: Sequence[str]) -> int:
+    from trading_monitor.commands.flatten import main
+
+    return main(argv)
+
+
 def _health(argv: Sequence[str]) -> int:
     from trading_monitor.commands.health import main
 
@@ -134,6 +140,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "status": (_status, "open trades, P&L today, last job runs, halts, leader"),
     "kill-switch": (_kill_switch, "halt new entries, cancel open entries (--flatten: close "
                                   "every position)"),
+    "flatten": (_flatten, "close one trade's position at market now, its stop kept until "
+                          "the exit can go"),
     "health": (_health, "Nagios-style health check (exit 0 OK, 1 WARNING, 2 CRITICAL, "
                         "3 UNKNOWN)"),
     "nocodb-role": (_nocodb_role, "create the PostgreSQL role NocoDB connects with"),
