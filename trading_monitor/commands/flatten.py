@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.commands.common import (
     EXIT_OK,
@@ -28,7 +29,7 @@ from trading_monitor.commands.common import (
     operator_name,
     setup_logging,
 )
-from trading_monitor.config import get_postgres_config, load_settings
+from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_monitor import flatten_one as fo
 
@@ -62,3 +63,13 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None,
     if result.ok:
         return EXIT_OK
     return EXIT_REFUSED if result.status in (fo.NOT_OPEN, fo.MARKET_CLOSED) else EXIT_TEMPORARY
+
+
+def flatten_now(db: TradingDB, settings: Settings, broker: Broker, trade_id: int, reason: str,
+                *, now: Clock, sleep: Callable[[float], None] = time.sleep,
+                run_id: str | None = None, source: str = "cockpit") -> fo.FlattenResult:
+    """The cockpit's entry (trading_monitor/web/actions.py): `flatten_one` with the arguments
+    in the order the page calls them. `run_id` is the caller's audit row's; flatten_one
+    writes its own `flatten_requested` and `flatten` rows (with `source`)."""
+    del run_id  # flatten_one's rows carry their own run id
+    return fo.flatten_one(settings, db, broker, now, trade_id, reason, source, sleep=sleep)
