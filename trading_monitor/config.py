@@ -115,6 +115,7 @@ class Settings(NotifySettings):
     eod_flatten_minutes: int = Field(10, alias="EOD_FLATTEN_MINUTES", ge=0, le=120)
     flatten_untracked: bool = Field(False, alias="FLATTEN_UNTRACKED")
     orphan_grace_minutes: float = Field(5.0, alias="ORPHAN_GRACE_MINUTES", ge=0)
+    hand_cancel_grace_seconds: float = Field(60.0, alias="HAND_CANCEL_GRACE_SECONDS", ge=0)
     gtc_renew_days: int = Field(5, alias="GTC_RENEW_DAYS", ge=0, le=80)
     order_polling: bool = Field(True, alias="ORDER_POLLING")
     # Tests and the demo: every job every N seconds instead of its schedule (never in production).
