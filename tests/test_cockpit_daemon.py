@@ -44,7 +44,7 @@ def test_the_leader_sends_start_and_stop_and_pings_the_dead_mans_switch(
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: [m for m in messages.messages() if m.startswith("DAEMON STARTED")])
+        wait_for(lambda: [m for m in messages.messages() if m.startswith("DAEMON STARTED on ")])
         wait_for(lambda: "/ping/0c1f5a9e-test/start" in pings.paths())
         assert daemon.state.ran >= 0 and daemon.leadership.is_leader
         daemon.state.paused = "order_monitor: the broker account is not the books' account"
@@ -55,9 +55,8 @@ def test_the_leader_sends_start_and_stop_and_pings_the_dead_mans_switch(
         daemon.stop()
         thread.join(30)
     started, stopped = messages.messages()[0], messages.messages()[-1]
-    assert started.startswith("DAEMON STARTED: daemon started on ") and started.endswith(
-        " (paper)")
-    assert stopped.startswith("DAEMON STOPPED: daemon stopped on ")  # sent on the way out
+    assert started.startswith("DAEMON STARTED on ") and started.endswith(" (paper)")
+    assert stopped.startswith("DAEMON STOPPED on ")  # sent on the way out
     rows = db.execute_query("SELECT status FROM notify_outbox o JOIN event_log e "
                             "ON e.id = o.event_log_id WHERE e.entity = 'daemon'")
     assert [r["status"] for r in rows] == ["sent", "sent"]

@@ -147,4 +147,5 @@ def _kill(db: TradingDB, e: Row) -> str:
 
 
 def _daemon(db: TradingDB, e: Row) -> str:
-    return f"DAEMON {e['event'].upper()}: {e['message']}"
+    event = e["event"]
+    return f"DAEMON {event.upper()} {e['message'].removeprefix(f'daemon {event} ')}"
