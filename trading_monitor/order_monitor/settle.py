@@ -25,6 +25,7 @@ from trading_monitor.domain.trade_state import (
 )
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.entry_rest import withdraw_entry_rest
+from trading_monitor.order_monitor.hand_cancel import held_until
 from trading_monitor.order_monitor.protect import (
     broker_held,
     cancel_orders,
@@ -35,7 +36,7 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 
 # What the other jobs (the flatten, the kill switch) use from here.
 __all__ = ["_submit", "broker_held", "cancel_orders", "describe", "place_protection",
-           "settle_trade"]
+           "settle_booked_exits", "settle_trade"]
 _submit = submit
 log = logging.getLogger(__name__)
 MAX_PASSES = 3
@@ -54,6 +55,12 @@ def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
         again = False
         for action in decide(trade.state, m.now(), m.config.rules):
             text = describe(trade, action)
+            until = held_until(m.db, trade.state.journal_id, m.now()) if isinstance(
+                action, PlaceProtection) else None
+            if until is not None:  # its stop was cancelled by hand (hand_cancel.py)
+                done.append(f"{text}: held off until {until:%H:%M:%S} UTC, its stop was "
+                            "cancelled at the broker by hand")
+                continue
             if m.dry_run:
                 m.would(text)
                 continue
@@ -66,6 +73,19 @@ def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
                 again = isinstance(action, WithdrawEntryRest)
         if not again or m.dry_run:
             return done
+    return done
+
+
+def settle_booked_exits(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
+    """Trades an exit of this run closed (the end-of-day flatten's market exit fills at
+    once): its fill is booked, so the position is closed, or resized, in the same run on
+    that final word, not left holding the shares until the next cycle."""
+    done: list[str] = []
+    for trade in trades:
+        if m.dry_run or not any(isinstance(a, (ClosePosition, ResizePosition))
+                                for a in decide(trade.state, m.now(), m.config.rules)):
+            continue
+        done += settle_trade(m, trade)
     return done
 
 
