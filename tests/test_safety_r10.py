@@ -91,3 +91,63 @@ def test_a_halted_asset_keeps_its_stop_and_no_exit_is_tried(db, db_params, broke
     assert _held(exchange) == {"AAPL": D(10)}
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert [o for o in exchange.control.orders() if o["order_type"] == "market"] == []
+
+
+# -- the stop's cancel pending at the flatten time (found by the lifecycle model) -----------
+
+def _stop_id(exchange) -> str:
+    [stop] = [o for o in exchange.control.orders() if o["order_type"] == "stop"
+              and o["status"] in LIVE]
+    return stop["client_order_id"]
+
+
+def _market_exits(exchange):
+    return [(o["side"], o["qty"], o["status"]) for o in exchange.control.orders()
+            if o["order_type"] == "market"]
+
+
+def test_a_pending_cancel_of_the_stop_is_followed_and_the_exit_goes_in_the_same_run(
+        db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    jid = _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(AT_1550)
+    stop_id = _stop_id(exchange)
+    exchange.control.set_cancel_behavior("pending", seconds=30, client_order_id=stop_id)
+    # The job's waits pass on the exchange's clock: the cancel is final 30 s on.
+    report = monitor(db_params, broker, settings,
+                     sleep=lambda seconds: exchange.control.advance(seconds))
+    book = {o["client_order_id"]: o for o in exchange.control.orders()}
+    assert book[stop_id]["status"] == "canceled", report.actions
+    assert _market_exits(exchange) == [("sell", "10", "filled")], report.actions
+    [exit_order] = [o for o in book.values() if o["order_type"] == "market"]
+    # sent after the stop's cancel was final, and while the session was open
+    assert book[stop_id]["canceled_at"] <= exit_order["submitted_at"] < "2026-11-20T21:00"
+    assert _held(exchange) == {}
+    [exit_row] = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+                  if r["order_role"] == "EXIT"]
+    assert (exit_row["purpose"], exit_row["order_status"]) == ("EOD_FLATTEN", "filled")
+
+
+def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, db_params, broker,
+                                                                          exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    jid = _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 59, 30, tzinfo=timezone.utc))
+    stop_id = _stop_id(exchange)
+    exchange.control.set_cancel_behavior("pending", seconds=60, client_order_id=stop_id)
+    report = monitor(db_params, broker, settings,
+                     sleep=lambda seconds: exchange.control.advance(seconds))
+    # Followed until the close (16:00), where the DAY stop expires: final, but no exit may
+    # go now (it would wait for the next open); the stop is put back GTC in the same run.
+    assert {o["client_order_id"]: o["status"] for o in exchange.control.orders()}[stop_id] \
+        == "expired", report.actions
+    assert _market_exits(exchange) == []
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
+    exchange.control.advance(60)
+    report = monitor(db_params, broker, settings)  # after the close: it keeps that stop
+    assert _market_exits(exchange) == [], report.actions
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
+    assert _held(exchange) == {"AAPL": D(10)}
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

@@ -45,8 +45,11 @@ def follow_replacements(broker: Broker, order: BrokerOrder | None) -> BrokerOrde
 
 
 def cancel_until_final(broker: Broker, order: BrokerOrder, *, settle_seconds: float,
-                       sleep: Callable[[float], None]) -> Cancelled:
-    """Cancel (idempotently) and read back until final, within `settle_seconds`."""
+                       sleep: Callable[[float], None],
+                       max_poll: float = POLL_SECONDS) -> Cancelled:
+    """Cancel (idempotently) and read back until final, within `settle_seconds`: a read
+    every POLL_SECONDS, or, with a longer `max_poll`, reads that double their interval up to
+    it (a long wait stays within the request budget)."""
     order = follow_replacements(broker, order) or order
     refused = ""
     asked = not is_final(order) and not OrderStatus(order.status).settling
@@ -60,10 +63,12 @@ def cancel_until_final(broker: Broker, order: BrokerOrder, *, settle_seconds: fl
             refused = f"the broker refused the cancel: {exc}"
     if asked:
         order = _reread(broker, order)
-    waited = 0.0
+    waited, poll = 0.0, POLL_SECONDS
     while not refused and not is_final(order) and waited < settle_seconds:
-        sleep(POLL_SECONDS)
-        waited += POLL_SECONDS
+        step = poll if max_poll <= POLL_SECONDS else min(poll, settle_seconds - waited)
+        sleep(step)
+        waited += step
+        poll = min(poll * 2, max_poll) if max_poll > POLL_SECONDS else POLL_SECONDS
         order = _reread(broker, order)
     return Cancelled(order, refused)
 

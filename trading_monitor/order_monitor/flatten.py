@@ -7,6 +7,11 @@ The rules, each from a defect the safety review found:
   holds, so the stop is cancelled first, on the broker's final word, and the exit goes out
   only then. If the exit is refused, or does not fill at once, the stop is put back at
   once (GTC, so it outlives the close), with an ALERT.
+- The end-of-day flatten follows its stop's cancel to the broker's final word in the same
+  run, for up to `STOP_CANCEL_WAIT_SECONDS` and never past the close, and sends the exit the
+  moment it is final: from then on the shares have no stop until the exit goes. A cancel
+  still pending then is an ALERT; the next cycle follows it. An exit is never sent from the
+  close on: the stop is put back instead (GTC).
 - Every share a cancelled stop covered is sold or covered again, even when our books hold
   fewer (a split the books never learnt).
 - No closing order for shares our own working or just-filled exit already closes: Alpaca's
@@ -21,6 +26,7 @@ from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.cancelling import cancel_until_final
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -30,6 +36,7 @@ from trading_monitor.domain.lifecycle import (
     Purpose,
 )
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.session import todays_close
 from trading_monitor.order_monitor.settle import (
     _submit,
     broker_held,
@@ -41,6 +48,11 @@ from trading_monitor.order_monitor.untracked import own_fill_since
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+# How long the end-of-day flatten follows its stop's cancel (reads back off to one every
+# STOP_CANCEL_MAX_POLL seconds: about 17 reads), within JOB_DEADLINE_SECONDS (300) and no
+# longer than the stream waits for the order monitor's lock (EXECUTOR_LOCK_WAIT_SECONDS, 60).
+STOP_CANCEL_WAIT_SECONDS = 60.0
+STOP_CANCEL_MAX_POLL = 5.0
 LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
 WORKING_EXIT = """
 SELECT coalesce(sum(qty - filled_qty), 0) AS qty FROM order_execution
@@ -66,11 +78,16 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
     if m.dry_run:
         m.would(f"flatten {text}")
         return []
-    final, live_ids = release_shares(m, trade)
+    eod = purpose is Purpose.EOD_FLATTEN
+    final, live_ids = release_shares(m, trade, stop_wait=_stop_wait(m) if eod else None)
     if not final:
         return [f"{text}: waiting for cancels to be final"]
     [trade] = load_trades(m.db, [trade.state.journal_id])
     cover = covered_by(trade, live_ids)
+    close = todays_close(m) if eod else None
+    if close is not None and m.now() >= close:  # an exit now would wait for the next open
+        return [f"{text}: the close came before its stop's cancel was final",
+                *protect_again(m, trade, cover, "the close came before the exit could go")]
     qty = _exit_qty(m, trade, cover, whole_position)
     if qty <= 0:
         return [f"{text}: nothing left to flatten at the broker", *settle_trade(m, trade)]
@@ -86,10 +103,12 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
 
 
 
-def release_shares(m: Monitor, trade: LoadedTrade,
-                   roles: tuple[str, ...] | None = None) -> tuple[bool, set[int]]:
+def release_shares(m: Monitor, trade: LoadedTrade, roles: tuple[str, ...] | None = None,
+                   stop_wait: float | None = None) -> tuple[bool, set[int]]:
     """Cancel every live order of the trade that holds its shares (of `roles`, if given),
-    on the broker's final word; returns (all final, the ids it cancelled).
+    on the broker's final word; returns (all final, the ids it cancelled). With `stop_wait`,
+    the stops' cancels are followed for that many seconds (the exit must go the moment they
+    are final), else for CANCEL_SETTLE_SECONDS.
 
     One DELETE per group: an OCO's parent takes its leg along, and a filled bracket's legs
     (its entry is gone) go together. What does not protect goes first, the stops last, and
@@ -105,9 +124,39 @@ def release_shares(m: Monitor, trade: LoadedTrade,
         return False, live_ids
     # A filled bracket's stop leg has gone with its target's cancel (one group at the
     # broker): read back as final, it is not cancelled again.
-    if last and not cancel_orders(m, last):
+    if last and not (cancel_orders(m, last) if stop_wait is None
+                     else _cancel_stops(m, last, stop_wait)):
         return False, live_ids
     return True, live_ids
+
+
+def _stop_wait(m: Monitor) -> float:
+    close = todays_close(m)
+    left = (close - m.now()).total_seconds() if close is not None else 0.0
+    return max(min(STOP_CANCEL_WAIT_SECONDS, left), m.config.cancel_settle_seconds)
+
+
+def _cancel_stops(m: Monitor, rows: list[Row], wait: float) -> bool:
+    """Cancel the stops and follow each to the broker's final word for up to `wait` s. A
+    stop that filled meanwhile is final too: its fill is booked, and the exit is sized on
+    the books (never on the broker's positions, which lag that fill)."""
+    all_final = True
+    for row in rows:
+        order = m.broker.get_order(row["alpaca_order_id"])
+        if order is None:
+            continue
+        done = cancel_until_final(m.broker, order, settle_seconds=wait, sleep=m.sleep,
+                                  max_poll=STOP_CANCEL_MAX_POLL)
+        m.ledger.record_order(row, done.order)
+        m.positions = None
+        if not done.final:
+            all_final = False
+            alert(log, "exit_failed", f"trade #{row['trade_journal_id']}",
+                  "trade #%s: the cancel of its stop %s is still %s after %.0f s (%s); the "
+                  "stop still works at the broker, the exit follows once it is final",
+                  row["trade_journal_id"], row["client_order_id"], done.order.status, wait,
+                  done.refused or "no final word yet")
+    return all_final
 
 
 def _exits(trade: LoadedTrade, purpose: Purpose, statuses: set[str] | frozenset[str]
