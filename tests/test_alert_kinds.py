@@ -36,6 +36,7 @@ EXPECTED_KINDS = {
     "account_mismatch": True,
     "reconciliation_incident": False,
     "corporate_action": True,
+    "operator": False,
 }
 
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,9 @@ KINDS: dict[str, AlertKind] = {
     "corporate_action": AlertKind("a merger, spin-off, worthless removal or redemption of a "
                                   "symbol we hold or work in, the trading day before; "
                                   "subject: symbol and action id"),
+    "operator": AlertKind("an operator command changed what trading does (resume cleared a "
+                          "halt, approve-exit); subject: the command and what it acted on",
+                          rate_limited=False),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")
@@ -158,6 +164,37 @@ class AlertHandler(logging.Handler):
             return
         try:
             kind, subject = key_of(record)
-            self.alerts.send(kind, message, getattr(record, "run_id", None), subject)
+            self.alerts.send(kind, message, _run_id(record), subject)
         except Exception:  # never let alerting break the job that logged
             self.handleError(record)
+
+
+def _run_id(record: logging.LogRecord) -> str | None:
+    """The daemon's log filter stamps it on the record; a command's is its context's."""
+    from trading_monitor.runs import current_run_id  # runs imports this module's users
+
+    found = getattr(record, "run_id", None) or current_run_id.get()
+    return None if found in (None, "-") else str(found)
+
+
+def alert_urls(settings: Settings) -> list[str]:
+    text = settings.alert_urls.get_secret_value() if settings.alert_urls else ""
+    return [u.strip() for u in text.split(",") if u.strip()]
+
+
+@contextmanager
+def delivered(settings: Settings, db_config: dict[str, Any]) -> Iterator[Alerts]:
+    """While open, every ALERT logged in this process is sent through ALERT_URLS and
+    recorded in the `alert` table, as the daemon does: for the commands (kill-switch,
+    resume, approve-exit, reconcile and the job commands)."""
+    db = TradingDB(config=db_config, application_name="trading-monitor alerts")
+    alerts = Alerts(db, alert_urls(settings),
+                    min_interval=timedelta(minutes=settings.alert_min_interval_minutes))
+    handler = AlertHandler(alerts)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield alerts
+    finally:
+        root.removeHandler(handler)
+        db.close()

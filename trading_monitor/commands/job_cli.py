@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
+from trading_monitor.alerts import delivered
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.commands.common import EXIT_OK, setup_logging
 from trading_monitor.config import load_settings
@@ -33,7 +35,10 @@ def run_job(argv: Sequence[str] | None, prog: str, doc: str | None, run: JobRunn
     args = job_parser(prog, doc).parse_args(argv)
     settings = load_settings(need_broker=not args.test_mode)
     setup_logging(settings.log_level)
-    with job_environment(settings, test_mode=args.test_mode, seed_examples=True) as env:
+    with job_environment(settings, test_mode=args.test_mode, seed_examples=True) as env, \
+            ExitStack() as alerting:
+        if not args.dry_run:  # a dry run writes nothing: its ALERTs are only logged
+            alerting.enter_context(delivered(settings, env.db_config))
         broker = AlpacaBroker(env.settings)
         if warm_up is not None and env.embedded and env.clock is not None:
             warm_up(env, broker)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from trading_monitor.alerts import delivered
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.commands import kill_actions as ka
@@ -106,8 +107,9 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None,
     settings = load_settings()
     setup_logging(settings.log_level)
     why = f"by {operator_name()}: {args.reason}"
-    with TradingDB(config=get_postgres_config(settings=settings),
-                   application_name="trading-monitor kill switch") as db:
+    db_config = get_postgres_config(settings=settings)
+    with delivered(settings, db_config), TradingDB(
+            config=db_config, application_name="trading-monitor kill switch") as db:
         run_id = new_run_id("kill_switch")
         was_off = set_halt(db, run_id, "kill_switch", "on", why)
         print(f"kill switch ON ({why}){'' if was_off else ' - it was already on'}: new "

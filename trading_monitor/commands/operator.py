@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
+from trading_monitor.alerts import alert, delivered
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.book import trading_day
 from trading_monitor.commands.common import (
@@ -26,6 +28,7 @@ from trading_monitor.ledger import Ledger
 from trading_monitor.runs import log_event, new_run_id
 
 EXIT_REFUSED = 4
+log = logging.getLogger(__name__)
 
 
 @handles_errors
@@ -38,12 +41,16 @@ def approve_exit(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     setup_logging(settings.log_level)
-    with TradingDB(config=get_postgres_config(settings=settings)) as db:
+    db_config = get_postgres_config(settings=settings)
+    with delivered(settings, db_config), TradingDB(config=db_config) as db:
         ledger = Ledger(db, new_run_id("operator"), system_clock)
         if not ledger.approve_exit(args.trade_id,
                                    f"trading-monitor approve-exit by {operator_name()}"):
             print(f"trade #{args.trade_id} has no open position")
             return EXIT_REFUSED
+        alert(log, "operator", f"approve-exit trade #{args.trade_id}",
+              "exit of trade #%s approved by %s: the next position-monitor cycle closes it "
+              "at market", args.trade_id, operator_name())
     print(f"exit of trade #{args.trade_id} approved: the next position-monitor cycle closes it")
     return EXIT_OK
 
@@ -69,12 +76,16 @@ def resume(argv: Sequence[str] | None = None, *, now: Clock = system_clock,
     settings = load_settings()
     setup_logging(settings.log_level)
     why = f"resumed by {operator_name()}: {args.reason or 'no reason given'}"
-    with TradingDB(config=get_postgres_config(settings=settings)) as db:
+    db_config = get_postgres_config(settings=settings)
+    with delivered(settings, db_config), TradingDB(config=db_config) as db:
         run_id = new_run_id("operator")
         cleared = [k for k in RESUMABLE if clear_halt(db, run_id, k, why)]
         log_event(db, run_id, "system_state", None, "resume",
                   f"{why}; cleared: {', '.join(cleared) or 'nothing'}",
                   detail={"cleared": cleared})
+        if cleared:
+            alert(log, "operator", "resume", "trading resumed: %s cleared (%s)",
+                  ", ".join(cleared), why)
         states = {s["key"]: s for s in halt_states(db, trading_day(now()),
                                                    settings.trading_halted)}
     print(f"cleared: {', '.join(cleared)} ({why})" if cleared else

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 
 from trading_monitor.account_guard import ACCOUNT_KEY, MISMATCH_KEY, record_account
+from trading_monitor.alerts import delivered
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.common import (
     EXIT_OK,
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None, *, now: Clock = system_clock) -> int
     settings = load_settings()
     setup_logging(settings.log_level)
     why = f"by {operator_name()}: {args.reason}"
-    with TradingDB(config=get_postgres_config(settings=settings)) as db:
+    db_config = get_postgres_config(settings=settings)
+    with delivered(settings, db_config), TradingDB(config=db_config) as db:
         if not ids and not args.adopt_account:
             return _show(db)
         run_id = new_run_id("operator")
