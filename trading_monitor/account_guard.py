@@ -4,7 +4,7 @@ system_state 'broker_account_id' holds the Alpaca account id (GET /v2/account `i
 were written against; migration 0010 stamps it on every trade and snapshot row. Each job's
 broker is wrapped in an `AccountGuard`: before the job's first broker call the account is
 checked, and a different id than the books' refuses the job with a `AccountMismatch` (a
-FatalError: the daemon pauses its trading jobs), an ALERT naming the fix, and a
+FatalError: the daemon stops and exits 2, naming both ids), an ALERT naming the fix, and a
 'broker_account_mismatch' row that makes `health` CRITICAL. Nothing reaches an account the
 books do not describe: not an order, not a cancel, not a reconciliation that would close
 every trade.
@@ -42,7 +42,10 @@ _seen: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class AccountMismatch(FatalError):
-    """The broker's account is not the one the books were written against."""
+    """The broker's account is not the one the books were written against. The daemon exits
+    with `exit_code` (daemon/fatal_exit.py); a one-shot job exits 1 like any fatal error."""
+
+    exit_code = 2  # configuration: the systemd unit does not restart on it
 
     def __init__(self, books: str, broker: str):
         super().__init__(

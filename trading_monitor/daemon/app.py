@@ -21,12 +21,14 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from trading_monitor.account_guard import AccountMismatch
 from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.cockpit.hooks import Cockpit
 from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
+from trading_monitor.daemon.fatal_exit import FatalExitMixin
 from trading_monitor.daemon.gate import EntryGate
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.leader import Leadership, StaleLeaderWatch, supersede_old_leaders
@@ -52,7 +54,7 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
-class Daemon(WakeupsMixin):
+class Daemon(WakeupsMixin, FatalExitMixin):
     def __init__(self, settings: Settings, db_config: dict[str, Any], broker: Broker, *,
                  now: Clock, election_seconds: float = 15, heartbeat_seconds: float = 30,
                  fast_seconds: float | None = None,
@@ -62,7 +64,7 @@ class Daemon(WakeupsMixin):
         self.leadership = Leadership(db_config)
         self._stale_leader = StaleLeaderWatch()
         self.calendar = TradingCalendar(broker.get_calendar, settings.eod_flatten_minutes)
-        self.state = JobState()
+        self.state = JobState(stop=self._exit_for)  # another broker account: exit 2
         self.scheduler = BlockingScheduler(timezone=NEW_YORK, job_defaults=JOB_DEFAULTS)
         self._db = TradingDB(config=db_config, application_name="trading-monitor daemon")
         self._listener_factory = listener_factory
@@ -172,6 +174,9 @@ class Daemon(WakeupsMixin):
                 report = pre_open_once(self.db_config, self.broker, self.settings,
                                        now=self.now, mode="normal")  # with corporate actions
             log.info("start-up reconciliation: %s", report.summary)
+        except AccountMismatch as exc:  # alerted; nothing here may act for that account
+            self._exit_for(exc)
+            return
         except Exception as exc:
             alert(log, "startup_reconciliation", "", "start-up reconciliation failed: %s", exc)
         if self._listener_factory is not None:

@@ -33,7 +33,7 @@ class JobState:
     running: dict[str, datetime] = field(default_factory=dict)
     overdue: set[str] = field(default_factory=set)  # past their deadline, already alerted
     # Called with a fatal error that carries an `exit_code` (another broker account than the
-    # books'): the daemon stops and exits with it instead of pausing (woken.py `_exit_for`).
+    # books'): the daemon stops and exits with it instead of pausing (fatal_exit.py).
     stop: Callable[[FatalError], None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

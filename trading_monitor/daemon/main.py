@@ -2,7 +2,8 @@
 
 Exit 0 after a clean shutdown (SIGTERM or SIGINT: the running job finishes first); 1 when it
 cannot start (bad keys, the schema not current: run `trading-monitor migrate`); 2 for a bad
-configuration.
+configuration, and when the broker's keys lead to another account than the books' (the error
+names both ids; systemd does not restart on 2: docs/operations.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
@@ -102,4 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cockpit is not None:
             cockpit.stop()
     log.info("trading-monitor daemon stopped")
+    if daemon.exit_code is not None:
+        print(f"trading-monitor: {daemon.exit_reason}", file=sys.stderr)
+        return daemon.exit_code
     return EXIT_OK
