@@ -26,6 +26,24 @@ def pre_open(db_params, broker, settings):  # type: ignore[no-untyped-def]
     return pre_open_once(db_params, broker, settings, now=exchange_now)
 
 
+def first_look(seen_by, db, db_params, broker, settings):  # type: ignore[no-untyped-def]
+    """The pre-open run reads the announcement; or it never ran (the broker away at 09:00),
+    and a plain position-monitor cycle meets the new quantity first: the SPLIT activity
+    leads it to the action. Either way reconciliation passes and entries are not halted."""
+    if seen_by == "announcement":
+        report = pre_open(db_params, broker, settings)
+    else:
+        report = watch(db_params, broker, settings)
+        assert any("found after the fact" in a for a in report.actions), report.actions
+    assert report.status == "PASS", report.failing
+    halts = db.named("system_value", {"key": "halt_reconciliation"})
+    assert not halts or halts[0]["value"] != "on"
+    return report
+
+
+SEEN_BY = ("announcement", "activity")
+
+
 def live_exits(exchange, symbol):  # type: ignore[no-untyped-def]
     found = {}
     for o in exchange.control.orders():
@@ -70,9 +88,9 @@ def split_events(db, jid):  # type: ignore[no-untyped-def]
             if r["event"] == "corporate_action" and "applied" in r["message"]]
 
 
+@pytest.mark.parametrize("seen_by", SEEN_BY)
 @pytest.mark.parametrize("legs_follow", [True, False])
-def test_a_2_for_1_split_seen_by_its_announcement(db, db_params, broker, settings, exchange,
-                                                  legs_follow):
+def test_a_2_for_1_split(db, db_params, broker, settings, exchange, legs_follow, seen_by):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     assert live_exits(exchange, "AAPL") == {"stop": (D(10), D(180)), "limit": (D(10), D(220))}
@@ -83,8 +101,7 @@ def test_a_2_for_1_split_seen_by_its_announcement(db, db_params, broker, setting
     assert held(exchange) == {"AAPL": D(20)}
     leg_qty = D(20) if legs_follow else D(10)
     assert live_exits(exchange, "AAPL")["stop"] == (leg_qty, D(180))
-    report = pre_open(db_params, broker, settings)
-    assert report.status == "PASS", report.failing
+    first_look(seen_by, db, db_params, broker, settings)
     assert books(db, jid) == {"symbol": "AAPL", "status": "POSITION", "qty": D(20),
                               "avg": D(90), "entry": D(90), "stop": D("90.00"),
                               "take": D("110.00"), "hwm": D("97.5"), "step": 1}
@@ -102,4 +119,37 @@ def test_a_2_for_1_split_seen_by_its_announcement(db, db_params, broker, setting
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert j["actual_pnl"] == (D("89.00") - D(90)) * 20 - (j["fees"] or 0)
+    assert held(exchange) == {}
+
+
+@pytest.mark.parametrize("seen_by", SEEN_BY)
+@pytest.mark.parametrize("legs_follow", [True, False])
+def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
+        db, db_params, broker, settings, exchange, legs_follow, seen_by):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
+                          "13.50", "20.00", "16.50")
+    exchange.control.corporate_action(
+        "reverse_split", "AMD", old_rate=10, new_rate=1, new_symbol="AMDR",
+        ex_date="2026-11-23", cash_in_lieu_price="160", bracket_qty_follows=legs_follow)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    assert held(exchange) == {"AMDR": D(10)}  # 10.5 shares: the half paid in cash
+    leg_qty = D(10) if legs_follow else D(105)
+    assert live_exits(exchange, "AMDR")["stop"] == (leg_qty, D(15))
+    first_look(seen_by, db, db_params, broker, settings)
+    assert books(db, jid) == {"symbol": "AMDR", "status": "POSITION", "qty": D(10),
+                              "avg": D(150), "entry": D(150), "stop": D("150.00"),
+                              "take": D("200.00"), "hwm": D(165), "step": 1}
+    # Never more shares than held: legs left at 105 would sell 95 short.
+    assert live_exits(exchange, "AMDR") == {"stop": (D(10), D(150)), "limit": (D(10), D(200))}
+    [cil] = [f for f in db.query("fills", {"trade_journal_id": jid})
+             if f["alpaca_order_id"].startswith("cil:")]
+    assert (cil["qty"], cil["price"], cil["symbol"]) == (D("0.5"), D(160), "AMDR")
+    assert not db.query("trade_journal", {"symbol": "AMD"})  # the same trade, not re-adopted
+    exchange.control.set_clock(MONDAY_OPEN)
+    exchange.control.set_prices({"AMDR": "149.00"})
+    monitor(db_params, broker, settings)
+    j = db.get_by_id("trade_journal", jid)
+    assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+    # 10 shares stopped out at 149, the half share paid at 160, against 150 a share.
+    assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(160) - 150) * D("0.5") - (j["fees"] or 0)
     assert held(exchange) == {}
