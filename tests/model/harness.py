@@ -111,10 +111,6 @@ class InvariantBroken(AssertionError):
 # which replays with the tolerance off: once the fix lands the replay passes, the strict xfail
 # fails the suite, and the entry here goes (docs/reliability.md, "What it found").
 KNOWN_OPEN: dict[str, str] = {
-    "OWN-EXIT": "an exit the order monitor sends that fills at once (the end-of-day "
-                "flatten's market exit) is booked as a fill, but its trade's position row "
-                "keeps the shares, and the trade stays open, until the next cycle: the "
-                "books hold more than the broker for a cycle",
     "RESIZE": "a position that grew (a staged entry's rest filled after its first protection) "
               "is re-protected by cancelling the old protection first; while that cancel is "
               "pending the run ends with the added shares unprotected until the next cycle",
@@ -582,18 +578,6 @@ class World:
         return bool(daytrade) and any(
             o["symbol"] == symbol and o["order_type"] in STOP_TYPES
             and o["status"] == "pending_cancel" for o in self.ex.control.orders())
-
-    def _known_own_exit(self, text: str, symbol: str | None) -> bool:
-        """The books are within the broker if each open trade's position is what its own
-        booked fills say (entry side minus exit side)."""
-        if symbol is None or not text.startswith("the books hold more"):
-            return False
-        by_fills = self.rows(
-            "SELECT coalesce(sum(CASE WHEN j.side = 'buy' THEN 1 ELSE -1 END * CASE WHEN "
-            "f.side = j.side THEN f.qty ELSE -f.qty END), 0) AS qty FROM fills f JOIN "
-            "trade_journal j ON j.id = f.trade_journal_id WHERE j.status = 'POSITION' AND "
-            "j.symbol = %s", symbol)[0]["qty"]
-        return _within(D(by_fills), self._bound.get(symbol, D(0)))
 
     def _known_resize(self, text: str, symbol: str | None) -> bool:
         if symbol is None or "live" not in text:

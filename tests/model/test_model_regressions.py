@@ -254,6 +254,21 @@ def test_r8_staged_entry_partly_filled_is_protected_in_the_run(new_world, steps)
         w.replay(steps)
 
 
+# OWN-EXIT (found by the model's invariant "the books never hold more than the broker";
+# fixed in order_monitor/settle.py settle_booked_exits, called by cycle.py): at 15:50 the
+# flatten's market exit of a DAYTRADE fills at once and is booked as a fill, but the trade
+# stayed POSITION with its 4 shares until the next order-monitor cycle while the broker held
+# none. It is now closed in the same run. (Shrunk from one where the first exit was refused.)
+FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT = [
+    ("cancel_behavior", {"mode": "immediate", "seconds": 30}),
+    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 4}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("to_flatten", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 # EXIT-AFTER-HAND-CLOSE (found by the --slow run, seed 20261207, in 44 steps; shrunk by hand;
 # fixed in order_monitor/protect.py): the trader closes our position by hand (our bracket's
 # legs go with it) and the positions lag 3 s. The order monitor re-protects from its books;
@@ -300,10 +315,11 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
                                    FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING,
-                                   EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS],
+                                   EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS,
+                                   FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
-                              "exit-after-a-close-by-hand"])
+                              "exit-after-a-close-by-hand", "own-exit"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
@@ -327,20 +343,6 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
-# OWN-EXIT (found by the model's new invariant: the books never hold more than the broker):
-# at 15:50 the flatten's market exit of a DAYTRADE fills at once and is booked as a fill, but
-# the trade stays POSITION with its 4 shares until the next order-monitor cycle while the
-# broker holds none. (Shrunk from a longer one where the first exit was refused.)
-FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT = [
-    ("cancel_behavior", {"mode": "immediate", "seconds": 30}),
-    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
-                   "qty": 4}),
-    ("job", {"job": "executor", "mode": "bracket"}),
-    ("job", {"job": "order_monitor", "mode": "bracket"}),
-    ("to_flatten", {}),
-    ("job", {"job": "order_monitor", "mode": "bracket"}),
-]
-
 # RESIZE (found by the --slow run, seed 13; shrunk by hand from 15 steps; near R3 and R11's
 # "a staged resize after a second partial fill"): a staged SWING short fills 1 of 5 and is
 # protected by an OCO for 1; the rest fills; the order monitor cancels the OCO to place one
@@ -359,7 +361,6 @@ RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING = [
 
 KNOWN_OPEN_REPLAYS = {
     "RESIZE": RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
-    "OWN-EXIT": FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
     "R10-LONG": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
 }
 

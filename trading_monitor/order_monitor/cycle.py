@@ -14,7 +14,7 @@ from trading_monitor.order_monitor.housekeeping import (
     flatten_day_trades,
     renew_aging_gtc,
 )
-from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.settle import settle_booked_exits, settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades, with_pending
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 
@@ -43,6 +43,7 @@ def run_monitor_cycle(m: Monitor) -> MonitorReport:
         _guarded(report, trade, partial(settle_trade, m, trade))
     trades = open_trades(m)
     report.actions += flatten_day_trades(m, trades)
+    report.actions += settle_booked_exits(m, open_trades(m))  # the flatten's filled exits
     report.actions += renew_aging_gtc(m, open_trades(m))
     report.actions += cancel_orphans(m)
     report.actions += m.planned
