@@ -30,13 +30,14 @@ from typing import Any
 from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.exceptions import FatalError
 from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
 ACCOUNT_KEY = "broker_account_id"
 MISMATCH_KEY = "broker_account_mismatch"
+CURSOR_KEY = "fill_cursor"  # the order monitor's place in the broker's fill feed
 # The account id each broker object last saw (keys never change under a running process).
 _seen: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
@@ -94,6 +95,35 @@ def record_account(db: TradingDB, run_id: str, account_id: str, why: str) -> Non
               f"{ACCOUNT_KEY}: {why}", from_status=before, to_status=account_id)
     _clear_mismatch(db, run_id)
     log.warning("broker account %s recorded as the books' account (%s)", account_id, why)
+
+
+def adopt_account(db: TradingDB, run_id: str, account_id: str, why: str) -> None:
+    """The operator's `reconcile --adopt-account`: the books follow `account_id` from now on,
+    and the fill feed is read afresh (the old account's cursor means nothing in the new
+    account's feed: the next sync reads from our first order's time, as the first one did)."""
+    record_account(db, run_id, account_id, why)
+    rows = db.named("system_value", {"key": CURSOR_KEY})
+    old = str(rows[0]["value"]) if rows and rows[0]["value"] else None
+    db.named_update("set_system_value", {"key": CURSOR_KEY, "value": "",
+                                         "reason": f"reset: account {account_id} adopted"})
+    log_event(db, run_id, CURSOR_KEY, None, "reset",
+              f"fill feed cursor reset: account {account_id} adopted ({why})"[:2000],
+              from_status=old, to_status="")
+
+
+def refusal(db: TradingDB, journal: Row | None = None) -> str | None:
+    """Why an operator's action at the broker (kill-switch --flatten, approve-exit) must not
+    go on: the last job found the keys leading to another account than the books', or
+    `journal` was written against another account than the books' (adopted since)."""
+    books = recorded_account(db)
+    rows = db.named("system_value", {"key": MISMATCH_KEY})
+    if books and rows and rows[0]["value"]:
+        return str(AccountMismatch(books, str(rows[0]["value"])))
+    if journal is None or not books or journal.get("broker_account_id") in (None, books):
+        return None
+    return (f"trade #{journal['id']} was written against broker account "
+            f"{journal['broker_account_id']}, not the books' {books}: not touched (its shares "
+            "are not in this account)")
 
 
 def _clear_mismatch(db: TradingDB, run_id: str) -> None:

@@ -2,7 +2,8 @@
 
 Every cancel acts on the broker's final word (`cancel_orders`: cancel, read back, record
 through the ledger); positions close through `flatten_trade`, written as an intent first,
-for every share the broker holds on the trade's side of its symbol.
+for every share the broker holds on the trade's side of its symbol, and only for trades
+written against the books' broker account (the caller's broker is account-guarded).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
+from trading_monitor.account_guard import refusal
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -111,7 +113,15 @@ def live_protection(m: Monitor) -> list[Row]:
 def flatten_positions(m: Monitor, report: KillReport) -> None:
     """Close every open position of ours at market (its protection cancelled first)."""
     sync_orders(m)
-    held = [t for t in open_trades(m) if t.state.position_qty > 0]
+    held = []
+    for trade in (t for t in open_trades(m) if t.state.position_qty > 0):
+        # A trade written against another account (adopted since): the shares this account
+        # holds in its symbol are not its shares. Never sold here.
+        foreign = refusal(m.db, trade.journal)
+        if foreign:
+            report.problem(foreign)
+        else:
+            held.append(trade)
     for trade in held:
         _guarded(report, trade, partial(_flatten, m, trade))
     if not held:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from trading_monitor.account_guard import guarded
 from trading_monitor.alerts import delivered
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.clock import Clock, job_clock
@@ -115,7 +116,9 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None,
         print(f"kill switch ON ({why}){'' if was_off else ' - it was already on'}: new "
               "entries are rejected until `trading-monitor resume`")
         full = broker_settings()
-        broker = AlpacaBroker(full)
+        # Guarded: keys leading to another account than the books' refuse (exit 1, both ids
+        # named) before anything is cancelled or sold there; the halt above stays on.
+        broker = guarded(db, AlpacaBroker(full), run_id)
         with job_locks(db, full, sleep):
             m = Monitor(db=db, broker=broker, run_id=run_id, installation=installation_id(db),
                         config=monitor_settings(full),

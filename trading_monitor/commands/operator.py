@@ -12,6 +12,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from trading_monitor.account_guard import refusal
 from trading_monitor.alerts import alert, delivered
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.book import trading_day
@@ -36,7 +37,7 @@ def approve_exit(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="trading-monitor approve-exit", description="approve closing a position at market",
         epilog="exit codes: 0 approved; 1 fatal; 2 configuration or usage; 3 the database is "
-               "unreachable; 4 the trade has no open position")
+               "unreachable; 4 the trade has no open position or another account's")
     parser.add_argument("trade_id", type=int)
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -44,6 +45,11 @@ def approve_exit(argv: Sequence[str] | None = None) -> int:
     db_config = get_postgres_config(settings=settings)
     with delivered(settings, db_config), TradingDB(config=db_config) as db:
         ledger = Ledger(db, new_run_id("operator"), system_clock)
+        # Not while the keys lead to another account, nor for a trade written against one.
+        refused = refusal(db, db.get_by_id("trade_journal", args.trade_id))
+        if refused:
+            print(f"exit of trade #{args.trade_id} not approved: {refused}")
+            return EXIT_REFUSED
         if not ledger.approve_exit(args.trade_id,
                                    f"trading-monitor approve-exit by {operator_name()}"):
             print(f"trade #{args.trade_id} has no open position")

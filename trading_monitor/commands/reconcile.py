@@ -3,6 +3,7 @@
     trading-monitor reconcile                                    # the account and any incident
     trading-monitor reconcile --accept-gone 3,4 --reason TEXT    # close exactly those trades
     trading-monitor reconcile --adopt-account ID --reason TEXT   # the books follow account ID
+                                                                 # (the fill feed read afresh)
 
 Each action is recorded with the OS user and the reason (event_log). Both hold the monitors'
 advisory lock, so no cycle acts on the same trades meanwhile.
@@ -17,7 +18,7 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from trading_monitor.account_guard import ACCOUNT_KEY, MISMATCH_KEY, record_account
+from trading_monitor.account_guard import ACCOUNT_KEY, MISMATCH_KEY, adopt_account
 from trading_monitor.alerts import delivered
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.common import (
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None, *, now: Clock = system_clock) -> int
         with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order or position monitor",
                        settings.executor_lock_wait_seconds, time.sleep):
             if args.adopt_account:
-                record_account(db, run_id, args.adopt_account, f"adopted {why}")
+                adopt_account(db, run_id, args.adopt_account, f"adopted {why}")
                 print(f"the books now describe broker account {args.adopt_account} ({why})")
                 return EXIT_OK
             try:
