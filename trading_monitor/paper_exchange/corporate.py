@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from trading_monitor.paper_exchange import clock, corporate_wire, risk
+from trading_monitor.paper_exchange import clock, corporate_ending, corporate_wire, risk
 from trading_monitor.paper_exchange.account import Position
 from trading_monitor.paper_exchange.orders import Order
 from trading_monitor.paper_exchange.rules import tick
@@ -25,7 +25,7 @@ from trading_monitor.paper_exchange.rules import tick
 if TYPE_CHECKING:
     from trading_monitor.paper_exchange.venue import Venue
 
-TYPES = ("forward_split", "reverse_split", "unit_split", "name_change")
+TYPES = ("forward_split", "reverse_split", "unit_split", "name_change", *corporate_ending.ENDING)
 PRE_OPEN = (4, 0)  # New York time on the ex-date: before any session trades
 CHOICES = {"plain_stops": ("adjusted", "left"), "oco_legs": ("left", "adjusted"),
            "trailing_stops": ("canceled", "adjusted")}
@@ -43,6 +43,7 @@ class CorporateAction:
     ex_date: date
     cash_in_lieu_price: Decimal | None
     params: dict[str, Any]
+    rate: Decimal | None = None  # cash per share: a cash merger, a redemption
     applied_at: datetime | None = None
     outcome: dict[str, Any] = field(default_factory=dict)
 
@@ -66,7 +67,10 @@ def parse(venue: Venue, body: dict[str, Any]) -> CorporateAction:
     new_symbol = str(body.get("new_symbol") or symbol).upper()
     if kind == "name_change" and new_symbol == symbol:
         raise ValueError("a name change needs a new_symbol")
-    if new_symbol != symbol and new_symbol in venue.assets:
+    ending = kind in corporate_ending.ENDING
+    if kind in corporate_ending.WITH_SHARES and new_symbol == symbol:
+        raise ValueError(f"a {kind} needs a new_symbol (the acquirer or the spun-off company)")
+    if new_symbol != symbol and new_symbol in venue.assets and not ending:
         raise ValueError(f"new_symbol {new_symbol} is already listed")
     old_rate, new_rate = (_rate(body, n, kind) for n in ("old_rate", "new_rate"))
     if kind == "forward_split" and new_rate <= old_rate or (
@@ -75,11 +79,12 @@ def parse(venue: Venue, body: dict[str, Any]) -> CorporateAction:
     return CorporateAction(
         id=venue.ids.uuid(), type=kind, symbol=symbol, new_symbol=new_symbol,
         old_rate=old_rate, new_rate=new_rate, ex_date=_ex_date(venue, body),
-        cash_in_lieu_price=_money(body.get("cash_in_lieu_price")), params=_params(body))
+        cash_in_lieu_price=_money(body.get("cash_in_lieu_price")), params=_params(body),
+        rate=_money(body.get("rate")))
 
 
 def _rate(body: dict[str, Any], name: str, kind: str) -> Decimal:
-    if kind == "name_change" and body.get(name) is None:
+    if kind not in ("forward_split", "reverse_split", "unit_split") and body.get(name) is None:
         return Decimal(1)
     value = _money(body.get(name))
     if value is None:
@@ -128,6 +133,9 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
 def apply(venue: Venue, action: CorporateAction, now: datetime) -> None:
     """Apply an action to prices, the position, the open orders and the activities."""
     action.applied_at = now
+    if action.type in corporate_ending.ENDING:
+        action.outcome = corporate_ending.apply(venue, action, now)
+        return
     if action.ratio != 1:
         _split_price(venue, action.symbol, action.ratio, now)
     if action.new_symbol != action.symbol:

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from trading_monitor.paper_exchange.corporate import CorporateAction
 
 GROUPS = {"forward_split": "forward_splits", "reverse_split": "reverse_splits",
-          "unit_split": "unit_splits", "name_change": "name_changes"}
+          "unit_split": "unit_splits", "name_change": "name_changes",
+          "cash_merger": "cash_mergers", "stock_merger": "stock_mergers",
+          "stock_and_cash_merger": "stock_and_cash_mergers", "spin_off": "spin_offs",
+          "worthless_removal": "worthless_removals", "redemption": "redemptions"}
 _CUSIPS = uuid.UUID("0b7d8c52-5f0e-4f4e-9a51-3f1d2e8c9a10")
 
 
@@ -48,8 +51,44 @@ def listing(a: CorporateAction) -> dict[str, Any]:
                 "new_rate": new, "alternate_symbol": a.new_symbol,
                 "alternate_cusip": cusip(a.new_symbol), "alternate_rate": 0.0,
                 "process_date": ex, "effective_date": ex, "payable_date": ex}
+    if a.type in ENDING_LISTINGS:
+        return ENDING_LISTINGS[a.type](a)
     return {"id": a.id, "old_symbol": a.symbol, "old_cusip": cusip(a.symbol),
             "new_symbol": a.new_symbol, "new_cusip": cusip(a.new_symbol), "process_date": ex}
+
+
+def _merger(a: CorporateAction) -> dict[str, Any]:
+    ex = a.ex_date.isoformat()
+    item: dict[str, Any] = {"id": a.id, "acquiree_symbol": a.symbol,
+                            "acquiree_cusip": cusip(a.symbol), "process_date": ex,
+                            "effective_date": ex, "payable_date": ex}
+    if a.type == "cash_merger":
+        return {**item, "acquirer_symbol": None, "acquirer_cusip": None,
+                "rate": float(a.rate or 0)}
+    item.update({"acquirer_symbol": a.new_symbol, "acquirer_cusip": cusip(a.new_symbol),
+                 "acquirer_rate": float(a.new_rate), "acquiree_rate": float(a.old_rate)})
+    return {**item, "cash_rate": float(a.rate or 0)} if a.type == "stock_and_cash_merger" \
+        else item
+
+
+def _spin_off(a: CorporateAction) -> dict[str, Any]:
+    ex = a.ex_date.isoformat()
+    return {"id": a.id, "source_symbol": a.symbol, "source_cusip": cusip(a.symbol),
+            "source_rate": float(a.old_rate), "new_symbol": a.new_symbol,
+            "new_cusip": cusip(a.new_symbol), "new_rate": float(a.new_rate),
+            "process_date": ex, "ex_date": ex, "record_date": ex, "payable_date": ex}
+
+
+def _removal(a: CorporateAction) -> dict[str, Any]:
+    ex = a.ex_date.isoformat()
+    item = {"id": a.id, "symbol": a.symbol, "cusip": cusip(a.symbol), "process_date": ex}
+    return {**item, "rate": float(a.rate or 0), "payable_date": ex} \
+        if a.type == "redemption" else item
+
+
+ENDING_LISTINGS = {"cash_merger": _merger, "stock_merger": _merger,
+                   "stock_and_cash_merger": _merger, "spin_off": _spin_off,
+                   "worthless_removal": _removal, "redemption": _removal}
 
 
 def control_view(a: CorporateAction) -> dict[str, Any]:
@@ -107,9 +146,11 @@ def activity(activity_id: str, kind: str, a: CorporateAction, at: datetime, qty:
     sub_type = ("FSPLIT" if a.ratio > 1 else "RSPLIT") if kind == "SPLIT" else None
     what = {"SPLIT": f"{a.type} {num(a.new_rate)} for {num(a.old_rate)}",
             "NC": f"name change {a.symbol} to {a.new_symbol}",
-            "CIL": f"cash in lieu of {num(qty)} {a.new_symbol}"}[kind]
+            "CIL": f"cash in lieu of {num(qty)} {a.new_symbol}"}.get(
+                kind, f"{a.type.replace('_', ' ')} of {a.symbol}")
+    symbol = a.symbol if kind in ("MA", "REORG", "SPIN") else a.new_symbol
     return {"id": activity_id, "activity_type": kind,
             "activity_sub_type": sub_type, "date": at.astimezone(clock.NY).date().isoformat(),
-            "net_amount": num(net_amount), "description": what, "symbol": a.new_symbol,
-            "cusip": cusip(a.new_symbol), "qty": num(qty), "price": num(price),
+            "net_amount": num(net_amount), "description": what, "symbol": symbol,
+            "cusip": cusip(symbol), "qty": num(qty), "price": num(price),
             "per_share_amount": None, "status": "executed"}
