@@ -1201,6 +1201,11 @@ def write_report(r: Results, lab: Lab, dbs: Databases, command: str, out: Path,
             "counts every request, the executor's included. RSS and descriptors have no "
             "baseline: the seed's plan is a polling pattern, not a process.\n")
     text = "\n".join(lines).rstrip() + "\n"
+    # The section scripts/measure_notify_latency.py --monitors --write-doc adds stays.
+    kept = out.read_text() if out.exists() else ""
+    mark = "<!-- measure_notify_latency.py --monitors"
+    if mark in kept:
+        text += "\n" + kept[kept.index(mark):]
     out.write_text(text)
     return text
 

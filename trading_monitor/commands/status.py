@@ -23,6 +23,7 @@ from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import book
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
+from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
@@ -48,6 +49,7 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
         "halts": halt_states(db, day, settings.trading_halted),
         "daemons": [_pick(d, DAEMON_FIELDS) for d in daemons],
         "leader": _pick(leader, ("host", "pid", "beat_at")) if leader else None,
+        "corporate_actions": open_trade_flags(db, day),  # issue 21
         **fail_closed(db),
     }
 
@@ -102,6 +104,8 @@ def render(report: dict[str, Any], console: Console) -> None:
     if fees["amount"]:
         console.print(f"unallocated fees: {fees['amount']} (FEE activities matching no fill "
                       "of ours; docs/order-monitor.md, Fees)")
+    for line in report["corporate_actions"]:
+        console.print(f"corporate action: {line}")
     jobs = [[j["job_name"], j["status"], j["finished_at"], j["error"]] for j in report["jobs"]]
     console.print(_table("Last run of each job", ["job", "status", "finished", "error"], jobs,
                          "no job has run yet"))

@@ -13,6 +13,7 @@ import pytz
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
+from trading_monitor.corporate_reads import entry_block
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision, TradeStyle
 from trading_monitor.domain.lifecycle import TerminalState
@@ -156,7 +157,8 @@ class Executor:
                 d.ticker: self.asset_problem(d.ticker, d.side.value if d.side else "buy")})
         if replacing is not None:
             view = view.without_entry(*replacing)
-        return entry_rejection(d, self.limits, view, replacing=replacing is not None)
+        return entry_rejection(d, self.limits, view, replacing=replacing is not None) or \
+            entry_block(self.db, d.ticker, self.now().astimezone(NEW_YORK).date())
 
     def accept_entry(self, symbol: str, notional: Decimal) -> None:
         """Later decisions of this run see this entry in their exposure and position limits."""

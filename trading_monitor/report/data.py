@@ -11,6 +11,7 @@ from typing import Any
 
 import pytz
 
+from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.position_monitor.incident import open_incident
 
@@ -32,6 +33,7 @@ class DayRows:
     history: list[Row]
     unallocated_fees: list[Row] = field(default_factory=list)  # FEEs charged to no trade
     incident: dict[str, Any] | None = None  # an open reconciliation incident, as it stands
+    corporate_actions: list[str] = field(default_factory=list)  # of open trades' symbols
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -74,6 +76,7 @@ def load(db: TradingDB, day: date) -> DayRows:
         history=query(db, "daily_history", {"first_day": first_day, "day": day}),
         unallocated_fees=query(db, "unallocated_fees", {"day": day}),
         incident=open_incident(db),
+        corporate_actions=open_trade_flags(db, day),
     )
 
 

@@ -170,6 +170,7 @@ def compute(rows: DayRows) -> dict[str, Any]:
         "history": _history(rows.history, closed_window),
         "unallocated_fees": _unallocated(rows.unallocated_fees),
         "incident": rows.incident,
+        "corporate_actions": rows.corporate_actions,
     }
 
 
