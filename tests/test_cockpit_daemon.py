@@ -108,3 +108,16 @@ def test_a_dead_ping_target_never_stops_the_heartbeat(db, db_params, exchange):
     [row] = db.query("daemon_heartbeat")
     assert row["role"] == "leader"
     daemon.close()
+
+
+def test_a_standby_sends_no_message(db, db_params, exchange, endpoints):
+    messages, _pings = endpoints
+    standby = _daemon(db_params, exchange, NOTIFY_URLS=messages.json_url)
+    standby.cockpit.daemon_event(standby._db, "started")  # what run() writes first
+    standby.cockpit.send()  # never elected: not the leader
+    assert [r["status"] for r in db.query("notify_outbox")] == ["pending"]
+    standby.elect()
+    standby.cockpit.send()
+    assert [r["status"] for r in db.query("notify_outbox")] == ["sent"]
+    assert messages.messages()[0].startswith("DAEMON STARTED on ")
+    standby.close()
