@@ -265,14 +265,15 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     _healthy(db, system_clock())
     code, out = _health(capsys)
     assert code == 0, out
-    assert out.startswith("OK: 13 checks passed (database, schema, broker, broker_shapes, "
+    assert out.startswith("OK: 14 checks passed (database, schema, broker, broker_shapes, "
                           "heartbeat")
     code, out = _health(capsys, "--json")
     report = json.loads(out)
     assert report["status"] == "OK" and report["exit_code"] == 0
     assert [c["name"] for c in report["checks"]] == [
         "database", "schema", "broker", "broker_shapes", "heartbeat", "jobs", "intents",
-        "protection", "reconciliation", "broker_contract", "halts", "account", "incident"]
+        "protection", "reconciliation", "broker_contract", "halts", "account", "incident",
+        "invariants"]
 
 
 def test_health_database_unreachable_is_critical(cli_env, capsys):
@@ -435,7 +436,7 @@ def test_health_verbose_and_json_when_unknown(cli_env, db, capsys):
     _healthy(db, system_clock())
     code, out = _health(capsys, "--no-broker", "-v")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 12 and lines[1] == "  [OK] database: database reachable"
+    assert code == 0 and len(lines) == 13 and lines[1] == "  [OK] database: database reachable"
     cli_env.setenv("MAX_OPEN_POSITIONS", "many")
     code, out = _health(capsys, "--json")
     assert code == 3 and json.loads(out)["status"] == "UNKNOWN"

@@ -6,10 +6,12 @@ keys valid (one GET /v2/account); a daemon heartbeat is fresh and a leader exist
 run of each job succeeded; no order intent has waited in pending_submit over 5 minutes; no
 open position lacks a live stop for its quantity; reconciliation passes; the broker's answers
 carry every field we need (no broker_contract_error, and one read of each endpoint the jobs
-use lacks nothing: broker_shapes); no halt is set.
+use lacks nothing: broker_shapes); no halt is set; the last `trading-monitor check` found no
+violation (CRITICAL if it did; with none recorded, the summary says that none ran).
 
-Exit codes (the Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
-configuration cannot be read, or the check itself failed). The first line of output is the
+Exit codes (the Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (nothing
+is configured here yet, the configuration cannot be read, or the check itself failed; with
+nothing configured it says what to set up). The first line of output is the
 summary, e.g. `CRITICAL: 1 unprotected position (trade #4 AAPL); heartbeat stale (last 7
 min ago)`.
 """
@@ -29,9 +31,10 @@ import pytz
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import health_checks as hc
-from trading_monitor.commands.common import jsonable, setup_logging
+from trading_monitor.commands.common import first_contact_hint, jsonable, setup_logging
 from trading_monitor.commands.health_incident import check_account, check_incident
 from trading_monitor.commands.health_shapes import check_broker_shapes
+from trading_monitor.commands.last_check import NONE_RAN, check_invariants
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, DatabaseUnavailable, TradingMonitorError
@@ -63,7 +66,8 @@ def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
             return check_account(d, c, seen)
         check_account_id.__name__ = "check_account"
         fail_closed = (check_account_id, check_incident)
-        return checks + [_guarded(check, db, ctx) for check in (*hc.DB_CHECKS, *fail_closed)]
+        return checks + [_guarded(check, db, ctx) for check in (*hc.DB_CHECKS, *fail_closed,
+                                                                check_invariants)]
     finally:
         db.close()
 
@@ -92,7 +96,7 @@ def _line(exc: BaseException) -> str:
 
 
 # Within one state, what the summary names first: money at risk before plumbing.
-SUMMARY_ORDER = ("account", "incident", "protection", "database", "schema", "broker",
+SUMMARY_ORDER = ("account", "incident", "protection", "invariants", "database", "schema", "broker",
                  "broker_contract", "broker_shapes", "heartbeat", "intents", "reconciliation",
                  "jobs", "halts")
 
@@ -107,7 +111,10 @@ def summary(checks: list[hc.Check]) -> str:
     state = hc.worst([c.state for c in checks])
     problems = sorted((c for c in checks if c.state != hc.OK), key=_rank)
     if not problems:
-        return f"OK: {len(checks)} checks passed ({', '.join(c.name for c in checks)})"
+        # Said, not hidden: an OK with no invariant check behind it is a weaker OK.
+        none_ran = any(c.name == "invariants" and c.message == NONE_RAN for c in checks)
+        return (f"OK: {len(checks)} checks passed ({', '.join(c.name for c in checks)})"
+                + (f"; {NONE_RAN}" if none_ran else ""))
     return f"{state}: " + "; ".join(c.message for c in problems)
 
 
@@ -153,10 +160,15 @@ def main(argv: Sequence[str] | None = None, *, now: Clock = system_clock) -> int
         checks = run_checks(get_postgres_config(settings=settings), settings, at,
                             broker=not args.no_broker)
     except ConfigError as exc:
-        return _unknown("cannot read the configuration: " + "; ".join(exc.problems), args.json)
+        return _unknown("cannot read the configuration: " + "; ".join(exc.problems)
+                        + first_contact_hint(), args.json)
     except Exception as exc:  # a plugin that breaks must say UNKNOWN, never crash
         log.exception("health check failed")
         return _unknown(f"health check failed: {type(exc).__name__}: {_line(exc)}", args.json)
+    hint = first_contact_hint()
+    if hint and any(c.name == "database" and c.state == hc.CRITICAL for c in checks):
+        # Nothing is set up on this machine: a set-up to do, not an outage to page about.
+        return _unknown(checks[0].message + hint, args.json)
     result = report(checks, at)
     if args.json:
         print(json.dumps(result, default=jsonable, indent=2))

@@ -1,5 +1,6 @@
 """`trading-monitor check [--json] [--no-broker]` (also `scripts/check_invariants.py`): the
-invariant checker, read-only. See docs/invariants.md.
+invariant checker. It reads the books and the broker, and writes only its result (one
+system_state row, `invariant_check`, which `health` shows). See docs/invariants.md.
 
 Exit codes: 0 every invariant holds (warnings may be printed); 1 a violation; 2 the
 configuration; 3 the books or the broker could not be read (nothing was checked).
@@ -18,6 +19,7 @@ import psycopg2
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.clock import Clock
 from trading_monitor.commands.common import EXIT_TEMPORARY, handles_errors, setup_logging
+from trading_monitor.commands.last_check import record_check
 from trading_monitor.config import get_postgres_config, load_settings
 from trading_monitor.exceptions import ConfigError, TradingMonitorError
 from trading_monitor.invariants import render
@@ -71,15 +73,18 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None) -> int:
     options = Options(pending_age=timedelta(hours=args.pending_age_hours),
                       halt_race=timedelta(seconds=args.halt_race_seconds), since=args.since,
                       first_decision=args.first_decision)
+    db_config = get_postgres_config(settings=settings)
     try:
-        report = run_check(get_postgres_config(settings=settings), broker, settings, now=now,
-                           options=options)
+        report = run_check(db_config, broker, settings, now=now, options=options)
     except ConfigError:
         raise
     except (TradingMonitorError, psycopg2.Error, RuntimeError) as exc:
         # Database or broker away, keys refused, schema missing: nothing could be checked.
         return _cannot_read(f"{type(exc).__name__}: {exc}", args.json)
     print(render.as_json(report) if args.json else render.text(report))
+    not_kept = record_check(db_config, report)  # for `health` (commands/last_check.py)
+    if not_kept:
+        print(f"check: {not_kept}", file=sys.stderr)
     return report.exit_code
 
 
