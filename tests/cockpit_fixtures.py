@@ -39,9 +39,13 @@ def hold(db: Any, db_params: dict[str, Any], broker: Any, settings: Any) -> dict
     trades = {t: int(outcome(db, d)["trade_journal_id"]) for t, d in found.items()}
     for jid in trades.values():
         assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
-    db.execute_update("INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at) "
-                      "VALUES ('box', 4242, 'leader', now(), now())")  # the daemon's beat
     return trades
+
+
+def beat(db: Any) -> None:
+    """A fresh leader heartbeat row, as a running daemon's."""
+    db.execute_update("INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at) "
+                      "VALUES ('box', 4242, 'leader', now(), now())")
 
 
 def start(db_params: dict[str, Any], exchange: Any, *, token: str | None = TOKEN,

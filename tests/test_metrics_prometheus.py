@@ -22,7 +22,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cockpit_fixtures import hold
+from tests.cockpit_fixtures import beat, hold
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deployment" / "grafana" / "trading-monitor.json"
@@ -111,6 +111,7 @@ def value(url: str, expr: str) -> Decimal | None:
 
 def test_metrics_text_names_every_metric(db, db_params, broker, settings, cockpit):
     hold(db, db_params, broker, settings)
+    beat(db)
     text = requests.get(cockpit.url + "/metrics", timeout=30).text
     names = {m.name for m in text_string_to_metric_families(text)}
     assert METRICS <= names, METRICS - names
@@ -119,6 +120,7 @@ def test_metrics_text_names_every_metric(db, db_params, broker, settings, cockpi
 def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, cockpit,
                                                prometheus):
     hold(db, db_params, broker, settings)
+    beat(db)
     url = prometheus
     wait_for("two positions scraped", lambda: value(url, "trading_monitor_open_positions") == 2)
     assert value(url, 'up{job="trading-monitor"}') == 1

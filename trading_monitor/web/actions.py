@@ -15,6 +15,7 @@ from typing import Any
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.commands import kill_switch
+from trading_monitor.commands.flatten import flatten_now
 from trading_monitor.commands.operator import RESUMABLE
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
@@ -82,15 +83,12 @@ class Actor:
     def flatten(self, trade_id: int, reason: str, source: str, confirmed: str) -> Outcome:
         """`trading-monitor flatten TRADE_ID --reason`: close this one trade now, its stop
         kept until the exit is accepted."""
-        from trading_monitor.commands.flatten import flatten_now  # issue 25's CLI core
-
         with self._db() as db:
             run_id = new_run_id("flatten")
             _audit(db, run_id, "flatten", source, confirmed, reason, trade_id)
-            result = flatten_now(db, self.settings, self.broker, trade_id,
-                                 f"by {source}: {reason}", now=self.now, sleep=self.sleep,
-                                 run_id=run_id)
-        return Outcome(bool(result.ok), list(result.lines))
+            result = flatten_now(db, self.settings, self.broker, trade_id, reason,
+                                 now=self.now, sleep=self.sleep, run_id=run_id, source=source)
+        return Outcome(bool(result.ok), [*result.lines, f"trade #{trade_id}: {result.status}"])
 
 
 def _audit(db: TradingDB, run_id: str, action: str, source: str, confirmed: str, reason: str,

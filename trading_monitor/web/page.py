@@ -13,6 +13,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from trading_monitor.commands import book
 from trading_monitor.web import sections
 from trading_monitor.web.data import Position
 from trading_monitor.web.fmt import e, money, price, qty
@@ -85,7 +86,19 @@ def _kpis(data: dict[str, Any]) -> str:
         f"unrealised {money(p['unrealised'], sign=True)}</div>"
         f"<div class='kpi'>Halts<b>{escape(', '.join(active)) or 'none'}</b></div>"
         f"<div class='kpi'>Reconciliation<b>{e(data['reconciliation']['status'] or 'not run')}"
-        "</b></div></div>")
+        f"</b></div>{_leader(data['daemons'])}</div>")
+
+
+def _leader(daemons: list[dict[str, Any]]) -> str:
+    """Is the daemon alive: the fresh leader's heartbeat, or its absence in red."""
+    leader = next((d for d in daemons if d["role"] == "leader" and not d["stale"]), None)
+    if leader is None:
+        return ("<div class='kpi' id='leader'>Leader<b class='neg'>NONE fresh</b>nothing "
+                "trades or protects</div>")
+    paused = f" · <span class='neg'>PAUSED: {e(leader['trading_paused'])}</span>" if leader[
+        "trading_paused"] else ""
+    return (f"<div class='kpi' id='leader'>Leader<b>{e(leader['host'])} pid {e(leader['pid'])}"
+            f"</b>beat {e(book.ago(leader['age_seconds']))} ago{paused}</div>")
 
 
 def _positions(held: list[Position], can_act: bool, csrf: str) -> str:

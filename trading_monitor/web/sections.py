@@ -33,21 +33,19 @@ def pending(rows: list[dict[str, Any]]) -> str:
 
 def equity(data: dict[str, Any]) -> str:
     """Today's equity from the broker snapshots (an inline SVG line), else the last days'."""
-    points = [(r["created_at"].timestamp(), Decimal(r["equity"]))
-              for r in data["equity_today"]]
+    ys = [Decimal(r["equity"]) for r in data["equity_today"]]
     label = "today, from each reconciliation's snapshot"
-    if len(points) < 2:
-        points = [(float(i), Decimal(r["last_equity"] or r["start_equity"]))
-                  for i, r in enumerate(data["equity_days"])]
+    if len(ys) < 2:
+        ys = [Decimal(r["last_equity"] or r["start_equity"]) for r in data["equity_days"]]
         label = "the last trading days' closing equity"
-    if len(points) < 2:
+    if len(ys) < 2:
         return "<h2>Equity</h2><p class='mute'>not enough equity snapshots yet</p>"
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, xspan = min(xs), (max(xs) - min(xs)) or 1.0
-    y0, yspan = min(ys), (max(ys) - min(ys)) or Decimal(1)
-    line = " ".join(f"{(x - x0) / xspan * 1000:.1f},{float(110 - (y - y0) / yspan * 100):.1f}"
-                    for x, y in points)
-    return (f"<h2>Equity <span class='mute'>({escape(label)}: {len(points)} points, "
+    # Evenly spaced in time order (a snapshot comes with each position-monitor run).
+    y0, yspan = min(ys), max(ys) - min(ys)
+    line = " ".join(f"{i / (len(ys) - 1) * 1000:.1f},"
+                    f"{float(110 - (y - y0) / yspan * 100) if yspan else 60.0:.1f}"
+                    for i, y in enumerate(ys))
+    return (f"<h2>Equity <span class='mute'>({escape(label)}: {len(ys)} points, "
             f"${min(ys):,.2f} – ${max(ys):,.2f}, last ${ys[-1]:,.2f})</span></h2>"
             "<svg class='curve' id='equity' viewBox='0 0 1000 120' preserveAspectRatio='none' "
             "role='img' aria-label='equity curve'><polyline fill='none' stroke='currentColor' "
