@@ -175,3 +175,21 @@ def test_a_broken_outbox_never_fails_the_job_that_writes_the_event(db, db_params
         assert db.query("event_log", {"entity": "analysis_decision", "event": "terminal"})
     finally:
         db.execute_update("ALTER TABLE notify_outbox_away RENAME TO notify_outbox")
+
+
+def test_an_adopted_position_is_not_called_an_entry(db, db_params, broker, exchange, endpoint):
+    from trading_monitor.broker.models import OrderRequest
+
+    settings = _settings(exchange, NOTIFY_URLS=endpoint.json_url, RECONCILE_GRACE_SECONDS="60")
+    broker.submit_order(OrderRequest(client_order_id="by-hand-1", symbol="NVDA", side="buy",
+                                     qty=D(5), order_type="market", time_in_force="day"))
+    exchange.control.advance(1)
+    watch(db_params, broker, settings)
+    exchange.control.advance(61)
+    watch(db_params, broker, settings)  # adopted, and its emergency stop placed
+    monitor(db_params, broker, settings)
+    [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
+    Outbox(db_params, settings).send_due()
+    assert endpoint.messages() == [
+        f"UNTRACKED POSITION ADOPTED NVDA: 5 @ 130.00 (trade #{journal['id']}); stop 123.50 "
+        f"accepted {journal['unprotected_seconds']:.1f} s after it was adopted"]

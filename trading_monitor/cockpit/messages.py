@@ -97,6 +97,10 @@ def _entry(db: TradingDB, e: Row) -> str:
     seconds = t["unprotected_seconds"]
     waited = "?" if seconds is None else f"{Decimal(str(seconds)):.1f}"
     stop = t["first_stop"] or t["planned_stop_loss"]
+    if t["origin"] == "EXTERNAL":  # adopted (position_monitor): no entry of ours filled
+        return (f"UNTRACKED POSITION ADOPTED {t['symbol']}: {amount(t['actual_qty'])} @ "
+                f"{price(t['actual_entry_price'])} (trade #{t['id']}); stop {price(stop)} "
+                f"accepted {waited} s after it was adopted")
     return (f"ENTRY FILLED {t['symbol']}: {verb} {amount(t['actual_qty'])} @ "
             f"{price(t['actual_entry_price'])} (trade #{t['id']}); stop {price(stop)} "
             f"accepted {waited} s after the first fill")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,11 +53,16 @@ class Outbox:
         self._lock = threading.Lock()  # one pass at a time (a scheduled one and the last)
 
     def send_due(self, limit: int = BATCH) -> SendReport:
-        """One pass over what is due; the database being away is a logged WARNING."""
+        """One pass over what is due, oldest first; the database being away is a logged
+        WARNING. A pass starts no new send after NOTIFY_SEND_SECONDS (a dead endpoint's
+        timeouts): the rest waits for the next pass, which then is not skipped."""
         report = SendReport()
+        budget = time.monotonic() + self.settings.notify_send_seconds
         with self._lock:
             try:
                 for row in query(self._db, "due_messages", {"now": self.now(), "limit": limit}):
+                    if report.counts and time.monotonic() > budget:
+                        break
                     report.add(self._one(row))
             except Exception as exc:  # never into the caller: messages are not trading
                 log.warning("per-event messages not sent this pass: %s: %s",
