@@ -176,3 +176,18 @@ def test_the_daemon_refuses_to_start_on_an_open_bind_without_a_token(monkeypatch
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("COCKPIT_TOKEN", raising=False)
     assert daemon_main.main([]) == 2  # a configuration error, before anything starts
+
+
+def test_on_a_network_address_the_page_and_metrics_need_the_token(db_params, exchange, db):
+    served = start(db_params, exchange, COCKPIT_BIND="0.0.0.0")  # token set: allowed
+    try:
+        local = f"http://127.0.0.1:{served.port}"
+        page = requests.get(local + "/", timeout=10, allow_redirects=False)
+        assert page.status_code == 303 and page.headers["Location"] == "/login"
+        assert requests.get(local + "/metrics", timeout=10).status_code == 401
+        assert requests.get(local + "/metrics", timeout=30, headers={
+            "Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert requests.get(local + "/healthz", timeout=30).status_code in (200, 503)
+        assert login(local).get(local + "/", timeout=30).status_code == 200
+    finally:
+        served.stop()

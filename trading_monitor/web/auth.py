@@ -72,6 +72,12 @@ class Sessions:
             self._sessions[sid] = Session(secrets.token_urlsafe(32), now + SESSION_SECONDS)
             return sid
 
+    def bearer_ok(self, header: str) -> bool:
+        """`Authorization: Bearer TOKEN` (Prometheus's `authorization` scrape setting)."""
+        scheme, _, offered = header.partition(" ")
+        return bool(self._token) and scheme.lower() == "bearer" and hmac.compare_digest(
+            offered.strip().encode(), (self._token or "").encode())
+
     def get(self, sid: str | None) -> Session | None:
         if not sid or not self._token:
             return None

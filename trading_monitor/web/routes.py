@@ -49,9 +49,12 @@ HEADERS = {
 
 class Routes:
     def __init__(self, actor: actions.Actor, sessions: Sessions, metrics: CollectorRegistry,
-                 reads: Executor, acts: Executor):
+                 reads: Executor, acts: Executor, *, private: bool = False):
         self.actor, self.sessions, self.metrics = actor, sessions, metrics
         self.reads, self.acts = reads, acts
+        # On a non-loopback address the page and /metrics need the token too (/healthz
+        # stays open: states only, for an outside monitor).
+        self.private = private
 
     def add_to(self, app: web.Application) -> None:
         r = app.router
@@ -98,6 +101,8 @@ class Routes:
 
     async def page(self, request: web.Request) -> web.Response:
         sid, csrf = self._session(request)
+        if self.private and sid is None:
+            raise web.HTTPSeeOther("/login")
         now = self.actor.now()
         found = await self._run(self.reads, self._read(
             lambda db: data.gather(db, self.actor.settings, now)))
@@ -115,6 +120,9 @@ class Routes:
                             content_type="application/json")
 
     async def metrics_text(self, request: web.Request) -> web.Response:
+        if self.private and self._session(request)[0] is None and not self.sessions.bearer_ok(
+                request.headers.get("Authorization", "")):
+            return web.Response(status=401, text="Authorization: Bearer COCKPIT_TOKEN needed\n")
         body = await self._run(self.reads, lambda: render(self.metrics))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

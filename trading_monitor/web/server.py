@@ -17,7 +17,7 @@ from aiohttp import web
 
 from trading_monitor.exceptions import ConfigError
 from trading_monitor.web.actions import Actor
-from trading_monitor.web.auth import Sessions, bind_problem
+from trading_monitor.web.auth import Sessions, bind_problem, is_loopback
 from trading_monitor.web.metrics import Process, registry
 from trading_monitor.web.routes import Routes
 
@@ -42,7 +42,8 @@ class Cockpit:
         self._reads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="cockpit-read")
         self._acts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cockpit-act")
         metrics = registry(actor.db_config, settings, process or Process())
-        self.routes = Routes(actor, self.sessions, metrics, self._reads, self._acts)
+        self.routes = Routes(actor, self.sessions, metrics, self._reads, self._acts,
+                             private=not is_loopback(self.bind))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
