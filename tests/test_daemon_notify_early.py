@@ -24,6 +24,7 @@ from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.daemon.woken import CANCELS
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.halts import set_halt
 
 EARLY = NY.localize(datetime(2026, 11, 20, 9, 31))  # a Friday, after the open
 AT_TIME = NY.localize(datetime(2026, 11, 20, 9, 45, 1))
@@ -156,3 +157,15 @@ def test_a_deaf_listening_connection_is_replaced_and_nothing_is_lost(db, db_para
         assert _listener_backends(db) - {frozen}  # a new one listens
     finally:
         os.kill(frozen, signal.SIGCONT)  # it finds its client gone and exits
+
+
+def test_a_halt_holds_woken_entries(db, db_params, exchange, running):
+    """A drawdown halt (the position monitor's risk check sets it; only `resume` clears it): a
+    woken NEW_TRADE ends REJECTED with the halt's reason and nothing reaches the broker."""
+    set_halt(db, "test", "halt_drawdown", "on", "equity 12% under its peak")
+    daemon = running.start(db_params, exchange)
+    wait_for(lambda: listening(daemon))
+    decision = add_decision(db, entry())
+    found = wait_for(lambda: outcome(db, decision))
+    assert found["terminal_state"] == "REJECTED" and "drawdown halt" in found["reason"]
+    assert exchange.control.orders() == []
