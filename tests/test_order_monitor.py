@@ -91,7 +91,7 @@ def test_staged_daytrade_gets_a_stop_alone_and_a_short_mirrors(db, db_params, br
     [stop] = _live(exchange)
     # Alpaca holds a buy stop as a stop-limit 2.5% above (docs/paper-exchange.md).
     assert (stop["order_type"], stop["side"], stop["qty"], stop["time_in_force"]) == (
-        "stop_limit", "buy", "10", "day") and stop["limit_price"] == "189.63"
+        "stop_limit", "buy", "10", "gtc") and stop["limit_price"] == "189.63"
     exchange.control.set_price("AAPL", "186.00")
     exchange.control.advance(1)
     monitor(db_params, broker, settings)

@@ -219,7 +219,9 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         return []
     if t.planned_stop is None:
         return []
-    tif = "gtc" if t.trade_style == "SWING" else "day"
+    # GTC for a day trade too: a stop must never expire before its position (a day trade not
+    # flat by the close keeps it overnight; the flatten cancels it before the exit).
+    tif = "gtc"
     take = t.planned_take if t.trade_style == "SWING" else None
     if _wash_with_entry(t, take):
         # Alpaca refuses a plain stop while our own entry works on the other side (and a

@@ -67,9 +67,13 @@ def pre_open_once(db_config: dict[str, Any], broker: Broker, settings: Settings,
 
 
 def symbols_of_interest(pm: PositionMonitor) -> set[str]:
-    """Every symbol we hold or have working orders in (our trades', and the broker's)."""
+    """Every symbol we hold or have working orders in (our trades', and the broker's), and
+    those of decisions waiting for the executor (an entry into a symbol with an action that
+    day is refused: the executor reads what is stored, with no request of its own)."""
     m = pm.orders
     symbols = {str(t.journal["symbol"]) for t in open_trades(m)}
+    symbols |= {str(r["ticker"]).upper() for r in m.db.execute_query(
+        "SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS NOT NULL")}
     symbols |= {p.symbol for p in m.broker.get_positions()}
     symbols |= {o.symbol for o in m.broker.list_open_orders()}
     return symbols

@@ -1,0 +1,51 @@
+"""Read-only questions about stored corporate actions (table `corporate_action`, written by
+the position monitor's pre-open run): what blocks an entry today, and what `status` and the
+daily report flag."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.corporate import BLOCKING, ENDING, Announcement
+
+
+def _rows(db: TradingDB, first: date, last: date) -> list[Row]:
+    return db.execute_query(
+        "SELECT * FROM corporate_action WHERE effective_date BETWEEN %s AND %s "
+        "AND kind = ANY(%s) ORDER BY effective_date, id", [first, last, list(BLOCKING)])
+
+
+def _described(row: Row) -> str:
+    return Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
+                        new_symbol=row["new_symbol"], old_rate=row["old_rate"],
+                        new_rate=row["new_rate"], effective=row["effective_date"]).describe()
+
+
+def entry_block(db: TradingDB, symbol: str, day: date) -> str | None:
+    """Why a new entry into `symbol` must not go out on `day`: a split, a symbol change, a
+    merger, a spin-off, a worthless removal or a redemption takes effect (dividends do not
+    block)."""
+    found = [r for r in _rows(db, day, day) if symbol.upper() in (r["symbol"], r["new_symbol"])]
+    if not found:
+        return None
+    return "corporate action today: " + "; ".join(_described(r) for r in found)
+
+
+def flagged(db: TradingDB, first: date, last: date, symbols: set[str]) -> list[str]:
+    """One line per stored action of a symbol in `symbols` taking effect in [first, last]:
+    ending ones first (they end the position), then splits and symbol changes."""
+    rows = [r for r in _rows(db, first, last) if r["symbol"] in symbols]
+    rows.sort(key=lambda r: (r["kind"] not in ENDING, r["effective_date"]))
+    return [("ENDS THE POSITION: " if r["kind"] in ENDING else "") + _described(r)
+            for r in rows]
+
+
+def open_trade_flags(db: TradingDB, day: date, days_ahead: int = 7) -> list[str]:
+    """`flagged` for the symbols of our open trades (PENDING or POSITION), from `day` on:
+    what `status` and the daily report show."""
+    symbols = {str(r["symbol"]) for r in db.execute_query(
+        "SELECT DISTINCT symbol FROM trade_journal WHERE status IN ('PENDING', 'POSITION')")}
+    if not symbols:
+        return []
+    return flagged(db, day, day + timedelta(days=days_ahead), symbols)
