@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,84 @@ def test_every_alert_is_sent_and_explained_in_the_runbook() -> None:
             f"{path}: ALERT {message!r} is logged at {level}, so it is never sent")
         words = max((part.strip() for part in re.split(r"%[sdr]", message)), key=len)
         assert words in runbook, f"docs/operations.md does not explain {path}'s ALERT {message!r}"
+
+
+# -- the examples against both paper exchanges ----------------------------------------------
+# The README's and docs/n8n.md's examples (their `run` blocks, and n8n.md's NEW_TRADE insert)
+# must be accepted by `trading-monitor paper-exchange` as a user starts it and by the one
+# --test-mode starts: both start the examples' symbols at examples.DEMO_PRICES.
+EXAMPLE_DOCS = ("README.md", "docs/n8n.md")
+EXAMPLE_BLOCKS = [b for b in RUN_BLOCKS if b.path in EXAMPLE_DOCS]
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    stream_url: str
+
+
+@pytest.fixture(params=["standalone", "test-mode"])
+def example_exchange(request: pytest.FixtureRequest) -> Iterator[Served]:
+    from tests.conftest import MARKET_OPEN
+
+    if request.param == "test-mode":
+        from trading_monitor.environment import DEMO_START
+        from trading_monitor.examples import DEMO_PRICES
+
+        with PaperExchange(seed=1, start=DEMO_START, clock_mode="stepped").start() as ex:
+            ex.control.set_prices(DEMO_PRICES)  # as trading_monitor/environment.py does
+            yield Served(ex.url, ex.stream_url)
+        return
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trading_monitor.cli", "paper-exchange", "--port", "0",
+         "--clock", "stepped", "--start", MARKET_OPEN.isoformat(), "--rate-limit", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # "paper exchange serving URL"
+        url = first.split()[-1]
+        assert url.startswith("http://"), first
+        stream = proc.stdout.readline().split()[-1]
+        yield Served(url, stream)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _refused(output: str) -> list[str]:
+    """Decisions REJECTED for any reason but the malformed example's (a price too far from
+    the market, MAX_PRICE_DEVIATION_PCT, was the one seen)."""
+    return [line for line in output.splitlines() if "REJECTED" in line
+            and "malformed" not in line]
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in EXAMPLE_BLOCKS])
+def test_the_examples_are_accepted_by_both_exchanges(block: Block, example_exchange: Served,
+                                                      db_params: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = block_environment(db_params, example_exchange, home)  # type: ignore[arg-type]
+    result = run_block(block, env, tmp_path)
+    assert result.returncode == 0, f"{block.name}:\n{result.stdout[-4000:]}"
+    assert _refused(result.stdout) == [], result.stdout[-4000:]
+
+
+def test_the_n8n_new_trade_is_accepted_by_both_exchanges(example_exchange: Served,
+                                                         db_params: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    [insert] = [b.text for b in fenced_blocks(ROOT / "docs" / "n8n.md")
+                if b.language == "sql" and b.flags == ("new_trade",)]
+    (tmp_path / "new_trade.sql").write_text(insert, encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = block_environment(db_params, example_exchange, home)  # type: ignore[arg-type]
+    script = Block("docs/n8n.md", 0, "bash", ("run",),
+                   f"trading-monitor psql -v ON_ERROR_STOP=1 -At -f {tmp_path}/new_trade.sql\n"
+                   "trading-monitor execute\n")
+    result = run_block(script, env, tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "EXECUTED  submitted buy 10 AAPL limit 180.00" in result.stdout, result.stdout

@@ -6,7 +6,9 @@ from typing import Any
 
 from trading_monitor.db_layer import TradingDB
 
-# Where the in-process paper exchange starts in --test-mode, so the examples make sense.
+# Where the paper exchange starts these symbols, in --test-mode and as `trading-monitor
+# paper-exchange` alike, so the examples (here, README.md, docs/n8n.md) are accepted by both:
+# within MAX_PRICE_DEVIATION_PCT of the market.
 DEMO_PRICES = {"AAPL": "181.20", "MSFT": "421.35", "NVDA": "131.10"}
 
 EXAMPLES: list[dict[str, Any]] = [

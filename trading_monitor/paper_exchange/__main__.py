@@ -7,7 +7,9 @@ import asyncio
 import signal
 import sys
 from datetime import datetime
+from decimal import Decimal
 
+from trading_monitor.examples import DEMO_PRICES
 from trading_monitor.paper_exchange.server import PaperExchange
 
 
@@ -20,7 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trading-monitor paper-exchange",
         description="Serve an Alpaca-compatible paper exchange (trading API, market data, "
-                    "trade_updates stream and control API) on one port (default 8765).",
+                    "trade_updates stream and control API) on one port (default 8765). "
+                    "Without --scenario, "
+                    + ", ".join(f"{s} {p}" for s, p in DEMO_PRICES.items())
+                    + " start at the examples' prices, as in --test-mode; every symbol walks.",
         epilog="exit codes: 0 stopped (Ctrl-C or SIGTERM); 2 bad arguments")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default: loopback only)")
@@ -77,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_per_min=args.rate_limit or None,
         api_key=args.api_key, secret_key=args.secret_key, host=args.host, port=args.port,
     )
+    if args.scenario is None:  # the examples' symbols start where --test-mode's do
+        for symbol, price in DEMO_PRICES.items():
+            exchange.venue.market.set_start_price(symbol, Decimal(price))
     asyncio.run(_serve(exchange))
     print("paper exchange stopped", flush=True)
     return 0

@@ -123,6 +123,15 @@ class Market:
             return
         self._record(symbol, price, at)
 
+    def set_start_price(self, symbol: str, price: Decimal) -> None:
+        """Before time has moved: `symbol` starts at `price` (its previous close too) and
+        walks from there, as from a BASE_PRICES entry (set_price would pin it)."""
+        if self.history.get(symbol) != [(self.start, self.prices.get(symbol))]:
+            raise ValueError(f"{symbol} has traded already; its start price is set")
+        price = price.quantize(CENT)
+        self.prices[symbol] = self.previous_close[symbol] = price
+        self.history[symbol] = [(self.start, price)]
+
     def set_quote(self, symbol: str, bid: Decimal | None, ask: Decimal | None,
                   at: datetime) -> None:
         if bid is None or ask is None:
