@@ -64,3 +64,43 @@ def test_a_day_trade_not_flat_by_the_close_keeps_a_gtc_stop_until_closed(
     assert _held(exchange) == {} and _live(exchange) == []
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
+
+
+def _day_trade(db, db_params, broker, settings, take_profit=None) -> int:
+    d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
+                               stop_loss="175.00", take_profit=take_profit))
+    run(db_params, broker, settings)
+    assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
+    return int(outcome(db, d)["trade_journal_id"])
+
+
+def _stops(exchange):
+    return sorted((o["qty"], o["time_in_force"]) for o in exchange.control.orders()
+                  if o["symbol"] == "AAPL" and o["order_type"] == "stop"
+                  and o["status"] in LIVE)
+
+
+def test_a_staged_day_trade_is_protected_gtc_from_its_first_stop(db, db_params, broker,
+                                                                  exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    _day_trade(db, db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    assert _stops(exchange) == [("10", "gtc")]  # a stop never expires before its position
+
+
+def test_without_the_flatten_a_day_trade_gets_a_gtc_stop_before_the_close(
+        db, db_params, broker, exchange, caplog):
+    settings = load_settings(exchange_env(exchange, EOD_FLATTEN="false"), need_broker=True)
+    jid = _day_trade(db, db_params, broker, settings, take_profit="195.00")  # a DAY bracket
+    monitor(db_params, broker, settings)
+    assert [o["time_in_force"] for o in exchange.control.orders()] == ["day"] * 3
+    exchange.control.set_clock(_at(20, 20, 50))  # Friday 15:50: nothing is sold
+    with caplog.at_level(logging.ERROR):
+        report = monitor(db_params, broker, settings)
+    assert _stops(exchange) == [("10", "gtc")], report.actions
+    assert not [o for o in exchange.control.orders() if o["order_type"] == "market"]
+    assert any("ALERT" in r.message and "open overnight" in r.message for r in caplog.records)
+    exchange.control.set_clock(_at(20, 21, 1))  # 16:01: the DAY legs are gone, it is not
+    monitor(db_params, broker, settings)
+    assert _stops(exchange) == [("10", "gtc")] and _held(exchange) == {"AAPL": D(10)}
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

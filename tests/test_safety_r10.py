@@ -42,7 +42,7 @@ def test_a_refused_exit_puts_the_stop_back_in_the_same_cycle(db, db_params, brok
     settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
     jid = _day_trade(db, db_params, broker, settings)
     monitor(db_params, broker, settings)
-    assert _live_stops(exchange) == [("sell", "10", "day", D("175.00"))]
+    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))]
     exchange.control.set_clock(AT_1550)
     exchange.control.set_fault("POST /v2/orders", "http_status", status=422, code=42210000,
                                message="asset AAPL is halted", count=1)
@@ -139,14 +139,12 @@ def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, db
     exchange.control.set_cancel_behavior("pending", seconds=60, client_order_id=stop_id)
     report = monitor(db_params, broker, settings,
                      sleep=lambda seconds: exchange.control.advance(seconds))
-    # Followed until the close (16:00), where the DAY stop expires: final, but no exit may
-    # go now (it would wait for the next open); the stop is put back GTC in the same run.
+    # Followed until the close (16:00), still pending: no exit is sent from the close on.
     assert {o["client_order_id"]: o["status"] for o in exchange.control.orders()}[stop_id] \
-        == "expired", report.actions
+        == "pending_cancel", report.actions
     assert _market_exits(exchange) == []
-    assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
-    exchange.control.advance(60)
-    report = monitor(db_params, broker, settings)  # after the close: it keeps that stop
+    exchange.control.advance(60)  # the cancel goes through after the close
+    report = monitor(db_params, broker, settings)  # the stop goes back, GTC, no exit
     assert _market_exits(exchange) == [], report.actions
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert _held(exchange) == {"AAPL": D(10)}

@@ -6,23 +6,30 @@
   at once if the exit is refused or does not fill). With `FLATTEN_UNTRACKED`, positions no
   trade explains are adopted and closed too, once they have outlasted reconciliation's
   grace (Alpaca's positions still show shares our own exit sold a second ago).
+- A day trade not flat by the close has a GTC stop before 16:00, with an ALERT, and keeps it
+  until it is closed: its own protection is GTC from the start (trade_state.decide); a
+  bracket's DAY legs are replaced by a GTC stop when the flatten cannot close it (a refused
+  or resting exit) or does not run (`EOD_FLATTEN=false`: from the flatten time).
 - From the close on, no exit is sent (a market order would wait for the next open, whatever
-  the gap). A day trade still open keeps a GTC stop instead (its DAY stop expires at the
-  close), with an ALERT, until it is closed: the flatten tries again at the next session's
-  flatten time; the stop protects it until then.
+  the gap): the flatten tries again at the next session's flatten time; the GTC stop
+  protects it until then.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.flatten import flatten_trade, protect_again, release_shares
+from trading_monitor.order_monitor.flatten import (
+    STOP_CANCEL_WAIT_SECONDS,
+    flatten_trade,
+    protect_again,
+    release_shares,
+)
 from trading_monitor.order_monitor.session import flatten_time, todays_close
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
@@ -41,8 +48,11 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     if close is None or now >= close:
         return [line for t in day_trades if t.state.position_qty > 0
                 for line in keep_overnight(m, t)]
-    if not m.config.eod_flatten or now < flatten_time(m, close):
+    if now < flatten_time(m, close):
         return []
+    if not m.config.eod_flatten:  # it stays open overnight: a GTC stop before the close
+        return [line for t in day_trades if t.state.position_qty > 0 for line in
+                keep_overnight(m, t, "the day trade stays open overnight (EOD_FLATTEN=false)")]
     if m.config.flatten_untracked:
         day_trades += _adopt_untracked(m, trades)
     done: list[str] = []
@@ -51,7 +61,7 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
             # A halted symbol: an exit cannot trade, so its stop is not taken away for one.
             done += [f"trade #{trade.state.journal_id} {trade.journal['symbol']}: not "
                      "tradable now (halted): its stop stays, GTC; the flatten is retried",
-                     *keep_overnight(m, trade)]
+                     *keep_overnight(m, trade, "not tradable now (halted): no exit can go")]
             continue
         done += flatten_trade(m, trade, Purpose.EOD_FLATTEN)
     return done
@@ -87,36 +97,26 @@ def _adopt_untracked(m: Monitor, trades: list[LoadedTrade]) -> list[LoadedTrade]
     return adopted
 
 
-def keep_overnight(m: Monitor, trade: LoadedTrade) -> list[str]:
-    """A day trade still open at the close: its protection becomes one GTC stop.
-
-    A DAY stop placed after the close counts too: Alpaca keeps it for the whole next session
-    (to the flatten time, which tries the exit again), and cancelling a working stop for a
-    GTC one would leave nothing at all while that cancel is pending.
-    """
+def keep_overnight(m: Monitor, trade: LoadedTrade,
+                   why: str = "the day trade is still open after the close") -> list[str]:
+    """A day trade that stays open past the close: its protection is one GTC stop, with an
+    ALERT. A DAY stop (a bracket's leg) is cancelled, followed to the broker's final word,
+    and a GTC stop placed for every share it covered."""
     t, name = trade.state, f"trade #{trade.state.journal_id} {trade.journal['symbol']}"
-    close = todays_close(m)
-    # a DAY stop good past today's close (or now, after it) is good for the next session
-    beyond = max(m.now(), close) if close is not None else m.now()
-    by_id = {int(r["id"]): r for r in trade.orders}
     kept = sum((o.open_qty for o in t.exits if o.role is OrderRole.STOP_LOSS
-                and OrderStatus(o.status).protects and (o.time_in_force == "gtc" or _later(
-                    by_id[o.row_id]["expires_at"], beyond))), ZERO)
+                and o.time_in_force == "gtc" and OrderStatus(o.status).protects), ZERO)
     if kept >= t.position_qty:
+        alert(log, "exit_failed", f"trade #{t.journal_id}",
+              "%s: %s; its GTC stop covers %s shares", name, why, kept)
         return []
     if m.dry_run:
         m.would(f"protect {name} overnight with a GTC stop")
         return []
-    final, ids = release_shares(m, trade, roles=CLOSING)
+    final, ids = release_shares(m, trade, roles=CLOSING, stop_wait=STOP_CANCEL_WAIT_SECONDS)
     if not final:
         return [f"{name}: waiting for the broker's final word before its GTC stop"]
     [fresh] = load_trades(m.db, [t.journal_id])
     cover = sum((r["qty"] - r["filled_qty"] for r in fresh.orders if r["id"] in ids
                  and r["order_role"] == OrderRole.STOP_LOSS.value
                  and OrderStatus(r["order_status"]).withdrawn), ZERO)
-    return [f"{name}: DAYTRADE still open after the close",
-            *protect_again(m, fresh, cover, "the day trade is still open after the close")]
-
-
-def _later(expires_at: datetime | None, than: datetime) -> bool:
-    return expires_at is not None and expires_at > than
+    return [f"{name}: DAYTRADE still open at the close", *protect_again(m, fresh, cover, why)]

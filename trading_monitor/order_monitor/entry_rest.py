@@ -73,8 +73,8 @@ def _bridge(m: Monitor, trade: LoadedTrade, why: str) -> bool:
               "%s: the entry's rest is still working (%s) and no target can bracket the stop; "
               "%s shares wait for the cancel", name, why, qty)
         return False
-    tif = "gtc" if t.trade_style == "SWING" else "day"
-    accepted = place_protection(m, trade.journal, PlaceProtection(qty, t.planned_stop, take, tif))
+    accepted = place_protection(m, trade.journal,
+                                PlaceProtection(qty, t.planned_stop, take, "gtc"))
     if accepted:
         log.warning("%s: the entry's rest is still working (%s); its %s filled shares are "
                     "protected by an OCO (stop %s, target %s), which the wash-trade rule "
