@@ -27,6 +27,8 @@ class MonitorSettings:
     gtc_renew_before: timedelta = timedelta(days=5)
     # Positions lag orders: a position no trade explains is adopted only past this grace.
     reconcile_grace: timedelta = timedelta(seconds=60)
+    # A stop cancelled by hand at the broker: no new one for this long (hand_cancel.py).
+    hand_cancel_grace: timedelta = timedelta(0)
 
 
 @dataclass

@@ -17,11 +17,16 @@ protected again.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+from trading_monitor.alerts import alert
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole
+from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.runs import log_event
+
+log = logging.getLogger(__name__)
 
 MARKED, OVER = "stop_cancelled_by_hand", "hand_cancel_grace_over"
 LAST_MARK = """
@@ -34,7 +39,9 @@ ORDER BY id DESC LIMIT 1
 def cancelled_by_someone_else(db: TradingDB, row: Row, event: str) -> bool:
     if event != "canceled" or row["order_role"] != OrderRole.STOP_LOSS.value:
         return False
-    if row["order_status"] not in LIVE_ORDER_STATUSES or row["trade_journal_id"] is None:
+    # pending_cancel: a cancel of ours not final yet, now final.
+    if row["order_status"] not in LIVE_ORDER_STATUSES - {"pending_cancel"} or \
+            row["trade_journal_id"] is None:
         return False
     journal = db.get_by_id("trade_journal", row["trade_journal_id"])
     if journal is None or journal["status"] != "POSITION":
@@ -42,6 +49,20 @@ def cancelled_by_someone_else(db: TradingDB, row: Row, event: str) -> bool:
     entries = [r for r in db.query("order_execution", {"trade_journal_id": journal["id"]})
                if r["order_role"] == OrderRole.ENTRY.value]
     return bool(entries) and all(r["order_status"] == "filled" for r in entries)
+
+
+def notice(m: Monitor, row: Row) -> None:
+    """Called with the broker's `canceled` for one of our rows, before it is recorded: a
+    stop cancelled by someone else is marked (its grace) and alerted."""
+    if not cancelled_by_someone_else(m.db, row, "canceled"):
+        return
+    grace = m.config.hand_cancel_grace
+    mark(m.db, m.run_id, row, m.now() + grace)
+    alert(log, "unprotected", f"trade #{row['trade_journal_id']}",
+          "trade #%s %s: its stop %s was cancelled at the broker, not by us; no new stop for "
+          "%g s (HAND_CANCEL_GRACE_SECONDS) so it can be closed by hand, then it is "
+          "protected again if the position is still there", row["trade_journal_id"],
+          row["symbol"], row["client_order_id"], grace.total_seconds())
 
 
 def mark(db: TradingDB, run_id: str, row: Row, until: datetime) -> None:

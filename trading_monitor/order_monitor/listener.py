@@ -12,6 +12,10 @@ row, with its client order id, is committed before the order is sent). An event 
 places is kept and tried again for up to `RETRY_SECONDS` (the row that explains it may
 be in a transaction not committed yet, a bracket leg's parent for one), then left to the
 next poll.
+
+A stop of ours cancelled at the broker by someone else (the trader, by hand) is not put back
+at once: an ALERT, then HAND_CANCEL_GRACE_SECONDS for the trader to close the position by
+hand, then protection again if the position is still there (hand_cancel.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.ledger.fills import FillFact
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
+from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.service import (
     ORDER_MONITOR_LOCK_KEY,
@@ -63,6 +68,7 @@ class OrderStreamListener:
         self._timers: set[threading.Timer] = set()
         self._stopped = False
         self._retrying: set[int] = set()  # trades with a protection retry scheduled
+        self._graced: set[int] = set()  # trades waiting out a stop cancelled by hand
         self.unplaced = 0  # events given up on after RETRY_SECONDS (the next poll has them)
 
     def start(self) -> OrderStreamListener:
@@ -98,11 +104,17 @@ class OrderStreamListener:
             db = self._connection()
             with hold_lock(db, ORDER_MONITOR_LOCK_KEY, "order monitor",
                            self.settings.executor_lock_wait_seconds, self.sleep):
-                placed, again = self._handle(db, event)
+                placed, again, by_hand = self._handle(db, event)
             if attempt == 0:
                 self.handled += 1
         if not placed:
             self._retry_later(event, attempt)
+        with self._lock:  # a stop cancelled by hand: its grace, then settle (once)
+            wait = by_hand is not None and by_hand not in self._graced
+            if by_hand is not None:
+                self._graced.add(by_hand)
+        if wait:
+            self._later(self.settings.hand_cancel_grace_seconds, self._grace_over, by_hand)
         with self._lock:
             fresh = again - self._retrying  # one chain of retries per trade
             self._retrying |= fresh
@@ -138,6 +150,27 @@ class OrderStreamListener:
             log.error("ALERT trade #%s still not protected after %d retries; left to the "
                       "next poll", journal_id, attempt)
 
+    def _grace_over(self, journal_id: int) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._graced.discard(journal_id)
+            db = self._connection()
+            hand_cancel.grace_over(db, new_run_id("order_stream"), journal_id)
+            journal = db.get_by_id("trade_journal", journal_id)
+        if journal is None or journal["status"] != "POSITION":
+            return  # closed meanwhile (booked by a monitor)
+        long = journal["side"] == "buy"
+        if not any(p.symbol == journal["symbol"] and (p.qty > 0) == long
+                   for p in self.broker.get_positions()):
+            log.info("trade #%s %s: closed at the broker during the grace after its stop was "
+                     "cancelled by hand; the monitors book the close", journal_id,
+                     journal["symbol"])
+            return
+        log.info("trade #%s: the grace after its stop was cancelled by hand is over and the "
+                 "position is still there: protecting it again", journal_id)
+        self._settle_again(journal_id, 1)
+
     def _monitor(self, db: TradingDB) -> Monitor:
         return Monitor(db=db, broker=self.broker, run_id=new_run_id("order_stream"),
                        installation=installation_id(db), config=monitor_settings(self.settings),
@@ -168,9 +201,10 @@ class OrderStreamListener:
         except Exception:  # a timer thread has no caller to tell: log it, the poll has it
             log.exception("stream: a retry failed (the next poll settles it)")
 
-    def _handle(self, db: TradingDB, event: TradeEvent) -> tuple[bool, set[int]]:
-        """Book and settle the event: whether a row of ours explains it (yet), and the
-        trades whose protection should be tried again soon."""
+    def _handle(self, db: TradingDB, event: TradeEvent) -> tuple[bool, set[int], int | None]:
+        """Book and settle the event: whether a row of ours explains it (yet), the trades
+        whose protection should be tried again soon, and the trade whose stop was cancelled
+        by hand (settled once its grace is over)."""
         row = _our_row(db, event)
         m = self._monitor(db)
         if event.event in FILL_EVENTS and event.qty and event.price:
@@ -180,12 +214,16 @@ class OrderStreamListener:
                 price=event.price, filled_at=event.at or self.now(), source="stream",
                 execution_id=event.execution_id), row)
         if row is None:
-            return False, set()
-        apply_order(m, row, event.order, SyncResult())
+            return False, set(), None
+        apply_order(m, row, event.order, SyncResult())  # marks a stop cancelled by hand
+        trade_id = int(row["trade_journal_id"])
+        if event.event == "canceled" and row["order_role"] == "STOP_LOSS" and \
+                hand_cancel.held_until(db, trade_id, self.now()) is not None:
+            return True, set(), trade_id  # (marked by this event, or by a poll before it)
         for trade in load_trades(db, [int(row["trade_journal_id"])]):
             for done in settle_trade(m, trade):
                 log.info("stream: %s", done)
-        return True, m.retry_soon
+        return True, m.retry_soon, None
 
     def _connection(self) -> TradingDB:
         if self._db is None:

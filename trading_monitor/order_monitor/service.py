@@ -39,7 +39,8 @@ def monitor_settings(settings: Settings) -> MonitorSettings:
         flatten_untracked=settings.flatten_untracked,
         orphan_grace=timedelta(minutes=settings.orphan_grace_minutes),
         gtc_renew_before=timedelta(days=settings.gtc_renew_days),
-        reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds))
+        reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds),
+        hand_cancel_grace=timedelta(seconds=settings.hand_cancel_grace_seconds))
 
 
 def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,

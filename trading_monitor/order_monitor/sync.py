@@ -23,6 +23,7 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerOrder, FillActivity
 from trading_monitor.db_layer import Row
 from trading_monitor.ledger.fills import FillFact
+from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.context import Monitor
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def sync_orders(m: Monitor) -> SyncResult:
 def apply_order(m: Monitor, row: Row, order: BrokerOrder, result: SyncResult) -> None:
     """The broker's view of one of our orders onto its row (the ledger also books any fill
     the order shows that the feed has not brought yet)."""
+    if order.status == "canceled" and m.config.hand_cancel_grace and not m.dry_run:
+        hand_cancel.notice(m, row)  # a stop of ours cancelled by someone else
     if order.status == "replaced" and order.replaced_by:
         successor_row = _successor_row(m, row, order.replaced_by)
         successor = m.broker.get_order(order.replaced_by)
