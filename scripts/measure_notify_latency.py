@@ -3,6 +3,8 @@
 
     uv run python scripts/measure_notify_latency.py              # 12 samples each
     uv run python scripts/measure_notify_latency.py --samples 30
+    uv run python scripts/measure_notify_latency.py --monitors   # the monitors' share only
+    uv run python scripts/measure_notify_latency.py --monitors --write-doc  # into performance.md
 
 The real daemon (leader, DECISION_POLLING=false, default NOTIFY_MIN_GAP_SECONDS) runs in
 this process against an in-process paper exchange with 50 ms added to every request and
@@ -21,6 +23,14 @@ the row (the insert returned) to the moment the order is first seen at the excha
 
 The 2-minute poll is given analytically: a decision waits uniformly 0-120 s for the next
 fire, plus the same cycle time.
+
+`--monitors`: the monitors' share of the request budget under a trickle of decisions, with
+the monitors running (a daemon of its own: the order monitor every 15 s and the position
+monitor every 30 s, 20 times their default pace, on 6 protected positions). A quiet minute
+(monitors alone), then a minute with a NEW_TRADE every second: requests per minute by job
+(every slot taken from the process's request budget, by the job that took it), cycles, the
+longest wait for a budget slot, and the exchange's 429s. `--write-doc` puts the table in
+docs/performance.md (its last section, which scripts/benchmark.py keeps).
 """
 
 from __future__ import annotations
@@ -29,16 +39,22 @@ import argparse
 import statistics
 import threading
 import time
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.interval import IntervalTrigger
+
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.daemon.wakeups import UP
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange.server import PaperExchange
+from trading_monitor.runs import current_run_id
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # Fri 10:00 New York
 KEYS = {"ALPACA_API_KEY": "PKTESTKEY0000000001", "ALPACA_SECRET_KEY": "test-secret-9f8e7d"}
@@ -182,10 +198,133 @@ def kill_switch(db: TradingDB, watch: Watcher, n: int = 60) -> tuple[float | Non
     return (max(after) if after else None), len(after)
 
 
+# -- the monitors' share (--monitors) --------------------------------------------------------
+
+MONITORS = {"order_monitor": 15, "position_monitor": 30}  # seconds between their cycles
+DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+MARK = "<!-- measure_notify_latency.py --monitors: kept by scripts/benchmark.py -->"
+
+
+class JobBudget:
+    """Every slot taken from the process's request budget, by the job whose thread took it
+    (the run id's job name; the daemon's own calendar and clock reads show as `daemon`)."""
+
+    def __init__(self, budget: RequestBudget):
+        self.requests: Counter[str] = Counter()
+        self.max_wait: dict[str, float] = defaultdict(float)
+        self._lock = threading.Lock()
+        take = budget.acquire
+
+        def counted() -> None:
+            job = current_run_id.get().split("-")[0] or "daemon"
+            started = time.monotonic()
+            take()
+            waited = time.monotonic() - started
+            with self._lock:
+                self.requests[job] += 1
+                self.max_wait[job] = max(self.max_wait[job], waited)
+        budget.acquire = counted  # type: ignore[method-assign]
+
+    def window(self) -> tuple[Counter[str], dict[str, float]]:
+        with self._lock:
+            taken = (Counter(self.requests), dict(self.max_wait))
+            self.requests.clear()
+            self.max_wait.clear()
+        return taken
+
+
+def cycles_since(db: TradingDB, after_id: int) -> tuple[Counter[str], int]:
+    rows = db.execute_query("SELECT id, job_name FROM job_run WHERE id > %s", [after_id])
+    return Counter(r["job_name"] for r in rows), max([after_id, *(r["id"] for r in rows)])
+
+
+def monitors_share(ex: PaperExchange, pg: EmbeddedPostgres, settings: Any, limited: list[int]
+                   ) -> list[str]:
+    budget = RequestBudget(settings.broker_requests_per_minute)
+    jobs = JobBudget(budget)
+    with TradingDB(config=pg.params) as db:
+        db.create_schema()
+        daemon = Daemon(settings, pg.params, AlpacaBroker(settings, budget=budget),
+                        now=ex.venue.clock.now, election_seconds=1)
+        for job, every in MONITORS.items():
+            daemon.scheduler.reschedule_job(job, trigger=IntervalTrigger(seconds=every))
+        runner = threading.Thread(target=daemon.run, daemon=True)
+        runner.start()
+        while not (daemon.notify_listener and daemon.notify_listener.state == UP):
+            time.sleep(0.05)
+        held = [decision(db, {**entry(s), "entry_price": "101.00"})[0] for s in SYMBOLS]
+        for ident in held:  # marketable: six positions, each with its bracket's stop
+            outcome(db, ident)
+        time.sleep(max(MONITORS.values()) + 5)  # every monitor has run on them
+        _, mark = cycles_since(db, 0)
+        jobs.window()
+        limits = limited[0]
+        time.sleep(60)
+        quiet, quiet_wait = jobs.window()
+        quiet_cycles, mark = cycles_since(db, mark)
+        quiet_429, limits = limited[0] - limits, limited[0]
+        began, ids = time.monotonic(), []
+        for i in range(60):
+            ids.append(decision(db, entry(SYMBOLS[i % len(SYMBOLS)]))[0])
+            time.sleep(max(0.0, began + i + 1 - time.monotonic()))
+        for ident in ids:
+            outcome(db, ident)
+        took = time.monotonic() - began
+        busy, busy_wait = jobs.window()
+        busy_cycles, _ = cycles_since(db, mark)
+        busy_429 = limited[0] - limits
+        daemon.stop()
+        runner.join(timeout=30)
+    names = {"order_executor": "executor (woken)", "order_monitor": "order monitor",
+             "position_monitor": "position monitor", "daemon": "daemon (calendar, clock)"}
+    per_min = 60 / took
+    lines = [MARK, "", "## The monitors' share of the request budget under a trickle", "",
+             "Written by `uv run python scripts/measure_notify_latency.py --monitors "
+             "--write-doc` (issue 24; a measurement, not a test). The real daemon "
+             "(DECISION_POLLING=false: decisions act on their notification), the paper exchange "
+             "with 50 ms added to every request and its 200-a-minute limit, "
+             f"BROKER_REQUESTS_PER_MINUTE={settings.broker_requests_per_minute}; the order "
+             f"monitor every {MONITORS['order_monitor']} s and the position monitor every "
+             f"{MONITORS['position_monitor']} s (20 times their default pace) on 6 protected "
+             "positions. A quiet minute, then a NEW_TRADE (a resting entry) every second for "
+             f"a minute; that minute's figures run until its last decision was acted on "
+             f"({took:.0f} s), per minute. Requests are the slots each job took from the "
+             "process's budget; the wait is the longest a request of that job waited for one.",
+             "", "| job | quiet: requests/min | cycles | longest wait | trickle: requests/min "
+             "| cycles | longest wait |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for job in sorted(set(quiet) | set(busy) | set(MONITORS), key=lambda j: names.get(j, j)):
+        lines.append(f"| {names.get(job, job)} | {quiet[job]} | {quiet_cycles[job]} | "
+                     f"{quiet_wait.get(job, 0.0):.2f} s | {busy[job] * per_min:.0f} | "
+                     f"{busy_cycles[job]} | {busy_wait.get(job, 0.0):.2f} s |")
+    woken = busy["order_executor"] * per_min
+    budget_min = settings.broker_requests_per_minute
+    waited = max(busy_wait.get(j, 0.0) for j in MONITORS)
+    lines += [f"| all | {sum(quiet.values())} | | | {sum(busy.values()) * per_min:.0f} | | |",
+              "", f"429 answers from the exchange: {quiet_429} in the quiet minute, "
+              f"{busy_429} in the trickle. The woken executor took {woken:.0f} of the "
+              f"{budget_min} requests a minute ({woken / budget_min:.0%}): its share rule "
+              "(half) is checked before a woken cycle starts, so a cycle that starts under it "
+              "may carry past it. The monitors' requests waited at most "
+              f"{waited:.2f} s for a slot. Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} "
+              "UTC on 2 shared cores."]
+    return lines
+
+
+def write_doc(lines: list[str]) -> None:
+    text = DOC.read_text()
+    if MARK in text:
+        text = text[:text.index(MARK)].rstrip() + "\n"
+    DOC.write_text(text + "\n" + "\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=12)
+    parser.add_argument("--monitors", action="store_true",
+                        help="only the monitors' share of the budget under a trickle")
+    parser.add_argument("--write-doc", action="store_true",
+                        help="with --monitors: write its table into docs/performance.md")
     args = parser.parse_args()
     pg = EmbeddedPostgres().start()
     with PaperExchange(seed=1, start=START, clock_mode="stepped",
@@ -203,7 +342,15 @@ def main() -> None:
         settings = load_settings({**KEYS, "ALPACA_BASE_URL": ex.url, "ALPACA_DATA_URL": ex.url,
                                   "ALPACA_STREAM_URL": ex.stream_url, "CLOCK_SOURCE": "broker",
                                   "DECISION_POLLING": "false", "BLOCK_DUPLICATE_ENTRY": "false",
-                                  "BLOCK_SAME_DAY_REENTRY": "false"}, need_broker=True)
+                                  "BLOCK_SAME_DAY_REENTRY": "false", "COCKPIT_PORT": "0"},
+                                 need_broker=True)
+        if args.monitors:
+            lines = monitors_share(ex, pg, settings, limited)
+            pg.stop()
+            print("\n".join(lines[2:]))
+            if args.write_doc:
+                write_doc(lines)
+            return
         with TradingDB(config=pg.params) as db:
             db.create_schema()
             daemon = Daemon(settings, pg.params, AlpacaBroker(settings),
