@@ -1,7 +1,8 @@
 """The broker account is part of the books (issue 27), on the paper exchange serving two
 accounts (`POST /control/account`): the first job records the account; keys that lead to
-another account make every job refuse with both ids named, an ALERT, `health` CRITICAL and
-the daemon's trading paused; the right keys back, everything resumes; adopting an account is
+another account make every job refuse with both ids named, an ALERT and `health` CRITICAL
+(the Daemon itself exits 2: tests/test_fail_closed_exit.py); the right keys back, everything
+resumes; adopting an account is
 an explicit, recorded command, and even then no trade is closed on the new account's word.
 """
 
@@ -102,7 +103,7 @@ def test_keys_of_another_account_make_every_job_refuse(db, db_params, broker, se
                and "--adopt-account" in r.getMessage() for r in caplog.records)
     state, message = _checks(db_params, settings, now)["account"]  # --no-broker too
     assert state == "CRITICAL" and books in message and OTHER in message
-    # The daemon: a fatal error pauses its trading jobs and names both ids.
+    # A bare JobState (no `stop`: not a Daemon's) pauses its trading jobs, naming both ids.
     daemon = JobState()
     spec = {s.job_id: s for s in job_specs(settings)}["order_executor"]
     guarded(spec, lambda: run(db_params, other, settings), is_leader=lambda: True,

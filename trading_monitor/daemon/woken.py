@@ -54,7 +54,8 @@ class WakeupsMixin:
 
     def _ready(self, job: str) -> bool:
         """May a woken `job` run now? The schedule's rules: the session, and no executor
-        before EXECUTOR_TIME (it would send NEW_TRADEs early); never while paused."""
+        before EXECUTOR_TIME (it would send NEW_TRADEs early; `cancels` runs then, and only
+        then); never while paused."""
         if self.state.paused:
             return False
         now = self.now()
