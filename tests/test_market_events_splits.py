@@ -153,3 +153,20 @@ def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
     # 10 shares stopped out at 149, the half share paid at 160, against 150 a share.
     assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(160) - 150) * D("0.5") - (j["fees"] or 0)
     assert held(exchange) == {}
+
+
+def test_an_entry_still_working_on_the_split_day_is_withdrawn_before_the_open(
+        db, db_params, broker, settings, exchange):
+    d = add_decision(db, entry("AAPL", entry_price="175.00", stop_loss="170.00",
+                               take_profit="190.00", time_in_force="GTC"))  # rests at 180
+    run(db_params, broker, settings)
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23")
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    report = pre_open(db_params, broker, settings)
+    assert any("withdrawn (a corporate action today): canceled" in a for a in report.actions)
+    monitor(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    assert db.get_by_id("trade_journal", jid)["status"] == "CANCELLED"
+    exchange.control.set_clock(MONDAY_OPEN)
+    assert held(exchange) == {}  # the pre-split limit at 175 never bought at 90

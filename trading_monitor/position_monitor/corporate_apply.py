@@ -20,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
-from trading_monitor.cancelling import follow_replacements
+from trading_monitor.cancelling import cancel_until_final, follow_replacements, is_final
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement, split_qty
 from trading_monitor.domain.lifecycle import OrderRole
@@ -64,10 +64,12 @@ def apply_due_actions(pm: PositionMonitor, positions: list[BrokerPosition],
     done: list[str] = []
     touched: set[int] = set()
     if due:
-        trades = [t for t in open_trades(m) if t.state.status.value == "POSITION"]
+        every = open_trades(m)
+        trades = [t for t in every if t.state.status.value == "POSITION"]
         held = {p.symbol: p for p in positions}
         for a in due:
             done += _apply(pm, books, a, trades, held, touched)
+        done += _withdraw_entries(pm, [a for a in due if a.effective == today], every)
     done += _reprice(pm, books, open_orders, touched)
     return done
 
@@ -112,6 +114,31 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
             done.append(f"trade #{t.state.journal_id} {a.describe()}: books adjusted, "
                         f"{adj.qty_before} → {adj.qty_after} {where}"
                         + (f", cash in lieu of {paid} at {price}" if paid and price else ""))
+    return done
+
+
+def _withdraw_entries(pm: PositionMonitor, today: list[Announcement],
+                      trades: list[LoadedTrade]) -> list[str]:
+    """An entry still working in a symbol a split or symbol change reaches today is
+    withdrawn, on the broker's final word: a bracket entry keeps its pre-split limit and legs
+    (DNR/DNC), so after a forward split it would buy at once and its stop fire. The trade
+    ends CANCELLED through the order monitor's usual path."""
+    m, done = pm.orders, []
+    symbols = {s for a in today for s in (a.symbol, a.new_symbol) if s}
+    for t in trades:
+        entry = t.state.entry
+        if t.state.status.value != "PENDING" or t.journal["symbol"] not in symbols or \
+                entry is None or not entry.at_broker or not entry.alpaca_order_id:
+            continue
+        order = m.broker.get_order(entry.alpaca_order_id)
+        if order is None or is_final(order):
+            continue
+        result = cancel_until_final(m.broker, order, sleep=m.sleep,
+                                    settle_seconds=m.config.cancel_settle_seconds)
+        m.ledger.record_order(t.order_row(entry.row_id), result.order)
+        done.append(f"trade #{t.state.journal_id} {t.journal['symbol']}: entry "
+                    f"{entry.client_order_id} withdrawn (a corporate action today): "
+                    f"{result.order.status} {result.refused}".rstrip())
     return done
 
 
