@@ -5,6 +5,8 @@ or a stuck job, silence on a standby."""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from datetime import timedelta
 
@@ -55,8 +57,9 @@ def test_the_leader_sends_start_and_stop_and_pings_the_dead_mans_switch(
         daemon.stop()
         thread.join(30)
     started, stopped = messages.messages()[0], messages.messages()[-1]
-    assert started.startswith("DAEMON STARTED on ") and started.endswith(" (paper)")
-    assert stopped.startswith("DAEMON STOPPED on ")  # sent on the way out
+    here = f"{socket.gethostname()}, pid {os.getpid()}"
+    assert started == f"DAEMON STARTED on {here} (paper)"
+    assert stopped == f"DAEMON STOPPED on {here} (paper)"  # sent on the way out
     rows = db.execute_query("SELECT status FROM notify_outbox o JOIN event_log e "
                             "ON e.id = o.event_log_id WHERE e.entity = 'daemon'")
     assert [r["status"] for r in rows] == ["sent", "sent"]
