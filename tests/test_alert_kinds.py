@@ -37,6 +37,7 @@ EXPECTED_KINDS = {
     "reconciliation_incident": False,
     "corporate_action": True,
     "operator": False,
+    "exit_working": True,
 }
 
 

@@ -63,7 +63,8 @@ def test_each_event_of_a_trade_is_one_line_from_the_books(db, db_params, broker,
                                     take_profit="260.00"))
     run(db_params, broker, settings)
     assert outcome(db, too_big)["terminal_state"] == "REJECTED"
-    monitor(db_params, broker, settings)  # the entry fills; the stop goes out and is accepted
+    exchange.control.advance(2)  # the entry filled when sent; its stop goes out 2 s later
+    monitor(db_params, broker, settings)
     jid = int(outcome(db, bought)["trade_journal_id"])
     exchange.control.set_price("AAPL", "195.00")  # +8.3 %: the stop climbs to break-even
     watch(db_params, broker, settings)
@@ -79,6 +80,7 @@ def test_each_event_of_a_trade_is_one_line_from_the_books(db, db_params, broker,
     trade = db.get_by_id("trade_journal", jid)
     assert (trade["status"], trade["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     pnl, waited = trade["actual_pnl"], trade["unprotected_seconds"]
+    assert waited == D("2.000")
     r = (D(pnl) / 10 / (trade["actual_entry_price"] - D("175.00"))).quantize(D("0.01"))
     assert endpoint.messages() == [
         f"REJECTED decision #{too_big} MSFT NEW_TRADE: {outcome(db, too_big)['reason']}",

@@ -74,6 +74,8 @@ KINDS: dict[str, AlertKind] = {
     "operator": AlertKind("an operator command changed what trading does (resume cleared a "
                           "halt, approve-exit); subject: the command and what it acted on",
                           rate_limited=False),
+    "exit_working": AlertKind("a market exit of ours still working after "
+                              "EXIT_WORKING_ALERT_SECONDS; subject: trade"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

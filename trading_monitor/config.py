@@ -132,6 +132,8 @@ class Settings(NotifySettings):
     external_position_protection: ExternalProtection = Field(
         ExternalProtection.STOP, alias="EXTERNAL_POSITION_PROTECTION")
     emergency_stop_pct: float = Field(5.0, alias="EMERGENCY_STOP_PCT", gt=0, lt=100)
+    # An exit of ours still working this long: "exit working since …" and an ALERT (issue 21).
+    exit_working_alert_seconds: float = Field(120.0, alias="EXIT_WORKING_ALERT_SECONDS", gt=0)
     # Fail-closed reconciliation (issue 27): this many of our trades gone at the broker at
     # once with no fill to explain them, or this share of our open positions (never one
     # trade alone), is an incident: nothing is booked, entries halt, an operator decides.

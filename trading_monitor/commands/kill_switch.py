@@ -36,6 +36,7 @@ from trading_monitor.commands.common import (
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError
+from trading_monitor.exits_working import unfilled_lines
 from trading_monitor.halts import set_halt
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
@@ -83,6 +84,8 @@ def act(m: Monitor, flatten: bool) -> ka.KillReport:
         left = ka.broker_leftovers(m)
         if left:
             report.problem("still held at the broker: " + ", ".join(left))
+        for line in unfilled_lines(m.db):  # issue 21: every exit not filled at the end
+            report.problem(line)
     else:
         kept = ka.live_protection(m)
         report.lines.append(f"kept {len(kept)} live protective order(s) of open positions "

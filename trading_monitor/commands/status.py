@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +24,8 @@ from trading_monitor.commands import book
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.corporate_reads import open_trade_flags
+from trading_monitor.exits_working import describe as describe_exit
+from trading_monitor.exits_working import overdue as overdue_exits
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
@@ -50,6 +52,8 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
         "daemons": [_pick(d, DAEMON_FIELDS) for d in daemons],
         "leader": _pick(leader, ("host", "pid", "beat_at")) if leader else None,
         "corporate_actions": open_trade_flags(db, day),  # issue 21
+        "exits_working": [describe_exit(r) for r in overdue_exits(
+            db, now, timedelta(seconds=settings.exit_working_alert_seconds))],
         **fail_closed(db),
     }
 
@@ -106,6 +110,8 @@ def render(report: dict[str, Any], console: Console) -> None:
                       "of ours; docs/order-monitor.md, Fees)")
     for line in report["corporate_actions"]:
         console.print(f"corporate action: {line}")
+    for line in report["exits_working"]:
+        console.print(f"EXIT NOT FILLED: {line}")
     jobs = [[j["job_name"], j["status"], j["finished_at"], j["error"]] for j in report["jobs"]]
     console.print(_table("Last run of each job", ["job", "status", "finished", "error"], jobs,
                          "no job has run yet"))

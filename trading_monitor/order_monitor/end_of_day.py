@@ -23,6 +23,7 @@ from decimal import Decimal
 from trading_monitor.alerts import alert
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.exits_working import unfilled_lines
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.flatten import (
     STOP_CANCEL_WAIT_SECONDS,
@@ -64,7 +65,7 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
                      *keep_overnight(m, trade, "not tradable now (halted): no exit can go")]
             continue
         done += flatten_trade(m, trade, Purpose.EOD_FLATTEN)
-    return done
+    return done + unfilled_lines(m.db, [t.state.journal_id for t in day_trades])  # issue 21
 
 
 def _not_tradable(m: Monitor, symbol: str) -> bool:

@@ -22,6 +22,7 @@ class PositionSettings:
     max_drawdown_pct: Decimal | None = None
     incident_trades: int = 2  # RECONCILE_INCIDENT_TRADES
     incident_pct: Decimal = Decimal(30)  # RECONCILE_INCIDENT_PCT
+    exit_working_alert: timedelta = timedelta(minutes=2)  # EXIT_WORKING_ALERT_SECONDS
 
 
 @dataclass

@@ -17,6 +17,7 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
+from trading_monitor.exits_working import alert_overdue
 from trading_monitor.fees import book_fees
 from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.order_monitor.cycle import open_trades
@@ -95,6 +96,8 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report.actions += profit_targets(pm, open_trades(m), market)
     if not m.dry_run:
         report.actions += _halts_and_snapshots(pm, report, account, positions, sync, day, close)
+    if not m.dry_run:  # exits that do not fill: an ALERT once each (issue 21)
+        report.actions += alert_overdue(m.db, m.run_id, m.now(), pm.config.exit_working_alert)
     report.actions += m.planned
     report.broker_requests = m.broker.requests_sent - start
     return report

@@ -40,7 +40,8 @@ def position_settings(settings: Settings) -> PositionSettings:
         max_daily_loss=settings.max_daily_loss,
         max_drawdown_pct=settings.max_drawdown_pct,
         incident_trades=settings.reconcile_incident_trades,
-        incident_pct=settings.reconcile_incident_pct)
+        incident_pct=settings.reconcile_incident_pct,
+        exit_working_alert=timedelta(seconds=settings.exit_working_alert_seconds))
 
 
 def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,

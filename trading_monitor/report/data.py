@@ -13,6 +13,8 @@ import pytz
 
 from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.exits_working import describe as describe_exit
+from trading_monitor.exits_working import working_exits
 from trading_monitor.position_monitor.incident import open_incident
 
 NEW_YORK = pytz.timezone("America/New_York")
@@ -34,6 +36,7 @@ class DayRows:
     unallocated_fees: list[Row] = field(default_factory=list)  # FEEs charged to no trade
     incident: dict[str, Any] | None = None  # an open reconciliation incident, as it stands
     corporate_actions: list[str] = field(default_factory=list)  # of open trades' symbols
+    exits_working: list[str] = field(default_factory=list)  # market exits not filled yet
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -77,6 +80,7 @@ def load(db: TradingDB, day: date) -> DayRows:
         unallocated_fees=query(db, "unallocated_fees", {"day": day}),
         incident=open_incident(db),
         corporate_actions=open_trade_flags(db, day),
+        exits_working=[describe_exit(r) for r in working_exits(db)],
     )
 
 

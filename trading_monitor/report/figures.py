@@ -171,6 +171,7 @@ def compute(rows: DayRows) -> dict[str, Any]:
         "unallocated_fees": _unallocated(rows.unallocated_fees),
         "incident": rows.incident,
         "corporate_actions": rows.corporate_actions,
+        "exits_working": rows.exits_working,
     }
 
 

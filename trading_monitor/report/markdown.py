@@ -59,6 +59,7 @@ def _summary(f: dict[str, Any]) -> list[str]:
     p, d = f["pnl"], f["decisions"]
     return [*_incident(f),
         *[f"- **Corporate action**: {line}" for line in f.get("corporate_actions", [])],
+        *[f"- **Exit not filled**: {line}" for line in f.get("exits_working", [])],
         f"- Realised P&L: **{money(p['realised'])}** from {p['trades_closed']} closed trades "
         f"({p['winners']} won, {p['losers']} lost; fees {money(p['fees'])}; "
         f"{cell(p['total_r'])} R)",
