@@ -24,9 +24,9 @@ from trading_monitor.commands import book
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.corporate_reads import open_trade_flags
+from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.exits_working import describe as describe_exit
 from trading_monitor.exits_working import overdue as overdue_exits
-from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
 
