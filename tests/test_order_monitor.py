@@ -113,8 +113,9 @@ def test_staged_partial_fills_resize_the_protection(db, db_params, broker, excha
     exchange.control.advance(5)  # the rest fills
     monitor(db_params, broker, settings)
     live = _live(exchange)
-    # one OCO for all 10: its target and its stop; the first OCO is gone
-    assert sorted(o["qty"] for o in live if o["side"] == "sell") == ["10", "10"], live
+    # RESIZE: the first OCO (3) stays; a second OCO protects the 7 added shares (Alpaca
+    # takes it: the first holds only its 3). Never a moment without a stop on any share.
+    assert sorted(o["qty"] for o in live if o["side"] == "sell") == ["3", "3", "7", "7"], live
     ids = sorted(r["client_order_id"] for r in db.query("order_execution",
                                                         {"trade_journal_id": jid})
                  if r["purpose"] == "PROTECTION" and r["order_role"] == "TAKE_PROFIT")

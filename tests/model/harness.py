@@ -111,9 +111,6 @@ class InvariantBroken(AssertionError):
 # which replays with the tolerance off: once the fix lands the replay passes, the strict xfail
 # fails the suite, and the entry here goes (docs/reliability.md, "What it found").
 KNOWN_OPEN: dict[str, str] = {
-    "RESIZE": "a position that grew (a staged entry's rest filled after its first protection) "
-              "is re-protected by cancelling the old protection first; while that cancel is "
-              "pending the run ends with the added shares unprotected until the next cycle",
     "R10-LONG": "the end-of-day flatten of a staged DAYTRADE must cancel its plain stop "
                 "before the exit can go (Alpaca's held-shares rule); it follows that cancel "
                 "for STOP_CANCEL_WAIT_SECONDS (60) and sends the exit the moment it is final, "
@@ -578,16 +575,6 @@ class World:
         return bool(daytrade) and any(
             o["symbol"] == symbol and o["order_type"] in STOP_TYPES
             and o["status"] == "pending_cancel" for o in self.ex.control.orders())
-
-    def _known_resize(self, text: str, symbol: str | None) -> bool:
-        if symbol is None or "live" not in text:
-            return False
-        held = {p["symbol"]: abs(D(p["qty"])) for p in self.ex.control.state()["positions"]}
-        return any(
-            o["symbol"] == symbol and o["client_order_id"].startswith("tm-")
-            and ("-stop_loss" in o["client_order_id"] or "-take_profit" in o["client_order_id"])
-            and o["status"] == "pending_cancel" and D(o["qty"]) < held.get(symbol, D(0))
-            for o in self.ex.control.orders())
 
     def _known_r10_long(self, text: str, symbol: str | None) -> bool:
         now = self.now()

@@ -22,6 +22,7 @@ from trading_monitor.domain.lifecycle import (
 )
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.pnl import slippage_bps
+from trading_monitor.domain.top_up import only_protection
 from trading_monitor.domain.trade_actions import (
     Action,
     CancelOrders,
@@ -228,9 +229,9 @@ def _position(t: TradeState, now: datetime, rules: ProtectionRules) -> list[Acti
         # market exit too): the entry's unfilled rest goes first, on the broker's final word.
         return [WithdrawEntryRest(f"a plain stop for the {qty} shares would be refused as a "
                                   "wash trade while the entry's rest works")]
-    # Every live closing order holds shares, and Alpaca refuses a second closing order for
-    # held shares: whatever protects part of the position goes before the new protection.
-    stale = tuple(o for o in t.exits if o.at_broker)
+    stale = tuple(o for o in t.exits if o.at_broker)  # each holds shares: top_up.py
+    if (covered := t.covered_qty()) > 0 and only_protection(stale, t.exits):
+        return [PlaceProtection(qty - covered, t.planned_stop, take, tif)]  # what protects stays
     actions: list[Action] = []
     if stale:
         actions.append(CancelOrders(stale, f"protection resized to {qty} shares"))

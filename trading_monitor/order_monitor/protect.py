@@ -88,8 +88,9 @@ SELECT max(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS ours,
 FROM fills WHERE symbol = %(symbol)s"""
 
 
-def closable(m: Monitor, journal: Row, ours: Decimal) -> Decimal:
-    """How many of the `ours` shares (per our fills) a protective order may cover now.
+def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -> Decimal:
+    """How many of the `ours` shares (per our fills) a protective order may cover now, when
+    live stops already cover `covered` others (a top-up).
 
     The broker's positions lag a fill by seconds: within `reconcile_grace` of the trade's
     last fill its own fills prove the shares. Not when anything else traded the symbol
@@ -99,12 +100,14 @@ def closable(m: Monitor, journal: Row, ours: Decimal) -> Decimal:
     fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
     if fresh and (last["others"] is None or last["others"] < last["ours"]):
         return ours
-    return min(ours, broker_held(m, journal))
+    return max(ZERO, min(ours, broker_held(m, journal) - covered))
 
 
-def place_protection(m: Monitor, journal: Row, p: PlaceProtection) -> bool:
-    """True when the broker accepted the protection for the whole position."""
-    qty = closable(m, journal, p.qty)
+def place_protection(m: Monitor, journal: Row, p: PlaceProtection,
+                     covered: Decimal = ZERO) -> bool:
+    """True when the broker accepted the protection for the whole position (`p.qty` more
+    shares than the `covered` that live stops already protect)."""
+    qty = closable(m, journal, p.qty, covered)
     if qty < p.qty:
         log.warning("trade #%s: the broker holds %s of the %s shares our books show; "
                     "protection waits for the books to catch up (reconciliation)",

@@ -113,7 +113,8 @@ def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
     elif isinstance(action, WithdrawEntryRest):
         return withdraw_entry_rest(m, trade)  # R8: final word, or an OCO meanwhile
     elif isinstance(action, PlaceProtection):
-        if place_protection(m, trade.journal, action) and trade.journal["protected_at"] is None:
+        if place_protection(m, trade.journal, action, covered=trade.state.covered_qty()) \
+                and trade.journal["protected_at"] is None:
             m.ledger.mark_protected(jid, m.now())
     elif isinstance(action, MarkProtected):
         m.ledger.mark_protected(jid, m.now())

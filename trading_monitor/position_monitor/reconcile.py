@@ -167,7 +167,8 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
 
 def _protect(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     """No live stop at the broker for the full quantity: the order monitor's protection
-    (which cancels a take-profit holding the shares and places one OCO)."""
+    (a live stop stays and the shares it leaves get their own; a lone take-profit holding
+    shares is cancelled first, on the broker's final word)."""
     fresh = load_trades(pm.orders.db, [trade.state.journal_id])
     done = settle_trade(pm.orders, fresh[0]) if fresh else []
     alert(log, "unprotected", f"trade #{trade.state.journal_id}",

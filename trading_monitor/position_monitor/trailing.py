@@ -53,7 +53,7 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade, listed: dict[str, Broker
     mark = marks[0]
     if mark["high_water_mark"] is None or mark["mark_stale"]:
         return None
-    stop_row = _live_stop(trade)
+    stop_row = _live_stop(trade, listed)
     if stop_row is None:
         return None  # no stop of ours to move: reconciliation protects the position
     at_broker = listed.get(stop_row["alpaca_order_id"])
@@ -141,10 +141,21 @@ def _replaceable(value: str) -> bool:
     return status.protects and not status.settling
 
 
-def _live_stop(trade: LoadedTrade) -> Row | None:
+def _live_stop(trade: LoadedTrade, listed: dict[str, BrokerOrder]) -> Row | None:
+    """The stop to trail: the one furthest from the market. A position that grew has two
+    (RESIZE: the added shares got their own), and each cycle moves the one left behind."""
     stops = [r for r in trade.orders if r["order_role"] == OrderRole.STOP_LOSS.value
              and _replaceable(r["order_status"]) and r["alpaca_order_id"]]
-    return stops[-1] if stops else None
+    if not stops:
+        return None
+
+    def price(r: Row) -> Decimal:
+        at_broker = listed.get(r["alpaca_order_id"])
+        found = at_broker.stop_price if at_broker is not None else None
+        return Decimal(found if found is not None else r["stop_price"])
+
+    long = trade.state.side == "buy"
+    return min(reversed(stops), key=lambda r: price(r) if long else -price(r))
 
 
 def _replace(pm: PositionMonitor, journal: Row, old: Row, stop_price: Decimal
