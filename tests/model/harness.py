@@ -32,6 +32,7 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.invariants import Options, run_check
 from trading_monitor.order_executor.service import execute_once
+from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.paper_exchange import clock as calendar
@@ -717,10 +718,12 @@ class World:
             self.ex.control.set_position_lag(self.lag)
         wanted = ALWAYS | ({"live_stop"} if live_stop else set())
         closing = self._closing_at_market()
+        by_hand = set(self._held_by_hand().values())
         for f in report.findings:
             symbol = f.message.split()[2] if f.message.startswith("trade #") else None
             if (f.severity == "violation" and f.invariant in wanted
-                    and not (f.invariant == "live_stop" and symbol in closing)):
+                    and not (f.invariant == "live_stop" and symbol in closing)
+                    and not (f.invariant == "live_stop" and f.trade_id in by_hand)):
                 self.fail(f"invariant checker: {f.invariant}: {f.message}", symbol)
 
     def _decisions_settle(self) -> None:
@@ -780,6 +783,16 @@ class World:
                 self.fail(f"after reconciliation {sym}: tables {ours.get(sym, 0)}, "
                           f"broker {broker.get(sym, 0)}", sym)
 
+    def _held_by_hand(self) -> dict[str, int]:
+        """Open trades (symbol → id) whose stop someone else cancelled at the broker, inside
+        HAND_CANCEL_GRACE_SECONDS: no new stop then, so the trader can close by hand
+        (order_monitor/hand_cancel.py, docs/operations.md); protected again after it."""
+        held = {}
+        for r in self.rows("SELECT id, symbol FROM trade_journal WHERE status = 'POSITION'"):
+            if hand_cancel.held_until(self.db, int(r["id"]), self.now()) is not None:
+                held[r["symbol"]] = int(r["id"])
+        return held
+
     def _closing_at_market(self) -> set[str]:
         """Symbols a working market order is closing (the trader's close by hand, partly
         filled): docs/invariants.md lets those go without a stop; the checker still counts
@@ -789,7 +802,7 @@ class World:
 
     def _every_position_stopped(self, orders: list[dict[str, Any]],
                                 positions: list[dict[str, Any]]) -> None:
-        closing = self._closing_at_market()
+        closing = self._closing_at_market() | set(self._held_by_hand())
         for p in positions:
             # The trader's own shares are protected once reconciliation adopts them (after
             # its grace); until then only our trades' shares must be (the checker's live_stop).
