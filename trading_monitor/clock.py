@@ -26,7 +26,8 @@ def fixed_clock(moment: datetime) -> Clock:
 def broker_clock(read_broker_time: Callable[[], datetime],
                  monotonic: Callable[[], float] = time.monotonic) -> Clock:
     """The broker's time (a paper exchange's simulated clock): read once, on first use, then
-    carried forward by the machine's monotonic clock. One request per job run."""
+    carried forward by the machine's monotonic clock. One request per clock: a one-shot
+    job makes one per run; the daemon one at start (daemon/main.py)."""
     anchor: list[tuple[datetime, float]] = []
 
     def now() -> datetime:

@@ -38,6 +38,7 @@ from trading_monitor.daemon.schedule import (
     JobSpec,
     TradingCalendar,
     job_specs,
+    shifted,
     woken_specs,
 )
 from trading_monitor.daemon.wakeups import NotifyListener
@@ -59,8 +60,12 @@ class Daemon(WakeupsMixin, FatalExitMixin):
                  now: Clock, election_seconds: float = 15, heartbeat_seconds: float = 30,
                  fast_seconds: float | None = None,
                  listener_factory: Callable[[], Any] | None = None,
-                 listen_config: dict[str, Any] | None = None):
+                 listen_config: dict[str, Any] | None = None,
+                 schedule_offset: timedelta | None = None):
         self.settings, self.db_config, self.broker, self.now = settings, db_config, broker, now
+        # The job clock's lead on the machine's (CLOCK_SOURCE=broker): the schedule fires on
+        # the job clock, so a paper exchange's simulated day runs in real time.
+        self.schedule_offset = schedule_offset
         self.leadership = Leadership(db_config)
         self._stale_leader = StaleLeaderWatch()
         self.calendar = TradingCalendar(broker.get_calendar, settings.eod_flatten_minutes)
@@ -93,7 +98,8 @@ class Daemon(WakeupsMixin, FatalExitMixin):
 
     def _add_jobs(self, fast: float | None, election: float, heartbeat: float) -> None:
         for spec in self.specs:
-            trigger = IntervalTrigger(seconds=fast) if fast else spec.trigger
+            trigger = IntervalTrigger(seconds=fast) if fast else shifted(
+                spec.trigger, self.schedule_offset)
             self.scheduler.add_job(
                 guarded(spec, self._tracked(spec.runs), is_leader=self._is_leader,
                         allowed=self._allowed, state=self.state,
@@ -234,11 +240,15 @@ class Daemon(WakeupsMixin, FatalExitMixin):
     # -- running ------------------------------------------------------------------------------
 
     def describe(self, moment: datetime | None = None) -> list[str]:
-        """Each job with its next fire time (works before the scheduler starts)."""
+        """Each job with its next fire time on the job clock (works before the scheduler
+        starts)."""
         moment = moment or system_clock().astimezone(NEW_YORK)
         lines = []
         for job in self.scheduler.get_jobs():
             due = job.trigger.get_next_fire_time(None, moment)
+            if due is not None and self.schedule_offset and job.id not in ("election",
+                                                                           "heartbeat"):
+                due = (due + self.schedule_offset).astimezone(NEW_YORK)
             lines.append(f"{job.id}: {job.name} (next {due:%Y-%m-%d %H:%M %Z})")
         return lines
 

@@ -13,13 +13,14 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from trading_monitor.alerts import AlertHandler, Alerts
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.clock import job_clock
+from trading_monitor.clock import Clock, job_clock, system_clock
 from trading_monitor.commands.common import EXIT_OK, handles_errors
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.daemon.app import Daemon
@@ -56,10 +57,28 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def build_daemon(settings: Settings, db_config: dict[str, Any], **kw: Any) -> Daemon:
+    """With CLOCK_SOURCE=broker the broker's clock is read once, here: the jobs' clock is
+    that moment carried forward by the machine's monotonic clock, and the schedule fires on
+    it too (its lead on the machine's clock), so the real scheduler runs a paper exchange's
+    simulated day in real time (docs/paper-validation.md, the rehearsal)."""
     broker = AlpacaBroker(settings)
-    now = job_clock(settings.clock_source.value, broker)
+    offset = None
+    if settings.clock_source.value == "broker":
+        now, offset = broker_time_base(broker.get_clock().timestamp)
+    else:
+        now = job_clock(settings.clock_source.value, broker)
     return Daemon(settings, db_config, broker, now=now, listener_factory=lambda: (
-        OrderStreamListener(db_config, broker, settings, now=now)), **kw)
+        OrderStreamListener(db_config, broker, settings, now=now)), schedule_offset=offset,
+        **kw)
+
+
+def broker_time_base(broker_now: datetime) -> tuple[Clock, timedelta]:
+    """A clock from one reading of the broker's time, and its lead on the machine's."""
+    mono, machine = time.monotonic(), system_clock()
+
+    def now() -> datetime:
+        return broker_now + timedelta(seconds=time.monotonic() - mono)
+    return now, broker_now - machine
 
 
 def _alerts(settings: Settings, db_config: dict[str, Any]) -> None:

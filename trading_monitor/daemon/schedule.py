@@ -112,6 +112,29 @@ def woken_specs(settings: Settings) -> dict[str, JobSpec]:
     }
 
 
+class ShiftedTrigger(BaseTrigger):
+    """`inner`'s fire times on a clock `offset` ahead of the machine's (CLOCK_SOURCE=broker:
+    a paper exchange's simulated day in real time). APScheduler waits on the machine's
+    clock; this trigger turns "9:45 on the exchange's clock" into the machine moment it
+    happens, so the real scheduler runs the simulated day."""
+
+    def __init__(self, inner: BaseTrigger, offset: timedelta):
+        self.inner, self.offset = inner, offset
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        previous = previous_fire_time + self.offset if previous_fire_time else None
+        due = self.inner.get_next_fire_time(previous, now + self.offset)
+        return None if due is None else (due - self.offset).astimezone(NEW_YORK)
+
+    def __str__(self) -> str:
+        return f"{self.inner} on a clock {self.offset} ahead"
+
+
+def shifted(trigger: BaseTrigger, offset: timedelta | None) -> BaseTrigger:
+    return ShiftedTrigger(trigger, offset) if offset else trigger
+
+
 class TradingCalendar:
     """The broker's calendar, read once per day (holidays and half days), and the guard."""
 

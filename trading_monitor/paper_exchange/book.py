@@ -34,6 +34,9 @@ class Book:
         self.activities: list[Activity] = []
         self.partial_by_symbol: dict[str, Decimal] = {}
         self.partial_by_client_id: dict[str, Decimal] = {}
+        # Keys (a symbol, or a client order id) whose partial fill's remainder rests until
+        # the rule is cleared: a realtime clock's ticks do not complete it.
+        self.partial_rest: set[str] = set()
         self.rules = Rules()
         # Trading halts (halts.py) by symbol: nothing of theirs trades until the reopen.
         self.paused: dict[str, Any] = {}

@@ -116,10 +116,12 @@ async def partial_fill(request: web.Request) -> web.Response:
     if bool(symbol) == bool(client_id):
         raise ValueError("exactly one of symbol or client_order_id is required")
     ratio = body.get("ratio")
+    rest = bool(body.get("rest", False))
     request.app[VENUE].set_partial_fill(
         symbol=symbol, client_order_id=client_id,
-        ratio=None if ratio is None else _decimal(ratio, "ratio"))
-    return reply({"symbol": symbol, "client_order_id": client_id, "ratio": ratio})
+        ratio=None if ratio is None else _decimal(ratio, "ratio"), rest=rest)
+    return reply({"symbol": symbol, "client_order_id": client_id, "ratio": ratio,
+                  "rest": rest})
 
 
 @routes.post("/control/cancel_behavior")

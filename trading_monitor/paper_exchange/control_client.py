@@ -81,10 +81,12 @@ class ExchangeControl:
         self._call("DELETE", "/control/faults")
 
     def set_partial_fill(self, symbol: str | None = None, ratio: Decimal | str | None = None, *,
-                         client_order_id: str | None = None) -> None:
+                         client_order_id: str | None = None, rest: bool = False) -> None:
+        """`rest=True`: the remainder rests until the rule is cleared (`ratio=None`), even
+        as a realtime clock ticks (a partial entry left resting, for its timeout)."""
         key = {"symbol": symbol} if symbol else {"client_order_id": client_order_id}
         self._call("POST", "/control/partial_fill",
-                   {**key, "ratio": None if ratio is None else str(ratio)})
+                   {**key, "ratio": None if ratio is None else str(ratio), "rest": rest})
 
     def set_cancel_behavior(self, mode: str, seconds: float | None = None,
                             client_order_id: str | None = None) -> dict[str, Any]:

@@ -130,7 +130,11 @@ class Engine(Desk):
             return False  # a trading halt: no print, so no stop triggers and nothing fills
         if order.status == "held":
             return self._armed(order)
-        # A partial fill's remainder waits for the next epoch (time or a price moving).
+        # A partial fill's remainder waits for the next epoch (time or a price moving), or,
+        # set to rest, until its rule is cleared.
+        if order.id in self._partial_epoch and self.partial_rest & {
+                order.symbol, order.client_order_id}:
+            return False
         return order.status in FILLABLE and self._partial_epoch.get(order.id) != self.epoch
 
     def _armed(self, leg: Order) -> bool:

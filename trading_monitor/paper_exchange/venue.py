@@ -157,7 +157,7 @@ class Venue:
         return self.sync()
 
     def set_partial_fill(self, *, symbol: str | None, client_order_id: str | None,
-                         ratio: Decimal | None) -> None:
+                         ratio: Decimal | None, rest: bool = False) -> None:
         if ratio is not None and not 0 < ratio < 1:
             raise ValueError("ratio must be between 0 and 1 (exclusive)")
         if symbol is not None and symbol.upper() not in self.assets:
@@ -166,8 +166,15 @@ class Venue:
                       else (self.engine.partial_by_client_id, str(client_order_id)))
         if ratio is None:
             table.pop(key, None)
+            if key in self.engine.partial_rest:
+                self.engine.partial_rest.discard(key)
+                self.settle_now()  # the resting remainder may fill now
         else:
             table[key] = ratio
+            if rest:
+                self.engine.partial_rest.add(key)
+            else:
+                self.engine.partial_rest.discard(key)
 
     def close_manually(self, symbol: str) -> dict[str, Any]:
         now = self.sync()
