@@ -3,13 +3,15 @@ and a status nobody knows taken the safe way round."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from trading_monitor.domain.lifecycle import OrderRole, Purpose, TradeStatus
-from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.order_status import FINAL, PROTECTS, SQL_PARAMS, OrderStatus
 from trading_monitor.domain.reconcile import (
     HeldPosition,
     IssueKind,
@@ -89,3 +91,58 @@ def test_the_order_monitor_and_reconciliation_agree_on_a_stop(stop_status):
                        [OurTrade(1, "AAPL", ten, "POSITION")], "x")
     unprotected = any(i.kind is IssueKind.UNPROTECTED for i in issues)
     assert replaced == unprotected == (not OrderStatus(stop_status).protects)
+
+
+# -- SQL asks the same questions -----------------------------------------------------------
+
+def _view_lists(db, view: str) -> list[tuple[str, set[str]]]:
+    """Each `order_status` list in the view as PostgreSQL holds it: (`= ANY` for IN, `<> ALL`
+    for NOT IN, the statuses)."""
+    [row] = db.execute_query("SELECT pg_get_viewdef(%s::regclass, true) AS sql", [view])
+    found = re.findall(r"order_status\)?(?:::text)?\s*(=\s*ANY|<>\s*ALL)\s*\(\s*\(?ARRAY"
+                       r"\[(.*?)\]", row["sql"], re.S)
+    return [(" ".join(op.split()), set(re.findall(r"'([a-z_]+)'", items))) for op, items in found]
+
+
+def test_each_view_spells_out_its_predicates_members(db):
+    assert _view_lists(db, "v_open_positions") == [("= ANY", set(PROTECTS))]  # protects
+    assert _view_lists(db, "v_trade_lifecycle") == [("<> ALL", set(FINAL))]  # may_fill
+
+
+SQL_FILES = ["trading_monitor/db/queries.sql", "trading_monitor/report/queries.sql"]
+
+
+@pytest.mark.parametrize("path", SQL_FILES)
+def test_named_queries_take_the_vocabulary_as_parameters(path):
+    text = (Path(__file__).parent.parent / path).read_text()
+    assert not re.search(r"order_status\s+(NOT\s+)?IN\s*\(", text, re.I)
+    used = set(re.findall(r"order_status\s*(?:=\s*ANY|<>\s*ALL)\(%\((\w+)\)s\)", text))
+    assert used and used <= set(SQL_PARAMS)
+
+
+def test_the_sql_parameters_are_the_predicates():
+    for name in [*TABLE, "suspended", "pending_submit"]:
+        s = OrderStatus(name)
+        assert (name not in SQL_PARAMS["final"]) == s.may_fill
+        assert (name not in SQL_PARAMS["not_at_broker"]) == s.at_broker
+        assert (name in SQL_PARAMS["protects"]) == s.protects
+
+
+@pytest.mark.parametrize("status", sorted(set(TABLE) - {"some_status_alpaca_adds_next_year"}))
+def test_a_stop_shows_as_live_in_the_view_only_when_it_protects(db, status):
+    """v_open_positions' live stop, and the named query `tracked_orders`, on a real row."""
+    jid = db.insert("trade_journal", {"symbol": "AAPL", "side": "buy", "status": "POSITION",
+                                      "trade_style": "SWING", "planned_qty": Decimal(1),
+                                      "protection_mode": "staged"})
+    db.insert("position_tracking", {"trade_journal_id": jid, "symbol": "AAPL", "side": "long",
+                                    "qty": Decimal(1), "avg_entry_price": Decimal(100)})
+    db.insert("order_execution", {
+        "trade_journal_id": jid, "symbol": "AAPL", "side": "sell", "qty": Decimal(1),
+        "order_role": "STOP_LOSS", "order_type": "stop", "order_class": "simple",
+        "time_in_force": "gtc", "stop_price": Decimal(95), "order_status": status,
+        "alpaca_order_id": "b-1", "client_order_id": "tm-x-t1-stop_loss", "purpose": "PROTECTION"})
+    [view] = db.execute_query("SELECT stop_order_status FROM v_open_positions "
+                              "WHERE trade_journal_id = %s", [jid])
+    assert (view["stop_order_status"] == status) == OrderStatus(status).protects
+    tracked = [r["order_status"] for r in db.named("tracked_orders", SQL_PARAMS)]
+    assert (status in tracked) == OrderStatus(status).may_fill

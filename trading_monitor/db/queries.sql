@@ -42,7 +42,7 @@ ORDER BY id;
 -- DAY entries the broker holds as GTC (a SWING bracket), past the session they were for.
 SELECT * FROM order_execution
 WHERE order_role = 'ENTRY' AND entry_expires_at <= %(now)s
-  AND order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'not_sent')
+  AND order_status <> ALL(%(final)s)  -- may fill (order_status.SQL_PARAMS)
 ORDER BY id;
 
 -- name: mark_decision_executed
@@ -146,7 +146,7 @@ ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, reason = EXCLUDED.reason
 -- Our orders the broker may still change: sent, and not in a final state.
 SELECT * FROM order_execution
 WHERE alpaca_order_id IS NOT NULL
-  AND order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'not_sent')
+  AND order_status <> ALL(%(final)s)  -- may fill (order_status.SQL_PARAMS)
 ORDER BY id;
 
 -- name: orders_by_alpaca_ids
@@ -174,8 +174,7 @@ SELECT o.* FROM order_execution o
 JOIN trade_journal t ON t.id = o.trade_journal_id
 WHERE o.order_role <> 'ENTRY' AND t.status NOT IN ('PENDING', 'POSITION')
   AND o.alpaca_order_id IS NOT NULL
-  AND o.order_status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced',
-                             'not_sent', 'pending_submit')
+  AND o.order_status <> ALL(%(not_at_broker)s)  -- at the broker (order_status.SQL_PARAMS)
   AND t.updated_at <= %(before)s
 ORDER BY o.id;
 

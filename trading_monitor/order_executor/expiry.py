@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from trading_monitor.domain.lifecycle import TradeStatus
+from trading_monitor.domain.order_status import SQL_PARAMS
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError, TradingMonitorError
 from trading_monitor.order_executor.context import Executor
 from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
@@ -24,7 +25,7 @@ def expire_day_entries(ex: Executor) -> int:
     cancel) is looked at again next cycle and does not hold up the others.
     """
     done = 0
-    for entry in ex.claims.named("entries_past_expiry", {"now": ex.now()}):
+    for entry in ex.claims.named("entries_past_expiry", {"now": ex.now(), **SQL_PARAMS}):
         try:
             with ex.claims.transaction():
                 result = withdraw(ex, entry, "DAY entry unfilled at the end of its session",

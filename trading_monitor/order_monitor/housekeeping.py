@@ -14,7 +14,7 @@ from datetime import datetime
 
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
-from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.order_status import SQL_PARAMS, OrderStatus
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.end_of_day import flatten_day_trades
 from trading_monitor.order_monitor.flatten import covered_by, flatten_trade, protect_again
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def cancel_orphans(m: Monitor) -> list[str]:
-    rows = m.db.named("orphan_protective_orders", {"before": m.now() - m.config.orphan_grace})
+    rows = m.db.named("orphan_protective_orders", {"before": m.now() - m.config.orphan_grace,
+                                                   **SQL_PARAMS})
     heads = [r for r in rows if r["parent_order_execution_id"] is None
              or not any(p["id"] == r["parent_order_execution_id"] for p in rows)]
     if not heads:

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, FillActivity
 from trading_monitor.db_layer import Row
+from trading_monitor.domain.order_status import SQL_PARAMS
 from trading_monitor.ledger.fills import FillFact
 from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.context import Monitor
@@ -41,7 +42,7 @@ class SyncResult:
 def sync_orders(m: Monitor) -> SyncResult:
     result = SyncResult()
     _read_fill_feed(m, result)
-    tracked = m.db.named("tracked_orders")
+    tracked = m.db.named("tracked_orders", SQL_PARAMS)
     for listed in m.broker.list_open_orders(known={r["alpaca_order_id"] for r in tracked}):
         result.open_orders[listed.id] = listed
         for leg in listed.legs:

@@ -13,6 +13,7 @@ import pytz
 
 from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.order_status import SQL_PARAMS
 from trading_monitor.exits_working import describe as describe_exit
 from trading_monitor.exits_working import working_exits
 from trading_monitor.position_monitor.incident import open_incident
@@ -71,7 +72,8 @@ def load(db: TradingDB, day: date) -> DayRows:
     bounds = {"start": start, "end": end}
     return DayRows(
         day=day, start=start, end=end, window_start=window_start,
-        trades=query(db, "trades_active", {"end": end, "window_start": window_start}),
+        trades=query(db, "trades_active", {"end": end, "window_start": window_start,
+                                            **SQL_PARAMS}),
         decisions=query(db, "decision_outcomes", bounds),
         alerts=query(db, "alerts", bounds),
         jobs=query(db, "job_health", bounds),

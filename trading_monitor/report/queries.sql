@@ -7,8 +7,8 @@
 -- name: trades_active
 -- Trades that held shares at some time in [window_start, end): opened before the end and
 -- not closed before the window. The first stop is the earliest stop order of the trade (a
--- trailing stop later moves planned_stop_loss and replaces the order). A live stop is one in
--- the statuses `status` counts as protecting (commands/book.py LIVE_STOP_STATUSES).
+-- trailing stop later moves planned_stop_loss and replaces the order). A live stop is one that
+-- protects (the `protects` list of domain/order_status.py SQL_PARAMS, as `status` asks).
 SELECT t.id, t.symbol, t.side, t.status, t.trade_style, t.origin, t.initial_analysis_id,
        t.actual_qty, t.planned_qty, t.planned_entry_price, t.actual_entry_price,
        t.planned_stop_loss, t.planned_take_profit, t.entry_date, t.exit_date, t.exit_price,
@@ -28,7 +28,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT o.stop_price, o.order_status FROM order_execution o
     WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
-      AND o.order_status IN ('new', 'accepted', 'held', 'partially_filled')
+      AND o.order_status = ANY(%(protects)s)
     ORDER BY o.id DESC LIMIT 1
 ) live_stop ON true
 WHERE t.status IN ('POSITION', 'CLOSED') AND t.entry_date IS NOT NULL
