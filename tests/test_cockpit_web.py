@@ -40,7 +40,22 @@ def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker,
     assert f"${aapl:,.2f}</span> at risk" in card and "target 195" in card
     assert f"${aapl + msft:,.2f}" in page.text.split("id='total-at-risk'")[1][:200]
     assert "All 2 position(s) protected" in page.text
+    assert "✓ broker holds stop 175 for 10 shares (read " in card
     assert "Log in" in page.text and "/confirm/flatten" not in page.text  # no session
+
+
+def test_a_stop_the_broker_no_longer_holds_is_shown_in_red(db, db_params, broker, settings,
+                                                            cockpit):
+    trades = hold(db, db_params, broker, settings)
+    [stop] = [o for o in db.query("order_execution", {"trade_journal_id": trades["AAPL"]})
+              if o["order_role"] == "STOP_LOSS"]
+    broker.cancel_order(stop["alpaca_order_id"])  # by hand at the broker: the books lag
+    page = requests.get(cockpit.url + "/", timeout=10).text
+    card = page.split(f"id='trade-{trades['AAPL']}'")[1].split("</div>")[0]
+    assert "✗ the broker lists NONE of the stops of this trade" in card
+    assert f"broker does not confirm those of #{trades['AAPL']} AAPL" in page
+    other = page.split(f"id='trade-{trades['MSFT']}'")[1].split("</div>")[0]
+    assert "✓ broker holds stop 410 for 20 shares" in other
 
 
 def test_healthz_answers_200_for_ok_or_warning_and_503_for_critical(db, cockpit):

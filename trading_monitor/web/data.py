@@ -18,6 +18,7 @@ from trading_monitor.config import Settings
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
 from trading_monitor.halts import halt_states
+from trading_monitor.web.broker_view import BrokerStops
 
 ZERO = Decimal(0)
 
@@ -32,6 +33,10 @@ SELECT t.id, t.symbol, t.side, t.planned_take_profit, t.unprotected_seconds, t.p
        (SELECT COALESCE(sum(o.qty - o.filled_qty), 0) FROM order_execution o
          WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
            AND o.order_status = ANY(%(protects)s)) AS stop_qty,
+       (SELECT array_agg(o.alpaca_order_id) FROM order_execution o
+         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
+           AND o.order_status = ANY(%(protects)s) AND o.alpaca_order_id IS NOT NULL)
+         AS stop_ids,
        (SELECT o.limit_price FROM order_execution o WHERE o.trade_journal_id = t.id
           AND o.order_role = 'TAKE_PROFIT' AND o.order_status = ANY(%(live)s)
         ORDER BY o.id DESC LIMIT 1) AS target_price,
@@ -101,6 +106,7 @@ class Position:
     exit_since: datetime | None
     exit_purpose: str | None
     unrealized_pnl: Decimal | None
+    stop_ids: tuple[str, ...] = ()
 
     @property
     def unprotected_qty(self) -> Decimal:
@@ -146,22 +152,26 @@ def _position(r: Row) -> Position:
         target=r["target_price"] if r["target_price"] is not None else r["planned_take_profit"],
         trail_step=r["trail_step"], unprotected_seconds=r["unprotected_seconds"],
         exit_since=r["exit_since"], exit_purpose=r["exit_purpose"],
-        unrealized_pnl=r["unrealized_pnl"])
+        unrealized_pnl=r["unrealized_pnl"], stop_ids=tuple(r["stop_ids"] or ()))
 
 
 def total_at_risk(held: list[Position]) -> Decimal:
     return sum((p.at_risk or ZERO for p in held), ZERO)
 
 
-def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
-    """Everything the page shows, as plain data."""
+def gather(db: TradingDB, settings: Settings, now: datetime,
+           stops: BrokerStops | None = None) -> dict[str, Any]:
+    """Everything the page shows, as plain data; with `stops`, each position's stop as the
+    broker lists it beside the books' (trade id -> (confirmed, text))."""
     day = book.trading_day(now)
     start, end = book.day_bounds(day)
     held = positions(db)
+    broker = {p.trade_id: stops.check(p.stop_ids, p.qty) for p in held} if stops else {}
     trades = book.open_trades(db)
     recon = db.named("system_value", {"key": "reconciliation_status"})
     return {
-        "as_of": now, "trading_day": day, "positions": held,
+        "as_of": now, "trading_day": day, "positions": held, "broker": broker,
+        "broker_read_at": stops.at if stops else None,
         "total_at_risk": total_at_risk(held),
         "unprotected": [p for p in held if p.unprotected_qty > 0],
         "pending": book.read(db, PENDING_ENTRIES),

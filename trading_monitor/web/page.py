@@ -6,6 +6,7 @@ No script and nothing from the internet: one HTML document with its CSS inline
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from html import escape
@@ -39,7 +40,8 @@ def render(data: dict[str, Any], *, can_act: bool, token_set: bool, csrf: str,
     if message:
         parts.append(f"<div class='banner warn'>{escape(message)}</div>")
     parts += [_protection_banner(data), _incident_banner(data), _kpis(data),
-              "<h2>Open positions</h2>", _positions(data["positions"], can_act, csrf),
+              "<h2>Open positions</h2>",
+              _positions(data["positions"], data["broker"], data["broker_read_at"], can_act),
               sections.pending(data["pending"]), sections.equity(data),
               sections.halts(data["halts"]), sections.reconciliation(data),
               sections.jobs(data["jobs"], data["daemons"]),
@@ -51,6 +53,12 @@ def render(data: dict[str, Any], *, can_act: bool, token_set: bool, csrf: str,
 def _protection_banner(data: dict[str, Any]) -> str:
     held: list[Position] = data["positions"]
     naked: list[Position] = data["unprotected"]
+    unconfirmed = [p for p in held if p.unprotected_qty == 0
+                   and not data["broker"].get(p.trade_id, (True, ""))[0]]
+    if unconfirmed and not naked:
+        names = ", ".join(f"#{p.trade_id} {escape(p.symbol)}" for p in unconfirmed)
+        return (f"<div class='banner warn' id='protection'>The books show every stop, but the "
+                f"broker does not confirm those of {names} (see below)</div>")
     if naked:
         names = ", ".join(f"#{p.trade_id} {escape(p.symbol)}: {qty(p.unprotected_qty)} of "
                           f"{qty(p.qty)} shares without a stop" for p in naked)
@@ -101,13 +109,25 @@ def _leader(daemons: list[dict[str, Any]]) -> str:
             f"</b>beat {e(book.ago(leader['age_seconds']))} ago{paused}</div>")
 
 
-def _positions(held: list[Position], can_act: bool, csrf: str) -> str:
+def _positions(held: list[Position], broker: dict[int, tuple[bool, str]],
+               read_at: datetime | None, can_act: bool) -> str:
     if not held:
         return "<p class='mute'>none</p>"
-    return "<div class='cards'>" + "".join(_card(p, can_act, csrf) for p in held) + "</div>"
+    return "<div class='cards'>" + "".join(
+        _card(p, _broker_line(broker.get(p.trade_id), read_at), can_act) for p in held
+    ) + "</div>"
 
 
-def _card(p: Position, can_act: bool, csrf: str) -> str:
+def _broker_line(found: tuple[bool, str] | None, read_at: datetime | None) -> str:
+    if found is None:
+        return ""
+    ok, text = found
+    when = f" (read {read_at.astimezone(book.NEW_YORK):%H:%M:%S})" if read_at else ""
+    return (f"<p class='broker-check {'pos' if ok else 'neg'}'>{'✓' if ok else '✗'} "
+            f"{escape(text)}{when}</p>")
+
+
+def _card(p: Position, broker_line: str, can_act: bool) -> str:
     mark = price(p.mark) + (" <span class='neg'>(stale)</span>" if p.mark_stale else "")
     if p.stop is None:
         stop = "<p class='stop neg'>NO live stop at the broker</p>"
@@ -130,7 +150,7 @@ def _card(p: Position, can_act: bool, csrf: str) -> str:
     return (f"<div class='card{bad}' id='trade-{p.trade_id}'>"
             f"<h3>#{p.trade_id} {escape(p.symbol)} <span class='mute'>{escape(p.side)}</span>"
             f"</h3><p>{qty(p.qty)} shares · entry {price(p.entry)} · mark {mark} · "
-            f"{money(p.unrealized_pnl, sign=True)}</p>{stop}"
+            f"{money(p.unrealized_pnl, sign=True)}</p>{stop}{broker_line}"
             f"<p>target {price(p.target)} · trail step {e(p.trail_step)}</p>"
             f"<p class='mute'>unprotected at entry: {escape(unprotected)}</p>"
             f"{exit_line}{button}</div>")

@@ -35,6 +35,7 @@ from trading_monitor.web.auth import (
     Sessions,
     same_origin,
 )
+from trading_monitor.web.broker_view import BrokerView
 from trading_monitor.web.metrics import render
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Routes:
         # On a non-loopback address the page and /metrics need the token too (/healthz
         # stays open: states only, for an outside monitor).
         self.private = private
+        self.broker_view = BrokerView(actor.broker)
 
     def add_to(self, app: web.Application) -> None:
         r = app.router
@@ -104,8 +106,9 @@ class Routes:
         if self.private and sid is None:
             raise web.HTTPSeeOther("/login")
         now = self.actor.now()
+        stops = await self._run(self.reads, self.broker_view.stops)
         found = await self._run(self.reads, self._read(
-            lambda db: data.gather(db, self.actor.settings, now)))
+            lambda db: data.gather(db, self.actor.settings, now, stops)))
         return self._html(page.render(found, can_act=sid is not None,
                                       token_set=self.sessions.token_set, csrf=csrf))
 
