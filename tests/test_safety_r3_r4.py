@@ -21,8 +21,11 @@ LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
 
 
 def _settings(exchange):
+    # The stop is put back at once after the trader's cancel (HAND_CANCEL_GRACE_SECONDS=0):
+    # what is tried here is the resize, not the grace (tests/test_hand_close.py).
     return load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                      RECONCILE_GRACE_SECONDS="60"), need_broker=True)
+                                      RECONCILE_GRACE_SECONDS="60",
+                                      HAND_CANCEL_GRACE_SECONDS="0"), need_broker=True)
 
 
 def _position(db, db_params, broker, settings) -> int:
@@ -56,12 +59,15 @@ def test_a_partial_close_by_hand_is_booked_once_and_the_stop_stops_churning(
             broker.cancel_order(o["id"])
     _by_hand(broker, exchange, "sell", 4, "182.00", "by-hand-sell-4")
     monitor(db_params, broker, settings)  # protects what is held
-    report = watch(db_params, broker, settings)  # books the partial close from its fill
     before = _protection_sent(exchange)
+    assert before == ["take_profit", "take_profit-2"]  # the first OCO, and one for the 6
+    monitor(db_params, broker, settings)  # the books still say 10: the 4 are not there
+    assert _protection_sent(exchange) == before  # the 6 stay covered, nothing cancelled
+    report = watch(db_params, broker, settings)  # books the partial close from its fill
     for _ in range(3):
         exchange.control.advance(300)
         monitor(db_params, broker, settings)
-    assert _protection_sent(exchange) == before, report.actions  # no churn
+    assert _protection_sent(exchange) == before, report.actions  # resized once: no churn
     [position] = db.query("position_tracking", {"trade_journal_id": jid})
     assert position["qty"] == D(6), report.actions
     live = [(o["order_type"], o["qty"]) for o in exchange.control.orders()
