@@ -4,7 +4,9 @@ them on a loopback port (the daemon's own server, started as the daemon starts i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -91,3 +93,24 @@ def confirmed_of(text: str) -> str:
     found = re.search(r"name='confirmed' value='([^']+)'", text)
     assert found, text
     return found[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
+    """Poll until check() is truthy (bounded): the state, never a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = check()
+        except requests.RequestException:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds}s: {what}")
+        time.sleep(0.2)

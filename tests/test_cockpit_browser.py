@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.cockpit_fixtures import TOKEN, hold
+from tests.cockpit_fixtures import TOKEN, free_port, hold, wait_for
 from tests.conftest import exchange_env
 from tests.helpers import watch
-from tests.test_metrics_prometheus import _free_port, wait_for
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import load_settings
@@ -71,7 +70,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 def daemon(db_params: dict[str, Any], exchange: Any) -> Iterator[tuple[Daemon, Any]]:
     """A running daemon (leader) with its cockpit, token set, on a free loopback port."""
     settings = load_settings(exchange_env(exchange, COCKPIT_TOKEN=TOKEN,
-                                          COCKPIT_PORT=str(_free_port())), need_broker=True)
+                                          COCKPIT_PORT=str(free_port())), need_broker=True)
     broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
     running = Daemon(settings, db_params, broker, now=exchange.venue.clock.now,
                      election_seconds=0.5, heartbeat_seconds=0.5)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cockpit_fixtures import beat, hold
+from tests.cockpit_fixtures import beat, free_port, hold, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deployment" / "grafana" / "trading-monitor.json"
@@ -54,27 +52,6 @@ def need(tool: str) -> str:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    """Poll until check() is truthy (bounded): the state, never a fixed sleep."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = check()
-        except requests.RequestException:
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds}s: {what}")
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def prometheus(tmp_path: Path, cockpit: Any) -> Iterator[str]:
     binary = need("prometheus")
@@ -84,7 +61,7 @@ def prometheus(tmp_path: Path, cockpit: Any) -> Iterator[str]:
         "rule_files: [alerts.yml]\n"
         "scrape_configs:\n  - job_name: trading-monitor\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{cockpit.port}']}}]\n")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
          f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
