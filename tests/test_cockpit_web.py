@@ -206,3 +206,29 @@ def test_on_a_network_address_the_page_and_metrics_need_the_token(db_params, exc
         assert login(local).get(local + "/", timeout=30).status_code == 200
     finally:
         served.stop()
+
+
+def test_two_daemon_processes_on_one_port_the_second_warns_and_trades_on(db, db_params,
+                                                                          exchange, tmp_path):
+    """`trading-monitor run` twice on one host with one COCKPIT_PORT: the first serves the
+    cockpit (leader or standby alike); the second logs a WARNING and keeps beating."""
+    from tests.cockpit_fixtures import free_port, wait_for
+    from tests.test_daemon_process import _start, _stop
+
+    port = free_port()
+    first = _start(db_params, exchange, tmp_path, COCKPIT_PORT=str(port))
+    second = None
+    try:
+        wait_for("the first cockpit", lambda: requests.get(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).ok)
+        second = _start(db_params, exchange, tmp_path, COCKPIT_PORT=str(port))
+        wait_for("both daemons beating", lambda: len(db.query("daemon_heartbeat")) == 2)
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert "trading_monitor_leader " in metrics
+    finally:
+        codes = [_stop(p) for p in (first, second) if p is not None]
+    assert codes == [0, 0]
+    assert second is not None and second.stdout is not None
+    out = second.stdout.read().decode()
+    assert f"the cockpit could not listen on 127.0.0.1:{port}" in out, out[-2000:]
+    assert "Traceback" not in out
