@@ -232,3 +232,18 @@ def test_two_daemon_processes_on_one_port_the_second_warns_and_trades_on(db, db_
     out = second.stdout.read().decode()
     assert f"the cockpit could not listen on 127.0.0.1:{port}" in out, out[-2000:]
     assert "Traceback" not in out
+
+
+def test_the_kill_switch_with_flatten_from_the_page_closes_every_position(
+        db, db_params, broker, settings, cockpit):
+    hold(db, db_params, broker, settings)
+    http = login(cockpit.url)
+    ask = http.get(cockpit.url + "/confirm/kill?flatten=1", timeout=10)
+    assert "close 10 AAPL, 20 MSFT" in ask.text
+    done = http.post(cockpit.url + "/action/kill?flatten=1", timeout=120, data={
+        "csrf": csrf_of(ask.text), "confirmed": confirmed_of(ask.text), "reason": "drill"})
+    assert done.status_code == 200 and "kill switch ON" in done.text, done.text
+    assert _kill_switch(db) == "on"
+    assert not [p for p in broker.get_positions() if p.qty]
+    [event] = db.query("event_log", {"event": "kill_switch", "entity": "system_state"})[-1:]
+    assert event["detail"]["flatten"] is True and len(event["detail"]["flattened"]) == 2
