@@ -285,6 +285,24 @@ RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# R3 (a partial close by hand): the trader cancels our stop and sells 4 of 10; the order
+# monitor protects the 6 the broker holds and, while the books still say 10, sends nothing
+# more (nothing is cancelled: the 6 stay covered) until reconciliation books the close. The
+# checker asked cover for the books' 10 (more than any order can hold); it asks the broker's 6.
+PARTIAL_CLOSE_BY_HAND = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 10}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("cancel_stop_by_hand", {"symbol": "AAPL"}),
+    ("trader_order", {"symbol": "AAPL", "side": "sell", "qty": 4, "kind": "market"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 1}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 # EXIT-AFTER-HAND-CLOSE (found by the --slow run, seed 20261207, in 44 steps; shrunk by hand;
 # fixed in order_monitor/protect.py): the trader closes our position by hand (our bracket's
 # legs go with it) and the positions lag 3 s. The order monitor re-protects from its books;
@@ -333,10 +351,12 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
                                    FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING,
                                    EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS,
                                    FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
-                                   RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING],
+                                   RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
+                                   PARTIAL_CLOSE_BY_HAND],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
-                              "exit-after-a-close-by-hand", "own-exit", "resize"])
+                              "exit-after-a-close-by-hand", "own-exit", "resize",
+                              "partial-close-by-hand"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -108,8 +108,10 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
                                "(reconciliation's QTY_MISMATCH)", held,
                       {"ours": str(ours), "broker": str(broker_qty)})
     # Shares of the trader's own (fills no trade of ours explains) are his to protect: only
-    # what the broker holds beyond them may be ours (a split our books never learnt).
-    need = max(ours, abs(broker_qty) - _theirs(books, symbol, long))
+    # what the broker holds beyond them may be ours (a split our books never learnt). Our
+    # books holding more than the broker (a partial close by hand not booked yet) ask cover
+    # only for what the broker holds: no order can hold more (the mismatch is warned above).
+    need = max(min(ours, abs(broker_qty)), abs(broker_qty) - _theirs(books, symbol, long))
     cover = stop_cover(list(views.values()), symbol, exit_side)
     if cover >= need:
         return found
