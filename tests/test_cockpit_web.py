@@ -247,3 +247,15 @@ def test_the_kill_switch_with_flatten_from_the_page_closes_every_position(
     assert not [p for p in broker.get_positions() if p.qty]
     [event] = db.query("event_log", {"event": "kill_switch", "entity": "system_state"})[-1:]
     assert event["detail"]["flatten"] is True and len(event["detail"]["flattened"]) == 2
+
+
+def test_the_page_says_so_when_the_books_cannot_be_read(db_params, exchange):
+    served = start({**db_params, "dbname": "no_such_database"}, exchange)
+    try:
+        page = requests.get(served.url + "/", timeout=30)
+        assert page.status_code == 503 and "The books could not be read" in page.text
+        assert requests.get(served.url + "/healthz", timeout=30).status_code == 503
+        metrics = requests.get(served.url + "/metrics", timeout=30).text
+        assert "trading_monitor_books_up 0.0" in metrics
+    finally:
+        served.stop()

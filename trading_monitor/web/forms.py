@@ -49,7 +49,7 @@ def result(title: str, ok: bool, lines: list[str]) -> str:
         "</p>"))
 
 
-def refused(why: str) -> str:
-    return layout("Refused · trading-monitor cockpit", (
-        f"<h1>Refused</h1><div class='banner bad' id='refused'>{escape(why)}</div>"
+def refused(why: str, title: str = "Refused") -> str:
+    return layout(f"{title} · trading-monitor cockpit", (
+        f"<h1>{escape(title)}</h1><div class='banner bad' id='refused'>{escape(why)}</div>"
         "<p><a href='/'>Back to the cockpit</a> · <a href='/login'>Log in</a></p>"))

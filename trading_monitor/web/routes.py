@@ -107,8 +107,14 @@ class Routes:
             raise web.HTTPSeeOther("/login")
         now = self.actor.now()
         stops = await self._run(self.reads, self.broker_view.stops)
-        found = await self._run(self.reads, self._read(
-            lambda db: data.gather(db, self.actor.settings, now, stops)))
+        try:
+            found = await self._run(self.reads, self._read(
+                lambda db: data.gather(db, self.actor.settings, now, stops)))
+        except Exception as exc:  # the page says so instead of a bare 500
+            log.warning("cockpit: the books could not be read: %s", type(exc).__name__)
+            why = (f"The books could not be read ({type(exc).__name__}): is the database "
+                   "up? trading-monitor health says more.")
+            return self._html(forms.refused(why, "Unavailable"), 503)
         return self._html(page.render(found, can_act=sid is not None,
                                       token_set=self.sessions.token_set, csrf=csrf))
 
