@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from trading_monitor.domain.decision import Decision, Side
 from trading_monitor.domain.market import MarketSnapshot
+from trading_monitor.domain.short_side import buying_power_needed
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,9 @@ def entry_rejection(d: Decision, limits: RiskLimits, view: AccountView,
             and view.exposure + notional > limits.max_total_exposure):
         return (f"total exposure {view.exposure + notional:.2f} would exceed "
                 f"MAX_TOTAL_EXPOSURE {limits.max_total_exposure}")
-    if limits.check_buying_power and notional > view.buying_power:
-        return f"insufficient buying power: order needs {notional:.2f}, " \
+    needed, how = buying_power_needed(d, view.market.get(d.ticker))  # shorts: Alpaca's rule
+    if limits.check_buying_power and needed > view.buying_power:
+        return f"insufficient buying power: order needs {how}, " \
                f"account has {view.buying_power:.2f}"
     if (limits.reject_day_orders_when_closed and not view.market_open
             and d.order_time_in_force.value == "day"):
