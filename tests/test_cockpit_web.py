@@ -259,3 +259,31 @@ def test_the_page_says_so_when_the_books_cannot_be_read(db_params, exchange):
         assert "trading_monitor_books_up 0.0" in metrics
     finally:
         served.stop()
+
+
+def test_an_unprotected_position_and_an_incident_lead_the_page(db, db_params, broker,
+                                                               settings, cockpit):
+    import json
+
+    trades = hold(db, db_params, broker, settings)
+    # The books after a sync that found AAPL's stop cancelled, and an open incident (issue 27).
+    db.execute_update("UPDATE order_execution SET order_status = 'canceled' "
+                      "WHERE trade_journal_id = %s AND order_role = 'STOP_LOSS'",
+                      [trades["AAPL"]])
+    db.named_update("set_system_value", {"key": "reconciliation_incident", "value": json.dumps(
+        {"cause": "2 trades gone at the broker", "trades": [trades["MSFT"]],
+         "symbols": {str(trades["MSFT"]): "MSFT"}, "opened_at": "2026-11-20T15:00:00+00:00"}),
+        "reason": "test"})
+    page = requests.get(cockpit.url + "/", timeout=10).text
+    banner = page.split("id='protection'>")[1].split("</div>")[0]
+    assert banner == f"UNPROTECTED: #{trades['AAPL']} AAPL: 10 of 10 shares without a stop"
+    assert "NO live stop at the broker" in page
+    assert "$356.00" not in page and " + unbounded" in page
+    incident = page.split("id='incident'>")[1].split("</div>")[0]
+    assert f"nothing booked for trade #{trades['MSFT']} MSFT" in incident
+    table = page.split("id='reconciliation'>")[1].split("</table>")[0]
+    assert "INCIDENT: 2 trades gone at the broker" in table
+    metrics = requests.get(cockpit.url + "/metrics", timeout=30).text
+    assert "trading_monitor_unprotected_positions 1.0" in metrics
+    assert "trading_monitor_unprotected_shares 10.0" in metrics
+    assert "trading_monitor_reconciliation_incident 1.0" in metrics
