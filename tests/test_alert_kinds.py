@@ -38,6 +38,7 @@ EXPECTED_KINDS = {
     "corporate_action": True,
     "operator": False,
     "exit_working": True,
+    "resting_stop": True,
 }
 
 

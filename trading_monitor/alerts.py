@@ -76,6 +76,8 @@ KINDS: dict[str, AlertKind] = {
                           rate_limited=False),
     "exit_working": AlertKind("a market exit of ours still working after "
                               "EXIT_WORKING_ALERT_SECONDS; subject: trade"),
+    "resting_stop": AlertKind("a stop-limit of ours triggered and rests unfilled past its "
+                              "limit (a gap): no protection; subject: trade"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

@@ -134,6 +134,9 @@ class Settings(NotifySettings):
     emergency_stop_pct: float = Field(5.0, alias="EMERGENCY_STOP_PCT", gt=0, lt=100)
     # An exit of ours still working this long: "exit working since …" and an ALERT (issue 21).
     exit_working_alert_seconds: float = Field(120.0, alias="EXIT_WORKING_ALERT_SECONDS", gt=0)
+    # A stop-limit that triggered and rests unfilled (a gap through it): close | alert.
+    resting_stop_action: str = Field("close", alias="RESTING_STOP_ACTION",
+                                     pattern="^(close|alert)$")
     # Fail-closed reconciliation (issue 27): this many of our trades gone at the broker at
     # once with no fill to explain them, or this share of our open positions (never one
     # trade alone), is an incident: nothing is booked, entries halt, an operator decides.

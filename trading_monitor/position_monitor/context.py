@@ -23,6 +23,7 @@ class PositionSettings:
     incident_trades: int = 2  # RECONCILE_INCIDENT_TRADES
     incident_pct: Decimal = Decimal(30)  # RECONCILE_INCIDENT_PCT
     exit_working_alert: timedelta = timedelta(minutes=2)  # EXIT_WORKING_ALERT_SECONDS
+    resting_stop_action: str = "close"  # RESTING_STOP_ACTION: close | alert
 
 
 @dataclass

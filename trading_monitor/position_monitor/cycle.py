@@ -34,6 +34,7 @@ from trading_monitor.position_monitor.incident import (
 )
 from trading_monitor.position_monitor.marks import mark_positions
 from trading_monitor.position_monitor.reconcile import reconcile_books
+from trading_monitor.position_monitor.resting_stops import resting_stops
 from trading_monitor.position_monitor.targets import profit_targets
 from trading_monitor.position_monitor.trailing import trail_stops
 from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot
@@ -92,6 +93,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     close = session_close(m, day)
     reference = min(now, close) if close else now
     report.actions += mark_positions(pm, trades, market, reference - pm.config.max_price_age)
+    report.actions += resting_stops(pm, open_trades(m), sync.open_orders)  # issue 21
     report.actions += trail_stops(pm, open_trades(m), sync.open_orders)
     report.actions += profit_targets(pm, open_trades(m), market)
     if not m.dry_run:

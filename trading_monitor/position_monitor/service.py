@@ -41,7 +41,8 @@ def position_settings(settings: Settings) -> PositionSettings:
         max_drawdown_pct=settings.max_drawdown_pct,
         incident_trades=settings.reconcile_incident_trades,
         incident_pct=settings.reconcile_incident_pct,
-        exit_working_alert=timedelta(seconds=settings.exit_working_alert_seconds))
+        exit_working_alert=timedelta(seconds=settings.exit_working_alert_seconds),
+        resting_stop_action=settings.resting_stop_action)
 
 
 def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,

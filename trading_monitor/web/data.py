@@ -135,6 +135,15 @@ class Position:
         return (per_share * min(self.stop_qty, self.qty)).quantize(Decimal("0.01"))
 
 
+    @property
+    def at_stop_vs_entry(self) -> Decimal | None:
+        """P&L against the entry if the stop fills (positive: the stop locks a profit in)."""
+        if self.stop is None or self.entry is None:
+            return None
+        per_share = self.stop - self.entry if self.side == "long" else self.entry - self.stop
+        return (per_share * min(self.stop_qty, self.qty)).quantize(Decimal("0.01"))
+
+
 def positions(db: TradingDB) -> list[Position]:
     rows = book.read(db, POSITIONS, {"protects": list(book.LIVE_STOP_STATUSES),
                                      "live": sorted(LIVE_ORDER_STATUSES)})

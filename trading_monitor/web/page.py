@@ -136,7 +136,9 @@ def _card(p: Position, broker_line: str, can_act: bool) -> str:
             f" <span class='neg'>covers {qty(p.stop_qty)} of {qty(p.qty)}</span>")
         stop = (f"<p class='stop'>stop <span class='stop-price'>{price(p.stop)}</span> at the "
                 f"broker{covers} · {e(p.stop_distance_pct)} % away · "
-                f"<span class='at-risk'>{money(p.at_risk)}</span> at risk</p>")
+                f"<span class='at-risk'>{money(p.at_risk)}</span> at risk · "
+                f"<span class='at-stop'>{money(p.at_stop_vs_entry, sign=True)}</span> vs "
+                "entry at the stop</p>")
     unprotected = ("—" if p.unprotected_seconds is None
                    else f"{Decimal(p.unprotected_seconds).quantize(Decimal('0.1'))} s")
     exit_line = "" if p.exit_since is None else (

@@ -1,0 +1,82 @@
+"""A protective stop that triggered but rests unfilled is not protection (issue 21).
+
+Alpaca holds a buy stop as a stop-limit a few per cent above the stop (changes-2026.md §4);
+after a gap up through that limit it triggers and rests: a short is then unprotected while
+the price runs. Alpaca may do the same to bracket and OCO legs (UNCONFIRMED), so every stop
+of ours is looked at as the broker lists it: a `stop_limit` whose stop price the mark has
+reached and whose limit the mark is beyond (a buy above it, a sell below it) cannot fill.
+
+RESTING_STOP_ACTION says what follows: `close` (default) buys to cover (sells, for a long) at
+market through the flatten machinery (the stop cancelled on the broker's final word first,
+put back if the exit does not go), with an ALERT; `alert` raises the ALERT only, once per
+order. No broker request unless there is something to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from trading_monitor.alerts import alert
+from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db_layer import Row
+from trading_monitor.domain.lifecycle import OrderRole, Purpose
+from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.order_monitor.flatten import flatten_trade
+from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.runs import log_event
+
+log = logging.getLogger(__name__)
+
+
+def stuck(order: BrokerOrder, mark: Decimal) -> bool:
+    """A stop-limit the market went through: triggered, and beyond its limit."""
+    if order.order_type != "stop_limit" or order.stop_price is None or order.limit_price is None:
+        return False
+    if order.side == "buy":
+        return mark >= order.stop_price and mark > order.limit_price
+    return mark <= order.stop_price and mark < order.limit_price
+
+
+def resting_stops(pm: PositionMonitor, trades: list[LoadedTrade],
+                  listed: dict[str, BrokerOrder]) -> list[str]:
+    done: list[str] = []
+    for trade in trades:
+        mark = trade.position["current_price"] if trade.position else None
+        if trade.state.status.value != "POSITION" or mark is None or \
+                trade.position is None or trade.position["mark_stale"]:
+            continue
+        for row in trade.orders:
+            order = listed.get(row["alpaca_order_id"] or "")
+            if row["order_role"] != OrderRole.STOP_LOSS.value or order is None or \
+                    not OrderStatus(order.status).protects or not stuck(order, mark):
+                continue
+            done += _act(pm, trade, row, order, mark)
+            break
+    return done
+
+
+def _act(pm: PositionMonitor, trade: LoadedTrade, row: Row, order: BrokerOrder,
+         mark: Decimal) -> list[str]:
+    m, jid = pm.orders, trade.state.journal_id
+    text = (f"trade #{jid} {trade.journal['symbol']}: its stop {row['client_order_id']} "
+            f"(stop {order.stop_price}, limit {order.limit_price}) triggered and rests "
+            f"unfilled with the market at {mark}: it is not protection")
+    if m.dry_run:
+        m.would(text)
+        return []
+    if pm.config.resting_stop_action == "alert":
+        seen = m.db.execute_query(
+            "SELECT 1 AS x FROM event_log WHERE entity = 'order_execution' AND entity_id = %s "
+            "AND event = 'resting_stop' LIMIT 1", [row["id"]])
+        if seen:
+            return []
+        alert(log, "resting_stop", f"trade #{jid}", "%s (RESTING_STOP_ACTION=alert: left "
+              "as it is)", text)
+        log_event(m.db, m.run_id, "order_execution", row["id"], "resting_stop", text)
+        return [text]
+    alert(log, "resting_stop", f"trade #{jid}", "%s; closing at market "
+          "(RESTING_STOP_ACTION=close)", text)
+    log_event(m.db, m.run_id, "order_execution", row["id"], "resting_stop", text)
+    return [text, *flatten_trade(m, trade, Purpose.EMERGENCY)]
