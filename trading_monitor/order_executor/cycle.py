@@ -214,7 +214,8 @@ def _dispatch(ex: Executor, d: Decision) -> Result:
 
 
 def handle_no_action(ex: Executor, d: Decision) -> Result:
-    """Mark executed and age the linked open trade by one day (in the claim transaction)."""
+    """Mark executed and age the linked open trade by one day (in the claim transaction);
+    SKIPPED when there is no open trade to age (nothing was done)."""
     if d.existing_trade_journal_id is not None:
         trade = ex.claims.get_by_id("trade_journal", d.existing_trade_journal_id)
         if trade is None:
@@ -223,7 +224,7 @@ def handle_no_action(ex: Executor, d: Decision) -> Result:
         found = ex.claims.named("latest_open_trade_for_symbol", {"symbol": d.ticker})
         trade = found[0] if found else None
     if trade is None or trade["status"] not in OPEN_TRADE_STATUSES:
-        return Final(TerminalState.EXECUTED, f"no action; no open trade for {d.ticker} to age")
+        return Final(TerminalState.SKIPPED, f"no action; no open trade for {d.ticker} to age")
     if ex.dry_run:
         return Previewed(f"dry run: would age trade #{trade['id']} by one day")
     days = ex.ledger.age_trade(int(trade["id"]))
