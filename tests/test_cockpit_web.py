@@ -39,7 +39,7 @@ def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker,
     assert "stop <span class='stop-price'>175</span> at the broker" in card
     assert f"${aapl:,.2f}</span> at risk" in card and "target 195" in card
     entry = D(db.get_by_id("trade_journal", trades["AAPL"])["actual_entry_price"])
-    assert f"${(D('175') - entry) * 10:+,.2f}</span></span> vs entry at the stop" in card
+    assert f"-${(entry - D('175')) * 10:,.2f}</span></span> vs entry at the stop" in card
     assert f"${aapl + msft:,.2f}" in page.text.split("id='total-at-risk'")[1][:200]
     assert "All 2 position(s) protected" in page.text
     assert "✓ broker holds stop 175 for 10 shares (read " in card

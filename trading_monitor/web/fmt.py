@@ -26,9 +26,10 @@ def when(at: datetime | None) -> str:
 def money(value: Decimal | None, *, sign: bool = False) -> str:
     if value is None:
         return "—"
-    text = f"{value:+,.2f}" if sign else f"{value:,.2f}"
+    mark = ("-" if value < 0 else "+" if value > 0 and sign else "")
+    text = f"{mark}${abs(value):,.2f}"  # -$50.00, +$36.00
     css = "neg" if sign and value < 0 else "pos" if sign and value > 0 else ""
-    return f'<span class="{css}">${escape(text)}</span>' if css else f"${escape(text)}"
+    return f'<span class="{css}">{escape(text)}</span>' if css else escape(text)
 
 
 def price(value: Decimal | None) -> str:
