@@ -31,3 +31,9 @@ def protective_stop(entry_side: str, price: Decimal) -> Decimal:
     if rounded >= 1 > price:  # rounding up across $1 changes the tick: 0.99995 -> 1.00
         rounded = rounded.quantize(CENT, rounding=rounding)
     return rounded
+
+
+def price_text(price: Decimal | None) -> str:
+    """A price for a log line or an event message, on its tick: `659.65`, not an average's
+    `659.6500000000000000` (the value itself stays exact). None is `-`."""
+    return "-" if price is None else str(nearest_tick(Decimal(price)))

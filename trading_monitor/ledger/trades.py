@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading_monitor.domain.lifecycle import ExitReason, TradeStatus, check_trade_transition
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
@@ -37,7 +38,7 @@ class TradeBooks(LedgerBase):
                       first_fill_at: datetime, slippage_bps: Decimal | None) -> None:
         """The entry's first fill: the trade is a position, with a position row."""
         self.set_trade_status(journal_id, TradeStatus.POSITION,
-                              f"entry filled {qty} @ {avg_price}", actual_qty=qty,
+                              f"entry filled {qty} @ {price_text(avg_price)}", actual_qty=qty,
                               actual_entry_price=avg_price, entry_date=first_fill_at,
                               first_fill_at=first_fill_at, entry_slippage_bps=slippage_bps,
                               exit_reason=None, exit_date=None)
@@ -58,7 +59,7 @@ class TradeBooks(LedgerBase):
                 "actual_qty": max(qty, entry_qty or 0)})
         self._position_row(journal_id, qty, avg_price)
         log_event(self.db, self.run_id, "position_tracking", journal_id, "resized",
-                  f"trade #{journal_id} holds {qty} @ {avg_price}")
+                  f"trade #{journal_id} holds {qty} @ {price_text(avg_price)}")
         return True
 
     def _position_row(self, journal_id: int, qty: Decimal, avg_price: Decimal) -> None:

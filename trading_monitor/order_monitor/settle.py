@@ -11,6 +11,7 @@ import logging
 
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.domain.trade_state import (
     Action,
     CancelOrders,
@@ -103,7 +104,8 @@ def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
         crash_point("in_exit")
         m.ledger.close_trade(jid, exit_price=action.exit_price, exit_at=action.exit_at,
                              pnl=action.pnl, fees=action.fees, reason=action.reason,
-                             text=f"{action.reason.value}: exit @ {action.exit_price}, "
+                             text=f"{action.reason.value}: exit @ "
+                                  f"{price_text(action.exit_price)}, "
                                   f"P&L {action.pnl:.2f}",
                              requested_exit_price=action.requested_exit_price,
                              slippage_bps=action.slippage_bps)
@@ -148,13 +150,14 @@ def _resume_unsent(m: Monitor, trade: LoadedTrade) -> bool:
 def describe(trade: LoadedTrade, action: Action) -> str:
     t = f"trade #{trade.state.journal_id} {trade.journal['symbol']}"
     if isinstance(action, OpenPosition):
-        return f"{t}: position of {action.qty} @ {action.avg_price}"
+        return f"{t}: position of {action.qty} @ {price_text(action.avg_price)}"
     if isinstance(action, ResizePosition):
-        return f"{t}: holds {action.qty} @ {action.avg_price}"
+        return f"{t}: holds {action.qty} @ {price_text(action.avg_price)}"
     if isinstance(action, EndEntry):
         return f"{t}: {action.status.value} ({action.reason})"
     if isinstance(action, ClosePosition):
-        return f"{t}: CLOSED {action.reason.value} @ {action.exit_price}, P&L {action.pnl:.2f}"
+        return (f"{t}: CLOSED {action.reason.value} @ {price_text(action.exit_price)}, "
+                f"P&L {action.pnl:.2f}")
     if isinstance(action, CancelOrders):
         names = ", ".join(o.client_order_id for o in action.orders)
         return f"{t}: cancel {names} ({action.why})"

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.db_layer import Row
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
@@ -89,7 +90,7 @@ def book_partial_close(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str
     log.warning("trade #%s %s: %s of its shares closed by hand @ %s; booked", fresh.state.
                 journal_id, trade.journal["symbol"], gap, close.price)
     return (f"trade #{fresh.state.journal_id} {trade.journal['symbol']}: {gap} closed by hand "
-            f"@ {close.price}; " + "; ".join(done))
+            f"@ {price_text(close.price)}; " + "; ".join(done))
 
 
 def _qty(pm: PositionMonitor, ids: list[int]) -> list[Decimal]:
