@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.commands import kill_switch
 from trading_monitor.commands.flatten import flatten_now
@@ -47,7 +48,9 @@ class Actor:
         return TradingDB(config=self.db_config, application_name="trading-monitor cockpit")
 
     def _monitor(self, db: TradingDB, run_id: str) -> Monitor:
-        return Monitor(db=db, broker=self.broker, run_id=run_id,
+        # Guarded like the CLI's: keys of another account than the books' refuse before
+        # anything is cancelled or sold there (the halt stays on).
+        return Monitor(db=db, broker=guarded(db, self.broker, run_id), run_id=run_id,
                        installation=installation_id(db),
                        config=monitor_settings(self.settings), now=self.now, sleep=self.sleep)
 
