@@ -7,6 +7,7 @@ They run in a worker thread of the daemon, never on the server's event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from trading_monitor.account_guard import guarded
+from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.commands import kill_switch
 from trading_monitor.commands.flatten import flatten_now
@@ -26,6 +28,8 @@ from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.service import monitor_settings
 from trading_monitor.runs import log_event, new_run_id
 from trading_monitor.web import data
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,8 +84,13 @@ class Actor:
             log_event(db, run_id, "system_state", None, "resume",
                       f"{why}; cleared: {', '.join(cleared) or 'nothing'}",
                       detail={"cleared": cleared, "source": source})
+        if cleared:  # as `trading-monitor resume` does
+            alert(log, "operator", "resume", "trading resumed: %s cleared (%s)",
+                  ", ".join(cleared), why)
         return Outcome(True, [f"cleared: {', '.join(cleared)}" if cleared else
-                              "none of " + ", ".join(RESUMABLE) + " was set"])
+                              "none of " + ", ".join(RESUMABLE) + " was set",
+                              "the daily loss halt is not cleared by resume; it clears itself "
+                              "the next trading day"])
 
     def flatten(self, trade_id: int, reason: str, source: str, confirmed: str) -> Outcome:
         """`trading-monitor flatten TRADE_ID --reason`: close this one trade now, its stop
