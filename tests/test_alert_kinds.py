@@ -39,6 +39,7 @@ EXPECTED_KINDS = {
     "operator": False,
     "exit_working": True,
     "resting_stop": True,
+    "symbol_halt": True,
 }
 
 

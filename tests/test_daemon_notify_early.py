@@ -84,6 +84,23 @@ def test_a_cancel_before_executor_time_acts_at_once(db, db_params, exchange, run
     assert sorted(o["symbol"] for o in _buys(exchange)) == ["AAPL", "MSFT"]
 
 
+def test_a_cancel_written_before_the_open_acts_at_the_open(db, db_params, exchange, running):
+    """Outside the session nothing acts; the open is the first moment a CANCEL may."""
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 9, 10)))
+    journal_id = _resting_entry(db, db_params, exchange)
+    daemon = running.start(db_params, exchange, EXECUTOR_TIME="09:45")
+    wait_for(lambda: listening(daemon))
+    cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
+                               "existing_trade_journal_id": journal_id},
+                          existing_trade_journal_id=journal_id)
+    time.sleep(2.0)  # several of the dispatcher's once-a-second checks
+    assert outcome(db, cancel) is None
+    assert [o["status"] for o in _buys(exchange)] != ["canceled"]
+    exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 9, 30, 1)))
+    assert wait_for(lambda: outcome(db, cancel))["terminal_state"] == "EXECUTED"
+    assert [o["status"] for o in _buys(exchange)] == ["canceled"]
+
+
 def test_an_amends_cancel_acts_at_once_its_new_entry_at_executor_time(db, db_params,
                                                                       exchange, running):
     exchange.venue.set_clock(EARLY)

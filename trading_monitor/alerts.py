@@ -78,6 +78,8 @@ KINDS: dict[str, AlertKind] = {
                               "EXIT_WORKING_ALERT_SECONDS; subject: trade"),
     "resting_stop": AlertKind("a stop-limit of ours triggered and rests unfilled past its "
                               "limit (a gap): no protection; subject: trade"),
+    "symbol_halt": AlertKind("a symbol we hold printed no trade for HALT_SUSPECT_MINUTES in "
+                             "the session: halted?; subject: symbol"),
 }
 SUBJECT_LIMIT = 200  # the stored key is "kind:subject", kept short for the alert table
 _REFERENCE = re.compile(r"\b(?:trade|decision) #\d+")

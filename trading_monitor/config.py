@@ -137,6 +137,8 @@ class Settings(NotifySettings):
     # A stop-limit that triggered and rests unfilled (a gap through it): close | alert.
     resting_stop_action: str = Field("close", alias="RESTING_STOP_ACTION",
                                      pattern="^(close|alert)$")
+    # A held symbol with no trade printed this long in the session looks halted (0: off).
+    halt_suspect_minutes: float = Field(5.0, alias="HALT_SUSPECT_MINUTES", ge=0)
     # Fail-closed reconciliation (issue 27): this many of our trades gone at the broker at
     # once with no fill to explain them, or this share of our open positions (never one
     # trade alone), is an incident: nothing is booked, entries halt, an operator decides.

@@ -36,6 +36,7 @@ from trading_monitor.commands.health_liveness import (
 from trading_monitor.db.migrate import load_migrations
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.halts import halt_states
+from trading_monitor.symbol_halts import check_symbol_halts
 
 __all__ = ["CRITICAL", "EXIT_CODES", "OK", "SEVERITY", "UNKNOWN", "WARNING", "Check",
            "Context", "check_broker", "check_heartbeat", "check_jobs", "worst"]
@@ -184,7 +185,7 @@ def _parse_time(text: object) -> datetime | None:
 # After the database and schema checks (and the broker's), in this order.
 DB_CHECKS: tuple[Callable[[TradingDB, Context], Check], ...] = (
     check_heartbeat, check_jobs, check_intents, check_protection,
-    check_reconciliation, check_broker_contract, check_halts)
+    check_reconciliation, check_broker_contract, check_halts, check_symbol_halts)
 
 
 def _short(text: object, limit: int = 80) -> str:

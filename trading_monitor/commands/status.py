@@ -29,6 +29,7 @@ from trading_monitor.exits_working import describe as describe_exit
 from trading_monitor.exits_working import overdue as overdue_exits
 from trading_monitor.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.symbol_halts import halted
 
 TRADE_FIELDS = ("id", "symbol", "side", "status", "qty", "entry_price", "stop_price",
                 "current_price", "unrealized_pnl", "mark_stale")
@@ -52,6 +53,7 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
         "daemons": [_pick(d, DAEMON_FIELDS) for d in daemons],
         "leader": _pick(leader, ("host", "pid", "beat_at")) if leader else None,
         "corporate_actions": open_trade_flags(db, day),  # issue 21
+        "symbols_halted": halted(db),
         "exits_working": [describe_exit(r) for r in overdue_exits(
             db, now, timedelta(seconds=settings.exit_working_alert_seconds))],
         **fail_closed(db),
@@ -112,6 +114,9 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"corporate action: {line}")
     for line in report["exits_working"]:
         console.print(f"EXIT NOT FILLED: {line}")
+    for symbol, why in report["symbols_halted"].items():
+        console.print(f"HALTED? {symbol}: {why.get('source')} since {why.get('since')}; its "
+                      "stop is kept, new entries wait")
     jobs = [[j["job_name"], j["status"], j["finished_at"], j["error"]] for j in report["jobs"]]
     console.print(_table("Last run of each job", ["job", "status", "finished", "error"], jobs,
                          "no job has run yet"))

@@ -2,9 +2,10 @@
 when a woken job may run, starting and stopping the listener and its dispatcher with the
 leadership, and the catch-up after every (re)connection. A mixin of `Daemon` (app.py).
 
-Inside the session but before EXECUTOR_TIME a decision also wakes `cancels`: an executor
-cycle that sends no entry (order_executor/cycle.py), so a CANCEL, and an AMEND's cancel, act
-at once; NEW_TRADEs, and the AMEND's new entry, wait for EXECUTOR_TIME."""
+A decision also wakes `cancels`: an executor cycle that sends no entry (order_executor/
+cycle.py), run only inside the session before EXECUTOR_TIME, so a CANCEL, and an AMEND's
+cancel, act at once from the open (one written overnight at the open); NEW_TRADEs, and the
+AMEND's new entry, wait for EXECUTOR_TIME. Any executor run meets a `cancels` wish."""
 
 from __future__ import annotations
 
@@ -151,8 +152,8 @@ class WakeupsMixin:
                 log.warning("could not read the kill switch at once: %s", exc)
         if self.dispatcher is not None:
             self.dispatcher.wake(job, payload)
-            if job == "executor" and self._entries_at(self.now()) is not None:
-                self.dispatcher.wake(CANCELS, payload)  # a CANCEL acts before EXECUTOR_TIME
+            if job == "executor":  # a CANCEL acts from the open, before EXECUTOR_TIME too
+                self.dispatcher.wake(CANCELS, payload)  # (met by any executor run after it)
 
     def _catch_up(self) -> None:
         """After every (re)connection: what was notified while nobody listened."""

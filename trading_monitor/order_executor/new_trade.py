@@ -16,6 +16,7 @@ from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.ledger import Intent, order_request
 from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
 from trading_monitor.order_executor.preview import describe, entry_request
+from trading_monitor.symbol_halts import entry_deferral
 
 # Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
 BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "complex order",
@@ -28,6 +29,9 @@ def handle_new_trade(ex: Executor, d: Decision) -> Result:
     if late:
         return Final(TerminalState.SKIPPED, late)
     d = ex.sized(d)
+    halted = entry_deferral(ex.db, d.ticker)  # issue 21: no entry into a halted symbol
+    if halted:
+        return Deferred(halted)
     rejection = ex.stale_decision(d) or ex.entry_rejection(d)
     if rejection:
         return Final(TerminalState.REJECTED, f"pre-trade check failed: {rejection}")

@@ -24,6 +24,7 @@ class PositionSettings:
     incident_pct: Decimal = Decimal(30)  # RECONCILE_INCIDENT_PCT
     exit_working_alert: timedelta = timedelta(minutes=2)  # EXIT_WORKING_ALERT_SECONDS
     resting_stop_action: str = "close"  # RESTING_STOP_ACTION: close | alert
+    halt_suspect: timedelta | None = timedelta(minutes=5)  # HALT_SUSPECT_MINUTES (None: off)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_missed import corporate_step
+from trading_monitor.position_monitor.halt_watch import watch_halts
 from trading_monitor.position_monitor.incident import (
     contradiction,
     fault_cleared,
@@ -94,6 +95,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     reference = min(now, close) if close else now
     report.actions += mark_positions(pm, trades, market, reference - pm.config.max_price_age)
     report.actions += resting_stops(pm, open_trades(m), sync.open_orders)  # issue 21
+    report.actions += watch_halts(pm, open_trades(m), market, now, close)  # issue 21
     report.actions += trail_stops(pm, open_trades(m), sync.open_orders)
     report.actions += profit_targets(pm, open_trades(m), market)
     if not m.dry_run:

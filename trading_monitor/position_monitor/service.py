@@ -42,7 +42,9 @@ def position_settings(settings: Settings) -> PositionSettings:
         incident_trades=settings.reconcile_incident_trades,
         incident_pct=settings.reconcile_incident_pct,
         exit_working_alert=timedelta(seconds=settings.exit_working_alert_seconds),
-        resting_stop_action=settings.resting_stop_action)
+        resting_stop_action=settings.resting_stop_action,
+        halt_suspect=timedelta(minutes=settings.halt_suspect_minutes)
+        if settings.halt_suspect_minutes else None)
 
 
 def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,

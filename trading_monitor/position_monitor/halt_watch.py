@@ -1,0 +1,77 @@
+"""Halted symbols (issue 21), from the one source every feed has: no trade printed for
+HALT_SUSPECT_MINUTES while the session is open, for a symbol we hold. The market-data
+`statuses` channel (where the feed offers it) is not read yet; the paper exchange's halt
+plays exactly this (nothing prints while halted). An IEX quote that stays still in a thin
+name is not taken as a halt: only the last trade's time counts.
+
+Each position-monitor cycle uses the snapshots it already read (no request of its own): a
+symbol newly without a print is flagged (system_state `symbols_halted`), with an ALERT
+(`symbol_halt`) and an event; `status` lists it, `health` is WARNING, and new entries into it
+are deferred by the executor until a print lifts it. Protection is kept as it is: nothing
+here cancels, flattens or moves a stop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from trading_monitor.alerts import alert
+from trading_monitor.domain.market import MarketSnapshot
+from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.runs import log_event
+from trading_monitor.symbol_halts import KEY, halted
+
+log = logging.getLogger(__name__)
+NEW_YORK = ZoneInfo("America/New_York")
+OPEN = time(9, 30)
+
+
+def suspects(market: dict[str, MarketSnapshot], symbols: Iterable[str], now: datetime,
+             close: datetime | None, after: timedelta) -> dict[str, datetime]:
+    """Symbol -> its last print, for each without one for `after` inside the session."""
+    opened = datetime.combine(now.astimezone(NEW_YORK).date(), OPEN, tzinfo=NEW_YORK)
+    if close is None or now > close or now < opened + after:
+        return {}
+    found = {}
+    for symbol in symbols:
+        snap = market.get(symbol)
+        last = snap.last_trade_at if snap is not None else None
+        if last is None or now - last >= after:
+            found[symbol] = max(last or opened, opened)
+    return found
+
+
+def watch_halts(pm: PositionMonitor, trades: list[LoadedTrade],
+                market: dict[str, MarketSnapshot], now: datetime,
+                close: datetime | None) -> list[str]:
+    m, after = pm.orders, pm.config.halt_suspect
+    if m.dry_run or after is None:
+        return []
+    held = {str(t.journal["symbol"]): t.state.journal_id for t in trades
+            if t.state.status.value == "POSITION"}
+    found = suspects(market, held, now, close, after)
+    before = halted(m.db)
+    minutes = f"no trade printed for {after.total_seconds() / 60:g} min"
+    done = []
+    for symbol, last in found.items():
+        if symbol in before:
+            continue
+        text = (f"{symbol}: {minutes} while the session is open (last print "
+                f"{last.isoformat(timespec='seconds')}): halted? trade #{held[symbol]} holds "
+                "it; its stop is kept as it is, new entries wait")
+        alert(log, "symbol_halt", symbol, "%s", text)
+        log_event(m.db, m.run_id, "trade_journal", held[symbol], "symbol_halt", text)
+        done.append(text)
+    lifted = [s for s in before if s not in found]
+    done += [f"{s}: prints again: no longer flagged as halted" for s in lifted]
+    now_flagged = {s: before.get(s) or {"since": last.isoformat(timespec="seconds"),
+                                        "source": minutes} for s, last in found.items()}
+    if now_flagged != before:
+        m.db.named_update("set_system_value", {"key": KEY, "value": json.dumps(now_flagged),
+                                               "reason": "position monitor: last prints"})
+    return done
