@@ -289,3 +289,21 @@ def test_an_unprotected_position_and_an_incident_lead_the_page(db, db_params, br
     assert "trading_monitor_unprotected_positions 1.0" in metrics
     assert "trading_monitor_unprotected_shares 10.0" in metrics
     assert "trading_monitor_reconciliation_incident 1.0" in metrics
+
+
+def test_an_exit_still_working_is_shown_with_its_start(db, db_params, broker, settings,
+                                                       cockpit):
+    from datetime import datetime, timezone
+
+    trades = hold(db, db_params, broker, settings)
+    since = datetime(2026, 11, 20, 15, 1, 2, tzinfo=timezone.utc)
+    db.insert("order_execution", {  # the books while a market exit rests (a halted symbol)
+        "trade_journal_id": trades["MSFT"], "client_order_id": "tm-test-exit",
+        "alpaca_order_id": "exit-1", "order_role": "EXIT", "purpose": "KILL_SWITCH",
+        "symbol": "MSFT", "side": "sell", "order_type": "market", "time_in_force": "day",
+        "qty": 20, "order_status": "new", "submitted_at": since})
+    page = requests.get(cockpit.url + "/", timeout=10).text
+    card = page.split(f"id='trade-{trades['MSFT']}'")[1].split("</div>")[0]
+    assert "exit working since 2026-11-20 10:01:02 EST (KILL_SWITCH)" in card
+    other = page.split(f"id='trade-{trades['AAPL']}'")[1].split("</div>")[0]
+    assert "exit working" not in other
