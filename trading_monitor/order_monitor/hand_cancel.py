@@ -25,6 +25,7 @@ from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.runs import log_event
+from trading_monitor.symbol_halts import halted
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ def cancelled_by_someone_else(db: TradingDB, row: Row, event: str) -> bool:
     journal = db.get_by_id("trade_journal", row["trade_journal_id"])
     if journal is None or journal["status"] != "POSITION":
         return False
+    if str(row["symbol"]) in halted(db):
+        return False  # a stop elected by a halt's reopening print, cancelled by Alpaca (issue 21)
     entries = [r for r in db.query("order_execution", {"trade_journal_id": journal["id"]})
                if r["order_role"] == OrderRole.ENTRY.value]
     return bool(entries) and all(r["order_status"] == "filled" for r in entries)
