@@ -144,7 +144,7 @@ def test_a_cancel_on_a_holiday_waits(db, db_params, exchange, running):
 def _listener_backends(db: TradingDB) -> set[int]:
     return {int(r["pid"]) for r in db.execute_query(
         "SELECT pid FROM pg_stat_activity WHERE application_name = "
-        "'trading-monitor notify listener'")}
+        "'trading-monitor notify listener' AND datname = current_database()")}
 
 
 def test_a_deaf_listening_connection_is_replaced_and_nothing_is_lost(db, db_params, exchange,
