@@ -272,8 +272,8 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     assert report["status"] == "OK" and report["exit_code"] == 0
     assert [c["name"] for c in report["checks"]] == [
         "database", "schema", "broker", "broker_shapes", "heartbeat", "jobs", "intents",
-        "protection", "reconciliation", "broker_contract", "halts", "account", "incident",
-        "invariants"]
+        "protection", "reconciliation", "broker_contract", "halts", "symbol_halts", "account",
+        "incident", "invariants"]
 
 
 def test_health_database_unreachable_is_critical(cli_env, capsys):
