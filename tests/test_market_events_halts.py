@@ -8,14 +8,17 @@ print elected, it is re-placed at once (no hand-cancel grace)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
+from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, monitor, outcome, run, watch
 from tests.test_market_events_splits import enter_and_trail, live_exits
 from trading_monitor.commands import status
 from trading_monitor.commands.health_base import Context
+from trading_monitor.config import load_settings
 from trading_monitor.symbol_halts import check_symbol_halts
 
 D = Decimal
@@ -64,3 +67,28 @@ def test_a_halt_is_flagged_protection_kept_entries_wait(db, db_params, broker, s
     run(db_params, broker, settings)
     assert db.get_by_id("analysis_decision", waiting)["executed"] is True
     assert outcome(db, waiting)["terminal_state"] in ("EXECUTED", "REJECTED")
+
+
+def test_a_daytrade_halted_through_the_close_keeps_its_gtc_stop(db, db_params, broker,
+                                                                 exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
+                             need_broker=True)
+    d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
+                               stop_loss="175.00"))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 30, tzinfo=timezone.utc))  # 15:30
+    exchange.control.halt("AAPL")
+    exchange.control.advance(6 * 60)
+    watch(db_params, broker, settings)  # flagged: no print for 5 minutes
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
+    report = monitor(db_params, broker, settings)  # the end-of-day flatten
+    assert any("not tradable now (halted): its stop stays" in a for a in report.actions), \
+        report.actions
+    orders = [o for o in exchange.control.orders() if o["symbol"] == "AAPL"]
+    assert not [o for o in orders if o["type"] == "market" and o["side"] == "sell"]
+    live = [o for o in orders if o["type"] == "stop" and o["status"] in ("new", "held")]
+    assert [(o["qty"], o["time_in_force"]) for o in live] == [("10", "gtc")]
+    jid = int(outcome(db, d)["trade_journal_id"])
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

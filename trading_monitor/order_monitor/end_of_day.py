@@ -34,6 +34,7 @@ from trading_monitor.order_monitor.flatten import (
 from trading_monitor.order_monitor.session import flatten_time, todays_close
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
+from trading_monitor.symbol_halts import halted
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -69,6 +70,8 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
 
 
 def _not_tradable(m: Monitor, symbol: str) -> bool:
+    if symbol in halted(m.db):  # no print for HALT_SUSPECT_MINUTES (halt_watch.py, issue 21)
+        return True
     asset = m.broker.get_asset(symbol)
     return asset is not None and not asset.tradable
 
