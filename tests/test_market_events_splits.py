@@ -170,3 +170,22 @@ def test_an_entry_still_working_on_the_split_day_is_withdrawn_before_the_open(
     assert db.get_by_id("trade_journal", jid)["status"] == "CANCELLED"
     exchange.control.set_clock(MONDAY_OPEN)
     assert held(exchange) == {}  # the pre-split limit at 175 never bought at 90
+
+
+def test_a_split_not_applied_at_the_broker_yet_changes_nothing_until_it_is(
+        db, db_params, broker, settings, exchange):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+                          "170.00", "220.00", "195.00")
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23")
+    # 03:30 New York on the ex-date: announced, but the broker still holds 10 (it applies
+    # the split at 04:00).
+    exchange.control.set_clock(datetime(2026, 11, 23, 8, 30, tzinfo=timezone.utc))
+    pre_open(db_params, broker, settings)
+    assert held(exchange) == {"AAPL": D(10)}
+    assert books(db, jid)["qty"] == D(10) and books(db, jid)["stop"] == D("180.00")
+    assert split_events(db, jid) == []
+    exchange.control.set_clock(MONDAY_PRE_OPEN)  # applied at the broker meanwhile
+    watch(db_params, broker, settings)
+    assert books(db, jid)["qty"] == D(20) and books(db, jid)["stop"] == D("90.00")
+    assert live_exits(exchange, "AAPL")["stop"] == (D(20), D(90))
