@@ -18,7 +18,6 @@ from typing import Any
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.domain.corporate import SPLITS, Announcement
 from trading_monitor.ledger.splits import CorporateBooks
-from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_apply import (
     LOOK_BACK,
@@ -42,9 +41,10 @@ def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> lis
     the action (read by symbol, or derived from the activities) into the books."""
     m = pm.orders
     ours: dict[str, Decimal] = defaultdict(Decimal)
-    for t in open_trades(m):
-        if t.state.status.value == "POSITION":
-            ours[str(t.journal["symbol"])] += t.state.position_qty
+    for row in m.db.execute_query(  # one query: the position rows, not every trade loaded
+            "SELECT j.symbol, p.qty FROM trade_journal j JOIN position_tracking p "
+            "ON p.trade_journal_id = j.id WHERE j.status = 'POSITION'"):
+        ours[str(row["symbol"])] += abs(row["qty"])
     held = {p.symbol: abs(p.qty) for p in positions}
     mismatch = sorted((s, q, held.get(s, Decimal(0))) for s, q in ours.items()
                       if held.get(s, Decimal(0)) != q)
