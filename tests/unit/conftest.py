@@ -3,7 +3,8 @@
 The root conftest's fixtures (a PostgreSQL server, a paper exchange) start only when a test
 asks for them by name, and nothing here does. The guard below makes that a rule rather than
 a habit: a unit test that opens a socket or starts a thread fails at once, naming what it
-tried, instead of quietly becoming an integration test.
+tried, instead of quietly becoming an integration test; so does one that asks for the
+root conftest's database or exchange fixtures.
 
     uv run pytest tests/unit -q --no-cov
 """
@@ -16,9 +17,22 @@ from collections.abc import Iterator
 
 import pytest
 
+# The root conftest's fixtures that start PostgreSQL or a paper exchange.
+IMPURE_FIXTURES = frozenset({"pg_server", "template_params", "database_pool", "db_params",
+                             "empty_db_params", "db", "exchange", "settings", "broker"})
+
 
 class ImpureUnitTest(AssertionError):
     pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture starts: a unit test may not ask for PostgreSQL or the exchange."""
+    wanted = sorted(IMPURE_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if wanted:
+        raise ImpureUnitTest(f"{item.nodeid} asks for {', '.join(wanted)}: a test with "
+                             "PostgreSQL or the exchange belongs in the integration tier")
 
 
 @pytest.fixture(autouse=True)
