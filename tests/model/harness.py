@@ -607,6 +607,7 @@ class World:
             self._tables_match_broker(positions)
         if stops_due:
             self._every_position_stopped(orders, positions)
+            self._day_trades_overnight_on_gtc(orders)
 
     # -- the trader's hand and reconciliation's grace -----------------------------------
 
@@ -816,6 +817,21 @@ class World:
             if cover < qty and not self._partial_bracket(p["symbol"], orders):
                 self.fail(f"after an order-monitor run {p['symbol']} holds {qty}, live "
                           f"stops cover {cover}", p["symbol"])
+
+    def _day_trades_overnight_on_gtc(self, orders: list[dict[str, Any]]) -> None:
+        """With the market closed, a DAYTRADE still open is protected by GTC stops only (a
+        DAY stop would expire at a close before the position does)."""
+        if calendar.is_open(self.now()):
+            return
+        live = {o["id"]: o for o in orders if o["status"] in LIVE}
+        for r in self.rows("SELECT j.id, j.symbol, o.alpaca_order_id FROM trade_journal j "
+                           "JOIN order_execution o ON o.trade_journal_id = j.id WHERE "
+                           "j.status = 'POSITION' AND j.trade_style = 'DAYTRADE' AND "
+                           "o.order_role = 'STOP_LOSS' AND o.alpaca_order_id IS NOT NULL"):
+            order = live.get(r["alpaca_order_id"])
+            if order is not None and order["time_in_force"] != "gtc":
+                self.fail(f"DAYTRADE #{r['id']} open with the market closed on a "
+                          f"{order['time_in_force']} stop", r["symbol"])
 
     def _partial_bracket(self, symbol: str, orders: list[dict[str, Any]]) -> bool:
         """A bracket entry still partly filled: its legs are held (checked by live_stop's
