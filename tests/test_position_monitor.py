@@ -177,6 +177,29 @@ def test_a_stop_cancelled_by_hand_is_replaced(db, db_params, broker, exchange):
              and o["order_type"] == "limit"]
     broker.cancel_order(oco["id"])  # the trader cancels the protection at the broker
     watch(db_params, broker, settings)
+
+    def live() -> list[str]:
+        return [o["qty"] for o in exchange.control.orders() if o["status"] == "new"
+                and o["order_type"] == "stop"]
+
+    # Taken away on purpose: no new stop for HAND_CANCEL_GRACE_SECONDS (60), then one.
+    assert live() == []
+    assert [e["event"] for e in db.query("event_log", {"entity_id": jid})
+            if e["event"] == "stop_cancelled_by_hand"] == ["stop_cancelled_by_hand"]
+    exchange.control.advance(61)
+    watch(db_params, broker, settings)
+    assert live() == ["10"]
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+
+
+def test_a_stop_cancelled_by_hand_is_replaced_at_once_without_a_grace(db, db_params, broker,
+                                                                      exchange):
+    settings = _settings(exchange, HAND_CANCEL_GRACE_SECONDS="0")
+    jid = _position(db, db_params, broker, settings)
+    [oco] = [o for o in exchange.control.orders() if o["order_class"] == "oco"
+             and o["order_type"] == "limit"]
+    broker.cancel_order(oco["id"])
+    watch(db_params, broker, settings)
     live = [o for o in exchange.control.orders() if o["status"] == "new"
             and o["order_type"] == "stop"]
     assert [o["qty"] for o in live] == ["10"]

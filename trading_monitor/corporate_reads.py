@@ -4,10 +4,17 @@ daily report flag."""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 
+from trading_monitor.broker.base import Broker
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.corporate import BLOCKING, ENDING, Announcement
+from trading_monitor.exceptions import TemporaryError
+
+log = logging.getLogger(__name__)
 
 
 def _rows(db: TradingDB, first: date, last: date) -> list[Row]:
@@ -49,3 +56,33 @@ def open_trade_flags(db: TradingDB, day: date, days_ahead: int = 7) -> list[str]
     if not symbols:
         return []
     return flagged(db, day, day + timedelta(days=days_ahead), symbols)
+
+
+def read_for_entry(db: TradingDB, broker: Broker, symbol: str, day: date, *,
+                   waiting: Callable[[], set[str]], store: bool) -> None:
+    """Make sure `symbol`'s actions of `day` are stored before an entry into it is checked:
+    one request for it and every other symbol still `waiting` to enter that was not read
+    today (the pre-open run reads the symbols we hold and the decisions waiting then). A
+    broker that cannot answer is logged and the check goes on with what is stored."""
+    key = f"corporate_actions_read:{day.isoformat()}"
+    rows = db.named("system_value", {"key": key})
+    done = set(json.loads(rows[0]["value"])) if rows and rows[0]["value"] else set()
+    if symbol.upper() in done:
+        return
+    wanted = ({symbol.upper()} | {s.upper() for s in waiting()}) - done
+    try:
+        found = broker.corporate_actions(wanted, day, day)
+    except TemporaryError as exc:
+        log.warning("corporate actions of %s not read (%s): entries checked on what is "
+                    "stored", ", ".join(sorted(wanted)), exc)
+        return
+    if not store:
+        return
+    for a in found:
+        db.execute_query(
+            "INSERT INTO corporate_action (action_id, kind, symbol, new_symbol, old_rate, "
+            "new_rate, effective_date, source) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+            "'announcement') ON CONFLICT (action_id) DO NOTHING RETURNING id",
+            [a.id, a.kind, a.symbol, a.new_symbol, a.old_rate, a.new_rate, a.effective])
+    db.named_update("set_system_value", {"key": key, "value": json.dumps(sorted(done | wanted)),
+                                         "reason": "corporate actions read for entries"})

@@ -13,7 +13,7 @@ import pytz
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
-from trading_monitor.corporate_reads import entry_block
+from trading_monitor.corporate_reads import entry_block, read_for_entry
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision, TradeStyle
 from trading_monitor.domain.lifecycle import TerminalState
@@ -22,6 +22,7 @@ from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.intents import IntentPlan, plan_for
 from trading_monitor.order_executor.view import (
     AccountReading,
+    pending_entry_symbols,
     read_account_view,
     record_start_of_day,
 )
@@ -157,8 +158,13 @@ class Executor:
                 d.ticker: self.asset_problem(d.ticker, d.side.value if d.side else "buy")})
         if replacing is not None:
             view = view.without_entry(*replacing)
-        return entry_rejection(d, self.limits, view, replacing=replacing is not None) or \
-            entry_block(self.db, d.ticker, self.now().astimezone(NEW_YORK).date())
+        rejection = entry_rejection(d, self.limits, view, replacing=replacing is not None)
+        if rejection:
+            return rejection
+        day = self.now().astimezone(NEW_YORK).date()  # issue 21: corporate actions that day
+        read_for_entry(self.db, self.broker, d.ticker, day, store=not self.dry_run,
+                       waiting=lambda: pending_entry_symbols(self.db))
+        return entry_block(self.db, d.ticker, day)
 
     def accept_entry(self, symbol: str, notional: Decimal) -> None:
         """Later decisions of this run see this entry in their exposure and position limits."""
