@@ -95,3 +95,22 @@ def test_a_worthless_removal_is_alerted_the_day_before_flagged_and_blocks_entrie
     assert "corporate action today: AAPL: worthless removal" in (entry_block(
         db, "AAPL", date(2026, 11, 24)) or "")
     assert entry_block(db, "AAPL", date(2026, 11, 23)) is None
+
+
+def test_an_entry_into_a_symbol_split_today_is_refused_without_a_pre_open_read(
+        db, db_params, broker, settings, exchange):
+    exchange.control.corporate_action("forward_split", "NVDA", old_rate=1, new_rate=2)
+    d = add_decision(db, entry("NVDA", entry_price="65.10", stop_loss="62.00",
+                               take_profit="75.00"))
+    exchange.control.reset_counters()
+    run(db_params, broker, settings)
+    refused = outcome(db, d)
+    assert refused["terminal_state"] == "REJECTED"
+    assert "corporate action today: NVDA: forward split 2 for 1 on 2026-11-20" in \
+        refused["reason"]
+    assert exchange.control.counters()["GET /v1/corporate-actions"] == 1
+    again = add_decision(db, entry("NVDA", entry_price="65.10", stop_loss="62.00",
+                                   take_profit="75.00"))
+    run(db_params, broker, settings)  # read once a day per symbol
+    assert "corporate action today" in outcome(db, again)["reason"]
+    assert exchange.control.counters()["GET /v1/corporate-actions"] == 1
