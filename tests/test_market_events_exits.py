@@ -78,3 +78,26 @@ def test_the_kill_switch_reports_an_exit_not_filled_when_it_finishes(
     assert code != 0, out
     assert f"PROBLEM exit not filled: trade #{outcome(db, d)['trade_journal_id']} AAPL: exit " \
            f"{exit_id}" in out, out
+
+
+def test_a_refused_exit_puts_the_stop_back_at_once(db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
+                             need_broker=True)
+    d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
+                               stop_loss="175.00"))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    exchange.control.set_clock(FRIDAY_FLATTEN)
+    exchange.control.set_fault("POST /v2/orders", "http_status", status=403, code=40310000,
+                               message="insufficient qty available for order", count=1)
+    report = monitor(db_params, broker, settings)  # the flatten's exit is refused
+    assert any("the market exit of 10 was not accepted" in a for a in report.actions), \
+        report.actions
+    assert not [a for a in report.actions if a.startswith("exit not filled:")]
+    live = [o for o in exchange.control.orders() if o["symbol"] == "AAPL"
+            and o["type"] == "stop" and o["status"] in ("new", "held")]
+    assert [(o["qty"], o["stop_price"], o["time_in_force"]) for o in live] == [
+        ("10", "175", "gtc")]
+    jid = int(outcome(db, d)["trade_journal_id"])
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
