@@ -130,6 +130,8 @@ def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, 
     standby.wait_for(lambda: one_leader() and _live_leaders(db, daemons) == [standby.proc.pid],
                      60)
     took_over = time.monotonic() - killed_at
+    [dead] = db.query("daemon_heartbeat", {"pid": leader_pid})  # not reported alive (issue 28)
+    assert dead["role"] == "stopping" and dead["trading_paused"].startswith("superseded: ")
     d2 = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
                                 take_profit="440.00"))
 
