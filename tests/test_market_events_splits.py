@@ -13,7 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from trading_monitor.config import load_settings
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 
 D = Decimal
@@ -189,3 +191,30 @@ def test_a_split_not_applied_at_the_broker_yet_changes_nothing_until_it_is(
     watch(db_params, broker, settings)
     assert books(db, jid)["qty"] == D(20) and books(db, jid)["stop"] == D("90.00")
     assert live_exits(exchange, "AAPL")["stop"] == (D(20), D(90))
+
+
+def test_a_plain_stop_the_broker_adjusted_and_reissued_as_replaced_is_followed(
+        db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
+                             need_broker=True)
+    d = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
+                               take_profit=None, trade_style="DAYTRADE"))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)  # 10 AAPL, a plain GTC stop at 175
+    jid = int(outcome(db, d)["trade_journal_id"])
+    (first,) = [o for o in exchange.control.orders() if o["type"] == "stop"]
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23", replace_adjusted=True)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    report = pre_open(db_params, broker, settings)
+    assert not [a for a in report.actions if "re-priced" in a], report.actions  # no PATCH
+    (stop,) = [o for o in exchange.control.orders() if o["type"] == "stop"
+               and o["status"] == "new"]
+    assert stop["replaces"] == first["id"] and (stop["qty"], stop["stop_price"]) == ("20", "87.5")
+    rows = [r for r in db.query("order_execution", {"trade_journal_id": jid})
+            if r["order_role"] == "STOP_LOSS" and r["order_status"] == "new"]
+    assert [(r["alpaca_order_id"], r["qty"], r["stop_price"]) for r in rows] == [
+        (stop["id"], D(20), D("87.5"))]
+    assert db.get_by_id("trade_journal", jid)["planned_stop_loss"] == D("87.50")
+    assert db.query("corporate_action_trade", {"trade_journal_id": jid})[0]["repriced_at"]
