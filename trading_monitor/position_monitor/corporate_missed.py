@@ -2,16 +2,17 @@
 cycle's corporate-action step (docs/position-monitor.md, "Corporate actions").
 
 When our quantity in a symbol no longer matches the broker's (or the symbol is gone), the
-cycle looks once per distinct mismatch and day for a SPLIT or NC activity; with one, it reads
-the action itself by symbol (or, if none is listed, derives the split from the activities:
-the new quantity plus any cash in lieu, over ours) and stores it, and the same adjustment as
-for an announcement follows, so reconciliation sees adjusted books instead of halting entries.
+cycle looks for a SPLIT or NC activity (once per distinct mismatch, again every 30 minutes
+while it lasts: Alpaca may post it later); with one, it reads the action itself by symbol
+(or, if none is listed, derives the split from the activities: the new quantity plus any
+cash in lieu, over ours) and stores it, and the same adjustment as for an announcement
+follows, so reconciliation sees adjusted books instead of halting entries.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,8 @@ from trading_monitor.position_monitor.corporate_apply import (
     apply_due_actions,
 )
 
-CHECKED = "corporate_activity_check"  # system_state: the last mismatch looked up
+CHECKED = "corporate_activity_check"  # system_state: the last mismatch looked up, and when
+RECHECK = timedelta(minutes=30)  # the same mismatch is looked up again after this
 
 
 def corporate_step(pm: PositionMonitor, positions: list[BrokerPosition],
@@ -51,11 +53,12 @@ def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> lis
     if not mismatch:
         return []
     today = m.now().astimezone(NEW_YORK).date()
-    key = f"{today}:{mismatch}"
+    key, now = f"{today}:{mismatch}", m.now()
     seen = m.db.named("system_value", {"key": CHECKED})
-    if seen and seen[0]["value"] == key:
-        return []
-    m.db.named_update("set_system_value", {"key": CHECKED, "value": key,
+    last, _, last_key = str(seen[0]["value"] if seen else "").partition(" ")
+    if last_key == key and last and now - datetime.fromisoformat(last) < RECHECK:
+        return []  # the same mismatch looked up lately: Alpaca may post its activity later
+    m.db.named_update("set_system_value", {"key": CHECKED, "value": f"{now.isoformat()} {key}",
                                            "reason": "quantities looked up in the activities"})
     acts = [a for a in m.broker.account_activities(["SPLIT", "NC", "CIL"],
                                                    after=m.now() - LOOK_BACK)
