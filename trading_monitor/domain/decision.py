@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from trading_monitor.domain.sides import Side
+
 
 class DecisionInvalid(ValueError):
     """The decision cannot be carried out as written; the message says why."""
@@ -25,11 +27,6 @@ class Action(str, Enum):
     CANCEL = "CANCEL"
     AMEND = "AMEND"
     NO_ACTION = "NO_ACTION"
-
-
-class Side(str, Enum):
-    BUY = "buy"
-    SELL = "sell"
 
 
 class TradeStyle(str, Enum):

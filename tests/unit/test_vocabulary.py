@@ -1,0 +1,105 @@
+"""The shared vocabulary, each defined once in domain/: a side with its sign and its exit
+(`domain/sides.py`), New York market time (`domain/market_time.py`) and a trade's closing
+P&L (`domain/pnl.py`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from trading_monitor.domain.market_time import (
+    HALF_DAY_CLOSE,
+    SESSION_CLOSE,
+    SESSION_OPEN,
+    new_york_date,
+    new_york_time,
+)
+from trading_monitor.domain.pnl import closed_pnl, realized_pnl
+from trading_monitor.domain.sides import Side, exit_side, sign
+
+D = Decimal
+
+
+@pytest.mark.parametrize("text, side, its_sign, its_exit", [
+    pytest.param("buy", Side.BUY, D(1), "sell", id="a buy opens a long, closed by a sell"),
+    pytest.param("sell", Side.SELL, D(-1), "buy",
+                 id="a sell opens a short, closed by a buy to cover"),
+    pytest.param("BUY", Side.BUY, D(1), "sell", id="a decision's BUY is a long"),
+    pytest.param("SELL", Side.SELL, D(-1), "buy", id="a decision's SELL is a short"),
+    pytest.param("long", Side.BUY, D(1), "sell", id="a position row's long"),
+    pytest.param("short", Side.SELL, D(-1), "buy", id="a position row's short"),
+])
+def test_a_side_has_one_sign_and_one_exit(text, side, its_sign, its_exit):
+    assert Side.of(text) is side
+    assert (sign(text), exit_side(text)) == (its_sign, its_exit)
+    assert side == side.value and side.exit.exit is side
+
+
+@pytest.mark.parametrize("text", ["", "flat", "b", "sell_short"])
+def test_a_side_nobody_spells_is_refused_not_guessed(text):
+    with pytest.raises(ValueError, match="not a side"):
+        Side.of(text)
+
+
+@pytest.mark.parametrize("moment, day", [
+    pytest.param(datetime(2026, 11, 23, 20, 30, tzinfo=timezone.utc), date(2026, 11, 23),
+                 id="20:30 UTC on a winter Monday is Monday in New York"),
+    pytest.param(datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc), date(2026, 11, 23),
+                 id="01:00 UTC on Tuesday is still Monday evening in New York"),
+    pytest.param(datetime(2026, 7, 7, 3, 59, tzinfo=timezone.utc), date(2026, 7, 6),
+                 id="03:59 UTC on a summer Tuesday is still Monday (EDT)"),
+    pytest.param(datetime(2026, 7, 7, 4, 0, tzinfo=timezone.utc), date(2026, 7, 7),
+                 id="04:00 UTC on a summer Tuesday is midnight, Tuesday"),
+])
+def test_a_moment_falls_on_one_trading_day(moment, day):
+    assert new_york_date(moment) == day
+
+
+def test_a_naive_time_has_no_trading_day():
+    with pytest.raises(ValueError):
+        new_york_date(datetime(2026, 11, 23, 12, 0))
+
+
+@pytest.mark.parametrize("day, at, utc", [
+    pytest.param(date(2026, 11, 23), SESSION_OPEN, datetime(2026, 11, 23, 14, 30),
+                 id="the winter open is 14:30 UTC"),
+    pytest.param(date(2026, 7, 6), SESSION_OPEN, datetime(2026, 7, 6, 13, 30),
+                 id="the summer open is 13:30 UTC"),
+    pytest.param(date(2026, 11, 23), SESSION_CLOSE, datetime(2026, 11, 23, 21, 0),
+                 id="the winter close is 21:00 UTC"),
+    pytest.param(date(2026, 11, 27), HALF_DAY_CLOSE, datetime(2026, 11, 27, 18, 0),
+                 id="a half day closes at 13:00, 18:00 UTC in winter"),
+    pytest.param(date(2026, 3, 9), time(0, 0), datetime(2026, 3, 9, 4, 0),
+                 id="the Monday after the clocks go forward starts at 04:00 UTC"),
+])
+def test_a_new_york_wall_time_is_one_moment(day, at, utc):
+    assert new_york_time(day, at) == utc.replace(tzinfo=timezone.utc)
+    assert new_york_time(day, at) - new_york_time(day) == timedelta(hours=at.hour,
+                                                                     minutes=at.minute)
+
+
+@pytest.mark.parametrize("side, entry, exits, fees, pnl", [
+    pytest.param("buy", "181.00", [(10, "174.00")], "0", "-70.00",
+                 id="a long of 10 bought at 181 and stopped at 174 loses 70"),
+    pytest.param("buy", "181.00", [(10, "195.00")], "0", "140.00",
+                 id="a long of 10 sold at its 195 target wins 140"),
+    pytest.param("sell", "100.00", [(10, "105.00")], "0", "-50.00",
+                 id="a short of 10 sold at 100 and covered at 105 loses 50"),
+    pytest.param("sell", "100.00", [(10, "96.00")], "0", "40.00",
+                 id="a short of 10 covered at 96 wins 40"),
+    pytest.param("buy", "100.00", [(4, "110.00"), (6, "95.00")], "0", "10.00",
+                 id="a long closed in two parts sums each part against the average entry"),
+    pytest.param("buy", "100.00", [(10, "110.00")], "1.25", "98.75",
+                 id="fees come off the closing P&L"),
+    pytest.param("buy", "100.00", [], "0.50", "-0.50",
+                 id="with no exit yet only the fees are lost"),
+])
+def test_closing_pnl(side, entry, exits, fees, pnl):
+    assert closed_pnl(side, D(entry), [(D(q), D(p)) for q, p in exits], D(fees)) == D(pnl)
+
+
+def test_one_exit_is_the_realized_pnl_of_its_shares():
+    assert closed_pnl("sell", D(100), [(D(3), D(90))]) == realized_pnl("sell", D(100), D(90),
+                                                                        D(3)) == D(30)

@@ -1,0 +1,47 @@
+"""A trade's side and what follows from it: the sign of its P&L and the side that closes it.
+
+One definition for every job. Our rows and Alpaca spell a side `buy`/`sell`, a decision
+`BUY`/`SELL`, a position row `long`/`short`: `Side.of` reads them all, and refuses anything
+else rather than guess which way a position faces.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+_SPELLINGS = {"buy": "buy", "long": "buy", "sell": "sell", "short": "sell"}
+
+
+class Side(str, Enum):
+    """The entry side: `buy` opens a long, `sell` opens a short."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @classmethod
+    def of(cls, text: str) -> Side:
+        try:
+            return cls(_SPELLINGS[str(text).lower()])
+        except KeyError:
+            raise ValueError(f"not a side: {text!r}") from None
+
+    @property
+    def sign(self) -> Decimal:
+        """+1 for a long, -1 for a short: a price move times this is the position's gain."""
+        return Decimal(1) if self is Side.BUY else Decimal(-1)
+
+    @property
+    def exit(self) -> Side:
+        """The side of an order that closes the position (its stop, its target, its exit)."""
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+def sign(side: str) -> Decimal:
+    """The P&L sign of a position entered on `side` (any spelling `Side.of` reads)."""
+    return Side.of(side).sign
+
+
+def exit_side(side: str) -> str:
+    """`sell` for a long, `buy` for a short."""
+    return Side.of(side).exit.value
