@@ -697,15 +697,35 @@ class World:
             _, _, before = groups.get(head["id"], ("", "", D(0)))
             groups[head["id"]] = (o["symbol"], o["side"], max(before, left))
         held = {p["symbol"]: D(p["qty"]) for p in positions}
+        theirs = self._traders_own_before_ours(orders)
         closing: dict[tuple[str, str], Decimal] = {}
         for symbol, side, left in groups.values():
             closing[(symbol, side)] = closing.get((symbol, side), D(0)) + left
         for (symbol, side), qty in closing.items():
-            pos = held.get(symbol, D(0))
-            can = max(pos, D(0)) if side == "sell" else max(-pos, D(0))
+            pos, own = held.get(symbol, D(0)), theirs.get(symbol, D(0))
+            # Shares the trader traded on the other side before our entry filled are his
+            # (R4's rule): our closing orders close ours and leave his, not open a position.
+            can = max(pos, D(0)) + max(-own, D(0)) if side == "sell" else \
+                max(-pos, D(0)) + max(own, D(0))
             if qty > can:
                 self.fail(f"our closing {side} orders in {symbol} cover {qty}, the broker "
                           f"holds {pos}", symbol)
+
+    def _traders_own_before_ours(self, orders: list[dict[str, Any]]) -> dict[str, Decimal]:
+        """Per symbol, the trader's net fills (signed) made before the first fill of our
+        open trades there: his own position, which no fill of ours could have closed."""
+        first = {r["symbol"]: r["at"] for r in self.rows(
+            "SELECT symbol, min(first_fill_at) AS at FROM trade_journal "
+            "WHERE status = 'POSITION' GROUP BY symbol")}
+        ours, own = self._ours(orders), {}
+        for o in orders:
+            at = first.get(o["symbol"])
+            if o["id"] in ours or at is None or not o.get("filled_at") \
+                    or datetime.fromisoformat(o["filled_at"].replace("Z", "+00:00")) >= at:
+                continue
+            sign = 1 if o["side"] == "buy" else -1
+            own[o["symbol"]] = own.get(o["symbol"], D(0)) + sign * D(o["filled_qty"])
+        return own
 
     def _checker(self, live_stop: bool) -> None:
         """The invariant checker, on the broker's positions as they are: a lag is there to
