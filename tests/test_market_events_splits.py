@@ -218,3 +218,18 @@ def test_a_plain_stop_the_broker_adjusted_and_reissued_as_replaced_is_followed(
         (stop["id"], D(20), D("87.5"))]
     assert db.get_by_id("trade_journal", jid)["planned_stop_loss"] == D("87.50")
     assert db.query("corporate_action_trade", {"trade_journal_id": jid})[0]["repriced_at"]
+
+
+def test_a_unit_split_into_a_new_symbol(db, db_params, broker, settings, exchange):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
+                          "13.50", "20.00", "16.50")
+    exchange.control.corporate_action("unit_split", "AMD", new_symbol="AMDU", old_rate=1,
+                                      new_rate=2, ex_date="2026-11-23")
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    assert held(exchange) == {"AMDU": D(210)}
+    first_look("announcement", db, db_params, broker, settings)
+    assert books(db, jid) == {"symbol": "AMDU", "status": "POSITION", "qty": D(210),
+                              "avg": D("7.5"), "entry": D("7.5"), "stop": D("7.50"),
+                              "take": D("10.00"), "hwm": D("8.25"), "step": 1}
+    assert live_exits(exchange, "AMDU") == {"stop": (D(210), D("7.5")),
+                                            "limit": (D(210), D(10))}
