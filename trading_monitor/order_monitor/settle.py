@@ -24,6 +24,7 @@ from trading_monitor.domain.trade_state import (
     WithdrawEntryRest,
     decide,
 )
+from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.entry_rest import withdraw_entry_rest
 from trading_monitor.order_monitor.hand_cancel import held_until
@@ -86,7 +87,13 @@ def settle_booked_exits(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
         if m.dry_run or not any(isinstance(a, (ClosePosition, ResizePosition))
                                 for a in decide(trade.state, m.now(), m.config.rules)):
             continue
-        done += settle_trade(m, trade)
+        try:
+            done += settle_trade(m, trade)
+        except (FatalError, DatabaseUnavailable):
+            raise
+        except Exception:  # one trade's failure is logged; the next cycle settles it
+            log.exception("trade #%s: its booked exit could not be settled",
+                          trade.state.journal_id)
     return done
 
 
