@@ -19,16 +19,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import pytz
-
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import AccountActivity
 from trading_monitor.db_layer import Row
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.fees import FeeFact
 from trading_monitor.runs import log_event
 
-NEW_YORK = pytz.timezone("America/New_York")
 CURSOR = "fee_cursor"
 SINCE = "since "  # the cursor before any fee aged out of the review window
 REVIEW_DAYS = 7  # how long a fee may still be corrected or cancelled in place
@@ -38,7 +36,7 @@ CANCELED, CORRECT = "canceled", "correct"
 def book_fees(ledger: Ledger, broker: Broker) -> list[str]:
     """Read the FEE activities since the cursor, book what is new or changed, retry fees
     that found no fill yet, and bring trades' fees and P&L in line; what was done."""
-    today = ledger.now().astimezone(NEW_YORK).date()
+    today = new_york_date(ledger.now())
     stored = _cursor(ledger)
     cursor = stored or SINCE + (ledger.now() - timedelta(days=REVIEW_DAYS)).isoformat()
     activities = _read(broker, cursor)  # before the transaction: no lock held on the wire
@@ -66,7 +64,7 @@ def _fact(a: AccountActivity) -> FeeFact:
 def _day(a: AccountActivity) -> date | None:
     if a.date:
         return date.fromisoformat(a.date[:10])
-    return a.created_at.astimezone(NEW_YORK).date() if a.created_at else None
+    return new_york_date(a.created_at) if a.created_at else None
 
 
 def _book(ledger: Ledger, fee: FeeFact) -> list[str]:

@@ -10,21 +10,19 @@ went uncounted (safety review R6).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import pytz
 from psycopg2.extras import Json
 
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
 from trading_monitor.db_layer import TradingDB
-
-NEW_YORK = pytz.timezone("America/New_York")
+from trading_monitor.domain.market_time import new_york_time
 
 
 def start_of(trading_day: date) -> datetime:
-    return NEW_YORK.localize(datetime.combine(trading_day, time(0, 0)))
+    return new_york_time(trading_day)
 
 
 def has_snapshot(db: TradingDB, kind: str, trading_day: date) -> bool:

@@ -12,8 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import pytz
-
 from trading_monitor.broker import known
 from trading_monitor.broker.models import (
     BrokerAccount,
@@ -26,13 +24,13 @@ from trading_monitor.broker.models import (
     TradeEvent,
 )
 from trading_monitor.broker.reader import Body, when
+from trading_monitor.domain.market_time import NEW_YORK, new_york_time
 from trading_monitor.exceptions import BrokerContractError
 
 __all__ = ["account", "asset", "calendar_day", "clock", "fill", "new_york", "order",
            "position", "trade_event", "when"]
 
 log = logging.getLogger(__name__)
-_NEW_YORK = pytz.timezone("America/New_York")
 
 
 def order(raw: Any, endpoint: str) -> BrokerOrder:
@@ -100,8 +98,8 @@ def calendar_day(raw: Any, endpoint: str) -> CalendarDay:
     day = b.need_text("date")
     try:
         at = datetime.fromisoformat(day)
-        opens = _NEW_YORK.localize(datetime.combine(at.date(), _clock_time(b, "open")))
-        closes = _NEW_YORK.localize(datetime.combine(at.date(), _clock_time(b, "close")))
+        opens = new_york_time(at.date(), _clock_time(b, "open"))
+        closes = new_york_time(at.date(), _clock_time(b, "close"))
     except ValueError:
         raise BrokerContractError(endpoint, "calendar.date", f"is not a date ({day!r})") from None
     return CalendarDay(date=at.date(), open=opens, close=closes)
@@ -157,7 +155,7 @@ def trade_event(data: Any, endpoint: str = "stream trade_updates") -> TradeEvent
 def new_york(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         return moment
-    return _NEW_YORK.localize(moment)
+    return moment.replace(tzinfo=NEW_YORK)
 
 
 def asset_class_known(value: str) -> bool:

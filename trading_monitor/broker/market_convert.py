@@ -9,12 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytz
-
 from trading_monitor.broker.reader import Body
 from trading_monitor.domain.market import MarketSnapshot
+from trading_monitor.domain.market_time import new_york_date
 
-_NEW_YORK = pytz.timezone("America/New_York")
 SNAPSHOTS = "GET /v2/stocks/snapshots"
 LATEST_TRADES = "GET /v2/stocks/trades/latest"
 
@@ -44,7 +42,7 @@ def snapshot(symbol: str, raw: dict[str, Any]) -> MarketSnapshot:
         bid=quote.need_dec("bp") if quote else None,
         ask=quote.need_dec("ap") if quote else None,
         daily_volume=_volume(daily.need_dec("v")) if daily else None,
-        daily_bar_date=daily_at.astimezone(_NEW_YORK).date() if daily_at else None,
+        daily_bar_date=new_york_date(daily_at) if daily_at else None,
         previous_volume=_volume(previous.need_dec("v")) if previous else None,
     )
 

@@ -5,18 +5,18 @@ Every age is measured against the clock the caller passes (the machine's by defa
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytz
 from psycopg2 import errors as pg_errors
 
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read as book.NEW_YORK
+from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.order_status import PROTECTS
 from trading_monitor.exceptions import FatalError
 
-NEW_YORK = pytz.timezone("America/New_York")
 HEARTBEAT_STALE = timedelta(minutes=3)
 # A stop in one of these statuses protects its shares (a filled bracket's stop is `held`).
 LIVE_STOP_STATUSES = tuple(sorted(PROTECTS))  # domain/order_status.py
@@ -72,13 +72,13 @@ def read(db: TradingDB, query: str, params: dict[str, Any] | None = None) -> lis
 
 def trading_day(now: datetime) -> date:
     """The New York calendar day of `now` (the jobs' trading day)."""
-    return now.astimezone(NEW_YORK).date()
+    return new_york_date(now)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """Midnight to midnight in New York, as aware datetimes."""
-    start = NEW_YORK.localize(datetime.combine(day, time()))
-    end = NEW_YORK.localize(datetime.combine(day + timedelta(days=1), time()))
+    start = new_york_time(day)
+    end = new_york_time(day + timedelta(days=1))
     return start, end
 
 

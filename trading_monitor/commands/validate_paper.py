@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.models import BrokerOrder, OrderRequest, TradeEvent
@@ -41,8 +40,8 @@ from trading_monitor.commands.common import (
 )
 from trading_monitor.commands.validate_shapes import run_shapes
 from trading_monitor.config import Settings, load_settings
+from trading_monitor.domain.market_time import NEW_YORK, new_york_date
 
-NEW_YORK = ZoneInfo("America/New_York")
 T = TypeVar("T")
 
 
@@ -122,7 +121,7 @@ def _reads(c: Checklist, broker: AlpacaBroker, settings: Settings, symbol: str,
     c.run("clock", broker.get_clock, lambda k: (
         f"market {'open' if k.is_open else 'closed'}, next open {_ny(k.next_open)}, "
         f"next close {_ny(k.next_close)} New York"))
-    today = now.astimezone(NEW_YORK).date()
+    today = new_york_date(now)
     c.run("calendar", lambda: broker.get_calendar(today, today + timedelta(days=10)),
           lambda days: f"{len(days)} sessions in the next 10 days" if days
           else _raise("no trading session in the next 10 days"))

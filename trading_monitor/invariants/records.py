@@ -6,12 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-import pytz
-
 from trading_monitor.db_layer import Row
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.invariants.model import VIOLATION, WARNING, Books, Finding, Limits
-
-NEW_YORK = pytz.timezone("America/New_York")
 
 
 def _decision_label(d: Row) -> str:
@@ -73,7 +70,7 @@ def snapshots(books: Books, limits: Limits) -> list[Finding]:
     for s in books.snapshots:
         if s["trading_day"] is not None:
             days[s["trading_day"]].append(s)
-    today = limits.now.astimezone(NEW_YORK).date()
+    today = new_york_date(limits.now)
     for day, rows in sorted(days.items()):
         kinds: dict[str, list[Row]] = defaultdict(list)
         for s in rows:

@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-import pytz
-
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.decision import Action, DecisionInvalid, parse_decision
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.domain.risk import AccountView, net_cash_flow
 from trading_monitor.halts import active_halt
 from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot, start_of
 
-NEW_YORK = pytz.timezone("America/New_York")
 ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
 
 
@@ -58,7 +56,7 @@ def read_account_view(db: TradingDB, broker: Broker, *, trading_halted: bool,
     clock = broker.get_clock()
     # One batched request for every symbol still waiting to enter, not one per decision.
     market = broker.market_snapshots(pending_entry_symbols(db), feed) if market_data else {}
-    trading_day = clock.timestamp.astimezone(NEW_YORK).date()
+    trading_day = new_york_date(clock.timestamp)
     open_trades = db.named("open_trades")
     position_symbols = {p.symbol for p in positions}
     pending_exposure = sum(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import pytz
-
+from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # re-exported: housekeeping
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.order_monitor.context import Monitor
-
-NEW_YORK = pytz.timezone("America/New_York")
 
 
 def session_close(m: Monitor, day: date) -> datetime | None:
@@ -29,7 +27,7 @@ def session_close(m: Monitor, day: date) -> datetime | None:
 
 
 def todays_close(m: Monitor) -> datetime | None:
-    return session_close(m, m.now().astimezone(NEW_YORK).date())
+    return session_close(m, new_york_date(m.now()))
 
 
 def flatten_time(m: Monitor, close: datetime) -> datetime:
