@@ -25,6 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from trading_monitor.demo.market import Move, PricePath, trading_sessions
+from trading_monitor.domain.sides import Side
 from trading_monitor.paper_exchange.clock import NY, Session
 from trading_monitor.paper_exchange.market import BASE_PRICES
 
@@ -123,7 +124,7 @@ class _Scenes:
         moment = _at(self.s[day], *at)
         # the price when the executor first sees it (its first run is at 09:45)
         ref = self.path.price_at(symbol, max(moment, _at(self.s[day], 9, 45)))
-        sign = Decimal(1) if side == "BUY" else Decimal(-1)
+        sign = Side.of(side).sign
         offset = -RESTING if resting else MARKETABLE
         entry = _cents(ref * (1 + sign * offset))
         body: dict[str, Any] = {

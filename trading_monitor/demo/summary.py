@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.sides import sign as side_sign
 
 CENT = Decimal("0.01")
 
@@ -53,7 +54,7 @@ class Summary:
 def _trade_pnl(trade: dict[str, Any], fills: list[dict[str, Any]], mark: Decimal | None
                ) -> tuple[Decimal, Decimal]:
     """Realised and unrealised P&L of one trade from its fills alone."""
-    sign = Decimal(1) if trade["side"] == "buy" else Decimal(-1)
+    sign = side_sign(trade["side"])
     entries = [f for f in fills if f["side"] == trade["side"]]
     exits = [f for f in fills if f["side"] != trade["side"]]
     entry_qty = sum((f["qty"] for f in entries), Decimal(0))

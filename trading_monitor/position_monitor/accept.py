@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.ledger import Ledger
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.incident import INCIDENT_KEY, end_incident, open_incident
@@ -60,10 +61,8 @@ def _close(db: TradingDB, ledger: Ledger, trade: LoadedTrade, why: str, now: dat
     qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1] or Decimal(0)
     marks = db.query("position_tracking", {"trade_journal_id": t.journal_id})
     price = (marks[0]["current_price"] if marks else None) or avg
-    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
-    realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
-                    if f.role is not OrderRole.ENTRY), Decimal(0))
-    pnl = realised + (price - avg) * qty * direction
+    exits = [(f.qty, f.price) for f in t.fills if f.role is not OrderRole.ENTRY]
+    pnl = closed_pnl(t.side, avg, [*exits, (qty, price)])  # the rest at the last mark
     text = f"EXTERNAL: accepted gone at the broker; {why}"
     ledger.close_trade(t.journal_id, exit_price=price, exit_at=now, pnl=pnl, fees=Decimal(0),
                        reason=ExitReason.EXTERNAL, text=text[:1000], estimated=True)
