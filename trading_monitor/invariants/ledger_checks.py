@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.sides import Side, sign
 from trading_monitor.invariants.broker_view import BrokerView
 from trading_monitor.invariants.model import (
     INFO,
@@ -156,7 +157,7 @@ def _pnl_from_fills(books: Books, t: Row) -> tuple[Decimal, str | None]:
     entry_qty, entry_avg = books.entry_side(t)
     if not entry_qty or entry_avg is None:
         return ZERO, "CLOSED, but no entry fill (nor adopted position) is recorded"
-    direction = Decimal(1) if t["side"] == "buy" else Decimal(-1)
+    direction = sign(t["side"])  # the arithmetic below stays the checker's own
     exits = books.exit_fills(t)
     exit_qty = sum((f["qty"] for f in exits), ZERO)
     pnl = sum(((f["price"] - entry_avg) * f["qty"] * direction for f in exits), ZERO)
@@ -176,7 +177,7 @@ def _pnl_from_fills(books: Books, t: Row) -> tuple[Decimal, str | None]:
 def _closed_by_hand(books: Books, t: Row, rest: Decimal) -> Decimal | None:
     """The average price of fills of no trade, on the exit side of this symbol, from the
     entry to the exit, when they close the rest (how reconciliation priced a hand close)."""
-    exit_side = "sell" if t["side"] == "buy" else "buy"
+    exit_side = Side.of(t["side"]).exit.value
     start = t["entry_date"] or t["created_at"]
     mine = [f for f in books.fills if f["trade_journal_id"] is None
             and f["symbol"] == t["symbol"] and f["side"] == exit_side

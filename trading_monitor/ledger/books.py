@@ -15,6 +15,7 @@ from trading_monitor.domain.lifecycle import (
     trade_status_for_entry,
     withdrawn_trade_status,
 )
+from trading_monitor.domain.sides import Side
 from trading_monitor.ledger.fees import FeeBooks
 from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
@@ -97,7 +98,7 @@ class Ledger(TradeBooks, FillBooks, ProtectionBooks, MarkBooks, FeeBooks):
         })
         if plan.order_class == "simple":
             return
-        exit_side = "sell" if o["side"] == "buy" else "buy"
+        exit_side = Side.of(o["side"]).exit.value
         legs = [(OrderRole.STOP_LOSS, "stop", {"stop_price": o["stop"]})]
         if o["take"] is not None:
             legs.append((OrderRole.TAKE_PROFIT, "limit", {"limit_price": o["take"]}))

@@ -12,6 +12,7 @@ from trading_monitor.domain.lifecycle import (
     Purpose,
     owned_client_order_id,
 )
+from trading_monitor.domain.sides import Side
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
@@ -21,7 +22,7 @@ class ProtectionBooks(LedgerBase):
                                 stop: Decimal, take: Decimal | None, tif: str) -> list[Row]:
         """A stop for `qty` shares; with `take`, an OCO whose limit order is the target and
         whose leg is the stop (Alpaca refuses two closing orders for the same shares)."""
-        exit_side = "sell" if journal["side"] == "buy" else "buy"
+        exit_side = Side.of(journal["side"]).exit.value
         common = {"run_id": self.run_id, "trade_journal_id": journal["id"],
                   "analysis_decision_id": journal["initial_analysis_id"],
                   "symbol": journal["symbol"], "side": exit_side, "time_in_force": tif,
@@ -57,7 +58,7 @@ class ProtectionBooks(LedgerBase):
             row_id = self.db.insert("order_execution", {
                 "run_id": self.run_id, "trade_journal_id": journal["id"],
                 "analysis_decision_id": journal["initial_analysis_id"],
-                "symbol": journal["symbol"], "side": "sell" if journal["side"] == "buy" else "buy",
+                "symbol": journal["symbol"], "side": Side.of(journal["side"]).exit.value,
                 "time_in_force": "day", "qty": qty, "order_status": PENDING_SUBMIT,
                 "order_role": OrderRole.EXIT.value, "order_type": "market",
                 "order_class": "simple", "purpose": purpose.value,

@@ -23,6 +23,7 @@ from psycopg2.extras import Json
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import nearest_tick, protective_stop
 from trading_monitor.ledger.protection import ProtectionBooks
 from trading_monitor.runs import log_event
@@ -144,7 +145,7 @@ class CorporateBooks(ProtectionBooks):
             "side, qty, cum_qty, price, filled_at, source) VALUES (%s, %s, %s, %s, %s, %s, %s, "
             "%s, %s, %s, 'activity') ON CONFLICT DO NOTHING RETURNING id",
             [self.run_id, f"cil:{adj.action.id}", journal["id"], adj.cash_activity_id, symbol,
-             "sell" if journal["side"] == "buy" else "buy", adj.cash_qty, adj.cash_qty,
+             Side.of(journal["side"]).exit.value, adj.cash_qty, adj.cash_qty,
              adj.cash_price, adj.since])
         log_event(self.db, self.run_id, "trade_journal", journal["id"], "cash_in_lieu",
                   f"trade #{journal['id']}: cash in lieu of {adj.cash_qty} {symbol} at "
