@@ -27,7 +27,6 @@ from datetime import date, datetime
 from typing import Any, NoReturn
 
 import psycopg2
-import pytz
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import health_checks as hc
@@ -37,10 +36,10 @@ from trading_monitor.commands.health_shapes import check_broker_shapes
 from trading_monitor.commands.last_check import NONE_RAN, check_invariants
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.exceptions import ConfigError, DatabaseUnavailable, TradingMonitorError
 
 log = logging.getLogger(__name__)
-NEW_YORK = pytz.timezone("America/New_York")
 
 
 def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
@@ -75,7 +74,7 @@ def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
 def _guarded_broker(check: Callable[[Settings, date], hc.Check], settings: Settings,
                     now: datetime) -> hc.Check:
     try:
-        return check(settings, now.astimezone(NEW_YORK).date())
+        return check(settings, new_york_date(now))
     except Exception as exc:  # a check that cannot run is UNKNOWN; the others still run
         return hc.Check(check.__name__.removeprefix("check_"), hc.UNKNOWN, _line(exc))
 

@@ -25,6 +25,7 @@ from trading_monitor.clock import Clock, job_clock
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.corporate import ENDING
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.splits import CorporateBooks
 from trading_monitor.locks import hold_lock
@@ -32,7 +33,6 @@ from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.position_monitor.corporate_apply import NEW_YORK
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
 from trading_monitor.position_monitor.service import position_settings
 from trading_monitor.runs import log_event, recorded_run
@@ -86,7 +86,7 @@ def next_trading_day(broker: Broker, today: date) -> date:
 
 def read_announcements(pm: PositionMonitor) -> list[str]:
     m = pm.orders
-    today = m.now().astimezone(NEW_YORK).date()
+    today = new_york_date(m.now())
     symbols = symbols_of_interest(pm)
     if not symbols:
         return ["corporate actions: nothing held or working"]

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.cancelling import cancel_until_final, follow_replacements, is_final
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement, split_qty
 from trading_monitor.domain.lifecycle import OrderRole
+from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # corporate_missed
+from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.ledger.splits import Adjustment, CorporateBooks
@@ -33,7 +34,6 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
-NEW_YORK = ZoneInfo("America/New_York")
 LOOK_BACK = timedelta(days=10)  # a split Alpaca applies late (or we see late) still counts
 CONFIRMED = ("new", "held", "accepted")
 ZERO = Decimal(0)
@@ -41,7 +41,7 @@ ZERO = Decimal(0)
 
 def ex_moment(day: date) -> datetime:
     """Fills before the ex-date's midnight in New York are pre-split."""
-    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
+    return new_york_time(day)
 
 
 def announcement(row: Row) -> Announcement:
@@ -58,7 +58,7 @@ def apply_due_actions(pm: PositionMonitor, positions: list[BrokerPosition],
     if m.dry_run:
         return []
     books = CorporateBooks(m.db, m.run_id, m.now)
-    today = m.now().astimezone(NEW_YORK).date()
+    today = new_york_date(m.now())
     due = [announcement(r) for r in books.actions_between(today - LOOK_BACK, today)]
     due = [a for a in due if a.adjusts]
     done: list[str] = []
