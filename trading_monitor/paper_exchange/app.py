@@ -16,6 +16,7 @@ from trading_monitor.paper_exchange import (
     control_account,
     control_cash,
     control_fee_fix,
+    market_stream,
     marketdata,
     rules_api,
     trading,
@@ -118,6 +119,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     hub = StreamHub(venue)
     app[HUB] = hub
     app[AFTER] = [hub.flush]
+    app[AFTER].append(market_stream.install(app, venue).flush)  # statuses (halts)
     app.router.add_routes(trading.routes)
     app.router.add_routes(data_routes)
     app.router.add_routes(control.routes)

@@ -23,6 +23,7 @@ COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
 KEYS: web.AppKey[tuple[str | None, str | None]] = web.AppKey("keys", tuple)
 HUB: web.AppKey[Any] = web.AppKey("hub")
 AFTER: web.AppKey[list[Callable[[], None]]] = web.AppKey("after", list)
+STREAMS = ("/stream", "/v2/iex", "/v2/sip")  # trade_updates; market data (market_stream.py)
 
 
 def dumps(data: Any) -> str:
@@ -67,8 +68,8 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
     drift.serving(venue)  # so the answer and the stream frames flushed below know their venue
     key = endpoint_key(request)
     control = request.path.startswith("/control/")
-    # The stream authenticates inside the websocket protocol, not with headers.
-    if request.path != "/stream" and not keys_ok(app, request.headers.get("APCA-API-KEY-ID"),
+    # The streams authenticate inside the websocket protocol, not with headers.
+    if request.path not in STREAMS and not keys_ok(app, request.headers.get("APCA-API-KEY-ID"),
                    request.headers.get("APCA-API-SECRET-KEY")):
         return _with_limits(reply({"code": 40110000, "message": "request is not authorized"},
                                   401), venue)
@@ -76,7 +77,7 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
         app[COUNTERS][key] += 1
     venue.sync()
     fault = None
-    if not control and request.path != "/stream" and not venue.bucket.take():
+    if not control and request.path not in STREAMS and not venue.bucket.take():
         limited = reply({"code": 42910000, "message": "rate limit exceeded"}, 429)
         limited.headers["Retry-After"] = str(venue.bucket.retry_after())
         return _with_limits(limited, venue)
