@@ -24,6 +24,7 @@ from trading_monitor.config_choices import (
     StopFailureAction,
     cross_field_problems,
 )
+from trading_monitor.config_market import MarketEventSettings
 from trading_monitor.config_notify import NotifySettings
 from trading_monitor.exceptions import ConfigError
 
@@ -33,7 +34,7 @@ __all__ = ["ClockSource", "DataFeedName", "ExternalProtection", "ProtectionMode"
 
 
 
-class Settings(NotifySettings):
+class Settings(NotifySettings, MarketEventSettings):
     """Typed settings; field aliases are the environment variable names (the cockpit's in
     config_notify.py)."""
 
