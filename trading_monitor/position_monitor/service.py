@@ -44,7 +44,7 @@ def position_settings(settings: Settings) -> PositionSettings:
         exit_working_alert=timedelta(seconds=settings.exit_working_alert_seconds),
         resting_stop_action=settings.resting_stop_action,
         halt_suspect=timedelta(minutes=settings.halt_suspect_minutes)
-        if settings.halt_suspect_minutes else None)
+        if settings.halt_suspect_minutes else None, halt_source=settings.halt_source)
 
 
 def position_monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,
