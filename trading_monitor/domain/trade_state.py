@@ -21,7 +21,8 @@ from trading_monitor.domain.lifecycle import (
     withdrawn_trade_status,
 )
 from trading_monitor.domain.order_status import OrderStatus
-from trading_monitor.domain.pnl import slippage_bps
+from trading_monitor.domain.pnl import closed_pnl, slippage_bps
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.top_up import only_protection
 from trading_monitor.domain.trade_actions import (
     Action,
@@ -112,7 +113,7 @@ class TradeState:
 
     @property
     def exit_side(self) -> str:
-        return "sell" if self.side == "buy" else "buy"
+        return Side.of(self.side).exit.value
 
     def _filled(self, entry: bool) -> tuple[Decimal, Decimal | None]:
         fills = [f for f in self.fills if (f.role is OrderRole.ENTRY) == entry]
@@ -264,10 +265,9 @@ def _close(t: TradeState) -> ClosePosition:
     entry_qty, entry_avg = t.entry_filled
     exit_qty, exit_avg = t.exit_filled
     assert entry_avg is not None and exit_avg is not None
-    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
     exits = [f for f in t.fills if f.role is not OrderRole.ENTRY]
     fees = sum((f.fee for f in t.fills), ZERO)
-    pnl = sum(((f.price - entry_avg) * f.qty * direction for f in exits), ZERO) - fees
+    pnl = closed_pnl(t.side, entry_avg, [(f.qty, f.price) for f in exits], fees)
     if not exits:  # an adopted position that left without a fill we saw: reconciliation's
         raise ValueError(f"trade #{t.journal_id} has no exit fill to close on")
     last = max(exits, key=lambda f: f.at)

@@ -17,6 +17,7 @@ from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.domain.reconcile import (
     HeldPosition,
     Issue,
@@ -137,7 +138,6 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
         return None  # positions can lag orders: even a fill must outlast the grace
     fill = closing_fills(pm, trade, qty)
     assert avg is not None
-    direction = Decimal(1) if t.side == "buy" else Decimal(-1)
     if fill is not None:
         price, at, reason, estimated = fill.price, fill.filled_at, ExitReason.MANUAL, False
     else:
@@ -149,9 +149,8 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
             log.warning("trade #%s %s gone at the broker with no fill, but %s: it waits",
                         t.journal_id, j["symbol"], unread)
             return None
-    realised = sum(((f.price - avg) * f.qty * direction for f in t.fills
-                    if f.role is not OrderRole.ENTRY), Decimal(0))
-    pnl = realised + (price - avg) * qty * direction
+    exits = [(f.qty, f.price) for f in t.fills if f.role is not OrderRole.ENTRY]
+    pnl = closed_pnl(t.side, avg, [*exits, (qty, price)])  # the rest at its fill or last mark
     if fill is not None:
         attach(pm, trade, fill)
     pm.orders.ledger.close_trade(
