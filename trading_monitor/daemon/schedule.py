@@ -31,6 +31,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from trading_monitor.broker.models import CalendarDay
 from trading_monitor.config import Settings
+from trading_monitor.domain.market_time import HALF_DAY_CLOSE, SESSION_CLOSE, SESSION_OPEN
 
 NEW_YORK = pytz.timezone("America/New_York")
 INTRADAY, AT_TIME, FLATTEN = "intraday", "at_time", "flatten"
@@ -64,11 +65,11 @@ def _every(minutes: int, start: time, end: time) -> BaseTrigger:
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
-    open_, close = time(9, 30), time(16, 0)
+    open_, close = SESSION_OPEN, SESSION_CLOSE
     ex = settings.executor_time
     flatten = (datetime.combine(date.today(), close)
                - timedelta(minutes=settings.eod_flatten_minutes)).time()
-    half_flatten = (datetime.combine(date.today(), time(13, 0))
+    half_flatten = (datetime.combine(date.today(), HALF_DAY_CLOSE)
                     - timedelta(minutes=settings.eod_flatten_minutes)).time()
     specs = [
         JobSpec("order_executor", "order executor, from EXECUTOR_TIME every 2 minutes",
@@ -102,12 +103,12 @@ def woken_specs(settings: Settings) -> dict[str, JobSpec]:
     """What a notification runs, under the same guards as the scheduled job: the executor
     inside the session (and, checked by the daemon, not before EXECUTOR_TIME), the position
     monitor inside the session. Their triggers are never scheduled."""
-    close = time(16, 0)
+    close = SESSION_CLOSE
     return {
         "executor": JobSpec("order_executor_woken", "order executor, woken by a notification",
                             _every(2, settings.executor_time, close), INTRADAY, "executor"),
         "position_monitor": JobSpec("position_monitor_woken", "position monitor, woken by an exit "
-                                    "approval", _every(10, time(9, 30), close), INTRADAY,
+                                    "approval", _every(10, SESSION_OPEN, close), INTRADAY,
                                     "position_monitor"),
     }
 
