@@ -102,7 +102,8 @@ def test_flatten_never_sells_shares_of_trades_written_against_another_account(
     other.submit_order(OrderRequest(symbol="AAPL", qty=Decimal(5), side="buy",
                                     order_type="market", time_in_force="day",
                                     client_order_id="trader-own-aapl"))
-    assert reconcile_cmd.main(["--adopt-account", OTHER, "--reason", "moved"]) == 0
+    assert reconcile_cmd.main(["--adopt-account", OTHER, "--leave-open-trades",
+                               "--reason", "moved"]) == 0
     capsys.readouterr()
     code = kill_switch.main(["--reason", "drill", "--flatten"])
     out = capsys.readouterr().out
@@ -137,7 +138,8 @@ def test_adopting_an_account_resets_the_fill_cursor(db, db_params, broker, setti
     old = db.named("system_value", {"key": "fill_cursor"})[0]["value"]
     assert old  # the first account's feed was read
     other = _switch(exchange, OTHER)
-    assert reconcile_cmd.main(["--adopt-account", OTHER, "--reason", "moved"]) == 0
+    assert reconcile_cmd.main(["--adopt-account", OTHER, "--leave-open-trades",
+                               "--reason", "moved"]) == 0
     assert not db.named("system_value", {"key": "fill_cursor"})[0]["value"]
     [event] = [e for e in db.query("event_log", {"entity": "fill_cursor"})]
     assert event["from_status"] == old and "adopted" in event["message"]

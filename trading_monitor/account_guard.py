@@ -119,11 +119,23 @@ def refusal(db: TradingDB, journal: Row | None = None) -> str | None:
     rows = db.named("system_value", {"key": MISMATCH_KEY})
     if books and rows and rows[0]["value"]:
         return str(AccountMismatch(books, str(rows[0]["value"])))
-    if journal is None or not books or journal.get("broker_account_id") in (None, books):
+    return None if journal is None else held_elsewhere(db, journal)
+
+
+def held_elsewhere(db: TradingDB, journal: Row) -> str | None:
+    """Why no job or command acts on `journal`: it was written against another account than
+    the books' (adopted since, `--leave-open-trades`); None when it is the books' own."""
+    books = recorded_account(db)
+    if not books or journal.get("broker_account_id") in (None, books):
         return None
     return (f"trade #{journal['id']} was written against broker account "
             f"{journal['broker_account_id']}, not the books' {books}: not touched (its shares "
             "are not in this account)")
+
+
+def trades_held_elsewhere(db: TradingDB) -> list[Row]:
+    """Open trades written against another account than the books': no job manages them."""
+    return db.named("trades_held_elsewhere") if recorded_account(db) else []
 
 
 def _clear_mismatch(db: TradingDB, run_id: str) -> None:

@@ -2,14 +2,15 @@
 
 - account: CRITICAL when a job found the broker's keys lead to another account than the
   books' (system_state 'broker_account_mismatch'), or when health's own GET /v2/account
-  (the broker check) answers with another id.
+  (the broker check) answers with another id. WARNING while trades written against an
+  earlier account are open (adopted with `--leave-open-trades`): held there, not managed.
 - incident: CRITICAL while a reconciliation incident is open, naming its trades.
 """
 
 from __future__ import annotations
 
-from trading_monitor.account_guard import MISMATCH_KEY, recorded_account
-from trading_monitor.commands.health_checks import CRITICAL, OK, Check, Context
+from trading_monitor.account_guard import MISMATCH_KEY, recorded_account, trades_held_elsewhere
+from trading_monitor.commands.health_checks import CRITICAL, OK, WARNING, Check, Context
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.position_monitor.incident import open_incident
 
@@ -27,6 +28,15 @@ def check_account(db: TradingDB, ctx: Context, broker_account: str | None = None
                      f"written against {books}; every job refuses (put the keys back, or "
                      f"`trading-monitor reconcile --adopt-account {found} --reason ...`)",
                      detail)
+    elsewhere = trades_held_elsewhere(db)
+    if elsewhere:
+        held = ", ".join(f"trade #{t['id']} {t['symbol']} at {t['broker_account_id']}"
+                         for t in elsewhere)
+        return Check("account", WARNING,
+                     f"broker account {books}; {len(elsewhere)} open trade(s) held at another "
+                     f"account, not managed: {held} (close them there, then `trading-monitor "
+                     "reconcile --accept-gone IDS --reason ...`)",
+                     {**detail, "held_elsewhere": [int(t["id"]) for t in elsewhere]})
     return Check("account", OK, f"broker account {books or 'not recorded yet'}", detail)
 
 

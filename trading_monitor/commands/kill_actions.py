@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
-from trading_monitor.account_guard import refusal
+from trading_monitor.account_guard import held_elsewhere, refusal, trades_held_elsewhere
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -114,6 +114,8 @@ def flatten_positions(m: Monitor, report: KillReport) -> None:
     """Close every open position of ours at market (its protection cancelled first)."""
     sync_orders(m)
     held = []
+    for journal in trades_held_elsewhere(m.db):  # open_trades leaves them out (issue 27)
+        report.problem(str(held_elsewhere(m.db, journal)))
     for trade in (t for t in open_trades(m) if t.state.position_qty > 0):
         # A trade written against another account (adopted since): the shares this account
         # holds in its symbol are not its shares. Never sold here.

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from trading_monitor.account_guard import MISMATCH_KEY, recorded_account
+from trading_monitor.account_guard import MISMATCH_KEY, recorded_account, trades_held_elsewhere
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands import book
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
@@ -61,12 +61,16 @@ def gather(db: TradingDB, settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def fail_closed(db: TradingDB) -> dict[str, Any]:
-    """The books' broker account (and a mismatch a job found), and an open reconciliation
-    incident with the trades it holds (issue 27)."""
+    """The books' broker account (and a mismatch a job found; the open trades held at an
+    earlier account, not managed), and an open reconciliation incident with the trades it
+    holds (issue 27)."""
     mismatch = db.named("system_value", {"key": MISMATCH_KEY})
     return {"broker_account": {"books": recorded_account(db),
                                "mismatch": (mismatch[0]["value"] or None) if mismatch
-                               else None},
+                               else None,
+                               "held_elsewhere": [_pick(t, ("id", "symbol", "status",
+                                                            "broker_account_id"))
+                                                  for t in trades_held_elsewhere(db)]},
             "incident": open_incident(db)}
 
 
@@ -131,6 +135,9 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(f"broker account: {account['books'] or 'not recorded yet'}" + (
         f"; MISMATCH: the keys lead to {account['mismatch']}, every job refuses"
         if account["mismatch"] else ""))
+    for t in account["held_elsewhere"]:
+        console.print(f"HELD AT ANOTHER ACCOUNT, not managed: trade #{t['id']} {t['symbol']} "
+                      f"{t['status']} at account {t['broker_account_id']}")
     incident = report["incident"]
     if incident:
         names = incident.get("symbols") or {}

@@ -40,9 +40,11 @@ ORDER BY id;
 
 -- name: entries_past_expiry
 -- DAY entries the broker holds as GTC (a SWING bracket), past the session they were for.
-SELECT * FROM order_execution
+SELECT * FROM order_execution o
 WHERE order_role = 'ENTRY' AND entry_expires_at <= %(now)s
   AND order_status <> ALL(%(final)s)  -- may fill (order_status.SQL_PARAMS)
+  AND NOT EXISTS (SELECT 1 FROM trade_journal t WHERE t.id = o.trade_journal_id
+                  AND t.broker_account_id <> tm_broker_account_id())  -- see tracked_orders
 ORDER BY id;
 
 -- name: mark_decision_executed
@@ -86,11 +88,18 @@ ORDER BY id DESC
 LIMIT 1;
 
 -- name: open_trades
-SELECT * FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
+-- Open trades of the books' broker account (issue 27): a trade written against another
+-- account (held there since `reconcile --adopt-account ... --leave-open-trades`) is not
+-- ours to trade or reconcile in this one; trades_held_elsewhere lists them. NULL on either
+-- side (no account known yet) counts as ours.
+SELECT * FROM trade_journal WHERE status IN ('PENDING', 'POSITION')
+  AND COALESCE(broker_account_id = tm_broker_account_id(), true)
+ORDER BY id;
 
 -- name: latest_open_trade_for_symbol
 SELECT * FROM trade_journal
 WHERE symbol = %(symbol)s AND status IN ('PENDING', 'POSITION')
+  AND COALESCE(broker_account_id = tm_broker_account_id(), true)  -- see open_trades
 ORDER BY id DESC
 LIMIT 1;
 
@@ -143,10 +152,13 @@ INSERT INTO system_state (key, value, reason) VALUES (%(key)s, %(value)s, %(reas
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, reason = EXCLUDED.reason;
 
 -- name: tracked_orders
--- Our orders the broker may still change: sent, and not in a final state.
-SELECT * FROM order_execution
+-- Our orders the broker may still change: sent, and not in a final state; not those of a
+-- trade held at another broker account (see open_trades: that account is not read).
+SELECT * FROM order_execution o
 WHERE alpaca_order_id IS NOT NULL
   AND order_status <> ALL(%(final)s)  -- may fill (order_status.SQL_PARAMS)
+  AND NOT EXISTS (SELECT 1 FROM trade_journal t WHERE t.id = o.trade_journal_id
+                  AND t.broker_account_id <> tm_broker_account_id())
 ORDER BY id;
 
 -- name: orders_by_alpaca_ids
@@ -157,7 +169,21 @@ SELECT alpaca_order_id, COALESCE(sum(qty), 0) AS qty, max(cum_qty) AS cum_qty
 FROM fills WHERE alpaca_order_id = ANY(%(ids)s) GROUP BY alpaca_order_id;
 
 -- name: open_trade_ids
-SELECT id FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
+-- The trades the order and position monitors manage: the books' account's (see open_trades).
+SELECT id FROM trade_journal WHERE status IN ('PENDING', 'POSITION')
+  AND COALESCE(broker_account_id = tm_broker_account_id(), true)
+ORDER BY id;
+
+-- name: open_trades_any_account
+-- Every open trade, whichever account it was written against (`reconcile --adopt-account`).
+SELECT * FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
+
+-- name: trades_held_elsewhere
+-- Open trades written against another broker account than the books' (issue 27): no job
+-- touches them; status, health, the report and `check` show them.
+SELECT * FROM trade_journal
+WHERE status IN ('PENDING', 'POSITION') AND broker_account_id <> tm_broker_account_id()
+ORDER BY id;
 
 -- name: trades_by_ids
 SELECT * FROM trade_journal WHERE id = ANY(%(ids)s) ORDER BY id;
@@ -176,6 +202,7 @@ WHERE o.order_role <> 'ENTRY' AND t.status NOT IN ('PENDING', 'POSITION')
   AND o.alpaca_order_id IS NOT NULL
   AND o.order_status <> ALL(%(not_at_broker)s)  -- at the broker (order_status.SQL_PARAMS)
   AND t.updated_at <= %(before)s
+  AND COALESCE(t.broker_account_id = tm_broker_account_id(), true)  -- see tracked_orders
 ORDER BY o.id;
 
 -- name: upsert_position

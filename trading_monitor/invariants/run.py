@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from trading_monitor.account_guard import recorded_account, trades_held_elsewhere
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, job_clock, system_clock
 from trading_monitor.config import Settings
@@ -13,6 +14,7 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.invariants.broker_checks import live_stop, orders_are_real, single_entry
 from trading_monitor.invariants.broker_read import read_broker
 from trading_monitor.invariants.broker_view import BrokerView
+from trading_monitor.invariants.elsewhere import held_findings, without
 from trading_monitor.invariants.halt_windows import no_entry_in_halt
 from trading_monitor.invariants.ledger_checks import books_agree, pnl_matches_fills
 from trading_monitor.invariants.model import (
@@ -110,11 +112,16 @@ def run_check(db_config: dict[str, Any], broker: Broker | None, settings: Settin
     with TradingDB(config=db_config, read_only=True,
                    application_name="trading-monitor check") as db:
         books = read_books(db)
-        view = read_broker(broker, books, db, options.since) if broker is not None else None
+        elsewhere, account = trades_held_elsewhere(db), recorded_account(db)  # issue 27
+        here = without(books, elsewhere)
+        view = read_broker(broker, here, db, options.since) if broker is not None else None
     clock = now or (job_clock(settings.clock_source.value, broker) if broker is not None
                     else system_clock)
     at = clock()  # with CLOCK_SOURCE=broker, one request (counted)
-    report = Report(at, evaluate(books, view, limits_for(settings, at, options)),
+    found = evaluate(books if view is None else here, view, limits_for(settings, at, options))
+    found = sorted(held_findings(books, elsewhere, account) + found,
+                   key=lambda f: (VIOLATION, WARNING, INFO).index(f.severity))
+    report = Report(at, found,
                     broker_read=view is not None,
                     broker_requests=broker.requests_sent - start if broker is not None else 0)
     if view is None:

@@ -7,6 +7,7 @@ once the old entry is proven withdrawn, so one decision never has two live entri
 
 from __future__ import annotations
 
+from trading_monitor.account_guard import held_elsewhere
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.decision import Decision, DecisionInvalid
@@ -31,7 +32,16 @@ from trading_monitor.order_executor.withdraw import Withdrawal, withdraw
 
 
 def find_target(ex: Executor, d: Decision) -> tuple[Row, Row]:
-    """The trade and its live entry order named by existing_trade_journal_id / existing_order_id."""
+    """The trade and its live entry order named by existing_trade_journal_id / existing_order_id
+    (never one held at another broker account than the books': issue 27)."""
+    journal, entry = _target(ex, d)
+    elsewhere = held_elsewhere(ex.claims, journal)
+    if elsewhere:
+        raise DecisionInvalid(elsewhere)
+    return journal, entry
+
+
+def _target(ex: Executor, d: Decision) -> tuple[Row, Row]:
     db = ex.claims
     if d.existing_trade_journal_id is not None:
         journal = db.get_by_id("trade_journal", d.existing_trade_journal_id)

@@ -45,7 +45,8 @@ def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> lis
     ours: dict[str, Decimal] = defaultdict(Decimal)
     for row in m.db.execute_query(  # one query: the position rows, not every trade loaded
             "SELECT j.symbol, p.qty FROM trade_journal j JOIN position_tracking p "
-            "ON p.trade_journal_id = j.id WHERE j.status = 'POSITION'"):
+            "ON p.trade_journal_id = j.id WHERE j.status = 'POSITION' "
+            "AND COALESCE(j.broker_account_id = tm_broker_account_id(), true)"):  # issue 27
         ours[str(row["symbol"])] += abs(row["qty"])
     held = {p.symbol: abs(p.qty) for p in positions}
     mismatch = sorted((s, q, held.get(s, Decimal(0))) for s, q in ours.items()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytz
 
+from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.order_status import SQL_PARAMS
@@ -38,6 +39,7 @@ class DayRows:
     incident: dict[str, Any] | None = None  # an open reconciliation incident, as it stands
     corporate_actions: list[str] = field(default_factory=list)  # of open trades' symbols
     exits_working: list[str] = field(default_factory=list)  # market exits not filled yet
+    held_elsewhere: list[str] = field(default_factory=list)  # at an earlier account (issue 27)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -83,6 +85,8 @@ def load(db: TradingDB, day: date) -> DayRows:
         incident=open_incident(db),
         corporate_actions=open_trade_flags(db, day),
         exits_working=[describe_exit(r) for r in working_exits(db)],
+        held_elsewhere=[f"trade #{t['id']} {t['symbol']} {t['status']} at account "
+                        f"{t['broker_account_id']}" for t in trades_held_elsewhere(db)],
     )
 
 

@@ -172,6 +172,7 @@ def compute(rows: DayRows) -> dict[str, Any]:
         "incident": rows.incident,
         "corporate_actions": rows.corporate_actions,
         "exits_working": rows.exits_working,
+        "held_elsewhere": rows.held_elsewhere,
     }
 
 

@@ -60,6 +60,8 @@ def _summary(f: dict[str, Any]) -> list[str]:
     return [*_incident(f),
         *[f"- **Corporate action**: {line}" for line in f.get("corporate_actions", [])],
         *[f"- **Exit not filled**: {line}" for line in f.get("exits_working", [])],
+        *[f"- **Held at another broker account, not managed**: {line}"
+          for line in f.get("held_elsewhere", [])],
         f"- Realised P&L: **{money(p['realised'])}** from {p['trades_closed']} closed trades "
         f"({p['winners']} won, {p['losers']} lost; fees {money(p['fees'])}; "
         f"{cell(p['total_r'])} R)",
