@@ -24,6 +24,7 @@ from trading_monitor.clock import Clock, job_clock, system_clock
 from trading_monitor.commands.common import EXIT_OK, handles_errors
 from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.daemon.app import Daemon
+from trading_monitor.daemon.halt_stream import with_halt_stream
 from trading_monitor.daemon.logs import configure_logging
 from trading_monitor.db import migrate
 from trading_monitor.db_layer import TradingDB
@@ -68,8 +69,8 @@ def build_daemon(settings: Settings, db_config: dict[str, Any], **kw: Any) -> Da
     else:
         now = job_clock(settings.clock_source.value, broker)
     return Daemon(settings, db_config, broker, now=now, listener_factory=lambda: (
-        OrderStreamListener(db_config, broker, settings, now=now)), schedule_offset=offset,
-        **kw)
+        with_halt_stream(OrderStreamListener(db_config, broker, settings, now=now), db_config,
+                         settings, now)), schedule_offset=offset, **kw)
 
 
 def broker_time_base(broker_now: datetime) -> tuple[Clock, timedelta]:
