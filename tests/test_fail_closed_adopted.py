@@ -22,6 +22,7 @@ from tests.test_fail_closed_account import OTHER, _checks, _positions, _switch
 from tests.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from trading_monitor.account_guard import recorded_account
 from trading_monitor.broker.models import OrderRequest
+from trading_monitor.commands import flatten as flatten_cmd
 from trading_monitor.commands import reconcile as reconcile_cmd
 from trading_monitor.commands.status import gather
 from trading_monitor.config import load_settings
@@ -115,6 +116,9 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
         exchange.control.advance(61)  # past the reconciliation grace
     assert outcome(db, d)["terminal_state"] in ("REJECTED", "FAILED")
     assert f"written against broker account {books}" in outcome(db, d)["reason"]
+    capsys.readouterr()  # `trading-monitor flatten` (and the cockpit's button) refuse too
+    assert flatten_cmd.main([str(ids[0]), "--reason", "sell it"]) == 4
+    assert f"written against broker account {books}" in capsys.readouterr().out
     _nothing_touched(db, exchange, other, ids, before, fills)
     # status, health and check show them
     shown = gather(db, settings, exchange.venue.clock.now())["broker_account"]

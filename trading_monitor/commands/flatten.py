@@ -10,7 +10,8 @@ CANCEL_SETTLE_SECONDS, gets the stop back at once. Recorded in event_log (`flatt
 Exit codes: 0 closed; 1 fatal (keys refused); 2 configuration or usage (`--reason` is
 required); 3 temporary or not final (the database or broker away, a lock held, a cancel
 pending, the exit refused or not filled: the stop is back; run it again); 4 refused: the
-trade is not an open position, or the market is closed.
+trade is not an open position, the market is closed, or the trade was written against
+another broker account than the books' (or the keys lead to another: issue 27).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None,
     print(f"trade #{result.trade_id}: {result.status}")
     if result.ok:
         return EXIT_OK
-    return EXIT_REFUSED if result.status in (fo.NOT_OPEN, fo.MARKET_CLOSED) else EXIT_TEMPORARY
+    return EXIT_REFUSED if result.status in (fo.NOT_OPEN, fo.MARKET_CLOSED, fo.OTHER_ACCOUNT
+                                             ) else EXIT_TEMPORARY
 
 
 def flatten_now(db: TradingDB, settings: Settings, broker: Broker, trade_id: int, reason: str,

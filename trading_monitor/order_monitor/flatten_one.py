@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from trading_monitor.account_guard import refusal
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock
 from trading_monitor.config import Settings
@@ -58,6 +59,9 @@ CLOSED, NOT_OPEN, MARKET_CLOSED = "closed", "not_open", "market_closed"
 WAITING = "waiting"  # a cancel not final yet: nothing sold, the stop as the broker has it
 REFUSED = "refused"  # the exit was refused: the stop is back
 NOT_FILLED = "not_filled"  # the exit did not fill in time: withdrawn, the stop is back
+# Nothing sent: the trade was written against another broker account than the books' (held
+# there since `reconcile --adopt-account`), or the keys lead to another account (issue 27).
+OTHER_ACCOUNT = "other_account"
 DONE = frozenset({CLOSED})
 
 
@@ -99,6 +103,9 @@ def flatten_one(settings: Settings, db: TradingDB, broker: Broker, now: Clock, t
                              [f"trade #{trade_id} is {what}: nothing done"])
     symbol = str(journal["symbol"])
     name = f"trade #{trade_id} {symbol}"
+    foreign = refusal(db, journal)
+    if foreign:
+        return FlattenResult(trade_id, symbol, OTHER_ACCOUNT, [f"{foreign}: nothing done"])
     if not broker.get_clock().is_open:
         return FlattenResult(trade_id, symbol, MARKET_CLOSED, [
             f"{name}: the market is closed; a market exit would wait for the open with no "
