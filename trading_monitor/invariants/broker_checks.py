@@ -15,6 +15,7 @@ from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.reconcile import STOP_TYPES, OpenOrder, stop_cover
+from trading_monitor.domain.sides import Side
 from trading_monitor.invariants.broker_view import (
     BrokerView,
     entry_pattern,
@@ -60,7 +61,7 @@ def live_stop(books: Books, view: BrokerView, limits: Limits) -> list[Finding]:
         row = books.position_by_trade.get(int(t["id"]))
         qty = row["qty"] if row is not None else t["actual_qty"] or ZERO
         if qty > 0:
-            exit_side = "sell" if t["side"] == "buy" else "buy"
+            exit_side = Side.of(t["side"]).exit.value
             groups[(t["symbol"], exit_side)].append(_Held(t, qty, _partial(books, view, t)))
     for (symbol, exit_side), held in sorted(groups.items()):
         found += _cover(books, symbol, exit_side, held, views, broker_qty.get(symbol, ZERO),
