@@ -2,14 +2,38 @@
 status, may the order still fill, does a stop in it protect the shares, do we wait for the
 broker to move it on, and is it the broker's final word that the order is gone.
 
-(tests/test_order_status.py pins the same members against the SQL views, on real rows.)
+The named queries ask the same questions through SQL parameters (`SQL_PARAMS`), pinned here;
+tests/test_order_status.py pins the lists the views spell out, on real rows.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 
-from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.lifecycle import OrderRole, Purpose, TradeStatus
+from trading_monitor.domain.order_status import SQL_PARAMS, OrderStatus
+from trading_monitor.domain.reconcile import (
+    HeldPosition,
+    IssueKind,
+    OpenOrder,
+    OurTrade,
+    reconcile,
+)
+from trading_monitor.domain.trade_state import (
+    Fill,
+    OrderView,
+    PlaceProtection,
+    ProtectionRules,
+    TradeState,
+    decide,
+)
+
+UNKNOWN = "halted_for_ever"
 
 ROWS = [
     # status, may fill, protects, settling (wait), withdrawn (gone), at the broker
@@ -54,9 +78,12 @@ ROWS = [
                  id="expired is the broker's final word"),
     pytest.param("rejected", False, False, False, True, False,
                  id="rejected is the broker's final word"),
-    pytest.param("halted_for_ever", True, False, False, False, True,
+    pytest.param(UNKNOWN, True, False, False, False, True,
                  id="a status nobody knows may still fill and protects nothing"),
 ]
+
+
+KNOWN = sorted(str(row.values[0]) for row in ROWS if row.values[0] != UNKNOWN)
 
 
 @pytest.mark.parametrize("name, may_fill, protects, settling, withdrawn, at_broker", ROWS)
@@ -69,3 +96,45 @@ def test_a_status_means_one_thing(name, may_fill, protects, settling, withdrawn,
 
 def test_a_status_is_still_its_string():
     assert OrderStatus("new") == "new" and f"{OrderStatus('held')}" == "held"
+
+
+@pytest.mark.parametrize("stop_status", ["suspended", "stopped", "done_for_day", "calculated",
+                                         "new", "held", UNKNOWN])
+def test_the_order_monitor_and_reconciliation_agree_on_a_stop(stop_status):
+    """Where one counted a suspended stop as protection and the other did not, the position
+    was reported unprotected every cycle and nothing ever replaced the stop."""
+    now = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+    ten = Decimal(10)
+    stop = OrderView(2, "tm-x-d1-stop_loss", OrderRole.STOP_LOSS, Purpose.PROTECTION,
+                     stop_status, ten, Decimal(0), "simple", "gtc", stop_price=Decimal(170),
+                     alpaca_order_id="b2")
+    state = TradeState(1, TradeStatus.POSITION, "buy", "SWING", "staged", Decimal(175),
+                       Decimal(170), None, now, now, None, (stop,),
+                       (Fill("b1", OrderRole.ENTRY, Purpose.ENTRY, ten, Decimal(175), now),),
+                       booked=(ten, Decimal(175)))
+    replaced = any(isinstance(a, PlaceProtection) for a in decide(state, now, ProtectionRules()))
+    issues = reconcile([HeldPosition("AAPL", ten, Decimal(175))],
+                       [OpenOrder("AAPL", "sell", "stop", ten, Decimal(0), stop_status,
+                                  "tm-x-d1-stop_loss")],
+                       [OurTrade(1, "AAPL", ten, "POSITION")], "x")
+    unprotected = any(i.kind is IssueKind.UNPROTECTED for i in issues)
+    assert replaced == unprotected == (not OrderStatus(stop_status).protects)
+
+
+def test_the_sql_parameters_are_the_predicates():
+    for name in [*KNOWN, UNKNOWN]:
+        s = OrderStatus(name)
+        assert (name not in SQL_PARAMS["final"]) == s.may_fill
+        assert (name not in SQL_PARAMS["not_at_broker"]) == s.at_broker
+        assert (name in SQL_PARAMS["protects"]) == s.protects
+
+
+SQL_FILES = ["trading_monitor/db/queries.sql", "trading_monitor/report/queries.sql"]
+
+
+@pytest.mark.parametrize("path", SQL_FILES)
+def test_named_queries_take_the_vocabulary_as_parameters(path):
+    text = (Path(__file__).parents[2] / path).read_text()
+    assert not re.search(r"order_status\s+(NOT\s+)?IN\s*\(", text, re.I)
+    used = set(re.findall(r"order_status\s*(?:=\s*ANY|<>\s*ALL)\(%\((\w+)\)s\)", text))
+    assert used and used <= set(SQL_PARAMS)
