@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -37,15 +38,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _pure(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def no_socket(*args: object, **kwargs: object) -> None:
-        raise ImpureUnitTest("a unit test opened a network connection: it belongs in the "
-                             "integration tier (tests/), not tests/unit")
+    """Only the test's own thread is refused: a background thread an earlier integration test
+    left running (the database pool, a listener winding down) is not this test's doing."""
+    test_thread = threading.get_ident()
+    connect, connect_ex, start = socket.socket.connect, socket.socket.connect_ex, \
+        threading.Thread.start
 
-    def no_thread(self: threading.Thread) -> None:
-        raise ImpureUnitTest(f"a unit test started the thread {self.name!r}: it belongs in "
-                             "the integration tier (tests/), not tests/unit")
+    def guarded(original: Callable[..., Any], what: str) -> Callable[..., Any]:
+        def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == test_thread:
+                raise ImpureUnitTest(f"a unit test {what}: it belongs in the integration "
+                                     "tier (tests/), not tests/unit")
+            return original(self, *args, **kwargs)
+        return check
 
-    monkeypatch.setattr(socket.socket, "connect", no_socket)
-    monkeypatch.setattr(socket.socket, "connect_ex", no_socket)
-    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    monkeypatch.setattr(socket.socket, "connect", guarded(connect, "opened a connection"))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex, "opened a connection"))
+    monkeypatch.setattr(threading.Thread, "start", guarded(start, "started a thread"))
     yield
