@@ -6,7 +6,8 @@ jobs. The exchange's realtime clock can leave a partial fill resting, so the par
 timeout can be rehearsed too.
 
 The fast tests check the shifted schedule and the resting partial fill; the slow one
-(`-m slow`) runs the documented commands of docs/paper-validation.md for about 12 minutes.
+(`--slow -m slow`, skipped otherwise) runs the documented commands of
+docs/paper-validation.md for about 12 minutes.
 """
 
 from __future__ import annotations
@@ -142,9 +143,14 @@ def _exchange_process(tmp_path: Path) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.mark.slow
-def test_a_documented_rehearsal_of_twelve_minutes_in_real_time(db, db_params, tmp_path):
+def test_a_documented_rehearsal_of_twelve_minutes_in_real_time(db, db_params, tmp_path,
+                                                                request):
     """The commands of docs/paper-validation.md "Rehearsing a session in real time": the
-    exchange from 09:43:30, the daemon with CLOCK_SOURCE=broker, until 09:55:20."""
+    exchange from 09:43:30, the daemon with CLOCK_SOURCE=broker, until 09:55:20. Twelve
+    minutes of wall time: only with `--slow` (the slow tier), never in a default run."""
+    if not request.config.getoption("--slow"):
+        pytest.skip("a 12-minute real-time rehearsal: run it with `pytest --slow -m slow "
+                    "tests/test_realtime_rehearsal.py --no-cov -s`")
     from trading_monitor.paper_exchange.control_client import ExchangeControl
 
     exchange, url = _exchange_process(tmp_path)
