@@ -39,7 +39,7 @@ def _alerts(caplog, text: str) -> list[str]:
             and text in r.getMessage()]
 
 
-def test_a_new_leader_marks_the_dead_leaders_row_and_health_sees_one_leader(
+def test_a_new_leader_marks_the_dead_leaders_row_and_health_never_shows_it_alive(
         db, db_params, exchange, caplog):
     beat = system_clock() - timedelta(minutes=5)  # SIGKILLed 5 minutes ago: no goodbye
     db.insert("daemon_heartbeat", {"host": "elsewhere", "pid": 9712, "role": "leader",
