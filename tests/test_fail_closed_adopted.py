@@ -123,23 +123,42 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     # status, health and check show them
     shown = gather(db, settings, exchange.venue.clock.now())["broker_account"]
     assert sorted(t["id"] for t in shown["held_elsewhere"]) == sorted(ids)
-    state, message = _checks(db_params, settings, exchange.venue.clock.now())["account"]
+    checks = _checks(db_params, settings, exchange.venue.clock.now(), broker=True)
+    state, message = checks["account"]
     assert state == "WARNING" and all(f"trade #{j}" in message for j in ids), message
+    # not unprotected positions of this account (the trader's AAPL is here, no stop of ours)
+    assert all(f"trade #{j} " not in checks["protection"][1] for j in ids), checks["protection"]
     report = run_check(db_params, other, settings, now=exchange.venue.clock.now)
     mine = [f for f in report.findings if f.trade_id in ids]
     assert sorted(f.trade_id for f in mine) == sorted(ids)
     assert {(f.invariant, f.severity) for f in mine} == {("live_stop", WARNING)}
     # (the trader's own AAPL, alert only, is the new account's unprotected EXTERNAL trade)
     assert {f.trade_id for f in report.findings if f.severity == VIOLATION} <= {None, 3}
-    # The first account adopted again: the trades are managed again (its keys back).
+    # The trader closes MSFT by hand in the first account, then tells the books.
+    _switch(exchange, books)
+    exchange.control.close_position_manually("MSFT")
+    exchange.control.advance(1)
+    other = _switch(exchange, OTHER)
+    assert reconcile_cmd.main(["--accept-gone", str(ids[1]), "--reason",
+                               "sold by hand at account #1"]) == 0
+    msft = db.get_by_id("trade_journal", ids[1])
+    assert (msft["status"], msft["exit_reason_code"], msft["exit_estimated"]) == (
+        "CLOSED", "EXTERNAL", True)
+    assert [t["id"] for t in gather(db, settings, exchange.venue.clock.now())[
+        "broker_account"]["held_elsewhere"]] == [ids[0]]
+    report = run_check(db_params, other, settings, now=exchange.venue.clock.now)
+    assert {f.trade_id for f in report.findings if f.severity == VIOLATION} <= {None, 3}, [
+        f for f in report.findings if f.trade_id == ids[1]]
+    assert [o["client_order_id"] for o in exchange.control.orders()] == [TRADER]
+    # The first account adopted again: AAPL is managed again (its keys back).
     back = _switch(exchange, books)
     capsys.readouterr()
     assert reconcile_cmd.main(["--adopt-account", books, "--reason", "back to #1"]) == 4
     assert "trade #3 AAPL" in capsys.readouterr().out  # the second account's own, open
     assert reconcile_cmd.main(["--adopt-account", books, "--leave-open-trades",
                                "--reason", "back to #1"]) == 0
-    assert sorted(e["entity_id"] for e in db.query("event_log", {"event": "managed_again"})
-                  ) == sorted(ids)
+    assert [e["entity_id"] for e in db.query("event_log", {"event": "managed_again"})
+            ] == [ids[0]]
     state, message = _checks(db_params, settings, exchange.venue.clock.now())["account"]
     assert state == "WARNING" and "trade #3 AAPL at " + OTHER in message
     exchange.control.set_prices({"AAPL": "200.00", "MSFT": "421.00"})
@@ -147,7 +166,6 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     watch(db_params, back, settings)
     exchange.control.advance(5)
     monitor(db_params, back, settings)  # the approved exit of AAPL goes out, in account 1
-    assert db.get_by_id("trade_journal", ids[1])["status"] == "POSITION"
     assert db.get_by_id("trade_journal", ids[0])["status"] == "CLOSED"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from psycopg2 import errors as pg_errors
 
+from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.broker.contract import CONTRACT_KEY
 from trading_monitor.commands import book
 from trading_monitor.commands.health_base import (
@@ -81,9 +82,11 @@ def check_intents(db: TradingDB, ctx: Context) -> Check:
 def check_protection(db: TradingDB, ctx: Context) -> Check:
     """Every open position has live STOP_LOSS orders of ours covering its quantity: in the
     books, and (unless --no-broker) at the broker too. A position the broker no longer
-    holds (closed there by hand) is a close not booked yet, not an unprotected position."""
+    holds (closed there by hand) is a close not booked yet, not an unprotected position. A
+    trade held at another account than the books' is the account check's (a WARNING)."""
+    elsewhere = {int(t["id"]) for t in trades_held_elsewhere(db)}
     positions = [t for t in book.open_trades(db) if t["status"] == "POSITION"
-                 and abs(t["qty"] or 0) > 0]
+                 and abs(t["qty"] or 0) > 0 and int(t["id"]) not in elsewhere]
     if not positions:
         return Check("protection", OK, "no open position", {"positions": 0, "unprotected": []})
     truth = read_truth(ctx.settings) if ctx.broker else "not read (--no-broker)"

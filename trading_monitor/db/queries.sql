@@ -178,6 +178,11 @@ ORDER BY id;
 -- Every open trade, whichever account it was written against (`reconcile --adopt-account`).
 SELECT * FROM trade_journal WHERE status IN ('PENDING', 'POSITION') ORDER BY id;
 
+-- name: trade_ids_of_other_accounts
+-- Every trade written against another account than the books' (open or not): `check` does
+-- not look for their orders in this account (invariants/elsewhere.py).
+SELECT id FROM trade_journal WHERE broker_account_id <> tm_broker_account_id() ORDER BY id;
+
 -- name: trades_held_elsewhere
 -- Open trades written against another broker account than the books' (issue 27): no job
 -- touches them; status, health, the report and `check` show them.

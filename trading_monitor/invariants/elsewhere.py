@@ -2,10 +2,11 @@
 
 `trading-monitor reconcile --adopt-account NEW --leave-open-trades` keeps the old account's
 open trades open in the books, held there and managed by no job. The broker `check` reads is
-the books' account: those trades' stops and orders are not in it, so the broker's checks run
-without them (they are not this account's to protect), and each is one WARNING under
-live_stop naming its account, so none is dropped silently. Without a broker read (or with no
-such trade) the books are checked whole.
+the books' account: the orders of every trade written against another account (open or
+closed) are not in it, so the broker's checks run without those trades (not this account's
+to protect or to find), and each open one is a WARNING under live_stop naming its account,
+so none is dropped silently. Without a broker read (or with no such trade) the books are
+checked whole.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from trading_monitor.invariants.model import WARNING, Books, Finding, trade_labe
 
 
 def without(books: Books, elsewhere: list[Row]) -> Books:
-    """`books` less the trades held elsewhere, their orders, fills and position rows."""
+    """`books` less the trades `elsewhere` names, their orders, fills and position rows."""
     ids = {int(t["id"]) for t in elsewhere}
     if not ids:
         return books

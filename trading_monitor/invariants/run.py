@@ -113,7 +113,7 @@ def run_check(db_config: dict[str, Any], broker: Broker | None, settings: Settin
                    application_name="trading-monitor check") as db:
         books = read_books(db)
         elsewhere, account = trades_held_elsewhere(db), recorded_account(db)  # issue 27
-        here = without(books, elsewhere)
+        here = without(books, db.named("trade_ids_of_other_accounts"))
         view = read_broker(broker, here, db, options.since) if broker is not None else None
     clock = now or (job_clock(settings.clock_source.value, broker) if broker is not None
                     else system_clock)

@@ -3,7 +3,9 @@
 known price, `exit_estimated` set, with the reason; nothing else is touched.
 
 Only a trade the books hold open *and* that reconciliation found gone (in the open incident,
-or an open GONE_AT_BROKER issue) may be accepted, so a typo cannot close a live position.
+or an open GONE_AT_BROKER issue) may be accepted, so a typo cannot close a live position; or
+one held at another broker account than the books' (left open by `--adopt-account
+--leave-open-trades`, closed there by the operator: no job reads that account).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
@@ -26,12 +29,14 @@ class NotGone(ValueError):
 
 
 def gone_trades(db: TradingDB) -> set[int]:
-    """The trades reconciliation found gone: the incident's and the open GONE issues'."""
+    """The trades reconciliation found gone: the incident's and the open GONE issues'; and
+    those held at another account, which no reconciliation reads (issue 27)."""
     incident = open_incident(db) or {}
+    elsewhere = {int(t["id"]) for t in trades_held_elsewhere(db)}
     rows = db.execute_query("SELECT trade_journal_id FROM reconciliation_issue WHERE "
                             "kind = 'GONE_AT_BROKER' AND resolved_at IS NULL "
                             "AND trade_journal_id IS NOT NULL")
-    return {int(t) for t in incident.get("trades", [])} | {
+    return elsewhere | {int(t) for t in incident.get("trades", [])} | {
         int(r["trade_journal_id"]) for r in rows}
 
 
