@@ -30,6 +30,8 @@ from trading_monitor.daemon.app import Daemon
 from trading_monitor.invariants.model import VIOLATION, WARNING
 from trading_monitor.invariants.run import run_check
 from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.web import data as web_data
+from trading_monitor.web import page
 
 D = Decimal
 TRADER = "trader-own-aapl"  # the trader's own order in the second account
@@ -123,6 +125,9 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     # status, health and check show them
     shown = gather(db, settings, exchange.venue.clock.now())["broker_account"]
     assert sorted(t["id"] for t in shown["held_elsewhere"]) == sorted(ids)
+    html = page.render(web_data.gather(db, settings, exchange.venue.clock.now()),
+                       can_act=False, token_set=False, csrf="")
+    assert all(f"id='held-elsewhere-{j}'" in html for j in ids)
     checks = _checks(db_params, settings, exchange.venue.clock.now(), broker=True)
     state, message = checks["account"]
     assert state == "WARNING" and all(f"trade #{j}" in message for j in ids), message

@@ -70,15 +70,21 @@ def _protection_banner(data: dict[str, Any]) -> str:
 
 
 def _incident_banner(data: dict[str, Any]) -> str:
+    held = (data.get("broker_account") or {}).get("held_elsewhere") or []
+    elsewhere = "".join(  # issue 27: `reconcile --adopt-account ... --leave-open-trades`
+        f"<div class='banner warn' id='held-elsewhere-{e(t['id'])}'>HELD AT ANOTHER ACCOUNT, "
+        f"not managed: trade #{e(t['id'])} {e(t['symbol'])} {e(t['status'])} at broker "
+        f"account {e(t['broker_account_id'])}</div>" for t in held)
     incident = data.get("incident")
     if not incident:
-        return ""
+        return elsewhere
     names = incident.get("symbols") or {}
     trades = ", ".join(f"trade #{t} {names.get(str(t), '')}".strip()
                        for t in incident.get("trades", []))
     return (f"<div class='banner bad' id='incident'>RECONCILIATION INCIDENT since "
             f"{e(incident.get('opened_at'))}: {e(incident.get('cause'))}; nothing booked for "
-            f"{escape(trades)}. Entries are halted: <code>trading-monitor reconcile</code></div>")
+            f"{escape(trades)}. Entries are halted: <code>trading-monitor reconcile</code></div>"
+            + elsewhere)
 
 
 def _kpis(data: dict[str, Any]) -> str:
