@@ -16,6 +16,7 @@ Writes go through the ledger (ledger/fees.py FeeBooks).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -30,6 +31,11 @@ from trading_monitor.runs import log_event
 CURSOR = "fee_cursor"
 SINCE = "since "  # the cursor before any fee aged out of the review window
 REVIEW_DAYS = 7  # how long a fee may still be corrected or cancelled in place
+# FEE (regulatory and borrow fees) and the dividend family (a debit may be owed on a short)
+DIVIDENDS = ("DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW",
+             "DIVTXEX")
+TYPES = ("FEE", *DIVIDENDS)
+BORROW = re.compile(r"borrow", re.IGNORECASE)
 CANCELED, CORRECT = "canceled", "correct"
 
 
@@ -45,7 +51,8 @@ def book_fees(ledger: Ledger, broker: Broker) -> list[str]:
         if stored is None:
             _set_cursor(ledger, cursor, "first FEE read: the review window before it")
         for a in activities:
-            done += _book(ledger, _fact(a))
+            if _wanted(a):
+                done += _book(ledger, _fact(a))
         for fee in ledger.fees_to_reallocate():
             if ledger.fee_targets(fee)[1]:  # else it stays as it is: nothing rewritten
                 done.append(ledger.allocate_fee(fee))
@@ -58,7 +65,23 @@ def _fact(a: AccountActivity) -> FeeFact:
     return FeeFact(
         activity_id=a.id, status=(a.status or "executed").lower(),
         amount=-(a.net_amount or Decimal(0)), day=_day(a), symbol=a.symbol,
-        alpaca_order_id=a.order_id, sub_type=a.sub_type, description=a.description)
+        alpaca_order_id=a.order_id, sub_type=a.sub_type, description=a.description,
+        activity_type=a.activity_type, cost_kind=cost_kind(a))
+
+
+def cost_kind(a: AccountActivity) -> str:
+    """What an activity costs us for (issue 21; which types Alpaca uses is UNCONFIRMED):
+    a FEE described as a borrow fee is `borrow`; a DIV debit is a dividend owed on a short
+    (`short_dividend`); another dividend-family debit (DIVNRA: withholding on a dividend
+    received, ...) is `unidentified`; any other FEE is `regulatory` (SEC, TAF)."""
+    if a.activity_type == "FEE":
+        return "borrow" if BORROW.search(a.description or "") else "regulatory"
+    return "short_dividend" if a.activity_type == "DIV" else "unidentified"
+
+
+def _wanted(a: AccountActivity) -> bool:
+    """FEEs, and dividend-family debits only (a dividend received is no cost of ours)."""
+    return a.activity_type == "FEE" or (a.net_amount is not None and a.net_amount < 0)
 
 
 def _day(a: AccountActivity) -> date | None:
@@ -115,9 +138,9 @@ def _read(broker: Broker, cursor: str) -> list[AccountActivity]:
     that the time of the first read less the window (fixed, so fees age out of it and the
     cursor becomes an id; a daemon stopped for weeks then still reads every fee since)."""
     if cursor.startswith(SINCE):
-        return broker.account_activities(["FEE"],
+        return broker.account_activities(TYPES,
                                          after=datetime.fromisoformat(cursor[len(SINCE):]))
-    return broker.account_activities(["FEE"], last_id=cursor)
+    return broker.account_activities(TYPES, last_id=cursor)
 
 
 def _set_cursor(ledger: Ledger, value: str, reason: str) -> None:

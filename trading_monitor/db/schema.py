@@ -74,6 +74,7 @@ TABLES: dict[str, frozenset[str]] = {
     "fee_activity": frozenset(_AUDIT + (
         "run_id", "activity_id", "status", "sub_type", "activity_day", "symbol",
         "alpaca_order_id", "amount", "effective", "replaces_activity_id", "description",
+        "activity_type", "cost_kind",  # 0017
     )),
     "fee_allocation": frozenset(_AUDIT + (
         "run_id", "fee_activity_id", "fill_id", "trade_journal_id", "basis", "amount",

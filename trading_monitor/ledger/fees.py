@@ -9,6 +9,14 @@ fees as separate non-trade activities. Each is stored once (`fee_activity`) and 
 - else to no trade: an "unallocated fees" row, shown by the report and `status`, and tried
   again every cycle (a fill the feed had not booked yet takes it later).
 
+Borrow fees and dividends owed on a short (issue 21, migration 0017; `cost_kind` borrow or
+short_dividend, told apart in trading_monitor/fees.py) go by the position held instead: to the
+opening fills of our short trades in the symbol, pro rata by quantity times the New York days
+each was held short within the HELD_WINDOW_DAYS up to the activity's day (Alpaca charges borrow
+on the shorts held at the day's end, and may post a month of it at once; the dividend's pay
+day is after its ex-date). What no short of ours explains, and a dividend-family debit that is
+not identified as owed on a short (`unidentified`), stays unallocated.
+
 A fill's `fee` is the sum of its allocations; a trade's `fees` the sum of its fills' fees,
 and a closed trade's `actual_pnl` moves by the change, so P&L stays net of fees
 (invariants/ledger_checks.py pnl_matches_fills).
@@ -27,6 +35,18 @@ from trading_monitor.runs import log_event
 
 ZERO = Decimal(0)
 PLACES = Decimal("0.000001")
+HELD_WINDOW_DAYS = 31
+HELD = (  # our short trades' opening fills, weighted by qty x days held short in the window
+    "WITH w AS (SELECT generate_series(%(day)s::date - %(window)s, %(day)s::date, "
+    "interval '1 day')::date AS d), f AS (SELECT f.id, f.qty, f.trade_journal_id, "
+    "(f.filled_at AT TIME ZONE 'America/New_York')::date AS opened, COALESCE(("
+    "SELECT max((c.filled_at AT TIME ZONE 'America/New_York')::date) FROM fills c "
+    "WHERE c.trade_journal_id = t.id AND c.side = 'buy' AND t.status = 'CLOSED'), "
+    "%(day)s::date + 1) AS closed FROM fills f JOIN trade_journal t "
+    "ON t.id = f.trade_journal_id WHERE t.side = 'sell' AND t.symbol = %(symbol)s "
+    "AND f.side = 'sell') SELECT f.id, f.qty * count(w.d) AS qty, f.trade_journal_id "
+    "FROM f JOIN w ON w.d >= f.opened AND w.d < f.closed "
+    "GROUP BY f.id, f.qty, f.trade_journal_id ORDER BY f.id")
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,8 @@ class FeeFact:
     alpaca_order_id: str | None
     sub_type: str | None = None
     description: str | None = None
+    activity_type: str = "FEE"
+    cost_kind: str = "regulatory"  # regulatory | borrow | short_dividend | unidentified
 
 
 class FeeBooks(LedgerBase):
@@ -54,7 +76,8 @@ class FeeBooks(LedgerBase):
             "sub_type": fee.sub_type, "activity_day": fee.day, "symbol": fee.symbol,
             "alpaca_order_id": fee.alpaca_order_id, "amount": fee.amount,
             "effective": effective, "replaces_activity_id": replaces,
-            "description": (fee.description or "")[:1000] or None})
+            "description": (fee.description or "")[:1000] or None,
+            "activity_type": fee.activity_type, "cost_kind": fee.cost_kind})
         row = self.fee_row(fee.activity_id)
         assert row is not None
         return row
@@ -90,6 +113,13 @@ class FeeBooks(LedgerBase):
 
     def fee_targets(self, fee: Row) -> tuple[str, list[Row]]:
         """Our fills the fee belongs to, and on what basis (none: unallocated)."""
+        kind = fee.get("cost_kind") or "regulatory"
+        if kind in ("borrow", "short_dividend") and fee["symbol"] and fee["activity_day"]:
+            return "position_held", self.db.execute_query(HELD, {
+                "day": fee["activity_day"], "window": HELD_WINDOW_DAYS,
+                "symbol": fee["symbol"]})
+        if kind != "regulatory":
+            return "unallocated", []
         if fee["alpaca_order_id"]:
             # Only this order's fills: a fee of the trader's own order is not ours to carry.
             return "order", self.db.execute_query(

@@ -181,5 +181,6 @@ def _unallocated(rows: list[Row]) -> dict[str, Any]:
     return {"total": sum((Decimal(r["amount"]) for r in rows), ZERO),
             "fees": [{"activity_id": r["activity_id"], "symbol": r["symbol"],
                       "order_id": r["alpaca_order_id"], "sub_type": r["sub_type"],
-                      "description": r["description"], "amount": r["amount"]}
+                      "description": r["description"], "amount": r["amount"],
+                      "activity_type": r["activity_type"], "cost_kind": r["cost_kind"]}
                      for r in rows]}

@@ -70,8 +70,9 @@ def _summary(f: dict[str, Any]) -> list[str]:
         + (f" ({p['unmarked_positions']} without a mark)" if p["unmarked_positions"] else ""),
         f"- Total: **{money(p['total'])}**",
         *([f"- Unallocated fees: {money(f['unallocated_fees']['total'])} "
-            f"({len(f['unallocated_fees']['fees'])} FEE activities matching no fill of ours: "
+            f"({len(f['unallocated_fees']['fees'])} activities charged to no trade of ours: "
             "in no trade's P&L)"] if f["unallocated_fees"]["fees"] else []),
+        *[f"  - {_cost(x)}" for x in f["unallocated_fees"]["fees"]],
         f"- Decisions settled: {d['settled']} ({d['by_state']['EXECUTED']} executed, "
         f"{d['by_state']['REJECTED']} rejected, {d['by_state']['SKIPPED']} skipped)",
         f"- Alerts: {len(f['alerts'])}; failed job runs: "
@@ -138,3 +139,10 @@ def render(f: dict[str, Any], chart_name: str | None = None) -> str:
     for title, body in _sections(f).items():
         lines += [f"## {title}", "", *body]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cost(x: dict[str, Any]) -> str:
+    """One unallocated activity: type, symbol, amount, what it says and what we took it for."""
+    what = ", ".join(str(v) for v in (x.get("description"), x.get("cost_kind")) if v)
+    return " ".join(str(v) for v in (x.get("activity_type"), x.get("symbol"),
+                                      money(x["amount"])) if v) + (f" ({what})" if what else "")

@@ -91,12 +91,14 @@ ORDER BY trading_day;
 -- name: unallocated_fees
 -- FEE activities of the day charged to no trade of ours (trading_monitor/ledger/fees.py):
 -- net of their reversals, so a fee allocated since, or cancelled, is gone.
+-- Also the borrow fees and dividend debits no short of ours explains (migration 0017).
 SELECT a.activity_id, a.symbol, a.alpaca_order_id, a.sub_type, a.description,
-       sum(x.amount) AS amount
+       a.activity_type, a.cost_kind, sum(x.amount) AS amount
 FROM fee_allocation x
 JOIN fee_activity a ON a.id = x.fee_activity_id
 WHERE x.trade_journal_id IS NULL AND a.activity_day = %(day)s
-GROUP BY a.activity_id, a.symbol, a.alpaca_order_id, a.sub_type, a.description
+GROUP BY a.activity_id, a.symbol, a.alpaca_order_id, a.sub_type, a.description,
+         a.activity_type, a.cost_kind
 HAVING sum(x.amount) <> 0
 ORDER BY a.activity_id;
 
