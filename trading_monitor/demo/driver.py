@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from datetime import time as wall_time
 from typing import Any
 
-from trading_monitor.daemon.schedule import NEW_YORK
+from trading_monitor.domain.market_time import new_york_time
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Fire:
 
 
 def new_york(day: date, hour: int, minute: int) -> datetime:
-    return NEW_YORK.localize(datetime(day.year, day.month, day.day, hour, minute))
+    return new_york_time(day, wall_time(hour, minute))
 
 
 def fire_times(trigger: Any, start: datetime, end: datetime) -> Iterator[datetime]:
