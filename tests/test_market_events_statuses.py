@@ -24,6 +24,7 @@ from trading_monitor.commands import status
 from trading_monitor.commands.health_base import Context
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.halt_stream import HaltStream
+from trading_monitor.daemon.main import build_daemon
 from trading_monitor.symbol_halts import check_symbol_halts, halted, stream_state
 
 D = Decimal
@@ -129,3 +130,38 @@ def test_a_feed_refusing_the_statuses_channel_falls_back_to_prints(
     assert (flag["by"], flag["source"]) == ("prints", "no trade printed for 5 min"), flag
     assert live_exits(exchange, "AAPL")["stop"] == (D(10), D(180))
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+
+
+def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
+        db, db_params, broker, settings, exchange):
+    """The leader's halt stream (HALT_SOURCE=both, the default): statuses for every symbol of
+    a PENDING or POSITION trade, resubscribed as the set changes, one connection."""
+    enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10, "170.00",
+                    "220.00", "195.00")
+    daemon = build_daemon(load_settings(exchange_env(exchange, HALT_STREAM_REFRESH_SECONDS="0.2"),
+                                        need_broker=True), db_params,
+                          election_seconds=60, heartbeat_seconds=60)
+    clients = lambda: exchange.control._call("GET", "/control/market_stream")["clients"]  # noqa: E731
+    try:
+        daemon.elect()  # the leader starts the order stream and the halt stream
+        assert daemon.leadership.is_leader
+        wait_for("AAPL subscribed", lambda: _subscribed(exchange, "AAPL"))
+        waiting = add_decision(db, entry("MSFT", entry_price="400.00", stop_loss="380.00",
+                                         take_profit="450.00", quantity=1))  # rests: PENDING
+        run(db_params, broker, settings)
+        assert outcome(db, waiting) is None or outcome(db, waiting)["terminal_state"] != "REJECTED"
+        wait_for("MSFT subscribed too", lambda: _subscribed(exchange, "MSFT"))
+        assert [sorted(c["statuses"]) for c in clients()] == [["AAPL", "MSFT"]]  # one socket
+        exchange.control.halt("MSFT")
+        flag = wait_for("MSFT flagged", lambda: halted(db).get("MSFT"))
+        assert flag["source"].startswith("statuses: "), flag
+        exchange.control.halt("MSFT", halted=False)
+        wait_for("MSFT lifted", lambda: halted(db)["MSFT"].get("lifted_at"))
+        exchange.control.set_prices({"AAPL": "220.00"})  # AAPL's take profit: closed
+        monitor(db_params, broker, settings)
+        wait_for("AAPL unsubscribed", lambda: [sorted(c.get("statuses", []))
+                                               for c in clients()] == [["MSFT"]])
+    finally:
+        daemon.close()
+    wait_for("the socket closed", lambda: clients() == [])
+    assert stream_state(db)["state"] == "down"
