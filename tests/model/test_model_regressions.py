@@ -319,6 +319,20 @@ THE_TRADERS_OWN_SHARES_ON_THE_OTHER_SIDE = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# ... and when our entry fills only partly against the trader's own 5 bought before it (the
+# second 60-minute run, seed 20261207, 4 steps): the broker nets 3 long, "the other side of
+# ours". The checker's live_stop now takes the trader's own shares from before our fills into
+# account there too (invariants/broker_checks.py); a close by hand after them still counts.
+THE_TRADERS_OWN_SHARES_NET_OURS_AWAY = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "MSFT", "side": "SELL", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("trader_order", {"kind": "market", "qty": 5, "side": "buy", "symbol": "MSFT"}),
+    ("between_reads", {"pct": 1.5, "ratio": "0.5", "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 # EXIT-AFTER-HAND-CLOSE (found by the --slow run, seed 20261207, in 44 steps; shrunk by hand;
 # fixed in order_monitor/protect.py): the trader closes our position by hand (our bracket's
 # legs go with it) and the positions lag 3 s. The order monitor re-protects from its books;
@@ -369,11 +383,13 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
                                    FLATTEN_EXIT_BOOKED_BUT_THE_POSITION_KEPT,
                                    RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
                                    PARTIAL_CLOSE_BY_HAND,
-                                   THE_TRADERS_OWN_SHARES_ON_THE_OTHER_SIDE],
+                                   THE_TRADERS_OWN_SHARES_ON_THE_OTHER_SIDE,
+                                   THE_TRADERS_OWN_SHARES_NET_OURS_AWAY],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
-                              "partial-close-by-hand", "the-traders-own-shares"])
+                              "partial-close-by-hand", "the-traders-own-shares",
+                              "the-traders-own-shares-net-ours-away"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -76,6 +76,17 @@ def _theirs(books: Books, symbol: str, long: bool) -> Decimal:
     return max(net if long else -net, ZERO)
 
 
+def _theirs_before(books: Books, symbol: str, long: bool, held: list[_Held]) -> Decimal:
+    """The trader's own position on one side, from his fills before our trades' first fill
+    (R4: those no fill of ours can have closed; a close by hand after it is ours)."""
+    first = min((h.trade["first_fill_at"] for h in held if h.trade["first_fill_at"]),
+                default=None)
+    net = sum((f["qty"] if f["side"] == "buy" else -f["qty"] for f in books.fills
+               if f["symbol"] == symbol and f["trade_journal_id"] is None
+               and first is not None and f["filled_at"] < first), ZERO)
+    return max(net if long else -net, ZERO)
+
+
 def _partial(books: Books, view: BrokerView, t: Row) -> datetime | None:
     entry = books.latest_entry(t)
     order = view.open_by_id.get(entry["alpaca_order_id"] or "") if entry else None
@@ -102,7 +113,8 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
                              "reconciliation closes it", held,
                     {"ours": str(ours), "broker": str(broker_qty)})
     if (broker_qty > 0) != long:
-        return _flipped(symbol, broker_qty, views, held, each)
+        return _flipped(symbol, broker_qty, views, held, each,
+                        _theirs_before(books, symbol, not long, held))
     found = []
     if abs(broker_qty) != ours:
         found += each(WARNING, f"we hold {ours} {side}, the broker {abs(broker_qty)} "
@@ -144,13 +156,18 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
 
 
 def _flipped(symbol: str, broker_qty: Decimal, views: dict[str, OpenOrder], held: list[_Held],
-             each: Callable[..., list[Finding]]) -> list[Finding]:
+             each: Callable[..., list[Finding]], own: Decimal) -> list[Finding]:
     """The broker holds the other side (an exit that sold more than we held): that position
-    needs its own stops, on its own exit side."""
+    needs its own stops, on its own exit side — unless it is the trader's own (`own`: his
+    shares on that side from before our fills), which are his to protect."""
     its_exit = "buy" if broker_qty < 0 else "sell"
     cover = stop_cover(list(views.values()), symbol, its_exit)
     theirs = "short" if broker_qty < 0 else "long"
-    detail = {"broker": str(broker_qty), "stop_cover": str(cover)}
+    detail = {"broker": str(broker_qty), "stop_cover": str(cover), "traders_own": str(own)}
+    if abs(broker_qty) <= own:
+        return each(WARNING, f"the broker holds {abs(broker_qty)} {theirs}, the other side of "
+                             f"ours: the trader's own {own} from before our fills net ours "
+                             "away (reconciliation's QTY_MISMATCH)", held, detail)
     if cover >= abs(broker_qty):
         return each(WARNING, f"the broker holds {abs(broker_qty)} {theirs}, the other side of "
                              "ours (reconciliation's QTY_MISMATCH); its stops cover it", held,
