@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, monitor, outcome, run, watch
 from tests.test_fail_closed_account import OTHER, _checks, _positions, _switch
 from tests.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from trading_monitor.account_guard import recorded_account
@@ -30,6 +31,7 @@ from trading_monitor.daemon.app import Daemon
 from trading_monitor.invariants.model import VIOLATION, WARNING
 from trading_monitor.invariants.run import run_check
 from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.report import write_report
 from trading_monitor.web import data as web_data
 from trading_monitor.web import page
 
@@ -103,7 +105,7 @@ def test_usage(cli_env):  # noqa: F811
 
 
 def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
-        db, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+        db, db_params, broker, settings, exchange, cli_env, capsys, tmp_path):  # noqa: F811
     ids, books, other = _adopted(db, db_params, broker, settings, exchange, capsys)
     before, fills = _trades(db, ids), _fills(db, ids)
     assert {t["broker_account_id"] for t in before.values()} == {books}
@@ -128,6 +130,10 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     html = page.render(web_data.gather(db, settings, exchange.venue.clock.now()),
                        can_act=False, token_set=False, csrf="")
     assert all(f"id='held-elsewhere-{j}'" in html for j in ids)
+    files = write_report(db, exchange.venue.clock.now().date(), tmp_path)
+    text = files.markdown.read_text()
+    assert all(f"**Held at another broker account, not managed**: trade #{j}" in text
+               for j in ids), text
     checks = _checks(db_params, settings, exchange.venue.clock.now(), broker=True)
     state, message = checks["account"]
     assert state == "WARNING" and all(f"trade #{j}" in message for j in ids), message
@@ -201,3 +207,28 @@ def test_the_daemon_leaves_the_old_accounts_trades_alone(
         daemon.stop()
         thread.join(timeout=30)
     _nothing_touched(db, exchange, other, ids, before, fills)
+
+
+def test_the_end_of_day_flatten_leaves_an_old_accounts_day_trade_alone(
+        db, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+    """A DAYTRADE in AAPL written against the first account, held there after the second is
+    adopted (where the trader holds 10 AAPL): 15:50 New York sends nothing in the second."""
+    d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
+                               stop_loss="175.00", take_profit="195.00"))
+    run(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    monitor(db_params, broker, settings)
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+    other = _switch(exchange, OTHER)
+    other.submit_order(OrderRequest(client_order_id=TRADER, symbol="AAPL", side="buy",
+                                    qty=D(10), order_type="market", time_in_force="day"))
+    exchange.control.advance(1)
+    assert reconcile_cmd.main(["--adopt-account", OTHER, "--leave-open-trades",
+                               "--reason", "paper #2"]) == 0
+    before, fills = _trades(db, [jid]), _fills(db, [jid])
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
+    for _ in range(2):
+        monitor(db_params, other, settings)
+        watch(db_params, other, settings)
+        exchange.control.advance(120)
+    _nothing_touched(db, exchange, other, [jid], before, fills)
