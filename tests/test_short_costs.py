@@ -17,6 +17,8 @@ import pytz
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, monitor, outcome, run, watch
 from trading_monitor.config import load_settings
+from trading_monitor.invariants import run_check
+from trading_monitor.invariants.model import VIOLATION
 from trading_monitor.report import write_report
 
 D = Decimal
@@ -78,6 +80,9 @@ def test_a_shorts_borrow_fee_and_dividend_are_booked_to_its_pnl_the_rest_unalloc
     assert j["fees"] == D("6.00") and j["actual_pnl"] == sold - bought - D("6.00"), (
         j["fees"], j["actual_pnl"], sold, bought)
 
+    check = run_check(db_params, broker, settings, now=exchange.venue.clock.now)
+    assert not [f"{f.invariant}: {f.message}" for f in check.findings
+                if f.severity == VIOLATION]  # P&L still matches the fills net of fees
     day = exchange.venue.clock.now().astimezone(NY).date()
     report = json.loads(write_report(db, day, tmp_path).json.read_text())
     unallocated = report["unallocated_fees"]

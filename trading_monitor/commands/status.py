@@ -113,12 +113,16 @@ def render(report: dict[str, Any], console: Console) -> None:
     fees = report["unallocated_fees"]
     if fees["amount"]:
         console.print(f"unallocated fees: {fees['amount']} (FEE activities matching no fill "
-                      "of ours; docs/order-monitor.md, Fees)")
+                      "of ours, borrow fees and dividend debits no short of ours explains; "
+                      "docs/order-monitor.md, Fees)")
     for line in report["corporate_actions"]:
         console.print(f"corporate action: {line}")
     for line in report["exits_working"]:
         console.print(f"EXIT NOT FILLED: {line}")
     for symbol, why in report["symbols_halted"].items():
+        if why.get("lifted_at"):  # a resume status: entries go on (symbol_halts.LIFT_GRACE)
+            console.print(f"halt lifted: {symbol} at {why['lifted_at']} ({why.get('source')})")
+            continue
         console.print(f"HALTED? {symbol}: {why.get('source')} since {why.get('since')}; its "
                       "stop is kept, new entries wait")
     jobs = [[j["job_name"], j["status"], j["finished_at"], j["error"]] for j in report["jobs"]]
