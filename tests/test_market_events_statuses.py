@@ -165,3 +165,27 @@ def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
         daemon.close()
     wait_for("the socket closed", lambda: clients() == [])
     assert stream_state(db)["state"] == "down"
+
+
+def test_a_resume_missed_while_the_stream_was_down_is_lifted_by_a_print(
+        db, db_params, broker, exchange):
+    """Statuses flag the halt; the stream is then down when the resume comes: the next print
+    (the position monitor's snapshot) proves trading resumed and lifts the flag."""
+    settings = load_settings(exchange_env(exchange, HALT_STREAM_REFRESH_SECONDS="0.2"),
+                             need_broker=True)
+    enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10, "170.00",
+                    "220.00", "195.00")
+    halt = _stream(db_params, settings, exchange)
+    try:
+        wait_for("AAPL subscribed", lambda: _subscribed(exchange, "AAPL"))
+        exchange.control.halt("AAPL")
+        wait_for("AAPL flagged", lambda: halted(db).get("AAPL"))
+    finally:
+        halt.stop()
+    exchange.control.advance(60)
+    exchange.control.halt("AAPL", halted=False)  # nobody listening: the resume is missed
+    exchange.control.set_prices({"AAPL": "196.00"})  # a print after the halt began
+    watch(db_params, broker, settings)
+    assert halted(db)["AAPL"]["lifted_at"]
+    assert check_symbol_halts(db, Context(settings=settings,
+                                          now=exchange.venue.clock.now())).state == "OK"

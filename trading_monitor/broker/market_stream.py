@@ -12,7 +12,8 @@ Two hooks on top of alpaca-py 0.44 (pinned), which only logs what the server ref
   subscription"}]` when the plan lacks a channel or feed; GH alpacahq/alpaca-trade-api-js#188)
   or a subscription answer without our statuses is reported as a refusal, as is an
   "insufficient subscription" at authentication (alpaca-py then ends its loop);
-- the subscription answer that lists our statuses marks the channel as subscribed.
+- the subscription answer that lists our statuses marks the channel as subscribed, and a
+  closed connection as down until alpaca-py's reconnect is subscribed again.
 Callbacks run on alpaca-py's event loop thread: they only queue.
 """
 
@@ -47,10 +48,15 @@ def halt_state(status_code: str) -> bool | None:
 
 
 class _Stream(StockDataStream):
-    def __init__(self, *args: Any, on_subscribed: Callable[[list[str]], None],
+    def __init__(self, *args: Any, on_subscribed: Callable[[list[str] | None], None],
                  on_refused: Callable[[str], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._on_subscribed, self._on_refused = on_subscribed, on_refused
+
+    async def close(self) -> None:
+        # alpaca-py closes here on every way a connection ends (drop, refusal, stop).
+        self._on_subscribed(None)
+        await super().close()
 
     async def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("T")
@@ -122,7 +128,12 @@ class StatusStream:
                          "reason_message": str(msg.get("rm") or ""), "at": when,
                          "tape": str(msg.get("z") or "")})
 
-    def _subscribed(self, statuses: list[str]) -> None:
+    def _subscribed(self, statuses: list[str] | None) -> None:
+        if statuses is None:  # the connection closed: statuses may be missed meanwhile
+            if self.state == "subscribed":
+                self.state = "down"
+                self._on_state("down", "disconnected (alpaca-py reconnects)")
+            return
         if self.symbols and not (set(statuses) & self.symbols or "*" in statuses):
             self._refused(f"the subscription answer lists no statuses ({statuses})")
             return

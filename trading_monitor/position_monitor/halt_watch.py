@@ -64,6 +64,12 @@ def watch_halts(pm: PositionMonitor, trades: list[LoadedTrade],
         done.clear()
         kept = {s: v for s, v in before.items() if v.get("by") == "statuses" and not (
             v.get("lifted_at") and now - datetime.fromisoformat(v["lifted_at"]) > LIFT_GRACE)}
+        for symbol, v in kept.items():  # a resume status missed (the stream was down)
+            last = market[symbol].last_trade_at if symbol in market else None
+            if not v.get("lifted_at") and last is not None and last > datetime.fromisoformat(
+                    v["since"]):
+                kept[symbol] = {**v, "lifted_at": now.isoformat(timespec="seconds")}
+                done.append(f"{symbol}: prints again after the halt status: lifted")
         ours = {s: v for s, v in before.items() if v.get("by") != "statuses"}
         for symbol, last in found.items():
             if symbol in before:
