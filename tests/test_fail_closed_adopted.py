@@ -124,7 +124,11 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     assert flatten_cmd.main([str(ids[0]), "--reason", "sell it"]) == 4
     assert f"written against broker account {books}" in capsys.readouterr().out
     _nothing_touched(db, exchange, other, ids, before, fills)
-    # status, health and check show them
+    # reconcile (alone), status, the cockpit, the report, health and check show them
+    capsys.readouterr()
+    assert reconcile_cmd.main([]) == 0
+    shown_text = capsys.readouterr().out
+    assert all(f"trade #{j} " in shown_text and books in shown_text for j in ids), shown_text
     shown = gather(db, settings, exchange.venue.clock.now())["broker_account"]
     assert sorted(t["id"] for t in shown["held_elsewhere"]) == sorted(ids)
     html = page.render(web_data.gather(db, settings, exchange.venue.clock.now()),
