@@ -118,9 +118,13 @@ def test_a_feed_refusing_the_statuses_channel_falls_back_to_prints(
         try:
             state = wait_for("the refusal", lambda: stream_state(db).get("state") == "refused"
                              and stream_state(db))
+            health = check_symbol_halts(db, Context(settings=settings,
+                                                    now=exchange.venue.clock.now()))
         finally:
             halt.stop()
     assert "409 insufficient subscription" in state["detail"], state
+    assert (health.state, health.detail["halt_stream"]) == ("OK", "refused")
+    assert "the statuses channel was refused: the print rule sees halts" in health.message
     assert any("refused the statuses channel (409 insufficient subscription): halts are seen "
                "by the print rule" in r.getMessage() for r in caplog.records)
     exchange.control.halt("AAPL")

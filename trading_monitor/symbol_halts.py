@@ -85,9 +85,13 @@ def entry_deferral(db: TradingDB, symbol: str) -> str | None:
 
 def check_symbol_halts(db: TradingDB, ctx: Context) -> Check:
     """`health`: WARNING while a symbol we hold looks halted."""
-    found = in_force(db)
+    found, stream = in_force(db), stream_state(db)
+    channel = {"halt_stream": stream.get("state"), "halt_stream_detail": stream.get("detail")}
+    seen = (" (the statuses channel was refused: the print rule sees halts)"
+            if stream.get("state") == "refused" else "")
     if not found:
-        return Check("symbol_halts", OK, "no symbol of ours looks halted", {"symbols": []})
+        return Check("symbol_halts", OK, "no symbol of ours looks halted" + seen,
+                     {"symbols": [], **channel})
     return Check("symbol_halts", WARNING, "halted? " + ", ".join(
-        f"{s} ({v.get('source')}, since {v.get('since')})" for s, v in sorted(found.items())),
-        {"symbols": sorted(found)})
+        f"{s} ({v.get('source')}, since {v.get('since')})" for s, v in sorted(found.items()))
+        + seen, {"symbols": sorted(found), **channel})
