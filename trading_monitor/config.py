@@ -133,13 +133,6 @@ class Settings(NotifySettings, MarketEventSettings):
     external_position_protection: ExternalProtection = Field(
         ExternalProtection.STOP, alias="EXTERNAL_POSITION_PROTECTION")
     emergency_stop_pct: float = Field(5.0, alias="EMERGENCY_STOP_PCT", gt=0, lt=100)
-    # An exit of ours still working this long: "exit working since …" and an ALERT (issue 21).
-    exit_working_alert_seconds: float = Field(120.0, alias="EXIT_WORKING_ALERT_SECONDS", gt=0)
-    # A stop-limit that triggered and rests unfilled (a gap through it): close | alert.
-    resting_stop_action: str = Field("close", alias="RESTING_STOP_ACTION",
-                                     pattern="^(close|alert)$")
-    # A held symbol with no trade printed this long in the session looks halted (0: off).
-    halt_suspect_minutes: float = Field(5.0, alias="HALT_SUSPECT_MINUTES", ge=0)
     # Fail-closed reconciliation (issue 27): this many of our trades gone at the broker at
     # once with no fill to explain them, or this share of our open positions (never one
     # trade alone), is an incident: nothing is booked, entries halt, an operator decides.

@@ -1,5 +1,6 @@
-"""Where halts are seen (issue 21): `Settings` (config.py) inherits these; docs/configuration.md
-lists them, docs/position-monitor.md ("Halts") says what each source does."""
+"""Market events (issue 21): halts, exits that do not fill, resting stops. `Settings` (config.py)
+inherits these; docs/configuration.md lists them, docs/position-monitor.md ("Halts") says what
+each halt source does."""
 
 from __future__ import annotations
 
@@ -20,3 +21,10 @@ class MarketEventSettings(BaseModel):
     # How often the halt stream re-reads the symbols we hold or work in (resubscribing when
     # the set changes), seconds.
     halt_stream_refresh_seconds: float = Field(30.0, alias="HALT_STREAM_REFRESH_SECONDS", gt=0)
+    # An exit of ours still working this long: "exit working since …" and an ALERT .
+    exit_working_alert_seconds: float = Field(120.0, alias="EXIT_WORKING_ALERT_SECONDS", gt=0)
+    # A stop-limit that triggered and rests unfilled (a gap through it): close | alert.
+    resting_stop_action: str = Field("close", alias="RESTING_STOP_ACTION",
+                                     pattern="^(close|alert)$")
+    # A held symbol with no trade printed this long in the session looks halted (0: off).
+    halt_suspect_minutes: float = Field(5.0, alias="HALT_SUSPECT_MINUTES", ge=0)
