@@ -30,6 +30,7 @@ from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import own_fill_since
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.corporate_ending import ending_price
 from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills
 from trading_monitor.position_monitor.incident import (
     end_incident,
@@ -138,8 +139,11 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
         return None  # positions can lag orders: even a fill must outlast the grace
     fill = closing_fills(pm, trade, qty)
     assert avg is not None
+    ended = ending_price(pm, trade) if fill is None else None  # a merger, a removal
     if fill is not None:
         price, at, reason, estimated = fill.price, fill.filled_at, ExitReason.MANUAL, False
+    elif ended is not None:
+        price, at, reason, estimated = ended.price, ended.at, ExitReason.EXTERNAL, False
     else:
         marks = pm.orders.db.query("position_tracking", {"trade_journal_id": t.journal_id})
         price = (marks[0]["current_price"] if marks else None) or avg
@@ -156,7 +160,8 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
     pm.orders.ledger.close_trade(
         t.journal_id, exit_price=price, exit_at=at, pnl=pnl, fees=Decimal(0), reason=reason,
         text=f"{reason.value}: gone at the broker"
-             + (" (closed by hand, per its fill)" if not estimated else
+             + (f": {ended.text}" if ended is not None else
+                " (closed by hand, per its fill)" if not estimated else
                 "; no fill found, closed at the last known price"), estimated=estimated)
     log.warning("trade #%s %s closed outside our orders (%s @ %s)", t.journal_id, j["symbol"],
                 reason.value, price)
