@@ -9,11 +9,12 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import exchange_env
-from tests.helpers import monitor
+from tests.helpers import add_decision, entry, monitor
 from tests.test_fail_closed_account import OTHER, _checks, _positions, _switch
 from tests.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from trading_monitor.account_guard import recorded_account
@@ -37,11 +38,14 @@ def _orders_of_books(exchange, books: str) -> list[dict]:
         exchange.control._call("POST", "/control/account", {"account_id": OTHER})
 
 
-def test_the_daemon_exits_2_naming_both_accounts(db, db_params, broker, settings, exchange):
+def test_the_daemon_exits_2_naming_both_accounts(db, db_params, broker, settings, exchange,
+                                                 caplog):
     ids = _positions(db, db_params, broker, settings)
     books = str(recorded_account(db))
     before = exchange.control.orders()
     other = _switch(exchange, OTHER)
+    pending = add_decision(db, entry("NVDA", entry_price="131.00", stop_loss="125.00",
+                                     take_profit="140.00"))
     daemon = Daemon(settings, db_params, other, now=exchange.venue.clock.now,
                     election_seconds=0.2, heartbeat_seconds=0.2, fast_seconds=0.3)
     thread = threading.Thread(target=daemon.run, daemon=True)
@@ -56,6 +60,27 @@ def test_the_daemon_exits_2_naming_both_accounts(db, db_params, broker, settings
     assert _orders_of_books(exchange, books) == before  # our stops untouched
     assert db.query("daemon_heartbeat")[0]["role"] == "stopping"
     assert _checks(db_params, settings, exchange.venue.clock.now())["account"][0] == "CRITICAL"
+    assert not db.query("decision_outcome", {"analysis_decision_id": pending})  # no entry
+    assert any(r.getMessage().startswith("ALERT broker account mismatch")
+               and "--adopt-account" in r.getMessage() for r in caplog.records)
+    # The right keys back and the daemon started again: it trades, with no operator's word.
+    back = _switch(exchange, books)
+    daemon = Daemon(settings, db_params, back, now=exchange.venue.clock.now,
+                    election_seconds=0.2, heartbeat_seconds=0.2, fast_seconds=0.3)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not db.query("decision_outcome", {"analysis_decision_id": pending}):
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.1)
+    finally:
+        daemon.stop()
+        thread.join(timeout=30)
+    found = db.query("decision_outcome", {"analysis_decision_id": pending})[0]
+    assert found["terminal_state"] == "EXECUTED" and daemon.exit_code is None
+    assert _statuses(db, ids) == {"POSITION"}
+    assert _checks(db_params, settings, exchange.venue.clock.now())["account"][0] == "OK"
 
 
 def test_scheduler_py_exits_2_with_both_ids_and_the_unit_does_not_restart_on_it(
