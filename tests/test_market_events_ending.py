@@ -9,8 +9,18 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import watch
-from tests.test_market_events_splits import enter_and_trail, held, pre_open
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.test_market_events_splits import (
+    LIVE,
+    MONDAY_OPEN,
+    MONDAY_PRE_OPEN,
+    books,
+    enter_and_trail,
+    held,
+    pre_open,
+)
+from trading_monitor.config import load_settings
 
 D = Decimal
 TUESDAY_PRE_OPEN = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
@@ -38,3 +48,52 @@ def test_a_position_the_action_ends_is_closed_at_what_it_paid(
                                                              "entity_id": jid})
                if "gone at the broker" in (e["message"] or "")]
     assert f"{kind.replace('_', ' ')} (corporate action" in note, note
+
+
+def test_a_reverse_split_across_two_trades_pays_the_fraction_once(
+        db, db_params, broker, exchange):
+    settings = load_settings(exchange_env(exchange, BLOCK_DUPLICATE_ENTRY="false"),
+                             need_broker=True)
+    first = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
+                            "13.50", "20.00", "16.50")
+    exchange.control.set_prices({"AMD": "16.50"})
+    d = add_decision(db, entry("AMD", entry_price="16.60", stop_loss="15.50",
+                               take_profit="20.00", quantity=37))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    second = int(outcome(db, d)["trade_journal_id"])
+    assert held(exchange) == {"AMD": D(142)}
+    exchange.control.corporate_action(
+        "reverse_split", "AMD", old_rate=10, new_rate=1, new_symbol="AMDR",
+        ex_date="2026-11-23", cash_in_lieu_price="160")
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    assert held(exchange) == {"AMDR": D(14)}  # 14.2: 0.2 paid in cash
+    pre_open(db_params, broker, settings)
+    # The broker rounds the position, not each trade: whole shares per trade (10.5 -> 10 and
+    # 3.7 -> 4, the largest fraction taking the whole share left over), the first trade
+    # paid for its half share, 0.3 of it bought by the second at the cash price.
+    assert [books(db, jid)["qty"] for jid in (first, second)] == [D(10), D(4)]
+    assert books(db, second)["avg"] == (D("3.7") * 165 + D("0.3") * 160) / 4
+    stops = sorted((q, p) for q, p in _stops(exchange, "AMDR"))
+    assert stops == [(D(4), D(155)), (D(10), D(150))]  # each trade's own, whole shares
+    exchange.control.set_clock(MONDAY_OPEN)
+    exchange.control.set_prices({"AMDR": "149.00"})
+    monitor(db_params, broker, settings)
+    pnl = {}
+    for jid in (first, second):
+        j = db.get_by_id("trade_journal", jid)
+        assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+        pnl[jid] = j["actual_pnl"] + (j["fees"] or 0)
+    assert pnl == {first: (D(149) - 150) * 10 + (D(160) - 150) * D("0.5"),
+                   second: D(149) * 4 - (D("3.7") * 165 + D("0.3") * 160)}
+    # Together: what the broker paid (14 at 149 and 0.2 in cash) less what was spent.
+    assert sum(pnl.values()) == D(149) * 14 + D("0.2") * 160 - (105 * D(15) + 37 * D("16.5"))
+    assert held(exchange) == {}
+
+
+def _stops(exchange, symbol):  # type: ignore[no-untyped-def]
+    for o in exchange.control.orders():
+        for x in [o, *(o.get("legs") or [])]:
+            if x["symbol"] == symbol and x["type"] == "stop" and x["status"] in LIVE:
+                yield D(x["qty"]), D(x["stop_price"])

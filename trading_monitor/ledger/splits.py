@@ -95,6 +95,8 @@ class CorporateBooks(ProtectionBooks):
                 self._rename(jid, journal["symbol"], after)
             if adj.cash_qty > 0 and adj.cash_price is not None:
                 self._cash_in_lieu(journal, after, adj)
+            if adj.cash_qty < 0 and adj.cash_price is not None:
+                self._fraction_bought(journal, adj)
             log_event(self.db, self.run_id, "trade_journal", jid, "corporate_action",
                       f"trade #{jid}: {a.describe()} applied: {adj.qty_before} → "
                       f"{adj.qty_after} shares (ratio {ratio.normalize()})",
@@ -153,6 +155,41 @@ class CorporateBooks(ProtectionBooks):
                                          if adj.cash_estimated else ""),
                   detail={"action_id": adj.action.id, "qty": str(adj.cash_qty),
                           "price": str(adj.cash_price), "activity_id": adj.cash_activity_id})
+
+    def _fraction_bought(self, journal: Row, adj: Adjustment) -> None:
+        """The fraction this trade holds beyond its exact split share, given up by another of
+        our trades in the symbol: bought at the cash-in-lieu price, folded into the last
+        entry fill (and the entry's average), so the trade's fills sum to what it holds."""
+        assert adj.cash_price is not None
+        x, jid, price = -adj.cash_qty, journal["id"], adj.cash_price
+        fills = self.db.execute_query(
+            "SELECT f.id, f.qty, f.price, o.id AS order_id FROM fills f JOIN order_execution o "
+            "ON o.alpaca_order_id = f.alpaca_order_id AND o.trade_journal_id = f.trade_journal_id "
+            "WHERE f.trade_journal_id = %s AND o.order_role = 'ENTRY' ORDER BY f.filled_at DESC,"
+            " f.id DESC", [jid])
+        if not fills:
+            return
+        last = fills[0]
+        qty = sum((f["qty"] for f in fills), Decimal(0))
+        avg = (sum((f["qty"] * f["price"] for f in fills), Decimal(0)) + x * price) / (qty + x)
+        self.db.execute_update(
+            "UPDATE fills SET price = (qty * price + %s * %s) / (qty + %s), qty = qty + %s, "
+            "run_id = %s WHERE id = %s", [x, price, x, x, self.run_id, last["id"]])
+        self.db.execute_update(
+            "UPDATE order_execution SET filled_avg_price = (filled_qty * filled_avg_price + "
+            "%s * %s) / (filled_qty + %s), filled_qty = filled_qty + %s, run_id = %s "
+            "WHERE id = %s", [x, price, x, x, self.run_id, last["order_id"]])
+        fresh = self.db.get_by_id("trade_journal", jid) or {}
+        self.db.update("trade_journal", jid, {
+            "run_id": self.run_id, "actual_entry_price": avg,
+            "actual_qty": None if fresh.get("actual_qty") is None else fresh["actual_qty"] + x})
+        self.db.execute_update("UPDATE position_tracking SET avg_entry_price = %s, run_id = %s "
+                               "WHERE trade_journal_id = %s", [avg, self.run_id, jid])
+        log_event(self.db, self.run_id, "trade_journal", jid, "cash_in_lieu",
+                  f"trade #{jid}: {x} {adj.action.new_symbol or adj.action.symbol} more than "
+                  f"its exact split share (the broker rounds the whole position), bought from "
+                  f"another of our trades at the cash-in-lieu price {price}",
+                  detail={"action_id": adj.action.id, "qty": str(-x), "price": str(price)})
 
     def write_reprice_intent(self, journal: Row, installation: str, old: Row, *, qty: Decimal,
                              stop_price: Decimal | None, limit_price: Decimal | None) -> Row:

@@ -100,13 +100,12 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
         return []
     cash = exact - now_qty
     price, activity_id, estimated = _cash_price(pm, a, cash, pos, since)
+    shares = [t.state.position_qty * a.ratio for t in mine]
+    afters = whole_shares(shares, now_qty) if cash > 0 else shares
     done = []
-    for t in mine:
-        share = t.state.position_qty * a.ratio
-        _, fraction = split_qty(t.state.position_qty, a.ratio)
-        paid = min(fraction, cash)
-        cash -= paid
-        adj = Adjustment(action=a, qty_before=t.state.position_qty, qty_after=share - paid,
+    for t, share, after in zip(mine, shares, afters, strict=True):
+        paid = share - after  # < 0: a fraction another trade of ours gave up
+        adj = Adjustment(action=a, qty_before=t.state.position_qty, qty_after=after,
                          since=since, cash_qty=paid, cash_price=price,
                          cash_activity_id=activity_id, cash_estimated=estimated)
         if books.apply_adjustment(t.journal, t.position, adj):
@@ -115,6 +114,18 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
                         f"{adj.qty_before} → {adj.qty_after} {where}"
                         + (f", cash in lieu of {paid} at {price}" if paid and price else ""))
     return done
+
+
+def whole_shares(shares: list[Decimal], whole: Decimal) -> list[Decimal]:
+    """Whole shares per trade summing to the `whole` the broker holds (it rounds the position,
+    not each trade): each trade's shares rounded down, the whole shares left over to the
+    largest fractions. A trade given more than its exact share bought that fraction from
+    another trade at the cash-in-lieu price (ledger/splits.py)."""
+    out = [split_qty(s, Decimal(1))[0] for s in shares]
+    left = int(whole - sum(out, ZERO))
+    for i in sorted(range(len(shares)), key=lambda i: (out[i] - shares[i], i))[:max(left, 0)]:
+        out[i] += 1
+    return out
 
 
 def _withdraw_entries(pm: PositionMonitor, today: list[Announcement],
