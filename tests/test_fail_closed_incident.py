@@ -22,6 +22,7 @@ from tests.helpers import add_decision, entry, monitor, outcome, run, use_clock,
 from trading_monitor.commands import reconcile as reconcile_cmd
 from trading_monitor.commands.health import run_checks
 from trading_monitor.config import load_settings
+from trading_monitor.exceptions import TemporaryError
 from trading_monitor.position_monitor.incident import is_mass, open_incident
 
 D = Decimal
@@ -216,3 +217,27 @@ def test_one_trade_whose_orders_the_broker_does_not_know_waits(db, db_params, br
 ])
 def test_what_counts_as_a_mass_disappearance(gone, open_, trades, pct, mass):
     assert is_mass(gone, open_, trades, pct) is mass
+
+
+@pytest.mark.parametrize("unreadable", ["GET /v2/account",
+                                        "GET /v2/account/activities/{activity_type}"])
+def test_one_trade_gone_waits_while_the_account_or_the_activities_cannot_be_read(
+        db, db_params, broker, settings, exchange, unreadable):
+    """A single trade gone without a fill is closed after the grace only with the account and
+    the fill activities readable in that cycle; while either fails, it waits."""
+    from tests.helpers import ledger
+
+    jid = ledger(db).adopt_external_position("SPY", D(3), D("600.00"), "held, then gone")
+    watch(db_params, broker, settings)  # the grace starts
+    exchange.control.advance(61)
+    exchange.control.set_fault(unreadable, "http_status", status=503, count=100)
+    for _ in range(2):
+        with pytest.raises(TemporaryError):  # the cycle fails on the unreadable answer
+            watch(db_params, broker, settings)
+        assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+    exchange.control.clear_faults()
+    watch(db_params, broker, settings)
+    journal = db.get_by_id("trade_journal", jid)
+    assert (journal["status"], journal["exit_reason_code"], journal["exit_estimated"]) == (
+        "CLOSED", "EXTERNAL", True)
+    assert open_incident(db) is None
