@@ -1,0 +1,69 @@
+"""The triggers of migration 0012, each column and row they watch (issue 24): ids only in the
+payload; a pending decision's substance (the decision JSON, the `existing_*` ids) wakes, the
+executor's write-backs do not; the kill switch's row on INSERT, UPDATE and DELETE, and no
+other row of system_state; `exit_approved` turning true, and nothing else of the row."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from tests.helpers import add_decision, entry, ledger
+from tests.test_daemon_notify import _heard, _listen
+
+
+def test_a_pending_decisions_substance_wakes_and_nothing_else(db, db_params):
+    conn = _listen(db_params)
+    try:
+        pending = add_decision(db, entry())
+        assert _heard(conn) == [f"decision:{pending}"]
+        changed = {**entry(), "entry_price": "180.50"}
+        db.execute_update("UPDATE analysis_decision SET decision = %s WHERE id = %s",
+                          [json.dumps(changed), pending])
+        db.execute_update("UPDATE analysis_decision SET existing_trade_journal_id = 7 "
+                          "WHERE id = %s", [pending])
+        db.execute_update("UPDATE analysis_decision SET existing_order_id = 'abc' "
+                          "WHERE id = %s", [pending])
+        assert _heard(conn) == [f"decision:{pending}"] * 3
+        # Once executed, even its substance wakes nothing (the executor's own write-back).
+        db.execute_update("UPDATE analysis_decision SET executed = true, primary_action = "
+                          "'CANCEL' WHERE id = %s", [pending])
+        db.execute_update("UPDATE analysis_decision SET ticker = 'MSFT' WHERE id = %s",
+                          [pending])
+        assert _heard(conn) == []
+    finally:
+        conn.close()
+
+
+def test_the_kill_switch_row_on_every_change_and_no_other_row(db, db_params):
+    conn = _listen(db_params)
+    try:
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('halt_drawdown', 'on')")
+        db.execute_update("UPDATE system_state SET value = '' WHERE key = 'halt_drawdown'")
+        db.execute_update("DELETE FROM system_state WHERE key = 'halt_drawdown'")
+        assert _heard(conn) == []
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('kill_switch', 'on')")
+        db.execute_update("DELETE FROM system_state WHERE key = 'kill_switch'")
+        assert _heard(conn) == ["kill_switch", "kill_switch"]  # no value, no reason: ids only
+    finally:
+        conn.close()
+
+
+def test_an_exit_approval_turning_true_and_nothing_else(db, db_params):
+    jid = ledger(db).adopt_external_position("SPY", Decimal(3), Decimal("600.00"), "a test")
+    [row] = db.query("position_tracking", {"trade_journal_id": jid})
+    conn = _listen(db_params)
+    try:
+        db.execute_update("UPDATE position_tracking SET current_price = 601 WHERE id = %s",
+                          [row["id"]])
+        db.execute_update("UPDATE position_tracking SET exit_approved = false WHERE id = %s",
+                          [row["id"]])
+        assert _heard(conn) == []
+        db.execute_update("UPDATE position_tracking SET exit_approved = true WHERE id = %s",
+                          [row["id"]])
+        assert _heard(conn) == [f"exit:{row['id']}"]
+        db.execute_update("UPDATE position_tracking SET exit_approved = true WHERE id = %s",
+                          [row["id"]])  # already true: nothing
+        assert _heard(conn) == []
+    finally:
+        conn.close()
