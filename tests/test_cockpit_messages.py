@@ -18,6 +18,9 @@ from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.outbox import Outbox
 from trading_monitor.commands import kill_switch, operator
 from trading_monitor.config import load_settings
+from trading_monitor.web import data as page_data
+from trading_monitor.web import sections
+from trading_monitor.web.metrics import Process, registry, render
 
 D = Decimal
 
@@ -131,6 +134,14 @@ def test_a_failing_endpoint_fails_no_job_and_retries_are_bounded(db, db_params, 
     assert [(x["attempt"], x["status"]) for x in deliveries] == [
         (1, "failed"), (2, "failed"), (3, "failed")]
     assert all(x["error"] == "apprise reported the message as not sent" for x in deliveries)
+    # Given up on: the cockpit page says so, and /metrics counts it (an alert rule fires).
+    why = "apprise reported the message as not sent"
+    assert page_data.messages_failed(db, system_clock()) == (1, why)
+    note = sections.alerts([], page_data.messages_failed(db, system_clock()))
+    assert "1 per-event message(s) to NOTIFY_URLS failed for good" in note and why in note
+    text = render(registry(db_params, settings, Process())).decode()
+    assert "trading_monitor_messages_failed_24h 1.0" in text
+    assert failing.json_url not in text and failing.json_url not in note
 
 
 def test_an_unreachable_endpoint_is_a_failed_attempt_then_a_delivery(db, db_params, broker,

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.cockpit_fixtures import TOKEN, confirmed_of, csrf_of, hold, login, start
+from tests.helpers import watch
 from trading_monitor.exceptions import ConfigError
 from trading_monitor.web.auth import is_loopback
 
@@ -144,17 +145,35 @@ def test_a_stale_confirmation_is_refused(db, db_params, broker, settings, cockpi
     assert refused.status_code == 409 and _kill_switch(db) in (None, "", "off")
 
 
-def test_no_secret_on_the_page_in_metrics_or_healthz(db, db_params, broker, settings, cockpit):
+SECRETS = {  # every secret setting a trader may have, each a value no page may show
+    "HEARTBEAT_URL": "https://hc-ping.com/5e3f0d2a-secret-check-uuid",
+    "NOTIFY_URLS": "tgram://123456:secret-bot-token/987654",
+    "ALERT_URLS": "ntfys://secret-alert-topic", "REPORT_URLS": "mailtos://me:secret-mail@x.org",
+    "POSTGRES_PASSWORD": "secret-db-password-3c9a"}
+
+
+def test_no_secret_on_the_page_in_metrics_or_healthz(db, db_params, broker, settings, exchange):
     hold(db, db_params, broker, settings)
-    http = login(cockpit.url)
-    texts = [http.get(cockpit.url + p, timeout=30).text
-             for p in ("/", "/metrics", "/healthz", "/confirm/kill?flatten=1", "/login")]
-    texts.append(str(http.cookies.get_dict()))
+    # The database password in the cockpit's connection too (the test server trusts any).
+    served = start({**db_params, "password": SECRETS["POSTGRES_PASSWORD"]}, exchange,
+                   **SECRETS)
+    try:
+        http = login(served.url)
+        trade = db.query("trade_journal", {"status": "POSITION"})[0]["id"]
+        texts = [http.get(served.url + p, timeout=30).text
+                 for p in ("/", "/metrics", "/healthz", "/confirm/kill?flatten=1", "/login",
+                           "/confirm/resume", f"/confirm/flatten/{trade}", "/nothing-here")]
+        texts.append(requests.get(served.url + "/", timeout=30).text)  # read-only view
+        texts.append(str(http.cookies.get_dict()))
+    finally:
+        served.stop()
+    assert "All 2 position(s) protected" in texts[0]  # the page itself was read
     secrets = [TOKEN, settings.alpaca_secret_key.get_secret_value(),
-               settings.alpaca_api_key.get_secret_value()]
+               settings.alpaca_api_key.get_secret_value(), *SECRETS.values(),
+               "5e3f0d2a-secret-check-uuid", "secret-bot-token"]
     for text in texts:
         for secret in secrets:
-            assert secret not in text
+            assert secret not in text, secret
     session = next(c for c in http.cookies if c.name == "tm_cockpit_session")
     assert session.has_nonstandard_attr("HttpOnly") or "httponly" in str(
         session._rest).lower()
@@ -307,3 +326,20 @@ def test_an_exit_still_working_is_shown_with_its_start(db, db_params, broker, se
     assert "exit working since 2026-11-20 10:01:02 EST (KILL_SWITCH)" in card
     other = page.split(f"id='trade-{trades['AAPL']}'")[1].split("</div>")[0]
     assert "exit working" not in other
+
+
+def test_the_equity_curve_follows_each_position_monitor_run(db, db_params, broker, settings,
+                                                            cockpit, exchange):
+    hold(db, db_params, broker, settings)
+    for aapl, msft in (("183.00", "425.00"), ("179.50", "418.00"), ("184.20", "426.10")):
+        exchange.control.advance(600)
+        exchange.control.set_prices({"AAPL": aapl, "MSFT": msft})
+        watch(db_params, broker, settings)
+    equity = D(broker.get_account().equity)
+    runs = db.execute_query("SELECT summary->>'equity' AS e FROM job_run WHERE job_name = "
+                            "'position_monitor' ORDER BY id")
+    assert D(runs[-1]["e"]) == equity and len({r["e"] for r in runs}) >= 3
+    page = requests.get(cockpit.url + "/", timeout=10).text
+    assert f"last <b>${equity:,.2f}</b>" in page.split("id='equity-last'")[1][:200]
+    points = page.split("id='equity'")[1].split("points='")[1].split("'")[0].split()
+    assert len(points) >= 4 and len({p.split(",")[1] for p in points}) >= 3  # not flat

@@ -36,7 +36,7 @@ METRICS = {
     "trading_monitor_broker_rate_limited", "trading_monitor_decision_outcomes",
     "trading_monitor_fill_to_stop_seconds", "trading_monitor_decision_to_order_seconds",
     "trading_monitor_pnl_today_dollars", "trading_monitor_equity_dollars",
-    "trading_monitor_books_up",
+    "trading_monitor_books_up", "trading_monitor_messages_failed_24h",
 }
 
 
@@ -98,6 +98,11 @@ def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, 
                                                prometheus):
     hold(db, db_params, broker, settings)
     beat(db)
+    # n8n writes a decision on the machine's clock, the jobs here run on the exchange's: put
+    # each decision 3 s before its entry order, as one clock would have it.
+    db.execute_update("UPDATE analysis_decision d SET created_at = o.submitted_at - interval "
+                      "'3 seconds' FROM order_execution o WHERE o.analysis_decision_id = d.id "
+                      "AND o.order_role = 'ENTRY'")
     url = prometheus
     wait_for("two positions scraped", lambda: value(url, "trading_monitor_open_positions") == 2)
     assert value(url, 'up{job="trading-monitor"}') == 1
@@ -109,6 +114,11 @@ def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, 
     assert value(url, "trading_monitor_at_risk_dollars") == risk
     assert value(url, 'trading_monitor_decision_outcomes_total{state="EXECUTED"}') == 2
     assert value(url, 'trading_monitor_fill_to_stop_seconds_count') == 2
+    assert value(url, 'trading_monitor_decision_to_order_seconds_count') == 2
+    assert value(url, 'trading_monitor_decision_to_order_seconds_sum') == 6
+    assert value(url, 'trading_monitor_decision_to_order_seconds_bucket{le="1.0"}') == 0
+    assert value(url, 'trading_monitor_decision_to_order_seconds_bucket{le="5.0"}') == 2
+    assert value(url, "trading_monitor_messages_failed_24h") == 0
     assert value(url, 'trading_monitor_halt_active{halt="kill_switch"}') == 0
     assert value(url, "trading_monitor_broker_requests_total") is not None
     jobs = {r["metric"]["job_name"] for r in query(
@@ -130,11 +140,12 @@ def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, 
                    not r["lastEvaluation"].startswith("0001") for r in rules)
         return rules if rules and done else None
     rules = wait_for("every rule evaluated", evaluated)
-    assert len(rules) == 11 and all(r["health"] == "ok" for r in rules), rules
+    assert len(rules) == 12 and all(r["health"] == "ok" for r in rules), rules
     firing = {r["name"] for r in rules if r["state"] != "inactive"}
     assert not firing & {"TradingMonitorUnprotectedPosition", "TradingMonitorDown",
                          "TradingMonitorBooksUnreadable", "TradingMonitorReconciliationFailed",
-                         "TradingMonitorReconciliationIncident"}, firing
+                         "TradingMonitorReconciliationIncident",
+                         "TradingMonitorMessagesFailed"}, firing
 
 
 def test_promtool_checks_the_rules_and_the_example_config():

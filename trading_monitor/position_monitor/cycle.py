@@ -50,12 +50,14 @@ class PositionReport:
     actions: list[str] = field(default_factory=list)
     positions: int = 0
     broker_requests: int = 0
+    equity: Decimal | None = None  # the account's, as read this run (the cockpit's curve)
 
     @property
     def summary(self) -> dict[str, object]:
         return {"reconciliation": self.status, "failing": len(self.failing),
                 "positions": self.positions, "actions": len(self.actions),
-                "broker_requests": self.broker_requests}
+                "broker_requests": self.broker_requests,
+                "equity": None if self.equity is None else str(self.equity)}
 
 
 def run_position_cycle(pm: PositionMonitor) -> PositionReport:
@@ -66,7 +68,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     every = m.broker.get_positions(include_unmanaged=True)
     positions = [p for p in every if p.managed]
     account = m.broker.get_account()  # read before reconciling: it may contradict positions
-    report.positions = len(positions)
+    report.positions, report.equity = len(positions), account.equity
     fault = contradiction(pm, every, account, sync.open_orders)
     if fault is None:
         fault_cleared(pm)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -46,8 +47,9 @@ class BrokerStops:
 
 
 class BrokerView:
-    def __init__(self, broker: Broker | None, *, cache_seconds: float = CACHE_SECONDS):
-        self.broker = broker
+    def __init__(self, broker: Broker | None, *, cache_seconds: float = CACHE_SECONDS,
+                 now: Callable[[], datetime] = system_clock):
+        self.broker, self.now = broker, now  # `now`: the daemon's job clock, as the page's
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._last: BrokerStops | None = None
@@ -65,7 +67,7 @@ class BrokerView:
                 listed = self.broker.list_open_orders()
                 orders = {o.id: o for o in listed}
                 orders.update({leg.id: leg for o in listed for leg in o.legs})
-                self._last = BrokerStops(system_clock(), orders)
+                self._last = BrokerStops(self.now(), orders)
             except Exception as exc:  # the page still shows the books, and says so
                 log.warning("cockpit: the broker's open orders could not be read: %s",
                             type(exc).__name__)

@@ -8,7 +8,7 @@ that stop and the dollars lost if it fills from the last mark.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -67,9 +67,15 @@ ORDER BY o.id DESC LIMIT 50
 """
 
 EQUITY_TODAY = """
-SELECT created_at, equity FROM broker_snapshot
-WHERE equity IS NOT NULL AND created_at >= %(start)s AND created_at < %(end)s
-ORDER BY created_at LIMIT 500
+SELECT created_at, equity FROM (
+    SELECT created_at, equity FROM broker_snapshot
+    WHERE equity IS NOT NULL AND created_at >= %(start)s AND created_at < %(end)s
+    UNION ALL  -- each position-monitor run's read of the account (job_run.summary)
+    SELECT finished_at, (summary->>'equity')::numeric FROM job_run
+    WHERE job_name = 'position_monitor' AND status IN ('SUCCEEDED', 'PARTIAL')
+      AND summary->>'equity' IS NOT NULL
+      AND finished_at >= %(start)s AND finished_at < %(end)s
+) points ORDER BY created_at LIMIT 2000
 """
 
 EQUITY_DAYS = """
@@ -79,6 +85,11 @@ ORDER BY trading_day DESC LIMIT 30
 
 LAST_ALERTS = """
 SELECT created_at, kind, message, delivery FROM alert ORDER BY id DESC LIMIT 10
+"""
+
+MESSAGES_FAILED = """
+SELECT count(*) AS n, max(last_error) AS error FROM notify_outbox
+WHERE status = 'failed' AND updated_at >= %(since)s
 """
 
 RECONCILIATION = """
@@ -168,6 +179,13 @@ def total_at_risk(held: list[Position]) -> Decimal:
     return sum((p.at_risk or ZERO for p in held), ZERO)
 
 
+def messages_failed(db: TradingDB, now: datetime) -> tuple[int, str | None]:
+    """Per-event messages given up on (NOTIFY_MAX_ATTEMPTS failed) in the last 24 hours, and
+    one of their errors (never a URL: outbox.py records none)."""
+    rows = book.read(db, MESSAGES_FAILED, {"since": now - timedelta(days=1)})
+    return (int(rows[0]["n"]), rows[0]["error"]) if rows else (0, None)
+
+
 def gather(db: TradingDB, settings: Settings, now: datetime,
            stops: BrokerStops | None = None) -> dict[str, Any]:
     """Everything the page shows, as plain data; with `stops`, each position's stop as the
@@ -193,6 +211,7 @@ def gather(db: TradingDB, settings: Settings, now: datetime,
         "jobs": book.last_job_runs(db),
         "decisions": book.read(db, DECISIONS_TODAY, {"start": start, "end": end}),
         "alerts": book.read(db, LAST_ALERTS),
+        "messages_failed": messages_failed(db, now),
         "daemons": book.heartbeats(db, now),
         **fail_closed(db),
     }

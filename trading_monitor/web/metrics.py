@@ -132,6 +132,9 @@ class BooksCollector(Collector):
         yield histogram("decision_to_order_seconds", "seconds from a decision's row to its "
                         "entry order at the broker", [float(r["s"]) for r in book.read(
                             db, DECISION_TO_ORDER)], DECISION_TO_ORDER_BUCKETS)
+        failed, _ = data.messages_failed(db, system_clock())
+        yield gauge("messages_failed_24h", "per-event messages to NOTIFY_URLS given up on "
+                    "(NOTIFY_MAX_ATTEMPTS failed) in the last 24 hours", float(failed))
         day = book.trading_day(system_clock())
         pnl = book.pnl_today(db, day, book.open_trades(db))
         yield gauge("pnl_today_dollars", "P&L today (New York day)", labels=["kind"],

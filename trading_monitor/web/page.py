@@ -45,7 +45,8 @@ def render(data: dict[str, Any], *, can_act: bool, token_set: bool, csrf: str,
               sections.pending(data["pending"]), sections.equity(data),
               sections.halts(data["halts"]), sections.reconciliation(data),
               sections.jobs(data["jobs"], data["daemons"]),
-              sections.decisions(data["decisions"]), sections.alerts(data["alerts"]),
+              sections.decisions(data["decisions"]),
+              sections.alerts(data["alerts"], data.get("messages_failed", (0, None))),
               _actions(can_act, token_set, csrf)]
     return layout("trading-monitor cockpit", "\n".join(parts), refresh=True)
 

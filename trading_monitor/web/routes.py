@@ -56,7 +56,7 @@ class Routes:
         # On a non-loopback address the page and /metrics need the token too (/healthz
         # stays open: states only, for an outside monitor).
         self.private = private
-        self.broker_view = BrokerView(actor.broker)
+        self.broker_view = BrokerView(actor.broker, now=actor.now)
 
     def add_to(self, app: web.Application) -> None:
         r = app.router

@@ -32,21 +32,29 @@ def pending(rows: list[dict[str, Any]]) -> str:
 
 
 def equity(data: dict[str, Any]) -> str:
-    """Today's equity from the broker snapshots (an inline SVG line), else the last days'."""
-    ys = [Decimal(r["equity"]) for r in data["equity_today"]]
-    label = "today, from each reconciliation's snapshot"
-    if len(ys) < 2:
+    """Today's equity (each position-monitor run's account read and each broker snapshot, an
+    inline SVG line placed by time), else the last days' closing equity."""
+    today = [(r["created_at"].timestamp(), Decimal(r["equity"])) for r in data["equity_today"]]
+    label = "today, from each position-monitor run and snapshot"
+    if len(today) < 2:
         ys = [Decimal(r["last_equity"] or r["start_equity"]) for r in data["equity_days"]]
+        today = [(float(i), y) for i, y in enumerate(ys)]
         label = "the last trading days' closing equity"
-    if len(ys) < 2:
+    if len(today) < 2:
         return "<h2>Equity</h2><p class='mute'>not enough equity snapshots yet</p>"
-    # Evenly spaced in time order (a snapshot comes with each position-monitor run).
+    ys = [y for _, y in today]
+    x0, xspan = today[0][0], (today[-1][0] - today[0][0]) or 1.0
     y0, yspan = min(ys), max(ys) - min(ys)
-    line = " ".join(f"{i / (len(ys) - 1) * 1000:.1f},"
+    line = " ".join(f"{(x - x0) / xspan * 1000:.1f},"
                     f"{float(110 - (y - y0) / yspan * 100) if yspan else 60.0:.1f}"
-                    for i, y in enumerate(ys))
+                    for x, y in today)
+    change = ys[-1] - ys[0]
+    css = "neg" if change < 0 else "pos" if change > 0 else "mute"
     return (f"<h2>Equity <span class='mute'>({escape(label)}: {len(ys)} points, "
-            f"${min(ys):,.2f} – ${max(ys):,.2f}, last ${ys[-1]:,.2f})</span></h2>"
+            f"${min(ys):,.2f} – ${max(ys):,.2f})</span></h2>"
+            f"<p id='equity-last'>last <b>${ys[-1]:,.2f}</b> · <span class='{css}'>"
+            f"{'+' if change > 0 else '-' if change < 0 else ''}${abs(change):,.2f}</span> "
+            "since the first point</p>"
             "<svg class='curve' id='equity' viewBox='0 0 1000 120' preserveAspectRatio='none' "
             "role='img' aria-label='equity curve'><polyline fill='none' stroke='currentColor' "
             f"stroke-width='2' vector-effect='non-scaling-stroke' points='{line}'/></svg>")
@@ -91,7 +99,12 @@ def decisions(rows: list[dict[str, Any]]) -> str:
                   for r in rows], "no decision settled today")
 
 
-def alerts(rows: list[dict[str, Any]]) -> str:
-    return table("Last alerts", "alerts", ["at", "kind", "delivery", "message"],
-                 [[r["created_at"], r["kind"], r["delivery"], r["message"]] for r in rows],
-                 "no alert")
+def alerts(rows: list[dict[str, Any]], failed: tuple[int, str | None] = (0, None)) -> str:
+    count, error = failed
+    note = "" if not count else (
+        f"<div class='banner warn' id='messages-failed'>{count} per-event message(s) to "
+        f"NOTIFY_URLS failed for good in the last 24 hours ({e(error)}): see "
+        "docs/operations.md, Per-event messages</div>")
+    return note + table("Last alerts", "alerts", ["at", "kind", "delivery", "message"],
+                        [[r["created_at"], r["kind"], r["delivery"], r["message"]]
+                         for r in rows], "no alert")
