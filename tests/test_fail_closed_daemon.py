@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import requests
+
+from tests.cockpit_fixtures import start
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, use_clock
 from tests.test_fail_closed_incident import (
@@ -23,11 +26,14 @@ from tests.test_fail_closed_incident import (
     _statuses,
     cli_env,  # noqa: F401 (a fixture)
 )
+from trading_monitor import cli
 from trading_monitor.commands import reconcile as reconcile_cmd
 from trading_monitor.commands.health import run_checks
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
+from trading_monitor.daemon.schedule import NEW_YORK
 from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.report.writer import write_report
 
 
 def _wait(condition, seconds: float) -> None:
@@ -129,14 +135,38 @@ def _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog) ->
     assert checks["incident"] == "CRITICAL"
 
 
+def _shown(db, db_params, exchange, ids, capsys, tmp_path) -> None:
+    """`status`, `reconcile`, the report and the cockpit's page show the open incident and
+    every trade it holds."""
+    held = [f"trade #{j} {s}" for s, j in ids.items()]
+    capsys.readouterr()
+    assert cli.main(["status"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich may wrap the line
+    assert "RECONCILIATION INCIDENT" in out and all(h in out for h in held), out
+    assert reconcile_cmd.main([]) == 0
+    assert "reconciliation INCIDENT" in capsys.readouterr().out
+    day = exchange.venue.clock.now().astimezone(NEW_YORK).date()
+    summary = write_report(db, day, tmp_path).markdown.read_text()
+    assert "Reconciliation incident open" in summary
+    assert all(f"#{j} {s}" in summary for s, j in ids.items())
+    page = start(db_params, exchange)
+    try:
+        text = requests.get(page.url + "/", timeout=10).text
+    finally:
+        page.stop()
+    banner = text.split("id='incident'>")[1].split("</div>")[0]
+    assert all(h in banner for h in held), banner
+
+
 def test_the_daemon_holds_a_paper_reset_and_accept_gone_closes_exactly_those_named(
-        db, db_params, broker, exchange, cli_env, capsys, caplog):  # noqa: F811
+        db, db_params, broker, exchange, cli_env, capsys, caplog, tmp_path):  # noqa: F811
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
     ids = _book(db, db_params, broker, settings)
     exchange.control._call("POST", "/control/paper_reset")  # same account id, nothing left
     with _daemon(settings, db_params, broker, exchange) as daemon:
         _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog)
+        _shown(db, db_params, exchange, ids, capsys, tmp_path)
         code = reconcile_cmd.main(["--accept-gone", str(ids["MSFT"]), "--reason",
                                    "paper account reset"])
         assert code == 0, capsys.readouterr()
