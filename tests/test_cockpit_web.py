@@ -5,6 +5,7 @@ session, and the security rules (no token: nothing changes; no secret shown; no 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from decimal import Decimal
 
@@ -45,6 +46,18 @@ def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker,
     assert "All 2 position(s) protected" in page.text
     assert "✓ broker holds stop 175 for 10 shares (read " in card
     assert "Log in" in page.text and "/confirm/flatten" not in page.text  # no session
+    # Nothing loaded from elsewhere, no script: one document, and the browser is told so.
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "<script" not in page.text and not re.search(r"(src|href)=['\"]?(https?:)?//",
+                                                        page.text)
+    assert 'name="viewport" content="width=device-width' in page.text  # a phone's width
+    # What happened: today's decisions with their outcomes, each job's last run, alerts.
+    decisions = page.text.split("id='decisions'")[1].split("</table>")[0]
+    assert decisions.count("EXECUTED") == 2 and "AAPL" in decisions and "MSFT" in decisions
+    jobs = page.text.split("id='jobs'")[1].split("</table>")[0]
+    assert "<td>order_executor</td><td>SUCCEEDED</td>" in jobs
+    assert "<td>position_monitor</td><td>SUCCEEDED</td>" in jobs
+    assert "id='alerts'" in page.text and "id='halts'" in page.text
 
 
 def test_a_stop_the_broker_no_longer_holds_is_shown_in_red(db, db_params, broker, settings,
@@ -343,3 +356,30 @@ def test_the_equity_curve_follows_each_position_monitor_run(db, db_params, broke
     assert f"last <b>${equity:,.2f}</b>" in page.split("id='equity-last'")[1][:200]
     points = page.split("id='equity'")[1].split("points='")[1].split("'")[0].split()
     assert len(points) >= 4 and len({p.split(",")[1] for p in points}) >= 3  # not flat
+
+
+def test_the_leader_and_the_standby_both_serve_the_cockpit(db, db_params, exchange, tmp_path):
+    """Two daemons, two ports: each serves its page and /metrics; one says it leads."""
+    from tests.cockpit_fixtures import free_port, wait_for
+    from tests.test_daemon_process import _start, _stop
+
+    ports = [free_port(), free_port()]
+    procs = []
+    try:
+        for port in ports:
+            procs.append(_start(db_params, exchange, tmp_path, COCKPIT_PORT=str(port)))
+
+        def leaders() -> list[str] | None:
+            found = []
+            for port in ports:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+                found += [line.split()[1] for line in text.splitlines()
+                          if line.startswith("trading_monitor_leader ")]
+            return sorted(found) if sorted(found) == ["0.0", "1.0"] else None
+        wait_for("a leader and a standby, both serving", leaders)
+        for port in ports:
+            page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+            assert page.status_code == 200 and "id='protection'" in page.text
+    finally:
+        codes = [_stop(p) for p in procs]
+    assert codes == [0, 0]

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cockpit_fixtures import beat, free_port, hold, wait_for
 
+D = Decimal
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deployment" / "grafana" / "trading-monitor.json"
 RULES = ROOT / "deployment" / "prometheus" / "alerts.yml"
@@ -119,6 +120,7 @@ def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, 
     assert value(url, 'trading_monitor_decision_to_order_seconds_bucket{le="1.0"}') == 0
     assert value(url, 'trading_monitor_decision_to_order_seconds_bucket{le="5.0"}') == 2
     assert value(url, "trading_monitor_messages_failed_24h") == 0
+    assert value(url, "trading_monitor_equity_dollars") == D(broker.get_account().equity)
     assert value(url, 'trading_monitor_halt_active{halt="kill_switch"}') == 0
     assert value(url, "trading_monitor_broker_requests_total") is not None
     jobs = {r["metric"]["job_name"] for r in query(

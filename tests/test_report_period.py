@@ -89,6 +89,12 @@ def test_week_month_and_range_reports_agree_with_the_books(trades, cli, capsys):
     assert set(week["by_symbol"]) == {"AAPL", "MSFT"}
     assert D(week["by_symbol"]["AAPL"]["realised_pnl"]) == aapl["actual_pnl"]
     assert week["by_symbol"]["MSFT"]["win_rate_pct"] == "0.0"
+    # Entry slippage: basis points paid above the limit asked (negative: better), averaged.
+    def bps(asked: str, paid: D) -> D:
+        return ((D(paid) - D(asked)) / D(asked) * 10_000).quantize(D("0.01"))
+    assert D(total["entry_slippage_bps_avg"]) == (
+        (bps("181.00", aapl["actual_entry_price"]) + bps("421.00", msft["actual_entry_price"]))
+        / 2).quantize(D("0.01"))
     # The protection window: bracket entries are protected by their own legs.
     assert total["protected_entries"] == 2 and total["never_protected"] == 0
     assert D(total["protection_seconds_max"]) == max(aapl["unprotected_seconds"],

@@ -49,7 +49,17 @@ SELECT extract(epoch FROM o.submitted_at - d.created_at) AS s
 FROM order_execution o JOIN analysis_decision d ON d.id = o.analysis_decision_id
 WHERE o.order_role = 'ENTRY' AND o.submitted_at IS NOT NULL AND o.submitted_at >= d.created_at
 """
-EQUITY = "SELECT equity FROM broker_snapshot WHERE equity IS NOT NULL ORDER BY id DESC LIMIT 1"
+EQUITY = """
+SELECT equity FROM (
+    (SELECT created_at AS at, equity FROM broker_snapshot WHERE equity IS NOT NULL
+     ORDER BY id DESC LIMIT 1)
+    UNION ALL  -- the position monitor reads the account every run (job_run.summary)
+    (SELECT finished_at, (summary->>'equity')::numeric FROM job_run
+     WHERE job_name = 'position_monitor' AND status IN ('SUCCEEDED', 'PARTIAL')
+       AND summary->>'equity' IS NOT NULL AND finished_at IS NOT NULL
+     ORDER BY id DESC LIMIT 1)
+) latest ORDER BY at DESC LIMIT 1
+"""
 LEADER_BEAT = """
 SELECT extract(epoch FROM now() - max(beat_at)) AS age FROM daemon_heartbeat WHERE role = 'leader'
 """
@@ -141,7 +151,8 @@ class BooksCollector(Collector):
                     rows=[([k], float(pnl[k])) for k in ("realised", "unrealised", "total")])
         equity = book.read(db, EQUITY)
         if equity:
-            yield gauge("equity_dollars", "account equity at the last broker snapshot",
+            yield gauge("equity_dollars", "account equity at the last read (position-monitor "
+                        "run or broker snapshot)",
                         float(equity[0]["equity"]))
 
     def _state(self, db: TradingDB) -> Iterator[Metric]:
