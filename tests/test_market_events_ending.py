@@ -97,3 +97,33 @@ def _stops(exchange, symbol):  # type: ignore[no-untyped-def]
         for x in [o, *(o.get("legs") or [])]:
             if x["symbol"] == symbol and x["type"] == "stop" and x["status"] in LIVE:
                 yield D(x["qty"]), D(x["stop_price"])
+
+
+def test_cash_in_lieu_booked_at_the_mark_is_corrected_when_the_cil_posts(
+        db, db_params, broker, settings, exchange):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
+                          "13.50", "20.00", "16.50")
+    action = exchange.control.corporate_action(
+        "reverse_split", "AMD", old_rate=10, new_rate=1, new_symbol="AMDR",
+        ex_date="2026-11-23", cash_in_lieu_price="160", cash_in_lieu_posted=False)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    assert held(exchange) == {"AMDR": D(10)}
+    pre_open(db_params, broker, settings)
+    [cil] = [f for f in db.query("fills", {"trade_journal_id": jid})
+             if f["alpaca_order_id"].startswith("cil:")]
+    assert (cil["qty"], cil["price"], cil["activity_id"]) == (D("0.5"), D(165), None)  # mark
+    exchange.control.set_clock(MONDAY_OPEN)
+    exchange.control.set_prices({"AMDR": "149.00"})
+    monitor(db_params, broker, settings)
+    j = db.get_by_id("trade_journal", jid)
+    fees = j["fees"] or 0
+    assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(165) - 150) * D("0.5") - fees
+    exchange.control.post_cash_in_lieu(action["listing"]["id"])  # Alpaca posts it later
+    exchange.control.advance(31 * 60)
+    watch(db_params, broker, settings)
+    watch(db_params, broker, settings)  # corrected once
+    [cil] = [f for f in db.query("fills", {"trade_journal_id": jid})
+             if f["alpaca_order_id"].startswith("cil:")]
+    assert cil["price"] == D(160) and cil["activity_id"]
+    j = db.get_by_id("trade_journal", jid)
+    assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(160) - 150) * D("0.5") - fees

@@ -16,6 +16,7 @@ from trading_monitor.paper_exchange import (
     control_account,
     control_cash,
     control_fee_fix,
+    corporate_later,
     market_stream,
     marketdata,
     rules_api,
@@ -128,6 +129,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(control_account.routes)
     app.router.add_routes(control_cash.routes)
     app.router.add_routes(control_fee_fix.routes)
+    app.router.add_routes(corporate_later.routes)
     app.router.add_get("/stream", hub.handle)
     app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))

@@ -138,6 +138,11 @@ class ExchangeControl:
         body = {"type": type, "symbol": symbol, **params}
         return self._call("POST", "/control/corporate_action", body)
 
+    def post_cash_in_lieu(self, action_id: str, price: str | None = None) -> dict[str, Any]:
+        """Pay and post the CIL of a split applied with cash_in_lieu_posted=false."""
+        return self._call("POST", f"/control/corporate_action/{action_id}/cash_in_lieu",
+                          {} if price is None else {"price": price})
+
     def counters(self) -> dict[str, int]:
         return self._call("GET", "/control/counters")
 

@@ -29,7 +29,7 @@ TYPES = ("forward_split", "reverse_split", "unit_split", "name_change", *corpora
 PRE_OPEN = (4, 0)  # New York time on the ex-date: before any session trades
 CHOICES = {"plain_stops": ("adjusted", "left"), "oco_legs": ("left", "adjusted"),
            "trailing_stops": ("canceled", "adjusted")}
-FLAGS = {"bracket_qty_follows": True, "replace_adjusted": False}
+FLAGS = {"bracket_qty_follows": True, "replace_adjusted": False, "cash_in_lieu_posted": True}
 
 
 @dataclass
@@ -44,6 +44,7 @@ class CorporateAction:
     cash_in_lieu_price: Decimal | None
     params: dict[str, Any]
     rate: Decimal | None = None  # cash per share: a cash merger, a redemption
+    pending_cil: tuple[Decimal, Decimal] | None = None  # (fraction, cash) not posted yet
     applied_at: datetime | None = None
     outcome: dict[str, Any] = field(default_factory=dict)
 
@@ -176,8 +177,11 @@ def _move_position(venue: Venue, action: CorporateAction, now: datetime) -> dict
     if action.cash_in_lieu_price is not None and qty != qty.to_integral_value(ROUND_DOWN):
         whole = qty.to_integral_value(ROUND_DOWN)  # towards zero, for shorts too
         cash = ((qty - whole) * action.cash_in_lieu_price).quantize(Decimal("0.01"))
-        _post(venue, action, "CIL", now, qty - whole, net_amount=cash,
-              price=action.cash_in_lieu_price)
+        if action.params["cash_in_lieu_posted"]:
+            _post(venue, action, "CIL", now, qty - whole, net_amount=cash,
+                  price=action.cash_in_lieu_price)
+        else:  # paid and posted later (corporate_later.py)
+            action.pending_cil, cash = (qty - whole, cash), Decimal(0)
         qty = whole
     ledger.cash += cash
     if qty != 0:

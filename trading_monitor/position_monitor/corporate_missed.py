@@ -25,6 +25,7 @@ from trading_monitor.position_monitor.corporate_apply import (
     NEW_YORK,
     apply_due_actions,
 )
+from trading_monitor.position_monitor.corporate_cash import correct_cash_in_lieu
 
 CHECKED = "corporate_activity_check"  # system_state: the last mismatch looked up, and when
 RECHECK = timedelta(minutes=30)  # the same mismatch is looked up again after this
@@ -35,7 +36,8 @@ def corporate_step(pm: PositionMonitor, positions: list[BrokerPosition],
     """The position-monitor cycle's step before reconciliation."""
     if pm.orders.dry_run:
         return []
-    return discover_missed(pm, positions) + apply_due_actions(pm, positions, open_orders)
+    return (discover_missed(pm, positions) + apply_due_actions(pm, positions, open_orders)
+            + correct_cash_in_lieu(pm))
 
 
 def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> list[str]:

@@ -1,0 +1,66 @@
+"""Cash in lieu booked at the mark, corrected when Alpaca posts its CIL activity
+(docs/position-monitor.md, "Corporate actions").
+
+A split's fraction paid in cash is booked as a fill at the CIL activity's price, or at the
+mark while no CIL is posted yet (ledger/splits.py). While such an estimated fill is younger
+than LOOK_BACK, the cycle reads the CIL activities (at most every RECHECK) and, once one for
+the symbol is posted, re-prices the fill at its cash per share; a trade already closed has
+its P&L corrected by the difference. Each correction is in event_log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from trading_monitor.domain.sides import Side
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.runs import log_event
+
+CHECKED = "cash_in_lieu_check"  # system_state: when the CIL activities were last read
+RECHECK = timedelta(minutes=30)
+LOOK_BACK = timedelta(days=10)
+
+
+def correct_cash_in_lieu(pm: PositionMonitor) -> list[str]:
+    m = pm.orders
+    now = m.now()
+    estimated = m.db.execute_query(
+        "SELECT f.id, f.trade_journal_id, f.symbol, f.qty, f.price, f.filled_at, j.side, "
+        "j.status FROM fills f JOIN trade_journal j ON j.id = f.trade_journal_id "
+        "WHERE f.alpaca_order_id LIKE 'cil:%%' AND f.activity_id IS NULL "
+        "AND f.filled_at > %s ORDER BY f.id", [now - LOOK_BACK])
+    if not estimated:
+        return []
+    seen = m.db.named("system_value", {"key": CHECKED})
+    last = str(seen[0]["value"]) if seen and seen[0]["value"] else ""
+    if last and now - datetime.fromisoformat(last) < RECHECK:
+        return []
+    m.db.named_update("set_system_value", {"key": CHECKED, "value": now.isoformat(),
+                                           "reason": "cash in lieu looked up"})
+    after = min(r["filled_at"] for r in estimated) - timedelta(days=1)
+    posted = [a for a in m.broker.account_activities(["CIL"], after=after)
+              if a.status != "canceled" and a.qty and a.net_amount is not None]
+    done = []
+    for row in estimated:
+        act = next((a for a in posted if a.symbol == row["symbol"]), None)
+        if act is None:
+            continue
+        price = abs(act.net_amount or Decimal(0)) / abs(act.qty or Decimal(1))
+        delta = (price - row["price"]) * row["qty"] * Side.of(row["side"]).sign
+        with m.db.transaction():
+            m.db.execute_update("UPDATE fills SET price = %s, activity_id = %s, run_id = %s "
+                                "WHERE id = %s", [price, act.id, m.run_id, row["id"]])
+            if row["status"] == "CLOSED" and delta:
+                m.db.execute_update(
+                    "UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s "
+                    "WHERE id = %s", [delta, m.run_id, row["trade_journal_id"]])
+            text = (f"trade #{row['trade_journal_id']}: cash in lieu of {row['qty']} "
+                    f"{row['symbol']} re-priced {row['price']} → {price} by CIL activity "
+                    f"{act.id}" + (f"; closed P&L corrected by {delta}"
+                                   if row["status"] == "CLOSED" and delta else ""))
+            log_event(m.db, m.run_id, "trade_journal", row["trade_journal_id"],
+                      "cash_in_lieu", text, detail={"activity_id": act.id,
+                                                    "price": str(price), "delta": str(delta)})
+        done.append(text)
+    return done
