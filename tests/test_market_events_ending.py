@@ -127,3 +127,19 @@ def test_cash_in_lieu_booked_at_the_mark_is_corrected_when_the_cil_posts(
     assert cil["price"] == D(160) and cil["activity_id"]
     j = db.get_by_id("trade_journal", jid)
     assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(160) - 150) * D("0.5") - fees
+
+
+def test_a_split_never_announced_is_derived_from_its_split_activity(
+        db, db_params, broker, settings, exchange):
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+                          "170.00", "220.00", "195.00")
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23", listed=False)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    report = pre_open(db_params, broker, settings)
+    assert "corporate actions read for" in " ".join(report.actions)  # nothing listed
+    assert any("found after the fact" in a for a in report.actions), report.actions
+    (row,) = db.query("corporate_action", {"symbol": "AAPL"})
+    assert (row["source"], row["action_id"].startswith("activity:")) == ("activity", True)
+    assert books(db, jid)["qty"] == D(20) and books(db, jid)["stop"] == D("90.00")
+    assert sorted(_stops(exchange, "AAPL")) == [(D(20), D(90))]

@@ -29,7 +29,8 @@ TYPES = ("forward_split", "reverse_split", "unit_split", "name_change", *corpora
 PRE_OPEN = (4, 0)  # New York time on the ex-date: before any session trades
 CHOICES = {"plain_stops": ("adjusted", "left"), "oco_legs": ("left", "adjusted"),
            "trailing_stops": ("canceled", "adjusted")}
-FLAGS = {"bracket_qty_follows": True, "replace_adjusted": False, "cash_in_lieu_posted": True}
+FLAGS = {"bracket_qty_follows": True, "replace_adjusted": False, "cash_in_lieu_posted": True,
+         "listed": True}
 
 
 @dataclass

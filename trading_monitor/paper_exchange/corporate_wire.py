@@ -121,6 +121,8 @@ def _csv(query: dict[str, str], name: str) -> set[str]:
 
 
 def _wanted(a: CorporateAction, query: dict[str, str], today: date) -> bool:
+    if not a.params.get("listed", True):
+        return False  # an action the announcements never show (only its activities)
     ids = _csv(query, "ids")
     if ids:  # exclusive with every other filter, as Alpaca documents
         return a.id in ids
