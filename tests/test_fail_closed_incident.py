@@ -241,3 +241,22 @@ def test_one_trade_gone_waits_while_the_account_or_the_activities_cannot_be_read
     assert (journal["status"], journal["exit_reason_code"], journal["exit_estimated"]) == (
         "CLOSED", "EXTERNAL", True)
     assert open_incident(db) is None
+
+
+def test_positions_empty_while_only_our_live_stops_say_otherwise(db, db_params, broker,
+                                                                 settings, exchange, caplog):
+    """The account without its market values (drift: optional fields left out), the
+    positions empty: our live stops protecting filled entries are the contradiction."""
+    ids = _book(db, db_params, broker, settings)
+    exchange.control.set_drift(True)
+    exchange.control.set_position_lag(10**8)
+    assert broker.get_positions() == [] and broker.get_account().long_market_value is None
+    first = watch(db_params, broker, settings)
+    assert any("live stop(s) of ours" in a for a in first.actions), first.actions
+    assert not db.query("reconciliation_issue", {"kind": "GONE_AT_BROKER"})
+    _incident_raised(db, db_params, broker, settings, exchange, ids, caplog)
+    assert "live stop(s) of ours" in open_incident(db)["cause"]
+    exchange.control.set_position_lag(0)
+    exchange.control.advance(1)
+    assert watch(db_params, broker, settings).status == "PASS"
+    assert open_incident(db) is None and set(_statuses(db, ids).values()) == {"POSITION"}

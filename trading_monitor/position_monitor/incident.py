@@ -8,7 +8,8 @@ nothing.
   exchange restarted with an empty book, a paper reset, other keys, or an outage; booking
   them would invent P&L for every trade at once.
 - *A contradicted answer*: the positions list is empty while the account's long or short
-  market value is not zero, or live stops of ours whose entries filled are at the broker.
+  market value is not zero, or it lists no position of ours (perhaps one of a class we do
+  not trade) while live stops of ours whose entries filled are at the broker.
   That cycle's reconciliation is skipped (a broker fault); if it lasts past the grace it is
   an incident too.
 
@@ -94,19 +95,22 @@ def end_incident(db: TradingDB, run_id: str, why: str) -> bool:
 
 def contradiction(pm: PositionMonitor, every: list[BrokerPosition], account: BrokerAccount,
                   orders: dict[str, BrokerOrder]) -> str | None:
-    """Why an empty positions list cannot be true, or None when nothing says otherwise."""
-    if every:
+    """Why an empty positions list cannot be true, or None when nothing says otherwise.
+
+    The account's market values speak only when nothing at all is listed (they include a
+    position of a class we do not trade); our live stops whenever no position of ours is."""
+    if any(p.managed for p in every):
         return None
     values = [v for v in (account.long_market_value, account.short_market_value)
               if v is not None and v != 0]
-    if values:
+    if values and not every:
         return (f"the broker lists no position while its account says long_market_value "
                 f"{account.long_market_value}, short_market_value "
                 f"{account.short_market_value}")
     stops = _live_stops_of_ours(pm.orders.db, orders)
     if stops:
-        return (f"the broker lists no position while {len(stops)} live stop(s) of ours on "
-                f"{', '.join(sorted(set(stops)))} protect filled entries")
+        return (f"the broker lists no position of ours while {len(stops)} live stop(s) of "
+                f"ours on {', '.join(sorted(set(stops)))} protect filled entries")
     return None
 
 
