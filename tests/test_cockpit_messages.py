@@ -15,10 +15,10 @@ from tests.cockpit_endpoints import Endpoint
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
 from trading_monitor.clock import system_clock
+from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.cockpit.outbox import Outbox
-from trading_monitor.commands import kill_switch, operator
+from trading_monitor.commands import health, kill_switch, operator
 from trading_monitor.config import load_settings
-from trading_monitor.web import data as page_data
 from trading_monitor.web import sections
 from trading_monitor.web.metrics import Process, registry, render
 
@@ -136,12 +136,17 @@ def test_a_failing_endpoint_fails_no_job_and_retries_are_bounded(db, db_params, 
     assert all(x["error"] == "apprise reported the message as not sent" for x in deliveries)
     # Given up on: the cockpit page says so, and /metrics counts it (an alert rule fires).
     why = "apprise reported the message as not sent"
-    assert page_data.messages_failed(db, system_clock()) == (1, why)
-    note = sections.alerts([], page_data.messages_failed(db, system_clock()))
+    assert messages_failed(db, system_clock()) == (1, why)
+    note = sections.alerts([], messages_failed(db, system_clock()))
     assert "1 per-event message(s) to NOTIFY_URLS failed for good" in note and why in note
     text = render(registry(db_params, settings, Process())).decode()
     assert "trading_monitor_messages_failed_24h 1.0" in text
     assert failing.json_url not in text and failing.json_url not in note
+    [check] = [c for c in health.run_checks(db_params, settings, system_clock(), broker=False)
+               if c.name == "messages"]
+    assert (check.state, check.detail) == ("WARNING", {"failed": 1})
+    assert check.message == ("1 per-event message(s) to NOTIFY_URLS failed for good in the "
+                             f"last 24 h ({why})")
 
 
 def test_an_unreachable_endpoint_is_a_failed_attempt_then_a_delivery(db, db_params, broker,

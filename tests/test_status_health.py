@@ -265,7 +265,7 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     _healthy(db, system_clock())
     code, out = _health(capsys)
     assert code == 0, out
-    assert out.startswith("OK: 14 checks passed (database, schema, broker, broker_shapes, "
+    assert out.startswith("OK: 16 checks passed (database, schema, broker, broker_shapes, "
                           "heartbeat")
     code, out = _health(capsys, "--json")
     report = json.loads(out)
@@ -273,7 +273,7 @@ def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, set
     assert [c["name"] for c in report["checks"]] == [
         "database", "schema", "broker", "broker_shapes", "heartbeat", "jobs", "intents",
         "protection", "reconciliation", "broker_contract", "halts", "symbol_halts", "account",
-        "incident", "invariants"]
+        "incident", "invariants", "messages"]
 
 
 def test_health_database_unreachable_is_critical(cli_env, capsys):
@@ -436,7 +436,7 @@ def test_health_verbose_and_json_when_unknown(cli_env, db, capsys):
     _healthy(db, system_clock())
     code, out = _health(capsys, "--no-broker", "-v")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 13 and lines[1] == "  [OK] database: database reachable"
+    assert code == 0 and len(lines) == 15 and lines[1] == "  [OK] database: database reachable"
     cli_env.setenv("MAX_OPEN_POSITIONS", "many")
     code, out = _health(capsys, "--json")
     assert code == 3 and json.loads(out)["status"] == "UNKNOWN"

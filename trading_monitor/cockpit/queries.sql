@@ -46,3 +46,9 @@ WHERE id = %(id)s;
 -- name: message_delivery
 INSERT INTO notify_delivery (outbox_id, attempt, status, error)
 VALUES (%(id)s, %(attempt)s, %(status)s, %(error)s);
+
+-- name: messages_failed
+-- Per-event messages given up on (NOTIFY_MAX_ATTEMPTS failed) since %(since)s: the health
+-- check `messages`, the cockpit page and /metrics.
+SELECT count(*) AS n, max(last_error) AS error, max(updated_at) AS last_at
+FROM notify_outbox WHERE status = 'failed' AND updated_at >= %(since)s;

@@ -7,7 +7,8 @@ run of each job succeeded; no order intent has waited in pending_submit over 5 m
 open position lacks a live stop for its quantity; reconciliation passes; the broker's answers
 carry every field we need (no broker_contract_error, and one read of each endpoint the jobs
 use lacks nothing: broker_shapes); no halt is set; the last `trading-monitor check` found no
-violation (CRITICAL if it did; with none recorded, the summary says that none ran).
+violation (CRITICAL if it did; with none recorded, the summary says that none ran); no
+per-event message to NOTIFY_URLS failed for good in the last 24 hours (WARNING if one did).
 
 Exit codes (the Nagios plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (nothing
 is configured here yet, the configuration cannot be read, or the check itself failed; with
@@ -29,6 +30,7 @@ from typing import Any, NoReturn
 import psycopg2
 
 from trading_monitor.clock import Clock, system_clock
+from trading_monitor.cockpit.health import check_messages
 from trading_monitor.commands import health_checks as hc
 from trading_monitor.commands.common import first_contact_hint, jsonable, setup_logging
 from trading_monitor.commands.health_incident import check_account, check_incident
@@ -66,7 +68,8 @@ def run_checks(db_config: dict[str, Any], settings: Settings, now: datetime, *,
         check_account_id.__name__ = "check_account"
         fail_closed = (check_account_id, check_incident)
         return checks + [_guarded(check, db, ctx) for check in (*hc.DB_CHECKS, *fail_closed,
-                                                                check_invariants)]
+                                                                check_invariants,
+                                                                check_messages)]
     finally:
         db.close()
 

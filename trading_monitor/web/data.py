@@ -8,10 +8,11 @@ that stop and the dollars lost if it fills from the last mark.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.commands import book
 from trading_monitor.commands.status import fail_closed
 from trading_monitor.config import Settings
@@ -85,11 +86,6 @@ ORDER BY trading_day DESC LIMIT 30
 
 LAST_ALERTS = """
 SELECT created_at, kind, message, delivery FROM alert ORDER BY id DESC LIMIT 10
-"""
-
-MESSAGES_FAILED = """
-SELECT count(*) AS n, max(last_error) AS error FROM notify_outbox
-WHERE status = 'failed' AND updated_at >= %(since)s
 """
 
 RECONCILIATION = """
@@ -177,13 +173,6 @@ def _position(r: Row) -> Position:
 
 def total_at_risk(held: list[Position]) -> Decimal:
     return sum((p.at_risk or ZERO for p in held), ZERO)
-
-
-def messages_failed(db: TradingDB, now: datetime) -> tuple[int, str | None]:
-    """Per-event messages given up on (NOTIFY_MAX_ATTEMPTS failed) in the last 24 hours, and
-    one of their errors (never a URL: outbox.py records none)."""
-    rows = book.read(db, MESSAGES_FAILED, {"since": now - timedelta(days=1)})
-    return (int(rows[0]["n"]), rows[0]["error"]) if rows else (0, None)
 
 
 def gather(db: TradingDB, settings: Settings, now: datetime,

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from trading_monitor.broker.transport import TALLY
 from trading_monitor.clock import system_clock
+from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.commands import book
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
@@ -142,7 +143,7 @@ class BooksCollector(Collector):
         yield histogram("decision_to_order_seconds", "seconds from a decision's row to its "
                         "entry order at the broker", [float(r["s"]) for r in book.read(
                             db, DECISION_TO_ORDER)], DECISION_TO_ORDER_BUCKETS)
-        failed, _ = data.messages_failed(db, system_clock())
+        failed, _ = messages_failed(db, system_clock())
         yield gauge("messages_failed_24h", "per-event messages to NOTIFY_URLS given up on "
                     "(NOTIFY_MAX_ATTEMPTS failed) in the last 24 hours", float(failed))
         day = book.trading_day(system_clock())
