@@ -161,9 +161,10 @@ def test_flatten_closes_one_trade_at_once_while_the_daemon_runs(db, exchange, da
     out = capsys.readouterr().out
     assert f"trade #{jid}: closed" in out, out
     journal = db.get_by_id("trade_journal", jid)
-    assert journal["status"] == "CLOSED"
+    # The trader's own close, booked as such: not a target reached.
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert [r["purpose"] for r in db.query("order_execution", {"trade_journal_id": jid})
-            if r["order_role"] == "EXIT"] == ["TARGET_HIT"]
+            if r["order_role"] == "EXIT"] == ["MANUAL"]
     [asked] = _events(db, jid, "flatten_requested")
     [done] = _events(db, jid, "flatten")
     assert asked["detail"]["source"].startswith("cli:") and done["to_status"] == "closed"

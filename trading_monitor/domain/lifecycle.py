@@ -84,6 +84,7 @@ class Purpose(str, Enum):
     EMERGENCY = "EMERGENCY"
     KILL_SWITCH = "KILL_SWITCH"
     TARGET_HIT = "TARGET_HIT"
+    MANUAL = "MANUAL"  # the trader's own close through us: flatten TRADE_ID (migration 0019)
 
 
 # The order-status vocabulary lives in domain/order_status.py; these names stay for the

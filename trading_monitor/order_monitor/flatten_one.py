@@ -19,8 +19,9 @@ accepted: `trading-monitor flatten TRADE_ID --reason TEXT`, and the cockpit's bu
 - event_log: `flatten_requested` before it acts, `flatten` with the outcome, both carrying
   `source` and `reason` in `detail`.
 
-The exit is an order of purpose TARGET_HIT, as `approve-exit`'s (the schema has no purpose
-for a hand close; the event_log rows say who and why).
+The exit is an order of purpose MANUAL (migration 0019), so the trade it closes is booked
+exit_reason_code MANUAL: the trader's own close, not a target reached; the event_log rows
+say who and why.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from trading_monitor.order_monitor.state import load_trades
 from trading_monitor.order_monitor.sync import sync_orders
 from trading_monitor.runs import log_event, new_run_id
 
-PURPOSE = Purpose.TARGET_HIT
+PURPOSE = Purpose.MANUAL
 # Outcomes. CLOSED: the exit filled and the trade is closed in the books.
 CLOSED, NOT_OPEN, MARKET_CLOSED = "closed", "not_open", "market_closed"
 WAITING = "waiting"  # a cancel not final yet: nothing sold, the stop as the broker has it
