@@ -7,13 +7,14 @@ timeout can be rehearsed too.
 
 The fast tests check the shifted schedule and the resting partial fill; the slow one
 (`--slow -m slow`, skipped otherwise) runs the documented commands of
-docs/paper-validation.md for about 12 minutes.
+docs/paper-validation.md (read from the page, only the port changed) for about 12 minutes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -127,15 +128,37 @@ def test_a_realtime_exchange_can_leave_a_partial_fill_resting():
 
 # -- the documented rehearsal, in real time ----------------------------------------------------
 
-REHEARSAL_START = "2026-11-20T09:43:30-05:00"  # docs/paper-validation.md
+DOC = ROOT / "docs" / "paper-validation.md"
+DOC_PORT = "8765"  # the documented port; the test's exchange takes a free one
+
+
+def documented_commands() -> tuple[list[str], dict[str, str], list[str]]:
+    """The two commands of docs/paper-validation.md "Rehearsing a session in real time", as
+    a reader pastes them: the exchange's argv, then the daemon's environment and argv."""
+    section = DOC.read_text().split("## Rehearsing a session in real time", 1)[1]
+    blocks = re.findall(r"```bash skip\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    exchange, daemon = (shlex.split(b.replace("\\\n", " ")) for b in blocks[:2])
+    env = dict(w.split("=", 1) for w in daemon if re.match(r"[A-Z_]+=", w))
+    return exchange, env, [w for w in daemon if w not in {f"{k}={v}" for k, v in env.items()}]
+
+
+def test_the_rehearsal_commands_are_documented_whole():
+    exchange, env, daemon = documented_commands()
+    assert exchange[:2] == ["trading-monitor", "paper-exchange"] and DOC_PORT in exchange
+    assert env["CLOCK_SOURCE"] == "broker" and daemon == ["trading-monitor", "run"]
+    assert all(DOC_PORT in env[k] for k in ("ALPACA_BASE_URL", "ALPACA_DATA_URL",
+                                            "ALPACA_STREAM_URL"))
+    start = exchange[exchange.index("--start") + 1]
+    assert datetime.fromisoformat(start).astimezone(NY) == NY.localize(
+        datetime(2026, 11, 20, 9, 43, 30))  # what the slow test's checks count from
 
 
 def _exchange_process(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     out = (tmp_path / "exchange.log").open("wb")
-    proc = subprocess.Popen(
-        [CLI, "paper-exchange", "--clock", "realtime",
-         "--start", REHEARSAL_START, "--port", "0", "--rate-limit", "0"],
-        stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    argv, _, _ = documented_commands()
+    argv = [CLI, *argv[1:]]
+    argv[argv.index("--port") + 1] = "0"  # a free port, read from its first line
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     log = tmp_path / "exchange.log"
     url = wait_for(lambda: (m := re.search(r"serving (http://\S+)", log.read_text())) and
                    m.group(1), 30)
@@ -160,15 +183,17 @@ def test_a_documented_rehearsal_of_twelve_minutes_in_real_time(db, db_params, tm
         control.set_prices({"AAPL": "180.00", "MSFT": "420.00"})
         control.set_partial_fill("MSFT", "0.5", rest=True)  # the partial entry rests
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
-        env.update({"ALPACA_API_KEY": "PKREHEARSAL0000001", "ALPACA_SECRET_KEY": "rehearsal",
-                    "ALPACA_BASE_URL": url, "ALPACA_DATA_URL": url,
-                    "ALPACA_STREAM_URL": url.replace("http", "ws") + "/stream",
-                    "CLOCK_SOURCE": "broker", "REPORT_DIR": str(tmp_path / "reports"),
+        # The documented daemon command, word for word but for the exchange's port; its own
+        # database (DATABASE_URL) and report folder as the doc asks.
+        _, documented, argv = documented_commands()
+        port = url.rsplit(":", 1)[1]
+        env.update({k: v.replace(f":{DOC_PORT}", f":{port}") for k, v in documented.items()})
+        env.update({"REPORT_DIR": str(tmp_path / "reports"),
                     "DATABASE_URL": f"postgresql://{db_params['user']}@{db_params['host']}:"
                                     f"{db_params['port']}/{db_params['dbname']}"})
         log = tmp_path / "daemon.log"
         with log.open("wb") as out:
-            daemon = subprocess.Popen([CLI, "run"],
+            daemon = subprocess.Popen([CLI, *argv[1:]],
                                       env=env, cwd=tmp_path, stdout=out,
                                       stderr=subprocess.STDOUT)
         aapl = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
