@@ -1,7 +1,8 @@
 """The triggers of migration 0012, each column and row they watch (issue 24): ids only in the
 payload; a pending decision's substance (the decision JSON, the `existing_*` ids) wakes, the
 executor's write-backs do not; the kill switch's row on INSERT, UPDATE and DELETE, and no
-other row of system_state; `exit_approved` turning true, and nothing else of the row."""
+other row of system_state; `exit_approved` turning true, and nothing else of the row. And
+the listener's thread outlives an error in its callback."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import json
 from decimal import Decimal
 
 from tests.helpers import add_decision, entry, ledger
-from tests.test_daemon_notify import _heard, _listen
+from tests.test_daemon_notify import _heard, _listen, wait_for
+from trading_monitor.daemon.wakeups import UP, NotifyListener
 
 
 def test_a_pending_decisions_substance_wakes_and_nothing_else(db, db_params):
@@ -67,3 +69,26 @@ def test_an_exit_approval_turning_true_and_nothing_else(db, db_params):
         assert _heard(conn) == []
     finally:
         conn.close()
+
+
+def test_a_failing_callback_never_leaves_a_dead_listener_that_says_up(db, db_params):
+    """The listener's thread survives an error in what it calls: it reconnects (a catch-up
+    follows), and the next notification is heard."""
+    heard: list[str] = []
+
+    def on_wake(job: str, payload: str) -> None:
+        heard.append(payload)
+        if len(heard) == 1:
+            raise RuntimeError("a bug in the dispatcher")
+
+    listener = NotifyListener(db_params, db_params, on_wake, lambda: None,
+                              retry_seconds=0.1).start()
+    try:
+        wait_for(lambda: listener.state == UP)
+        first = add_decision(db, entry())
+        wait_for(lambda: listener.connections >= 2 and listener.state == UP)
+        second = add_decision(db, entry())
+        wait_for(lambda: f"decision:{second}" in heard)
+        assert heard[0] == f"decision:{first}"
+    finally:
+        listener.stop()

@@ -95,6 +95,10 @@ class NotifyListener:
                     self.state = DOWN
                     log.warning("WARNING: the notification listener is down (%s); "
                                 "reconnecting, the poll covers the gap", exc)
+            except Exception:  # a bug in a callback: never a dead thread that says "up"
+                self.state = DOWN
+                log.exception("WARNING: the notification listener failed; reconnecting, "
+                              "the poll covers the gap")
             finally:
                 self._close()
             self._stop.wait(self.retry_seconds)
