@@ -7,11 +7,12 @@ the listener's thread outlives an error in its callback."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 from tests.helpers import add_decision, entry, ledger
 from tests.test_daemon_notify import _heard, _listen, wait_for
-from trading_monitor.daemon.wakeups import UP, NotifyListener
+from trading_monitor.daemon.wakeups import DOWN, UP, NotifyListener
 
 
 def test_a_pending_decisions_substance_wakes_and_nothing_else(db, db_params):
@@ -90,5 +91,25 @@ def test_a_failing_callback_never_leaves_a_dead_listener_that_says_up(db, db_par
         second = add_decision(db, entry())
         wait_for(lambda: f"decision:{second}" in heard)
         assert heard[0] == f"decision:{first}"
+    finally:
+        listener.stop()
+
+
+def test_a_reconnection_that_does_not_hear_itself_is_tried_again(db, db_params):
+    """Only the first self-test decides "unsupported" (a proxy); after a drop, not hearing
+    itself (a server still restarting, a slow machine) is a connection still lost."""
+    listener = NotifyListener(db_params, db_params, lambda job, payload: None, lambda: None,
+                              retry_seconds=0.1, selftest_seconds=0.5).start()
+    try:
+        wait_for(lambda: listener.state == UP)
+        listener._listen_config = {**db_params, "dbname": "postgres"}  # hears nothing of ours
+        db.execute_query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+                         "WHERE application_name = 'trading-monitor notify listener' "
+                         "AND datname = current_database()")
+        wait_for(lambda: listener.state == DOWN)
+        time.sleep(1.5)  # several failed self-tests
+        assert listener.state == DOWN and listener.connections == 1
+        listener._listen_config = db_params
+        wait_for(lambda: listener.state == UP and listener.connections == 2)
     finally:
         listener.stop()

@@ -10,7 +10,8 @@ short-lived connection (never on the listening one: a deaf server would leave th
 hanging) and not heard back within `ping_timeout` counts as a lost connection. At start
 the listener checks that it hears a NOTIFY sent from another connection: behind a
 transaction-pooling proxy (PgBouncer in transaction mode) it would not, and the daemon then
-polls only, with a WARNING.
+polls only, with a WARNING. After a reconnection the same check failing is a connection
+still lost (it heard itself before), tried again, never a fall back to polling for good.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class NotifyListener:
             try:
                 self._conn = self._connect()
                 if not self._self_test():
+                    if self.connections:  # it heard itself before: slow or lost, not a proxy
+                        raise ListenerLost("its own NOTIFY not heard back after reconnecting")
                     self.state = UNSUPPORTED
                     log.warning("WARNING: this daemon does not hear its own NOTIFY on %s (a "
                                 "transaction-pooling proxy such as PgBouncer?): decisions "
