@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from psycopg2 import sql
 
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
@@ -52,7 +53,7 @@ class MarkBooks(LedgerBase):
         self.db.update("trade_journal", journal_id, {"run_id": self.run_id,
                                                      "planned_stop_loss": stop})
         log_event(self.db, self.run_id, "trade_journal", journal_id, "trailing_stop",
-                  f"trade #{journal_id}: stop moved to {stop} (step {step})")
+                  f"trade #{journal_id}: stop moved to {price_text(stop)} (step {step})")
 
     def record_target_reached(self, journal_id: int, at: datetime) -> None:
         self.db.execute_update("UPDATE position_tracking SET target_reached_at = %s, "

@@ -13,6 +13,7 @@ from trading_monitor.domain.lifecycle import (
     owned_client_order_id,
 )
 from trading_monitor.domain.sides import Side
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
@@ -47,8 +48,9 @@ class ProtectionBooks(LedgerBase):
                     "client_order_id": self._next_id(journal, installation, OrderRole.STOP_LOSS)})
                 ids = [parent, leg]
             log_event(self.db, self.run_id, "trade_journal", journal["id"], "intent_written",
-                      f"protection for {qty} {journal['symbol']}: stop {stop}"
-                      + (f", target {take} (oco)" if take is not None else "") + f", {tif}")
+                      f"protection for {qty} {journal['symbol']}: stop {price_text(stop)}"
+                      + (f", target {price_text(take)} (oco)" if take is not None else "")
+                      + f", {tif}")
         return [self._row(i) for i in ids]
 
     def write_exit_intent(self, journal: Row, installation: str, *, qty: Decimal,
@@ -87,8 +89,8 @@ class ProtectionBooks(LedgerBase):
             self.db.update("order_execution", old["id"], {
                 "run_id": self.run_id, "replaced_by_order_execution_id": row_id})
             log_event(self.db, self.run_id, "trade_journal", journal["id"], "intent_written",
-                      f"replace {old['client_order_id']}: stop {old['stop_price']} → "
-                      f"{stop_price}")
+                      f"replace {old['client_order_id']}: stop {price_text(old['stop_price'])} → "
+                      f"{price_text(stop_price)}")
         return self._row(row_id)
 
     def _next_id(self, journal: Row, installation: str, role: OrderRole) -> str:

@@ -25,6 +25,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.cancelling import cancel_until_final
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.domain.trade_actions import PlaceProtection
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.protect import place_protection
@@ -78,7 +79,7 @@ def _bridge(m: Monitor, trade: LoadedTrade, why: str) -> bool:
     if accepted:
         log.warning("%s: the entry's rest is still working (%s); its %s filled shares are "
                     "protected by an OCO (stop %s, target %s), which the wash-trade rule "
-                    "allows", name, why, qty, t.planned_stop, take)
+                    "allows", name, why, qty, price_text(t.planned_stop), price_text(take))
     else:
         alert(log, "unprotected", f"trade #{t.journal_id}",
               "%s: the entry's rest is still working (%s) and the OCO for its %s filled "

@@ -35,6 +35,7 @@ from trading_monitor.domain.lifecycle import (
     OrderRole,
     Purpose,
 )
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.session import todays_close
 from trading_monitor.order_monitor.settle import (
@@ -259,9 +260,9 @@ def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str, *,
     if loud or order is None:
         alert(log, "exit_failed", f"trade #{t.journal_id}",
               "%s: %s; stop %s put back for %s shares, GTC (%s)",
-              name, why, t.planned_stop, qty, outcome)
+              name, why, price_text(t.planned_stop), qty, outcome)
     else:
         log.info("%s: %s; stop %s put back for %s shares, GTC (%s)", name, why,
-                 t.planned_stop, qty, outcome)
-    return [f"{name}: stop {t.planned_stop} put back for {qty}, gtc"
+                 price_text(t.planned_stop), qty, outcome)
+    return [f"{name}: stop {price_text(t.planned_stop)} put back for {qty}, gtc"
             + ("" if order is not None else ": NOT accepted")]

@@ -171,7 +171,8 @@ def describe(trade: LoadedTrade, action: Action) -> str:
     if isinstance(action, WithdrawEntryRest):
         return f"{t}: cancel the unfilled rest of the entry ({action.why})"
     if isinstance(action, PlaceProtection):
-        kind = f"oco stop {action.stop_price} / target {action.take_profit}" if \
-            action.take_profit is not None else f"stop {action.stop_price}"
+        stop, target = price_text(action.stop_price), price_text(action.take_profit)
+        kind = f"oco stop {stop} / target {target}" if \
+            action.take_profit is not None else f"stop {stop}"
         return f"{t}: protect {action.qty} with {kind}, {action.time_in_force}"
     return f"{t}: protected"

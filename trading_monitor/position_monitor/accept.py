@@ -18,6 +18,7 @@ from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger import Ledger
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.incident import INCIDENT_KEY, end_incident, open_incident
@@ -73,8 +74,8 @@ def _close(db: TradingDB, ledger: Ledger, trade: LoadedTrade, why: str, now: dat
                        reason=ExitReason.EXTERNAL, text=text[:1000], estimated=True)
     log_event(db, ledger.run_id, "trade_journal", t.journal_id, "accepted_gone", text[:1000],
               detail={"qty": str(qty), "exit_price": str(price), "estimated": True})
-    return (f"trade #{t.journal_id} {trade.journal['symbol']}: CLOSED EXTERNAL @ {price} "
-            "(estimated)")
+    return (f"trade #{t.journal_id} {trade.journal['symbol']}: CLOSED EXTERNAL @ "
+            f"{price_text(price)} (estimated)")
 
 
 def _shrink_incident(db: TradingDB, run_id: str, closed: set[int], why: str) -> None:

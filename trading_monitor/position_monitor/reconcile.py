@@ -26,6 +26,7 @@ from trading_monitor.domain.reconcile import (
     OurTrade,
     reconcile,
 )
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import own_fill_since
@@ -164,8 +165,8 @@ def _close_gone(pm: PositionMonitor, trade: LoadedTrade, overdue: bool,
                 " (closed by hand, per its fill)" if not estimated else
                 "; no fill found, closed at the last known price"), estimated=estimated)
     log.warning("trade #%s %s closed outside our orders (%s @ %s)", t.journal_id, j["symbol"],
-                reason.value, price)
-    return f"trade #{t.journal_id} {j['symbol']}: CLOSED {reason.value} @ {price}" + (
+                reason.value, price_text(price))
+    return f"trade #{t.journal_id} {j['symbol']}: CLOSED {reason.value} @ {price_text(price)}" + (
         " (estimated)" if estimated else "")
 
 

@@ -22,6 +22,7 @@ from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.flatten import flatten_trade
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
@@ -61,8 +62,9 @@ def _act(pm: PositionMonitor, trade: LoadedTrade, row: Row, order: BrokerOrder,
          mark: Decimal) -> list[str]:
     m, jid = pm.orders, trade.state.journal_id
     text = (f"trade #{jid} {trade.journal['symbol']}: its stop {row['client_order_id']} "
-            f"(stop {order.stop_price}, limit {order.limit_price}) triggered and rests "
-            f"unfilled with the market at {mark}: it is not protection")
+            f"(stop {price_text(order.stop_price)}, limit {price_text(order.limit_price)}) "
+            f"triggered and rests unfilled with the market at {price_text(mark)}: it is not "
+            "protection")
     if m.dry_run:
         m.would(text)
         return []

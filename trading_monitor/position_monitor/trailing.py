@@ -22,6 +22,7 @@ from trading_monitor.crashpoints import crash_point
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.ticks import price_text
 from trading_monitor.domain.trailing import Step, trail
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.order_monitor.state import LoadedTrade
@@ -63,8 +64,9 @@ def _trail_one(pm: PositionMonitor, trade: LoadedTrade, listed: dict[str, Broker
     move = trail(t.side, avg, mark["high_water_mark"], pm.config.trailing_steps, stop, step)
     if move is None:
         return _catch_up(pm, trade, stop_row, mark, avg, stop)
-    text = (f"trade #{t.journal_id} {j['symbol']}: trail the stop {stop_row['stop_price']} → "
-            f"{move.stop_price} (step {move.step})")
+    text = (f"trade #{t.journal_id} {j['symbol']}: trail the stop "
+            f"{price_text(stop_row['stop_price'])} → {price_text(move.stop_price)} "
+            f"(step {move.step})")
     if pm.orders.dry_run:
         pm.orders.would(text)
         return None
@@ -109,7 +111,7 @@ def _catch_up(pm: PositionMonitor, trade: LoadedTrade, stop_row: Row, mark: Row,
         return None  # the live stop is not at that step (yet)
     pm.orders.ledger.record_trail_step(t.journal_id, due.step, stop)
     return (f"trade #{t.journal_id} {trade.journal['symbol']}: the stop already stands at "
-            f"{stop}: step {due.step} recorded")
+            f"{price_text(stop)}: step {due.step} recorded")
 
 
 def _settle_unsent(pm: PositionMonitor, trade: LoadedTrade) -> bool:
