@@ -1,5 +1,6 @@
-"""Decisions acted on within a second: the triggers of migration 0012 and the leader's
-LISTEN, through the real daemon on the paper exchange and real PostgreSQL.
+"""Decisions acted on within a second: the leader's LISTEN, through the real daemon on the
+paper exchange and real PostgreSQL (the triggers of migration 0012:
+tests/test_daemon_notify_triggers.py).
 
 Every daemon here runs with DECISION_POLLING=false, so whatever reaches the broker was
 carried by a notification (or the catch-up after a (re)connection), never by the poll.
@@ -14,8 +15,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import psycopg2
-import psycopg2.extensions
 import pytest
 import pytz
 
@@ -25,7 +24,7 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
-from trading_monitor.daemon.wakeups import CHANNEL, UNSUPPORTED, UP
+from trading_monitor.daemon.wakeups import UNSUPPORTED, UP
 from trading_monitor.db_layer import TradingDB
 
 NY = pytz.timezone("America/New_York")
@@ -95,52 +94,6 @@ def outcome(db: TradingDB, decision_id: int) -> dict[str, Any] | None:
 
 def executor_runs(db: TradingDB) -> int:
     return len(db.query("job_run", {"job_name": "order_executor"}))
-
-
-# -- the triggers ---------------------------------------------------------------------------
-
-def _listen(params: dict[str, Any]) -> Any:
-    conn = psycopg2.connect(**{k: v for k, v in params.items() if v not in (None, "")})
-    conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-    conn.cursor().execute(f"LISTEN {CHANNEL}")
-    return conn
-
-
-def _heard(conn: Any) -> list[str]:
-    time.sleep(0.1)
-    conn.poll()
-    payloads = [n.payload for n in conn.notifies]
-    conn.notifies.clear()
-    return payloads
-
-
-def test_the_triggers_notify_ids_only_and_never_for_write_backs(db, db_params):
-    conn = _listen(db_params)
-    try:
-        decision = add_decision(db, entry())
-        assert _heard(conn) == [f"decision:{decision}"]
-        # The executor's write-back sets executed = true: nothing.
-        db.execute_update("UPDATE analysis_decision SET executed = true, existing_order_id = "
-                          "'x', execution_time = now() WHERE id = %s", [decision])
-        assert _heard(conn) == []
-        pending = add_decision(db, entry())
-        _heard(conn)
-        db.execute_update("UPDATE analysis_decision SET reasoning = 'note' WHERE id = %s",
-                          [pending])
-        db.execute_update("UPDATE analysis_decision SET ticker = 'AAPL' WHERE id = %s",
-                          [pending])  # set to what it was: no change, nothing
-        assert _heard(conn) == []
-        db.execute_update("UPDATE analysis_decision SET primary_action = 'CANCEL' "
-                          "WHERE id = %s", [pending])
-        assert _heard(conn) == [f"decision:{pending}"]
-        # system_state: the kill switch's row and nothing else.
-        db.execute_update("INSERT INTO system_state (key, value) VALUES ('fill_cursor', 'x')")
-        assert _heard(conn) == []
-        db.execute_update("INSERT INTO system_state (key, value) VALUES ('kill_switch', 'on')")
-        db.execute_update("UPDATE system_state SET value = 'off' WHERE key = 'kill_switch'")
-        assert _heard(conn) == ["kill_switch", "kill_switch"]
-    finally:
-        conn.close()
 
 
 # -- the daemon -----------------------------------------------------------------------------

@@ -9,10 +9,58 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
 
 from tests.helpers import add_decision, entry, ledger
-from tests.test_daemon_notify import _heard, _listen, wait_for
-from trading_monitor.daemon.wakeups import DOWN, UP, NotifyListener
+from tests.test_daemon_notify import wait_for
+from trading_monitor.daemon.wakeups import CHANNEL, DOWN, UP, NotifyListener
+
+
+def _listen(params: dict[str, Any]) -> Any:
+    conn = psycopg2.connect(**{k: v for k, v in params.items() if v not in (None, "")})
+    conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+    conn.cursor().execute(f"LISTEN {CHANNEL}")
+    return conn
+
+
+def _heard(conn: Any) -> list[str]:
+    time.sleep(0.1)
+    conn.poll()
+    payloads = [n.payload for n in conn.notifies]
+    conn.notifies.clear()
+    return payloads
+
+
+def test_the_triggers_notify_ids_only_and_never_for_write_backs(db, db_params):
+    conn = _listen(db_params)
+    try:
+        decision = add_decision(db, entry())
+        assert _heard(conn) == [f"decision:{decision}"]
+        # The executor's write-back sets executed = true: nothing.
+        db.execute_update("UPDATE analysis_decision SET executed = true, existing_order_id = "
+                          "'x', execution_time = now() WHERE id = %s", [decision])
+        assert _heard(conn) == []
+        pending = add_decision(db, entry())
+        _heard(conn)
+        db.execute_update("UPDATE analysis_decision SET reasoning = 'note' WHERE id = %s",
+                          [pending])
+        db.execute_update("UPDATE analysis_decision SET ticker = 'AAPL' WHERE id = %s",
+                          [pending])  # set to what it was: no change, nothing
+        assert _heard(conn) == []
+        db.execute_update("UPDATE analysis_decision SET primary_action = 'CANCEL' "
+                          "WHERE id = %s", [pending])
+        assert _heard(conn) == [f"decision:{pending}"]
+        # system_state: the kill switch's row and nothing else.
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('fill_cursor', 'x')")
+        assert _heard(conn) == []
+        db.execute_update("INSERT INTO system_state (key, value) VALUES ('kill_switch', 'on')")
+        db.execute_update("UPDATE system_state SET value = 'off' WHERE key = 'kill_switch'")
+        assert _heard(conn) == ["kill_switch", "kill_switch"]
+    finally:
+        conn.close()
 
 
 def test_a_pending_decisions_substance_wakes_and_nothing_else(db, db_params):
