@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 
 from tests.conftest import exchange_env
@@ -111,3 +112,16 @@ def test_a_broker_error_in_the_calendar_guard_is_a_failed_run(db, db_params, exc
     assert calendar_lines and all(r.exc_info is None for r in calendar_lines)  # no traceback
     assert not [r for r in caplog.records if r.name.startswith("apscheduler")
                 and r.levelno >= logging.ERROR]
+    # health: three in a row is CRITICAL; the same 429 met once (the run before fine) is a
+    # passing fault, a WARNING, not a CRITICAL held until the job's next run.
+    ctx = hc.Context(now=system_clock(), settings=daemon.settings)
+    job, times = Counter(r["job_name"] for r in failed).most_common(1)[0]
+    assert times >= 2
+    db.execute_update("DELETE FROM job_run WHERE status <> 'FAILED'")
+    check = hc.check_jobs(db, ctx)
+    assert check.state == hc.CRITICAL and f"{job} FAILED" in check.message, check.message
+    last = max((r for r in failed if r["job_name"] == job), key=lambda r: r["id"])
+    db.execute_update("DELETE FROM job_run WHERE id <> %s", [last["id"]])
+    check = hc.check_jobs(db, ctx)
+    assert check.state == hc.WARNING, check.message
+    assert f"{job} failed once" in check.message and "rate limited" in check.message

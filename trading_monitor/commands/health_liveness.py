@@ -32,6 +32,8 @@ from trading_monitor.exceptions import FatalError, TemporaryError, TradingMonito
 FUTURE_TOLERANCE = timedelta(seconds=60)
 # Errors a job meets in passing (job_run.error starts with the exception's name).
 TRANSIENT = ("TemporaryError", "DatabaseUnavailable", "BrokerContractError")
+# A run the calendar guard failed (daemon/jobs.py `guarded`) names the guard, then the error.
+CALENDAR_GUARD = "the trading calendar could not be read: "
 RECENT_RUNS = """
 SELECT status FROM job_run WHERE job_name = %(job)s AND status IN ('SUCCEEDED', 'PARTIAL',
   'FAILED') ORDER BY started_at DESC, id DESC LIMIT 2
@@ -118,7 +120,8 @@ def _job_problem(db: TradingDB, run: Row, now: datetime) -> tuple[str, str] | No
     age = book.ago((now - when).total_seconds())
     if status == "FAILED":
         error = " ".join(str(run["error"] or "no error recorded").split())[:160]
-        if error.startswith(TRANSIENT) and _failed_in_a_row(db, name) < 2:
+        if error.removeprefix(CALENDAR_GUARD).startswith(TRANSIENT) and \
+                _failed_in_a_row(db, name) < 2:
             # One passing fault (a 429, a timeout): the next run retries it. Twice in a
             # row is CRITICAL.
             what = "rate limited" if "(429)" in error else "a passing fault"
