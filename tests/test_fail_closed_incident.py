@@ -260,3 +260,21 @@ def test_positions_empty_while_only_our_live_stops_say_otherwise(db, db_params, 
     exchange.control.advance(1)
     assert watch(db_params, broker, settings).status == "PASS"
     assert open_incident(db) is None and set(_statuses(db, ids).values()) == {"POSITION"}
+
+
+def test_a_lone_trade_is_not_closed_on_an_empty_answer_beside_an_untraded_asset(
+        db, db_params, broker, settings, exchange):
+    """One trade (never a mass disappearance), the positions listing only an asset of a class
+    we do not trade: before, it was closed EXTERNAL at an estimate; now our live stop says
+    the answer is wrong, and it waits."""
+    d = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
+                               take_profit="195.00"))
+    run(db_params, broker, settings)
+    monitor(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    exchange.control.set_drift(True)  # lists a decoy position of an unknown asset class
+    exchange.control.set_position_lag(10**8)
+    watch(db_params, broker, settings)
+    exchange.control.advance(61)
+    assert any("reconciliation skipped" in a for a in watch(db_params, broker, settings).actions)
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
