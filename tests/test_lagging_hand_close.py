@@ -7,11 +7,17 @@ the exit sold 7 and left the account 7 short."""
 
 from __future__ import annotations
 
+from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, monitor, outcome, run
+from trading_monitor.config import load_settings
 
 
 def test_an_emergency_exit_after_a_close_by_hand_sells_nothing(db, db_params, broker,
-                                                               exchange, settings):
+                                                               exchange):
+    # protected again at once after the legs went (no HAND_CANCEL_GRACE_SECONDS): the point
+    # is what the emergency exit sells
+    settings = load_settings(exchange_env(exchange, HAND_CANCEL_GRACE_SECONDS="0"),
+                             need_broker=True)
     d = add_decision(db, entry(entry_price="181.00", quantity=7))  # marketable: fills at once
     run(db_params, broker, settings)
     jid = int(outcome(db, d)["trade_journal_id"])

@@ -84,6 +84,7 @@ def broker_held(m: Monitor, journal: Row) -> Decimal:
 
 LAST_FILLS = """
 SELECT max(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS ours,
+       min(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS first,
        max(filled_at) FILTER (WHERE trade_journal_id IS DISTINCT FROM %(id)s) AS others
 FROM fills WHERE symbol = %(symbol)s"""
 
@@ -94,11 +95,12 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
 
     The broker's positions lag a fill by seconds: within `reconcile_grace` of the trade's
     last fill its own fills prove the shares. Not when anything else traded the symbol
-    since (the trader closing by hand): then only the broker knows, and it caps.
+    since the trade's first fill (the trader closing some by hand, even before our own
+    last fill, an exit): then only the broker knows, and it caps.
     """
     last = m.db.execute_query(LAST_FILLS, {"id": journal["id"], "symbol": journal["symbol"]})[0]
     fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
-    if fresh and (last["others"] is None or last["others"] < last["ours"]):
+    if fresh and (last["others"] is None or last["others"] < last["first"]):
         return ours
     return max(ZERO, min(ours, broker_held(m, journal) - covered))
 
