@@ -24,7 +24,9 @@ from tests.helpers import add_decision, entry, exchange_now
 from tests.test_status_health import clean_env, cli_env  # noqa: F401  (fixtures)
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
+from trading_monitor.clock import system_clock
 from trading_monitor.commands import flatten
+from trading_monitor.commands import health_checks as hc
 from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.order_monitor.listener import OrderStreamListener
@@ -76,10 +78,10 @@ def _trade_of(db, decision_id: int) -> int | None:
 
 
 @pytest.fixture
-def daemon_no_reconcile_grace(db_params, exchange) -> Iterator[Daemon]:
-    """The stepped clock stands still: a hand close is booked past RECONCILE_GRACE_SECONDS."""
+def daemon_short_reconcile_grace(db_params, exchange) -> Iterator[Daemon]:
+    """The stepped clock stands still: the test moves it past RECONCILE_GRACE_SECONDS."""
     yield from _run_daemon(db_params, exchange, HAND_CANCEL_GRACE_SECONDS="4",
-                           RECONCILE_GRACE_SECONDS="0")
+                           RECONCILE_GRACE_SECONDS="1")
 
 
 def _protected_position(db) -> int:
@@ -103,6 +105,12 @@ def _live_at_exchange(exchange, symbol: str = "AAPL") -> list[dict]:
     return out
 
 
+def _protection(db, daemon: Daemon) -> hc.Check:
+    """health's protection check, reading the broker, while the daemon runs."""
+    return hc.check_protection(db, hc.Context(now=system_clock(),
+                                                      settings=daemon.settings, broker=True))
+
+
 def _events(db, jid: int, event: str) -> list[dict]:
     return [r for r in db.query("event_log", {"entity": "trade_journal", "entity_id": jid})
             if r["event"] == event]
@@ -114,6 +122,9 @@ def test_a_stop_cancelled_by_hand_waits_its_grace_then_is_protected_again(
     first = _stop(db, jid)
     trader(exchange).cancel_order_by_id(first["alpaca_order_id"])
     wait_for(lambda: _events(db, jid, "stop_cancelled_by_hand"))
+    # health: not OK while the stop is gone, though the position was protected a moment ago.
+    check = _protection(db, daemon)
+    assert check.state == hc.CRITICAL and "no live stop at the broker" in check.message, check
     assert any("its stop" in r.getMessage() and "cancelled at the broker, not by us" in
                r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT"))
     samples = 0
@@ -135,12 +146,22 @@ def test_a_stop_cancelled_by_hand_waits_its_grace_then_is_protected_again(
 
 
 def test_a_position_closed_by_hand_within_the_grace_is_booked_manual(
-        db, exchange, daemon_no_reconcile_grace):
+        db, exchange, daemon_short_reconcile_grace):
     jid = _protected_position(db)
     hand = trader(exchange)
     hand.cancel_order_by_id(_stop(db, jid)["alpaca_order_id"])
     wait_for(lambda: _events(db, jid, "stop_cancelled_by_hand"))
     hand.close_position("AAPL")  # the runbook's hand close: no 403, nothing put back first
+    # health: a position closed by hand is no "unprotected position", booked yet or not.
+    check = _protection(db, daemon_short_reconcile_grace)
+    assert check.state != hc.CRITICAL and "unprotected" not in check.message, check
+    # Seen gone, and the trader's fill read, on a clock standing still; then the
+    # reconciliation grace passes (the hand-cancel grace of 4 s does not).
+    wait_for(lambda: [r for r in db.query("reconciliation_issue", {"trade_journal_id": jid})
+                      if r["kind"] == "GONE_AT_BROKER" and r["resolved_at"] is None])
+    wait_for(lambda: [f for f in db.query("fills", {"symbol": "AAPL"})
+                      if f["side"] == "sell" and f["trade_journal_id"] is None])
+    exchange.control.advance(2)
     wait_for(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 60)
     journal = db.get_by_id("trade_journal", jid)
     assert journal["exit_reason_code"] == "MANUAL"
