@@ -125,3 +125,19 @@ def test_a_broker_error_in_the_calendar_guard_is_a_failed_run(db, db_params, exc
     check = hc.check_jobs(db, ctx)
     assert check.state == hc.WARNING, check.message
     assert f"{job} failed once" in check.message and "rate limited" in check.message
+
+
+def test_a_daemon_on_the_exchanges_clock_beats_on_the_machines(db, db_params, exchange):
+    """Its jobs run on the paper exchange's clock (another day); its heartbeat is stamped on
+    the machine's, so health sees it alive, never `0 s ago` from a beat in the future."""
+    assert abs(exchange.venue.clock.now() - system_clock()) > timedelta(hours=1)
+    daemon = _daemon(db_params, exchange)
+    try:
+        daemon.elect()
+        assert daemon.leadership.is_leader
+        [row] = db.query("daemon_heartbeat", {"role": "leader"})
+        assert abs(row["beat_at"] - system_clock()) < timedelta(minutes=1)
+        check = hc.check_heartbeat(db, hc.Context(now=system_clock(), settings=daemon.settings))
+        assert check.state == hc.OK and "future" not in check.message, check.message
+    finally:
+        daemon.close()
