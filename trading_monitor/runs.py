@@ -25,9 +25,13 @@ current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", d
 
 
 def new_run_id(job_name: str, now: datetime | None = None) -> str:
-    """A label for one job run: the job, when it started (machine time) and a random tail."""
+    """A label for one job run: the job, when it started and a random tail.
+
+    The tail is 12 hex digits: on a still clock (a paper exchange's, a model's) thousands of
+    runs share one stamp, and 6 digits collided with job_run's unique run_id (the model's
+    60-minute run found it)."""
     stamp = (now or system_clock()).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{job_name}-{stamp}-{secrets.token_hex(3)}"
+    return f"{job_name}-{stamp}-{secrets.token_hex(6)}"
 
 
 @dataclass
