@@ -204,3 +204,22 @@ def test_apschedulers_per_run_lines_are_debug_and_matplotlib_is_quiet():
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+
+
+def test_a_skipped_or_missed_run_is_said_once_by_the_daemon_not_again_by_apscheduler(caplog):
+    import logging
+
+    from trading_monitor.daemon.logs import quiet_libraries
+
+    quiet_libraries("INFO")
+    try:
+        with caplog.at_level(logging.WARNING):
+            logging.getLogger("apscheduler.scheduler").warning(
+                'Execution of job "%s" skipped: maximum number of running instances reached '
+                "(%d)", "election", 1)
+            logging.getLogger("apscheduler.executors.default").warning(
+                'Run time of job "%s" was missed by %s', "order_monitor", "0:00:05")
+            logging.getLogger("apscheduler.scheduler").warning("Scheduler has been shut down")
+        assert [r.getMessage() for r in caplog.records] == ["Scheduler has been shut down"]
+    finally:
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)

@@ -232,7 +232,9 @@ class Daemon(WakeupsMixin, FatalExitMixin):
         status = "MISSED" if event.code == EVENT_JOB_MISSED else "SKIPPED"
         why = ("missed its run time" if status == "MISSED"
                else "skipped: the previous run is still going")
-        log.warning("job %s %s", event.job_id, why)
+        # The election (every 15 s) waiting for the start-up reconciliation is expected.
+        level = logging.INFO if event.job_id == "election" else logging.WARNING
+        log.log(level, "job %s %s", event.job_id, why)
         self._db.insert("job_run", {"run_id": new_run_id(event.job_id), "job_name": event.job_id,
                                     "status": status, "error": why, "host": socket.gethostname(),
                                     "pid": os.getpid()})

@@ -52,3 +52,16 @@ def quiet_libraries(level: str) -> None:
     debug = str(level).upper() == "DEBUG"
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        scheduler_log = logging.getLogger(name)
+        if not any(isinstance(f, _SaidByTheDaemon) for f in scheduler_log.filters):
+            scheduler_log.addFilter(_SaidByTheDaemon())
+
+
+class _SaidByTheDaemon(logging.Filter):
+    """A skipped or missed run is logged (and recorded in job_run) by the daemon's own event
+    listener (app.py `_on_event`); APScheduler's WARNING about it would say it twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return not ("maximum number of running instances" in text or "was missed by" in text)
