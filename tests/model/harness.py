@@ -36,6 +36,7 @@ from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.paper_exchange import clock as calendar
+from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.service import position_monitor_once
 
 D = Decimal
@@ -77,7 +78,12 @@ MAX_DEFERRALS = 20
 KEEP_BOOKS = {"new_trade", "cancel", "amend", "no_action", "fault", "cancel_behavior",
               "partial_fills", "position_lag", "halt", "between_reads", "refuse",
               "trader_cancel"}
-CLOCK_MOVES = {"minutes", "to_flatten", "to_close", "overnight", "weekend", "holiday"}
+CLOCK_MOVES = {"minutes", "to_flatten", "to_close", "overnight", "weekend", "holiday",
+               "corporate_action"}
+# Corporate actions the model plays (issue 21): a forward or a reverse split, the ratio
+# new/old; a reverse split's fraction is paid in cash (cash in lieu).
+SPLITS = {"2-for-1": (1, 2), "3-for-2": (2, 3), "1-for-2": (2, 1), "1-for-3": (3, 1)}
+PRE_OPEN = (9, 0)  # New York: the daemon's pre-open run (PRE_OPEN_TIME)
 # The trader's client order ids (anything not starting with "tm-" is not ours).
 HAND = "hand-"
 
@@ -118,6 +124,10 @@ KNOWN_OPEN: dict[str, str] = {
                 "but a cancel pending longer ends the run with the stop on its way out and no "
                 "exit (once final: the stream puts a stop back, polling only waits for the "
                 "next cycle); nothing else can be placed for shares the stop holds",
+    "SPLIT-ALL-CASH": "a reverse split that pays a whole position in cash in lieu (fewer "
+                      "shares than the ratio: 1 share, 1-for-2) leaves the broker with no "
+                      "position, and the position monitor (pre-open or a cycle) does not apply "
+                      "it: the trade stays open in the books with its pre-split quantity",
 }
 
 
@@ -192,6 +202,11 @@ class World:
         self.hand_pending: dict[str, list[datetime | None]] = {}
         self.tolerate = set(KNOWN_OPEN)  # a replay of a known defect empties it
         self._bound: dict[str, Decimal] = {}  # the broker's positions less our unbooked fills
+        # Symbols the exchange split overnight and no clean position-monitor run (pre-open
+        # or a cycle) has seen since: the books lag the broker there until one has.
+        self.split_pending: set[str] = set()
+        self.splits: list[tuple[str, datetime, Decimal]] = []  # (symbol, applied at, ratio)
+        self.all_cash: dict[str, datetime] = {}  # a reverse split paid the whole position
         self.known: list[tuple[str, str]] = []  # (defect, violation) tolerated
 
     def close(self) -> None:
@@ -384,6 +399,34 @@ class World:
         self.ex.control.set_clock(datetime(eve.year, eve.month, eve.day, 17, tzinfo=calendar.NY))
         self.do_overnight()
 
+    def do_corporate_action(self, symbol: str, split: str, legs_follow: bool) -> None:
+        """A split of `symbol` announced for the next trading day; the clock moves through
+        the night to that day's pre-open (09:00 New York), the exchange having applied it at
+        04:00: the position, its price and its orders restated (bracket legs' prices stay,
+        their qty follows if `legs_follow`; plain stops adjusted)."""
+        today = self.now().astimezone(calendar.NY).date()
+        ex = today + timedelta(days=1)
+        while not calendar.is_trading_day(ex):
+            ex += timedelta(days=1)
+        old, new = SPLITS[split]
+        price = self.price(symbol)
+        pos = [D(p["qty"]) for p in self.ex.control.state()["positions"] if p["symbol"] == symbol]
+        held = bool(pos) or any(
+            o["symbol"] == symbol and o["status"] in LIVE for o in self.ex.control.orders())
+        self.ex.control.corporate_action(
+            "forward_split" if new > old else "reverse_split", symbol, old_rate=old,
+            new_rate=new, ex_date=ex.isoformat(), bracket_qty_follows=legs_follow,
+            cash_in_lieu_price=str(_cents(price * old / new)))
+        self.ex.control.set_clock(datetime(ex.year, ex.month, ex.day, *PRE_OPEN,
+                                           tzinfo=calendar.NY))
+        applied = datetime(ex.year, ex.month, ex.day, 4, tzinfo=calendar.NY)
+        self.splits.append((symbol, applied, D(new) / D(old)))
+        if pos and abs(pos[0]) * new / old < 1:
+            self.all_cash[symbol] = applied
+        if held:  # a position, or orders that may fill
+            self.split_pending.add(symbol)
+            World.stats[f"split {split} held legs_follow={legs_follow}"] += 1
+
     # the broker misbehaves
     def _hang_on_post(self) -> bool:
         return any(f["kind"] == "hang" and f["endpoint"] in ("POST /v2/orders", "*")
@@ -425,10 +468,13 @@ class World:
         self.ex.control.set_fault("POST /v2/orders", "http_status", count=1, **spec)
         self.refusals.add(spec["message"])
 
-    def do_halt_symbol(self, symbol: str, on: bool) -> None:
-        """A trading halt (nothing prints, orders rest; the asset's `tradable` flips), or its
-        reopening at the price queued meanwhile."""
-        self.ex.control.halt(symbol, on, tradable_flips=True)
+    def do_halt_symbol(self, symbol: str, on: bool, tradable_flips: bool = True,
+                       cancel_elected: bool = False) -> None:
+        """A trading halt (nothing prints, orders rest; the asset's `tradable` flips, or not:
+        a LULD pause), or its reopening at the price queued meanwhile (a stop the reopening
+        print elects cancelled by the broker if `cancel_elected`, Alpaca forum 5940)."""
+        self.ex.control.halt(symbol, on, tradable_flips=tradable_flips,
+                             cancel_elected_stops_at_reopen=cancel_elected)
 
     def do_position_lag(self, seconds: int) -> None:
         self.ex.control.set_position_lag(seconds)
@@ -502,7 +548,8 @@ class World:
         faulty = faulty or self._refused_protection(rejected_before[0]["m"])
         if self.hook_fired_in is not None and job != "order_monitor":
             self.fills_booked = False  # something traded that this job does not book
-        self.clean_run = None if faulty else job
+        # the pre-open run is a position-monitor cycle after reading the announcements
+        self.clean_run = None if faulty else "position_monitor" if job == "pre_open" else job
         if self.clean_run == "executor":
             self.executor_ran_after = first
         if job == "order_monitor":
@@ -515,6 +562,8 @@ class World:
         try:
             if job == "executor":
                 execute_once(self.db_params, self.broker, s, **kw)
+            elif job == "pre_open":  # the position monitor's pre-open run (corporate actions)
+                pre_open_once(self.db_params, self.broker, s, **kw)
             elif job == "order_monitor":
                 monitor_once(self.db_params, self.broker, s, **kw)
             else:
@@ -557,6 +606,9 @@ class World:
                 if o["client_order_id"] in ours and o["status"] in LIVE]
 
     def fail(self, text: str, symbol: str | None = None) -> None:
+        if symbol in self.split_pending:  # the books lag a split until the position monitor
+            World.stats["split pending: books lag the broker"] += 1
+            return
         for defect in sorted(self.tolerate):
             if getattr(self, "_known_" + defect.lower().replace("-", "_"))(text, symbol):
                 World.stats[f"known open defect {defect}"] += 1
@@ -584,6 +636,14 @@ class World:
         return (calendar.is_open(now) and now >= flatten_at
                 and self._daytrade_stop_pending_cancel(text, symbol))
 
+    def _known_split_all_cash(self, text: str, symbol: str | None) -> bool:
+        """A violation in a symbol whose whole position a reverse split paid in cash, while
+        a trade entered before it is still open in the books."""
+        at = self.all_cash.get(symbol or "")
+        return at is not None and bool(self.rows(
+            "SELECT 1 FROM trade_journal WHERE symbol = %s AND status = 'POSITION' AND "
+            "first_fill_at < %s", symbol, at))
+
     def check(self, after: str, kw: dict[str, Any]) -> None:
         self.trades = self.rows("SELECT count(*) AS n FROM trade_journal")[0]["n"]
         clean = self.clean_run if after == "job" else None
@@ -594,6 +654,8 @@ class World:
         self._note_the_traders_fills(orders)
         if clean == "position_monitor" and self.fills_booked:
             self._reconciled(self.now() - timedelta(seconds=self.lag))
+        if clean == "position_monitor":
+            self.split_pending.clear()  # it applied what the broker split (or failed here)
         # Protection is due after every clean order-monitor run, lagging positions or not:
         # within RECONCILE_GRACE_SECONDS of a trade's fill its own fills prove the shares
         # (R11), and the lag (at most 30 s) is shorter.
@@ -658,7 +720,7 @@ class World:
             "SELECT alpaca_order_id, sum(qty) AS qty FROM fills GROUP BY alpaca_order_id")}
         ours = self._ours(orders)
         for o in orders:
-            unbooked = D(o["filled_qty"]) - booked.get(o["id"], D(0))
+            unbooked = D(o["filled_qty"]) * self._split_since(o) - booked.get(o["id"], D(0))
             if o["id"] in ours and unbooked:
                 sign = 1 if o["side"] == "buy" else -1
                 broker[o["symbol"]] = broker.get(o["symbol"], D(0)) - sign * unbooked
@@ -668,6 +730,21 @@ class World:
             if not _within(books, held) and sym not in self.hand_pending:
                 self.fail(f"the books hold more than the broker: {sym} books {books}, "
                           f"broker {held} (without our fills not booked yet)", sym)
+
+    def _split_since(self, order: dict[str, Any]) -> Decimal:
+        """The splits of the order's symbol since it last filled: the books restate its
+        fills (quantity x ratio), the broker's order keeps what it filled then. (An order
+        filling both before and after a split is taken as filled before it.)"""
+        def at(field: str) -> datetime | None:
+            raw = order.get(field)
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+
+        last = at("filled_at") or at("updated_at") or at("created_at")
+        ratio = D(1)
+        for symbol, applied, r in self.splits:
+            if symbol == order["symbol"] and last is not None and last < applied:
+                ratio *= r
+        return ratio
 
     def _books(self) -> dict[str, Decimal]:
         ours: dict[str, Decimal] = {}

@@ -413,8 +413,21 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# SPLIT-ALL-CASH (issue 21's market rules found it): 1 share held through a 1-for-2 reverse
+# split; the exchange pays the half share in cash and the position is gone. The pre-open run
+# does not apply it: the trade stays open with 1 share the broker does not hold.
+REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 1}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": True}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+]
+
 KNOWN_OPEN_REPLAYS = {
     "R10-LONG": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
+    "SPLIT-ALL-CASH": REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION,
 }
 
 
@@ -430,3 +443,59 @@ def test_known_open_defect_replays(new_world, defect):
     with new_world() as w:
         w.tolerate = set()
         w.replay(KNOWN_OPEN_REPLAYS[defect])
+
+
+# Issue 21's market rules, as sequences that hold: a split of a held SWING position applied
+# overnight, seen by the pre-open run or only by a later cycle (its activity), the legs'
+# qty adjusted by the broker or not; then the open and a gap through the restated stop.
+# And a halt during which the price gaps through the stop, the elected stop cancelled at
+# the reopen, the order monitor then re-protecting what is left.
+def split_then_gap(split: str, legs_follow: bool, seen_by: str, mode: str) -> list:
+    return [
+        ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
+                       "qty": 7}),
+        ("job", {"job": "executor", "mode": mode}),
+        ("job", {"job": "order_monitor", "mode": mode}),
+        ("corporate_action", {"symbol": "AAPL", "split": split, "legs_follow": legs_follow}),
+        ("job", {"job": seen_by, "mode": mode}),
+        ("job", {"job": "order_monitor", "mode": mode}),
+        ("overnight", {}),
+        ("job", {"job": "order_monitor", "mode": mode}),
+        ("job", {"job": "position_monitor", "mode": mode}),
+        ("gap", {"symbol": "AAPL", "up": False}),
+        ("job", {"job": "order_monitor", "mode": mode}),
+        ("job", {"job": "position_monitor", "mode": mode}),
+    ]
+
+
+@pytest.mark.parametrize("split,legs_follow,seen_by,mode", [
+    ("2-for-1", True, "pre_open", "bracket"), ("1-for-3", False, "position_monitor", "staged"),
+    ("3-for-2", False, "pre_open", "staged"), ("1-for-2", True, "position_monitor", "bracket")])
+def test_a_split_overnight_holds(new_world, split, legs_follow, seen_by, mode):
+    with new_world() as w:
+        w.replay(split_then_gap(split, legs_follow, seen_by, mode))
+        (j,) = w.rows("SELECT status, exit_reason_code FROM trade_journal")
+        assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+        assert w.ex.control.state()["positions"] == []
+
+
+HALT_GAPS_THROUGH_THE_STOP = [
+    ("new_trade", {"symbol": "NVDA", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 6}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("halt_symbol", {"symbol": "NVDA", "on": True, "tradable_flips": True,
+                     "cancel_elected": True}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 5}),
+    ("price_step", {"symbol": "NVDA", "pct": -8.0}),
+    ("halt_symbol", {"symbol": "NVDA", "on": False, "tradable_flips": True,
+                     "cancel_elected": True}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+]
+
+
+def test_a_halt_gapping_through_the_stop_holds(new_world):
+    with new_world() as w:
+        w.replay(HALT_GAPS_THROUGH_THE_STOP)
