@@ -31,6 +31,17 @@ from trading_monitor.runs import log_event
 FINISHED = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
 
 
+# A name change carries the trade's rows to the new symbol (params: new, run_id, trade, old).
+_RENAME = (
+    "UPDATE trade_journal SET symbol = %s, run_id = %s WHERE id = %s AND symbol = %s",
+    "UPDATE position_tracking SET symbol = %s, run_id = %s "
+    "WHERE trade_journal_id = %s AND symbol = %s",
+    "UPDATE order_execution SET symbol = %s, run_id = %s "
+    "WHERE trade_journal_id = %s AND symbol = %s",
+    "UPDATE fills SET symbol = %s, run_id = %s WHERE trade_journal_id = %s AND symbol = %s",
+)
+
+
 @dataclass(frozen=True)
 class Adjustment:
     action: Announcement
@@ -134,11 +145,8 @@ class CorporateBooks(ProtectionBooks):
                 "high_water_mark": _over(position["high_water_mark"], r)})
 
     def _rename(self, jid: int, old: str, new: str) -> None:
-        for table in ("trade_journal", "position_tracking", "order_execution", "fills"):
-            key = "id" if table == "trade_journal" else "trade_journal_id"
-            self.db.execute_update(
-                f"UPDATE {table} SET symbol = %s, run_id = %s WHERE {key} = %s "  # noqa: S608
-                "AND symbol = %s", [new, self.run_id, jid, old])
+        for statement in _RENAME:
+            self.db.execute_update(statement, [new, self.run_id, jid, old])
 
     def _cash_in_lieu(self, journal: Row, symbol: str, adj: Adjustment) -> None:
         assert adj.cash_price is not None
