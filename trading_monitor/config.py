@@ -15,13 +15,12 @@ from typing import Any
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from trading_monitor.config_choices import (
-    FALSE_WORDS,
-    TRUE_WORDS,
     ClockSource,
     DataFeedName,
     ExternalProtection,
     ProtectionMode,
     StopFailureAction,
+    bool_word,
     cross_field_problems,
 )
 from trading_monitor.config_market import MarketEventSettings
@@ -163,14 +162,7 @@ class Settings(NotifySettings, MarketEventSettings):
     )
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word in TRUE_WORDS:
-                return True
-            if word in FALSE_WORDS:
-                return False
-            raise ValueError("must be true or false")
-        return value
+        return bool_word(value)
 
     @field_validator(
         "max_notional_per_order", "max_open_positions", "max_total_exposure", "max_daily_loss",

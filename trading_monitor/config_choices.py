@@ -43,6 +43,18 @@ PLACEHOLDER_KEYS = frozenset({"your-paper-key-id", "your-paper-secret"})
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
+def bool_word(value: object) -> object:
+    """A setting's true/false word as a bool (other types pass to pydantic as they are)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError("must be true or false")
+    return value
+
+
 def cross_field_problems(data: Mapping[str, str], *, need_broker: bool) -> list[str]:
     # Works on the raw values so these are reported together with per-field errors.
     problems: list[str] = []

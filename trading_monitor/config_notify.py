@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from trading_monitor.config_choices import FALSE_WORDS, TRUE_WORDS
+from trading_monitor.config_choices import bool_word
 
 # Each message kind and the setting that switches it (cockpit/messages.py renders them).
 NOTIFY_KIND_SETTINGS = {
@@ -43,14 +43,7 @@ class NotifySettings(BaseModel):
     @field_validator(*NOTIFY_KIND_SETTINGS.values(), mode="before")
     @classmethod
     def _parse_notify_bool(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word in TRUE_WORDS:
-                return True
-            if word in FALSE_WORDS:
-                return False
-            raise ValueError("must be true or false")
-        return value
+        return bool_word(value)
 
     @field_validator("heartbeat_url", mode="before")
     @classmethod
