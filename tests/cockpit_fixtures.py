@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import JsonEndpoint, add_decision, entry, monitor, outcome, run, watch
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import load_settings
@@ -114,3 +114,14 @@ def wait_for(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {seconds}s: {what}")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[JsonEndpoint]:
+    """A local json:// endpoint that apprise delivers alerts and reports to (a test module
+    may define its own `endpoint` instead)."""
+    target = JsonEndpoint()
+    try:
+        yield target
+    finally:
+        target.close()

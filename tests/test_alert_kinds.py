@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import JsonEndpoint, add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, monitor, outcome, run
 from trading_monitor.alerts import KINDS, AlertHandler, Alerts, alert
 from trading_monitor.config import load_settings
 
@@ -50,15 +50,6 @@ def test_every_alert_kind_is_pinned():
 def test_an_unknown_kind_is_refused_at_the_call_site():
     with pytest.raises(ValueError, match="unknown alert kind"):
         alert(logging.getLogger("trading_monitor.test"), "unprotectd", "trade #1", "typo")
-
-
-@pytest.fixture
-def endpoint() -> Iterator[JsonEndpoint]:
-    target = JsonEndpoint()
-    try:
-        yield target
-    finally:
-        target.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ ALERT_URLS (here apprise's json:// to a local endpoint) and into the `alert` tab
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -15,15 +14,6 @@ from trading_monitor.broker.models import OrderRequest
 from trading_monitor.commands import kill_switch, operator
 from trading_monitor.config import load_settings
 from trading_monitor.position_monitor.__main__ import main as monitor_positions
-
-
-@pytest.fixture
-def endpoint() -> Iterator[JsonEndpoint]:
-    target = JsonEndpoint()
-    try:
-        yield target
-    finally:
-        target.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytz
 
 from tests.conftest import exchange_env
 from tests.helpers import (
-    JsonEndpoint,
     add_decision,
     entry,
     exchange_now,
@@ -223,13 +222,6 @@ def test_the_report_job_fires_at_report_time_on_trading_days_only():
     [late] = [s for s in job_specs(load_settings({"REPORT_TIME": "17:45"}))
               if s.job_id == "daily_report"]
     assert _report_times(late, *week)[0].strftime("%a %H:%M") == "Mon 17:45"
-
-
-@pytest.fixture
-def endpoint():
-    target = JsonEndpoint()
-    yield target
-    target.close()
 
 
 def _daemon(db_params, exchange, **env):
