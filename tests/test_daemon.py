@@ -269,9 +269,6 @@ def test_the_close_run_and_a_late_flatten_still_count(specs):
     assert not cal.allows(specs["eod_flatten"], NY.localize(datetime(2026, 11, 16, 12, 50)))
 
 
-@pytest.mark.xfail(strict=False, reason="flaky since 2026-12-07 (2 of 3 CI rehearsals): the "
-                   "leadership flapped once more after the lock came back (3 stream listeners, "
-                   "or is_leader false a moment); under investigation, see the closing note")
 def test_a_leader_that_loses_its_lock_connection_takes_it_back_at_once(db, db_params, exchange):
     """A database restart drops the lock's connection: the next job finds it gone and asks for
     an election then, not an election interval (here 60 s) later; one stream listener only."""

@@ -184,19 +184,20 @@ class TradingDB:
                 conn.rollback()
             raise DatabaseTimeout(f"database statement cancelled: {str(exc).strip()}") from None
         except _CONNECTION_ERRORS as exc:
-            self._drop_connection()
+            self._drop_connection(conn)
             raise DatabaseUnavailable(f"database connection lost: {str(exc).strip()}") from None
         except Exception:
             if not self._in_transaction and not conn.closed:
                 conn.rollback()
             raise
 
-    def _drop_connection(self) -> None:
+    def _drop_connection(self, failed: Any) -> None:
+        """Close the connection that failed, not one opened since by another caller."""
         try:
-            if self._conn is not None:
-                self._conn.close()
+            failed.close()
         finally:
-            self._conn = None
+            if self._conn is failed:
+                self._conn = None
 
     # -- the seed's API -----------------------------------------------------------------------
 

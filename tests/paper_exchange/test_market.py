@@ -226,12 +226,12 @@ def test_cli_rejects_bad_arguments(argv, capsys):
     assert capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=False, reason="flaky once in 3 CI rehearsals on 2026-12-07 (timed "
-                   "out waiting for the expiry at the close); under investigation")
 def test_accelerated_clock_expires_day_orders_on_its_own():
     from tests.paper_exchange.conftest import StreamRecorder, wait_until
 
-    just_before_close = datetime(2026, 11, 20, 20, 59, 55, tzinfo=timezone.utc)
+    # 3 simulated minutes are 3 s at 60x: enough for the stream to connect under load before
+    # the close (5 s were 83 ms; a DAY order sent after the close waits for the next session).
+    just_before_close = datetime(2026, 11, 20, 20, 57, tzinfo=timezone.utc)
     with PaperExchange(start=just_before_close, clock_mode="accelerated", speed=60,
                        random_walk=False).start() as ex:
         recorder = StreamRecorder(ex.stream_url).start(ex)
@@ -241,6 +241,6 @@ def test_accelerated_clock_expires_day_orders_on_its_own():
                                                  time_in_force="day", stop_price=10000))
             # No request moves the clock from here on: the exchange's own tick must.
             wait_until(lambda: [u.event for u in recorder.updates] == ["new", "expired"],
-                       timeout=5, what="the expiry at the close")
+                       timeout=15, what="the expiry at the close")
         finally:
             recorder.stop()

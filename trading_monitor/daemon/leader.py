@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,14 +73,24 @@ class StaleLeaderWatch:
 
 
 class Leadership:
+    """The lock's connection is shared by the election and every job's check, on their own
+    threads: one at a time (`_turn`). Without it a check that started on the dropped
+    connection could fail after the election had retaken the lock on a new one, close that
+    one and lose the lock again (a leadership flap, a second stream listener)."""
+
     def __init__(self, db_config: dict[str, Any]):
         self._db = TradingDB(config=db_config, application_name="trading-monitor leader")
+        self._turn = threading.RLock()
         self.is_leader = False
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True while we hold it."""
+        with self._turn:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self.is_leader:
-            return self.still_leader()
+            return self._still_leader()
         try:
             got = self._db.connect().execute_query(
                 "SELECT pg_try_advisory_lock(%s) AS ok", [LEADER_LOCK_KEY])[0]["ok"]
@@ -92,6 +103,10 @@ class Leadership:
         return self.is_leader
 
     def still_leader(self) -> bool:
+        with self._turn:
+            return self._still_leader()
+
+    def _still_leader(self) -> bool:
         if not self.is_leader:
             return False
         try:
@@ -110,6 +125,10 @@ class Leadership:
         return self.is_leader
 
     def release(self) -> None:
+        with self._turn:
+            self._release()
+
+    def _release(self) -> None:
         if self.is_leader:
             try:
                 self._db.execute_query("SELECT pg_advisory_unlock(%s) AS ok", [LEADER_LOCK_KEY])
