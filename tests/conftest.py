@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -194,13 +195,21 @@ def exchange() -> Iterator[PaperExchange]:
             use_clock(None)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def exchange_env(ex: PaperExchange, **overrides: str) -> dict[str, str]:
     env = {**TEST_KEYS, "ALPACA_BASE_URL": ex.url, "ALPACA_DATA_URL": ex.url,
            "ALPACA_STREAM_URL": ex.stream_url, "BROKER_TIMEOUT_SECONDS": "3",
            "BROKER_REQUESTS_PER_MINUTE": "100000", "BROKER_READ_RETRIES": "2",
            "CLOCK_SOURCE": "broker", "CANCEL_SETTLE_SECONDS": "1",
            # the daemon's daily_report job: never into the home directory of whoever tests
-           "REPORT_DIR": os.path.join(tempfile.gettempdir(), f"tm-test-reports-{os.getpid()}")}
+           "REPORT_DIR": os.path.join(tempfile.gettempdir(), f"tm-test-reports-{os.getpid()}"),
+           # a daemon's cockpit on a port of its own: two workers' daemons never meet on 8787
+           "COCKPIT_PORT": str(free_port())}
     env.update(overrides)
     return env
 
@@ -213,6 +222,27 @@ def settings(exchange: PaperExchange) -> Settings:
 @pytest.fixture
 def broker(settings: Settings) -> AlpacaBroker:
     return AlpacaBroker(settings, budget=RequestBudget(100_000))
+
+
+# -- parallel workers (pytest-xdist: the README's `pytest -n 2 --dist loadgroup`) -------------
+#
+# Each worker is a process of its own with its own session: its own embedded PostgreSQL
+# (a free port, a mkdtemp directory), its own template (named by pid), its own REPORT_DIR
+# (pid), tmp_path under pytest's per-worker basetemp, and a fresh exchange on a free port per
+# test. What is shared is kept apart here: a fixture wider than a test (module-scoped: the
+# model's exchange, the demo's week, the n8n install) keeps its tests on one worker, and
+# every daemon's cockpit gets a port of its own (exchange_env) instead of the default 8787.
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses a module- or class-scoped fixture goes to its module's worker
+    (`xdist_group`, honoured by `--dist loadgroup`): the fixture is then built once, not
+    once on every worker, and a module-wide resource (an install, a process) never runs
+    twice side by side."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else []
+        if any(d.scope in ("module", "class", "package") for ds in defs for d in ds):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
