@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 TYPES = ("forward_split", "reverse_split", "unit_split", "name_change", *corporate_ending.ENDING)
 PRE_OPEN = (4, 0)  # New York time on the ex-date: before any session trades
 CHOICES = {"plain_stops": ("adjusted", "left"), "oco_legs": ("left", "adjusted"),
-           "trailing_stops": ("canceled", "adjusted")}
+           "trailing_stops": ("canceled", "adjusted"),
+           "under_one_share": ("canceled", "left")}  # a whole-share order scaled below 1
 FLAGS = {"bracket_qty_follows": True, "replace_adjusted": False, "cash_in_lieu_posted": True,
          "listed": True}
 
@@ -230,6 +231,8 @@ def _adjust(venue: Venue, order: Order, action: CorporateAction, now: datetime) 
     if dnr:  # Do Not Reduce / Do Not Cancel: the prices stay; the qty by parameter
         if not params["bracket_qty_follows"]:
             return "left"
+        if _under_one_share(order, ratio):
+            return _nothing_left(venue, order, params, now)
         order.qty, order.updated_at = _scaled_qty(order, ratio), now
         return "adjusted"
     if order.type == "trailing_stop" and params["trailing_stops"] == "canceled":
@@ -237,6 +240,8 @@ def _adjust(venue: Venue, order: Order, action: CorporateAction, now: datetime) 
         return "canceled"
     if order.type == "stop" and params["plain_stops"] == "left":
         return "left"
+    if _under_one_share(order, ratio):
+        return _nothing_left(venue, order, params, now)
     changes = _changes(order, ratio)
     if params["replace_adjusted"] and order.order_class == "simple":
         _replace(venue, order, changes, now)
@@ -245,6 +250,22 @@ def _adjust(venue: Venue, order: Order, action: CorporateAction, now: datetime) 
         setattr(order, name, value)
     order.updated_at = now
     return "adjusted"
+
+
+def _under_one_share(order: Order, ratio: Decimal) -> bool:
+    """A whole-share order whose unfilled rest the split scales below one share (a 1-share
+    leg in a 1-for-2 reverse split: the whole position is paid in cash in lieu)."""
+    return order.remaining > 0 and _scaled_qty(order, ratio) == order.filled_qty
+
+
+def _nothing_left(venue: Venue, order: Order, params: dict[str, Any], now: datetime) -> str:
+    """Cancelled (`under_one_share` "canceled", the default), or left untouched: its qty and
+    prices as before the split, for shares the account no longer holds. Which Alpaca does is
+    UNCONFIRMED: both are played."""
+    if params["under_one_share"] == "left":
+        return "left"
+    venue.engine.close(order, "canceled", now)
+    return "canceled"
 
 
 def _scaled_qty(order: Order, ratio: Decimal) -> Decimal:
