@@ -166,6 +166,8 @@ def _cents(x: Decimal) -> Decimal:
 
 class World:
     stats: Counter[str] = Counter()  # what the examples did, summed (printed by --slow runs)
+    # The exchange's misreport switch, set on each world's reset exchange (the proof of teeth)
+    misreport_pending_cancel = False
 
     def __init__(self, db_params: dict[str, Any], exchange: PaperExchange):
         self.db_params, self.ex = db_params, exchange
@@ -175,6 +177,8 @@ class World:
         ex.control.set_prices(START_PRICES)
         # Alpaca refuses wash trades; the exchange does by default, the model makes sure.
         assert ex.control.set_rules(wash_trade=True)["wash_trade"] is True
+        if self.misreport_pending_cancel:
+            ex.control.set_misreport(pending_cancel_as_canceled=True)
         base = {"RECONCILE_GRACE_SECONDS": "60", "BLOCK_SAME_DAY_REENTRY": "false",
                 "BROKER_TIMEOUT_SECONDS": "1", "MAX_DEFERRALS": str(MAX_DEFERRALS),
                 "CANCEL_SETTLE_SECONDS": "1"}
@@ -941,17 +945,9 @@ class World:
 __all__ = ["MARKET_OPEN", "World", "InvariantBroken", "killed_at", "cancelling", "timezone"]
 
 
-def misread_pending_cancel_as_withdrawn(monkeypatch: Any) -> None:
-    """A test double that brings the AMEND double entry back: cancel-until-final reads a
-    `pending_cancel` as `canceled` (withdrawn). It proves the model finds that bug."""
-    from dataclasses import replace
-
-    from trading_monitor import cancelling
-
-    real = cancelling._reread
-
-    def misread(broker: Any, order: Any) -> Any:
-        found = real(broker, order)
-        return replace(found, status="canceled") if found.status == "pending_cancel" else found
-
-    monkeypatch.setattr(cancelling, "_reread", misread)
+def misreport_pending_cancel_as_canceled(monkeypatch: Any) -> None:
+    """Brings the AMEND double entry back: every world's exchange reports a `pending_cancel`
+    order as `canceled` on reads (`/control/misreport`, docs/paper-exchange.md), so
+    cancel-until-final takes a live order for withdrawn. It proves the model finds that bug;
+    our code runs as it is."""
+    monkeypatch.setattr(World, "misreport_pending_cancel", True)

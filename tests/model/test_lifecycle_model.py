@@ -31,7 +31,7 @@ from tests.model.harness import (
     SYMBOLS,
     InvariantBroken,
     World,
-    misread_pending_cancel_as_withdrawn,
+    misreport_pending_cancel_as_canceled,
 )
 from trading_monitor.crashpoints import CRASH_POINTS
 
@@ -379,9 +379,9 @@ def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
 
 def test_the_ci_budget_finds_the_amend_double_entry(new_world: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the test double on (a pending cancel read as withdrawn) the same budget
+    """With the exchange's misreport on (a pending cancel read as canceled) the same budget
     finds two live entries for one decision. Not shrunk here: finding it is the point."""
-    misread_pending_cancel_as_withdrawn(monkeypatch)
+    misreport_pending_cancel_as_canceled(monkeypatch)
     with pytest.raises(InvariantBroken, match="live entries at the exchange"):
         run_model(new_world, slow=False, machine=WithoutMarketEvents,
                   phases=[Phase.explicit, Phase.generate])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model.harness import KNOWN_OPEN, InvariantBroken, misread_pending_cancel_as_withdrawn
+from tests.model.harness import KNOWN_OPEN, InvariantBroken, misreport_pending_cancel_as_canceled
 
 pytestmark = pytest.mark.model
 
@@ -182,8 +182,8 @@ def test_amend_during_a_pending_cancel_keeps_one_live_entry(new_world):
         w.replay(_steps(AMEND_DURING_PENDING_CANCEL))
 
 
-def test_the_switch_brings_the_double_entry_back(new_world, monkeypatch):
-    misread_pending_cancel_as_withdrawn(monkeypatch)
+def test_the_misreport_brings_the_double_entry_back(new_world, monkeypatch):
+    misreport_pending_cancel_as_canceled(monkeypatch)
     with new_world() as w, pytest.raises(InvariantBroken, match="2 live entries"):
         w.replay(_steps(AMEND_DURING_PENDING_CANCEL))
 

@@ -19,6 +19,7 @@ from trading_monitor.paper_exchange import (
     corporate_later,
     market_stream,
     marketdata,
+    misreport,
     rules_api,
     trading,
 )
@@ -130,6 +131,7 @@ def build_app(venue: Venue, api_key: str | None = None,
     app.router.add_routes(control_cash.routes)
     app.router.add_routes(control_fee_fix.routes)
     app.router.add_routes(corporate_later.routes)
+    app.router.add_routes(misreport.routes)
     app.router.add_get("/stream", hub.handle)
     app.on_shutdown.append(hub.close_all)
     app.cleanup_ctx.append(_ticker(venue, hub))

@@ -98,6 +98,12 @@ class ExchangeControl:
             body["client_order_id"] = client_order_id
         return self._call("POST", "/control/cancel_behavior", body)
 
+    def set_misreport(self, pending_cancel_as_canceled: bool) -> dict[str, Any]:
+        """Order reads report a `pending_cancel` order as `canceled` (it still lives and can
+        fill; the stream tells the truth), or stop. A lie for a test to catch."""
+        return self._call("POST", "/control/misreport",
+                          {"pending_cancel_as_canceled": pending_cancel_as_canceled})
+
     def reject(self, client_order_id: str, reason: str | None = None) -> dict[str, Any]:
         """Reject an accepted, unfilled order (and its legs): {"reason", "orders": [...]}."""
         return self._call("POST", "/control/reject",

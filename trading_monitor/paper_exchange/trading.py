@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import clock, wire
+from trading_monitor.paper_exchange import clock, misreport, wire
 from trading_monitor.paper_exchange.assets import lookup
 from trading_monitor.paper_exchange.orders import (
     OPEN_STATUSES,
@@ -49,7 +49,8 @@ async def post_order(request: web.Request) -> web.Response:
 
 
 def _legs_match(venue: Any, order: Order, statuses: set[str] | None) -> bool:
-    return any(statuses is None or venue.engine.orders[i].status in statuses for i in order.legs)
+    return any(statuses is None or misreport.status(venue, venue.engine.orders[i]) in statuses
+               for i in order.legs)
 
 
 @routes.get("/v2/orders")
@@ -71,7 +72,7 @@ async def list_orders(request: web.Request) -> web.Response:
     for order in venue.engine.orders.values():
         if nested and order.parent_id is not None:
             continue
-        if statuses is not None and order.status not in statuses and not (
+        if statuses is not None and misreport.status(venue, order) not in statuses and not (
             nested and _legs_match(venue, order, statuses)
         ):
             continue
@@ -81,7 +82,8 @@ async def list_orders(request: web.Request) -> web.Response:
             continue
         picked.append(order)
     picked.sort(key=lambda o: o.created_at, reverse=direction != "asc")
-    return reply([venue.order_json(o.id, nested) for o in picked[:limit]])
+    return reply([misreport.order_read(venue, venue.order_json(o.id, nested))
+                  for o in picked[:limit]])
 
 
 @routes.delete("/v2/orders")
@@ -100,13 +102,14 @@ async def by_client_id(request: web.Request) -> web.Response:
     if not client_id:
         raise invalid("client_order_id is required")
     order = venue.engine.by_client_id(client_id)
-    return reply(venue.order_json(order.id, nested=True))
+    return reply(misreport.order_read(venue, venue.order_json(order.id, nested=True)))
 
 
 @routes.get("/v2/orders/{id}")
 async def get_order(request: web.Request) -> web.Response:
     venue = request.app[VENUE]
-    return reply(venue.order_json(request.match_info["id"], flag(request, "nested")))
+    return reply(misreport.order_read(
+        venue, venue.order_json(request.match_info["id"], flag(request, "nested"))))
 
 
 @routes.patch("/v2/orders/{id}")
