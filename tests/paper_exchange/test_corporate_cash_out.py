@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from tests.paper_exchange.raw import get, positions, post
 
 MONDAY_PRE_OPEN = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 09:00 New York
-BRACKET = {"type": "market", "tif": "gtc", "order_class": "bracket",
+BRACKET: dict[str, Any] = {"type": "market", "tif": "gtc", "order_class": "bracket",
            "take_profit": {"limit_price": "110"}, "stop_loss": {"stop_price": "95"}}
 
 

@@ -32,6 +32,8 @@ from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.corporate_cash import cash_price, last_mark
+from trading_monitor.position_monitor.corporate_cashout import close_cashed_out
 
 log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=10)  # a split Alpaca applies late (or we see late) still counts
@@ -69,6 +71,7 @@ def apply_due_actions(pm: PositionMonitor, positions: list[BrokerPosition],
         held = {p.symbol: p for p in positions}
         for a in due:
             done += _apply(pm, books, a, trades, held, touched)
+        done += close_cashed_out(pm, touched)  # a split that paid a whole trade in cash
         done += _withdraw_entries(pm, [a for a in due if a.effective == today], every)
     done += _reprice(pm, books, open_orders, touched)
     return done
@@ -99,7 +102,8 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
                         a.describe(), now_qty, where, before, exact)
         return []
     cash = exact - now_qty
-    price, activity_id, estimated = _cash_price(pm, a, cash, pos, since)
+    mark = pos.current_price if pos is not None else last_mark(mine, a.ratio)
+    price, activity_id, estimated = cash_price(pm, a, cash, mark, since)
     shares = [t.state.position_qty * a.ratio for t in mine]
     afters = whole_shares(shares, now_qty) if cash > 0 else shares
     done = []
@@ -151,21 +155,6 @@ def _withdraw_entries(pm: PositionMonitor, today: list[Announcement],
                     f"{entry.client_order_id} withdrawn (a corporate action today): "
                     f"{result.order.status} {result.refused}".rstrip())
     return done
-
-
-def _cash_price(pm: PositionMonitor, a: Announcement, cash: Decimal,
-                pos: BrokerPosition | None, since: datetime
-                ) -> tuple[Decimal | None, str | None, bool]:
-    """The cash paid per share of the fraction, from Alpaca's CIL activity (one request,
-    only when a fraction was paid); at the mark until it is posted."""
-    if cash <= 0:
-        return None, None, False
-    symbols = {a.symbol, a.new_symbol}
-    for act in pm.orders.broker.account_activities(["CIL"], after=since - timedelta(days=1)):
-        if act.symbol in symbols and act.net_amount and act.qty:
-            return abs(act.net_amount / act.qty), act.id, False
-    mark = pos.current_price if pos is not None else None
-    return mark, None, True
 
 
 # -- protection at the broker ---------------------------------------------------------------

@@ -13,13 +13,38 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.sides import Side
+from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.runs import log_event
 
 CHECKED = "cash_in_lieu_check"  # system_state: when the CIL activities were last read
 RECHECK = timedelta(minutes=30)
 LOOK_BACK = timedelta(days=10)
+
+
+def cash_price(pm: PositionMonitor, a: Announcement, cash: Decimal, mark: Decimal | None,
+               since: datetime) -> tuple[Decimal | None, str | None, bool]:
+    """The cash paid per share of the fraction, from Alpaca's CIL activity (one request,
+    only when a fraction was paid); at the mark until it is posted."""
+    if cash <= 0:
+        return None, None, False
+    symbols = {a.symbol, a.new_symbol}
+    for act in pm.orders.broker.account_activities(["CIL"], after=since - timedelta(days=1)):
+        if act.symbol in symbols and act.net_amount and act.qty:
+            return abs(act.net_amount / act.qty), act.id, False
+    return mark, None, True
+
+
+def last_mark(trades: list[LoadedTrade], ratio: Decimal) -> Decimal | None:
+    """With no position left to mark (a split paid it all in cash): our last mark, else the
+    entry's price, split-adjusted."""
+    for t in trades:
+        price = (t.position or {}).get("current_price") or t.journal["actual_entry_price"]
+        if price:
+            return Decimal(price) / ratio
+    return None
 
 
 def correct_cash_in_lieu(pm: PositionMonitor) -> list[str]:
@@ -52,9 +77,12 @@ def correct_cash_in_lieu(pm: PositionMonitor) -> list[str]:
             m.db.execute_update("UPDATE fills SET price = %s, activity_id = %s, run_id = %s "
                                 "WHERE id = %s", [price, act.id, m.run_id, row["id"]])
             if row["status"] == "CLOSED" and delta:
-                m.db.execute_update(
-                    "UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s "
-                    "WHERE id = %s", [delta, m.run_id, row["trade_journal_id"]])
+                m.db.execute_update(  # closed by the cash in lieu alone: its exit price too
+                    "UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s, "
+                    "exit_price = CASE WHEN exit_reason LIKE 'cash in lieu:%%' THEN %s "
+                    "ELSE exit_price END, exit_estimated = CASE WHEN exit_reason LIKE "
+                    "'cash in lieu:%%' THEN false ELSE exit_estimated END WHERE id = %s",
+                    [delta, m.run_id, price, row["trade_journal_id"]])
             text = (f"trade #{row['trade_journal_id']}: cash in lieu of {row['qty']} "
                     f"{row['symbol']} re-priced {row['price']} → {price} by CIL activity "
                     f"{act.id}" + (f"; closed P&L corrected by {delta}"

@@ -88,7 +88,7 @@ def _derived(moved: list[Any], acts: list[Any], ours: dict[str, Decimal],
         cash = sum((c.qty or Decimal(0) for c in acts
                     if c.activity_type == "CIL" and c.symbol == a.symbol), Decimal(0))
         new, old = abs(a.qty) + cash, ours[a.symbol]
-        if held.get(a.symbol) != abs(a.qty) or new == old or old == 0:
+        if held.get(a.symbol, Decimal(0)) != abs(a.qty) or new == old or old == 0:
             continue
         kind = SPLITS[0] if new > old else SPLITS[1]
         day = date.fromisoformat(a.date[:10]) if a.date else today

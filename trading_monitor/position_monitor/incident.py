@@ -9,7 +9,8 @@ nothing.
   them would invent P&L for every trade at once.
 - *A contradicted answer*: the positions list is empty while the account's long or short
   market value is not zero, or it lists no position of ours (perhaps one of a class we do
-  not trade) while live stops of ours whose entries filled are at the broker.
+  not trade) while live stops of ours whose entries filled are at the broker — unless a
+  split due in that symbol paid the whole position in cash in lieu (corporate_cashout.py).
   That cycle's reconciliation is skipped (a broker fault); if it lasts past the grace it is
   an incident too.
 
@@ -34,6 +35,7 @@ from trading_monitor.domain.reconcile import STOP_TYPES
 from trading_monitor.exceptions import TemporaryError
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.position_monitor.corporate_cashout import split_explains
 from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,9 @@ def contradiction(pm: PositionMonitor, every: list[BrokerPosition], account: Bro
                 f"{account.long_market_value}, short_market_value "
                 f"{account.short_market_value}")
     stops = _live_stops_of_ours(pm.orders.db, orders)
+    if stops:  # unless a due split paid those positions in cash in lieu (issue 21)
+        paid = split_explains(pm, set(stops), [p for p in every if p.managed])
+        stops = [s for s in stops if s not in paid]
     if stops:
         return (f"the broker lists no position of ours while {len(stops)} live stop(s) of "
                 f"ours on {', '.join(sorted(set(stops)))} protect filled entries")
@@ -123,9 +128,11 @@ def _live_stops_of_ours(db: TradingDB, orders: dict[str, BrokerOrder]) -> list[s
         or parents[o.id].status == "filled")]
     if not candidates:
         return []
-    rows = db.execute_query(
-        "SELECT alpaca_order_id FROM order_execution WHERE order_role = 'STOP_LOSS' "
-        "AND alpaca_order_id = ANY(%s)", [[o.id for o in candidates]])
+    rows = db.execute_query(  # of an open trade: a closed one's leftover says nothing
+        "SELECT o.alpaca_order_id FROM order_execution o JOIN trade_journal j "
+        "ON j.id = o.trade_journal_id WHERE o.order_role = 'STOP_LOSS' "
+        "AND j.status = 'POSITION' AND o.alpaca_order_id = ANY(%s)",
+        [[o.id for o in candidates]])
     ours = {r["alpaca_order_id"] for r in rows}
     return [o.symbol for o in candidates if o.id in ours]
 

@@ -1,0 +1,118 @@
+"""A split that pays a whole position in cash in lieu (a reverse split of fewer shares than
+one new share: 1 share, 1-for-2), docs/position-monitor.md, "Corporate actions".
+
+The broker then holds no position, and the trade's bracket legs may still stand there (not
+cancelled, DNR/DNC; or cancelled: Alpaca's behaviour is UNCONFIRMED). Two rules:
+
+- `split_explains`: an empty positions answer while our live stops stand is a broker fault
+  (incident.py), unless a stored split due by today in that symbol leaves our position
+  there below one whole share: the split explains it. A split not announced is looked for
+  in the activities first (corporate_missed.py), as every cycle does.
+- `close_cashed_out`: a trade the split left with no share is closed at once, the cash in
+  lieu its exit (P&L against the split-adjusted entry; exit reason EXTERNAL, its text naming
+  the split), an ALERT and an event say so, and any order of it still at the broker is
+  cancelled on the broker's final word (the order monitor's orphan sweep backs it up).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from trading_monitor.alerts import alert
+from trading_monitor.broker.models import BrokerPosition
+from trading_monitor.domain.corporate import SPLITS, Announcement
+from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.market_time import new_york_date, new_york_time
+from trading_monitor.domain.pnl import closed_pnl
+from trading_monitor.order_monitor.settle import settle_trade
+from trading_monitor.order_monitor.state import load_trades
+from trading_monitor.position_monitor.context import PositionMonitor
+from trading_monitor.runs import log_event
+
+log = logging.getLogger(__name__)
+LOOK_BACK = timedelta(days=10)  # as corporate_apply's: a split applied late still counts
+ZERO = Decimal(0)
+
+
+def _stored_explains(pm: PositionMonitor, symbols: set[str]) -> set[str]:
+    db = pm.orders.db
+    today = new_york_date(pm.orders.now())
+    rows = db.execute_query(
+        "SELECT symbol, new_symbol, old_rate, new_rate, effective_date FROM corporate_action "
+        "WHERE kind = ANY(%s) AND effective_date BETWEEN %s AND %s "
+        "AND (symbol = ANY(%s) OR new_symbol = ANY(%s))",
+        [list(SPLITS), today - LOOK_BACK, today, sorted(symbols), sorted(symbols)])
+    explained: set[str] = set()
+    for r in rows:
+        if not r["old_rate"] or not r["new_rate"]:
+            continue
+        [held] = db.execute_query(
+            "SELECT COALESCE(sum(abs(p.qty)), 0) AS qty FROM trade_journal j "
+            "JOIN position_tracking p ON p.trade_journal_id = j.id WHERE j.symbol = %s "
+            "AND j.status = 'POSITION' AND j.entry_date < %s",
+            [r["symbol"], new_york_time(r["effective_date"])])
+        if held["qty"] > 0 and held["qty"] * r["new_rate"] / r["old_rate"] < 1:
+            explained |= {r["symbol"], r["new_symbol"] or r["symbol"]}
+    return explained & symbols
+
+
+def split_explains(pm: PositionMonitor, symbols: set[str],
+                   positions: list[BrokerPosition]) -> set[str]:
+    """Those of `symbols` (with our live stops, and no position at the broker) a due split
+    paid in cash. DB reads only, unless one is unexplained: then the activities are looked
+    up for a split we were not told of (at most every 30 minutes per mismatch)."""
+    explained = _stored_explains(pm, symbols)
+    if explained == symbols or pm.orders.dry_run:
+        return explained
+    from trading_monitor.position_monitor.corporate_missed import discover_missed
+    if discover_missed(pm, positions):
+        explained = _stored_explains(pm, symbols)
+    return explained
+
+
+def close_cashed_out(pm: PositionMonitor, touched: set[int]) -> list[str]:
+    """Close each trade a split just applied left with no share (its cash in lieu booked
+    by ledger/splits.py as an exit fill), then cancel what it still has at the broker."""
+    m = pm.orders
+    if not touched or m.dry_run:
+        return []
+    rows = m.db.execute_query(
+        "SELECT t.trade_journal_id, a.action_id, a.kind, a.symbol, a.new_symbol, a.old_rate, "
+        "a.new_rate, a.effective_date FROM corporate_action_trade t JOIN corporate_action a "
+        "ON a.action_id = t.action_id WHERE t.trade_journal_id = ANY(%s) AND t.qty_after = 0 "
+        "ORDER BY t.id", [sorted(touched)])
+    done: list[str] = []
+    for row in rows:
+        jid = int(row["trade_journal_id"])
+        [trade] = load_trades(m.db, [jid])
+        st = trade.state
+        exits = [f for f in st.fills if f.role is not OrderRole.ENTRY]
+        entry_avg, (exit_qty, exit_avg) = st.entry_filled[1], st.exit_filled
+        if st.status.value != "POSITION" or st.position_qty != 0 or not exits \
+                or entry_avg is None or exit_avg is None:
+            continue
+        a = Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
+                         new_symbol=row["new_symbol"], old_rate=row["old_rate"],
+                         new_rate=row["new_rate"], effective=row["effective_date"])
+        fees = sum((f.fee for f in st.fills), ZERO)
+        pnl = closed_pnl(st.side, entry_avg, [(f.qty, f.price) for f in exits], fees)
+        estimated = bool(m.db.execute_query(
+            "SELECT 1 FROM fills WHERE trade_journal_id = %s AND alpaca_order_id = %s "
+            "AND activity_id IS NULL", [jid, f"cil:{a.id}"]))
+        text = (f"cash in lieu: {a.describe()} paid the whole position of trade #{jid}: "
+                f"{exit_qty} {trade.journal['symbol']} at {exit_avg}"
+                + (" (estimated at the last mark: no CIL activity yet)" if estimated else "")
+                + f", P&L {pnl:.2f}")
+        m.ledger.close_trade(jid, exit_price=exit_avg, exit_at=max(f.at for f in exits),
+                             pnl=pnl, fees=fees, reason=ExitReason.EXTERNAL, text=text,
+                             estimated=estimated)
+        log_event(m.db, m.run_id, "trade_journal", jid, "corporate_action", text,
+                  detail={"action_id": a.id, "kind": a.kind, "pnl": str(pnl),
+                          "estimated": estimated})
+        alert(log, "corporate_action", f"trade #{jid}", "%s; the trade is CLOSED, and its "
+              "orders still at the broker are cancelled", text)
+        [fresh] = load_trades(m.db, [jid])
+        done += [text, *settle_trade(m, fresh)]  # its orphans, on the broker's final word
+    return done
