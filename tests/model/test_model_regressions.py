@@ -375,6 +375,28 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
         assert w.ex.control.state()["positions"] == []
 
 
+# EMERGENCY-EXIT (found by the model; fixed in order_monitor/protect.py and
+# position_monitor/cycle.py): a DAYTRADE short of 1; its bracket's DAY stop expires over a
+# holiday, the new stop is refused (403 forbidden) and the emergency market exit fills at
+# once. The order monitor recorded the exit as "new" (its submit answer) and ended; the
+# position monitor's sync then booked the fill but only the order monitor closes trades: the
+# books held -1 while the broker held 0. Now the order monitor follows the exit to its fill
+# and closes the trade in the same run, and the position monitor closes any trade whose exit
+# its sync booked (settle_booked_exits).
+EMERGENCY_EXIT_FILLED_BUT_THE_POSITION_KEPT = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"marketable": False, "qty": 1, "side": "SELL", "style": "DAYTRADE",
+                   "symbol": "MSFT"}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("refuse", {"how": "forbidden", "symbol": "AAPL"}),
+    ("between_reads", {"pct": 3.5, "ratio": None, "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("holiday", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+]
+
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -384,12 +406,14 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
                                    RESIZE_WITH_THE_OLD_PROTECTIONS_CANCEL_PENDING,
                                    PARTIAL_CLOSE_BY_HAND,
                                    THE_TRADERS_OWN_SHARES_ON_THE_OTHER_SIDE,
-                                   THE_TRADERS_OWN_SHARES_NET_OURS_AWAY],
+                                   THE_TRADERS_OWN_SHARES_NET_OURS_AWAY,
+                                   EMERGENCY_EXIT_FILLED_BUT_THE_POSITION_KEPT],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
                               "partial-close-by-hand", "the-traders-own-shares",
-                              "the-traders-own-shares-net-ours-away"])
+                              "the-traders-own-shares-net-ours-away",
+                              "emergency-exit"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -25,7 +25,6 @@ import logging
 from decimal import Decimal
 
 from trading_monitor.alerts import alert
-from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.cancelling import cancel_until_final
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
@@ -37,6 +36,7 @@ from trading_monitor.domain.lifecycle import (
 )
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.protect import follow_exit
 from trading_monitor.order_monitor.session import todays_close
 from trading_monitor.order_monitor.settle import (
     _submit,
@@ -197,27 +197,11 @@ def _unless_filled(m: Monitor, trade: LoadedTrade, row: Row, cover: Decimal, tex
                    ) -> list[str]:
     """An end-of-day exit must be done before the close: one that rests is withdrawn (on
     the broker's final word) and the stop goes back at once; the next cycle tries again."""
-    order = _settled(m, row)
+    order = follow_exit(m, row)
     if order is not None and order.status == "filled":
         return []
     [fresh] = load_trades(m.db, [trade.state.journal_id])
     return _rested(m, fresh, [fresh.order_row(int(row["id"]))], text, cover)
-
-
-def _settled(m: Monitor, row: Row) -> BrokerOrder | None:
-    """The exit as the broker has it after the settle time (a market order in the session
-    fills in milliseconds)."""
-    fresh = m.db.get_by_id("order_execution", row["id"]) or row
-    waited = 0.0
-    while True:
-        order = m.broker.get_order(fresh["alpaca_order_id"]) if fresh["alpaca_order_id"] \
-            else None
-        if order is None or order.status == "filled" or waited >= m.config.cancel_settle_seconds:
-            if order is not None:
-                m.ledger.record_order(fresh, order)
-            return order
-        m.sleep(0.25)
-        waited += 0.25
 
 
 def _rested(m: Monitor, trade: LoadedTrade, working: list[Row], text: str,

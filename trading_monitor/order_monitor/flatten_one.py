@@ -47,7 +47,8 @@ from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
 from trading_monitor.order_executor.service import EXECUTOR_LOCK_KEY
 from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.flatten import _rested, _settled, flatten_trade
+from trading_monitor.order_monitor.flatten import _rested, flatten_trade
+from trading_monitor.order_monitor.protect import follow_exit
 from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import load_trades
@@ -139,7 +140,7 @@ def _flatten(m: Monitor, trade_id: int, name: str) -> FlattenResult:
     result = FlattenResult(trade_id, None, REFUSED, lines, row["client_order_id"])
     if row["order_status"] in WITHDRAWN_ORDER_STATUSES | {NOT_SENT, PENDING_SUBMIT}:
         return result  # flatten_trade put the stop back
-    order = _settled(m, row)
+    order = follow_exit(m, row)
     if order is not None and order.status == "filled":
         sync_orders(m)
         [fresh] = load_trades(m.db, [trade_id])

@@ -230,4 +230,25 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str,
     if qty > 0:
         exit_row = m.ledger.write_exit_intent(journal, m.installation, qty=qty,
                                               purpose=Purpose.EMERGENCY)
-        submit(m, journal, [exit_row])
+        if submit(m, journal, [exit_row]) is not None:
+            # It fills in milliseconds in the session: follow it to its fill, so the run
+            # books it and closes the trade (settle.settle_booked_exits), not a later one.
+            follow_exit(m, exit_row)
+
+
+def follow_exit(m: Monitor, row: Row) -> BrokerOrder | None:
+    """A market exit as the broker has it once filled, or after `CANCEL_SETTLE_SECONDS`
+    (a market order in the session fills in milliseconds); its fill is booked."""
+    fresh = m.db.get_by_id("order_execution", row["id"]) or row
+    waited = 0.0
+    while True:
+        order = m.broker.get_order(fresh["alpaca_order_id"]) if fresh["alpaca_order_id"] \
+            else None
+        if order is None or order.status == "filled" or OrderStatus(order.status).withdrawn \
+                or waited >= m.config.cancel_settle_seconds:
+            if order is not None:
+                m.ledger.record_order(fresh, order)
+                m.positions = None  # what the broker holds has changed
+            return order
+        m.sleep(0.25)
+        waited += 0.25

@@ -22,6 +22,7 @@ from trading_monitor.fees import book_fees
 from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
+from trading_monitor.order_monitor.settle import settle_booked_exits
 from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_missed import corporate_step
@@ -65,6 +66,9 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report = PositionReport()
     start = m.broker.requests_sent
     sync = sync_orders(m)
+    # An exit the sync booked (a stop, a target, an emergency exit) closes its trade now,
+    # with its P&L: the books never hold shares the broker no longer has.
+    booked = settle_booked_exits(m, open_trades(m))
     every = m.broker.get_positions(include_unmanaged=True)
     positions = [p for p in every if p.managed]
     account = m.broker.get_account()  # read before reconciling: it may contradict positions
@@ -74,9 +78,10 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
         fault_cleared(pm)
         events = corporate_step(pm, positions, sync.open_orders)  # splits, new symbols
         failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
-        done = events + done
+        done = booked + events + done
     else:
         failing, done = _broker_fault(pm, fault)
+        done = booked + done
     report.failing, report.actions = failing, done
     # Reported, never touched: a class we do not trade (a treasury, a class Alpaca adds).
     report.actions += [f"left alone: {p.qty} {p.symbol} of asset class {p.asset_class!r}, "
