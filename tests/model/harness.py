@@ -124,10 +124,6 @@ KNOWN_OPEN: dict[str, str] = {
                 "but a cancel pending longer ends the run with the stop on its way out and no "
                 "exit (once final: the stream puts a stop back, polling only waits for the "
                 "next cycle); nothing else can be placed for shares the stop holds",
-    "SPLIT-ALL-CASH": "a reverse split that pays a whole position in cash in lieu (fewer "
-                      "shares than the ratio: 1 share, 1-for-2) leaves the broker with no "
-                      "position, and the position monitor (pre-open or a cycle) does not apply "
-                      "it: the trade stays open in the books with its pre-split quantity",
 }
 
 
@@ -210,7 +206,6 @@ class World:
         # or a cycle) has seen since: the books lag the broker there until one has.
         self.split_pending: set[str] = set()
         self.splits: list[tuple[str, datetime, Decimal]] = []  # (symbol, applied at, ratio)
-        self.all_cash: dict[str, datetime] = {}  # a reverse split paid the whole position
         self.known: list[tuple[str, str]] = []  # (defect, violation) tolerated
 
     def close(self) -> None:
@@ -425,8 +420,6 @@ class World:
                                            tzinfo=calendar.NY))
         applied = datetime(ex.year, ex.month, ex.day, 4, tzinfo=calendar.NY)
         self.splits.append((symbol, applied, D(new) / D(old)))
-        if pos and abs(pos[0]) * new / old < 1:
-            self.all_cash[symbol] = applied
         if held:  # a position, or orders that may fill
             self.split_pending.add(symbol)
             World.stats[f"split {split} held legs_follow={legs_follow}"] += 1
@@ -639,14 +632,6 @@ class World:
             minutes=self.settings["bracket"].eod_flatten_minutes)
         return (calendar.is_open(now) and now >= flatten_at
                 and self._daytrade_stop_pending_cancel(text, symbol))
-
-    def _known_split_all_cash(self, text: str, symbol: str | None) -> bool:
-        """A violation in a symbol whose whole position a reverse split paid in cash, while
-        a trade entered before it is still open in the books."""
-        at = self.all_cash.get(symbol or "")
-        return at is not None and bool(self.rows(
-            "SELECT 1 FROM trade_journal WHERE symbol = %s AND status = 'POSITION' AND "
-            "first_fill_at < %s", symbol, at))
 
     def check(self, after: str, kw: dict[str, Any]) -> None:
         self.trades = self.rows("SELECT count(*) AS n FROM trade_journal")[0]["n"]

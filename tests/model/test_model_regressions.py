@@ -437,21 +437,8 @@ FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
-# SPLIT-ALL-CASH (issue 21's market rules found it): 1 share held through a 1-for-2 reverse
-# split; the exchange pays the half share in cash and the position is gone. The pre-open run
-# does not apply it: the trade stays open with 1 share the broker does not hold.
-REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION = [
-    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
-                   "qty": 1}),
-    ("job", {"job": "executor", "mode": "bracket"}),
-    ("job", {"job": "order_monitor", "mode": "bracket"}),
-    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": True}),
-    ("job", {"job": "pre_open", "mode": "bracket"}),
-]
-
 KNOWN_OPEN_REPLAYS = {
     "R10-LONG": FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
-    "SPLIT-ALL-CASH": REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION,
 }
 
 
@@ -501,6 +488,43 @@ def test_a_split_overnight_holds(new_world, split, legs_follow, seen_by, mode):
         (j,) = w.rows("SELECT status, exit_reason_code FROM trade_journal")
         assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
         assert w.ex.control.state()["positions"] == []
+
+
+# SPLIT-ALL-CASH, fixed (issue 21's market rules found it): 1 share held through a 1-for-2
+# reverse split; the exchange pays the half share in cash and the position is gone. The
+# pre-open run took the empty answer beside our live stop for a broker fault and skipped the
+# cycle: the trade stayed open with 1 share the broker did not hold. Now the due split
+# explains it: the trade closes on the cash in lieu and its legs go (cancelled by the broker
+# when their qty follows the split below one share, or by us when they are left).
+REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 1}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": True}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+]
+
+
+@pytest.mark.parametrize("legs_follow,seen_by,mode", [
+    (True, "pre_open", "bracket"), (False, "pre_open", "bracket"),
+    (False, "position_monitor", "staged"), (True, "position_monitor", "staged")])
+def test_a_reverse_split_paying_the_whole_position_holds(new_world, legs_follow, seen_by,
+                                                          mode):
+    steps = [(name, {**kw, **({"mode": mode} if "mode" in kw else {})})
+             for name, kw in REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION]
+    steps[3] = ("corporate_action", {**steps[3][1], "legs_follow": legs_follow})
+    steps[4] = ("job", {"job": seen_by, "mode": mode})
+    with new_world() as w:
+        w.tolerate = set()
+        w.replay(steps + [("job", {"job": "order_monitor", "mode": mode}), ("overnight", {}),
+                          ("job", {"job": "order_monitor", "mode": mode}),
+                          ("job", {"job": "position_monitor", "mode": mode})])
+        (j,) = w.rows("SELECT status, exit_reason_code, exit_reason FROM trade_journal")
+        assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EXTERNAL")
+        assert j["exit_reason"].startswith("cash in lieu: AAPL: reverse split")
+        assert w.ex.control.state()["positions"] == []
+        assert not [o for o in w.ex.control.orders() if o["status"] in ("new", "held")]
 
 
 HALT_GAPS_THROUGH_THE_STOP = [

@@ -24,6 +24,7 @@ from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.schedule import INTRADAY, NEW_YORK, JobSpec, TradingCalendar
 from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.market_time import new_york_time
 from trading_monitor.order_executor.service import execute_once
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,7 @@ class WakeupsMixin:
         local = now.astimezone(NEW_YORK)
         if local.time() >= self.settings.executor_time:
             return None
-        return cast(datetime, NEW_YORK.localize(
-            datetime.combine(local.date(), self.settings.executor_time)))
+        return new_york_time(local.date(), self.settings.executor_time)
 
     def _within_share(self) -> bool:
         """The rate budget comes first: past its share, a woken cycle waits (the decisions
