@@ -495,13 +495,15 @@ def test_a_split_overnight_holds(new_world, split, legs_follow, seen_by, mode):
 # pre-open run took the empty answer beside our live stop for a broker fault and skipped the
 # cycle: the trade stayed open with 1 share the broker did not hold. Now the due split
 # explains it: the trade closes on the cash in lieu and its legs go (cancelled by the broker
-# when their qty follows the split below one share, or by us when they are left).
+# when their qty follows the split below one share, or by us when they are left, as here).
+# With the fix off every case below fails: the legs left break "our closing orders within
+# the broker's position", the legs cancelled leave the trade closed EXTERNAL unnamed.
 REVERSE_SPLIT_PAYS_THE_WHOLE_POSITION = [
     ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": True,
                    "qty": 1}),
     ("job", {"job": "executor", "mode": "bracket"}),
     ("job", {"job": "order_monitor", "mode": "bracket"}),
-    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": True}),
+    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": False}),
     ("job", {"job": "pre_open", "mode": "bracket"}),
 ]
 

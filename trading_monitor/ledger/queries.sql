@@ -1,0 +1,95 @@
+-- name: fee_position_held
+-- Our short trades' opening fills, weighted by qty x days held short in the window.
+WITH w AS (SELECT generate_series(%(day)s::date - %(window)s, %(day)s::date,
+interval '1 day')::date AS d), f AS (SELECT f.id, f.qty, f.trade_journal_id,
+(f.filled_at AT TIME ZONE 'America/New_York')::date AS opened, COALESCE((
+SELECT max((c.filled_at AT TIME ZONE 'America/New_York')::date) FROM fills c
+WHERE c.trade_journal_id = t.id AND c.side = 'buy' AND t.status = 'CLOSED'),
+%(day)s::date + 1) AS closed FROM fills f JOIN trade_journal t
+ON t.id = f.trade_journal_id WHERE t.side = 'sell' AND t.symbol = %(symbol)s
+AND f.side = 'sell') SELECT f.id, f.qty * count(w.d) AS qty, f.trade_journal_id
+FROM f JOIN w ON w.d >= f.opened AND w.d < f.closed
+GROUP BY f.id, f.qty, f.trade_journal_id ORDER BY f.id
+
+-- name: fee_held_allocations
+SELECT fill_id, trade_journal_id, sum(amount) AS amount FROM fee_allocation
+WHERE fee_activity_id = %s GROUP BY 1, 2 HAVING sum(amount) <> 0
+
+-- name: fees_to_reallocate
+SELECT a.* FROM fee_activity a WHERE a.effective AND a.amount <> COALESCE((
+SELECT sum(x.amount) FROM fee_allocation x JOIN fills f ON f.id = x.fill_id
+WHERE x.fee_activity_id = a.id), 0) ORDER BY a.activity_id
+
+-- name: fee_true_up_trades
+UPDATE trade_journal t SET run_id = %s, fees = s.fee, actual_pnl = CASE
+WHEN t.status = 'CLOSED' AND t.actual_pnl IS NOT NULL
+THEN t.actual_pnl - (s.fee - COALESCE(t.fees, 0)) ELSE t.actual_pnl END
+FROM (SELECT trade_journal_id, sum(fee) AS fee FROM fills WHERE fee IS NOT NULL
+AND trade_journal_id IS NOT NULL GROUP BY 1) s
+WHERE s.trade_journal_id = t.id AND COALESCE(t.fees, 0) <> s.fee
+RETURNING t.id, t.symbol, t.status, t.fees, t.actual_pnl
+
+-- name: fee_predecessor_of_order
+SELECT * FROM fee_activity WHERE effective AND activity_id <> %s
+AND alpaca_order_id = %s AND sub_type IS NOT DISTINCT FROM %s
+ORDER BY activity_id DESC
+
+-- name: fee_predecessor_of_symbol_day
+SELECT * FROM fee_activity WHERE effective AND activity_id <> %s
+AND alpaca_order_id IS NULL AND symbol IS NOT DISTINCT FROM %s
+AND activity_day IS NOT DISTINCT FROM %s
+AND sub_type IS NOT DISTINCT FROM %s ORDER BY activity_id DESC
+
+-- name: fee_refresh_fills
+UPDATE fills f SET fee = (SELECT sum(a.amount) FROM fee_allocation a
+WHERE a.fill_id = f.id), run_id = %s WHERE f.id = ANY(%s)
+
+-- name: fee_fills_of_order
+SELECT id, qty, trade_journal_id FROM fills WHERE alpaca_order_id = %s
+AND trade_journal_id IS NOT NULL ORDER BY id
+
+-- name: fee_fills_of_symbol_day
+SELECT id, qty, trade_journal_id FROM fills WHERE symbol = %s
+AND trade_journal_id IS NOT NULL
+AND (filled_at AT TIME ZONE 'America/New_York')::date = %s ORDER BY id
+
+-- name: fills_latest_order_row
+SELECT * FROM order_execution WHERE alpaca_order_id = %s ORDER BY id DESC LIMIT 1
+
+-- name: fills_assign_order
+UPDATE fills SET order_execution_id = %s, trade_journal_id = %s, run_id = %s
+WHERE alpaca_order_id = %s AND trade_journal_id IS NULL
+
+-- name: fills_of_order
+SELECT qty, price, cum_qty FROM fills WHERE alpaca_order_id = %s
+
+-- name: fills_delete_order_fills
+DELETE FROM fills WHERE alpaca_order_id = %s AND source = 'order' RETURNING id
+
+-- name: fills_order_totals
+SELECT sum(qty) AS qty, sum(qty * price) / sum(qty) AS avg, max(filled_at) AS at
+FROM fills WHERE alpaca_order_id = %s
+
+-- name: marks_trail_step
+UPDATE position_tracking SET trail_step = %s, run_id = %s
+WHERE trade_journal_id = %s
+
+-- name: marks_target_reached
+UPDATE position_tracking SET target_reached_at = %s,
+run_id = %s WHERE trade_journal_id = %s AND
+target_reached_at IS NULL
+
+-- name: marks_approve_exit
+UPDATE position_tracking SET exit_approved = true, run_id = %s
+WHERE trade_journal_id = %s
+
+-- name: marks_record
+UPDATE position_tracking p SET run_id = %s, mark_stale = m.stale,
+current_price = CASE WHEN m.stale THEN p.current_price ELSE m.price END,
+last_price_at = CASE WHEN m.stale THEN p.last_price_at ELSE m.at END,
+market_value = CASE WHEN m.stale THEN p.market_value ELSE m.value END,
+unrealized_pnl = CASE WHEN m.stale THEN p.unrealized_pnl ELSE m.pnl END,
+unrealized_r = CASE WHEN m.stale THEN p.unrealized_r ELSE m.r END,
+high_water_mark = CASE WHEN m.stale THEN p.high_water_mark ELSE m.hwm END
+FROM (VALUES {}) AS m (journal_id, stale, price, at, value, pnl, r, hwm)
+WHERE p.trade_journal_id = m.journal_id

@@ -1,0 +1,53 @@
+-- name: alerts_sent_recently
+SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent'
+AND created_at >= tm_now() - %s LIMIT 1
+
+-- name: exits_working_orders
+SELECT * FROM order_execution WHERE order_role = 'EXIT'
+AND alpaca_order_id IS NOT NULL AND order_status <> ALL(%s) ORDER BY id
+
+-- name: exits_working_logged
+SELECT 1 AS x FROM event_log WHERE entity = 'order_execution' AND entity_id = %s
+AND event = 'exit_working' LIMIT 1
+
+-- name: halts_peak_upsert
+INSERT INTO daily_equity (trading_day, start_equity, run_id, peak_equity, last_equity)
+VALUES (%s, %s, %s, %s, %s) ON CONFLICT (trading_day) DO UPDATE SET
+last_equity = EXCLUDED.last_equity,
+peak_equity = GREATEST(daily_equity.peak_equity, EXCLUDED.peak_equity)
+
+-- name: halts_peak
+SELECT max(GREATEST(peak_equity, start_equity)) AS peak
+FROM daily_equity
+
+-- name: locks_unlock
+SELECT pg_advisory_unlock(%s) AS ok
+
+-- name: locks_try_lock
+SELECT pg_try_advisory_lock(%s) AS ok
+
+-- name: runs_finish
+UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s,
+error = %s, broker_requests = %s WHERE id = %s AND status = 'RUNNING'
+
+-- name: snapshots_start_equity
+INSERT INTO daily_equity (trading_day, start_equity, run_id) VALUES (%s, %s, %s)
+ON CONFLICT (trading_day) DO UPDATE SET start_equity = EXCLUDED.start_equity,
+run_id = EXCLUDED.run_id
+
+-- name: snapshots_taken
+SELECT 1 AS found FROM broker_snapshot WHERE snapshot_type = %s AND trading_day = %s
+LIMIT 1
+
+-- name: symbol_halts_ensure
+INSERT INTO system_state (key, value, reason) VALUES (%s, '{}', %s)
+ON CONFLICT (key) DO NOTHING
+
+-- name: symbol_halts_lock
+SELECT value FROM system_state WHERE key = %s FOR UPDATE
+
+-- name: db_layer_ping
+SELECT 1 AS ok
+
+-- name: db_clock_set_now
+SELECT set_config('trading_monitor.now', {}, true);
