@@ -25,7 +25,10 @@ from datetime import timedelta
 from typing import Any
 
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,7 @@ class Alerts:
             # On the clock that stamped created_at: the job's, else the database's
             # (tm_now(), db_clock.py).
             recent = self.db.execute_query(
-                "SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent' "
-                "AND created_at >= tm_now() - %s LIMIT 1", [key, self.min_interval])
+                QUERIES["alerts_sent_recently"], [key, self.min_interval])
             if recent:
                 return "suppressed"
         try:

@@ -17,10 +17,12 @@ from typing import Any
 
 from psycopg2 import sql
 
+from trading_monitor.db.queries import Queries
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 Clock = Callable[[], datetime]
 job_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("job_clock",
                                                                         default=None)
-_SET_NOW = sql.SQL("SELECT set_config('trading_monitor.now', {}, true); ")
 
 
 def on_job_clock(statement: Any, own: Clock | None) -> Any:
@@ -35,7 +37,9 @@ def on_job_clock(statement: Any, own: Clock | None) -> Any:
     except Exception:
         return statement
     body = statement if isinstance(statement, sql.Composable) else sql.SQL(statement)
-    return _SET_NOW.format(sql.Literal(at.isoformat())) + body
+    # A psycopg2.sql template whose one placeholder takes the time, as a literal.
+    set_now = sql.SQL(QUERIES["db_clock_set_now"]).format(sql.Literal(at.isoformat()))
+    return set_now + sql.SQL(" ") + body
 
 
 def for_one_run(clock: Clock) -> Clock:

@@ -20,12 +20,13 @@ from psycopg2 import sql
 
 from trading_monitor.config import describe_connection, get_postgres_config
 from trading_monitor.db import migrate
-from trading_monitor.db.queries import named_query
+from trading_monitor.db.queries import Queries, named_query
 from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
 from trading_monitor.db_clock import Clock, on_job_clock
 from trading_monitor.db_session import KEEPALIVES, join_options
 from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
@@ -121,7 +122,7 @@ class TradingDB:
     def ensure_connected(self) -> None:
         """Probe the connection at the start of a cycle; reopen it if the server dropped it."""
         try:
-            self.execute_query("SELECT 1 AS ok")
+            self.execute_query(QUERIES["db_layer_ping"])
         except DatabaseUnavailable:
             self.close()
             self.connect()

@@ -16,9 +16,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from trading_monitor.alerts import alert
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.order_status import FINAL, PENDING_SUBMIT
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 NOT_WORKING = sorted(FINAL | {PENDING_SUBMIT})
@@ -27,8 +30,7 @@ NOT_WORKING = sorted(FINAL | {PENDING_SUBMIT})
 def working_exits(db: TradingDB, trade_ids: Iterable[int] | None = None) -> list[Row]:
     """Our market exits the broker holds and that may still fill, oldest first."""
     rows = db.execute_query(
-        "SELECT * FROM order_execution WHERE order_role = 'EXIT' "
-        "AND alpaca_order_id IS NOT NULL AND order_status <> ALL(%s) ORDER BY id",
+        QUERIES["exits_working_orders"],
         [NOT_WORKING])
     if trade_ids is not None:
         wanted = set(trade_ids)
@@ -56,8 +58,7 @@ def alert_overdue(db: TradingDB, run_id: str, now: datetime, after: timedelta) -
     done = []
     for row in overdue(db, now, after):
         seen = db.execute_query(
-            "SELECT 1 AS x FROM event_log WHERE entity = 'order_execution' AND entity_id = %s "
-            "AND event = 'exit_working' LIMIT 1", [row["id"]])
+            QUERIES["exits_working_logged"], [row["id"]])
         if seen:
             continue
         text = describe(row)

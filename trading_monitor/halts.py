@@ -15,8 +15,11 @@ from datetime import date
 from decimal import Decimal
 
 from trading_monitor.alerts import alert
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 HALT_KEYS = ("halt_reconciliation", "halt_daily_loss", "halt_drawdown")
@@ -84,13 +87,9 @@ def check_loss_limits(db: TradingDB, run_id: str, day: date, equity: Decimal,
 
 def _peak(db: TradingDB, run_id: str, day: date, equity: Decimal) -> Decimal | None:
     db.execute_update(
-        "INSERT INTO daily_equity (trading_day, start_equity, run_id, peak_equity, last_equity) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (trading_day) DO UPDATE SET "
-        "last_equity = EXCLUDED.last_equity, "
-        "peak_equity = GREATEST(daily_equity.peak_equity, EXCLUDED.peak_equity)",
+        QUERIES["halts_peak_upsert"],
         [day, equity, run_id, equity, equity])
-    rows = db.execute_query("SELECT max(GREATEST(peak_equity, start_equity)) AS peak "
-                            "FROM daily_equity")
+    rows = db.execute_query(QUERIES["halts_peak"])
     return rows[0]["peak"] if rows else None
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import TemporaryError
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 
 def try_lock(db: TradingDB, key: int) -> bool:
-    return bool(db.execute_query("SELECT pg_try_advisory_lock(%s) AS ok", [key])[0]["ok"])
+    return bool(db.execute_query(QUERIES["locks_try_lock"], [key])[0]["ok"])
 
 
 def unlock(db: TradingDB, key: int) -> None:
-    db.execute_query("SELECT pg_advisory_unlock(%s) AS ok", [key])
+    db.execute_query(QUERIES["locks_unlock"], [key])
 
 
 def wait_for_lock(db: TradingDB, key: int, name: str, wait_seconds: float,

@@ -16,9 +16,12 @@ from psycopg2.extras import Json
 
 from trading_monitor.broker import contract
 from trading_monitor.clock import system_clock
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_clock import for_one_run, job_clock
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 # The run id of the job running in this thread (or task): log lines carry it.
 current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
@@ -111,12 +114,10 @@ class JobRun:
 # database they belong to (its repr names host, port and database, never a password).
 _unrecorded: list[tuple[str, list[Any]]] = []
 _unrecorded_lock = threading.Lock()
-FINISH_SQL = ("UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s, "
-              "error = %s, broker_requests = %s WHERE id = %s AND status = 'RUNNING'")
 
 
 def _write_finish(db: TradingDB, params: list[Any]) -> None:
-    db.execute_update(FINISH_SQL, params)
+    db.execute_update(QUERIES["runs_finish"], params)
 
 
 def _write_unrecorded(db: TradingDB) -> None:

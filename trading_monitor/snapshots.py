@@ -17,8 +17,11 @@ from typing import Any
 from psycopg2.extras import Json
 
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.market_time import new_york_time
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 def start_of(trading_day: date) -> datetime:
@@ -27,8 +30,7 @@ def start_of(trading_day: date) -> datetime:
 
 def has_snapshot(db: TradingDB, kind: str, trading_day: date) -> bool:
     return bool(db.execute_query(
-        "SELECT 1 AS found FROM broker_snapshot WHERE snapshot_type = %s AND trading_day = %s "
-        "LIMIT 1", [kind, trading_day]))
+        QUERIES["snapshots_taken"], [kind, trading_day]))
 
 
 def record_snapshot(db: TradingDB, run_id: str, kind: str, trading_day: date,
@@ -58,9 +60,7 @@ def fix_day_baseline(db: TradingDB, run_id: str, trading_day: date,
     writer stored (the position monitor's equity marks insert the row with the equity of
     the moment when they come first)."""
     db.execute_update(
-        "INSERT INTO daily_equity (trading_day, start_equity, run_id) VALUES (%s, %s, %s) "
-        "ON CONFLICT (trading_day) DO UPDATE SET start_equity = EXCLUDED.start_equity, "
-        "run_id = EXCLUDED.run_id", [trading_day, account.last_equity, run_id])
+        QUERIES["snapshots_start_equity"], [trading_day, account.last_equity, run_id])
 
 
 def loss_baseline(db: TradingDB, trading_day: date, account: BrokerAccount,

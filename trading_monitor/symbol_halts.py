@@ -18,7 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 from trading_monitor.commands.health_base import OK, WARNING, Check, Context
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 KEY = "symbols_halted"
 STREAM_KEY = "halt_stream"
@@ -44,9 +47,8 @@ def update_halted(db: TradingDB, reason: str, change: Callable[[Halted], Halted]
     """Read, change and write `symbols_halted` under a row lock: the print rule and the
     statuses channel write it from different threads."""
     with db.transaction():
-        db.execute_update("INSERT INTO system_state (key, value, reason) VALUES (%s, '{}', %s) "
-                          "ON CONFLICT (key) DO NOTHING", [KEY, reason[:1000]])
-        rows = db.execute_query("SELECT value FROM system_state WHERE key = %s FOR UPDATE",
+        db.execute_update(QUERIES["symbol_halts_ensure"], [KEY, reason[:1000]])
+        rows = db.execute_query(QUERIES["symbol_halts_lock"],
                                 [KEY])
         try:
             before = json.loads(rows[0]["value"] or "{}") if rows else {}

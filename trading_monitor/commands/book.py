@@ -11,54 +11,23 @@ from typing import Any
 
 from psycopg2 import errors as pg_errors
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read as book.NEW_YORK
 from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.order_status import PROTECTS
 from trading_monitor.exceptions import FatalError
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 HEARTBEAT_STALE = timedelta(minutes=3)
 # A stop in one of these statuses protects its shares (a filled bracket's stop is `held`).
 LIVE_STOP_STATUSES = tuple(sorted(PROTECTS))  # domain/order_status.py
 ZERO = Decimal(0)
 
-OPEN_TRADES = """
-SELECT t.id, t.symbol, t.side, t.status, t.trade_style, t.origin,
-       COALESCE(p.qty, t.actual_qty, t.planned_qty) AS qty,
-       p.qty AS position_qty,
-       COALESCE(t.actual_entry_price, t.planned_entry_price) AS entry_price,
-       p.current_price, p.unrealized_pnl, COALESCE(p.mark_stale, false) AS mark_stale,
-       p.last_price_at,
-       (SELECT o.stop_price FROM order_execution o
-         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
-           AND o.order_status = ANY(%(live)s)
-         ORDER BY o.id DESC LIMIT 1) AS stop_price,
-       (SELECT COALESCE(sum(o.qty - o.filled_qty), 0) FROM order_execution o
-         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
-           AND o.order_status = ANY(%(live)s)) AS stop_qty
-FROM trade_journal t
-LEFT JOIN position_tracking p ON p.trade_journal_id = t.id
-WHERE t.status IN ('PENDING', 'POSITION')
-ORDER BY t.id
-"""
 
-REALISED = """
-SELECT COALESCE(sum(actual_pnl), 0) AS realised, count(*) AS closed
-FROM trade_journal
-WHERE status = 'CLOSED' AND exit_date >= %(start)s AND exit_date < %(end)s
-"""
 
-LAST_JOB_RUNS = """
-SELECT DISTINCT ON (job_name) job_name, run_id, mode, status, started_at, finished_at, error
-FROM job_run
-ORDER BY job_name, started_at DESC, id DESC
-"""
 
-HEARTBEATS = """
-SELECT host, pid, role, started_at, beat_at, trading_paused, notify_listener
-FROM daemon_heartbeat
-ORDER BY beat_at DESC, id DESC
-"""
 
 
 def read(db: TradingDB, query: str, params: dict[str, Any] | None = None) -> list[Row]:
@@ -83,13 +52,13 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def open_trades(db: TradingDB) -> list[Row]:
-    return read(db, OPEN_TRADES, {"live": list(LIVE_STOP_STATUSES)})
+    return read(db, QUERIES["open_trades"], {"live": list(LIVE_STOP_STATUSES)})
 
 
 def pnl_today(db: TradingDB, day: date, trades: list[Row]) -> dict[str, Any]:
     """Realised: trades CLOSED today (New York). Unrealised: the open positions' marks."""
     start, end = day_bounds(day)
-    [row] = read(db, REALISED, {"start": start, "end": end})
+    [row] = read(db, QUERIES["realised"], {"start": start, "end": end})
     marked = [t["unrealized_pnl"] for t in trades if t["unrealized_pnl"] is not None]
     unrealised = sum(marked, ZERO)
     realised = Decimal(row["realised"])
@@ -100,12 +69,12 @@ def pnl_today(db: TradingDB, day: date, trades: list[Row]) -> dict[str, Any]:
 
 
 def last_job_runs(db: TradingDB) -> list[Row]:
-    return read(db, LAST_JOB_RUNS)
+    return read(db, QUERIES["last_job_runs"])
 
 
 def heartbeats(db: TradingDB, now: datetime) -> list[Row]:
     """Every daemon's heartbeat row, newest first, with its age and a stale flag."""
-    rows = read(db, HEARTBEATS)
+    rows = read(db, QUERIES["heartbeats"])
     for row in rows:
         row["age_seconds"] = int((now - row["beat_at"]).total_seconds())
         row["stale"] = now - row["beat_at"] > HEARTBEAT_STALE
@@ -126,14 +95,9 @@ def ago(seconds: float) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
-UNALLOCATED_FEES = """
-SELECT COALESCE(sum(amount), 0) AS amount,
-       count(DISTINCT fee_activity_id) FILTER (WHERE basis = 'unallocated') AS fees
-FROM fee_allocation WHERE trade_journal_id IS NULL
-"""
 
 
 def unallocated_fees(db: TradingDB) -> dict[str, Any]:
     """FEE activities charged to no trade of ours (ledger/fees.py): the amount still open."""
-    [row] = read(db, UNALLOCATED_FEES)
+    [row] = read(db, QUERIES["unallocated_fees"])
     return {"amount": Decimal(row["amount"]), "fees": int(row["fees"])}

@@ -16,16 +16,14 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.models import BrokerOrder
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import TradingMonitorError
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 ZERO = Decimal(0)
 STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
-OUR_STOPS = """
-SELECT trade_journal_id, alpaca_order_id FROM order_execution
-WHERE order_role = 'STOP_LOSS' AND alpaca_order_id IS NOT NULL
-  AND trade_journal_id = ANY(%(trades)s)
-"""
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,6 @@ def read_truth(settings: Settings) -> BrokerTruth | str:
 
 def our_stop_ids(db: TradingDB, trades: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {t: [] for t in trades}
-    for row in db.execute_query(OUR_STOPS, {"trades": trades}):
+    for row in db.execute_query(QUERIES["our_stops"], {"trades": trades}):
         out[int(row["trade_journal_id"])].append(str(row["alpaca_order_id"]))
     return out

@@ -35,9 +35,12 @@ from trading_monitor.commands.health_liveness import (
     check_jobs,
 )
 from trading_monitor.db.migrate import load_migrations
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.halts import halt_states
 from trading_monitor.symbol_halts import check_symbol_halts
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 __all__ = ["CRITICAL", "EXIT_CODES", "OK", "SEVERITY", "UNKNOWN", "WARNING", "Check",
            "Context", "check_broker", "check_heartbeat", "check_jobs", "worst"]
@@ -46,7 +49,7 @@ def check_schema(db: TradingDB, ctx: Context) -> Check:
     """schema_migrations against the code's migrations; `.dev` ones are optional (production
     skips them, see db/migrate.py)."""
     try:
-        rows = db.execute_query("SELECT version FROM schema_migrations")
+        rows = db.execute_query(QUERIES["schema_versions"])
     except pg_errors.UndefinedTable:
         return Check("schema", CRITICAL, "schema missing (no schema_migrations table); run "
                                          "`trading-monitor migrate`")
@@ -66,9 +69,8 @@ def check_schema(db: TradingDB, ctx: Context) -> Check:
 
 def check_intents(db: TradingDB, ctx: Context) -> Check:
     """Order intents written but not sent (pending_submit) for more than 5 minutes."""
-    rows = book.read(db, "SELECT id, client_order_id, created_at FROM order_execution "
-                         "WHERE order_status = 'pending_submit' AND created_at < %(before)s "
-                         "ORDER BY id", {"before": ctx.now - PENDING_SUBMIT_LIMIT})
+    rows = book.read(db, QUERIES["pending_submit_intents"],
+                     {"before": ctx.now - PENDING_SUBMIT_LIMIT})
     detail = {"unsent": [r["client_order_id"] for r in rows]}
     if not rows:
         return Check("intents", OK, "no intent waiting to be sent", detail)
@@ -131,8 +133,7 @@ def check_reconciliation(db: TradingDB, ctx: Context) -> Check:
     if status != "FAIL":
         return Check("reconciliation", OK, f"reconciliation {status or 'not run yet'}",
                      {"status": status})
-    issues = book.read(db, "SELECT kind, symbol FROM reconciliation_issue "
-                           "WHERE resolved_at IS NULL ORDER BY id")
+    issues = book.read(db, QUERIES["open_issues"])
     kinds = ", ".join(f"{i['kind']} {i['symbol'] or ''}".strip() for i in issues[:5])
     return Check("reconciliation", CRITICAL, "reconciliation FAIL" + (
         f" ({kinds})" if kinds else ""), {"status": status, "open_issues": len(issues)})

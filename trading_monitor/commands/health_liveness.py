@@ -25,8 +25,11 @@ from trading_monitor.commands.health_base import (
     worst,
 )
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.exceptions import FatalError, TemporaryError, TradingMonitorError
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 # A beat further ahead of the machine's clock than this was stamped by another clock.
 FUTURE_TOLERANCE = timedelta(seconds=60)
@@ -34,10 +37,6 @@ FUTURE_TOLERANCE = timedelta(seconds=60)
 TRANSIENT = ("TemporaryError", "DatabaseUnavailable", "BrokerContractError")
 # A run the calendar guard failed (daemon/jobs.py `guarded`) names the guard, then the error.
 CALENDAR_GUARD = "the trading calendar could not be read: "
-RECENT_RUNS = """
-SELECT status FROM job_run WHERE job_name = %(job)s AND status IN ('SUCCEEDED', 'PARTIAL',
-  'FAILED') ORDER BY started_at DESC, id DESC LIMIT 2
-"""
 
 
 def _rate_limited(exc: BaseException) -> bool:
@@ -107,7 +106,7 @@ def check_heartbeat(db: TradingDB, ctx: Context) -> Check:
 def _failed_in_a_row(db: TradingDB, job: str) -> int:
     """How many of the job's last two finished runs failed, counting from the latest."""
     count = 0
-    for row in book.read(db, RECENT_RUNS, {"job": job}):
+    for row in book.read(db, QUERIES["recent_runs"], {"job": job}):
         if row["status"] != "FAILED":
             break
         count += 1

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import partial
 
 from trading_monitor.account_guard import held_elsewhere, refusal, trades_held_elsewhere
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -31,17 +32,10 @@ from trading_monitor.order_monitor.settle import cancel_orders, settle_trade
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.sync import sync_orders
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 log = logging.getLogger(__name__)
 
-LIVE_ENTRIES = """
-SELECT * FROM order_execution
-WHERE order_role = 'ENTRY' AND alpaca_order_id IS NOT NULL AND order_status = ANY(%(live)s)
-ORDER BY id
-"""
-UNSENT_ENTRIES = """
-SELECT * FROM order_execution
-WHERE order_role = 'ENTRY' AND order_status = 'pending_submit' ORDER BY id
-"""
 
 
 @dataclass
@@ -60,7 +54,7 @@ class KillReport:
 def cancel_entries(m: Monitor, report: KillReport) -> set[int]:
     """Cancel every live entry of ours; returns the trades whose entries were touched."""
     touched: set[int] = set()
-    for row in m.db.execute_query(LIVE_ENTRIES, {"live": sorted(LIVE_ORDER_STATUSES)}):
+    for row in m.db.execute_query(QUERIES["live_entries"], {"live": sorted(LIVE_ORDER_STATUSES)}):
         report.entries_seen += 1
         final = cancel_orders(m, [row])
         fresh = m.db.get_by_id("order_execution", row["id"]) or row
@@ -76,7 +70,7 @@ def cancel_entries(m: Monitor, report: KillReport) -> set[int]:
             report.lines.append(f"cancelled {what}: {fresh['order_status']}")
         if row["trade_journal_id"] is not None:
             touched.add(int(row["trade_journal_id"]))
-    for row in m.db.execute_query(UNSENT_ENTRIES):
+    for row in m.db.execute_query(QUERIES["unsent_entries"]):
         report.problem(f"entry intent {row['client_order_id']} ({row['symbol']}) was never "
                        "confirmed sent (pending_submit): check it at the broker")
     return touched
@@ -105,8 +99,7 @@ def _guarded(report: KillReport, trade: LoadedTrade, work: Callable[[], list[str
 def live_protection(m: Monitor) -> list[Row]:
     """Our live stop and target orders (kept when the kill switch does not flatten)."""
     return m.db.execute_query(
-        "SELECT * FROM order_execution WHERE order_role IN ('STOP_LOSS', 'TAKE_PROFIT') "
-        "AND alpaca_order_id IS NOT NULL AND order_status = ANY(%(live)s) ORDER BY id",
+        QUERIES["live_exit_legs"],
         {"live": sorted(LIVE_ORDER_STATUSES)})
 
 

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 
 from trading_monitor.commands.common import EXIT_OK, handles_errors, setup_logging
 from trading_monitor.config import get_postgres_config, has_test_database, load_settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.embedded_pg import EmbeddedPostgres
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,8 +32,7 @@ def _migrate_and_report(db: TradingDB) -> None:
     applied = db.create_schema()
     print("applied migrations: " + (", ".join(applied) if applied else "none (up to date)"))
     rows = db.execute_query(
-        "SELECT table_name, table_type FROM information_schema.tables "
-        "WHERE table_schema = 'public' ORDER BY table_name"
+        QUERIES["public_tables"]
     )
     # NocoDB's views are not tables: a reader looking for where to write must not be misled.
     print("tables: " + ", ".join(r["table_name"] for r in rows if r["table_type"] != "VIEW"))

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from trading_monitor.commands.common import EXIT_FAILED, EXIT_OK, handles_errors, setup_logging
 from trading_monitor.config import get_postgres_config, load_settings
 from trading_monitor.db import migrate
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 # Columns the executor reads that n8n must provide (docs/decision-contract.md).
 CONTRACT_COLUMNS = ("ticker", "decision")
@@ -45,15 +48,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _columns(db: TradingDB, table: str) -> set[str]:
     rows = db.execute_query(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name = %s", [table])
+        QUERIES["analysis_decision_columns"], [table])
     return {r["column_name"] for r in rows}
 
 
 def _has_updated_at_trigger(db: TradingDB) -> bool:
     return bool(db.execute_query(
-        "SELECT 1 FROM pg_trigger WHERE tgrelid = 'analysis_decision'::regclass "
-        "AND tgname = %s AND NOT tgisinternal", [UPDATED_AT_TRIGGER]))
+        QUERIES["updated_at_trigger_exists"], [UPDATED_AT_TRIGGER]))
 
 
 def run(db: TradingDB, *, dry_run: bool, with_updated_at_trigger: bool = False) -> int:

@@ -22,14 +22,15 @@ from datetime import date, datetime, time, timedelta
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import ClockSource, Settings, get_postgres_config, load_settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.report import period as periods
 from trading_monitor.report import write_report
 from trading_monitor.report.data import NEW_YORK
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 SESSION_OPEN = time(9, 30)
-LAST_JOB_TIME = ("SELECT max(started_at) AS at FROM job_run "
-                 "WHERE status NOT IN ('MISSED', 'SKIPPED')")  # those carry the machine's time
 
 
 def latest_trading_day(now: datetime) -> date:
@@ -44,7 +45,7 @@ def latest_trading_day(now: datetime) -> date:
 
 def recorded_clock(db: TradingDB) -> Clock | None:
     """The jobs' clock as the database last saw it (None before any job ran)."""
-    rows = db.execute_query(LAST_JOB_TIME)
+    rows = db.execute_query(QUERIES["last_job_time"])
     at = rows[0]["at"] if rows else None
     return (lambda: at) if at is not None else None
 

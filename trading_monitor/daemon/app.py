@@ -43,6 +43,7 @@ from trading_monitor.daemon.schedule import (
 )
 from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.daemon.woken import WakeupsMixin
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
@@ -50,6 +51,8 @@ from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.service import position_monitor_once
 from trading_monitor.report.job import daily_report
 from trading_monitor.runs import new_run_id
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
@@ -205,11 +208,7 @@ class Daemon(WakeupsMixin, FatalExitMixin):
         stuck = self.state.past_deadline(
             system_clock(), timedelta(seconds=self.settings.job_deadline_seconds))
         self._db.execute_update(
-            "INSERT INTO daemon_heartbeat (host, pid, role, started_at, beat_at, trading_paused, "
-            "notify_listener) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (host, pid) DO "
-            "UPDATE SET role = EXCLUDED.role, beat_at = EXCLUDED.beat_at, "
-            "trading_paused = EXCLUDED.trading_paused, "
-            "notify_listener = EXCLUDED.notify_listener",
+            QUERIES["heartbeat_upsert"],
             [socket.gethostname(), os.getpid(), role, self._started, system_clock(),
              self.state.paused or stuck, self.listener_state()])
         if stuck is None:
@@ -276,8 +275,7 @@ class Daemon(WakeupsMixin, FatalExitMixin):
     def close(self) -> None:
         self._stop_listener()
         try:
-            self._db.execute_update("UPDATE daemon_heartbeat SET role = 'stopping' "
-                                    "WHERE host = %s AND pid = %s",
+            self._db.execute_update(QUERIES["heartbeat_stopping"],
                                     [socket.gethostname(), os.getpid()])
         except Exception:  # the database may be the reason we are stopping
             log.warning("could not mark the heartbeat as stopping")

@@ -18,9 +18,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import TemporaryError
 from trading_monitor.order_executor.view import ON_WORDS
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,7 @@ class EntryGate:
     def sync(self) -> None:
         """Read the kill switch; close or open the gate to match."""
         with TradingDB(config=self._db_config, application_name="trading-monitor gate") as db:
-            rows = db.execute_query("SELECT value, reason FROM system_state "
-                                    "WHERE key = 'kill_switch'")
+            rows = db.execute_query(QUERIES["kill_switch"])
         on = bool(rows) and str(rows[0]["value"] or "").strip().lower() in ON_WORDS
         was, self.closed = self.closed, (
             f"the kill switch is on ({rows[0]['reason'] or 'no reason given'})" if on else None)

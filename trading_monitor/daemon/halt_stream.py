@@ -28,9 +28,12 @@ from trading_monitor.alerts import alert
 from trading_monitor.broker.market_stream import StatusStream, halt_state
 from trading_monitor.clock import Clock
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.runs import log_event, new_run_id
 from trading_monitor.symbol_halts import STREAM_KEY, Halted, update_halted
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -111,7 +114,7 @@ class HaltStream:
     def _track(self) -> None:
         assert self._db is not None and self.stream is not None
         rows = self._db.execute_query(
-            "SELECT DISTINCT symbol FROM trade_journal WHERE status = ANY(%s)", [list(ACTIVE)])
+            QUERIES["held_symbols"], [list(ACTIVE)])
         symbols = {str(r["symbol"]).upper() for r in rows}
         if symbols != self.stream.symbols:
             log.info("halt stream: statuses for %s", ", ".join(sorted(symbols)) or "nothing")
@@ -164,8 +167,7 @@ class HaltStream:
         update_halted(db, f"halt stream: {symbol} {said}", change)
         if not fresh:
             return
-        rows = db.execute_query("SELECT id FROM trade_journal WHERE symbol = %s AND "
-                                "status = ANY(%s) ORDER BY id", [symbol, list(ACTIVE)])
+        rows = db.execute_query(QUERIES["trades_of_symbol"], [symbol, list(ACTIVE)])
         ids = [int(r["id"]) for r in rows]
         if halted:
             text = (f"{symbol}: halted ({said}, statuses channel, since "

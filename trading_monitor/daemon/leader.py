@@ -15,27 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trading_monitor.alerts import alert
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 LEADER_LOCK_KEY = 7_301_905_117
 STALE_HEARTBEAT = timedelta(minutes=3)
 log = logging.getLogger(__name__)
-# The schema allows leader, standby and stopping: a row superseded by a new leader becomes
-# `stopping`, and its trading_paused says by whom (health and status read it as not alive).
-SUPERSEDE = """
-UPDATE daemon_heartbeat SET role = 'stopping', updated_at = now(),
-       trading_paused = 'superseded: ' || %(by)s || ' took the leader lock at ' || %(at)s
-WHERE role = 'leader' AND NOT (host = %(host)s AND pid = %(pid)s)
-RETURNING host, pid, beat_at
-"""
-STALE_LEADERS = """
-SELECT host, pid, beat_at,
-       EXISTS (SELECT 1 FROM daemon_heartbeat f WHERE f.role = 'leader'
-               AND f.beat_at >= %(since)s) AS fresh_leader
-FROM daemon_heartbeat WHERE role = 'leader' AND beat_at < %(since)s
-  AND NOT (host = %(host)s AND pid = %(pid)s)
-"""
 
 
 def me() -> dict[str, Any]:
@@ -47,8 +35,9 @@ def supersede_old_leaders(db: TradingDB, now: datetime) -> None:
     `leader` no longer holds the lock (the lock is ours), so it is dead (SIGKILL, a lost
     host) or no longer leading; its row must not say it is."""
     who = me()
-    for row in db.execute_query(SUPERSEDE, {**who, "by": f"{who['host']} pid {who['pid']}",
-                                            "at": now.isoformat(timespec="seconds")}):
+    for row in db.execute_query(QUERIES["supersede"], {
+            **who, "by": f"{who['host']} pid {who['pid']}",
+            "at": now.isoformat(timespec="seconds")}):
         log.warning("the old leader %s pid %s (last beat %s) is superseded: its heartbeat "
                     "row is marked stopping", row["host"], row["pid"], row["beat_at"])
 
@@ -63,7 +52,7 @@ class StaleLeaderWatch:
         self.alerted: set[tuple[str, int, datetime]] = set()
 
     def check(self, db: TradingDB, now: datetime) -> None:
-        rows = db.execute_query(STALE_LEADERS, {**me(), "since": now - STALE_HEARTBEAT})
+        rows = db.execute_query(QUERIES["stale_leaders"], {**me(), "since": now - STALE_HEARTBEAT})
         incidents = {(r["host"], r["pid"], r["beat_at"]) for r in rows
                      if not r["fresh_leader"]}
         for host, pid, beat_at in sorted(incidents - self.alerted, key=str):
@@ -93,7 +82,7 @@ class Leadership:
             return self._still_leader()
         try:
             got = self._db.connect().execute_query(
-                "SELECT pg_try_advisory_lock(%s) AS ok", [LEADER_LOCK_KEY])[0]["ok"]
+                QUERIES["leader_try_lock"], [LEADER_LOCK_KEY])[0]["ok"]
         except DatabaseUnavailable as exc:
             log.warning("leader election: database away (%s)", exc)
             return False
@@ -112,9 +101,7 @@ class Leadership:
         try:
             rows = self._db.execute_query(
                 # A bigint key is split: classid the high 32 bits, objid the low ones.
-                "SELECT 1 AS held FROM pg_locks WHERE locktype = 'advisory' "
-                "AND pid = pg_backend_pid() AND classid = %s AND objid = %s "
-                "AND objsubid = 1 AND granted",
+                QUERIES["leader_lock_held"],
                 [LEADER_LOCK_KEY >> 32, LEADER_LOCK_KEY & 0xFFFFFFFF])
         except DatabaseUnavailable:
             rows = []
@@ -131,7 +118,7 @@ class Leadership:
     def _release(self) -> None:
         if self.is_leader:
             try:
-                self._db.execute_query("SELECT pg_advisory_unlock(%s) AS ok", [LEADER_LOCK_KEY])
+                self._db.execute_query(QUERIES["leader_unlock"], [LEADER_LOCK_KEY])
             except DatabaseUnavailable:
                 pass
         self.is_leader = False

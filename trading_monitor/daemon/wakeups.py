@@ -27,7 +27,10 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_session import KEEPALIVES
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 CHANNEL = "trading_monitor_wakeup"
@@ -113,7 +116,7 @@ class NotifyListener:
         conn = psycopg2.connect(**params)
         conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with conn.cursor() as cur:
-            cur.execute(f"LISTEN {CHANNEL}")
+            cur.execute(QUERIES["listen_wakeups"])  # on CHANNEL
         return conn
 
     def _self_test(self) -> bool:
@@ -130,7 +133,7 @@ class NotifyListener:
         try:
             sender.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
             with sender.cursor() as cur:
-                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, token))
+                cur.execute(QUERIES["notify_self_test"], (CHANNEL, token))
         finally:
             sender.close()
 

@@ -23,9 +23,12 @@ from trading_monitor.daemon.gate import EntryGate
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.schedule import INTRADAY, NEW_YORK, JobSpec, TradingCalendar
 from trading_monitor.daemon.wakeups import NotifyListener
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.market_time import new_york_time
 from trading_monitor.order_executor.service import execute_once
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 # Woken cycles may spend at most this share of BROKER_REQUESTS_PER_MINUTE in any minute: the
@@ -165,8 +168,7 @@ class WakeupsMixin:
 
     def _unsettled(self, ids: Iterable[int]) -> set[int]:
         with TradingDB(config=self.db_config, application_name="trading-monitor wakeups") as db:
-            rows = db.execute_query("SELECT id FROM analysis_decision WHERE id = ANY(%s) "
-                                    "AND executed IS NOT TRUE", [sorted(ids)])
+            rows = db.execute_query(QUERIES["unexecuted_decisions"], [sorted(ids)])
         return {row["id"] for row in rows}
 
     def _stop_wakeups(self) -> None:

@@ -19,12 +19,15 @@ from typing import Any
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.config import Settings, load_settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.demo.driver import DaemonDriver, Fire
 from trading_monitor.demo.script import Action, Scripted, Week, build_week
 from trading_monitor.demo.summary import collect
 from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import PaperExchange
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 KEYS = {"ALPACA_API_KEY": "PKDEMO00000000000001", "ALPACA_SECRET_KEY": "demo-secret-not-real"}
@@ -96,7 +99,7 @@ def _database(options: Options, run_box: list[Run]) -> Iterator[dict[str, Any]]:
 
 def _stop_hint(params: dict[str, Any]) -> str:
     with TradingDB(config=params) as db:
-        data = str(db.execute_query("SHOW data_directory")[0]["data_directory"])
+        data = str(db.execute_query(QUERIES["data_directory"])[0]["data_directory"])
     base = str(Path(data).parent)
     # The files go only once the server has exited (a fast shutdown takes a moment).
     return (f"pid=$(head -1 {data}/postmaster.pid) && kill -INT $pid && "
@@ -211,15 +214,14 @@ class _Week:
                "existing_trade_journal_id": body.get("existing_trade_journal_id")}
         decision_id = db.insert("analysis_decision", row)
         # written as n8n would at that (simulated) moment
-        db.execute_update("UPDATE analysis_decision SET created_at = %s WHERE id = %s",
+        db.execute_update(QUERIES["backdate_decision"],
                           [item.at, decision_id])
         self.run.decision_ids[item.label] = decision_id
         return f"n8n: {body['primary_action']} {body['ticker']}"
 
     def _journal_of(self, db: TradingDB, label: str) -> int | None:
         rows = db.execute_query(
-            "SELECT id FROM trade_journal WHERE initial_analysis_id = %s ORDER BY id DESC "
-            "LIMIT 1", [self.run.decision_ids[label]])
+            QUERIES["trade_of_decision"], [self.run.decision_ids[label]])
         return int(rows[0]["id"]) if rows else None
 
     def _finish(self) -> None:

@@ -16,20 +16,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.sides import sign as side_sign
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 CENT = Decimal("0.01")
 
-OUTCOMES = """
-SELECT d.id, d.ticker, d.primary_action, o.terminal_state, o.reason,
-       t.id AS trade_id, t.status AS trade_status, t.exit_reason_code, t.actual_pnl
-FROM analysis_decision d
-LEFT JOIN decision_outcome o ON o.analysis_decision_id = d.id
-LEFT JOIN LATERAL (SELECT * FROM trade_journal j WHERE j.initial_analysis_id = d.id
-                   ORDER BY j.id DESC LIMIT 1) t ON true
-ORDER BY d.id
-"""
 
 
 @dataclass
@@ -70,15 +64,13 @@ def _trade_pnl(trade: dict[str, Any], fills: list[dict[str, Any]], mark: Decimal
 
 
 def collect(db: TradingDB, broker_positions: list[dict[str, Any]]) -> Summary:
-    outcomes = [dict(r) for r in db.execute_query(OUTCOMES)]
+    outcomes = [dict(r) for r in db.execute_query(QUERIES["outcomes"])]
     trades = [dict(r) for r in db.execute_query(
-        "SELECT id, initial_analysis_id, symbol, side, trade_style, status, exit_reason_code, "
-        "actual_qty, actual_pnl FROM trade_journal ORDER BY id")]
+        QUERIES["trades"])]
     fills = [dict(r) for r in db.execute_query(
-        "SELECT trade_journal_id, symbol, side, qty, price, filled_at FROM fills "
-        "ORDER BY filled_at, id")]
+        QUERIES["fills"])]
     runs = [(str(r["job_name"]), r["started_at"]) for r in db.execute_query(
-        "SELECT job_name, started_at FROM job_run ORDER BY started_at, id")]
+        QUERIES["job_runs"])]
     marks = {p["symbol"]: Decimal(str(p["current_price"])) for p in broker_positions}
     realised = unrealised = Decimal(0)
     for trade in trades:

@@ -29,24 +29,16 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 ZERO = Decimal(0)
 PLACES = Decimal("0.000001")
 HELD_WINDOW_DAYS = 31
-HELD = (  # our short trades' opening fills, weighted by qty x days held short in the window
-    "WITH w AS (SELECT generate_series(%(day)s::date - %(window)s, %(day)s::date, "
-    "interval '1 day')::date AS d), f AS (SELECT f.id, f.qty, f.trade_journal_id, "
-    "(f.filled_at AT TIME ZONE 'America/New_York')::date AS opened, COALESCE(("
-    "SELECT max((c.filled_at AT TIME ZONE 'America/New_York')::date) FROM fills c "
-    "WHERE c.trade_journal_id = t.id AND c.side = 'buy' AND t.status = 'CLOSED'), "
-    "%(day)s::date + 1) AS closed FROM fills f JOIN trade_journal t "
-    "ON t.id = f.trade_journal_id WHERE t.side = 'sell' AND t.symbol = %(symbol)s "
-    "AND f.side = 'sell') SELECT f.id, f.qty * count(w.d) AS qty, f.trade_journal_id "
-    "FROM f JOIN w ON w.d >= f.opened AND w.d < f.closed "
-    "GROUP BY f.id, f.qty, f.trade_journal_id ORDER BY f.id")
 
 
 @dataclass(frozen=True)
@@ -94,16 +86,11 @@ class FeeBooks(LedgerBase):
         for a cancellation one of the same amount first."""
         if fee.alpaca_order_id:
             rows = self.db.execute_query(
-                "SELECT * FROM fee_activity WHERE effective AND activity_id <> %s "
-                "AND alpaca_order_id = %s AND sub_type IS NOT DISTINCT FROM %s "
-                "ORDER BY activity_id DESC",
+                QUERIES["fee_predecessor_of_order"],
                 [fee.activity_id, fee.alpaca_order_id, fee.sub_type])
         else:
             rows = self.db.execute_query(
-                "SELECT * FROM fee_activity WHERE effective AND activity_id <> %s "
-                "AND alpaca_order_id IS NULL AND symbol IS NOT DISTINCT FROM %s "
-                "AND activity_day IS NOT DISTINCT FROM %s "
-                "AND sub_type IS NOT DISTINCT FROM %s ORDER BY activity_id DESC",
+                QUERIES["fee_predecessor_of_symbol_day"],
                 [fee.activity_id, fee.symbol, fee.day, fee.sub_type])
         if fee.status == "canceled":
             rows = [r for r in rows if abs(r["amount"]) == abs(fee.amount)] or rows
@@ -115,7 +102,7 @@ class FeeBooks(LedgerBase):
         """Our fills the fee belongs to, and on what basis (none: unallocated)."""
         kind = fee.get("cost_kind") or "regulatory"
         if kind in ("borrow", "short_dividend") and fee["symbol"] and fee["activity_day"]:
-            return "position_held", self.db.execute_query(HELD, {
+            return "position_held", self.db.execute_query(QUERIES["fee_position_held"], {
                 "day": fee["activity_day"], "window": HELD_WINDOW_DAYS,
                 "symbol": fee["symbol"]})
         if kind != "regulatory":
@@ -123,13 +110,10 @@ class FeeBooks(LedgerBase):
         if fee["alpaca_order_id"]:
             # Only this order's fills: a fee of the trader's own order is not ours to carry.
             return "order", self.db.execute_query(
-                "SELECT id, qty, trade_journal_id FROM fills WHERE alpaca_order_id = %s "
-                "AND trade_journal_id IS NOT NULL ORDER BY id", [fee["alpaca_order_id"]])
+                QUERIES["fee_fills_of_order"], [fee["alpaca_order_id"]])
         if fee["symbol"] and fee["activity_day"]:
             return "symbol_day", self.db.execute_query(
-                "SELECT id, qty, trade_journal_id FROM fills WHERE symbol = %s "
-                "AND trade_journal_id IS NOT NULL "
-                "AND (filled_at AT TIME ZONE 'America/New_York')::date = %s ORDER BY id",
+                QUERIES["fee_fills_of_symbol_day"],
                 [fee["symbol"], fee["activity_day"]])
         return "unallocated", []
 
@@ -152,8 +136,7 @@ class FeeBooks(LedgerBase):
     def reverse_fee(self, fee: Row) -> set[int]:
         """Net every allocation of the fee to zero; the fills touched (still existing)."""
         held = self.db.execute_query(
-            "SELECT fill_id, trade_journal_id, sum(amount) AS amount FROM fee_allocation "
-            "WHERE fee_activity_id = %s GROUP BY 1, 2 HAVING sum(amount) <> 0", [fee["id"]])
+            QUERIES["fee_held_allocations"], [fee["id"]])
         for h in held:
             self._allocation(fee, h["fill_id"], h["trade_journal_id"], "reversal", -h["amount"])
         return {int(h["fill_id"]) for h in held if h["fill_id"] is not None}
@@ -170,17 +153,14 @@ class FeeBooks(LedgerBase):
     def _refresh_fills(self, fill_ids: set[int]) -> None:
         if fill_ids:
             self.db.execute_update(
-                "UPDATE fills f SET fee = (SELECT sum(a.amount) FROM fee_allocation a "
-                "WHERE a.fill_id = f.id), run_id = %s WHERE f.id = ANY(%s)",
+                QUERIES["fee_refresh_fills"],
                 [self.run_id, sorted(fill_ids)])
 
     def fees_to_reallocate(self) -> list[Row]:
         """Fees that count but whose allocations on existing fills do not add up to them: an
         unallocated one, or one whose stand-in fill gave way to the real executions."""
         return self.db.execute_query(
-            "SELECT a.* FROM fee_activity a WHERE a.effective AND a.amount <> COALESCE(("
-            "SELECT sum(x.amount) FROM fee_allocation x JOIN fills f ON f.id = x.fill_id "
-            "WHERE x.fee_activity_id = a.id), 0) ORDER BY a.activity_id")
+            QUERIES["fees_to_reallocate"])
 
     # -- trades -----------------------------------------------------------------------------
 
@@ -189,13 +169,7 @@ class FeeBooks(LedgerBase):
         (also for a trade closed with fees 0 while its fills carried some: a close found by
         reconciliation)."""
         rows = self.db.execute_query(
-            "UPDATE trade_journal t SET run_id = %s, fees = s.fee, actual_pnl = CASE "
-            "WHEN t.status = 'CLOSED' AND t.actual_pnl IS NOT NULL "
-            "THEN t.actual_pnl - (s.fee - COALESCE(t.fees, 0)) ELSE t.actual_pnl END "
-            "FROM (SELECT trade_journal_id, sum(fee) AS fee FROM fills WHERE fee IS NOT NULL "
-            "AND trade_journal_id IS NOT NULL GROUP BY 1) s "
-            "WHERE s.trade_journal_id = t.id AND COALESCE(t.fees, 0) <> s.fee "
-            "RETURNING t.id, t.symbol, t.status, t.fees, t.actual_pnl", [self.run_id])
+            QUERIES["fee_true_up_trades"], [self.run_id])
         done = []
         for r in rows:
             text = (f"trade #{r['id']} {r['symbol']}: fees {r['fees']}"

@@ -7,9 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class FillBooks(LedgerBase):
 
     def _drop_standins(self, alpaca_order_id: str) -> bool:
         return bool(self.db.execute_query(
-            "DELETE FROM fills WHERE alpaca_order_id = %s AND source = 'order' RETURNING id",
+            QUERIES["fills_delete_order_fills"],
             [alpaca_order_id]))
 
     def _upsert_fill(self, fact: FillFact, order_row: Row | None) -> bool:
@@ -76,7 +79,7 @@ class FillBooks(LedgerBase):
         """After a stand-in gave way: a new one for what the order's row (the broker's last
         word on it) shows beyond the real executions stored."""
         rows = self.db.execute_query(
-            "SELECT * FROM order_execution WHERE alpaca_order_id = %s ORDER BY id DESC LIMIT 1",
+            QUERIES["fills_latest_order_row"],
             [alpaca_order_id])
         if not rows or rows[0]["filled_avg_price"] is None:
             return
@@ -92,8 +95,7 @@ class FillBooks(LedgerBase):
     def record_filled_from_fills(self, row: Row) -> None:
         """An order the fills show complete: filled, at the fills' average, without a read."""
         agg = self.db.execute_query(
-            "SELECT sum(qty) AS qty, sum(qty * price) / sum(qty) AS avg, max(filled_at) AS at "
-            "FROM fills WHERE alpaca_order_id = %s", [row["alpaca_order_id"]])[0]
+            QUERIES["fills_order_totals"], [row["alpaca_order_id"]])[0]
         self.db.update("order_execution", row["id"], {
             "run_id": self.run_id, "order_status": "filled", "filled_qty": agg["qty"],
             "filled_avg_price": agg["avg"], "filled_at": agg["at"]})
@@ -103,8 +105,7 @@ class FillBooks(LedgerBase):
 
     def attach_fills(self, alpaca_order_id: str, row: Row) -> None:
         self.db.execute_update(
-            "UPDATE fills SET order_execution_id = %s, trade_journal_id = %s, run_id = %s "
-            "WHERE alpaca_order_id = %s AND trade_journal_id IS NULL",
+            QUERIES["fills_assign_order"],
             [row["id"], row["trade_journal_id"], self.run_id, alpaca_order_id])
 
     def book_missing_fill(self, row: Row, order: BrokerOrder) -> bool:
@@ -120,7 +121,7 @@ class FillBooks(LedgerBase):
     def _book_gap(self, row: Row, alpaca_order_id: str, symbol: str, side: str,
                   filled_qty: Decimal, avg_price: Decimal, at: datetime) -> bool:
         stored = self.db.execute_query(
-            "SELECT qty, price, cum_qty FROM fills WHERE alpaca_order_id = %s",
+            QUERIES["fills_of_order"],
             [alpaca_order_id])
         missing = filled_qty - sum((f["qty"] for f in stored), Decimal(0))
         key = _free_key(filled_qty, missing, {f["cum_qty"] for f in stored})

@@ -8,9 +8,12 @@ from decimal import Decimal
 
 from psycopg2 import sql
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 @dataclass(frozen=True)
@@ -37,36 +40,24 @@ class MarkBooks(LedgerBase):
             params += [k.journal_id, k.stale, k.price, k.at, k.market_value, k.unrealized_pnl,
                        k.unrealized_r, k.high_water_mark]
         self.db.execute_update(sql.SQL(
-            "UPDATE position_tracking p SET run_id = %s, mark_stale = m.stale, "
-            "current_price = CASE WHEN m.stale THEN p.current_price ELSE m.price END, "
-            "last_price_at = CASE WHEN m.stale THEN p.last_price_at ELSE m.at END, "
-            "market_value = CASE WHEN m.stale THEN p.market_value ELSE m.value END, "
-            "unrealized_pnl = CASE WHEN m.stale THEN p.unrealized_pnl ELSE m.pnl END, "
-            "unrealized_r = CASE WHEN m.stale THEN p.unrealized_r ELSE m.r END, "
-            "high_water_mark = CASE WHEN m.stale THEN p.high_water_mark ELSE m.hwm END "
-            "FROM (VALUES {}) AS m (journal_id, stale, price, at, value, pnl, r, hwm) "
-            "WHERE p.trade_journal_id = m.journal_id").format(rows), [self.run_id, *params])
+            QUERIES["marks_record"]).format(rows), [self.run_id, *params])
 
     def record_trail_step(self, journal_id: int, step: int, stop: Decimal) -> None:
-        self.db.execute_update("UPDATE position_tracking SET trail_step = %s, run_id = %s "
-                               "WHERE trade_journal_id = %s", [step, self.run_id, journal_id])
+        self.db.execute_update(QUERIES["marks_trail_step"], [step, self.run_id, journal_id])
         self.db.update("trade_journal", journal_id, {"run_id": self.run_id,
                                                      "planned_stop_loss": stop})
         log_event(self.db, self.run_id, "trade_journal", journal_id, "trailing_stop",
                   f"trade #{journal_id}: stop moved to {price_text(stop)} (step {step})")
 
     def record_target_reached(self, journal_id: int, at: datetime) -> None:
-        self.db.execute_update("UPDATE position_tracking SET target_reached_at = %s, "
-                               "run_id = %s WHERE trade_journal_id = %s AND "
-                               "target_reached_at IS NULL", [at, self.run_id, journal_id])
+        self.db.execute_update(QUERIES["marks_target_reached"], [at, self.run_id, journal_id])
         log_event(self.db, self.run_id, "trade_journal", journal_id, "target_reached",
                   f"trade #{journal_id} reached its target with no take-profit order; "
                   "approve the exit to close it")
 
     def approve_exit(self, journal_id: int, by: str) -> bool:
         changed = self.db.execute_update(
-            "UPDATE position_tracking SET exit_approved = true, run_id = %s "
-            "WHERE trade_journal_id = %s", [self.run_id, journal_id])
+            QUERIES["marks_approve_exit"], [self.run_id, journal_id])
         if changed:
             log_event(self.db, self.run_id, "trade_journal", journal_id, "exit_approved",
                       f"exit of trade #{journal_id} approved by {by}")

@@ -16,82 +16,22 @@ from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.commands import book
 from trading_monitor.commands.status import fail_closed
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
 from trading_monitor.halts import halt_states
 from trading_monitor.web.broker_view import BrokerStops
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
+
 ZERO = Decimal(0)
 
-POSITIONS = """
-SELECT t.id, t.symbol, t.side, t.planned_take_profit, t.unprotected_seconds, t.protected_at,
-       t.first_fill_at, COALESCE(t.actual_entry_price, t.planned_entry_price) AS entry_price,
-       p.qty, p.avg_entry_price, p.current_price, p.unrealized_pnl, p.trail_step,
-       p.last_price_at, COALESCE(p.mark_stale, false) AS mark_stale,
-       (SELECT o.stop_price FROM order_execution o WHERE o.trade_journal_id = t.id
-          AND o.order_role = 'STOP_LOSS' AND o.order_status = ANY(%(protects)s)
-        ORDER BY o.id DESC LIMIT 1) AS stop_price,
-       (SELECT COALESCE(sum(o.qty - o.filled_qty), 0) FROM order_execution o
-         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
-           AND o.order_status = ANY(%(protects)s)) AS stop_qty,
-       (SELECT array_agg(o.alpaca_order_id) FROM order_execution o
-         WHERE o.trade_journal_id = t.id AND o.order_role = 'STOP_LOSS'
-           AND o.order_status = ANY(%(protects)s) AND o.alpaca_order_id IS NOT NULL)
-         AS stop_ids,
-       (SELECT o.limit_price FROM order_execution o WHERE o.trade_journal_id = t.id
-          AND o.order_role = 'TAKE_PROFIT' AND o.order_status = ANY(%(live)s)
-        ORDER BY o.id DESC LIMIT 1) AS target_price,
-       (SELECT min(COALESCE(o.submitted_at, o.created_at)) FROM order_execution o
-         WHERE o.trade_journal_id = t.id AND o.order_role = 'EXIT'
-           AND (o.order_status = ANY(%(live)s) OR o.order_status = 'pending_submit'))
-         AS exit_since,
-       (SELECT o.purpose FROM order_execution o WHERE o.trade_journal_id = t.id
-          AND o.order_role = 'EXIT' AND o.order_status = ANY(%(live)s)
-        ORDER BY o.id DESC LIMIT 1) AS exit_purpose
-FROM trade_journal t
-JOIN position_tracking p ON p.trade_journal_id = t.id
-WHERE t.status = 'POSITION' AND p.qty <> 0
-ORDER BY t.id
-"""
 
-PENDING_ENTRIES = """
-SELECT t.id, t.symbol, t.side, t.planned_qty, t.planned_entry_price, t.planned_stop_loss
-FROM trade_journal t WHERE t.status = 'PENDING' ORDER BY t.id
-"""
 
-DECISIONS_TODAY = """
-SELECT o.analysis_decision_id, o.primary_action, o.ticker, o.terminal_state, o.reason,
-       o.trade_journal_id, o.created_at
-FROM decision_outcome o
-WHERE o.created_at >= %(start)s AND o.created_at < %(end)s
-ORDER BY o.id DESC LIMIT 50
-"""
 
-EQUITY_TODAY = """
-SELECT created_at, equity FROM (
-    SELECT created_at, equity FROM broker_snapshot
-    WHERE equity IS NOT NULL AND created_at >= %(start)s AND created_at < %(end)s
-    UNION ALL  -- each position-monitor run's read of the account (job_run.summary)
-    SELECT finished_at, (summary->>'equity')::numeric FROM job_run
-    WHERE job_name = 'position_monitor' AND status IN ('SUCCEEDED', 'PARTIAL')
-      AND summary->>'equity' IS NOT NULL
-      AND finished_at >= %(start)s AND finished_at < %(end)s
-) points ORDER BY created_at LIMIT 2000
-"""
 
-EQUITY_DAYS = """
-SELECT trading_day, start_equity, last_equity FROM daily_equity
-ORDER BY trading_day DESC LIMIT 30
-"""
 
-LAST_ALERTS = """
-SELECT created_at, kind, message, delivery FROM alert ORDER BY id DESC LIMIT 10
-"""
 
-RECONCILIATION = """
-SELECT kind, symbol, trade_journal_id, first_seen_at FROM reconciliation_issue
-WHERE resolved_at IS NULL ORDER BY id LIMIT 20
-"""
 
 
 @dataclass(frozen=True)
@@ -152,7 +92,7 @@ class Position:
 
 
 def positions(db: TradingDB) -> list[Position]:
-    rows = book.read(db, POSITIONS, {"protects": list(book.LIVE_STOP_STATUSES),
+    rows = book.read(db, QUERIES["positions"], {"protects": list(book.LIVE_STOP_STATUSES),
                                      "live": sorted(LIVE_ORDER_STATUSES)})
     return [_position(r) for r in rows]
 
@@ -190,16 +130,16 @@ def gather(db: TradingDB, settings: Settings, now: datetime,
         "broker_read_at": stops.at if stops else None,
         "total_at_risk": total_at_risk(held),
         "unprotected": [p for p in held if p.unprotected_qty > 0],
-        "pending": book.read(db, PENDING_ENTRIES),
+        "pending": book.read(db, QUERIES["pending_entries"]),
         "pnl_today": book.pnl_today(db, day, trades),
-        "equity_today": book.read(db, EQUITY_TODAY, {"start": start, "end": end}),
-        "equity_days": list(reversed(book.read(db, EQUITY_DAYS))),
+        "equity_today": book.read(db, QUERIES["equity_today"], {"start": start, "end": end}),
+        "equity_days": list(reversed(book.read(db, QUERIES["equity_days"]))),
         "halts": halt_states(db, day, settings.trading_halted),
         "reconciliation": {"status": str(recon[0]["value"]) if recon and recon[0]["value"]
-                           else None, "issues": book.read(db, RECONCILIATION)},
+                           else None, "issues": book.read(db, QUERIES["reconciliation"])},
         "jobs": book.last_job_runs(db),
-        "decisions": book.read(db, DECISIONS_TODAY, {"start": start, "end": end}),
-        "alerts": book.read(db, LAST_ALERTS),
+        "decisions": book.read(db, QUERIES["decisions_today"], {"start": start, "end": end}),
+        "alerts": book.read(db, QUERIES["last_alerts"]),
         "messages_failed": messages_failed(db, now),
         "daemons": book.heartbeats(db, now),
         **fail_closed(db),

@@ -26,44 +26,19 @@ from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.commands import book
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
 from trading_monitor.web import data
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 log = logging.getLogger(__name__)
 P = "trading_monitor_"
 FILL_TO_STOP_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 DECISION_TO_ORDER_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 900, 3600)
 
-LAST_SUCCESS = """
-SELECT job_name, extract(epoch FROM max(finished_at)) AS at,
-       extract(epoch FROM now() - max(finished_at)) AS age
-FROM job_run WHERE status = 'SUCCEEDED' AND finished_at IS NOT NULL GROUP BY job_name
-"""
-OUTCOMES = "SELECT terminal_state, count(*) AS n FROM decision_outcome GROUP BY terminal_state"
-FILL_TO_STOP = """
-SELECT unprotected_seconds AS s FROM trade_journal WHERE unprotected_seconds IS NOT NULL
-"""
-DECISION_TO_ORDER = """
-SELECT extract(epoch FROM o.submitted_at - d.created_at) AS s
-FROM order_execution o JOIN analysis_decision d ON d.id = o.analysis_decision_id
-WHERE o.order_role = 'ENTRY' AND o.submitted_at IS NOT NULL AND o.submitted_at >= d.created_at
-"""
-EQUITY = """
-SELECT equity FROM (
-    (SELECT created_at AS at, equity FROM broker_snapshot WHERE equity IS NOT NULL
-     ORDER BY id DESC LIMIT 1)
-    UNION ALL  -- the position monitor reads the account every run (job_run.summary)
-    (SELECT finished_at, (summary->>'equity')::numeric FROM job_run
-     WHERE job_name = 'position_monitor' AND status IN ('SUCCEEDED', 'PARTIAL')
-       AND summary->>'equity' IS NOT NULL AND finished_at IS NOT NULL
-     ORDER BY id DESC LIMIT 1)
-) latest ORDER BY at DESC LIMIT 1
-"""
-LEADER_BEAT = """
-SELECT extract(epoch FROM now() - max(beat_at)) AS age FROM daemon_heartbeat WHERE role = 'leader'
-"""
 
 
 @dataclass
@@ -124,7 +99,7 @@ class BooksCollector(Collector):
                     float(sum(p.unprotected_qty for p in naked)))
         yield gauge("at_risk_dollars", "dollars lost from the last marks if every stop fills",
                     float(data.total_at_risk(held)))
-        runs = book.read(db, LAST_SUCCESS)
+        runs = book.read(db, QUERIES["last_success"])
         yield gauge("job_last_success_age_seconds", "seconds since each job's last success",
                     labels=["job_name"], rows=[([r["job_name"]], float(r["age"])) for r in runs])
         yield gauge("job_last_success_timestamp_seconds", "when each job last succeeded "
@@ -133,16 +108,16 @@ class BooksCollector(Collector):
         yield from self._state(db)
         outcomes = CounterMetricFamily(P + "decision_outcomes", "decisions settled, by "
                                        "terminal state", labels=["state"])
-        counts = {r["terminal_state"]: int(r["n"]) for r in book.read(db, OUTCOMES)}
+        counts = {r["terminal_state"]: int(r["n"]) for r in book.read(db, QUERIES["outcomes"])}
         for state in ("EXECUTED", "REJECTED", "SKIPPED"):
             outcomes.add_metric([state], counts.get(state, 0))
         yield outcomes
         yield histogram("fill_to_stop_seconds", "seconds from an entry's first fill until its "
                         "stop was live at the broker", [float(r["s"]) for r in book.read(
-                            db, FILL_TO_STOP)], FILL_TO_STOP_BUCKETS)
+                            db, QUERIES["fill_to_stop"])], FILL_TO_STOP_BUCKETS)
         yield histogram("decision_to_order_seconds", "seconds from a decision's row to its "
                         "entry order at the broker", [float(r["s"]) for r in book.read(
-                            db, DECISION_TO_ORDER)], DECISION_TO_ORDER_BUCKETS)
+                            db, QUERIES["decision_to_order"])], DECISION_TO_ORDER_BUCKETS)
         failed, _ = messages_failed(db, system_clock())
         yield gauge("messages_failed_24h", "per-event messages to NOTIFY_URLS given up on "
                     "(NOTIFY_MAX_ATTEMPTS failed) in the last 24 hours", float(failed))
@@ -150,7 +125,7 @@ class BooksCollector(Collector):
         pnl = book.pnl_today(db, day, book.open_trades(db))
         yield gauge("pnl_today_dollars", "P&L today (New York day)", labels=["kind"],
                     rows=[([k], float(pnl[k])) for k in ("realised", "unrealised", "total")])
-        equity = book.read(db, EQUITY)
+        equity = book.read(db, QUERIES["equity"])
         if equity:
             yield gauge("equity_dollars", "account equity at the last read (position-monitor "
                         "run or broker snapshot)",
@@ -168,7 +143,7 @@ class BooksCollector(Collector):
         yield gauge("halt_active", "1 while the halt is in force (new entries refused)",
                     labels=["halt"], rows=[([str(h["key"])], float(bool(h["active"])))
                                            for h in states])
-        beat = book.read(db, LEADER_BEAT)
+        beat = book.read(db, QUERIES["leader_beat"])
         if beat and beat[0]["age"] is not None:
             yield gauge("leader_heartbeat_age_seconds", "seconds since the leader's last "
                         "heartbeat row", float(beat[0]["age"]))
