@@ -141,3 +141,28 @@ def test_an_empty_answer_with_no_split_due_is_still_a_broker_fault(
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     assert {s for _, s, _ in legs(exchange)} <= set(LIVE)
     assert not db.query("corporate_action_trade", {"trade_journal_id": jid})
+
+
+def test_cash_in_lieu_not_posted_yet_closes_at_the_mark_then_is_corrected(
+        db, db_params, broker, settings, exchange):
+    """The broker pays the half share days later (cash_in_lieu_posted false): the trade
+    closes at once, at its last mark split-adjusted (estimated); when the CIL activity
+    posts, its exit price and P&L are corrected."""
+    jid = enter_one_share(db, db_params, broker, settings, exchange)
+    watch(db_params, broker, settings)  # marks the position at 180
+    entry_price = db.get_by_id("trade_journal", jid)["actual_entry_price"]
+    action = exchange.control.corporate_action(
+        "reverse_split", "AAPL", old_rate=2, new_rate=1, ex_date="2026-11-23",
+        cash_in_lieu_price=str(CIL_PRICE), cash_in_lieu_posted=False)
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    pre_open_once(db_params, broker, settings, now=exchange_now)
+    j = db.get_by_id("trade_journal", jid)
+    assert (j["status"], j["exit_estimated"], j["exit_price"]) == ("CLOSED", True, D(360))
+    assert "estimated at the last mark" in j["exit_reason"]
+    assert j["actual_pnl"] == (D(360) - entry_price * 2) * D("0.5") - (j["fees"] or 0)
+    exchange.control.post_cash_in_lieu(action["listing"]["id"])
+    exchange.control.set_clock(MONDAY_OPEN)  # 31 minutes on: the CIL activities read again
+    watch(db_params, broker, settings)
+    j = db.get_by_id("trade_journal", jid)
+    assert (j["status"], j["exit_estimated"], j["exit_price"]) == ("CLOSED", False, CIL_PRICE)
+    assert j["actual_pnl"] == (CIL_PRICE - entry_price * 2) * D("0.5") - (j["fees"] or 0)
