@@ -56,8 +56,7 @@ ALLOWED_DIRS = {
 # anywhere else.
 PENDING = {
     "trading_monitor/order_monitor/",  # the order monitor (being edited under issue 22)
-    "trading_monitor/position_monitor/",  # incl. reconcile.py/hand_closes.py's ledger bypasses
-    "trading_monitor/cancelling.py",  # the test-only switch moves out (issue 22)
+    "trading_monitor/position_monitor/",  # incl. its ledger bypasses (KNOWN_BYPASSES)
     "trading_monitor/ledger/splits.py",  # corporate actions (being edited)
     "trading_monitor/corporate_reads.py",  # corporate actions (being edited)
 }
@@ -65,6 +64,16 @@ PENDING = {
 LIFECYCLE_TABLES = ("trade_journal", "order_execution", "fills", "position_tracking")
 WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(" + "|".join(LIFECYCLE_TABLES)
                    + r")\b", re.I)
+GENERIC_WRITE = re.compile(r"\.(?:insert|update)\(\s*\"(" + "|".join(LIFECYCLE_TABLES) + r")\"")
+# Lifecycle writes that go around the ledger today, in the pending modules: (file, table). The
+# review names the two in position_monitor/reconcile.py (one moved to hand_closes.py since):
+# they become Ledger.assign_exit_fills and Ledger.set_planned_stop. Remove each as it goes.
+KNOWN_BYPASSES = {
+    ("trading_monitor/position_monitor/hand_closes.py", "fills"),  # attach: UPDATE fills
+    ("trading_monitor/position_monitor/reconcile.py", "trade_journal"),  # planned_stop_loss
+    ("trading_monitor/position_monitor/corporate_cash.py", "fills"),  # cash in lieu price
+    ("trading_monitor/position_monitor/corporate_cash.py", "trade_journal"),  # its P&L
+}
 
 
 def modules() -> list[Path]:
@@ -191,7 +200,6 @@ def test_lifecycle_writes_go_through_the_ledger():
                 outside.append(f"{rel(path)}: {name}")
     db_writes = {name for name in Queries("trading_monitor.db.x").names()
                  if WRITE.search(named_query(name))}
-    generic = re.compile(r"\.(?:insert|update)\(\s*\"(" + "|".join(LIFECYCLE_TABLES) + r")\"")
     for path in modules():
         name = rel(path)
         if name.startswith(("trading_monitor/ledger/", "trading_monitor/paper_exchange/")) \
@@ -200,8 +208,28 @@ def test_lifecycle_writes_go_through_the_ledger():
         text = path.read_text()
         outside += [f"{name}: db.named*({q!r})" for q in db_writes
                     if re.search(r"named(?:_update)?\(\s*\"" + q + "\"", text)]
-        outside += [f"{name}: {m.group(0)}" for m in generic.finditer(text)]
+        outside += [f"{name}: {m.group(0)}" for m in GENERIC_WRITE.finditer(text)]
     assert outside == [], "lifecycle writes outside the ledger:\n" + "\n".join(outside)
+
+
+def lifecycle_writes_in_python(path: Path) -> set[str]:
+    """The lifecycle tables a module writes with an inline statement or db.insert/update."""
+    text = path.read_text()
+    tree = ast.parse(text)
+    found = {m.group(1) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             for m in [WRITE.search(node.value)] if m}
+    return found | {m.group(1) for m in GENERIC_WRITE.finditer(text)}
+
+
+def test_the_ledger_bypasses_left_are_the_known_ones():
+    """Outside ledger/, the pending modules write lifecycle tables only where KNOWN_BYPASSES
+    says (a new bypass fails here; a fixed one must leave the list)."""
+    found = {(rel(p), table) for p in modules()
+             if not rel(p).startswith(("trading_monitor/ledger/",
+                                       "trading_monitor/paper_exchange/"))
+             for table in lifecycle_writes_in_python(p)}
+    assert found == KNOWN_BYPASSES
 
 
 def test_the_listen_query_names_the_wakeup_channel():
