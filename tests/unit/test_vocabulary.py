@@ -13,6 +13,7 @@ from trading_monitor.domain.market_time import (
     HALF_DAY_CLOSE,
     SESSION_CLOSE,
     SESSION_OPEN,
+    day_bounds,
     new_york_date,
     new_york_time,
 )
@@ -41,6 +42,21 @@ def test_a_side_has_one_sign_and_one_exit(text, side, its_sign, its_exit):
 def test_a_side_nobody_spells_is_refused_not_guessed(text):
     with pytest.raises(ValueError, match="not a side"):
         Side.of(text)
+
+
+@pytest.mark.parametrize("qty, side, row", [
+    pytest.param(D(10), Side.BUY, "long", id="the broker's 10 shares are a long, row 'long'"),
+    pytest.param(D(-3), Side.SELL, "short", id="the broker's -3 shares are a short, row 'short'"),
+    pytest.param(D("0.5"), Side.BUY, "long", id="half a share held is still a long"),
+])
+def test_a_signed_quantity_faces_one_side(qty, side, row):
+    assert Side.holding(qty) is side and side.position == row
+    assert Side.of(row) is side
+
+
+def test_a_flat_position_faces_no_side():
+    with pytest.raises(ValueError, match="no side"):
+        Side.holding(D(0))
 
 
 @pytest.mark.parametrize("moment, day", [
@@ -103,3 +119,16 @@ def test_closing_pnl(side, entry, exits, fees, pnl):
 def test_one_exit_is_the_realized_pnl_of_its_shares():
     assert closed_pnl("sell", D(100), [(D(3), D(90))]) == realized_pnl("sell", D(100), D(90),
                                                                         D(3)) == D(30)
+
+
+@pytest.mark.parametrize("day, hours", [
+    pytest.param(date(2026, 11, 23), 24, id="an ordinary New York day is 24 hours"),
+    pytest.param(date(2026, 3, 8), 23, id="the day the clocks go forward is 23 hours"),
+    pytest.param(date(2026, 11, 1), 25, id="the day the clocks go back is 25 hours"),
+])
+def test_a_new_york_day_runs_midnight_to_midnight(day, hours):
+    start, end = day_bounds(day)
+    assert (start, end) == (new_york_time(day), new_york_time(day + timedelta(days=1)))
+    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(
+        hours=hours)
+    assert new_york_date(start) == day and new_york_date(end - timedelta(microseconds=1)) == day

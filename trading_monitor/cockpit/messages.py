@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from trading_monitor.db_layer import Row, TradingDB
-from trading_monitor.domain.sides import sign
+from trading_monitor.domain.pnl import realized_pnl
 from trading_monitor.report.figures import r_multiple
 
 TITLES = {"decision_rejected": "decision rejected", "entry_filled": "entry filled",
@@ -117,7 +117,7 @@ def _stop(db: TradingDB, e: Row) -> str:
             f"to {price(stop)} (trail step {found['step']}, trade #{t['id']})")
     if entry is not None and qty:
         # What the books say the trade makes if this stop fills at its price, fees aside.
-        held = (stop - Decimal(entry)) * Decimal(qty) * sign(t["side"])
+        held = realized_pnl(t["side"], Decimal(entry), stop, Decimal(qty))
         line += f"; at this stop {amount(qty)} shares from {price(entry)} make {signed(held)}"
     return line
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import pytz
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -32,8 +31,8 @@ from apscheduler.triggers.cron import CronTrigger
 from trading_monitor.broker.models import CalendarDay
 from trading_monitor.config import Settings
 from trading_monitor.domain.market_time import HALF_DAY_CLOSE, SESSION_CLOSE, SESSION_OPEN
+from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read by daemon, demo
 
-NEW_YORK = pytz.timezone("America/New_York")
 INTRADAY, AT_TIME, FLATTEN = "intraday", "at_time", "flatten"
 SLACK = timedelta(minutes=2)
 PRE_OPEN_TIME = time(9, 0)  # corporate actions read and applied before the open

@@ -8,7 +8,7 @@ early (daemon/schedule.TradingCalendar, order_monitor/session.py).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -27,3 +27,8 @@ def new_york_date(moment: datetime) -> date:
 def new_york_time(day: date, at: time = time(0, 0)) -> datetime:
     """The aware moment of a New York wall-clock time on `day` (EST or EDT as that day keeps)."""
     return datetime.combine(day, at, NEW_YORK)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """A New York day, midnight to midnight, aware (23 or 25 hours on a DST change)."""
+    return new_york_time(day), new_york_time(day + timedelta(days=1))

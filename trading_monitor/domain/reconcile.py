@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import Enum
 
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.sides import Side
 
 ZERO = Decimal(0)
 STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
@@ -124,8 +125,7 @@ def _protection_issue(symbol: str, ours: list[OurTrade], broker_qty: Decimal,
                       orders: list[OpenOrder]) -> list[Issue]:
     if any(t.bracket_partial for t in ours):
         return []  # the order monitor's bounded window, not an emergency
-    exit_side = "sell" if broker_qty > 0 else "buy"
-    covered = stop_cover(orders, symbol, exit_side)
+    covered = stop_cover(orders, symbol, Side.holding(broker_qty).exit.value)
     if covered >= abs(broker_qty):
         return []
     trade = next((t for t in ours if t.qty != 0), ours[0])

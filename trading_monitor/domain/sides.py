@@ -26,10 +26,22 @@ class Side(str, Enum):
         except KeyError:
             raise ValueError(f"not a side: {text!r}") from None
 
+    @classmethod
+    def holding(cls, qty: Decimal) -> Side:
+        """The entry side of a signed position quantity (the broker's: short is negative)."""
+        if qty == 0:
+            raise ValueError("a flat position faces no side")
+        return cls.BUY if qty > 0 else cls.SELL
+
     @property
     def sign(self) -> Decimal:
         """+1 for a long, -1 for a short: a price move times this is the position's gain."""
         return Decimal(1) if self is Side.BUY else Decimal(-1)
+
+    @property
+    def position(self) -> str:
+        """How a position row spells it: `long` or `short`."""
+        return "long" if self is Side.BUY else "short"
 
     @property
     def exit(self) -> Side:

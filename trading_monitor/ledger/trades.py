@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading_monitor.domain.lifecycle import ExitReason, TradeStatus, check_trade_transition
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
 from trading_monitor.runs import log_event
@@ -67,7 +68,7 @@ class TradeBooks(LedgerBase):
         assert row is not None
         self.db.named_update("upsert_position", {
             "run_id": self.run_id, "trade_journal_id": journal_id, "symbol": row["symbol"],
-            "side": "long" if row["side"] == "buy" else "short", "qty": qty,
+            "side": Side.of(row["side"]).position, "qty": qty,
             "avg_entry_price": avg_price})
 
     def close_trade(self, journal_id: int, *, exit_price: Decimal, exit_at: datetime,

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import pytz
-
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
@@ -17,6 +15,7 @@ from trading_monitor.corporate_reads import entry_block, read_for_entry
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.decision import Decision, TradeStyle
 from trading_monitor.domain.lifecycle import TerminalState
+from trading_monitor.domain.market_time import NEW_YORK
 from trading_monitor.domain.risk import AccountView, RiskLimits, entry_rejection
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.intents import IntentPlan, plan_for
@@ -26,8 +25,6 @@ from trading_monitor.order_executor.view import (
     read_account_view,
     record_start_of_day,
 )
-
-NEW_YORK = pytz.timezone("America/New_York")
 
 
 @dataclass(frozen=True)

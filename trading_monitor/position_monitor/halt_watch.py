@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from trading_monitor.alerts import alert
 from trading_monitor.domain.market import MarketSnapshot
+from trading_monitor.domain.market_time import SESSION_OPEN, new_york_date, new_york_time
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.runs import log_event
 from trading_monitor.symbol_halts import LIFT_GRACE, Halted, print_rule_on, update_halted
 
 log = logging.getLogger(__name__)
-NEW_YORK = ZoneInfo("America/New_York")
-OPEN = time(9, 30)
 
 
 def suspects(market: dict[str, MarketSnapshot], symbols: Iterable[str], now: datetime,
              close: datetime | None, after: timedelta) -> dict[str, datetime]:
     """Symbol -> its last print, for each without one for `after` inside the session."""
-    opened = datetime.combine(now.astimezone(NEW_YORK).date(), OPEN, tzinfo=NEW_YORK)
+    opened = new_york_time(new_york_date(now), SESSION_OPEN)
     if close is None or now > close or now < opened + after:
         return {}
     found = {}

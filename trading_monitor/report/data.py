@@ -4,22 +4,21 @@ queries.sql beside this file."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import pytz
-
 from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.corporate_reads import open_trade_flags
 from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # report, commands
+from trading_monitor.domain.market_time import day_bounds as day_bounds  # report.period
 from trading_monitor.domain.order_status import SQL_PARAMS
 from trading_monitor.exits_working import describe as describe_exit
 from trading_monitor.exits_working import working_exits
 from trading_monitor.position_monitor.incident import open_incident
 
-NEW_YORK = pytz.timezone("America/New_York")
 WINDOW_DAYS = 30  # the chart's history: the last 30 calendar days up to the report's day
 
 
@@ -40,13 +39,6 @@ class DayRows:
     corporate_actions: list[str] = field(default_factory=list)  # of open trades' symbols
     exits_working: list[str] = field(default_factory=list)  # market exits not filled yet
     held_elsewhere: list[str] = field(default_factory=list)  # at an earlier account (issue 27)
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Midnight to midnight in New York (23 or 25 hours on a DST change), aware."""
-    start = NEW_YORK.localize(datetime.combine(day, time()))
-    end = NEW_YORK.localize(datetime.combine(day + timedelta(days=1), time()))
-    return start, end
 
 
 @lru_cache(maxsize=1)

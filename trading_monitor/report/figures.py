@@ -10,15 +10,12 @@ from typing import Any
 
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.pnl import slippage_bps
+from trading_monitor.domain.sides import exit_side, sign
 from trading_monitor.report.data import DayRows
 
 ZERO = Decimal(0)
 R_PLACES = Decimal("0.01")
 NOT_EXECUTED = ("REJECTED", "SKIPPED")
-
-
-def _direction(side: str) -> Decimal:
-    return Decimal(1) if side in ("buy", "long") else Decimal(-1)
 
 
 def _within(at: datetime | None, start: datetime, end: datetime) -> bool:
@@ -30,7 +27,7 @@ def initial_risk(t: Row) -> Decimal | None:
     entry, stop = t["actual_entry_price"], t["first_stop"] or t["planned_stop_loss"]
     if entry is None or stop is None:
         return None
-    risk = (Decimal(entry) - Decimal(stop)) * _direction(t["side"])
+    risk = (Decimal(entry) - Decimal(stop)) * sign(t["side"])
     return risk if risk > 0 else None  # a stop on the wrong side defines no R
 
 
@@ -54,8 +51,8 @@ def exit_slippage(t: Row) -> Decimal | None:
     if t["exit_slippage_bps"] is not None:
         return Decimal(t["exit_slippage_bps"])
     asked, got = t["requested_exit_price"], t["exit_price"]
-    exit_side = "sell" if t["side"] == "buy" else "buy"
-    return slippage_bps(exit_side, Decimal(asked), Decimal(got)) if asked and got else None
+    return (slippage_bps(exit_side(t["side"]), Decimal(asked), Decimal(got)) if asked and got
+            else None)
 
 
 def _trade(t: Row) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from trading_monitor.commands.flatten import flatten_now
 from trading_monitor.commands.operator import RESUMABLE
 from trading_monitor.config import Settings
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.sides import exit_side
 from trading_monitor.halts import clear_halt, set_halt
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.order_monitor.context import Monitor
@@ -117,7 +118,7 @@ def flatten_confirmation(db: TradingDB, trade_id: int) -> str | None:
     """What the operator must confirm to flatten this trade: side, quantity and symbol."""
     for p in data.positions(db):
         if p.trade_id == trade_id:
-            return f"{'sell' if p.side == 'long' else 'buy'} {p.qty.normalize():f} {p.symbol}"
+            return f"{exit_side(p.side)} {p.qty.normalize():f} {p.symbol}"
     return None
 
 
