@@ -29,8 +29,8 @@ from trading_monitor.db_layer import TradingDB
 from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import PaperExchange
 
-# The order stream listener's fixtures (`staged`, `listener`), for the stream tests.
-pytest_plugins = ["tests.stream_fixtures", "tests.cockpit_fixtures"]
+# The order stream listener's fixtures (`staged`, `listener`), for the stream tests; `jobs`.
+pytest_plugins = ["tests.stream_fixtures", "tests.cockpit_fixtures", "tests.support.jobs"]
 
 _counter = itertools.count()
 

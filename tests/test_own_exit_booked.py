@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
-from trading_monitor.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 
-def test_the_flattens_filled_exit_closes_the_trade_in_the_same_run(db, db_params, broker,
-                                                                   exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
-                             need_broker=True)
+def test_the_flattens_filled_exit_closes_the_trade_in_the_same_run(db, jobs, exchange):
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00", quantity=4))  # marketable: fills at once
-    run(db_params, broker, settings)
+    staged.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    staged.order_monitor()
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, 30, tzinfo=timezone.utc))  # 15:50
-    monitor(db_params, broker, settings)  # one run: the flatten's exit, filled at once
+    staged.order_monitor()  # one run: the flatten's exit, filled at once
 
     assert [p for p in exchange.control.state()["positions"] if p["symbol"] == "AAPL"] == []
     journal = db.get_by_id("trade_journal", jid)

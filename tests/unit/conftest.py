@@ -20,7 +20,8 @@ import pytest
 
 # The root conftest's fixtures that start PostgreSQL or a paper exchange.
 IMPURE_FIXTURES = frozenset({"pg_server", "template_params", "database_pool", "db_params",
-                             "empty_db_params", "db", "exchange", "settings", "broker"})
+                             "empty_db_params", "db", "exchange", "settings", "broker",
+                             "jobs"})
 
 
 class ImpureUnitTest(AssertionError):

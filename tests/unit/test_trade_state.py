@@ -11,7 +11,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from tests.unit.builders import (
+from tests.support.builders import (
     ENTRY_ID,
     NOW,
     T0,
