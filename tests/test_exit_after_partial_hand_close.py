@@ -11,22 +11,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.config import load_settings
 
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
 
 
-def test_no_stop_for_shares_the_flatten_and_the_trader_closed(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                          HAND_CANCEL_GRACE_SECONDS="0"), need_broker=True)
+def test_no_stop_for_shares_the_flatten_and_the_trader_closed(db, jobs, broker, exchange):
+    staged = jobs.with_settings(PROTECTION_MODE="staged", HAND_CANCEL_GRACE_SECONDS="0")
     d = add_decision(db, entry(side="SELL", trade_style="DAYTRADE", take_profit=None,
                                entry_price="179.00", stop_loss="186.00", quantity=4))
-    run(db_params, broker, settings)  # marketable: short 4 at once
+    staged.executor()  # marketable: short 4 at once
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    staged.order_monitor()
     for o in exchange.control.orders():  # the trader cancels our stop and buys back 2
         if o["status"] in LIVE and o["side"] == "buy":
             broker.cancel_order(o["id"])
@@ -34,7 +31,7 @@ def test_no_stop_for_shares_the_flatten_and_the_trader_closed(db, db_params, bro
                                      side="buy", qty=Decimal(2), order_type="market",
                                      time_in_force="day"))
     exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, 30, tzinfo=timezone.utc))  # 15:50
-    report = monitor(db_params, broker, settings)
+    report = staged.order_monitor()
 
     assert [p for p in exchange.control.state()["positions"] if p["symbol"] == "AAPL"] == []
     live = [(o["client_order_id"], o["qty"]) for o in exchange.control.orders()

@@ -7,25 +7,21 @@ the exit sold 7 and left the account 7 short."""
 
 from __future__ import annotations
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
-from trading_monitor.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 
-def test_an_emergency_exit_after_a_close_by_hand_sells_nothing(db, db_params, broker,
-                                                               exchange):
+def test_an_emergency_exit_after_a_close_by_hand_sells_nothing(db, jobs, exchange):
     # protected again at once after the legs went (no HAND_CANCEL_GRACE_SECONDS): the point
     # is what the emergency exit sells
-    settings = load_settings(exchange_env(exchange, HAND_CANCEL_GRACE_SECONDS="0"),
-                             need_broker=True)
+    no_grace = jobs.with_settings(HAND_CANCEL_GRACE_SECONDS="0")
     d = add_decision(db, entry(entry_price="181.00", quantity=7))  # marketable: fills at once
-    run(db_params, broker, settings)
+    no_grace.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    no_grace.order_monitor()
     exchange.control.advance(60)
     exchange.control.close_position_manually("AAPL")  # the trader; our legs go with it
     exchange.control.set_position_lag(3)  # GET /v2/positions still shows the 7 shares
-    monitor(db_params, broker, settings)
+    no_grace.order_monitor()
 
     assert [p for p in exchange.control.state()["positions"] if p["symbol"] == "AAPL"] == []
     exits = [o for o in exchange.control.orders() if o["client_order_id"].endswith("-exit")]

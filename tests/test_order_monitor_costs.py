@@ -5,35 +5,34 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, run
-from trading_monitor.config import load_settings
+from tests.helpers import add_decision, entry
+from tests.support.jobs import Jobs
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMD"]
 
 
-def _book(db, db_params, broker, exchange, n: int):
-    settings = load_settings(exchange_env(
-        exchange, MAX_NOTIONAL_PER_ORDER="off", MAX_OPEN_POSITIONS="off",
-        MAX_TOTAL_EXPOSURE="off", BLOCK_DUPLICATE_ENTRY="false", CHECK_BUYING_POWER="false",
-        MAX_PRICE_DEVIATION_PCT="off"), need_broker=True)
+def _book(db, jobs: Jobs, exchange, n: int) -> Jobs:
+    unlimited = jobs.with_settings(
+        MAX_NOTIONAL_PER_ORDER="off", MAX_OPEN_POSITIONS="off", MAX_TOTAL_EXPOSURE="off",
+        BLOCK_DUPLICATE_ENTRY="false", CHECK_BUYING_POWER="false",
+        MAX_PRICE_DEVIATION_PCT="off")
     exchange.control.set_prices({s: "100.00" for s in SYMBOLS})
     for batch in range(0, n, 100):  # resting entries, below the market
         for i in range(batch, min(n, batch + 100)):
             add_decision(db, entry(SYMBOLS[i % len(SYMBOLS)], entry_price="90.00",
                                    stop_loss="85.00", take_profit="120.00", quantity=1))
-        run(db_params, broker, settings)
+        unlimited.executor()
         exchange.control.advance(1)  # a stepped clock: give each batch its own time
-    monitor(db_params, broker, settings)  # the first sync settles everything once
-    return settings
+    unlimited.order_monitor()  # the first sync settles everything once
+    return unlimited
 
 
 @pytest.mark.parametrize(("n", "expected"), [(10, 2), (1000, 3)])
-def test_an_idle_cycle_costs_a_few_requests_whatever_the_book(db, db_params, broker, exchange,
-                                                              n, expected):
-    settings = _book(db, db_params, broker, exchange, n)
+def test_an_idle_cycle_costs_a_few_requests_whatever_the_book(db, jobs, exchange, n,
+                                                              expected):
+    unlimited = _book(db, jobs, exchange, n)
     exchange.control.reset_counters()
-    report = monitor(db_params, broker, settings)
+    report = unlimited.order_monitor()
     counted = {k: v for k, v in exchange.control.counters().items() if " /v2/" in k}
     assert sum(counted.values()) == expected == report.broker_requests, counted
     assert report.actions == [] and report.sync.orders_changed == 0

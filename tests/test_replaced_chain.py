@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
-from trading_monitor.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 D = Decimal
 
@@ -18,15 +16,14 @@ def _live_stops(exchange, symbol: str = "AAPL") -> list[dict]:
             and o["type"] in ("stop", "stop_limit") and o["status"] in ("new", "held")]
 
 
-def test_a_stop_replaced_twice_by_the_broker_is_followed_to_its_last_order(db, db_params,
-                                                                          broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                          MAX_DAILY_LOSS="off"), need_broker=True)
+def test_a_stop_replaced_twice_by_the_broker_is_followed_to_its_last_order(db, jobs,
+                                                                          exchange):
+    staged = jobs.with_settings(PROTECTION_MODE="staged", MAX_DAILY_LOSS="off")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00", quantity=10))
-    run(db_params, broker, settings)
+    staged.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    staged.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     (first,) = _live_stops(exchange)
     for _ in range(2):  # two adjustments, each a new order, before our next look
@@ -35,7 +32,7 @@ def test_a_stop_replaced_twice_by_the_broker_is_followed_to_its_last_order(db, d
     (last,) = _live_stops(exchange)
     assert last["id"] != first["id"] and last["replaces"] != first["id"]  # a chain of two
     exchange.control.advance(1)
-    report = monitor(db_params, broker, settings)
+    report = staged.order_monitor()
     assert report.problems == []
     assert [o["id"] for o in _live_stops(exchange)] == [last["id"]]  # no second stop sent
     rows = [r for r in db.query("order_execution", {"trade_journal_id": jid})
