@@ -17,7 +17,7 @@ from trading_monitor.domain.market_time import (
     new_york_date,
     new_york_time,
 )
-from trading_monitor.domain.pnl import closed_pnl, realized_pnl
+from trading_monitor.domain.pnl import closed_pnl, realized_pnl, slippage_bps
 from trading_monitor.domain.sides import Side, exit_side, sign
 
 D = Decimal
@@ -132,3 +132,16 @@ def test_a_new_york_day_runs_midnight_to_midnight(day, hours):
     assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(
         hours=hours)
     assert new_york_date(start) == day and new_york_date(end - timedelta(microseconds=1)) == day
+
+
+@pytest.mark.parametrize("side, asked, got, bps", [
+    pytest.param("buy", "100.00", "100.10", "10.00",
+                 id="a buy paying 10 cents more slipped 10 bps"),
+    pytest.param("buy", "100.00", "99.90", "-10.00", id="a buy filled cheaper slipped -10 bps"),
+    pytest.param("sell", "100.00", "99.90", "10.00",
+                 id="a sell getting 10 cents less slipped 10 bps"),
+    pytest.param("sell", "100.00", "100.10", "-10.00", id="a sell filled higher slipped -10 bps"),
+    pytest.param("buy", "50.00", "50.00", "0.00", id="a fill at the price asked did not slip"),
+])
+def test_slippage_is_worse_than_asked_for_the_orders_side(side, asked, got, bps):
+    assert slippage_bps(side, D(asked), D(got)) == D(bps)

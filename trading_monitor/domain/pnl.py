@@ -33,5 +33,5 @@ def slippage_bps(side: str, requested: Decimal, executed: Decimal) -> Decimal:
     `side` is the side of the order that filled: a buy paying more, or a sell getting less,
     slipped.
     """
-    worse = executed - requested if side == "buy" else requested - executed
+    worse = (executed - requested) * sign(side)
     return (worse / requested * 10_000).quantize(Decimal("0.01"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from trading_monitor.domain.decision import CENT, SUB_DOLLAR_TICK
+from trading_monitor.domain.sides import Side, sign
 
 DEFAULT_STEPS = "8:0,15:8,25:15"
 
@@ -42,8 +43,7 @@ class TrailMove:
 
 
 def gain_pct(side: str, entry: Decimal, price: Decimal) -> Decimal:
-    move = price - entry if side == "buy" else entry - price
-    return move / entry * 100
+    return (price - entry) * sign(side) / entry * 100
 
 
 def trail(side: str, entry: Decimal, best_price: Decimal, steps: tuple[Step, ...],
@@ -55,15 +55,14 @@ def trail(side: str, entry: Decimal, best_price: Decimal, steps: tuple[Step, ...
         return None
     index = reached[-1]
     level = steps[index - 1].stop_pct / 100
-    raw = entry * (1 + level) if side == "buy" else entry * (1 - level)
-    stop = _on_tick(raw, down=side == "buy")
+    stop = _on_tick(entry * (1 + level * sign(side)), down=Side.of(side) is Side.BUY)
     if current_stop is not None and not _tighter(side, stop, current_stop):
         return None  # never loosen (the stop may already be past this level)
     return TrailMove(index, stop)
 
 
 def _tighter(side: str, new: Decimal, old: Decimal) -> bool:
-    return new > old if side == "buy" else new < old
+    return (new - old) * sign(side) > 0
 
 
 def _on_tick(price: Decimal, *, down: bool) -> Decimal:
