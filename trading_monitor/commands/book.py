@@ -14,7 +14,8 @@ from psycopg2 import errors as pg_errors
 from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read as book.NEW_YORK
-from trading_monitor.domain.market_time import new_york_date, new_york_time
+from trading_monitor.domain.market_time import day_bounds as day_bounds  # read as book.day_bounds
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.domain.order_status import PROTECTS
 from trading_monitor.exceptions import FatalError
 
@@ -42,13 +43,6 @@ def read(db: TradingDB, query: str, params: dict[str, Any] | None = None) -> lis
 def trading_day(now: datetime) -> date:
     """The New York calendar day of `now` (the jobs' trading day)."""
     return new_york_date(now)
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Midnight to midnight in New York, as aware datetimes."""
-    start = new_york_time(day)
-    end = new_york_time(day + timedelta(days=1))
-    return start, end
 
 
 def open_trades(db: TradingDB) -> list[Row]:

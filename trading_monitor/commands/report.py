@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.commands.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.config import ClockSource, Settings, get_postgres_config, load_settings
 from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
+from trading_monitor.domain.market_time import NEW_YORK, SESSION_OPEN
 from trading_monitor.report import period as periods
 from trading_monitor.report import write_report
-from trading_monitor.report.data import NEW_YORK
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
-
-SESSION_OPEN = time(9, 30)
 
 
 def latest_trading_day(now: datetime) -> date:

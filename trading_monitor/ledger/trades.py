@@ -104,7 +104,7 @@ class TradeBooks(LedgerBase):
                                 reason: str) -> int:
         """A position at the broker that no trade of ours explains becomes an EXTERNAL trade
         (so it can be protected, flattened and reported); returns its journal id."""
-        side = "buy" if qty > 0 else "sell"
+        side = Side.holding(qty).value
         size = abs(qty)
         with self.db.transaction():
             journal_id = self.db.insert("trade_journal", {

@@ -19,6 +19,8 @@ from trading_monitor.config import Settings
 from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
+from trading_monitor.domain.pnl import realized_pnl
+from trading_monitor.domain.sides import sign
 from trading_monitor.halts import halt_states
 from trading_monitor.web.broker_view import BrokerStops
 
@@ -78,7 +80,7 @@ class Position:
         ref = self.reference
         if self.stop is None or ref is None:
             return None
-        per_share = ref - self.stop if self.side == "long" else self.stop - ref
+        per_share = (ref - self.stop) * sign(self.side)
         return (per_share * min(self.stop_qty, self.qty)).quantize(Decimal("0.01"))
 
 
@@ -87,8 +89,8 @@ class Position:
         """P&L against the entry if the stop fills (positive: the stop locks a profit in)."""
         if self.stop is None or self.entry is None:
             return None
-        per_share = self.stop - self.entry if self.side == "long" else self.entry - self.stop
-        return (per_share * min(self.stop_qty, self.qty)).quantize(Decimal("0.01"))
+        covered = min(self.stop_qty, self.qty)
+        return realized_pnl(self.side, self.entry, self.stop, covered).quantize(Decimal("0.01"))
 
 
 def positions(db: TradingDB) -> list[Position]:
