@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.stream_fixtures import wait_within
 from trading_monitor.config import load_settings
 
 D = Decimal
@@ -149,3 +150,70 @@ def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, db
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert _held(exchange) == {"AAPL": D(10)}
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+
+
+# -- R10-LONG: the stop's cancel pending longer than the flatten follows it ----------------
+# The run ends with the stop pending cancel: it still works at the broker (it may fill until
+# the cancel is final) and nothing else can be placed for the shares it holds. The stream
+# listener sends the exit the moment the cancel is final; a stop that fills instead leaves
+# nothing to sell.
+
+def _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged) -> tuple:
+    d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
+                               stop_loss="175.00", take_profit=None))
+    run(db_params, broker, staged)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    monitor(db_params, broker, staged)  # (or the stream, when it listens) protects it
+    wait_within(lambda: _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], 10)
+    exchange.control.set_clock(AT_1550)
+    stop_id = _stop_id(exchange)
+    exchange.control.set_cancel_behavior("pending", seconds=300, client_order_id=stop_id)
+    report = monitor(db_params, broker, staged,
+                     sleep=lambda seconds: exchange.control.advance(seconds))
+    book = {o["client_order_id"]: o for o in exchange.control.orders()}
+    assert book[stop_id]["status"] == "pending_cancel", report.actions
+    assert _market_exits(exchange) == [] and _held(exchange) == {"AAPL": D(10)}
+    return jid, stop_id
+
+
+def test_r10_long_the_listener_sends_the_exit_once_the_cancel_is_final(
+        db, db_params, broker, exchange, staged, listener):
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+    exchange.control.advance(240)  # 15:55: the cancel is final, the stream says "canceled"
+    wait_within(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 15)
+    assert _market_exits(exchange) == [("sell", "10", "filled")]
+    assert _held(exchange) == {} and _live_stops(exchange) == []
+    book = {o["client_order_id"]: o for o in exchange.control.orders()}
+    [exit_order] = [o for o in book.values() if o["order_type"] == "market"]
+    assert book[stop_id]["canceled_at"] <= exit_order["submitted_at"]
+    assert [o for o in book.values() if o["order_type"] == "stop"] == [book[stop_id]]
+    assert db.get_by_id("trade_journal", jid)["exit_reason_code"] == "EOD_FLATTEN"
+
+
+def test_r10_long_a_stop_that_fills_while_its_cancel_is_pending_ends_it(
+        db, db_params, broker, exchange, staged, listener):
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+    exchange.control.set_price("AAPL", "174.00")  # through the stop: it fills
+    wait_within(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 15)
+    journal = db.get_by_id("trade_journal", jid)
+    assert journal["exit_reason_code"] == "STOPPED_OUT"
+    assert _market_exits(exchange) == [] and _held(exchange) == {}
+    assert {o["client_order_id"]: o["status"] for o in exchange.control.orders()}[stop_id] \
+        == "filled"
+
+
+def test_r10_long_the_next_run_sends_the_exit_without_putting_a_stop_back(
+        db, db_params, broker, exchange, staged):
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+    report = monitor(db_params, broker, staged)  # still pending: the stop protects, no order
+    assert _market_exits(exchange) == [], report.actions
+    assert [o["client_order_id"] for o in exchange.control.orders()
+            if o["order_type"] == "stop"] == [stop_id]
+    exchange.control.advance(240)  # 15:55: the cancel is final
+    report = monitor(db_params, broker, staged)
+    assert _market_exits(exchange) == [("sell", "10", "filled")], report.actions
+    assert [o["client_order_id"] for o in exchange.control.orders()
+            if o["order_type"] == "stop"] == [stop_id]  # no stop put back to cancel again
+    journal = db.get_by_id("trade_journal", jid)
+    assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
+    assert _held(exchange) == {}

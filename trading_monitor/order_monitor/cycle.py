@@ -9,6 +9,7 @@ from functools import partial
 
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.end_of_day import flatten_now
 from trading_monitor.order_monitor.housekeeping import (
     cancel_orphans,
     flatten_day_trades,
@@ -39,9 +40,10 @@ def run_monitor_cycle(m: Monitor) -> MonitorReport:
     report = MonitorReport()
     start = m.broker.requests_sent
     report.sync = sync_orders(m)
+    flattened: set[int] = set()
     for trade in open_trades(m):
-        _guarded(report, trade, partial(settle_trade, m, trade))
-    trades = open_trades(m)
+        _guarded(report, trade, partial(_settle, m, trade, flattened))
+    trades = [t for t in open_trades(m) if t.state.journal_id not in flattened]
     report.actions += flatten_day_trades(m, trades)
     report.actions += settle_booked_exits(m, open_trades(m))  # the flatten's filled exits
     report.actions += renew_aging_gtc(m, open_trades(m))
@@ -49,6 +51,16 @@ def run_monitor_cycle(m: Monitor) -> MonitorReport:
     report.actions += m.planned
     report.broker_requests = m.broker.requests_sent - start
     return report
+
+
+def _settle(m: Monitor, trade: LoadedTrade, flattened: set[int]) -> list[str]:
+    """The trade's settle step; at the flatten time, a day trade whose stop's cancel is
+    final (or still pending) goes to its exit instead of a stop put back (R10-LONG)."""
+    lines = flatten_now(m, trade)
+    if lines is None:
+        return settle_trade(m, trade)
+    flattened.add(trade.state.journal_id)
+    return lines
 
 
 def open_trades(m: Monitor) -> list[LoadedTrade]:

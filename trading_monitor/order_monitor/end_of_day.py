@@ -69,6 +69,31 @@ def flatten_day_trades(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     return done + unfilled_lines(m.db, [t.state.journal_id for t in day_trades])  # issue 21
 
 
+def flatten_now(m: Monitor, trade: LoadedTrade) -> list[str] | None:
+    """The stream's end-of-day step for one DAYTRADE (listener.py): within the flatten
+    window, the moment its stop's cancel is final the exit goes at once (a stop that filled
+    instead leaves nothing to sell: the settle step books the close). A stop whose cancel
+    is still pending protects meanwhile: nothing is sent for its shares (Alpaca holds
+    them). None outside the window, or for another trade: the settle step has it."""
+    t = trade.state
+    if trade.journal["trade_style"] != "DAYTRADE" or trade.journal["origin"] != "DECISION" \
+            or t.status.value != "POSITION" or t.position_qty <= 0 \
+            or not m.config.eod_flatten or m.dry_run:
+        return None
+    close, now = todays_close(m), m.now()
+    if close is None or now >= close or now < flatten_time(m, close):
+        return None
+    stops = [OrderStatus(r["order_status"]) for r in trade.orders
+             if r["order_role"] == OrderRole.STOP_LOSS.value and r["alpaca_order_id"]]
+    name = f"trade #{t.journal_id} {trade.journal['symbol']}"
+    if any(s.settling for s in stops):
+        return [f"{name}: its stop's cancel is not final yet; the stop protects meanwhile"]
+    if any(s.protects for s in stops) or not any(s.withdrawn for s in stops) \
+            or _not_tradable(m, trade.journal["symbol"]):
+        return None  # protected, or not the flatten's cancel: the settle step has it
+    return flatten_trade(m, trade, Purpose.EOD_FLATTEN)
+
+
 def _not_tradable(m: Monitor, symbol: str) -> bool:
     if symbol in halted(m.db):  # no print for HALT_SUSPECT_MINUTES (halt_watch.py, issue 21)
         return True

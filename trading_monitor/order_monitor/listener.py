@@ -37,6 +37,7 @@ from trading_monitor.ledger.installation import installation_id
 from trading_monitor.locks import hold_lock
 from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.order_monitor.end_of_day import flatten_now
 from trading_monitor.order_monitor.service import (
     ORDER_MONITOR_LOCK_KEY,
     monitor_once,
@@ -221,7 +222,10 @@ class OrderStreamListener:
                 hand_cancel.held_until(db, trade_id, self.now()) is not None:
             return True, set(), trade_id  # (marked by this event, or by a poll before it)
         for trade in load_trades(db, [int(row["trade_journal_id"])]):
-            for done in settle_trade(m, trade):
+            # At the flatten time a day trade's exit goes the moment its stop's cancel is
+            # final (R10-LONG): not a stop put back for the next cycle to cancel again.
+            lines = flatten_now(m, trade)
+            for done in settle_trade(m, trade) if lines is None else lines:
                 log.info("stream: %s", done)
         return True, m.retry_soon, None
 
