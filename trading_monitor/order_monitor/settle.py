@@ -79,9 +79,10 @@ def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
 
 
 def settle_booked_exits(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
-    """Trades an exit of this run closed (the end-of-day flatten's market exit fills at
-    once): its fill is booked, so the position is closed, or resized, in the same run on
-    that final word, not left holding the shares until the next cycle."""
+    """Trades whose exit fill this run booked (the end-of-day flatten's or an emergency
+    market exit, which fill at once; a stop or target the position monitor's sync saw): the
+    position is closed, or resized, in the same run on that final word, not left holding
+    the shares until the next order-monitor cycle."""
     done: list[str] = []
     for trade in trades:
         if m.dry_run or not any(isinstance(a, (ClosePosition, ResizePosition))
