@@ -33,10 +33,11 @@ STATEMENT = re.compile(r"^\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTE
 ALLOWED: dict[str, set[str] | None] = {
     # Migrations: the runner's own bookkeeping table and lock (db/migrations/*.sql are files).
     "trading_monitor/db/migrate.py": None,
-    # The NocoDB role's DDL and its checks of the catalog, composed with psycopg2.sql
-    # Identifiers from the settings (issue 22 moves it to db/roles.py as it is).
-    "trading_monitor/nocodb.py": None,
-    "trading_monitor/nocodb_verify.py": None,
+    # The NocoDB role's DDL, composed with psycopg2.sql Identifiers from the settings (issue
+    # 22 moves it to db/roles.py as it is); its reads of the catalog are named queries.
+    "trading_monitor/nocodb.py": {"ALTER", "GRANT", "REVOKE", "DROP", "CREATE"},
+    # The role's privileges, one has_table_privilege column per fixed privilege name.
+    "trading_monitor/nocodb_verify.py": {"SELECT"},
     # DDL on NocoDB's production table (printed for the operator, or run): a migration of a
     # table we do not own. Its reads are named queries.
     "trading_monitor/commands/production_tables.py": {"ALTER", "CREATE", "DROP"},

@@ -32,6 +32,7 @@ from trading_monitor.config import (
     load_settings,
     read_environment,
 )
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, FatalError
 from trading_monitor.nocodb_verify import (
@@ -44,6 +45,8 @@ from trading_monitor.nocodb_verify import (
     sequence_identifier,
     verify,
 )
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 DEFAULT_ROLE = "trading_monitor_nocodb"
 # The system_state rows a trader may set from NocoDB. The halts are cleared with `resume`
@@ -92,21 +95,15 @@ def _one(db: TradingDB, query: str, params: Sequence[Any]) -> dict[str, Any] | N
 
 def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
     """What the plan needs to know; refuses (FatalError) what would make the role unsafe."""
-    here = _one(db, "SELECT current_user AS me, current_database() AS dbname", [])
+    here = _one(db, QUERIES["nocodb_whoami"], [])
     assert here is not None
     if role == here["me"]:
         raise FatalError(f"role {role} is the user this command (and the jobs) connect as; "
                          "NocoDB needs a role of its own")
     tables = {r["relname"]: r for r in db.execute_query(
-        "SELECT c.relname, c.relrowsecurity, "
-        "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"
-        "           AS has_pk "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname IN ('analysis_decision', 'system_state') "
-        "AND c.relkind IN ('r', 'p')", [SCHEMA])}
+        QUERIES["nocodb_decision_tables"], [SCHEMA])}
     state = tables.get("system_state")
-    baseline = _one(db, "SELECT 1 AS ok FROM pg_policy WHERE polname = %s "
-                        "AND polrelid = to_regclass(%s)",
+    baseline = _one(db, QUERIES["nocodb_baseline_policy"],
                     [BASELINE_POLICY, f"{SCHEMA}.system_state"])
     if state is None or not state["relrowsecurity"] or baseline is None:
         raise FatalError("system_state has no row-level security yet: apply the migrations "
@@ -121,8 +118,7 @@ def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
         raise FatalError("analysis_decision has no primary key; NocoDB would turn a one-row "
                          "edit into an UPDATE of every row. Add one (ALTER TABLE "
                          "analysis_decision ADD PRIMARY KEY (id)) and run this again")
-    found = _one(db, "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, "
-                     "rolreplication, rolcanlogin FROM pg_roles WHERE rolname = %s", [role])
+    found = _one(db, QUERIES["nocodb_role_powers"], [role])
     if found is not None:
         powers = [word for word, key in (("SUPERUSER", "rolsuper"), ("BYPASSRLS", "rolbypassrls"),
                                          ("CREATEROLE", "rolcreaterole"),
@@ -134,23 +130,17 @@ def _preconditions(db: TradingDB, role: str) -> dict[str, Any]:
                 f"another --role, or first: ALTER ROLE {role} "
                 + " ".join("NO" + p for p in powers))
         owned = db.execute_query(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relowner = (SELECT oid FROM pg_roles "
-            "WHERE rolname = %s) ORDER BY 1", [SCHEMA, role])
+            QUERIES["nocodb_role_owned_tables"], [SCHEMA, role])
         owns_db_or_schema = _one(
-            db, "SELECT 1 AS ok FROM pg_database d, pg_namespace n WHERE "
-                "d.datname = current_database() AND n.nspname = %s AND "
-                "(pg_get_userbyid(d.datdba) = %s OR pg_get_userbyid(n.nspowner) = %s)",
+            db, QUERIES["nocodb_role_owns_db_or_schema"],
             [SCHEMA, role, role])
         if owned or owns_db_or_schema:
             what = ", ".join(r["relname"] for r in owned[:5]) or "the database or schema"
             raise FatalError(f"role {role} owns {what}: an owner may do anything, whatever "
                              "is granted. NocoDB needs a role that owns nothing")
-    sequence = _one(db, "SELECT n.nspname AS nsp, c.relname AS rel FROM pg_class c "
-                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE c.oid = pg_get_serial_sequence(%s, 'id')::regclass",
+    sequence = _one(db, QUERIES["nocodb_decision_sequence"],
                     [f"{SCHEMA}.analysis_decision"])
-    submit = _one(db, "SELECT 1 AS ok WHERE to_regprocedure(%s) IS NOT NULL",
+    submit = _one(db, QUERIES["nocodb_submit_function"],
                   [f"{SCHEMA}.submit_decision(jsonb)"])
     return {"dbname": here["dbname"], "me": here["me"], "exists": found is not None,
             "can_login": bool(found and found["rolcanlogin"]), "submit": submit is not None,
@@ -272,7 +262,7 @@ def _report(db: TradingDB, role: str, facts: dict[str, Any], password_set: bool,
     out(f"writes: {writes}")
     out("refused: DELETE anywhere, every view, every other table (event_log, trade_journal, "
         "order_execution, fills, ...)")
-    creates = _one(db, "SELECT has_schema_privilege(%s, %s, 'CREATE') AS ok", [role, SCHEMA])
+    creates = _one(db, QUERIES["nocodb_role_may_create"], [role, SCHEMA])
     if creates and creates["ok"]:
         out(f"warning: {role} may CREATE tables in schema {SCHEMA} (PUBLIC has that right "
             f"before PostgreSQL 15); to stop it: REVOKE CREATE ON SCHEMA {SCHEMA} FROM PUBLIC")

@@ -7,8 +7,11 @@ import re
 
 from psycopg2 import sql
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import ConfigError, FatalError
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 SCHEMA = "public"
 # updated_at is listed because NocoDB may send it with an edit; the trigger overwrites it.
@@ -98,8 +101,6 @@ def verify(db: TradingDB, role: str, exit_approval: bool) -> list[str]:
         if name in by_name and not columns <= set(by_name[name]["col_update"]):
             problems.append(f"cannot UPDATE {name} ({', '.join(sorted(columns))})")
     sequences = db.execute_query(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND CASE WHEN c.relkind = 'S' "  # CASE: only sequences asked
-        "THEN has_sequence_privilege(%s, c.oid, 'UPDATE') END ORDER BY 1", [SCHEMA, role])
+        QUERIES["nocodb_verify_sequences"], [SCHEMA, role])
     problems += [f"can set sequence {r['relname']}" for r in sequences]
     return problems

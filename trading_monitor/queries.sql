@@ -51,3 +51,49 @@ SELECT 1 AS ok
 
 -- name: db_clock_set_now
 SELECT set_config('trading_monitor.now', {}, true);
+
+-- name: nocodb_whoami
+SELECT current_user AS me, current_database() AS dbname
+
+-- name: nocodb_baseline_policy
+SELECT 1 AS ok FROM pg_policy WHERE polname = %s
+AND polrelid = to_regclass(%s)
+
+-- name: nocodb_role_powers
+SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb,
+rolreplication, rolcanlogin FROM pg_roles WHERE rolname = %s
+
+-- name: nocodb_decision_sequence
+SELECT n.nspname AS nsp, c.relname AS rel FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = pg_get_serial_sequence(%s, 'id')::regclass
+
+-- name: nocodb_submit_function
+SELECT 1 AS ok WHERE to_regprocedure(%s) IS NOT NULL
+
+-- name: nocodb_role_may_create
+SELECT has_schema_privilege(%s, %s, 'CREATE') AS ok
+
+-- name: nocodb_role_owned_tables
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relowner = (SELECT oid FROM pg_roles
+WHERE rolname = %s) ORDER BY 1
+
+-- name: nocodb_role_owns_db_or_schema
+SELECT 1 AS ok FROM pg_database d, pg_namespace n WHERE
+d.datname = current_database() AND n.nspname = %s AND
+(pg_get_userbyid(d.datdba) = %s OR pg_get_userbyid(n.nspowner) = %s)
+
+-- name: nocodb_decision_tables
+SELECT c.relname, c.relrowsecurity,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+           AS has_pk
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname IN ('analysis_decision', 'system_state')
+AND c.relkind IN ('r', 'p')
+
+-- name: nocodb_verify_sequences
+-- CASE: only sequences are asked about.
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND CASE WHEN c.relkind = 'S'
+THEN has_sequence_privilege(%s, c.oid, 'UPDATE') END ORDER BY 1
