@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.pnl import realized_pnl
 from trading_monitor.report.figures import r_multiple
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
 TITLES = {"decision_rejected": "decision rejected", "entry_filled": "entry filled",
           "stop_moved": "stop moved", "exit_filled": "exit filled", "halt": "halt",
           "kill_switch": "kill switch", "daemon": "daemon"}
@@ -29,22 +29,8 @@ class MissingRows(LookupError):
     append-only and trades are never deleted)."""
 
 
-@lru_cache(maxsize=1)
-def queries() -> dict[str, str]:
-    """`-- name: NAME` starts each query of queries.sql beside this file."""
-    text = (resources.files("trading_monitor.cockpit") / "queries.sql").read_text("utf-8")
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if line.startswith("-- name:"):
-            current = found.setdefault(line.split(":", 1)[1].strip(), [])
-        elif current is not None and not line.startswith("--"):
-            current.append(line)
-    return {name: "\n".join(lines).strip() for name, lines in found.items()}
-
-
 def query(db: TradingDB, name: str, params: dict[str, Any]) -> list[Row]:
-    return db.execute_query(queries()[name], params)
+    return db.execute_query(QUERIES[name], params)
 
 
 def _one(db: TradingDB, name: str, row_id: Any) -> Row:

@@ -20,9 +20,11 @@ from typing import Any
 from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.messages import TITLES, query, render
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.report.deliver import split_urls
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
 log = logging.getLogger(__name__)
 BATCH = 50  # rows per pass: a dead endpoint (apprise's 4 s timeouts) keeps a pass bounded
 FIRST_RETRY_SECONDS = 30
@@ -135,6 +137,4 @@ class Outbox:
 
 
 def query_update(db: TradingDB, name: str, params: dict[str, Any]) -> int:
-    from trading_monitor.cockpit.messages import queries
-
-    return db.execute_update(queries()[name], params)
+    return db.execute_update(QUERIES[name], params)

@@ -24,8 +24,8 @@ def _load(package: str = DB_PACKAGE) -> dict[str, str]:
             if name:
                 queries[name] = "\n".join(lines).strip()
             name, lines = line.split(":", 1)[1].strip(), []
-        elif name is not None:
-            lines.append(line)
+        elif name is not None and not line.startswith("--"):
+            lines.append(line)  # a comment line is the reader's (it may name a %(parameter)s)
     if name:
         queries[name] = "\n".join(lines).strip()
     return queries

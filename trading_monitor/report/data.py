@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from trading_monitor.account_guard import trades_held_elsewhere
 from trading_monitor.corporate_reads import open_trade_flags
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # report, commands
 from trading_monitor.domain.market_time import day_bounds as day_bounds  # report.period
@@ -19,6 +18,7 @@ from trading_monitor.exits_working import describe as describe_exit
 from trading_monitor.exits_working import working_exits
 from trading_monitor.position_monitor.incident import open_incident
 
+QUERIES = Queries(__name__)  # queries.sql beside this module
 WINDOW_DAYS = 30  # the chart's history: the last 30 calendar days up to the report's day
 
 
@@ -41,22 +41,8 @@ class DayRows:
     held_elsewhere: list[str] = field(default_factory=list)  # at an earlier account (issue 27)
 
 
-@lru_cache(maxsize=1)
-def _queries() -> dict[str, str]:
-    """`-- name: NAME` starts each query (the format of trading_monitor/db/queries.sql)."""
-    text = (resources.files("trading_monitor.report") / "queries.sql").read_text("utf-8")
-    queries: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if line.startswith("-- name:"):
-            current = queries.setdefault(line.split(":", 1)[1].strip(), [])
-        elif current is not None:
-            current.append(line)
-    return {name: "\n".join(lines).strip() for name, lines in queries.items()}
-
-
 def query(db: TradingDB, name: str, params: dict[str, Any]) -> list[Row]:
-    return db.execute_query(_queries()[name], params)
+    return db.execute_query(QUERIES[name], params)
 
 
 def load(db: TradingDB, day: date) -> DayRows:
