@@ -233,6 +233,7 @@ def broker(settings: Settings) -> AlpacaBroker:
 # model's exchange, the demo's week, the n8n install) keeps its tests on one worker, and
 # every daemon's cockpit gets a port of its own (exchange_env) instead of the default 8787.
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups on each worker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that uses a module- or class-scoped fixture goes to its module's worker
     (`xdist_group`, honoured by `--dist loadgroup`): the fixture is then built once, not
