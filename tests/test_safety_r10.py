@@ -217,3 +217,17 @@ def test_r10_long_the_next_run_sends_the_exit_without_putting_a_stop_back(
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
     assert _held(exchange) == {}
+
+
+def test_r10_long_part_of_the_pending_stop_fills_the_books_follow_and_nothing_is_sent(
+        db, db_params, broker, exchange, staged):
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+    exchange.control.set_partial_fill(client_order_id=stop_id, ratio="0.3", rest=True)
+    exchange.control.set_price("AAPL", "174.00")  # through the stop: 3 of 10 fill
+    assert _held(exchange) == {"AAPL": D(7)}
+    report = monitor(db_params, broker, staged)
+    assert db.query("position_tracking", {"trade_journal_id": jid})[0]["qty"] == D(7), \
+        report.actions
+    assert _market_exits(exchange) == []  # the stop still holds the 7: nothing else is sent
+    assert [o["client_order_id"] for o in exchange.control.orders()
+            if o["order_type"] == "stop"] == [stop_id]

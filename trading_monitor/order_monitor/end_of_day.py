@@ -23,6 +23,7 @@ from decimal import Decimal
 from trading_monitor.alerts import alert
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.trade_state import ResizePosition, decide
 from trading_monitor.exits_working import unfilled_lines
 from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.flatten import (
@@ -32,6 +33,7 @@ from trading_monitor.order_monitor.flatten import (
     release_shares,
 )
 from trading_monitor.order_monitor.session import flatten_time, todays_close
+from trading_monitor.order_monitor.settle import describe
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import clear_gone, seen_long_enough
 from trading_monitor.symbol_halts import halted
@@ -87,7 +89,12 @@ def flatten_now(m: Monitor, trade: LoadedTrade) -> list[str] | None:
              if r["order_role"] == OrderRole.STOP_LOSS.value and r["alpaca_order_id"]]
     name = f"trade #{t.journal_id} {trade.journal['symbol']}"
     if any(s.settling for s in stops):
-        return [f"{name}: its stop's cancel is not final yet; the stop protects meanwhile"]
+        done = [f"{name}: its stop's cancel is not final yet; the stop protects meanwhile"]
+        for action in decide(t, now, m.config.rules):
+            if isinstance(action, ResizePosition):  # part of the stop filled meanwhile
+                m.ledger.resize_position(t.journal_id, action.qty, action.avg_price)
+                done.append(describe(trade, action))
+        return done
     if any(s.protects for s in stops) or not any(s.withdrawn for s in stops) \
             or _not_tradable(m, trade.journal["symbol"]):
         return None  # protected, or not the flatten's cancel: the settle step has it
