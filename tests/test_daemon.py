@@ -291,7 +291,8 @@ def test_a_leader_that_loses_its_lock_connection_takes_it_back_at_once(db, db_pa
     def lock_holders() -> list[int]:  # of the leader lock only (the executor takes its own)
         return [r["pid"] for r in db.execute_query(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = %s AND objid = %s",
+            "AND classid = %s AND objid = %s AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
             [LEADER_LOCK_KEY >> 32, LEADER_LOCK_KEY & 0xFFFFFFFF])]
 
     daemon = Daemon(settings, db_params, broker, now=exchange.venue.clock.now,

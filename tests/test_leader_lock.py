@@ -13,7 +13,8 @@ from trading_monitor.daemon.leader import LEADER_LOCK_KEY, Leadership
 def _holders(db) -> list[int]:
     return [r["pid"] for r in db.execute_query(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND classid = %s AND objid = %s",
+        "AND classid = %s AND objid = %s AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())",
         [LEADER_LOCK_KEY >> 32, LEADER_LOCK_KEY & 0xFFFFFFFF])]
 
 
