@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.cancelling import cancel_until_final
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import (
     LIVE_ORDER_STATUSES,
@@ -48,6 +49,7 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.order_monitor.untracked import own_fill_since
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 ZERO = Decimal(0)
 # How long the end-of-day flatten follows its stop's cancel (reads back off to one every
 # STOP_CANCEL_MAX_POLL seconds: about 17 reads), within JOB_DEADLINE_SECONDS (300) and no
@@ -55,11 +57,6 @@ ZERO = Decimal(0)
 STOP_CANCEL_WAIT_SECONDS = 60.0
 STOP_CANCEL_MAX_POLL = 5.0
 LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
-WORKING_EXIT = """
-SELECT coalesce(sum(qty - filled_qty), 0) AS qty FROM order_execution
-WHERE symbol = %(symbol)s AND side = %(side)s AND order_role = 'EXIT'
-  AND trade_journal_id <> %(trade)s AND order_status = ANY(%(live)s)
-"""
 
 
 def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
@@ -187,7 +184,7 @@ def _exit_qty(m: Monitor, trade: LoadedTrade, cover: Decimal, whole_position: bo
 
 
 def _other_exits(m: Monitor, trade: LoadedTrade) -> Decimal:
-    rows = m.db.execute_query(WORKING_EXIT, {
+    rows = m.db.execute_query(QUERIES["working_exit_qty"], {
         "symbol": trade.journal["symbol"], "side": trade.state.exit_side,
         "trade": trade.state.journal_id, "live": list(LIVE)})
     return Decimal(rows[0]["qty"]) if rows else ZERO

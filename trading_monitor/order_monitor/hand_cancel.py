@@ -21,6 +21,7 @@ import logging
 from datetime import datetime
 
 from trading_monitor.alerts import alert
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole
 from trading_monitor.order_monitor.context import Monitor
@@ -28,13 +29,9 @@ from trading_monitor.runs import log_event
 from trading_monitor.symbol_halts import halted
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 MARKED, OVER = "stop_cancelled_by_hand", "hand_cancel_grace_over"
-LAST_MARK = """
-SELECT event, detail FROM event_log
-WHERE entity = 'trade_journal' AND entity_id = %(trade)s AND event IN (%(marked)s, %(over)s)
-ORDER BY id DESC LIMIT 1
-"""
 
 
 def cancelled_by_someone_else(db: TradingDB, row: Row, event: str) -> bool:
@@ -82,7 +79,8 @@ def grace_over(db: TradingDB, run_id: str, trade_id: int) -> None:
 
 def held_until(db: TradingDB, trade_id: int, now: datetime) -> datetime | None:
     """Until when no new protection goes out for the trade (a stop cancelled by hand)."""
-    rows = db.execute_query(LAST_MARK, {"trade": trade_id, "marked": MARKED, "over": OVER})
+    rows = db.execute_query(QUERIES["last_hand_cancel_mark"],
+                            {"trade": trade_id, "marked": MARKED, "over": OVER})
     if not rows or rows[0]["event"] != MARKED:
         return None
     until = datetime.fromisoformat(str((rows[0]["detail"] or {}).get("until")))

@@ -24,6 +24,7 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerOrder, OrderRequest
 from trading_monitor.cancelling import cancel_until_final, follow_replacements
 from trading_monitor.crashpoints import crash_point
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, OrderRole, Purpose
 from trading_monitor.domain.order_status import BROKER_MAY_FILL, OrderStatus
@@ -34,13 +35,11 @@ from trading_monitor.order_monitor.context import Monitor
 from trading_monitor.order_monitor.state import load_trades
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 ZERO = Decimal(0)
 # Alpaca's held-shares refusal states what it has: "insufficient qty available for order
 # (requested: 7, available: 0)" (/work/shared/alpaca/order-facts.md §4).
 AVAILABLE = re.compile(r"insufficient qty available.*available: (\d+(?:\.\d+)?)")
-OPEN_ON_SYMBOL = (
-    "SELECT * FROM order_execution WHERE symbol = %s AND alpaca_order_id IS NOT NULL "
-    "AND order_status = ANY(%s) ORDER BY id")
 
 
 def cancel_orders(m: Monitor, rows: list[Row]) -> bool:
@@ -82,13 +81,6 @@ def broker_held(m: Monitor, journal: Row) -> Decimal:
     return ZERO
 
 
-LAST_FILLS = """
-SELECT max(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS ours,
-       min(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS first,
-       max(filled_at) FILTER (WHERE trade_journal_id IS DISTINCT FROM %(id)s) AS others
-FROM fills WHERE symbol = %(symbol)s"""
-
-
 def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -> Decimal:
     """How many of the `ours` shares (per our fills) a protective order may cover now, when
     live stops already cover `covered` others (a top-up).
@@ -98,7 +90,8 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
     since the trade's first fill (the trader closing some by hand, even before our own
     last fill, an exit): then only the broker knows, and it caps.
     """
-    last = m.db.execute_query(LAST_FILLS, {"id": journal["id"], "symbol": journal["symbol"]})[0]
+    last = m.db.execute_query(QUERIES["last_fills_of_symbol"],
+                              {"id": journal["id"], "symbol": journal["symbol"]})[0]
     fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
     if fresh and (last["others"] is None or last["others"] < last["first"]):
         return ours
@@ -161,7 +154,8 @@ def _clear_of_wash_trades(m: Monitor, journal: Row, head: Row) -> bool:
     """Whether `head` may go out under Alpaca's wash-trade rule. The trade's own working
     entry is withdrawn first (its filled shares are what we protect; its rest must wait);
     any other conflicting order of ours keeps `head` unsent, with an ALERT."""
-    opened = m.db.execute_query(OPEN_ON_SYMBOL, [head["symbol"], sorted(BROKER_MAY_FILL)])
+    opened = m.db.execute_query(QUERIES["open_orders_on_symbol"],
+                                [head["symbol"], sorted(BROKER_MAY_FILL)])
     conflicting = {c.name for c in refused_by(_shape(head), [_shape(r) for r in opened])}
     if not conflicting:
         return True

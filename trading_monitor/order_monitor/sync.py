@@ -21,6 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, FillActivity
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.order_status import SQL_PARAMS
 from trading_monitor.ledger.fills import FillFact
@@ -28,6 +29,7 @@ from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.context import Monitor
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 @dataclass
@@ -94,9 +96,7 @@ def _last_of_chain(m: Monitor, order: BrokerOrder, result: SyncResult) -> Broker
 
 
 def _successor_row(m: Monitor, row: Row, successor_id: str) -> Row | None:
-    rows = m.db.execute_query(
-        "SELECT * FROM order_execution WHERE alpaca_order_id = %s OR "
-        "replaces_order_execution_id = %s ORDER BY id DESC LIMIT 1", [successor_id, row["id"]])
+    rows = m.db.execute_query(QUERIES["successor_row"], [successor_id, row["id"]])
     return rows[0] if rows and rows[0]["id"] != row["id"] else None
 
 
@@ -140,7 +140,7 @@ def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
     cursor = _system_value(m, "fill_cursor")
     since = None
     if cursor is None:  # the first sync: from our first order, in the broker's own time
-        first = m.db.execute_query("SELECT min(submitted_at) AS first FROM order_execution")
+        first = m.db.execute_query(QUERIES["first_submitted_at"])
         # `after` is exclusive and a fill can share its order's timestamp: start a minute early.
         since = (first[0]["first"] if first and first[0]["first"] else m.now()) - timedelta(
             minutes=1)

@@ -15,24 +15,17 @@ from datetime import datetime
 from psycopg2.extras import Json
 
 from trading_monitor.broker.models import BrokerPosition
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.order_monitor.context import Monitor
 
-RECENT_FILL = """
-SELECT 1 FROM order_execution
-WHERE symbol = %(symbol)s AND filled_qty > 0
-  AND (filled_at > %(since)s OR (filled_at IS NULL AND order_status = 'partially_filled'))
-UNION ALL
-SELECT 1 FROM fills
-WHERE symbol = %(symbol)s AND order_execution_id IS NOT NULL AND filled_at > %(since)s
-LIMIT 1
-"""
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 def own_fill_since(db: TradingDB, symbol: str, since: datetime) -> bool:
     """A fill of an order of ours on this symbol after `since`: the broker's positions may
     not show it yet."""
-    return bool(db.execute_query(RECENT_FILL, {"symbol": symbol, "since": since}))
+    return bool(db.execute_query(QUERIES["recent_own_fill"], {"symbol": symbol, "since": since}))
 
 
 def untracked_key(symbol: str) -> str:
@@ -43,9 +36,7 @@ def seen_long_enough(m: Monitor, p: BrokerPosition) -> bool:
     """True once this untracked position has outlasted the grace, and no fill of ours on
     its symbol is younger than the grace."""
     now = m.now()
-    rows = m.db.execute_query(
-        "SELECT first_seen_at FROM reconciliation_issue WHERE issue_key = %s "
-        "AND resolved_at IS NULL", [untracked_key(p.symbol)])
+    rows = m.db.execute_query(QUERIES["untracked_first_seen"], [untracked_key(p.symbol)])
     first = rows[0]["first_seen_at"] if rows else now
     if not rows and not m.dry_run:
         m.db.insert("reconciliation_issue", {
@@ -61,7 +52,4 @@ def clear_gone(m: Monitor, symbols: set[str]) -> None:
     its grace afresh."""
     if m.dry_run:
         return
-    m.db.execute_update(
-        "UPDATE reconciliation_issue SET resolved_at = %s, resolution = 'cleared', run_id = %s "
-        "WHERE resolved_at IS NULL AND kind = 'UNTRACKED' AND NOT (symbol = ANY(%s))",
-        [m.now(), m.run_id, sorted(symbols)])
+    m.db.execute_update(QUERIES["clear_gone_untracked"], [m.now(), m.run_id, sorted(symbols)])
