@@ -48,6 +48,7 @@ class Adjustment:
     qty_before: Decimal  # the trade's position before, in old shares
     qty_after: Decimal  # after, as the broker holds it (whole shares if a fraction was paid)
     since: datetime  # fills before this moment are from before the split
+    qty_since: Decimal = Decimal(0)  # net shares the trade traded since the split (new shares)
     cash_qty: Decimal = Decimal(0)  # the fraction paid as cash in lieu
     cash_price: Decimal | None = None
     cash_activity_id: str | None = None
@@ -139,7 +140,7 @@ class CorporateBooks(ProtectionBooks):
             "planned_take_profit": None if take is None else nearest_tick(take / r)})
         if position is not None:
             self.db.update("position_tracking", position["id"], {
-                "run_id": self.run_id, "qty": adj.qty_after,
+                "run_id": self.run_id, "qty": adj.qty_after + adj.qty_since,
                 "avg_entry_price": position["avg_entry_price"] / r,
                 "current_price": _over(position["current_price"], r),
                 "high_water_mark": _over(position["high_water_mark"], r)})

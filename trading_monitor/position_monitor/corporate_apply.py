@@ -88,28 +88,32 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
             and t.journal["entry_date"] < since]
     if not mine:
         return []
-    before = sum((t.state.position_qty for t in mine), ZERO)
+    parts = [before_and_since(t, since) for t in mine]
+    before = sum((pre for pre, _ in parts), ZERO)
+    later = sum((post for _, post in parts), ZERO)  # traded since the split, in new shares
     where = a.new_symbol if a.renames and a.new_symbol else a.symbol
     pos = held.get(where)
     now_qty = abs(pos.qty) if pos is not None else ZERO
+    split_left = now_qty - later  # what the split left of the shares held before it
     exact = before * a.ratio
     whole, _ = split_qty(before, a.ratio)
     if a.renames and a.symbol in held:
         return []  # the old symbol is still held: not applied at the broker yet
-    if now_qty not in (exact, whole) or (a.ratio != 1 and now_qty == before and not a.renames):
-        if now_qty != before:
+    if split_left not in (exact, whole) or (
+            a.ratio != 1 and split_left == before and not a.renames):
+        if split_left != before:
             log.warning("%s: the broker holds %s %s, neither %s nor %s: left to reconciliation",
-                        a.describe(), now_qty, where, before, exact)
+                        a.describe(), now_qty, where, before + later, exact + later)
         return []
-    cash = exact - now_qty
+    cash = exact - split_left
     mark = pos.current_price if pos is not None else last_mark(mine, a.ratio)
     price, activity_id, estimated = cash_price(pm, a, cash, mark, since)
-    shares = [t.state.position_qty * a.ratio for t in mine]
-    afters = whole_shares(shares, now_qty) if cash > 0 else shares
+    shares = [pre * a.ratio for pre, _ in parts]
+    afters = whole_shares(shares, split_left) if cash > 0 else shares
     done = []
-    for t, share, after in zip(mine, shares, afters, strict=True):
+    for t, (pre, post), share, after in zip(mine, parts, shares, afters, strict=True):
         paid = share - after  # < 0: a fraction another trade of ours gave up
-        adj = Adjustment(action=a, qty_before=t.state.position_qty, qty_after=after,
+        adj = Adjustment(action=a, qty_before=pre, qty_after=after, qty_since=post,
                          since=since, cash_qty=paid, cash_price=price,
                          cash_activity_id=activity_id, cash_estimated=estimated)
         if books.apply_adjustment(t.journal, t.position, adj):
@@ -118,6 +122,21 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
                         f"{adj.qty_before} → {adj.qty_after} {where}"
                         + (f", cash in lieu of {paid} at {price}" if paid and price else ""))
     return done
+
+
+def before_and_since(t: LoadedTrade, since: datetime) -> tuple[Decimal, Decimal]:
+    """The trade's shares from its fills before the split (old shares) and its net shares
+    traded since (new shares): a stop that filled at the open after the split, before this
+    cycle, is in new shares and is not restated."""
+    pre = t.state.adopted[0] if t.state.adopted is not None else ZERO
+    post = ZERO
+    for f in t.state.fills:
+        signed = f.qty if f.role is OrderRole.ENTRY else -f.qty
+        if f.at < since:
+            pre += signed
+        else:
+            post += signed
+    return pre, post
 
 
 def whole_shares(shares: list[Decimal], whole: Decimal) -> list[Decimal]:
