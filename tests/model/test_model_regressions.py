@@ -7,6 +7,8 @@ shrinks a failure to one, with what it found.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.model.harness import KNOWN_OPEN, InvariantBroken, misreport_pending_cancel_as_canceled
@@ -560,6 +562,76 @@ def test_a_reverse_split_paying_the_whole_position_holds(new_world, legs_follow,
         assert j["exit_reason"].startswith("cash in lieu: AAPL: reverse split")
         assert w.ex.control.state()["positions"] == []
         assert not [o for o in w.ex.control.orders() if o["status"] in ("new", "held")]
+
+
+# A short's reverse split seen only after its stop fired (found by an 8-minute --slow run):
+# 5 NVDA short, 1-for-2 overnight with the legs' qty following, no pre-open run; the broker
+# holds -2 and debits the half share as cash in lieu (Alpaca: no fractional shorts), and the
+# bracket stop, DNR at its pre-split price, covers the 2 at the open. The next cycle
+# restated the trade from its net 5 - 2 = 3 (old and new shares mixed), found the broker's
+# 0 "neither 3 nor 1.5" and left the books at -3. Now only the fills from before the split
+# are restated: 2.5, the 0.5 paid in cash, the 2 covered: CLOSED, P&L 0.00 (5 sold at
+# 131.95 = 659.75; 2 at 263.90 and 0.5 in cash at 263.90). With the fix off (corporate_apply
+# before_and_since) it fails: "the books hold more than the broker: NVDA books -3".
+SHORT_REVERSE_SPLIT_AFTER_ITS_STOP_FIRED = [
+    ("new_trade", {"symbol": "NVDA", "side": "SELL", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("price_step", {"pct": 1.5, "symbol": "NVDA"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("corporate_action", {"symbol": "NVDA", "split": "1-for-2", "legs_follow": True}),
+    ("overnight", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+]
+
+# As the model found it, with its other symbols' noise: the pre-open run of the day after.
+SHORT_REVERSE_SPLIT_FOUND = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "NVDA", "side": "SELL", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}), ("minutes", {"n": 5}),
+    ("minutes", {"n": 5}), ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("minutes", {"n": 5}), ("between_reads", {"pct": 1.5, "ratio": None, "symbol": "AAPL"}),
+    ("price_step", {"pct": -1.5, "symbol": "AAPL"}),
+    ("price_step", {"pct": -1.5, "symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("price_step", {"pct": 1.5, "symbol": "NVDA"}), ("minutes", {"n": 5}),
+    *[step for _ in range(4) for step in (
+        ("to_flatten", {}), ("refuse", {"how": "forbidden", "symbol": "AAPL"}),
+        ("job", {"job": "order_monitor", "mode": "bracket"}))],
+    ("corporate_action", {"symbol": "NVDA", "split": "1-for-2", "legs_follow": True}),
+    ("overnight", {}), ("to_close", {}), ("price_step", {"pct": -1.5, "symbol": "MSFT"}),
+    ("corporate_action", {"symbol": "AAPL", "split": "1-for-2", "legs_follow": False}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+]
+
+
+def test_a_short_reverse_split_after_its_stop_fired_holds(new_world):
+    with new_world() as w:
+        w.tolerate = set()
+        w.replay(SHORT_REVERSE_SPLIT_AFTER_ITS_STOP_FIRED)
+        (j,) = w.rows("SELECT status, exit_reason_code, actual_pnl, actual_qty, "
+                      "actual_entry_price FROM trade_journal")
+        assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
+        assert (j["actual_qty"], j["actual_entry_price"]) == (Decimal("2.5"), Decimal("263.9"))
+        assert j["actual_pnl"] == 0
+        fills = w.rows("SELECT side, qty, price, alpaca_order_id LIKE 'cil:%%' AS cil "
+                       "FROM fills ORDER BY filled_at")
+        assert [(f["side"], f["qty"], f["price"], f["cil"]) for f in fills] == [
+            ("sell", Decimal("2.5"), Decimal("263.9"), False),
+            ("buy", Decimal("0.5"), Decimal("263.9"), True),
+            ("buy", Decimal("2"), Decimal("263.9"), False)]
+        assert w.ex.control.state()["positions"] == []
+
+
+def test_the_found_short_reverse_split_holds(new_world):
+    with new_world() as w:
+        w.tolerate = set()
+        w.replay(SHORT_REVERSE_SPLIT_FOUND)
+        (j,) = w.rows("SELECT status FROM trade_journal WHERE symbol = 'NVDA'")
+        assert j["status"] == "CLOSED"
 
 
 HALT_GAPS_THROUGH_THE_STOP = [
