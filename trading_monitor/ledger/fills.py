@@ -108,6 +108,15 @@ class FillBooks(LedgerBase):
             QUERIES["fills_assign_order"],
             [row["id"], row["trade_journal_id"], self.run_id, alpaca_order_id])
 
+    def assign_exit_fills(self, journal_id: int, fill_ids: list[int], why: str) -> None:
+        """Fills not of our orders (a close by hand) become the trade's exit: they close
+        nothing else."""
+        if not fill_ids:
+            return  # a fill only partly ours prices the close but stays unattached
+        self.db.execute_update(QUERIES["fills_assign_exit"], [journal_id, self.run_id, fill_ids])
+        log_event(self.db, self.run_id, "trade_journal", journal_id, "exit_fills",
+                  f"trade #{journal_id}: fills {fill_ids} are its exit ({why})")
+
     def book_missing_fill(self, row: Row, order: BrokerOrder) -> bool:
         """Fills the order shows beyond those stored: one stand-in for the difference, at the
         price that makes the stored fills average to the order's average (it gives way to

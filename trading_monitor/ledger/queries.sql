@@ -93,3 +93,7 @@ unrealized_r = CASE WHEN m.stale THEN p.unrealized_r ELSE m.r END,
 high_water_mark = CASE WHEN m.stale THEN p.high_water_mark ELSE m.hwm END
 FROM (VALUES {}) AS m (journal_id, stale, price, at, value, pnl, r, hwm)
 WHERE p.trade_journal_id = m.journal_id
+
+-- name: fills_assign_exit
+-- The trader's own fills (of orders not ours) that closed a trade's shares by hand.
+UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)

@@ -95,6 +95,13 @@ class TradeBooks(LedgerBase):
         log_event(self.db, self.run_id, "trade_journal", journal_id, "protected",
                   f"trade #{journal_id} protected {seconds}s after its first fill")
 
+    def set_planned_stop(self, journal_id: int, stop: Decimal, why: str) -> None:
+        """The stop price the trade's protection is placed at (an adopted position's)."""
+        self.db.update("trade_journal", journal_id, {"planned_stop_loss": stop,
+                                                     "run_id": self.run_id})
+        log_event(self.db, self.run_id, "trade_journal", journal_id, "planned_stop",
+                  f"trade #{journal_id}: stop price set to {price_text(stop)} ({why})")
+
     def note_emergency(self, journal_id: int, action: str) -> None:
         self.db.update("trade_journal", journal_id, {"run_id": self.run_id,
                                                      "emergency_action": action[:1000]})

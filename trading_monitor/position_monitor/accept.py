@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.account_guard import trades_held_elsewhere
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
@@ -23,6 +24,8 @@ from trading_monitor.ledger import Ledger
 from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.incident import INCIDENT_KEY, end_incident, open_incident
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 class NotGone(ValueError):
@@ -34,9 +37,7 @@ def gone_trades(db: TradingDB) -> set[int]:
     those held at another account, which no reconciliation reads (issue 27)."""
     incident = open_incident(db) or {}
     elsewhere = {int(t["id"]) for t in trades_held_elsewhere(db)}
-    rows = db.execute_query("SELECT trade_journal_id FROM reconciliation_issue WHERE "
-                            "kind = 'GONE_AT_BROKER' AND resolved_at IS NULL "
-                            "AND trade_journal_id IS NOT NULL")
+    rows = db.execute_query(QUERIES["gone_issue_trades"])
     return elsewhere | {int(t) for t in incident.get("trades", [])} | {
         int(r["trade_journal_id"]) for r in rows}
 
@@ -54,9 +55,7 @@ def accept_gone(db: TradingDB, ledger: Ledger, ids: list[int], why: str, now: da
                               or trades[i].state.status.value != "POSITION"
                               else "was not found gone at the broker") for i in wrong))
     done = [_close(db, ledger, trades[i], why, now) for i in ids]
-    db.execute_update("UPDATE reconciliation_issue SET resolved_at = %s, resolution = "
-                      "'accepted_gone', run_id = %s WHERE trade_journal_id = ANY(%s) "
-                      "AND resolved_at IS NULL", [now, ledger.run_id, ids])
+    db.execute_update(QUERIES["resolve_accepted_gone"], [now, ledger.run_id, ids])
     _shrink_incident(db, ledger.run_id, set(ids), why)
     return done
 

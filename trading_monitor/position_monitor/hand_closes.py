@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.order_monitor.settle import settle_trade
@@ -21,14 +22,7 @@ from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-NOT_OURS = """
-SELECT id, side, qty, price, filled_at FROM fills
-WHERE symbol = %(symbol)s AND trade_journal_id IS NULL AND order_execution_id IS NULL
-  AND alpaca_order_id NOT IN (SELECT alpaca_order_id FROM order_execution
-                              WHERE alpaca_order_id IS NOT NULL)
-  AND filled_at >= %(since)s
-ORDER BY filled_at, id
-"""
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 @dataclass(frozen=True)
@@ -42,7 +36,7 @@ class HandClose:
 def closing_fills(pm: PositionMonitor, trade: LoadedTrade, qty: Decimal) -> HandClose | None:
     """The trader's fills that closed `qty` of our shares, or None if they do not."""
     j = trade.journal
-    rows = pm.orders.db.execute_query(NOT_OURS, {
+    rows = pm.orders.db.execute_query(QUERIES["hand_fills_since"], {
         "symbol": j["symbol"], "since": j["entry_date"] or j["created_at"]})
     own, needed = ZERO, qty  # own: the trader's shares on our side, bought since our entry
     parts: list[tuple[Row, Decimal]] = []
@@ -67,9 +61,8 @@ def closing_fills(pm: PositionMonitor, trade: LoadedTrade, qty: Decimal) -> Hand
 
 def attach(pm: PositionMonitor, trade: LoadedTrade, close: HandClose) -> None:
     """Those fills are this trade's exit now: they close nothing else."""
-    pm.orders.db.execute_update(
-        "UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)",
-        [trade.state.journal_id, pm.orders.run_id, close.ids])
+    pm.orders.ledger.assign_exit_fills(trade.state.journal_id, close.ids,
+                                       f"closed by hand @ {price_text(close.price)}")
 
 
 def book_partial_close(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str, str]
@@ -94,5 +87,5 @@ def book_partial_close(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str
 
 
 def _qty(pm: PositionMonitor, ids: list[int]) -> list[Decimal]:
-    rows = pm.orders.db.execute_query("SELECT qty FROM fills WHERE id = ANY(%s)", [ids])
+    rows = pm.orders.db.execute_query(QUERIES["fill_qtys"], [ids])
     return [r["qty"] for r in rows]

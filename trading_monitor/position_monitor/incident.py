@@ -30,6 +30,7 @@ from typing import Any
 
 from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.reconcile import STOP_TYPES
 from trading_monitor.exceptions import TemporaryError
@@ -39,6 +40,7 @@ from trading_monitor.position_monitor.corporate_cashout import split_explains
 from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 INCIDENT_KEY = "reconciliation_incident"
 FAULT_KEY = "reconciliation_broker_fault"  # when a contradicted answer was first seen
 
@@ -129,10 +131,7 @@ def _live_stops_of_ours(db: TradingDB, orders: dict[str, BrokerOrder]) -> list[s
     if not candidates:
         return []
     rows = db.execute_query(  # of an open trade: a closed one's leftover says nothing
-        "SELECT o.alpaca_order_id FROM order_execution o JOIN trade_journal j "
-        "ON j.id = o.trade_journal_id WHERE o.order_role = 'STOP_LOSS' "
-        "AND j.status = 'POSITION' AND o.alpaca_order_id = ANY(%s)",
-        [[o.id for o in candidates]])
+        QUERIES["open_trade_stops"], [[o.id for o in candidates]])
     ours = {r["alpaca_order_id"] for r in rows}
     return [o.symbol for o in candidates if o.id in ours]
 
@@ -163,9 +162,8 @@ def history_readable(pm: PositionMonitor, trade: LoadedTrade,
                      orders: dict[str, BrokerOrder]) -> str | None:
     """None when the broker knows every order this trade sent (its order history reads);
     else why not. A reset or another account does not know them; an outage cannot say."""
-    rows = pm.orders.db.execute_query(
-        "SELECT alpaca_order_id FROM order_execution WHERE trade_journal_id = %s "
-        "AND alpaca_order_id IS NOT NULL ORDER BY id", [trade.state.journal_id])
+    rows = pm.orders.db.execute_query(QUERIES["sent_orders_of_trade"],
+                                      [trade.state.journal_id])
     for row in rows:
         if row["alpaca_order_id"] in orders:
             continue

@@ -16,6 +16,7 @@ from psycopg2.extras import Json
 from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.domain.reconcile import (
@@ -42,6 +43,7 @@ from trading_monitor.position_monitor.incident import (
 )
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 CENT = Decimal("0.01")
 
 
@@ -196,8 +198,7 @@ def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
               "untracked position %s %s (trade #%s): no current price to set its stop from; "
               "left alone, UNPROTECTED", p.qty, p.symbol, jid)
         return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: NO STOP (no price)"
-    pm.orders.db.update("trade_journal", jid, {"planned_stop_loss": stop,
-                                               "run_id": pm.orders.run_id})
+    pm.orders.ledger.set_planned_stop(jid, stop, "adopted: EMERGENCY_STOP_PCT beyond the market")
     [trade] = load_trades(pm.orders.db, [jid])
     done = settle_trade(pm.orders, trade)
     return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: " + "; ".join(done)
@@ -223,9 +224,7 @@ def market_stop(pm: PositionMonitor, symbol: str, *, long: bool) -> Decimal | No
 
 
 def _track(pm: PositionMonitor, issue: Issue, now: datetime) -> datetime:
-    rows = pm.orders.db.execute_query(
-        "SELECT first_seen_at FROM reconciliation_issue WHERE issue_key = %s "
-        "AND resolved_at IS NULL", [issue.key])
+    rows = pm.orders.db.execute_query(QUERIES["issue_first_seen"], [issue.key])
     if rows:
         return rows[0]["first_seen_at"]
     if not pm.orders.dry_run:
@@ -239,10 +238,8 @@ def _track(pm: PositionMonitor, issue: Issue, now: datetime) -> datetime:
 def _resolve_cleared(pm: PositionMonitor, keys: set[str], now: datetime) -> None:
     if pm.orders.dry_run:
         return
-    pm.orders.db.execute_update(
-        "UPDATE reconciliation_issue SET resolved_at = %s, resolution = 'cleared', run_id = %s "
-        "WHERE resolved_at IS NULL AND NOT (issue_key = ANY(%s))",
-        [now, pm.orders.run_id, list(keys)])
+    pm.orders.db.execute_update(QUERIES["resolve_cleared_issues"],
+                                [now, pm.orders.run_id, list(keys)])
 
 
 def _ours(t: LoadedTrade) -> OurTrade:

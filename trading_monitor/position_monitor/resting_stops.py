@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
@@ -29,6 +30,7 @@ from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
+QUERIES = Queries(__name__)  # queries.sql beside this module
 
 
 def stuck(order: BrokerOrder, mark: Decimal) -> bool:
@@ -69,9 +71,7 @@ def _act(pm: PositionMonitor, trade: LoadedTrade, row: Row, order: BrokerOrder,
         m.would(text)
         return []
     if pm.config.resting_stop_action == "alert":
-        seen = m.db.execute_query(
-            "SELECT 1 AS x FROM event_log WHERE entity = 'order_execution' AND entity_id = %s "
-            "AND event = 'resting_stop' LIMIT 1", [row["id"]])
+        seen = m.db.execute_query(QUERIES["resting_stop_seen"], [row["id"]])
         if seen:
             return []
         alert(log, "resting_stop", f"trade #{jid}", "%s (RESTING_STOP_ACTION=alert: left "
