@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -150,6 +150,34 @@ def test_a_stop_cancelled_by_hand_at_the_broker_is_caught(db, db_params, broker,
     assert (v.trade_id, v.decision_id) == (jid, 1)
     assert v.message == (f"trade #{jid} AAPL (decision #1): 10 shares long at the broker, "
                          "live stops cover 0 (no live stop)")
+
+
+def test_a_stop_whose_cancel_is_pending_at_the_flatten_still_protects(db, db_params, broker,
+                                                                     exchange):
+    """The end-of-day flatten follows its stop's cancel; while it is pending the stop works at
+    the broker (and Alpaca takes no exit for its shares): a warning, not a violation. Once
+    the cancel is final with no exit, it is a violation again."""
+    settings = _settings(exchange)
+    jid = _position(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None)
+    [stop] = _orders(db, jid, "STOP_LOSS")
+    exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
+    exchange.control.set_cancel_behavior("pending", seconds=300,
+                                         client_order_id=stop["client_order_id"])
+    monitor(db_params, broker, settings, sleep=lambda seconds: exchange.control.advance(seconds))
+    [row] = [o for o in exchange.control.orders()
+             if o["client_order_id"] == stop["client_order_id"]]
+    assert row["status"] == "pending_cancel"
+    assert [o for o in exchange.control.orders() if o["order_type"] == "market"] == []
+    report = _check(db_params, broker, settings)
+    assert _found(report, "live_stop") == [], [f.message for f in report.findings]
+    [w] = _found(report, "live_stop", "warning")
+    assert w.trade_id == jid and w.detail["cancel_pending"] == "10"
+    assert w.message == (f"trade #{jid} AAPL (decision #1): 10 shares long at the broker, "
+                         "live stops cover 0 (no live stop); a stop for 10 whose cancel is "
+                         "pending protects until the broker's final word")
+    exchange.control.advance(300)  # the cancel is final; no cycle has sent the exit yet
+    [v] = _only(_check(db_params, broker, settings), "live_stop")
+    assert v.trade_id == jid
 
 
 def test_a_partly_filled_bracket_warns_inside_its_window_and_fails_after(db, db_params, broker,

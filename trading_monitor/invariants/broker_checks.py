@@ -48,7 +48,8 @@ def live_stop(books: Books, view: BrokerView, limits: Limits) -> list[Finding]:
     """Every POSITION trade's shares are covered by live stops in the broker's open orders
     (a held leg of a bracket whose entry is not complete covers nothing). Warnings, not
     violations: a bracket entry still partly filled inside its bounded window; shares a
-    working exit of ours will close (a flatten waiting for the open); a position the broker
+    working exit of ours will close (a flatten waiting for the open), or a stop whose cancel
+    is pending protects until its final word (the end-of-day flatten); a position the broker
     no longer holds, or holds in another quantity (reconciliation's). A position the broker
     holds on the other side of ours needs stops of its own."""
     found: list[Finding] = []
@@ -152,6 +153,16 @@ def _cover(books: Books, symbol: str, exit_side: str, held: list[_Held],
     if closing >= short_of:  # an exit of ours is working (a flatten waiting for the open)
         return found + each(WARNING, f"{text}; an exit for {closing} is working", rest,
                             {**detail, "market_exit": str(closing)})
+    # A stop whose cancel is pending still works at the broker until the cancel's final word
+    # (it fills if its price trades; Alpaca takes no other order for its shares): the
+    # end-of-day flatten follows it and sends the exit then (docs/order-monitor.md).
+    cancelling = sum((v.qty - v.filled_qty for v in views.values() if v.symbol == symbol
+                      and v.side == exit_side and v.order_type in STOP_TYPES
+                      and v.status == "pending_cancel" and v.parent_filled), ZERO)
+    if cancelling >= short_of:
+        return found + each(WARNING, f"{text}; a stop for {cancelling} whose cancel is pending "
+                                     "protects until the broker's final word", rest,
+                            {**detail, "cancel_pending": str(cancelling)})
     return found + each(VIOLATION, text, rest, detail)
 
 
