@@ -17,8 +17,12 @@ from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from trading_monitor.paper_exchange import clock, corporate_ending, corporate_wire, risk
-from trading_monitor.paper_exchange.account import Position
+from trading_monitor.paper_exchange import (
+    clock,
+    corporate_ending,
+    corporate_position,
+    risk,
+)
 from trading_monitor.paper_exchange.orders import Order
 from trading_monitor.paper_exchange.rules import tick
 
@@ -143,7 +147,7 @@ def apply(venue: Venue, action: CorporateAction, now: datetime) -> None:
         _split_price(venue, action.symbol, action.ratio, now)
     if action.new_symbol != action.symbol:
         _list_new_symbol(venue, action.symbol, action.new_symbol, now)
-    action.outcome = {"position": _move_position(venue, action, now),
+    action.outcome = {"position": corporate_position.move_position(venue, action, now),
                       **_adjust_orders(venue, action, now)}
 
 
@@ -167,43 +171,6 @@ def _list_new_symbol(venue: Venue, old: str, new: str, now: datetime) -> None:
     venue.assets[old] = replace(asset, tradable=False)
     engine.asset_ids[new] = venue.assets[new].id
     engine.halted.add(old)  # orders in the old symbol are refused as not tradable
-
-
-def _move_position(venue: Venue, action: CorporateAction, now: datetime) -> dict[str, Any]:
-    ledger = venue.engine.ledger
-    pos = ledger.positions.pop(action.symbol, None)
-    if pos is None:
-        return {}
-    qty = pos.qty * action.ratio
-    cash = Decimal(0)
-    if action.cash_in_lieu_price is not None and qty != qty.to_integral_value(ROUND_DOWN):
-        whole = qty.to_integral_value(ROUND_DOWN)  # towards zero, for shorts too
-        cash = ((qty - whole) * action.cash_in_lieu_price).quantize(Decimal("0.01"))
-        if action.params["cash_in_lieu_posted"]:
-            _post(venue, action, "CIL", now, qty - whole, net_amount=cash,
-                  price=action.cash_in_lieu_price)
-        else:  # paid and posted later (corporate_later.py)
-            action.pending_cil, cash = (qty - whole, cash), Decimal(0)
-        qty = whole
-    ledger.cash += cash
-    if qty != 0:
-        ledger.positions[action.new_symbol] = Position(action.new_symbol, qty,
-                                                       pos.avg_entry_price / action.ratio)
-    ledger.history.append((now, ledger.snapshot()))
-    if action.ratio != 1:
-        _post(venue, action, "SPLIT", now, qty)
-    if action.new_symbol != action.symbol:
-        _post(venue, action, "NC", now, qty)
-    return {"symbol": action.new_symbol, "qty_before": corporate_wire.num(pos.qty),
-            "qty": corporate_wire.num(qty), "cash_in_lieu": corporate_wire.num(cash)}
-
-
-def _post(venue: Venue, action: CorporateAction, kind: str, now: datetime, qty: Decimal,
-          **amounts: Decimal) -> None:
-    engine = venue.engine
-    activity_id = engine.activity_id(now, venue.ids.uuid())
-    engine.nta.append((now, corporate_wire.activity(activity_id, kind, action, now, qty,
-                                                    **amounts)))
 
 
 # -- orders ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from trading_monitor.paper_exchange import corporate
+from trading_monitor.paper_exchange import corporate_position
 from trading_monitor.paper_exchange.plumbing import VENUE, json_body, reply
 
 routes = web.RouteTableDef()
@@ -25,12 +25,12 @@ async def post_cash_in_lieu(request: web.Request) -> web.Response:
         raise ValueError(f"no cash in lieu waiting for corporate action {action_id}")
     now = venue.sync()
     fraction, cash = action.pending_cil
-    price = action.cash_in_lieu_price  # set: a CIL waits only for a priced fraction
-    assert price is not None
+    # a CIL waits only for a priced fraction: announced, or a short's at the last trade
+    price = action.cash_in_lieu_price or abs(cash / fraction)
     if isinstance(body, dict) and body.get("price") is not None:
         price = Decimal(str(body["price"]))
         cash = (fraction * price).quantize(Decimal("0.01"))
-    corporate._post(venue, action, "CIL", now, fraction, net_amount=cash, price=price)
+    corporate_position.post(venue, action, "CIL", now, fraction, net_amount=cash, price=price)
     ledger = venue.engine.ledger
     ledger.cash += cash
     ledger.history.append((now, ledger.snapshot()))
