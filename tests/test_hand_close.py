@@ -165,6 +165,10 @@ def test_a_position_closed_by_hand_within_the_grace_is_booked_manual(
     wait_for(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 60)
     journal = db.get_by_id("trade_journal", jid)
     assert journal["exit_reason_code"] == "MANUAL"
+    # The trader's sell is the trade's exit now, through the ledger (assign_exit_fills).
+    sold = [f for f in db.query("fills", {"symbol": "AAPL"}) if f["side"] == "sell"]
+    assert sold and all(f["trade_journal_id"] == jid for f in sold)
+    assert len(_events(db, jid, "exit_fills")) == 1
     wait_for(lambda: _events(db, jid, "hand_cancel_grace_over"), 30)
     assert _live_at_exchange(exchange) == []
     assert [p for p in exchange.control.state()["positions"] if p["symbol"] == "AAPL"] == []

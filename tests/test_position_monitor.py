@@ -113,6 +113,13 @@ def test_an_untracked_position_is_adopted_and_protected_after_the_grace(db, db_p
     [stop] = [o for o in exchange.control.orders() if o["symbol"] == "NVDA"
               and o["order_type"] == "stop"]
     assert stop["status"] == "new" and D(stop["stop_price"]) == D("123.50")  # 5% under 130
+    # Its stop price is the ledger's (Ledger.set_planned_stop), with its event_log row.
+    assert journal["planned_stop_loss"] == D("123.50")
+    assert [e["message"] for e in db.query("event_log", {"entity": "trade_journal",
+                                                         "entity_id": journal["id"]})
+            if e["event"] == "planned_stop"] == [
+        f"trade #{journal['id']}: stop price set to 123.50 (adopted: EMERGENCY_STOP_PCT "
+        "beyond the market)"]
 
 
 def test_a_shared_account_reports_untracked_positions_and_never_touches_them(
