@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
 from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 
@@ -30,8 +32,9 @@ MONDAY_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)
 CIL_PRICE = D("360")  # per new share
 
 
+@pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 def test_a_short_whose_stop_fired_after_a_reverse_split_closes_with_cash_in_lieu(
-        db, db_params, broker, settings, exchange):
+        db, db_params, broker, settings, exchange, seen_by):
     exchange.control.set_prices({"AAPL": "180.00"})
     d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
                                take_profit="160.00", quantity=5))
@@ -45,7 +48,8 @@ def test_a_short_whose_stop_fired_after_a_reverse_split_closes_with_cash_in_lieu
 
     exchange.control.corporate_action(
         "reverse_split", "AAPL", old_rate=2, new_rate=1, ex_date="2026-11-23",
-        cash_in_lieu_price=str(CIL_PRICE), bracket_qty_follows=True)
+        cash_in_lieu_price=str(CIL_PRICE), bracket_qty_follows=True,
+        listed=seen_by == "announcement")
     exchange.control.set_clock(MONDAY_OPEN)
     # The exchange, as Alpaca: -2 shares, not -2.5; the half share paid in cash (the account
     # pays 180.00), and the DNR stop (2 shares at 186) covered the 2 at the open at 360.

@@ -18,12 +18,15 @@ from typing import Any
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.domain.corporate import SPLITS, Announcement
+from trading_monitor.domain.market_time import new_york_time
 from trading_monitor.ledger.splits import CorporateBooks
+from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_apply import (
     LOOK_BACK,
     NEW_YORK,
     apply_due_actions,
+    before_and_since,
 )
 from trading_monitor.position_monitor.corporate_cash import correct_cash_in_lieu
 
@@ -72,26 +75,38 @@ def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> lis
     books = CorporateBooks(m.db, m.run_id, m.now)
     symbols = {str(a.symbol) for a in moved} | {s for s, _, _ in mismatch}
     found = m.broker.corporate_actions(symbols, today - LOOK_BACK, today)
-    found = [a for a in found if a.adjusts] or _derived(moved, acts, ours, held, today)
+    found = [a for a in found if a.adjusts] or _derived(pm, moved, acts, ours, held, today)
     return [f"corporate action found after the fact ({a.describe()}): applied as announced"
             for a in found if books.store_announcement(a, "activity")]
 
 
-def _derived(moved: list[Any], acts: list[Any], ours: dict[str, Decimal],
+def _derived(pm: PositionMonitor, moved: list[Any], acts: list[Any], ours: dict[str, Decimal],
              held: dict[str, Decimal], today: date) -> list[Announcement]:
     """No announcement listed: a SPLIT activity in a symbol we hold gives the ratio (its new
-    quantity, plus any cash in lieu, over ours)."""
+    quantity, plus any cash in lieu, over what our trades held before the split day). A
+    short's CIL quantity is negative: its size counts. Shares our trades traded since (a
+    stop that covered at the open, in new shares) are what the broker holds beyond it."""
     out = []
     for a in moved:
         if a.activity_type != "SPLIT" or a.symbol not in ours or a.qty is None:
             continue
-        cash = sum((c.qty or Decimal(0) for c in acts
+        cash = sum((abs(c.qty or Decimal(0)) for c in acts
                     if c.activity_type == "CIL" and c.symbol == a.symbol), Decimal(0))
-        new, old = abs(a.qty) + cash, ours[a.symbol]
-        if held.get(a.symbol, Decimal(0)) != abs(a.qty) or new == old or old == 0:
+        day = date.fromisoformat(a.date[:10]) if a.date else today
+        old, later = _held_before(pm, a.symbol, new_york_time(day))
+        old = old or ours[a.symbol]
+        new = abs(a.qty) + cash
+        if held.get(a.symbol, Decimal(0)) != abs(a.qty) + later or new == old or old == 0:
             continue
         kind = SPLITS[0] if new > old else SPLITS[1]
-        day = date.fromisoformat(a.date[:10]) if a.date else today
         out.append(Announcement(id=f"activity:{a.id}", kind=kind, symbol=a.symbol,
                                 new_symbol=None, old_rate=old, new_rate=new, effective=day))
     return out
+
+
+def _held_before(pm: PositionMonitor, symbol: str, since: datetime) -> tuple[Decimal, Decimal]:
+    """Our open trades' shares in `symbol` from fills before `since`, and traded since."""
+    trades = [t for t in open_trades(pm.orders) if t.journal["symbol"] == symbol
+              and t.state.status.value == "POSITION"]
+    parts = [before_and_since(t, since) for t in trades]
+    return (sum((p for p, _ in parts), Decimal(0)), sum((q for _, q in parts), Decimal(0)))
