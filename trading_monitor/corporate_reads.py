@@ -10,17 +10,19 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from trading_monitor.broker.base import Broker
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.corporate import BLOCKING, ENDING, Announcement
 from trading_monitor.exceptions import TemporaryError
+
+QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
 
 
 def _rows(db: TradingDB, first: date, last: date) -> list[Row]:
     return db.execute_query(
-        "SELECT * FROM corporate_action WHERE effective_date BETWEEN %s AND %s "
-        "AND kind = ANY(%s) ORDER BY effective_date, id", [first, last, list(BLOCKING)])
+        QUERIES["corporate_actions_of_kinds"], [first, last, list(BLOCKING)])
 
 
 def _described(row: Row) -> str:
@@ -52,7 +54,7 @@ def open_trade_flags(db: TradingDB, day: date, days_ahead: int = 7) -> list[str]
     """`flagged` for the symbols of our open trades (PENDING or POSITION), from `day` on:
     what `status` and the daily report show."""
     symbols = {str(r["symbol"]) for r in db.execute_query(
-        "SELECT DISTINCT symbol FROM trade_journal WHERE status IN ('PENDING', 'POSITION')")}
+        QUERIES["open_trade_symbols"])}
     if not symbols:
         return []
     return flagged(db, day, day + timedelta(days=days_ahead), symbols)
@@ -80,9 +82,7 @@ def read_for_entry(db: TradingDB, broker: Broker, symbol: str, day: date, *,
         return
     for a in found:
         db.execute_query(
-            "INSERT INTO corporate_action (action_id, kind, symbol, new_symbol, old_rate, "
-            "new_rate, effective_date, source) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-            "'announcement') ON CONFLICT (action_id) DO NOTHING RETURNING id",
+            QUERIES["corporate_action_store_read"],
             [a.id, a.kind, a.symbol, a.new_symbol, a.old_rate, a.new_rate, a.effective])
     db.named_update("set_system_value", {"key": key, "value": json.dumps(sorted(done | wanted)),
                                          "reason": "corporate actions read for entries"})

@@ -97,3 +97,18 @@ AND c.relkind IN ('r', 'p')
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND CASE WHEN c.relkind = 'S'
 THEN has_sequence_privilege(%s, c.oid, 'UPDATE') END ORDER BY 1
+
+-- name: corporate_actions_of_kinds
+-- corporate_reads.py: stored actions of these kinds between two days.
+SELECT * FROM corporate_action WHERE effective_date BETWEEN %s AND %s AND kind = ANY(%s) ORDER
+BY effective_date, id
+
+-- name: open_trade_symbols
+-- corporate_reads.py: symbols of our pending and open trades.
+SELECT DISTINCT symbol FROM trade_journal WHERE status IN ('PENDING', 'POSITION')
+
+-- name: corporate_action_store_read
+-- corporate_reads.py: an announcement read (status, entries), stored once.
+INSERT INTO corporate_action (action_id, kind, symbol, new_symbol, old_rate, new_rate,
+effective_date, source) VALUES (%s, %s, %s, %s, %s, %s, %s, 'announcement') ON CONFLICT
+(action_id) DO NOTHING RETURNING id

@@ -97,3 +97,85 @@ WHERE p.trade_journal_id = m.journal_id
 -- name: fills_assign_exit
 -- The trader's own fills (of orders not ours) that closed a trade's shares by hand.
 UPDATE fills SET trade_journal_id = %s, run_id = %s WHERE id = ANY(%s)
+
+-- name: rename_trade_journal
+-- A name change carries the trade's rows to the new symbol (new, run_id, trade, old).
+UPDATE trade_journal SET symbol = %s, run_id = %s WHERE id = %s AND symbol = %s
+
+-- name: rename_position_tracking
+UPDATE position_tracking SET symbol = %s, run_id = %s WHERE trade_journal_id = %s AND symbol =
+%s
+
+-- name: rename_order_execution
+UPDATE order_execution SET symbol = %s, run_id = %s WHERE trade_journal_id = %s AND symbol = %s
+
+-- name: rename_fills
+UPDATE fills SET symbol = %s, run_id = %s WHERE trade_journal_id = %s AND symbol = %s
+
+-- name: corporate_action_store
+-- An announcement stored once per action id.
+INSERT INTO corporate_action (run_id, action_id, kind, symbol, new_symbol, old_rate, new_rate,
+effective_date, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (action_id) DO
+NOTHING RETURNING id
+
+-- name: corporate_actions_between
+SELECT * FROM corporate_action WHERE effective_date BETWEEN %s AND %s ORDER BY effective_date,
+id
+
+-- name: corporate_action_alerted
+UPDATE corporate_action SET alerted_at = %s, run_id = %s WHERE action_id = %s
+
+-- name: corporate_adjustments_to_reprice
+SELECT * FROM corporate_action_trade WHERE repriced_at IS NULL ORDER BY id
+
+-- name: corporate_action_trade_insert
+-- An action applied to one trade, once.
+INSERT INTO corporate_action_trade (run_id, action_id, trade_journal_id, ratio, qty_before,
+qty_after, cash_in_lieu, symbol_before, symbol_after, applied_at, detail) VALUES (%s, %s, %s,
+%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (action_id, trade_journal_id) DO NOTHING RETURNING
+id
+
+-- name: split_fills
+-- A split restates the fills from before it.
+UPDATE fills SET qty = qty * %s, price = price / %s, run_id = %s WHERE trade_journal_id = %s AND
+filled_at < %s
+
+-- name: split_finished_orders
+UPDATE order_execution SET qty = qty * %s, filled_qty = filled_qty * %s, filled_avg_price =
+filled_avg_price / %s, limit_price = limit_price / %s, stop_price = stop_price / %s, run_id = %s
+WHERE trade_journal_id = %s AND order_status = ANY(%s) AND filled_qty > 0
+
+-- name: cash_in_lieu_fill
+-- Cash in lieu of a fraction, booked as an exit fill.
+INSERT INTO fills (run_id, alpaca_order_id, trade_journal_id, activity_id, symbol, side, qty,
+cum_qty, price, filled_at, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'activity')
+ON CONFLICT DO NOTHING RETURNING id
+
+-- name: split_entry_fills_latest_first
+SELECT f.id, f.qty, f.price, o.id AS order_id FROM fills f JOIN order_execution o ON
+o.alpaca_order_id = f.alpaca_order_id AND o.trade_journal_id = f.trade_journal_id WHERE
+f.trade_journal_id = %s AND o.order_role = 'ENTRY' ORDER BY f.filled_at DESC, f.id DESC
+
+-- name: split_fraction_into_fill
+-- A fraction bought from another of our trades, folded into the last entry fill.
+UPDATE fills SET price = (qty * price + %s * %s) / (qty + %s), qty = qty + %s, run_id = %s WHERE
+id = %s
+
+-- name: split_fraction_into_order
+UPDATE order_execution SET filled_avg_price = (filled_qty * filled_avg_price + %s * %s) /
+(filled_qty + %s), filled_qty = filled_qty + %s, run_id = %s WHERE id = %s
+
+-- name: split_fraction_position_avg
+UPDATE position_tracking SET avg_entry_price = %s, run_id = %s WHERE trade_journal_id = %s
+
+-- name: cash_in_lieu_reprice
+-- An estimated cash-in-lieu fill re-priced by its CIL activity (corporate_cash.py).
+UPDATE fills SET price = %s, activity_id = %s, run_id = %s WHERE id = %s
+
+-- name: cash_in_lieu_correct_pnl
+-- A closed trade's P&L corrected by the re-priced cash in lieu; closed by the cash in lieu
+-- alone: its exit price too.
+UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s,
+exit_price = CASE WHEN exit_reason LIKE 'cash in lieu:%%' THEN %s
+ELSE exit_price END, exit_estimated = CASE WHEN exit_reason LIKE
+'cash in lieu:%%' THEN false ELSE exit_estimated END WHERE id = %s

@@ -20,6 +20,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose
@@ -30,16 +31,7 @@ from trading_monitor.runs import log_event
 
 FINISHED = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
 
-
-# A name change carries the trade's rows to the new symbol (params: new, run_id, trade, old).
-_RENAME = (
-    "UPDATE trade_journal SET symbol = %s, run_id = %s WHERE id = %s AND symbol = %s",
-    "UPDATE position_tracking SET symbol = %s, run_id = %s "
-    "WHERE trade_journal_id = %s AND symbol = %s",
-    "UPDATE order_execution SET symbol = %s, run_id = %s "
-    "WHERE trade_journal_id = %s AND symbol = %s",
-    "UPDATE fills SET symbol = %s, run_id = %s WHERE trade_journal_id = %s AND symbol = %s",
-)
+QUERIES = Queries(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,25 +51,22 @@ class CorporateBooks(ProtectionBooks):
     def store_announcement(self, a: Announcement, source: str = "announcement") -> bool:
         """True when it is new to us."""
         rows = self.db.execute_query(
-            "INSERT INTO corporate_action (run_id, action_id, kind, symbol, new_symbol, "
-            "old_rate, new_rate, effective_date, source) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s) ON CONFLICT (action_id) DO NOTHING RETURNING id",
+            QUERIES["corporate_action_store"],
             [self.run_id, a.id, a.kind, a.symbol, a.new_symbol, a.old_rate, a.new_rate,
              a.effective, source])
         return bool(rows)
 
     def actions_between(self, first: date, last: date) -> list[Row]:
         return self.db.execute_query(
-            "SELECT * FROM corporate_action WHERE effective_date BETWEEN %s AND %s "
-            "ORDER BY effective_date, id", [first, last])
+            QUERIES["corporate_actions_between"], [first, last])
 
     def mark_alerted(self, action_id: str) -> None:
-        self.db.execute_update("UPDATE corporate_action SET alerted_at = %s, run_id = %s "
-                               "WHERE action_id = %s", [self.now(), self.run_id, action_id])
+        self.db.execute_update(QUERIES["corporate_action_alerted"],
+                               [self.now(), self.run_id, action_id])
 
     def adjustments_to_reprice(self) -> list[Row]:
         return self.db.execute_query(
-            "SELECT * FROM corporate_action_trade WHERE repriced_at IS NULL ORDER BY id")
+            QUERIES["corporate_adjustments_to_reprice"])
 
     def mark_repriced(self, row: Row, note: str) -> None:
         self.db.update("corporate_action_trade", row["id"], {"run_id": self.run_id,
@@ -93,10 +82,7 @@ class CorporateBooks(ProtectionBooks):
         before = _books(journal, position)
         with self.db.transaction():
             rows = self.db.execute_query(
-                "INSERT INTO corporate_action_trade (run_id, action_id, trade_journal_id, ratio, "
-                "qty_before, qty_after, cash_in_lieu, symbol_before, symbol_after, applied_at, "
-                "detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (action_id, trade_journal_id) DO NOTHING RETURNING id",
+                QUERIES["corporate_action_trade_insert"],
                 [self.run_id, a.id, jid, ratio, adj.qty_before, adj.qty_after,
                  _cash(adj), journal["symbol"], after, self.now(), Json(before)])
             if not rows:
@@ -121,13 +107,9 @@ class CorporateBooks(ProtectionBooks):
     def _split(self, journal: Row, position: Row | None, adj: Adjustment) -> None:
         r, jid, side = adj.action.ratio, journal["id"], journal["side"]
         self.db.execute_update(
-            "UPDATE fills SET qty = qty * %s, price = price / %s, run_id = %s "
-            "WHERE trade_journal_id = %s AND filled_at < %s", [r, r, self.run_id, jid, adj.since])
+            QUERIES["split_fills"], [r, r, self.run_id, jid, adj.since])
         self.db.execute_update(
-            "UPDATE order_execution SET qty = qty * %s, filled_qty = filled_qty * %s, "
-            "filled_avg_price = filled_avg_price / %s, limit_price = limit_price / %s, "
-            "stop_price = stop_price / %s, run_id = %s WHERE trade_journal_id = %s "
-            "AND order_status = ANY(%s) AND filled_qty > 0",
+            QUERIES["split_finished_orders"],
             [r, r, r, r, r, self.run_id, jid, list(FINISHED)])
         stop, take = journal["planned_stop_loss"], journal["planned_take_profit"]
         self.db.update("trade_journal", jid, {
@@ -146,15 +128,15 @@ class CorporateBooks(ProtectionBooks):
                 "high_water_mark": _over(position["high_water_mark"], r)})
 
     def _rename(self, jid: int, old: str, new: str) -> None:
-        for statement in _RENAME:
+        """The trade's rows carried to the new symbol (params: new, run_id, trade, old)."""
+        for statement in (QUERIES["rename_trade_journal"], QUERIES["rename_position_tracking"],
+                          QUERIES["rename_order_execution"], QUERIES["rename_fills"]):
             self.db.execute_update(statement, [new, self.run_id, jid, old])
 
     def _cash_in_lieu(self, journal: Row, symbol: str, adj: Adjustment) -> None:
         assert adj.cash_price is not None
         self.db.execute_query(
-            "INSERT INTO fills (run_id, alpaca_order_id, trade_journal_id, activity_id, symbol, "
-            "side, qty, cum_qty, price, filled_at, source) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s, 'activity') ON CONFLICT DO NOTHING RETURNING id",
+            QUERIES["cash_in_lieu_fill"],
             [self.run_id, f"cil:{adj.action.id}", journal["id"], adj.cash_activity_id, symbol,
              Side.of(journal["side"]).exit.value, adj.cash_qty, adj.cash_qty,
              adj.cash_price, adj.since])
@@ -172,33 +154,37 @@ class CorporateBooks(ProtectionBooks):
         assert adj.cash_price is not None
         x, jid, price = -adj.cash_qty, journal["id"], adj.cash_price
         fills = self.db.execute_query(
-            "SELECT f.id, f.qty, f.price, o.id AS order_id FROM fills f JOIN order_execution o "
-            "ON o.alpaca_order_id = f.alpaca_order_id AND o.trade_journal_id = f.trade_journal_id "
-            "WHERE f.trade_journal_id = %s AND o.order_role = 'ENTRY' ORDER BY f.filled_at DESC,"
-            " f.id DESC", [jid])
+            QUERIES["split_entry_fills_latest_first"], [jid])
         if not fills:
             return
         last = fills[0]
         qty = sum((f["qty"] for f in fills), Decimal(0))
         avg = (sum((f["qty"] * f["price"] for f in fills), Decimal(0)) + x * price) / (qty + x)
         self.db.execute_update(
-            "UPDATE fills SET price = (qty * price + %s * %s) / (qty + %s), qty = qty + %s, "
-            "run_id = %s WHERE id = %s", [x, price, x, x, self.run_id, last["id"]])
+            QUERIES["split_fraction_into_fill"], [x, price, x, x, self.run_id, last["id"]])
         self.db.execute_update(
-            "UPDATE order_execution SET filled_avg_price = (filled_qty * filled_avg_price + "
-            "%s * %s) / (filled_qty + %s), filled_qty = filled_qty + %s, run_id = %s "
-            "WHERE id = %s", [x, price, x, x, self.run_id, last["order_id"]])
+            QUERIES["split_fraction_into_order"], [x, price, x, x, self.run_id, last["order_id"]])
         fresh = self.db.get_by_id("trade_journal", jid) or {}
         self.db.update("trade_journal", jid, {
             "run_id": self.run_id, "actual_entry_price": avg,
             "actual_qty": None if fresh.get("actual_qty") is None else fresh["actual_qty"] + x})
-        self.db.execute_update("UPDATE position_tracking SET avg_entry_price = %s, run_id = %s "
-                               "WHERE trade_journal_id = %s", [avg, self.run_id, jid])
+        self.db.execute_update(QUERIES["split_fraction_position_avg"], [avg, self.run_id, jid])
         log_event(self.db, self.run_id, "trade_journal", jid, "cash_in_lieu",
                   f"trade #{jid}: {x} {adj.action.new_symbol or adj.action.symbol} more than "
                   f"its exact split share (the broker rounds the whole position), bought from "
                   f"another of our trades at the cash-in-lieu price {price}",
                   detail={"action_id": adj.action.id, "qty": str(-x), "price": str(price)})
+
+    def reprice_cash_in_lieu(self, fill: Row, price: Decimal, activity_id: str,
+                             delta: Decimal) -> None:
+        """An estimated cash-in-lieu fill re-priced by its CIL activity; a trade already
+        closed has its P&L corrected by `delta` (closed by the cash in lieu alone: its exit
+        price too). The caller holds the transaction and writes the event."""
+        self.db.execute_update(QUERIES["cash_in_lieu_reprice"],
+                               [price, activity_id, self.run_id, fill["id"]])
+        if fill["status"] == "CLOSED" and delta:
+            self.db.execute_update(QUERIES["cash_in_lieu_correct_pnl"],
+                                   [delta, self.run_id, price, fill["trade_journal_id"]])
 
     def write_reprice_intent(self, journal: Row, installation: str, old: Row, *, qty: Decimal,
                              stop_price: Decimal | None, limit_price: Decimal | None) -> Row:

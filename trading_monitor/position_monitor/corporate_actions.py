@@ -23,6 +23,7 @@ from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.config import Settings
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.corporate import ENDING
 from trading_monitor.domain.market_time import new_york_date
@@ -36,6 +37,8 @@ from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
 from trading_monitor.position_monitor.service import position_settings
 from trading_monitor.runs import log_event, recorded_run
+
+QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def symbols_of_interest(pm: PositionMonitor) -> set[str]:
     m = pm.orders
     symbols = {str(t.journal["symbol"]) for t in open_trades(m)}
     symbols |= {str(r["ticker"]).upper() for r in m.db.execute_query(
-        "SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS NOT NULL")}
+        QUERIES["unexecuted_decision_tickers"])}
     symbols |= {p.symbol for p in m.broker.get_positions()}
     symbols |= {o.symbol for o in m.broker.list_open_orders()}
     return symbols

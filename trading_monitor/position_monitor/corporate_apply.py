@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.cancelling import cancel_until_final, follow_replacements, is_final
+from trading_monitor.db.queries import Queries
 from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement, split_qty
 from trading_monitor.domain.lifecycle import OrderRole
@@ -34,6 +35,8 @@ from trading_monitor.order_monitor.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_cash import cash_price, last_mark
 from trading_monitor.position_monitor.corporate_cashout import close_cashed_out
+
+QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=10)  # a split Alpaca applies late (or we see late) still counts
@@ -82,7 +85,7 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
            touched: set[int]) -> list[str]:
     since = ex_moment(a.effective)
     applied = {int(r["trade_journal_id"]) for r in pm.orders.db.execute_query(
-        "SELECT trade_journal_id FROM corporate_action_trade WHERE action_id = %s", [a.id])}
+        QUERIES["corporate_trades_applied"], [a.id])}
     mine = [t for t in trades if t.journal["symbol"] == a.symbol
             and t.state.journal_id not in applied and t.journal["entry_date"] is not None
             and t.journal["entry_date"] < since]

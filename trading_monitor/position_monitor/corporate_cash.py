@@ -13,11 +13,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.sides import Side
+from trading_monitor.ledger.splits import CorporateBooks
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)
 
 CHECKED = "cash_in_lieu_check"  # system_state: when the CIL activities were last read
 RECHECK = timedelta(minutes=30)
@@ -51,10 +55,7 @@ def correct_cash_in_lieu(pm: PositionMonitor) -> list[str]:
     m = pm.orders
     now = m.now()
     estimated = m.db.execute_query(
-        "SELECT f.id, f.trade_journal_id, f.symbol, f.qty, f.price, f.filled_at, j.side, "
-        "j.status FROM fills f JOIN trade_journal j ON j.id = f.trade_journal_id "
-        "WHERE f.alpaca_order_id LIKE 'cil:%%' AND f.activity_id IS NULL "
-        "AND f.filled_at > %s ORDER BY f.id", [now - LOOK_BACK])
+        QUERIES["cash_in_lieu_estimated"], [now - LOOK_BACK])
     if not estimated:
         return []
     seen = m.db.named("system_value", {"key": CHECKED})
@@ -74,15 +75,7 @@ def correct_cash_in_lieu(pm: PositionMonitor) -> list[str]:
         price = abs(act.net_amount or Decimal(0)) / abs(act.qty or Decimal(1))
         delta = (price - row["price"]) * row["qty"] * Side.of(row["side"]).sign
         with m.db.transaction():
-            m.db.execute_update("UPDATE fills SET price = %s, activity_id = %s, run_id = %s "
-                                "WHERE id = %s", [price, act.id, m.run_id, row["id"]])
-            if row["status"] == "CLOSED" and delta:
-                m.db.execute_update(  # closed by the cash in lieu alone: its exit price too
-                    "UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s, "
-                    "exit_price = CASE WHEN exit_reason LIKE 'cash in lieu:%%' THEN %s "
-                    "ELSE exit_price END, exit_estimated = CASE WHEN exit_reason LIKE "
-                    "'cash in lieu:%%' THEN false ELSE exit_estimated END WHERE id = %s",
-                    [delta, m.run_id, price, row["trade_journal_id"]])
+            CorporateBooks(m.db, m.run_id, m.now).reprice_cash_in_lieu(row, price, act.id, delta)
             text = (f"trade #{row['trade_journal_id']}: cash in lieu of {row['qty']} "
                     f"{row['symbol']} re-priced {row['price']} → {price} by CIL activity "
                     f"{act.id}" + (f"; closed P&L corrected by {delta}"

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerPosition
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import SPLITS, Announcement
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.market_time import new_york_date, new_york_time
@@ -30,6 +31,8 @@ from trading_monitor.order_monitor.settle import settle_trade
 from trading_monitor.order_monitor.state import load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.runs import log_event
+
+QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=10)  # as corporate_apply's: a split applied late still counts
@@ -40,18 +43,14 @@ def _stored_explains(pm: PositionMonitor, symbols: set[str]) -> set[str]:
     db = pm.orders.db
     today = new_york_date(pm.orders.now())
     rows = db.execute_query(
-        "SELECT symbol, new_symbol, old_rate, new_rate, effective_date FROM corporate_action "
-        "WHERE kind = ANY(%s) AND effective_date BETWEEN %s AND %s "
-        "AND (symbol = ANY(%s) OR new_symbol = ANY(%s))",
+        QUERIES["splits_due_in_symbols"],
         [list(SPLITS), today - LOOK_BACK, today, sorted(symbols), sorted(symbols)])
     explained: set[str] = set()
     for r in rows:
         if not r["old_rate"] or not r["new_rate"]:
             continue
         [held] = db.execute_query(
-            "SELECT COALESCE(sum(abs(p.qty)), 0) AS qty FROM trade_journal j "
-            "JOIN position_tracking p ON p.trade_journal_id = j.id WHERE j.symbol = %s "
-            "AND j.status = 'POSITION' AND j.entry_date < %s",
+            QUERIES["open_qty_entered_before"],
             [r["symbol"], new_york_time(r["effective_date"])])
         if held["qty"] > 0 and held["qty"] * r["new_rate"] / r["old_rate"] < 1:
             explained |= {r["symbol"], r["new_symbol"] or r["symbol"]}
@@ -79,10 +78,7 @@ def close_cashed_out(pm: PositionMonitor, touched: set[int]) -> list[str]:
     if not touched or m.dry_run:
         return []
     rows = m.db.execute_query(
-        "SELECT t.trade_journal_id, a.action_id, a.kind, a.symbol, a.new_symbol, a.old_rate, "
-        "a.new_rate, a.effective_date FROM corporate_action_trade t JOIN corporate_action a "
-        "ON a.action_id = t.action_id WHERE t.trade_journal_id = ANY(%s) AND t.qty_after = 0 "
-        "ORDER BY t.id", [sorted(touched)])
+        QUERIES["cashed_out_adjustments"], [sorted(touched)])
     done: list[str] = []
     for row in rows:
         jid = int(row["trade_journal_id"])
@@ -99,8 +95,7 @@ def close_cashed_out(pm: PositionMonitor, touched: set[int]) -> list[str]:
         fees = sum((f.fee for f in st.fills), ZERO)
         pnl = closed_pnl(st.side, entry_avg, [(f.qty, f.price) for f in exits], fees)
         estimated = bool(m.db.execute_query(
-            "SELECT 1 FROM fills WHERE trade_journal_id = %s AND alpaca_order_id = %s "
-            "AND activity_id IS NULL", [jid, f"cil:{a.id}"]))
+            QUERIES["cash_in_lieu_fill_estimated"], [jid, f"cil:{a.id}"]))
         text = (f"cash in lieu: {a.describe()} paid the whole position of trade #{jid}: "
                 f"{exit_qty} {trade.journal['symbol']} at {exit_avg}"
                 + (" (estimated at the last mark: no CIL activity yet)" if estimated else "")

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
+
+QUERIES = Queries(__name__)
 
 PAID_IN_CASH = {"cash_merger": "MA", "redemption": "REORG", "worthless_removal": "REORG"}
 LOOK_BACK = timedelta(days=10)
@@ -35,8 +38,7 @@ def ending_price(pm: PositionMonitor, trade: LoadedTrade) -> Ended | None:
     symbol = str(trade.journal["symbol"])
     today = new_york_date(m.now())
     rows = m.db.execute_query(
-        "SELECT action_id, kind, effective_date FROM corporate_action WHERE symbol = %s "
-        "AND kind = ANY(%s) AND effective_date BETWEEN %s AND %s ORDER BY effective_date DESC",
+        QUERIES["ending_actions_for_symbol"],
         [symbol, list(PAID_IN_CASH), today - LOOK_BACK, today])
     entered = trade.journal["entry_date"]
     rows = [r for r in rows if entered is None or entered < new_york_time(r["effective_date"])]

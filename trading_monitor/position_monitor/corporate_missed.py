@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
+from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import SPLITS, Announcement
 from trading_monitor.domain.market_time import new_york_time
 from trading_monitor.ledger.splits import CorporateBooks
@@ -29,6 +30,8 @@ from trading_monitor.position_monitor.corporate_apply import (
     before_and_since,
 )
 from trading_monitor.position_monitor.corporate_cash import correct_cash_in_lieu
+
+QUERIES = Queries(__name__)
 
 CHECKED = "corporate_activity_check"  # system_state: the last mismatch looked up, and when
 RECHECK = timedelta(minutes=30)  # the same mismatch is looked up again after this
@@ -49,9 +52,7 @@ def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> lis
     m = pm.orders
     ours: dict[str, Decimal] = defaultdict(Decimal)
     for row in m.db.execute_query(  # one query: the position rows, not every trade loaded
-            "SELECT j.symbol, p.qty FROM trade_journal j JOIN position_tracking p "
-            "ON p.trade_journal_id = j.id WHERE j.status = 'POSITION' "
-            "AND COALESCE(j.broker_account_id = tm_broker_account_id(), true)"):  # issue 27
+            QUERIES["open_position_qtys"]):  # issue 27
         ours[str(row["symbol"])] += abs(row["qty"])
     held = {p.symbol: abs(p.qty) for p in positions}
     mismatch = sorted((s, q, held.get(s, Decimal(0))) for s, q in ours.items()

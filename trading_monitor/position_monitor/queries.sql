@@ -51,3 +51,48 @@ WHERE resolved_at IS NULL AND NOT (issue_key = ANY(%s))
 -- resting_stops.py: whether this stop was already alerted as resting.
 SELECT 1 AS x FROM event_log WHERE entity = 'order_execution' AND entity_id = %s
 AND event = 'resting_stop' LIMIT 1
+
+-- name: open_position_qtys
+-- corporate_missed.py: our open position rows, per symbol (issue 27: this account's).
+SELECT j.symbol, p.qty FROM trade_journal j JOIN position_tracking p ON p.trade_journal_id =
+j.id WHERE j.status = 'POSITION' AND COALESCE(j.broker_account_id = tm_broker_account_id(),
+true)
+
+-- name: ending_actions_for_symbol
+-- corporate_ending.py: actions ending a symbol around today.
+SELECT action_id, kind, effective_date FROM corporate_action WHERE symbol = %s AND kind =
+ANY(%s) AND effective_date BETWEEN %s AND %s ORDER BY effective_date DESC
+
+-- name: splits_due_in_symbols
+-- corporate_cashout.py: stored splits due in these symbols.
+SELECT symbol, new_symbol, old_rate, new_rate, effective_date FROM corporate_action WHERE kind =
+ANY(%s) AND effective_date BETWEEN %s AND %s AND (symbol = ANY(%s) OR new_symbol = ANY(%s))
+
+-- name: open_qty_entered_before
+-- corporate_cashout.py: our open shares in a symbol entered before a moment.
+SELECT COALESCE(sum(abs(p.qty)), 0) AS qty FROM trade_journal j JOIN position_tracking p ON
+p.trade_journal_id = j.id WHERE j.symbol = %s AND j.status = 'POSITION' AND j.entry_date < %s
+
+-- name: cashed_out_adjustments
+-- corporate_cashout.py: the touched trades a split left with no share.
+SELECT t.trade_journal_id, a.action_id, a.kind, a.symbol, a.new_symbol, a.old_rate, a.new_rate,
+a.effective_date FROM corporate_action_trade t JOIN corporate_action a ON a.action_id =
+t.action_id WHERE t.trade_journal_id = ANY(%s) AND t.qty_after = 0 ORDER BY t.id
+
+-- name: cash_in_lieu_fill_estimated
+-- corporate_cashout.py: whether the trade's cash in lieu is priced at the mark.
+SELECT 1 FROM fills WHERE trade_journal_id = %s AND alpaca_order_id = %s AND activity_id IS NULL
+
+-- name: cash_in_lieu_estimated
+-- corporate_cash.py: cash-in-lieu fills priced at the mark, no CIL activity yet.
+SELECT f.id, f.trade_journal_id, f.symbol, f.qty, f.price, f.filled_at, j.side, j.status FROM
+fills f JOIN trade_journal j ON j.id = f.trade_journal_id WHERE f.alpaca_order_id LIKE 'cil:%%'
+AND f.activity_id IS NULL AND f.filled_at > %s ORDER BY f.id
+
+-- name: unexecuted_decision_tickers
+-- corporate_actions.py: symbols n8n decided on and not executed yet.
+SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS NOT NULL
+
+-- name: corporate_trades_applied
+-- corporate_apply.py: the trades an action was already applied to.
+SELECT trade_journal_id FROM corporate_action_trade WHERE action_id = %s
