@@ -445,6 +445,28 @@ def test_r10_long_the_exit_goes_once_the_stops_cancel_is_final(new_world):
         assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
 
 
+# RESTING-COVER (found by the 60-minute --slow run, seed 20261207, commit 7127ff2: "after
+# reconciliation AAPL: tables -11, broker 0"; shrunk by hand from 89 steps; fixed in
+# order_monitor/flatten.py FOLLOWED and position_monitor/cycle.py): a DAYTRADE short of 11
+# still open after the close gets a GTC buy stop, which Alpaca holds as a stop-limit; the
+# next morning a gap through its limit leaves it triggered and resting, and the position
+# monitor covers at market (RESTING_STOP_ACTION=close). The cover filled at once, but the
+# run recorded it as "new" and ended: the books held -11, the broker 0, until the next run.
+# Now the position monitor follows its market exits (a resting stop's cover, an approved
+# target's) to their fill and closes the trade in the same run.
+RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT = [
+    ("new_trade", {"symbol": "AAPL", "side": "SELL", "style": "DAYTRADE", "marketable": True,
+                   "qty": 11}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("to_close", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("overnight", {}),
+    ("price_step", {"symbol": "AAPL", "pct": 8.0}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+]
+
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -457,13 +479,15 @@ def test_r10_long_the_exit_goes_once_the_stops_cancel_is_final(new_world):
                                    THE_TRADERS_OWN_SHARES_NET_OURS_AWAY,
                                    EMERGENCY_EXIT_FILLED_BUT_THE_POSITION_KEPT,
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
-                                   FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE],
+                                   FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE,
+                                   RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
                               "partial-close-by-hand", "the-traders-own-shares",
                               "the-traders-own-shares-net-ours-away",
-                              "emergency-exit", "r10-long", "r10-long-at-the-close"])
+                              "emergency-exit", "r10-long", "r10-long-at-the-close",
+                              "resting-cover"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -57,6 +57,11 @@ ZERO = Decimal(0)
 STOP_CANCEL_WAIT_SECONDS = 60.0
 STOP_CANCEL_MAX_POLL = 5.0
 LIVE = tuple(sorted(LIVE_ORDER_STATUSES))
+# The position monitor's market exits (a resting stop's cover, an approved target): followed
+# to their fill in the run that sends them, which books it and closes the trade there
+# (position_monitor/cycle.py), so the run never ends with our books holding shares the
+# broker has sold. The others follow their own exits (the flatten above, flatten_one.py).
+FOLLOWED = frozenset({Purpose.EMERGENCY, Purpose.TARGET_HIT})
 
 
 def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
@@ -96,6 +101,8 @@ def flatten_trade(m: Monitor, trade: LoadedTrade, purpose: Purpose, *,
                 *protect_again(m, trade, cover, "its exit was refused")]
     if purpose is Purpose.EOD_FLATTEN and order.status != "filled":
         return [f"{text}: sent {qty} at market", *_unless_filled(m, trade, row, cover, text)]
+    if purpose in FOLLOWED and order.status != "filled":
+        order = follow_exit(m, row) or order  # its fill booked in this run (settled after)
     side = "sold" if trade.state.side == "buy" else "bought back"
     return [f"{text}: {side} {qty} at market"]
 

@@ -105,6 +105,9 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report.actions += watch_halts(pm, open_trades(m), market, now, close)  # issue 21
     report.actions += trail_stops(pm, open_trades(m), sync.open_orders)
     report.actions += profit_targets(pm, open_trades(m), market)
+    # The market exits just sent (a resting stop's, an approved target's) fill at once and
+    # were followed to their fill: their trades close in this run, as the sync's did above.
+    report.actions += settle_booked_exits(m, open_trades(m))
     if not m.dry_run:
         report.actions += _halts_and_snapshots(pm, report, account, positions, sync, day, close)
     if not m.dry_run:  # exits that do not fill: an ALERT once each (issue 21)
