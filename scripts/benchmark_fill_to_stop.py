@@ -36,7 +36,7 @@ from scripts.benchmark import (
     settings_for,
     unlimited_broker,
 )
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.listener import OrderStreamListener
 

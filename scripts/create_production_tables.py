@@ -8,7 +8,7 @@
         # when asked; it says so when it adds it)
 """
 
-from trading_monitor.commands.production_tables import main
+from trading_monitor.cli.production_tables import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -7,7 +7,7 @@ docs/operations.md.
 
 from __future__ import annotations
 
-from trading_monitor.commands.health import main
+from trading_monitor.cli.health import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -51,13 +51,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.daemon.wakeups import UP
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.embedded_pg import EmbeddedPostgres
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.embedded_pg import EmbeddedPostgres
+from trading_monitor.ledger.runs import current_run_id
 from trading_monitor.paper_exchange.server import PaperExchange
-from trading_monitor.runs import current_run_id
+from trading_monitor.settings.config import load_settings
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # Fri 10:00 New York
 KEYS = {"ALPACA_API_KEY": "PKTESTKEY0000000001", "ALPACA_SECRET_KEY": "test-secret-9f8e7d"}

@@ -17,7 +17,7 @@ from tests.conftest import exchange_env
 from tests.helpers import JsonEndpoint, add_decision, entry, monitor, outcome, run, watch
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import load_settings
+from trading_monitor.settings.config import load_settings
 from trading_monitor.web.actions import Actor
 from trading_monitor.web.metrics import Process
 from trading_monitor.web.server import Cockpit

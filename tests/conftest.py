@@ -24,10 +24,10 @@ from psycopg2 import sql
 from tests.helpers import use_clock
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.embedded_pg import EmbeddedPostgres
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import PaperExchange
+from trading_monitor.settings.config import Settings, load_settings
 
 # The order stream listener's fixtures (`staged`, `listener`), for the stream tests; `jobs`.
 pytest_plugins = ["tests.stream_fixtures", "tests.cockpit_fixtures", "tests.support.jobs"]

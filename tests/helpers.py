@@ -10,8 +10,7 @@ from typing import Any
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.decision import parse_decision
 from trading_monitor.ledger import Intent, Ledger
 from trading_monitor.ledger.installation import installation_id
@@ -23,6 +22,7 @@ from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.position_monitor.cycle import PositionReport
 from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.settings.config import Settings
 
 
 def entry(ticker: str = "AAPL", **overrides: Any) -> dict[str, Any]:

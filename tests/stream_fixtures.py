@@ -11,8 +11,8 @@ from tests.conftest import exchange_env
 from tests.helpers import exchange_now
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
 from trading_monitor.order_monitor.listener import OrderStreamListener
+from trading_monitor.settings.config import Settings, load_settings
 
 
 def wait_within(condition: Callable[[], object], seconds: float) -> None:

@@ -1,6 +1,6 @@
 """Named crash points: `TRADING_MONITOR_CRASH_AT=<name>` kills the process there with SIGKILL.
 
-The crash drills (tests/test_crash_points.py) run a job as a real subprocess, kill it at a
+The crash drills (tests/drills/test_crash_points.py) run a job as a real subprocess, kill it at a
 point, run it again and check the books against the broker. SIGKILL, not an exception: no
 finally block, no rollback handler and no atexit hook runs, exactly as in a power cut.
 The list is documented in docs/order-executor.md; the monitors add theirs.

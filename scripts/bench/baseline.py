@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.domain.lifecycle import FINAL_ORDER_STATUSES
 
 BASELINE_TABLES = """

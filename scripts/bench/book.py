@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
+from trading_monitor.settings.config import Settings
 
 from .lab import BATCH, PRICE, SYMBOLS, Exchange
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 
 from .lab import Exchange
 

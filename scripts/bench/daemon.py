@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.demo.driver import DaemonDriver, new_york
 from trading_monitor.domain.lifecycle import FINAL_ORDER_STATUSES
 from trading_monitor.order_monitor.listener import OrderStreamListener

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_executor.service import execute_once
 
 from .book import add_decision

@@ -22,10 +22,10 @@ from psycopg2.extensions import parse_dsn
 
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.embedded_pg import EmbeddedPostgres
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import ExchangeControl
+from trading_monitor.settings.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "SPY", "QQQ", "IWM",

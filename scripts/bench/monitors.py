@@ -3,7 +3,7 @@ filled) and a position-monitor cycle with N positions, each beside the seed's pa
 
 from __future__ import annotations
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.service import position_monitor_once
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.order_monitor.service import monitor_once
 

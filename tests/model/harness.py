@@ -23,21 +23,21 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tests.conftest import MARKET_OPEN, exchange_env
-from trading_monitor import cancelling, crashpoints, halts
+from trading_monitor import crashpoints
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.models import FillActivity, OrderRequest
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.engine import cancelling, halts, hand_cancel
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.invariants import Options, run_check
 from trading_monitor.order_executor.service import execute_once
-from trading_monitor.order_monitor import hand_cancel
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.paper_exchange import clock as calendar
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.settings.config import Settings, load_settings
 
 D = Decimal
 SYMBOLS = ("AAPL", "MSFT", "NVDA")
@@ -867,7 +867,7 @@ class World:
     def _held_by_hand(self) -> dict[str, int]:
         """Open trades (symbol → id) whose stop someone else cancelled at the broker, inside
         HAND_CANCEL_GRACE_SECONDS: no new stop then, so the trader can close by hand
-        (order_monitor/hand_cancel.py, docs/operations.md); protected again after it."""
+        (engine/hand_cancel.py, docs/operations.md); protected again after it."""
         held = {}
         for r in self.rows("SELECT id, symbol FROM trade_journal WHERE status = 'POSITION'"):
             if hand_cancel.held_until(self.db, int(r["id"]), self.now()) is not None:

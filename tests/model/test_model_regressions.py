@@ -216,7 +216,7 @@ FLATTEN_A_BRACKET_WITH_ITS_CANCEL_PENDING = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
-# R8 (safety review; fixed in order_monitor/entry_rest.py): a staged DAYTRADE entry fills 3
+# R8 (safety review; fixed in engine/entry_rest.py): a staged DAYTRADE entry fills 3
 # of 11. The plain stop would be a wash trade against the entry's rest, so the rest is
 # cancelled first; the cancel is pending and the rest fills meanwhile ("filled 11 while being
 # cancelled"). The run ended there, 11 shares with no stop until the next cycle; now the
@@ -230,7 +230,7 @@ STAGED_ENTRY_FILLS_WHILE_ITS_REST_IS_CANCELLED = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
-# R8, the cancel still pending (fixed in order_monitor/entry_rest.py): the entry's rest does
+# R8, the cancel still pending (fixed in engine/entry_rest.py): the entry's rest does
 # not fill (the market moved away) and its cancel stays pending past CANCEL_SETTLE_SECONDS;
 # the 3 filled shares are protected by an OCO (exempt from the wash-trade rule) meanwhile.
 STAGED_ENTRY_REST_CANCEL_PENDING = [
@@ -257,7 +257,7 @@ def test_r8_staged_entry_partly_filled_is_protected_in_the_run(new_world, steps)
 
 
 # OWN-EXIT (found by the model's invariant "the books never hold more than the broker";
-# fixed in order_monitor/settle.py settle_booked_exits, called by cycle.py): at 15:50 the
+# fixed in engine/settle.py settle_booked_exits, called by cycle.py): at 15:50 the
 # flatten's market exit of a DAYTRADE fills at once and is booked as a fill, but the trade
 # stayed POSITION with its 4 shares until the next order-monitor cycle while the broker held
 # none. It is now closed in the same run. (Shrunk from one where the first exit was refused.)
@@ -336,7 +336,7 @@ THE_TRADERS_OWN_SHARES_NET_OURS_AWAY = [
 ]
 
 # EXIT-AFTER-HAND-CLOSE (found by the --slow run, seed 20261207, in 44 steps; shrunk by hand;
-# fixed in order_monitor/protect.py): the trader closes our position by hand (our bracket's
+# fixed in engine/protect.py): the trader closes our position by hand (our bracket's
 # legs go with it) and the positions lag 3 s. The order monitor re-protects from its books;
 # Alpaca refuses the OCO ("insufficient qty available … available: 0"), and the emergency
 # exit, capped only by the lagging positions (still 7), sold 7: the account was 7 short. The
@@ -352,7 +352,7 @@ EXIT_AFTER_A_CLOSE_BY_HAND_WITH_LAGGING_POSITIONS = [
 ]
 
 
-# R10 (safety review; fixed in order_monitor/flatten.py): at the flatten time the plain stop
+# R10 (safety review; fixed in engine/flatten.py): at the flatten time the plain stop
 # of a staged DAYTRADE, the only order holding its shares, must go before its market exit
 # (Alpaca's held-shares rule); its cancel is pending for 30 s. The run ended with the stop on
 # its way out and no exit; now it follows the cancel to its final word and sends the exit at
@@ -377,7 +377,7 @@ def test_r10_the_flatten_follows_its_stops_pending_cancel_and_exits(new_world):
         assert w.ex.control.state()["positions"] == []
 
 
-# EMERGENCY-EXIT (found by the model; fixed in order_monitor/protect.py and
+# EMERGENCY-EXIT (found by the model; fixed in engine/protect.py and
 # position_monitor/cycle.py): a DAYTRADE short of 1; its bracket's DAY stop expires over a
 # holiday, the new stop is refused (403 forbidden) and the emergency market exit fills at
 # once. The order monitor recorded the exit as "new" (its submit answer) and ended; the
@@ -399,7 +399,7 @@ EMERGENCY_EXIT_FILLED_BUT_THE_POSITION_KEPT = [
 ]
 
 
-# R10-LONG (the rest of R10; fixed in order_monitor/end_of_day.py flatten_now, called by
+# R10-LONG (the rest of R10; fixed in engine/end_of_day.py flatten_now, called by
 # cycle.py and listener.py): the stop's cancel pending for 600 s at the flatten time, longer
 # than the flatten follows it (STOP_CANCEL_WAIT_SECONDS, 60). Alpaca takes no other closing
 # order for shares a stop holds, so the run ends with the stop pending cancel: it still
@@ -447,7 +447,7 @@ def test_r10_long_the_exit_goes_once_the_stops_cancel_is_final(new_world):
 
 # RESTING-COVER (found by the 60-minute --slow run, seed 20261207, commit 7127ff2: "after
 # reconciliation AAPL: tables -11, broker 0"; shrunk by hand from 89 steps; fixed in
-# order_monitor/flatten.py FOLLOWED and position_monitor/cycle.py): a DAYTRADE short of 11
+# engine/flatten.py FOLLOWED and position_monitor/cycle.py): a DAYTRADE short of 11
 # still open after the close gets a GTC buy stop, which Alpaca holds as a stop-limit; the
 # next morning a gap through its limit leaves it triggered and resting, and the position
 # monitor covers at market (RESTING_STOP_ACTION=close). The cover filled at once, but the

@@ -1,4 +1,5 @@
-"""The workflow tests/test_n8n_workflows.py runs in a real n8n: every case in one execution.
+"""The workflow tests/integration/test_n8n_workflows.py runs in a real n8n: every case in one
+execution.
 
 It plays the upstream analysis: Code nodes emit decisions as an analysis node would, and
 Execute Workflow nodes call the three importable workflows of deployment/n8n/ exactly as

@@ -25,7 +25,6 @@ import pytest
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
 from trading_monitor.order_executor.cycle import CycleReport
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
@@ -33,6 +32,7 @@ from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.position_monitor.cycle import PositionReport
 from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.settings.config import Settings, load_settings
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ status, may the order still fill, does a stop in it protect the shares, do we wa
 broker to move it on, and is it the broker's final word that the order is gone.
 
 The named queries ask the same questions through SQL parameters (`SQL_PARAMS`), pinned here;
-tests/test_order_status.py pins the lists the views spell out, on real rows.
+tests/integration/test_order_status.py pins the lists the views spell out, on real rows.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from trading_monitor.broker.models import CalendarDay
-from trading_monitor.config import load_settings
 from trading_monitor.daemon.schedule import (
     AT_TIME,
     FLATTEN,
@@ -23,6 +22,7 @@ from trading_monitor.daemon.schedule import (
     TradingCalendar,
     job_specs,
 )
+from trading_monitor.settings.config import load_settings
 
 NY = ZoneInfo("America/New_York")
 MON, THANKSGIVING, HALF_DAY = date(2026, 11, 23), date(2026, 11, 26), date(2026, 11, 27)

@@ -37,7 +37,6 @@ from trading_monitor.broker.models import (
 from trading_monitor.broker.order_requests import as_float, nested_request, to_alpaca_request
 from trading_monitor.broker.reader import rows
 from trading_monitor.broker.transport import BudgetedSession, RequestBudget, shared_budget
-from trading_monitor.config import Settings, load_settings
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.exceptions import (
     BrokerContractError,
@@ -45,6 +44,7 @@ from trading_monitor.exceptions import (
     RejectedError,
     TemporaryError,
 )
+from trading_monitor.settings.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +60,7 @@ def _check_live_allowed(settings: Settings) -> None:
 
 def _install_session(client: Any, session: BudgetedSession) -> None:
     # alpaca-py's RESTClient keeps these as attributes; pinned to alpaca-py 0.44 in pyproject,
-    # and tests/test_broker_adapter.py proves they still take effect.
+    # and tests/integration/test_broker_adapter.py proves they still take effect.
     client._session = session
     client._retry = 0
 

@@ -21,7 +21,7 @@ from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest
 from trading_monitor.broker.alpaca import get_data_client, get_trading_client
 from trading_monitor.broker.known import ENUM_FIELDS
 from trading_monitor.broker.needed import needed
-from trading_monitor.config import Settings
+from trading_monitor.settings.config import Settings
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """TradeUpdateStream: Alpaca's trade_updates websocket, kept connected, as our TradeEvents.
 
 Built on alpaca-py's TradingStream (its connect, auth and reconnect loop, with backoff), with
-three hooks on top (alpaca-py 0.44, pinned; tests/test_broker_stream.py proves them):
+three hooks on top (alpaca-py 0.44, pinned; tests/integration/test_broker_stream.py proves them):
 
 - messages are taken raw and converted here: prices stay Decimal (alpaca-py's TradeUpdate
   reads them as floats) and an event name alpaca-py's enum lacks is kept as sent;
@@ -27,8 +27,8 @@ from alpaca.trading.stream import TradingStream
 
 from trading_monitor.broker import contract, convert
 from trading_monitor.broker.models import TradeEvent
-from trading_monitor.config import Settings
 from trading_monitor.exceptions import BrokerContractError, FatalError
+from trading_monitor.settings.config import Settings
 
 __all__ = ["TradeEvent", "TradeUpdateStream"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from trading_monitor.cockpit.messages import query
-from trading_monitor.commands.health_base import OK, WARNING, Check, Context
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.engine.health_base import OK, WARNING, Check, Context
 
 WINDOW = timedelta(hours=24)
 

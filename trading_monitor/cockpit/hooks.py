@@ -16,9 +16,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.heartbeat import Pinger
 from trading_monitor.cockpit.outbox import Outbox
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.runs import log_event, new_run_id
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.ledger.runs import log_event, new_run_id
+from trading_monitor.settings.config import Settings
 
 log = logging.getLogger(__name__)
 JOB_ID = "notify_outbox"

@@ -11,8 +11,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.pnl import realized_pnl
 from trading_monitor.report.figures import r_multiple
 

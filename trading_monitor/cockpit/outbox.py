@@ -19,10 +19,10 @@ from typing import Any
 
 from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.messages import TITLES, query, render
-from trading_monitor.config import Settings
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.report.deliver import split_urls
+from trading_monitor.settings.config import Settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 log = logging.getLogger(__name__)

@@ -21,12 +21,9 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from trading_monitor.account_guard import AccountMismatch
-from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.cockpit.hooks import Cockpit
-from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.fatal_exit import FatalExitMixin
 from trading_monitor.daemon.gate import EntryGate
@@ -43,14 +40,17 @@ from trading_monitor.daemon.schedule import (
 )
 from trading_monitor.daemon.wakeups import NotifyListener
 from trading_monitor.daemon.woken import WakeupsMixin
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.engine.account_guard import AccountMismatch
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import new_run_id
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.service import position_monitor_once
 from trading_monitor.report.job import daily_report
-from trading_monitor.runs import new_run_id
+from trading_monitor.settings.config import Settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

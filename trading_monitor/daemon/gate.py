@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import TemporaryError
 from trading_monitor.order_executor.view import ON_WORDS
 

@@ -3,11 +3,11 @@ hold or work in (trades PENDING or POSITION), on one connection, resubscribed wh
 changes (read every HALT_STREAM_REFRESH_SECONDS).
 
 A halt status flags the symbol in system_state `symbols_halted` (`"by": "statuses"`), the flag
-the print rule also feeds (symbol_halts.py): `status` lists it, `health` is WARNING, an ALERT
+the print rule also feeds (engine/symbol_halts.py): `status` lists it, `health` is WARNING, an ALERT
 (`symbol_halt`) and an event on each trade of the symbol; the executor defers entries into it;
 protection is kept as it is (nothing here touches an order). The resume status marks it lifted
 (entries go on); for LIFT_GRACE a stop Alpaca cancels at the reopening is still known for a
-halt's and is re-placed at once (order_monitor/hand_cancel.py).
+halt's and is re-placed at once (engine/hand_cancel.py).
 
 The leader runs it beside the order stream (WithHaltStream), only for HALT_SOURCE statuses or
 both. When the feed refuses the channel (Alpaca: "insufficient subscription"), the stream
@@ -24,14 +24,14 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from trading_monitor.alerts import alert
 from trading_monitor.broker.market_stream import StatusStream, halt_state
 from trading_monitor.clock import Clock
-from trading_monitor.config import Settings
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.runs import log_event, new_run_id
-from trading_monitor.symbol_halts import STREAM_KEY, Halted, update_halted
+from trading_monitor.engine.symbol_halts import STREAM_KEY, Halted, update_halted
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event, new_run_id
+from trading_monitor.settings.config import Settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

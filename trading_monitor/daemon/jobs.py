@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.alerts import alert
 from trading_monitor.clock import system_clock
 from trading_monitor.daemon.schedule import JobSpec
 from trading_monitor.exceptions import FatalError
-from trading_monitor.runs import current_run_id
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import current_run_id
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.alerts import alert
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.exceptions import DatabaseUnavailable
+from trading_monitor.ledger.alerts import alert
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable
 
-from trading_monitor.runs import current_run_id
+from trading_monitor.ledger.runs import current_run_id
 
 
 class RunIdFilter(logging.Filter):

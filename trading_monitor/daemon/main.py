@@ -18,19 +18,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.alerts import AlertHandler, Alerts
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.cli.common import EXIT_OK, handles_errors
 from trading_monitor.clock import Clock, job_clock, system_clock
-from trading_monitor.commands.common import EXIT_OK, handles_errors
-from trading_monitor.config import Settings, get_postgres_config, load_settings
 from trading_monitor.daemon.app import Daemon
 from trading_monitor.daemon.halt_stream import with_halt_stream
 from trading_monitor.daemon.logs import configure_logging
 from trading_monitor.db import migrate
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.exceptions import FatalError
+from trading_monitor.ledger.alerts import AlertHandler, Alerts
 from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.report.deliver import url_secrets
+from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
 from trading_monitor.web.server import check_bind, serve
 
 log = logging.getLogger("trading_monitor.daemon")

@@ -29,9 +29,9 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from trading_monitor.broker.models import CalendarDay
-from trading_monitor.config import Settings
 from trading_monitor.domain.market_time import HALF_DAY_CLOSE, SESSION_CLOSE, SESSION_OPEN
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read by daemon, demo
+from trading_monitor.settings.config import Settings
 
 INTRADAY, AT_TIME, FLATTEN = "intraday", "at_time", "flatten"
 SLACK = timedelta(minutes=2)

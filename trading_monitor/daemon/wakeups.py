@@ -28,7 +28,7 @@ import psycopg2
 import psycopg2.extensions
 
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_session import KEEPALIVES
+from trading_monitor.db.session import KEEPALIVES
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -17,16 +17,16 @@ from datetime import datetime
 from typing import Any, cast
 
 from trading_monitor.broker.base import Broker
-from trading_monitor.config import Settings
 from trading_monitor.daemon.dispatch import Dispatcher
 from trading_monitor.daemon.gate import EntryGate
 from trading_monitor.daemon.jobs import JobState, guarded
 from trading_monitor.daemon.schedule import INTRADAY, NEW_YORK, JobSpec, TradingCalendar
 from trading_monitor.daemon.wakeups import NotifyListener
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.market_time import new_york_time
 from trading_monitor.order_executor.service import execute_once
+from trading_monitor.settings.config import Settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

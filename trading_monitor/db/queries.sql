@@ -234,8 +234,26 @@ ORDER BY id
 LIMIT 1;
 
 -- name: stamp_account_on_trades
--- Rows written before the books' broker account was known take it (account_guard.py).
+-- Rows written before the books' broker account was known take it (engine/account_guard.py).
 UPDATE trade_journal SET broker_account_id = %(account_id)s WHERE broker_account_id IS NULL;
 
 -- name: stamp_account_on_snapshots
 UPDATE broker_snapshot SET broker_account_id = %(account_id)s WHERE broker_account_id IS NULL;
+
+-- name: locks_unlock
+SELECT pg_advisory_unlock(%s) AS ok
+
+-- name: locks_try_lock
+SELECT pg_try_advisory_lock(%s) AS ok
+
+-- name: db_layer_ping
+SELECT 1 AS ok
+
+-- name: db_clock_set_now
+SELECT set_config('trading_monitor.now', {}, true);
+
+-- name: nocodb_verify_sequences
+-- CASE: only sequences are asked about.
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND CASE WHEN c.relkind = 'S'
+THEN has_sequence_privilege(%s, c.oid, 'UPDATE') END ORDER BY 1

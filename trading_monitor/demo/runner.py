@@ -18,14 +18,14 @@ from typing import Any
 
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.config import Settings, load_settings
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.embedded_pg import EmbeddedPostgres
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.demo.driver import DaemonDriver, Fire
 from trading_monitor.demo.script import Action, Scripted, Week, build_week
 from trading_monitor.demo.summary import collect
-from trading_monitor.embedded_pg import EmbeddedPostgres
 from trading_monitor.paper_exchange import PaperExchange
+from trading_monitor.settings.config import Settings, load_settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 
@@ -177,7 +177,7 @@ class _Week:
         items = self.timeline()
         self.run.steps = len(items)
         pace = _Pace(self.options.speed)
-        # n8n's rows are written at the simulated moment too (db_clock.py)
+        # n8n's rows are written at the simulated moment too (db/clock.py)
         with TradingDB(config=self.run.db_params, application_name="demo n8n",
                        clock=self.now) as db:
             self.run.started_at = self.now()

@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.sides import sign as side_sign
 
 QUERIES = Queries(__name__)  # queries.sql beside this module

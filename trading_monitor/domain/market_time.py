@@ -3,7 +3,7 @@
 One definition for every job. A trading day is a New York date (a fill at 20:30 UTC on a
 winter Monday is Monday's; at 01:00 UTC on Tuesday it is still Monday's). The session's
 times are the regular ones; the broker's calendar says which days trade and which close
-early (daemon/schedule.TradingCalendar, order_monitor/session.py).
+early (daemon/schedule.TradingCalendar, engine/session.py).
 """
 
 from __future__ import annotations

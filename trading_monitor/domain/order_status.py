@@ -83,7 +83,8 @@ def status(value: str) -> OrderStatus:
 #   `order_status <> ALL(%(final)s)`          may_fill (an unknown status too)
 #   `order_status <> ALL(%(not_at_broker)s)`  at_broker, with `alpaca_order_id IS NOT NULL`
 #   `order_status = ANY(%(protects)s)`        protects (an unknown status does not)
-# A view cannot take parameters: tests/test_order_status.py pins each list a view spells out.
+# A view cannot take parameters: tests/integration/test_order_status.py pins each list a view spells
+# out.
 SQL_PARAMS: dict[str, list[str]] = {
     "final": sorted(FINAL),
     "not_at_broker": sorted(FINAL | {PENDING_SUBMIT}),

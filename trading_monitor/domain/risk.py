@@ -39,7 +39,7 @@ class AccountView:
 
     equity: Decimal
     buying_power: Decimal
-    # The day's loss baseline: the previous close plus today's net deposits (snapshots.py).
+    # The day's loss baseline: the previous close plus today's net deposits (engine/snapshots.py).
     start_of_day_equity: Decimal | None
     open_symbols: frozenset[str] = frozenset()
     open_count: int = 0

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.reconcile import STOP_TYPES, OpenOrder, stop_cover

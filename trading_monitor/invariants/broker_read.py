@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.invariants.broker_view import (

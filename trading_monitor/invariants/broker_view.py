@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.reconcile import OpenOrder
 from trading_monitor.invariants.model import Books
 

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 
 from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.cli.common import EXIT_TEMPORARY, handles_errors, setup_logging
+from trading_monitor.cli.last_check import record_check
 from trading_monitor.clock import Clock
-from trading_monitor.commands.common import EXIT_TEMPORARY, handles_errors, setup_logging
-from trading_monitor.commands.last_check import record_check
-from trading_monitor.config import get_postgres_config, load_settings
 from trading_monitor.exceptions import ConfigError, TradingMonitorError
 from trading_monitor.invariants import render
 from trading_monitor.invariants.run import Options, run_check
+from trading_monitor.settings.config import get_postgres_config, load_settings
 
 
 def _since(value: str) -> datetime:
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None) -> int:
         # Database or broker away, keys refused, schema missing: nothing could be checked.
         return _cannot_read(f"{type(exc).__name__}: {exc}", args.json)
     print(render.as_json(report) if args.json else render.text(report))
-    not_kept = record_check(db_config, report)  # for `health` (commands/last_check.py)
+    not_kept = record_check(db_config, report)  # for `health` (cli/last_check.py)
     if not_kept:
         print(f"check: {not_kept}", file=sys.stderr)
     return report.exit_code

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.invariants.model import WARNING, Books, Finding, trade_label
 
 

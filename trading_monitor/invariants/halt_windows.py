@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from trading_monitor.db_layer import Row
-from trading_monitor.halts import ALL_HALT_KEYS, ON_WORDS
+from trading_monitor.db.connection import Row
+from trading_monitor.engine.halts import ALL_HALT_KEYS, ON_WORDS
+from trading_monitor.engine.snapshots import start_of
 from trading_monitor.invariants.model import VIOLATION, WARNING, Books, Finding, Limits
-from trading_monitor.snapshots import start_of
 
 FAIL = "reconciliation FAIL"
 

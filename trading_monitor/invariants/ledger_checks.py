@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.sides import Side, sign
 from trading_monitor.invariants.broker_view import BrokerView

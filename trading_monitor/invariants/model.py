@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 
 VIOLATION, WARNING, INFO = "violation", "warning", "info"
 ZERO = Decimal(0)

@@ -4,9 +4,9 @@ meanwhile). Eleven statements, whatever the size of the book."""
 
 from __future__ import annotations
 
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row, TradingDB
-from trading_monitor.halts import ALL_HALT_KEYS
+from trading_monitor.engine.halts import ALL_HALT_KEYS
 from trading_monitor.invariants.model import Books
 from trading_monitor.ledger.installation import installation_id
 

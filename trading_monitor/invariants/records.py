@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.invariants.model import VIOLATION, WARNING, Books, Finding, Limits
 

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from trading_monitor.account_guard import recorded_account, trades_held_elsewhere
 from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, job_clock, system_clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.engine.account_guard import recorded_account, trades_held_elsewhere
 from trading_monitor.invariants.broker_checks import live_stop, orders_are_real, single_entry
 from trading_monitor.invariants.broker_read import read_broker
 from trading_monitor.invariants.broker_view import BrokerView
@@ -29,6 +28,7 @@ from trading_monitor.invariants.model import (
 )
 from trading_monitor.invariants.read import read_books
 from trading_monitor.invariants.records import snapshots, terminal_state
+from trading_monitor.settings.config import Settings
 
 NO_BROKER = "--no-broker: the broker was not read"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 
 
 class LedgerBase:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import (
     PENDING_SUBMIT,
@@ -21,8 +21,8 @@ from trading_monitor.ledger.fills import FillBooks
 from trading_monitor.ledger.intents import Intent, IntentPlan, load_intent
 from trading_monitor.ledger.marks import MarkBooks
 from trading_monitor.ledger.protection import ProtectionBooks
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.ledger.trades import TradeBooks
-from trading_monitor.runs import log_event
 
 LEG_ROLES = {"stop": OrderRole.STOP_LOSS, "stop_limit": OrderRole.STOP_LOSS,
              "limit": OrderRole.TAKE_PROFIT}

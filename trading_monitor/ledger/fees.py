@@ -10,7 +10,8 @@ fees as separate non-trade activities. Each is stored once (`fee_activity`) and 
   again every cycle (a fill the feed had not booked yet takes it later).
 
 Borrow fees and dividends owed on a short (issue 21, migration 0017; `cost_kind` borrow or
-short_dividend, told apart in trading_monitor/fees.py) go by the position held instead: to the
+short_dividend, told apart in trading_monitor/engine/fees.py) go by the position held instead: to
+the
 opening fills of our short trades in the symbol, pro rata by quantity times the New York days
 each was held short within the HELD_WINDOW_DAYS up to the activity's day (Alpaca charges borrow
 on the shorts held at the day's end, and may post a month of it at once; the dividend's pay
@@ -29,10 +30,10 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row
 from trading_monitor.ledger.base import LedgerBase
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

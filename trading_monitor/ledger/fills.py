@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row
 from trading_monitor.ledger.base import LedgerBase
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 
 
 def installation_id(db: TradingDB) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import OrderRole
 

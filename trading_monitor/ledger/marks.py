@@ -11,7 +11,7 @@ from psycopg2 import sql
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import (
     PENDING_SUBMIT,
     OrderRole,
@@ -15,7 +15,7 @@ from trading_monitor.domain.lifecycle import (
 from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 
 class ProtectionBooks(LedgerBase):

@@ -179,3 +179,11 @@ UPDATE trade_journal SET actual_pnl = actual_pnl + %s, run_id = %s,
 exit_price = CASE WHEN exit_reason LIKE 'cash in lieu:%%' THEN %s
 ELSE exit_price END, exit_estimated = CASE WHEN exit_reason LIKE
 'cash in lieu:%%' THEN false ELSE exit_estimated END WHERE id = %s
+
+-- name: alerts_sent_recently
+SELECT 1 AS found FROM alert WHERE kind = %s AND delivery = 'sent'
+AND created_at >= tm_now() - %s LIMIT 1
+
+-- name: runs_finish
+UPDATE job_run SET status = %s, finished_at = COALESCE(%s, now()), summary = %s,
+error = %s, broker_requests = %s WHERE id = %s AND status = 'RUNNING'

@@ -20,14 +20,14 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose
 from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import nearest_tick, protective_stop
 from trading_monitor.ledger.protection import ProtectionBooks
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 FINISHED = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
 

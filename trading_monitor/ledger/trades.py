@@ -10,7 +10,7 @@ from trading_monitor.domain.lifecycle import ExitReason, TradeStatus, check_trad
 from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase
-from trading_monitor.runs import log_event
+from trading_monitor.ledger.runs import log_event
 
 CLOSING_STATUSES = frozenset({TradeStatus.CLOSED.value, TradeStatus.CANCELLED.value,
                               TradeStatus.EXPIRED.value})

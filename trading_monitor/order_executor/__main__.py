@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from trading_monitor.commands.common import handles_errors
-from trading_monitor.commands.job_cli import run_job
+from trading_monitor.cli.common import handles_errors
+from trading_monitor.cli.job_cli import run_job
 from trading_monitor.order_executor.cycle import CycleReport
 from trading_monitor.order_executor.service import execute_once
 

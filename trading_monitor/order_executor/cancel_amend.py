@@ -7,9 +7,8 @@ once the old entry is proven withdrawn, so one decision never has two live entri
 
 from __future__ import annotations
 
-from trading_monitor.account_guard import held_elsewhere
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.decision import Decision, DecisionInvalid
 from trading_monitor.domain.lifecycle import (
     NOT_SENT,
@@ -17,6 +16,7 @@ from trading_monitor.domain.lifecycle import (
     OrderRole,
     TerminalState,
 )
+from trading_monitor.engine.account_guard import held_elsewhere
 from trading_monitor.ledger import Intent
 from trading_monitor.order_executor.context import (
     Deferred,

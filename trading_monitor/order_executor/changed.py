@@ -8,8 +8,8 @@ withdrawn before it can be sent.
 
 from __future__ import annotations
 
-from trading_monitor.cancelling import follow_replacements
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
+from trading_monitor.engine.cancelling import follow_replacements
 from trading_monitor.ledger import Intent
 from trading_monitor.order_executor.context import Executor, Final, Previewed, Result
 

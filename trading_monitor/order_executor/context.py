@@ -11,12 +11,12 @@ from decimal import Decimal
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAsset
 from trading_monitor.clock import Clock
-from trading_monitor.corporate_reads import entry_block, read_for_entry
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.decision import Decision, TradeStyle
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.domain.market_time import NEW_YORK
 from trading_monitor.domain.risk import AccountView, RiskLimits, entry_rejection
+from trading_monitor.engine.corporate_reads import entry_block, read_for_entry
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.intents import IntentPlan, plan_for
 from trading_monitor.order_executor.view import (

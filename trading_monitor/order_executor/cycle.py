@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import psycopg2
 
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.decision import Action, Decision, DecisionInvalid, parse_decision
 from trading_monitor.domain.lifecycle import OPEN_TRADE_STATUSES, TerminalState
 from trading_monitor.exceptions import (

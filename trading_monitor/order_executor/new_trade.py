@@ -8,15 +8,15 @@ state is settled by looking the order up, never by sending again.
 from __future__ import annotations
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.cancelling import follow_replacements
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.domain.decision import Decision
 from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, TerminalState
+from trading_monitor.engine.cancelling import follow_replacements
+from trading_monitor.engine.symbol_halts import entry_deferral
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.ledger import Intent, order_request
 from trading_monitor.order_executor.context import Deferred, Executor, Final, Previewed, Result
 from trading_monitor.order_executor.preview import describe, entry_request
-from trading_monitor.symbol_halts import entry_deferral
 
 # Words in a broker refusal that mean "not as a bracket/OTO", not "not this trade".
 BRACKET_REFUSAL_WORDS = ("bracket", "oto", "order_class", "order class", "complex order",

@@ -6,12 +6,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from trading_monitor.alerts import alert
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.lifecycle import TerminalState
 from trading_monitor.exceptions import TradingMonitorError
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.order_executor.context import Deferred, Executor, Final
-from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The real run writes the intent (`Ledger.write_intent`) and sends `order_request(intent)`;
 the dry run writes nothing, so it builds the same request here from the same plan (its time
 in force is the broker's, GTC for a SWING bracket, not the decision's DAY) and prints every
-field of it. `tests/test_safety_dry_run.py` holds the two side by side.
+field of it. `tests/integration/test_safety_dry_run.py` holds the two side by side.
 """
 
 from __future__ import annotations

@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.locks import wait_for_lock
 from trading_monitor.domain.risk import RiskLimits
+from trading_monitor.engine.account_guard import guarded
 from trading_monitor.ledger.installation import installation_id
-from trading_monitor.locks import wait_for_lock
+from trading_monitor.ledger.runs import new_run_id, recorded_run
 from trading_monitor.order_executor.context import Executor, ExecutorSettings
 from trading_monitor.order_executor.cycle import CycleReport, run_cycle
-from trading_monitor.runs import new_run_id, recorded_run
+from trading_monitor.settings.config import Settings
 
 # An arbitrary constant beside the migration lock's; see db/migrate.py.
 EXECUTOR_LOCK_KEY = 7_301_905_115

@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.domain.decision import Action, DecisionInvalid, parse_decision
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.domain.risk import AccountView, net_cash_flow
-from trading_monitor.halts import active_halt
-from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot, start_of
+from trading_monitor.engine.halts import active_halt
+from trading_monitor.engine.snapshots import has_snapshot, loss_baseline, record_snapshot, start_of
 
 ON_WORDS = {"on", "true", "1", "yes", "halt", "halted"}
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.cancelling import cancel_until_final, follow_replacements
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import (
     NOT_SENT,
     PENDING_SUBMIT,
     WITHDRAWN_ORDER_STATUSES,
     TradeStatus,
 )
+from trading_monitor.engine.cancelling import cancel_until_final, follow_replacements
 from trading_monitor.order_executor.context import Executor
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.commands.common import handles_errors
-from trading_monitor.commands.job_cli import run_job
-from trading_monitor.environment import Environment
+from trading_monitor.cli.common import handles_errors
+from trading_monitor.cli.job_cli import run_job
 from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
+from trading_monitor.testmode.environment import Environment
 
 
 def print_report(report: MonitorReport) -> None:

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from trading_monitor.exceptions import DatabaseUnavailable, FatalError
-from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.end_of_day import flatten_now
-from trading_monitor.order_monitor.housekeeping import (
+from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.end_of_day import flatten_now
+from trading_monitor.engine.housekeeping import (
     cancel_orphans,
     flatten_day_trades,
     renew_aging_gtc,
 )
-from trading_monitor.order_monitor.settle import settle_booked_exits, settle_trade
-from trading_monitor.order_monitor.state import LoadedTrade, load_trades, with_pending
-from trading_monitor.order_monitor.sync import SyncResult, sync_orders
+from trading_monitor.engine.settle import settle_booked_exits, settle_trade
+from trading_monitor.engine.state import LoadedTrade, load_trades, with_pending
+from trading_monitor.engine.sync import SyncResult, sync_orders
+from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 
 log = logging.getLogger(__name__)
 

@@ -30,23 +30,23 @@ from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import TradeEvent
 from trading_monitor.broker.stream import TradeUpdateStream
 from trading_monitor.clock import Clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
+from trading_monitor.db.locks import hold_lock
+from trading_monitor.engine import hand_cancel
+from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.end_of_day import flatten_now
+from trading_monitor.engine.settle import settle_trade
+from trading_monitor.engine.state import load_trades
+from trading_monitor.engine.sync import SyncResult, apply_order
 from trading_monitor.ledger.fills import FillFact
 from trading_monitor.ledger.installation import installation_id
-from trading_monitor.locks import hold_lock
-from trading_monitor.order_monitor import hand_cancel
-from trading_monitor.order_monitor.context import Monitor
-from trading_monitor.order_monitor.end_of_day import flatten_now
+from trading_monitor.ledger.runs import new_run_id
 from trading_monitor.order_monitor.service import (
     ORDER_MONITOR_LOCK_KEY,
     monitor_once,
     monitor_settings,
 )
-from trading_monitor.order_monitor.settle import settle_trade
-from trading_monitor.order_monitor.state import load_trades
-from trading_monitor.order_monitor.sync import SyncResult, apply_order
-from trading_monitor.runs import new_run_id
+from trading_monitor.settings.config import Settings
 
 log = logging.getLogger(__name__)
 FILL_EVENTS = frozenset({"fill", "partial_fill"})
@@ -231,7 +231,7 @@ class OrderStreamListener:
 
     def _connection(self) -> TradingDB:
         if self._db is None:
-            # Its rows carry the jobs' clock, as a polling cycle's do (db_clock.py).
+            # Its rows carry the jobs' clock, as a polling cycle's do (db/clock.py).
             self._db = TradingDB(config=self.db_config, clock=self.now,
                                  application_name="trading-monitor order stream").connect()
         return self._db

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.commands.common import handles_errors
-from trading_monitor.commands.job_cli import run_job
-from trading_monitor.environment import Environment
+from trading_monitor.cli.common import handles_errors
+from trading_monitor.cli.job_cli import run_job
 from trading_monitor.order_monitor.__main__ import trade_the_examples
 from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.cycle import PositionReport
 from trading_monitor.position_monitor.service import position_monitor_once
+from trading_monitor.testmode.environment import Environment
 
 
 def print_report(report: PositionReport) -> None:

@@ -14,16 +14,16 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-from trading_monitor.account_guard import trades_held_elsewhere
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.domain.ticks import price_text
+from trading_monitor.engine.account_guard import trades_held_elsewhere
+from trading_monitor.engine.state import LoadedTrade, load_trades
 from trading_monitor.ledger import Ledger
-from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.incident import INCIDENT_KEY, end_incident, open_incident
-from trading_monitor.runs import log_event
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.domain.trailing import DEFAULT_STEPS, Step, parse_steps
-from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.engine.context import Monitor
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class PositionSettings:
     exit_working_alert: timedelta = timedelta(minutes=2)  # EXIT_WORKING_ALERT_SECONDS
     resting_stop_action: str = "close"  # RESTING_STOP_ACTION: close | alert
     halt_suspect: timedelta | None = timedelta(minutes=5)  # HALT_SUSPECT_MINUTES (None: off)
-    halt_source: str = "both"  # HALT_SOURCE: statuses | prints | both (symbol_halts.py)
+    halt_source: str = "both"  # HALT_SOURCE: statuses | prints | both (engine/symbol_halts.py)
 
 
 @dataclass

@@ -16,10 +16,10 @@ from decimal import Decimal
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.sides import Side
+from trading_monitor.engine.state import LoadedTrade
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.ledger.splits import CorporateBooks
-from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.runs import log_event
 
 QUERIES = Queries(__name__)
 

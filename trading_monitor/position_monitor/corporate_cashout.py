@@ -20,17 +20,17 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerPosition
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import SPLITS, Announcement
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.pnl import closed_pnl
-from trading_monitor.order_monitor.settle import settle_trade
-from trading_monitor.order_monitor.state import load_trades
+from trading_monitor.engine.settle import settle_trade
+from trading_monitor.engine.state import load_trades
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.runs import log_event
 
 QUERIES = Queries(__name__)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.market_time import new_york_date, new_york_time
-from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 QUERIES = Queries(__name__)

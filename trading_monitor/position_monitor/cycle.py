@@ -17,13 +17,14 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
-from trading_monitor.exits_working import alert_overdue
-from trading_monitor.fees import book_fees
-from trading_monitor.halts import check_loss_limits, clear_halt, set_halt
+from trading_monitor.engine.exits_working import alert_overdue
+from trading_monitor.engine.fees import book_fees
+from trading_monitor.engine.halts import check_loss_limits, clear_halt, set_halt
+from trading_monitor.engine.housekeeping import NEW_YORK, session_close
+from trading_monitor.engine.settle import settle_booked_exits
+from trading_monitor.engine.snapshots import has_snapshot, loss_baseline, record_snapshot
+from trading_monitor.engine.sync import SyncResult, sync_orders
 from trading_monitor.order_monitor.cycle import open_trades
-from trading_monitor.order_monitor.housekeeping import NEW_YORK, session_close
-from trading_monitor.order_monitor.settle import settle_booked_exits
-from trading_monitor.order_monitor.sync import SyncResult, sync_orders
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_missed import corporate_step
 from trading_monitor.position_monitor.halt_watch import watch_halts
@@ -39,7 +40,6 @@ from trading_monitor.position_monitor.reconcile import reconcile_books
 from trading_monitor.position_monitor.resting_stops import resting_stops
 from trading_monitor.position_monitor.targets import profit_targets
 from trading_monitor.position_monitor.trailing import trail_stops
-from trading_monitor.snapshots import has_snapshot, loss_baseline, record_snapshot
 
 log = logging.getLogger(__name__)
 

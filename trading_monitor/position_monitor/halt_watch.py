@@ -19,13 +19,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from trading_monitor.alerts import alert
 from trading_monitor.domain.market import MarketSnapshot
 from trading_monitor.domain.market_time import SESSION_OPEN, new_york_date, new_york_time
-from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.engine.state import LoadedTrade
+from trading_monitor.engine.symbol_halts import LIFT_GRACE, Halted, print_rule_on, update_halted
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.runs import log_event
-from trading_monitor.symbol_halts import LIFT_GRACE, Halted, print_rule_on, update_halted
 
 log = logging.getLogger(__name__)
 

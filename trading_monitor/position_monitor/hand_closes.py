@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row
 from trading_monitor.domain.ticks import price_text
-from trading_monitor.order_monitor.settle import settle_trade
-from trading_monitor.order_monitor.state import LoadedTrade, load_trades
+from trading_monitor.engine.settle import settle_trade
+from trading_monitor.engine.state import LoadedTrade, load_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)

@@ -28,16 +28,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
 from trading_monitor.domain.reconcile import STOP_TYPES
+from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.exceptions import TemporaryError
-from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_cashout import split_explains
-from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
 QUERIES = Queries(__name__)  # queries.sql beside this module

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from trading_monitor.domain.market import MarketSnapshot
 from trading_monitor.domain.pnl import unrealized_pnl
+from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.ledger.marks import Mark
-from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 

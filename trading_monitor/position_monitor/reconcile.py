@@ -13,7 +13,6 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from psycopg2.extras import Json
 
-from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db.queries import Queries
@@ -28,9 +27,10 @@ from trading_monitor.domain.reconcile import (
     reconcile,
 )
 from trading_monitor.domain.ticks import price_text
-from trading_monitor.order_monitor.settle import settle_trade
-from trading_monitor.order_monitor.state import LoadedTrade, load_trades
-from trading_monitor.order_monitor.untracked import own_fill_since
+from trading_monitor.engine.settle import settle_trade
+from trading_monitor.engine.state import LoadedTrade, load_trades
+from trading_monitor.engine.untracked import own_fill_since
+from trading_monitor.ledger.alerts import alert
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_ending import ending_price
 from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills

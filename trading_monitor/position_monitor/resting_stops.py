@@ -17,17 +17,17 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from trading_monitor.alerts import alert
 from trading_monitor.broker.models import BrokerOrder
+from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.ticks import price_text
-from trading_monitor.order_monitor.flatten import flatten_trade
-from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.engine.flatten import flatten_trade
+from trading_monitor.engine.state import LoadedTrade
+from trading_monitor.ledger.alerts import alert
+from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.runs import log_event
 
 log = logging.getLogger(__name__)
 QUERIES = Queries(__name__)  # queries.sql beside this module

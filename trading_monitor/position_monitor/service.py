@@ -13,20 +13,20 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.account_guard import guarded
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.locks import hold_lock
 from trading_monitor.domain.trailing import parse_steps
+from trading_monitor.engine.account_guard import guarded
+from trading_monitor.engine.context import Monitor
 from trading_monitor.ledger.installation import installation_id
-from trading_monitor.locks import hold_lock
-from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.ledger.runs import new_run_id, recorded_run
 from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.position_monitor.context import PositionMonitor, PositionSettings
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
-from trading_monitor.runs import new_run_id, recorded_run
+from trading_monitor.settings.config import Settings
 
 
 def position_settings(settings: Settings) -> PositionSettings:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.market import MarketSnapshot
 from trading_monitor.domain.order_status import OrderStatus
-from trading_monitor.order_monitor.housekeeping import flatten_trade
-from trading_monitor.order_monitor.state import LoadedTrade
+from trading_monitor.engine.housekeeping import flatten_trade
+from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 

@@ -17,15 +17,15 @@ import logging
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder
-from trading_monitor.cancelling import follow_replacements
 from trading_monitor.crashpoints import crash_point
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.domain.trailing import Step, trail
+from trading_monitor.engine.cancelling import follow_replacements
+from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.exceptions import RejectedError, TemporaryError
-from trading_monitor.order_monitor.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)

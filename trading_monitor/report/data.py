@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from trading_monitor.account_guard import trades_held_elsewhere
-from trading_monitor.corporate_reads import open_trade_flags
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # report, commands
 from trading_monitor.domain.market_time import day_bounds as day_bounds  # report.period
 from trading_monitor.domain.order_status import SQL_PARAMS
-from trading_monitor.exits_working import describe as describe_exit
-from trading_monitor.exits_working import working_exits
+from trading_monitor.engine.account_guard import trades_held_elsewhere
+from trading_monitor.engine.corporate_reads import open_trade_flags
+from trading_monitor.engine.exits_working import describe as describe_exit
+from trading_monitor.engine.exits_working import working_exits
 from trading_monitor.position_monitor.incident import open_incident
 
 QUERIES = Queries(__name__)  # queries.sql beside this module

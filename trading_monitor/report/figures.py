@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.db_layer import Row
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.pnl import slippage_bps
 from trading_monitor.domain.sides import exit_side, sign
 from trading_monitor.report.data import DayRows

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from trading_monitor.clock import Clock
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
+from trading_monitor.ledger.runs import JobRun
 from trading_monitor.report.data import NEW_YORK, already_delivered
 from trading_monitor.report.deliver import Delivery, deliver, split_urls
 from trading_monitor.report.writer import ReportFiles, write_report
-from trading_monitor.runs import JobRun
+from trading_monitor.settings.config import Settings
 
 log = logging.getLogger(__name__)
 JOB_NAME = "daily_report"

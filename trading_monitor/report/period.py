@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trading_monitor.db_layer import Row, TradingDB
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.report.data import day_bounds, query
 from trading_monitor.report.figures import entry_slippage, exit_slippage, r_multiple
 

@@ -14,20 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trading_monitor.account_guard import guarded
-from trading_monitor.alerts import alert
 from trading_monitor.broker.base import Broker
-from trading_monitor.commands import kill_switch
-from trading_monitor.commands.flatten import flatten_now
-from trading_monitor.commands.operator import RESUMABLE
-from trading_monitor.config import Settings
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.cli import kill_switch
+from trading_monitor.cli.flatten import flatten_now
+from trading_monitor.cli.operator import RESUMABLE
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.domain.sides import exit_side
-from trading_monitor.halts import clear_halt, set_halt
+from trading_monitor.engine.account_guard import guarded
+from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.halts import clear_halt, set_halt
+from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.installation import installation_id
-from trading_monitor.order_monitor.context import Monitor
+from trading_monitor.ledger.runs import log_event, new_run_id
 from trading_monitor.order_monitor.service import monitor_settings
-from trading_monitor.runs import log_event, new_run_id
+from trading_monitor.settings.config import Settings
 from trading_monitor.web import data
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ def kill_confirmation(db: TradingDB, flatten: bool) -> str:
 
 
 def resume_confirmation(db: TradingDB, settings: Settings, now: datetime) -> str:
-    from trading_monitor.commands.book import trading_day
-    from trading_monitor.halts import halt_states
+    from trading_monitor.cli.book import trading_day
+    from trading_monitor.engine.halts import halt_states
 
     states = halt_states(db, trading_day(now), settings.trading_halted)
     on = [h["key"] for h in states if h["active"] and h["key"] in RESUMABLE]

@@ -12,16 +12,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from trading_monitor.cli import book
+from trading_monitor.cli.status import fail_closed
 from trading_monitor.cockpit.health import messages_failed
-from trading_monitor.commands import book
-from trading_monitor.commands.status import fail_closed
-from trading_monitor.config import Settings
+from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import Row, TradingDB
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES
 from trading_monitor.domain.pnl import realized_pnl
 from trading_monitor.domain.sides import sign
-from trading_monitor.halts import halt_states
+from trading_monitor.engine.halts import halt_states
+from trading_monitor.settings.config import Settings
 from trading_monitor.web.broker_view import BrokerStops
 
 QUERIES = Queries(__name__)  # queries.sql beside this module

@@ -7,7 +7,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from trading_monitor.commands import book
+from trading_monitor.cli import book
 
 
 def e(value: Any) -> str:

@@ -22,14 +22,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from trading_monitor.broker.transport import TALLY
+from trading_monitor.cli import book
 from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.health import messages_failed
-from trading_monitor.commands import book
-from trading_monitor.config import Settings
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.db_layer import TradingDB
-from trading_monitor.halts import halt_states
+from trading_monitor.engine.halts import halt_states
 from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.settings.config import Settings
 from trading_monitor.web import data
 
 QUERIES = Queries(__name__)  # queries.sql beside this module

@@ -14,7 +14,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from trading_monitor.commands import book
+from trading_monitor.cli import book
 from trading_monitor.web import sections
 from trading_monitor.web.data import Position
 from trading_monitor.web.fmt import e, money, price, qty

@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from trading_monitor.cli import health
+from trading_monitor.cli.common import jsonable
+from trading_monitor.cli.health_checks import CRITICAL, UNKNOWN
 from trading_monitor.clock import system_clock
-from trading_monitor.commands import health
-from trading_monitor.commands.common import jsonable
-from trading_monitor.commands.health_checks import CRITICAL, UNKNOWN
-from trading_monitor.db_layer import TradingDB
+from trading_monitor.db.connection import TradingDB
 from trading_monitor.web import actions, data, forms, page
 from trading_monitor.web.auth import (
     LOGIN_COOKIE,

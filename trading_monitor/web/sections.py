@@ -8,7 +8,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from trading_monitor.commands import book
+from trading_monitor.cli import book
 from trading_monitor.web.fmt import e
 
 

@@ -22,8 +22,8 @@ from trading_monitor.web.metrics import Process, registry
 from trading_monitor.web.routes import Routes
 
 if TYPE_CHECKING:
-    from trading_monitor.config import Settings
     from trading_monitor.daemon.app import Daemon
+    from trading_monitor.settings.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Drills: crash points (SIGKILL), fault storms, PostgreSQL restarts, daemon processes."""

@@ -1,0 +1,1 @@
+"""Integration tier: real PostgreSQL and the in-process paper exchange."""

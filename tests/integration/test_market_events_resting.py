@@ -1,0 +1,62 @@
+"""A short whose protective buy stop triggers on a gap and rests (issue 21): Alpaca holds a
+buy stop as a stop-limit, so a gap through its limit leaves it triggered and unfilled. With
+RESTING_STOP_ACTION=close it is covered at market with an ALERT; with `alert`, only the ALERT.
+Played with a plain stop (staged) and with bracket legs converted too (UNCONFIRMED)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import exchange_env
+from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from trading_monitor.settings.config import load_settings
+
+D = Decimal
+
+
+@pytest.mark.parametrize(("mode", "legs"), [("staged", False), ("bracket", True)])
+@pytest.mark.parametrize("action", ["close", "alert"])
+def test_a_shorts_stop_gapped_through_rests_and_is_not_protection(
+        db, db_params, broker, exchange, caplog, mode, legs, action):
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE=mode,
+                                          RESTING_STOP_ACTION=action), need_broker=True)
+    exchange.control.set_rules(buy_stop_limit_legs=legs)
+    exchange.control.set_prices({"AAPL": "100.00"})
+    # staged: a DAYTRADE's plain stop (GTC); bracket: a SWING's stop leg, converted too.
+    style = {"trade_style": "DAYTRADE", "take_profit": None} if mode == "staged" else {}
+    d = add_decision(db, entry(**{"side": "SELL", "entry_price": "99.90", "stop_loss": "103.00",
+                                  "take_profit": "90.00", "quantity": 10, **style}))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    (stop,) = [o for o in _orders(exchange) if o["type"] == "stop_limit"]
+    assert (D(stop["stop_price"]), D(stop["limit_price"])) == (D(103), D("105.58"))
+    exchange.control.set_prices({"AAPL": "110.00"})  # a gap through the limit
+    assert D(exchange.control.state()["positions"][0]["qty"]) == D(-10)  # still short
+    with caplog.at_level(logging.ERROR):
+        watch(db_params, broker, settings)
+        watch(db_params, broker, settings)
+    alerts = [r.getMessage() for r in caplog.records
+              if getattr(r, "alert_kind", None) == "resting_stop"]
+    assert len(alerts) == 1 and "triggered and rests unfilled" in alerts[0], alerts
+    j = db.get_by_id("trade_journal", jid)
+    if action == "close":
+        assert exchange.control.state()["positions"] == []
+        monitor(db_params, broker, settings)
+        j = db.get_by_id("trade_journal", jid)
+        assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EMERGENCY")
+        assert j["actual_pnl"] == (j["actual_entry_price"] - D(110)) * 10 - (j["fees"] or 0)
+    else:
+        assert j["status"] == "POSITION"
+        assert D(exchange.control.state()["positions"][0]["qty"]) == D(-10)
+
+
+def _orders(exchange):  # type: ignore[no-untyped-def]
+    found = []
+    for o in exchange.control.orders():
+        found += [o, *(o.get("legs") or [])]
+    return [o for o in found if o["status"] in ("new", "held", "accepted")]

@@ -1,0 +1,71 @@
+"""R9: adopting a position the trader opened by hand must protect it, never liquidate it.
+
+The emergency stop of an adopted position was priced from its average entry: for a position
+already more than EMERGENCY_STOP_PCT under water that is through the market, so it filled at
+once. It is now priced from the last trade, EMERGENCY_STOP_PCT beyond it, and never placed
+marketable.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.conftest import exchange_env
+from tests.helpers import watch
+from trading_monitor.broker.models import OrderRequest
+from trading_monitor.settings.config import load_settings
+
+D = Decimal
+
+
+def _settings(exchange):
+    return load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"), need_broker=True)
+
+
+def _by_hand(broker, side, qty):
+    broker.submit_order(OrderRequest(client_order_id=f"by-hand-{side}", symbol="AAPL",
+                                     side=side, qty=D(qty), order_type="market",
+                                     time_in_force="day"))
+
+
+def _adopt(exchange, db_params, broker, settings, price):
+    exchange.control.advance(1)
+    exchange.control.set_price("AAPL", price)  # the trader's position is under water
+    watch(db_params, broker, settings)
+    exchange.control.advance(61)
+    report = watch(db_params, broker, settings)
+    exchange.control.advance(1)
+    watch(db_params, broker, settings)
+    return report
+
+
+def _stops(exchange):
+    # (the exchange, like Alpaca, may hold a buy stop as a stop-limit)
+    return [(o["side"], "stop", o["status"], D(o["stop_price"]))
+            for o in exchange.control.orders() if o["symbol"] == "AAPL"
+            and o["order_type"] in ("stop", "stop_limit")]
+
+
+def _held(exchange):
+    return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
+
+
+def test_an_under_water_long_is_protected_below_the_market_not_sold(db, db_params, broker,
+                                                                    exchange):
+    settings = _settings(exchange)
+    _by_hand(broker, "buy", 100)  # at 180
+    report = _adopt(exchange, db_params, broker, settings, "168.00")  # -6.7 %
+    assert _held(exchange) == {"AAPL": D(100)}, report.actions  # not liquidated
+    assert _stops(exchange) == [("sell", "stop", "new", D("159.60"))], report.actions
+    [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
+    assert (journal["status"], journal["planned_stop_loss"]) == ("POSITION", D("159.60"))
+
+
+def test_an_under_water_short_is_protected_above_the_market_not_bought_back(db, db_params,
+                                                                            broker, exchange):
+    settings = _settings(exchange)
+    exchange.control.set_price("AAPL", "180.00")
+    _by_hand(broker, "sell", 50)  # short at 180
+    report = _adopt(exchange, db_params, broker, settings, "192.00")  # -6.7 % for a short
+    assert _held(exchange) == {"AAPL": D(-50)}, report.actions
+    assert _stops(exchange) == [("buy", "stop", "new", D("201.60"))], report.actions
