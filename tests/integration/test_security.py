@@ -407,7 +407,7 @@ def test_the_paper_exchange_command_listens_on_loopback(tmp_path):
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666, 0o660])
 def test_a_shared_env_file_is_warned_about_without_its_contents(tmp_path, monkeypatch, caplog,
                                                                capsys, mode):
-    from trading_monitor.testmode import environment
+    from trading_monitor.settings import env_file as environment
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(environment, "_warned", set())  # once per process: fresh for the test
@@ -427,7 +427,7 @@ def test_a_shared_env_file_is_warned_about_without_its_contents(tmp_path, monkey
 
 
 def test_a_private_env_file_is_not_warned_about(tmp_path, monkeypatch, caplog):
-    from trading_monitor.testmode import environment
+    from trading_monitor.settings import env_file as environment
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(environment, "_warned", set())

@@ -24,6 +24,7 @@ from trading_monitor.settings.choices import (
     bool_word,
     cross_field_problems,
 )
+from trading_monitor.settings.env_file import check_env_file_permissions
 from trading_monitor.settings.market import MarketEventSettings
 from trading_monitor.settings.notify import NotifySettings
 
@@ -224,8 +225,6 @@ def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[s
 
     values: dict[str, str] = {}
     if env_file is not None and os.path.exists(env_file):
-        from trading_monitor.testmode.environment import check_env_file_permissions  # it imports us
-
         check_env_file_permissions(env_file)
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ)

@@ -7,9 +7,6 @@ database settings, or an embedded throwaway PostgreSQL; and ALPACA_BASE_URL if i
 
 from __future__ import annotations
 
-import logging
-import os
-import stat
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -25,31 +22,6 @@ from trading_monitor.settings.config import Settings, get_postgres_config, has_t
 
 # A Friday at 09:45 New York time: the in-process exchange starts in an open market.
 DEMO_START = datetime(2026, 11, 20, 14, 45, tzinfo=timezone.utc)
-# Group or others may read (or write) it: the broker keys and database password are inside.
-SHARED_BITS = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
-
-log = logging.getLogger(__name__)
-_warned: set[str] = set()
-
-
-def check_env_file_permissions(path: str | os.PathLike[str]) -> str | None:
-    """Warn (once per file and process) when other users may read `.env`; the warning.
-
-    Names the file and the fix, never a value from it. Logged before logging is set up, it
-    still reaches stderr (Python's last-resort handler prints warnings).
-    """
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
-    if not mode & SHARED_BITS:
-        return None
-    key = os.path.abspath(path)
-    message = f"{key} can be read by other users (mode {mode:o}) and holds secrets: chmod 600 {key}"
-    if key not in _warned:
-        _warned.add(key)
-        log.warning(message)
-    return message
 
 
 @dataclass(frozen=True)
