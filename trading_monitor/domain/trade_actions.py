@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from trading_monitor.domain.lifecycle import ExitReason, TradeStatus
 
 if TYPE_CHECKING:
-    from trading_monitor.domain.trade_state import OrderView
+    from trading_monitor.domain.order_view import OrderView
 
 
 @dataclass(frozen=True)

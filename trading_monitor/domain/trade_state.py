@@ -20,7 +20,7 @@ from trading_monitor.domain.lifecycle import (
     TradeStatus,
     withdrawn_trade_status,
 )
-from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.order_view import OrderView
 from trading_monitor.domain.pnl import closed_pnl, slippage_bps
 from trading_monitor.domain.sides import Side
 from trading_monitor.domain.top_up import only_protection
@@ -53,42 +53,6 @@ class Fill:
     price: Decimal
     at: datetime
     fee: Decimal = ZERO
-
-
-@dataclass(frozen=True)
-class OrderView:
-    row_id: int
-    client_order_id: str
-    role: OrderRole
-    purpose: Purpose
-    status: str
-    qty: Decimal
-    filled_qty: Decimal
-    order_class: str
-    time_in_force: str
-    stop_price: Decimal | None = None
-    limit_price: Decimal | None = None
-    parent_row_id: int | None = None
-    alpaca_order_id: str | None = None
-    expires_at: datetime | None = None
-    entry_expires_at: datetime | None = None  # we withdraw an unfilled entry from then on
-
-    @property
-    def live(self) -> bool:
-        """It may still fill: at the broker, or our intent that may have gone out."""
-        return OrderStatus(self.status).may_fill
-
-    @property
-    def at_broker(self) -> bool:
-        return OrderStatus(self.status).at_broker
-
-    @property
-    def protects(self) -> bool:
-        return OrderStatus(self.status).protects
-
-    @property
-    def open_qty(self) -> Decimal:
-        return self.qty - self.filled_qty
 
 
 @dataclass(frozen=True)
