@@ -26,6 +26,7 @@ from typing import Any
 
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
+from trading_monitor.ledger.run_context import current_run_id
 from trading_monitor.settings.config import Settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
@@ -180,8 +181,6 @@ class AlertHandler(logging.Handler):
 
 def _run_id(record: logging.LogRecord) -> str | None:
     """The daemon's log filter stamps it on the record; a command's is its context's."""
-    from trading_monitor.ledger.runs import current_run_id  # runs imports this module's users
-
     found = getattr(record, "run_id", None) or current_run_id.get()
     return None if found in (None, "-") else str(found)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import os
 import secrets
 import socket
@@ -20,11 +19,9 @@ from trading_monitor.db.clock import for_one_run, job_clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
 from trading_monitor.exceptions import DatabaseUnavailable
+from trading_monitor.ledger.run_context import current_run_id
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
-
-# The run id of the job running in this thread (or task): log lines carry it.
-current_run_id: contextvars.ContextVar[str] = contextvars.ContextVar("run_id", default="-")
 
 
 def new_run_id(job_name: str, now: datetime | None = None) -> str:
