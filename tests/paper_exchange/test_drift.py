@@ -230,3 +230,10 @@ def test_fills_on_the_exchanges_own_clock_tick_are_drifted_too():
     for frame in frames:
         drifted(frame["data"], "trade_update")
         order_drifted(frame["data"]["order"])
+
+
+def test_the_exchange_knows_the_same_needed_fields_as_the_client():
+    """The exchange keeps its own copy (it imports nothing of the product): the same table."""
+    from trading_monitor.paper_exchange.needed import NEEDED as EXCHANGE_NEEDED
+
+    assert dict(EXCHANGE_NEEDED) == dict(NEEDED)

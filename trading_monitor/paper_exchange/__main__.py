@@ -9,8 +9,8 @@ import sys
 from datetime import datetime
 from decimal import Decimal
 
+from trading_monitor.paper_exchange.demo_prices import DEMO_PRICES
 from trading_monitor.paper_exchange.server import PaperExchange
-from trading_monitor.testmode.examples import DEMO_PRICES
 
 
 def _moment(text: str) -> datetime:

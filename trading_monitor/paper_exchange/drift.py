@@ -27,8 +27,8 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
-from trading_monitor.broker.needed import NEEDED
 from trading_monitor.paper_exchange import drift_decoys as decoys
+from trading_monitor.paper_exchange.needed import NEEDED
 
 if TYPE_CHECKING:
     from trading_monitor.paper_exchange.venue import Venue

@@ -6,10 +6,8 @@ from typing import Any
 
 from trading_monitor.db.connection import TradingDB
 
-# Where the paper exchange starts these symbols, in --test-mode and as `trading-monitor
-# paper-exchange` alike, so the examples (here, README.md, docs/n8n.md) are accepted by both:
-# within MAX_PRICE_DEVIATION_PCT of the market.
-DEMO_PRICES = {"AAPL": "181.20", "MSFT": "421.35", "NVDA": "131.10"}
+# Where the paper exchange starts these symbols (the exchange owns the list).
+from trading_monitor.paper_exchange.demo_prices import DEMO_PRICES as DEMO_PRICES
 
 EXAMPLES: list[dict[str, Any]] = [
     {"ticker": "AAPL", "primary_action": "NEW_TRADE", "decision": {
