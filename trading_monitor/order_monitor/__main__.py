@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.cli.common import handles_errors
 from trading_monitor.cli.job_cli import run_job
-from trading_monitor.order_executor.service import execute_once
 from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.order_monitor.service import monitor_once
-from trading_monitor.testmode.environment import Environment
+from trading_monitor.testmode.warm_up import trade_the_examples
 
 
 def print_report(report: MonitorReport) -> None:
@@ -24,12 +22,6 @@ def print_report(report: MonitorReport) -> None:
     for line in report.problems:
         print(f"PROBLEM {line}")
     print(" ".join(f"{k}={v}" for k, v in report.summary.items()))
-
-
-def trade_the_examples(env: Environment, broker: AlpacaBroker) -> None:
-    """A fresh embedded set-up has nothing to monitor: send the example decisions first."""
-    execute_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
-    print("test mode: executed the example decisions first")
 
 
 @handles_errors

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.cli.common import handles_errors
 from trading_monitor.cli.job_cli import run_job
-from trading_monitor.order_monitor.__main__ import trade_the_examples
-from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.cycle import PositionReport
 from trading_monitor.position_monitor.service import position_monitor_once
-from trading_monitor.testmode.environment import Environment
+from trading_monitor.testmode.warm_up import trade_and_book
 
 
 def print_report(report: PositionReport) -> None:
@@ -24,12 +21,6 @@ def print_report(report: PositionReport) -> None:
     for issue in report.failing:
         print(f"FAIL {issue.kind.value} {issue.symbol} trade #{issue.journal_id} {issue.detail}")
     print(" ".join(f"{k}={v}" for k, v in report.summary.items()))
-
-
-def trade_and_book(env: Environment, broker: AlpacaBroker) -> None:
-    """A fresh embedded set-up holds nothing: trade the examples and book their fills."""
-    trade_the_examples(env, broker)
-    monitor_once(env.db_config, broker, env.settings, mode="test", now=env.clock)
 
 
 @handles_errors
