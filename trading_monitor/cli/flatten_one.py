@@ -43,16 +43,15 @@ from trading_monitor.domain.lifecycle import (
 )
 from trading_monitor.domain.order_status import NOT_SENT
 from trading_monitor.engine.account_guard import refusal
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
 from trading_monitor.engine.flatten import _rested, flatten_trade
+from trading_monitor.engine.job_locks import EXECUTOR_LOCK_KEY, ORDER_MONITOR_LOCK_KEY
 from trading_monitor.engine.protect import follow_exit
 from trading_monitor.engine.settle import settle_trade
 from trading_monitor.engine.state import load_trades
 from trading_monitor.engine.sync import sync_orders
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import log_event, new_run_id
-from trading_monitor.order_executor.service import EXECUTOR_LOCK_KEY
-from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.settings.config import Settings
 
 PURPOSE = Purpose.MANUAL

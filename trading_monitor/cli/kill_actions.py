@@ -27,10 +27,9 @@ from trading_monitor.engine.account_guard import held_elsewhere, refusal, trades
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.flatten import flatten_trade
 from trading_monitor.engine.settle import cancel_orders, settle_trade
-from trading_monitor.engine.state import LoadedTrade, load_trades
+from trading_monitor.engine.state import LoadedTrade, load_trades, open_trades
 from trading_monitor.engine.sync import sync_orders
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError
-from trading_monitor.order_monitor.cycle import open_trades
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -34,15 +34,14 @@ from trading_monitor.clock import Clock, job_clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import hold_lock
 from trading_monitor.engine.account_guard import guarded
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
 from trading_monitor.engine.exits_working import unfilled_lines
 from trading_monitor.engine.halts import set_halt
+from trading_monitor.engine.job_locks import EXECUTOR_LOCK_KEY, ORDER_MONITOR_LOCK_KEY
 from trading_monitor.exceptions import ConfigError
 from trading_monitor.ledger.alerts import delivered
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import log_event, new_run_id
-from trading_monitor.order_executor.service import EXECUTOR_LOCK_KEY
-from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
 
 

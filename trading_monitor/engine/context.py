@@ -13,6 +13,7 @@ from trading_monitor.clock import Clock
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.trade_state import ProtectionRules
 from trading_monitor.ledger import Ledger
+from trading_monitor.settings.config import Settings
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,18 @@ class Monitor:
 
     def would(self, text: str) -> None:
         self.planned.append(f"dry run: would {text}")
+
+
+def monitor_settings(settings: Settings) -> MonitorSettings:
+    return MonitorSettings(
+        rules=ProtectionRules(
+            partial_entry_timeout=timedelta(seconds=settings.partial_entry_timeout_seconds)),
+        cancel_settle_seconds=settings.cancel_settle_seconds,
+        stop_failure_action=settings.stop_failure_action.value,
+        eod_flatten=settings.eod_flatten,
+        eod_flatten_before_close=timedelta(minutes=settings.eod_flatten_minutes),
+        flatten_untracked=settings.flatten_untracked,
+        orphan_grace=timedelta(minutes=settings.orphan_grace_minutes),
+        gtc_renew_before=timedelta(days=settings.gtc_renew_days),
+        reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds),
+        hand_cancel_grace=timedelta(seconds=settings.hand_cancel_grace_seconds))

@@ -9,6 +9,7 @@ from decimal import Decimal
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.lifecycle import OrderRole, Purpose, TradeStatus
 from trading_monitor.domain.trade_state import Fill, OrderView, TradeState
+from trading_monitor.engine.context import Monitor
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,10 @@ def with_pending(trade: LoadedTrade, orders: dict[int, Row], fills: list[Row]) -
     kept = [f for f in trade.fill_rows
             if not (f["source"] == "order" and f["alpaca_order_id"] in real)]
     return _loaded(trade.journal, rows, [*kept, *extra], trade.position)
+
+
+def open_trades(m: Monitor) -> list[LoadedTrade]:
+    trades = load_trades(m.db, [int(r["id"]) for r in m.db.named("open_trade_ids")])
+    if m.pending_orders or m.pending_fills:  # a dry run decides on what it would have written
+        trades = [with_pending(t, m.pending_orders, m.pending_fills) for t in trades]
+    return trades

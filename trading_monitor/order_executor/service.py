@@ -20,6 +20,7 @@ from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import wait_for_lock
 from trading_monitor.domain.risk import RiskLimits
 from trading_monitor.engine.account_guard import guarded
+from trading_monitor.engine.job_locks import EXECUTOR_LOCK_KEY
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import new_run_id, recorded_run
 from trading_monitor.order_executor.context import Executor, ExecutorSettings
@@ -27,7 +28,6 @@ from trading_monitor.order_executor.cycle import CycleReport, run_cycle
 from trading_monitor.settings.config import Settings
 
 # An arbitrary constant beside the migration lock's; see db/migrate.py.
-EXECUTOR_LOCK_KEY = 7_301_905_115
 
 
 def limits_from(settings: Settings) -> RiskLimits:

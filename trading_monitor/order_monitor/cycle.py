@@ -15,7 +15,7 @@ from trading_monitor.engine.housekeeping import (
     renew_aging_gtc,
 )
 from trading_monitor.engine.settle import settle_booked_exits, settle_trade
-from trading_monitor.engine.state import LoadedTrade, load_trades, with_pending
+from trading_monitor.engine.state import LoadedTrade, open_trades
 from trading_monitor.engine.sync import SyncResult, sync_orders
 from trading_monitor.exceptions import DatabaseUnavailable, FatalError
 
@@ -61,13 +61,6 @@ def _settle(m: Monitor, trade: LoadedTrade, flattened: set[int]) -> list[str]:
         return settle_trade(m, trade)
     flattened.add(trade.state.journal_id)
     return lines
-
-
-def open_trades(m: Monitor) -> list[LoadedTrade]:
-    trades = load_trades(m.db, [int(r["id"]) for r in m.db.named("open_trade_ids")])
-    if m.pending_orders or m.pending_fills:  # a dry run decides on what it would have written
-        trades = [with_pending(t, m.pending_orders, m.pending_fills) for t in trades]
-    return trades
 
 
 def _guarded(report: MonitorReport, trade: LoadedTrade, work: Callable[[], list[str]]

@@ -33,19 +33,16 @@ from trading_monitor.clock import Clock
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.locks import hold_lock
 from trading_monitor.engine import hand_cancel
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
 from trading_monitor.engine.end_of_day import flatten_now
+from trading_monitor.engine.job_locks import ORDER_MONITOR_LOCK_KEY
 from trading_monitor.engine.settle import settle_trade
 from trading_monitor.engine.state import load_trades
 from trading_monitor.engine.sync import SyncResult, apply_order
 from trading_monitor.ledger.fills import FillFact
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import new_run_id
-from trading_monitor.order_monitor.service import (
-    ORDER_MONITOR_LOCK_KEY,
-    monitor_once,
-    monitor_settings,
-)
+from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.settings.config import Settings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from trading_monitor.broker.base import Broker
@@ -17,30 +16,13 @@ from trading_monitor.broker.read_only import ReadOnlyBroker
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import hold_lock
-from trading_monitor.domain.trade_state import ProtectionRules
 from trading_monitor.engine.account_guard import guarded
-from trading_monitor.engine.context import Monitor, MonitorSettings
+from trading_monitor.engine.context import Monitor, monitor_settings
+from trading_monitor.engine.job_locks import ORDER_MONITOR_LOCK_KEY
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import new_run_id, recorded_run
 from trading_monitor.order_monitor.cycle import MonitorReport, run_monitor_cycle
 from trading_monitor.settings.config import Settings
-
-ORDER_MONITOR_LOCK_KEY = 7_301_905_116
-
-
-def monitor_settings(settings: Settings) -> MonitorSettings:
-    return MonitorSettings(
-        rules=ProtectionRules(
-            partial_entry_timeout=timedelta(seconds=settings.partial_entry_timeout_seconds)),
-        cancel_settle_seconds=settings.cancel_settle_seconds,
-        stop_failure_action=settings.stop_failure_action.value,
-        eod_flatten=settings.eod_flatten,
-        eod_flatten_before_close=timedelta(minutes=settings.eod_flatten_minutes),
-        flatten_untracked=settings.flatten_untracked,
-        orphan_grace=timedelta(minutes=settings.orphan_grace_minutes),
-        gtc_renew_before=timedelta(days=settings.gtc_renew_days),
-        reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds),
-        hand_cancel_grace=timedelta(seconds=settings.hand_cancel_grace_seconds))
 
 
 def monitor_once(db_config: dict[str, Any], broker: Broker, settings: Settings, *,

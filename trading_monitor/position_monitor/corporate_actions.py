@@ -26,13 +26,13 @@ from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import ENDING
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.engine.account_guard import guarded
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
+from trading_monitor.engine.job_locks import ORDER_MONITOR_LOCK_KEY
+from trading_monitor.engine.state import open_trades
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import log_event, recorded_run
 from trading_monitor.ledger.splits import CorporateBooks
-from trading_monitor.order_monitor.cycle import open_trades
-from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
 from trading_monitor.position_monitor.service import position_settings

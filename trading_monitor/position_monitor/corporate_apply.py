@@ -28,10 +28,9 @@ from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.order_status import OrderStatus
 from trading_monitor.engine.cancelling import cancel_until_final, follow_replacements, is_final
 from trading_monitor.engine.settle import settle_trade
-from trading_monitor.engine.state import LoadedTrade, load_trades
+from trading_monitor.engine.state import LoadedTrade, load_trades, open_trades
 from trading_monitor.exceptions import RejectedError, TemporaryError
 from trading_monitor.ledger.splits import Adjustment, CorporateBooks
-from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_cash import cash_price, last_mark
 from trading_monitor.position_monitor.corporate_cashout import close_cashed_out

@@ -20,8 +20,8 @@ from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import SPLITS, Announcement
 from trading_monitor.domain.market_time import new_york_time
+from trading_monitor.engine.state import open_trades
 from trading_monitor.ledger.splits import CorporateBooks
-from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_apply import (
     LOOK_BACK,

@@ -23,8 +23,8 @@ from trading_monitor.engine.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.engine.housekeeping import NEW_YORK, session_close
 from trading_monitor.engine.settle import settle_booked_exits
 from trading_monitor.engine.snapshots import has_snapshot, loss_baseline, record_snapshot
+from trading_monitor.engine.state import open_trades
 from trading_monitor.engine.sync import SyncResult, sync_orders
-from trading_monitor.order_monitor.cycle import open_trades
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_missed import corporate_step
 from trading_monitor.position_monitor.halt_watch import watch_halts

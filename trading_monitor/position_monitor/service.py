@@ -20,10 +20,10 @@ from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import hold_lock
 from trading_monitor.domain.trailing import parse_steps
 from trading_monitor.engine.account_guard import guarded
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
+from trading_monitor.engine.job_locks import ORDER_MONITOR_LOCK_KEY
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import new_run_id, recorded_run
-from trading_monitor.order_monitor.service import ORDER_MONITOR_LOCK_KEY, monitor_settings
 from trading_monitor.position_monitor.context import PositionMonitor, PositionSettings
 from trading_monitor.position_monitor.cycle import PositionReport, run_position_cycle
 from trading_monitor.settings.config import Settings

@@ -21,12 +21,11 @@ from trading_monitor.cli.operator import RESUMABLE
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.domain.sides import exit_side
 from trading_monitor.engine.account_guard import guarded
-from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.context import Monitor, monitor_settings
 from trading_monitor.engine.halts import clear_halt, set_halt
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import log_event, new_run_id
-from trading_monitor.order_monitor.service import monitor_settings
 from trading_monitor.settings.config import Settings
 from trading_monitor.web import data
 
