@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.session import KEEPALIVES
 from trading_monitor.exceptions import ConfigError
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.settings.config import load_settings
 
 KEYS = {"ALPACA_API_KEY": "PKSECRETKEYID123", "ALPACA_SECRET_KEY": "s3cr3t-value-xyz"}
 

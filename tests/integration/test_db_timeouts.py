@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import exchange_env
 from tests.helpers import watch
 from trading_monitor.db.connection import DatabaseTimeout, TradingDB
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.db.params import get_postgres_config
+from trading_monitor.settings.config import load_settings
 
 
 def _url(p: dict[str, Any]) -> str:

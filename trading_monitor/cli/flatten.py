@@ -32,7 +32,8 @@ from trading_monitor.cli.common import (
 )
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.db.connection import TradingDB
-from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
+from trading_monitor.db.params import get_postgres_config
+from trading_monitor.settings.config import Settings, load_settings
 
 EXIT_REFUSED = 4
 

@@ -37,9 +37,10 @@ from trading_monitor.cli.last_check import NONE_RAN, check_invariants
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.cockpit.health import check_messages
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.exceptions import ConfigError, DatabaseUnavailable, TradingMonitorError
-from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
+from trading_monitor.settings.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

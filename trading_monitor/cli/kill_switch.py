@@ -33,6 +33,7 @@ from trading_monitor.cli.common import (
 from trading_monitor.clock import Clock, job_clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import hold_lock
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.engine.account_guard import guarded
 from trading_monitor.engine.context import Monitor, monitor_settings
 from trading_monitor.engine.exits_working import unfilled_lines
@@ -42,7 +43,7 @@ from trading_monitor.exceptions import ConfigError
 from trading_monitor.ledger.alerts import delivered
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.runs import log_event, new_run_id
-from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
+from trading_monitor.settings.config import Settings, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -37,14 +37,10 @@ from trading_monitor.db.nocodb_verify import (
     sequence_identifier,
     verify,
 )
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.queries import Queries
 from trading_monitor.exceptions import ConfigError, FatalError
-from trading_monitor.settings.config import (
-    describe_connection,
-    get_postgres_config,
-    load_settings,
-    read_environment,
-)
+from trading_monitor.settings.config import describe_connection, load_settings, read_environment
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

@@ -21,12 +21,13 @@ from trading_monitor.cli.common import (
 )
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.engine.account_guard import refusal
 from trading_monitor.engine.halts import clear_halt, halt_states
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.alerts import alert, delivered
 from trading_monitor.ledger.runs import log_event, new_run_id
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.settings.config import load_settings
 
 EXIT_REFUSED = 4
 log = logging.getLogger(__name__)

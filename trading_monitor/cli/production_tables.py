@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from trading_monitor.cli.common import EXIT_FAILED, EXIT_OK, handles_errors, setup_logging
 from trading_monitor.db import migrate
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.queries import Queries
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.settings.config import load_settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

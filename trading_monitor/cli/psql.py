@@ -22,8 +22,9 @@ from typing import Any
 
 from trading_monitor.cli.common import EXIT_CONFIG
 from trading_monitor.db.embedded_pg import find_pg_bindir
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.exceptions import ConfigError, FatalError
-from trading_monitor.settings.config import get_postgres_config, has_test_database, load_settings
+from trading_monitor.settings.config import has_test_database, load_settings
 
 USAGE = "usage: trading-monitor psql [--test-mode | DSN] [PSQL ARGS...]"
 # libpq's environment variables for each connection parameter we may hold.

@@ -35,6 +35,7 @@ from trading_monitor.cli.common import (
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.locks import hold_lock
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.engine.account_guard import (
     ACCOUNT_KEY,
     MISMATCH_KEY,
@@ -48,7 +49,7 @@ from trading_monitor.ledger.alerts import delivered
 from trading_monitor.ledger.runs import log_event, new_run_id
 from trading_monitor.position_monitor.accept import NotGone, accept_gone
 from trading_monitor.position_monitor.incident import open_incident
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.settings.config import load_settings
 
 EXIT_REFUSED = 4
 

@@ -22,16 +22,12 @@ from datetime import date, datetime, timedelta
 from trading_monitor.cli.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.market_time import NEW_YORK, SESSION_OPEN
 from trading_monitor.report import period as periods
 from trading_monitor.report import write_report
-from trading_monitor.settings.config import (
-    ClockSource,
-    Settings,
-    get_postgres_config,
-    load_settings,
-)
+from trading_monitor.settings.config import ClockSource, Settings, load_settings
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 

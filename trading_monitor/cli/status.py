@@ -22,6 +22,7 @@ from trading_monitor.cli import book
 from trading_monitor.cli.common import EXIT_OK, handles_errors, jsonable, setup_logging
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.db.connection import Row, TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.engine.account_guard import (
     MISMATCH_KEY,
     recorded_account,
@@ -33,7 +34,7 @@ from trading_monitor.engine.exits_working import overdue as overdue_exits
 from trading_monitor.engine.halts import halt_states
 from trading_monitor.engine.symbol_halts import halted
 from trading_monitor.position_monitor.incident import open_incident
-from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
+from trading_monitor.settings.config import Settings, load_settings
 
 TRADE_FIELDS = ("id", "symbol", "side", "status", "qty", "entry_price", "stop_price",
                 "current_price", "unrealized_pnl", "mark_stale")

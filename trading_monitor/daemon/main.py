@@ -26,11 +26,12 @@ from trading_monitor.daemon.halt_stream import with_halt_stream
 from trading_monitor.daemon.logs import configure_logging
 from trading_monitor.db import migrate
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.exceptions import FatalError
 from trading_monitor.ledger.alerts import AlertHandler, Alerts
 from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.report.deliver import url_secrets
-from trading_monitor.settings.config import Settings, get_postgres_config, load_settings
+from trading_monitor.settings.config import Settings, load_settings
 from trading_monitor.web.server import check_bind, serve
 
 log = logging.getLogger("trading_monitor.daemon")

@@ -20,11 +20,12 @@ from psycopg2 import sql
 
 from trading_monitor.db import migrate
 from trading_monitor.db.clock import Clock, on_job_clock
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.queries import Queries, named_query
 from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
 from trading_monitor.db.session import KEEPALIVES, join_options
 from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
-from trading_monitor.settings.config import describe_connection, get_postgres_config
+from trading_monitor.settings.config import describe_connection
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 log = logging.getLogger(__name__)

@@ -20,10 +20,11 @@ from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.cli.common import EXIT_TEMPORARY, handles_errors, setup_logging
 from trading_monitor.cli.last_check import record_check
 from trading_monitor.clock import Clock
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.exceptions import ConfigError, TradingMonitorError
 from trading_monitor.invariants import render
 from trading_monitor.invariants.run import Options, run_check
-from trading_monitor.settings.config import get_postgres_config, load_settings
+from trading_monitor.settings.config import load_settings
 
 
 def _since(value: str) -> datetime:

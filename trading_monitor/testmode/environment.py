@@ -17,8 +17,9 @@ from pydantic import SecretStr
 
 from trading_monitor.clock import Clock
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.params import get_postgres_config
 from trading_monitor.exceptions import ConfigError
-from trading_monitor.settings.config import Settings, get_postgres_config, has_test_database
+from trading_monitor.settings.config import Settings, has_test_database
 
 # A Friday at 09:45 New York time: the in-process exchange starts in an open market.
 DEMO_START = datetime(2026, 11, 20, 14, 45, tzinfo=timezone.utc)
