@@ -9,9 +9,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psycopg2 import errors as pg_errors
-
 from trading_monitor.db.connection import Row, TradingDB
+from trading_monitor.db.pg import errors as pg_errors
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # read as book.NEW_YORK
 from trading_monitor.domain.market_time import day_bounds as day_bounds  # read as book.day_bounds

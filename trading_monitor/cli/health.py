@@ -27,8 +27,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, NoReturn
 
-import psycopg2
-
 from trading_monitor.cli import health_checks as hc
 from trading_monitor.cli.common import first_contact_hint, jsonable, setup_logging
 from trading_monitor.cli.health_incident import check_account, check_incident
@@ -36,6 +34,7 @@ from trading_monitor.cli.health_shapes import check_broker_shapes
 from trading_monitor.cli.last_check import NONE_RAN, check_invariants
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.cockpit.health import check_messages
+from trading_monitor.db import pg
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.params import get_postgres_config
 from trading_monitor.domain.market_time import new_york_date
@@ -89,7 +88,7 @@ def _guarded(check: Callable[[TradingDB, hc.Context], hc.Check], db: TradingDB,
     name = check.__name__.removeprefix("check_")
     try:
         return check(db, ctx)
-    except (psycopg2.Error, TradingMonitorError) as exc:
+    except (pg.Error, TradingMonitorError) as exc:
         log.warning("health check %s could not run: %s", name, exc)
         return hc.Check(name, hc.UNKNOWN, f"{name} not checked ({_line(exc)})")
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from psycopg2 import errors as pg_errors
-
 from trading_monitor.broker.contract import CONTRACT_KEY
 from trading_monitor.cli import book
 from trading_monitor.cli.health_broker import BrokerTruth, our_stop_ids, read_truth
@@ -23,6 +21,7 @@ from trading_monitor.cli.health_liveness import (
 )
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.migrate import load_migrations
+from trading_monitor.db.pg import errors as pg_errors
 from trading_monitor.db.queries import Queries
 from trading_monitor.engine.account_guard import trades_held_elsewhere
 from trading_monitor.engine.halts import halt_states

@@ -13,9 +13,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg2
-
 from trading_monitor.cli import health_checks as hc
+from trading_monitor.db import pg
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.exceptions import TradingMonitorError
 from trading_monitor.invariants.model import VIOLATION, WARNING
@@ -36,7 +35,7 @@ def record_check(db_config: dict[str, Any], report: Report) -> str | None:
         with TradingDB(config=db_config, application_name="trading-monitor check") as db:
             db.named_update("set_system_value", {"key": KEY, "value": json.dumps(value),
                                                  "reason": summary(report)[:1000]})
-    except (TradingMonitorError, psycopg2.Error) as exc:
+    except (TradingMonitorError, pg.Error) as exc:
         return f"the result is not kept for `health`: {' '.join(str(exc).split())}"
     return None
 

@@ -21,11 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg2
-from psycopg2 import sql
-from psycopg2.extensions import encrypt_password
-
 from trading_monitor.cli.common import EXIT_OK, handles_errors, setup_logging
+from trading_monitor.db import pg
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.nocodb_verify import (
     EXIT_APPROVAL_COLUMNS,
@@ -38,6 +35,7 @@ from trading_monitor.db.nocodb_verify import (
     verify,
 )
 from trading_monitor.db.params import get_postgres_config
+from trading_monitor.db.pg import encrypt_password, sql
 from trading_monitor.db.queries import Queries
 from trading_monitor.exceptions import ConfigError, FatalError
 from trading_monitor.settings.config import describe_connection, load_settings, read_environment
@@ -233,7 +231,7 @@ def run(db: TradingDB, role: str, *, password: str | None, dry_run: bool = False
             if problems:
                 raise FatalError(f"role {role} would have more (or less) than NocoDB needs, "
                                  "nothing changed: " + "; ".join(problems))
-    except psycopg2.Error as exc:
+    except pg.Error as exc:
         # The server's own words, without the statement (which carries the verifier).
         message = exc.diag.message_primary or type(exc).__name__
         hint = (" (creating or altering a role needs CREATEROLE or a superuser; a DBA can "

@@ -24,9 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import psycopg2
-import psycopg2.extensions
-
+from trading_monitor.db import pg
 from trading_monitor.db.queries import Queries
 from trading_monitor.db.session import KEEPALIVES
 
@@ -96,7 +94,7 @@ class NotifyListener:
                 log.info("listening on %s: decisions act within a second", CHANNEL)
                 self._on_up()
                 self._serve()
-            except (psycopg2.Error, ListenerLost, OSError) as exc:
+            except (pg.Error, ListenerLost, OSError) as exc:
                 if not self._stop.is_set():
                     self.state = DOWN
                     log.warning("WARNING: the notification listener is down (%s); "
@@ -113,8 +111,8 @@ class NotifyListener:
         params = {**KEEPALIVES, **{k: v for k, v in self._listen_config.items()
                                    if v not in (None, "")}}
         params["application_name"] = "trading-monitor notify listener"
-        conn = psycopg2.connect(**params)
-        conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        conn = pg.connect(**params)
+        conn.set_isolation_level(pg.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with conn.cursor() as cur:
             cur.execute(QUERIES["listen_wakeups"])  # on CHANNEL
         return conn
@@ -129,9 +127,9 @@ class NotifyListener:
         params = {"connect_timeout": SEND_TIMEOUT,
                   "options": f"-c statement_timeout={SEND_TIMEOUT * 1000}",
                   **{k: v for k, v in self._notify_config.items() if v not in (None, "")}}
-        sender = psycopg2.connect(**params, application_name="trading-monitor notify self-test")
+        sender = pg.connect(**params, application_name="trading-monitor notify self-test")
         try:
-            sender.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+            sender.set_isolation_level(pg.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
             with sender.cursor() as cur:
                 cur.execute(QUERIES["notify_self_test"], (CHANNEL, token))
         finally:
@@ -179,6 +177,6 @@ class NotifyListener:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except psycopg2.Error:
+            except pg.Error:
                 pass
             self._conn = None

@@ -14,10 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg2.extras import Json
-
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.market_time import new_york_time
 

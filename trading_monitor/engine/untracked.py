@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from psycopg2.extras import Json
-
 from trading_monitor.broker.models import BrokerPosition
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
 from trading_monitor.engine.context import Monitor
 

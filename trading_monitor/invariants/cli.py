@@ -14,12 +14,11 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
-
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.cli.common import EXIT_TEMPORARY, handles_errors, setup_logging
 from trading_monitor.cli.last_check import record_check
 from trading_monitor.clock import Clock
+from trading_monitor.db import pg
 from trading_monitor.db.params import get_postgres_config
 from trading_monitor.exceptions import ConfigError, TradingMonitorError
 from trading_monitor.invariants import render
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None, *, now: Clock | None = None) -> int:
         report = run_check(db_config, broker, settings, now=now, options=options)
     except ConfigError:
         raise
-    except (TradingMonitorError, psycopg2.Error, RuntimeError) as exc:
+    except (TradingMonitorError, pg.Error, RuntimeError) as exc:
         # Database or broker away, keys refused, schema missing: nothing could be checked.
         return _cannot_read(f"{type(exc).__name__}: {exc}", args.json)
     print(render.as_json(report) if args.json else render.text(report))

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from psycopg2 import sql
-
+from trading_monitor.db.pg import sql
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.ledger.base import LedgerBase

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from psycopg2.extras import Json
-
 from trading_monitor.broker import contract
 from trading_monitor.clock import system_clock
 from trading_monitor.db.clock import for_one_run, job_clock
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
 from trading_monitor.exceptions import DatabaseUnavailable
 from trading_monitor.ledger.run_context import current_run_id

@@ -18,9 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg2.extras import Json
-
 from trading_monitor.db.connection import Row
+from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.lifecycle import PENDING_SUBMIT, OrderRole, Purpose

@@ -15,9 +15,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import psycopg2
-
 from trading_monitor.crashpoints import crash_point
+from trading_monitor.db import pg
 from trading_monitor.db.connection import Row
 from trading_monitor.domain.decision import Action, Decision, DecisionInvalid, parse_decision
 from trading_monitor.domain.lifecycle import OPEN_TRADE_STATUSES, TerminalState
@@ -136,9 +135,9 @@ def process_safely(ex: Executor, row: Row, entries_at: datetime | None = None
         return Deferred(str(exc))
     except RejectedError as exc:
         return Final(TerminalState.REJECTED, str(exc))
-    except psycopg2.errors.TransactionRollbackError as exc:  # deadlock, serialization
+    except pg.errors.TransactionRollbackError as exc:  # deadlock, serialization
         return Deferred(f"database asked to retry: {_first_line(exc)}")
-    except psycopg2.Error as exc:
+    except pg.Error as exc:
         log.exception("decision #%s refused by the database", row["id"])
         text = f"database refused this decision's rows: {_first_line(exc)}"
         if load_intent(ex.claims, int(row["id"])) is not None:

@@ -11,10 +11,9 @@ import logging
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from psycopg2.extras import Json
-
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
+from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
 from trading_monitor.domain.pnl import closed_pnl
