@@ -247,13 +247,8 @@ def _prepare(db: TradingDB, text: str) -> None:
     db.execute_update("DEALLOCATE one_sql_path_probe")
 
 
-@pytest.mark.parametrize("package", ["trading_monitor.engine",
-                                     "trading_monitor.cli",
-                                     "trading_monitor.daemon", "trading_monitor.demo",
-                                     "trading_monitor.invariants", "trading_monitor.ledger",
-                                     "trading_monitor.order_monitor",
-                                     "trading_monitor.position_monitor",
-                                     "trading_monitor.web"])
+@pytest.mark.parametrize("package", sorted(
+    ".".join(f.parent.relative_to(PACKAGE.parent).parts) for f in PACKAGE.rglob("queries.sql")))
 def test_the_named_queries_prepare_against_the_schema(db, package):
     """Every moved statement parses against the migrated schema and names its real tables
     and columns (PREPARE; no rows)."""
