@@ -43,8 +43,6 @@ PROBES = {
 KNOWN_CYCLES = {
     # venue <-> halts/corporate/wire/drift through `if TYPE_CHECKING: from .venue import Venue`
     "trading_monitor.paper_exchange.": "the exchange's modules name Venue in their types",
-    # corporate_cashout imports corporate_missed inside a function (issue 21's cash-out)
-    "trading_monitor.position_monitor.corporate_": "a corporate action's apply/cash-out/missed",
 }
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trading_monitor.domain.alert_kinds import alert
 from trading_monitor.exceptions import BrokerContractError
-from trading_monitor.ledger.alerts import alert
 
 log = logging.getLogger(__name__)
 CONTRACT_KEY = "broker_contract_error"

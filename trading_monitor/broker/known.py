@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from trading_monitor.ledger.alerts import alert
+from trading_monitor.domain.alert_kinds import alert
 
 log = logging.getLogger(__name__)
 

@@ -7,27 +7,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal
 from functools import wraps
 from typing import Any
 
 from trading_monitor.daemon.logs import quiet_libraries
+from trading_monitor.domain.jsonable import jsonable as jsonable
 from trading_monitor.exceptions import ConfigError, FatalError, TemporaryError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_TEMPORARY = 3
-
-
-def jsonable(value: Any) -> Any:
-    """json.dumps default: money as exact strings, times in ISO 8601 (UTC offsets kept)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def operator_name() -> str:

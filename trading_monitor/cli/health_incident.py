@@ -16,7 +16,7 @@ from trading_monitor.engine.account_guard import (
     recorded_account,
     trades_held_elsewhere,
 )
-from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.engine.incident_state import open_incident
 
 
 def check_account(db: TradingDB, ctx: Context, broker_account: str | None = None) -> Check:

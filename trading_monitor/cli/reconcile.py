@@ -43,12 +43,12 @@ from trading_monitor.engine.account_guard import (
     recorded_account,
     trades_held_elsewhere,
 )
+from trading_monitor.engine.incident_state import open_incident
 from trading_monitor.engine.job_locks import ORDER_MONITOR_LOCK_KEY
 from trading_monitor.ledger import Ledger
 from trading_monitor.ledger.alerts import delivered
 from trading_monitor.ledger.runs import log_event, new_run_id
 from trading_monitor.position_monitor.accept import NotGone, accept_gone
-from trading_monitor.position_monitor.incident import open_incident
 from trading_monitor.settings.config import load_settings
 
 EXIT_REFUSED = 4

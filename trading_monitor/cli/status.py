@@ -32,8 +32,8 @@ from trading_monitor.engine.corporate_reads import open_trade_flags
 from trading_monitor.engine.exits_working import describe as describe_exit
 from trading_monitor.engine.exits_working import overdue as overdue_exits
 from trading_monitor.engine.halts import halt_states
+from trading_monitor.engine.incident_state import open_incident
 from trading_monitor.engine.symbol_halts import halted
-from trading_monitor.position_monitor.incident import open_incident
 from trading_monitor.settings.config import Settings, load_settings
 
 TRADE_FIELDS = ("id", "symbol", "side", "status", "qty", "entry_price", "stop_price",

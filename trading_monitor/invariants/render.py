@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from trading_monitor.cli.common import jsonable
+from trading_monitor.domain.jsonable import jsonable
 from trading_monitor.invariants.model import INFO, INVARIANTS, VIOLATION, WARNING
 from trading_monitor.invariants.run import Report
 

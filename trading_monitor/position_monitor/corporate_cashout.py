@@ -4,10 +4,8 @@ one new share: 1 share, 1-for-2), docs/position-monitor.md, "Corporate actions".
 The broker then holds no position, and the trade's bracket legs may still stand there (not
 cancelled, DNR/DNC; or cancelled: Alpaca's behaviour is UNCONFIRMED). Two rules:
 
-- `split_explains`: an empty positions answer while our live stops stand is a broker fault
-  (incident.py), unless a stored split due by today in that symbol leaves our position
-  there below one whole share: the split explains it. A split not announced is looked for
-  in the activities first (corporate_missed.py), as every cycle does.
+- `split_explains` (corporate_explains.py): an empty positions answer while our live stops
+  stand is a broker fault (incident.py), unless a split due in that symbol paid it in cash.
 - `close_cashed_out`: a trade the split left with no share is closed at once, the cash in
   lieu its exit (P&L against the split-adjusted entry; exit reason EXTERNAL, its text naming
   the split), an ALERT and an event say so, and any order of it still at the broker is
@@ -17,14 +15,11 @@ cancelled, DNR/DNC; or cancelled: Alpaca's behaviour is UNCONFIRMED). Two rules:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
-from trading_monitor.broker.models import BrokerPosition
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import SPLITS, Announcement
+from trading_monitor.domain.corporate import Announcement
 from trading_monitor.domain.lifecycle import ExitReason, OrderRole
-from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.engine.settle import settle_trade
 from trading_monitor.engine.state import load_trades
@@ -35,40 +30,7 @@ from trading_monitor.position_monitor.context import PositionMonitor
 QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
-LOOK_BACK = timedelta(days=10)  # as corporate_apply's: a split applied late still counts
 ZERO = Decimal(0)
-
-
-def _stored_explains(pm: PositionMonitor, symbols: set[str]) -> set[str]:
-    db = pm.orders.db
-    today = new_york_date(pm.orders.now())
-    rows = db.execute_query(
-        QUERIES["splits_due_in_symbols"],
-        [list(SPLITS), today - LOOK_BACK, today, sorted(symbols), sorted(symbols)])
-    explained: set[str] = set()
-    for r in rows:
-        if not r["old_rate"] or not r["new_rate"]:
-            continue
-        [held] = db.execute_query(
-            QUERIES["open_qty_entered_before"],
-            [r["symbol"], new_york_time(r["effective_date"])])
-        if held["qty"] > 0 and held["qty"] * r["new_rate"] / r["old_rate"] < 1:
-            explained |= {r["symbol"], r["new_symbol"] or r["symbol"]}
-    return explained & symbols
-
-
-def split_explains(pm: PositionMonitor, symbols: set[str],
-                   positions: list[BrokerPosition]) -> set[str]:
-    """Those of `symbols` (with our live stops, and no position at the broker) a due split
-    paid in cash. DB reads only, unless one is unexplained: then the activities are looked
-    up for a split we were not told of (at most every 30 minutes per mismatch)."""
-    explained = _stored_explains(pm, symbols)
-    if explained == symbols or pm.orders.dry_run:
-        return explained
-    from trading_monitor.position_monitor.corporate_missed import discover_missed
-    if discover_missed(pm, positions):
-        explained = _stored_explains(pm, symbols)
-    return explained
 
 
 def close_cashed_out(pm: PositionMonitor, touched: set[int]) -> list[str]:

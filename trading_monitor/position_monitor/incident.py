@@ -26,22 +26,22 @@ import json
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from trading_monitor.broker.models import BrokerAccount, BrokerOrder, BrokerPosition
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
 from trading_monitor.domain.reconcile import STOP_TYPES
+from trading_monitor.engine.incident_state import INCIDENT_KEY as INCIDENT_KEY
+from trading_monitor.engine.incident_state import open_incident as open_incident
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.exceptions import TemporaryError
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.runs import log_event
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.position_monitor.corporate_cashout import split_explains
+from trading_monitor.position_monitor.corporate_explains import split_explains
 
 log = logging.getLogger(__name__)
 QUERIES = Queries(__name__)  # queries.sql beside this module
-INCIDENT_KEY = "reconciliation_incident"
 FAULT_KEY = "reconciliation_broker_fault"  # when a contradicted answer was first seen
 
 
@@ -50,17 +50,6 @@ def is_mass(gone: int, open_positions: int, trades: int, pct: Decimal) -> bool:
     if gone < 2 or open_positions <= 0:
         return False
     return gone >= trades or Decimal(gone) * 100 / open_positions >= pct
-
-
-def open_incident(db: TradingDB) -> dict[str, Any] | None:
-    rows = db.named("system_value", {"key": INCIDENT_KEY})
-    if not rows or not rows[0]["value"]:
-        return None
-    try:
-        found = json.loads(str(rows[0]["value"]))
-    except ValueError:
-        return {"cause": str(rows[0]["value"]), "trades": []}
-    return found if isinstance(found, dict) else None
 
 
 def raise_incident(pm: PositionMonitor, cause: str, trades: list[tuple[int, str]],

@@ -16,7 +16,7 @@ from trading_monitor.engine.account_guard import trades_held_elsewhere
 from trading_monitor.engine.corporate_reads import open_trade_flags
 from trading_monitor.engine.exits_working import describe as describe_exit
 from trading_monitor.engine.exits_working import working_exits
-from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.engine.incident_state import open_incident
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 WINDOW_DAYS = 30  # the chart's history: the last 30 calendar days up to the report's day

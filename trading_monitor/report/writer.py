@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from trading_monitor.cli.common import jsonable
 from trading_monitor.db.connection import TradingDB
+from trading_monitor.domain.jsonable import jsonable
 from trading_monitor.report import chart, data, figures, markdown
 
 

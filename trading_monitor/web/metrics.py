@@ -28,7 +28,7 @@ from trading_monitor.cockpit.health import messages_failed
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.db.queries import Queries
 from trading_monitor.engine.halts import halt_states
-from trading_monitor.position_monitor.incident import open_incident
+from trading_monitor.engine.incident_state import open_incident
 from trading_monitor.settings.config import Settings
 from trading_monitor.web import data
 
