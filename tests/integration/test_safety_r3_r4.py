@@ -11,28 +11,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.support.jobs import Jobs
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
 
 
-def _settings(exchange):
+def _staged(jobs: Jobs) -> Jobs:
     # The stop is put back at once after the trader's cancel (HAND_CANCEL_GRACE_SECONDS=0):
     # what is tried here is the resize, not the grace (tests/integration/test_hand_close.py).
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                      RECONCILE_GRACE_SECONDS="60",
-                                      HAND_CANCEL_GRACE_SECONDS="0"), need_broker=True)
-
-
-def _position(db, db_params, broker, settings) -> int:
-    d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
-    return int(outcome(db, d)["trade_journal_id"])
+    return jobs.with_settings(PROTECTION_MODE="staged", RECONCILE_GRACE_SECONDS="60",
+                              HAND_CANCEL_GRACE_SECONDS="0")
 
 
 def _by_hand(broker, exchange, side, qty, price, name):
@@ -50,23 +40,23 @@ def _protection_sent(exchange):
 
 
 def test_a_partial_close_by_hand_is_booked_once_and_the_stop_stops_churning(
-        db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
+        db, jobs, broker, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
     for o in exchange.control.orders():  # the trader cancels our OCO, then sells 4
         if o["status"] in LIVE and o["side"] == "sell" and o["order_class"] == "oco" \
                 and o.get("parent_id") is None:
             broker.cancel_order(o["id"])
     _by_hand(broker, exchange, "sell", 4, "182.00", "by-hand-sell-4")
-    monitor(db_params, broker, settings)  # protects what is held
+    jobs.order_monitor()  # protects what is held
     before = _protection_sent(exchange)
     assert before == ["take_profit", "take_profit-2"]  # the first OCO, and one for the 6
-    monitor(db_params, broker, settings)  # the books still say 10: the 4 are not there
+    jobs.order_monitor()  # the books still say 10: the 4 are not there
     assert _protection_sent(exchange) == before  # the 6 stay covered, nothing cancelled
-    report = watch(db_params, broker, settings)  # books the partial close from its fill
+    report = jobs.position_monitor()  # books the partial close from its fill
     for _ in range(3):
         exchange.control.advance(300)
-        monitor(db_params, broker, settings)
+        jobs.order_monitor()
     assert _protection_sent(exchange) == before, report.actions  # resized once: no churn
     [position] = db.query("position_tracking", {"trade_journal_id": jid})
     assert position["qty"] == D(6), report.actions
@@ -74,13 +64,13 @@ def test_a_partial_close_by_hand_is_booked_once_and_the_stop_stops_churning(
             if o["status"] in LIVE and o["symbol"] == "AAPL"]
     assert sorted(live) == [("limit", "6"), ("stop", "6")], live
     exchange.control.advance(120)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     assert report.status == "PASS", report.failing
     halts = db.named("system_value", {"key": "halt_reconciliation"})
     assert [r["value"] for r in halts if r["value"] == "on"] == []  # entries not halted
     exchange.control.set_price("AAPL", "174.00")  # the stop closes the rest
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert journal["status"] == "CLOSED", journal
     fills = db.query("fills", {"trade_journal_id": jid})
@@ -93,18 +83,18 @@ def test_a_partial_close_by_hand_is_booked_once_and_the_stop_stops_churning(
 
 
 def test_a_close_by_hand_is_priced_with_the_fills_that_closed_our_shares(
-        db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)  # long 10 @ 180
+        db, jobs, broker, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)  # long 10 @ 180
     for o in exchange.control.orders():  # the trader cancels our OCO to trade by hand
         if o["status"] in LIVE and o["order_class"] == "oco" and o.get("parent_id") is None:
             broker.cancel_order(o["id"])
     _by_hand(broker, exchange, "buy", 5, "180.00", "by-hand-buy-5")  # his own round trip
     _by_hand(broker, exchange, "sell", 5, "190.00", "by-hand-sell-5")
     _by_hand(broker, exchange, "sell", 10, "176.00", "by-hand-sell-10")  # closes ours
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL"), (
         report.actions)
