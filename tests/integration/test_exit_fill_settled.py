@@ -13,18 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
-from trading_monitor.settings.config import load_settings
-
 D = Decimal
-
-
-def _position(db, db_params, broker, settings, **body) -> int:
-    d = add_decision(db, entry(entry_price="181.00", **body))
-    run(db_params, broker, settings)
-    assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
-    return int(outcome(db, d)["trade_journal_id"])
 
 
 def _held(exchange):
@@ -35,15 +24,13 @@ def _tracked(db, jid):
     return db.query("position_tracking", {"trade_journal_id": jid})
 
 
-def test_a_filled_emergency_exit_closes_the_trade_in_the_same_run(db, db_params, broker,
-                                                                  exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _position(db, db_params, broker, settings, trade_style="DAYTRADE", take_profit=None,
-                    stop_loss="175.00")
+def test_a_filled_emergency_exit_closes_the_trade_in_the_same_run(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = jobs.position(db, trade_style="DAYTRADE", take_profit=None, protect=False)
     assert _held(exchange) == {"AAPL": D(10)}
     exchange.control.set_fault("POST /v2/orders", "http_status", status=403, code=40310000,
                                message="forbidden", count=1)  # the stop is refused
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     exits = [o for o in exchange.control.orders() if o["side"] == "sell"]
     assert [(o["order_type"], o["qty"], o["status"]) for o in exits] == [
         ("market", "10", "filled")], report.actions
@@ -60,13 +47,13 @@ def test_a_filled_emergency_exit_closes_the_trade_in_the_same_run(db, db_params,
 
 
 def test_a_stop_filled_before_the_position_monitor_closes_the_trade_there(
-        db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _position(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)  # the OCO: stop 170, target 190
+        db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = jobs.position(db, stop_loss="170.00", take_profit="190.00", protect=False)
+    jobs.order_monitor()  # the OCO: stop 170, target 190
     exchange.control.set_price("AAPL", "169.00")  # through the stop: it fills
     assert _held(exchange) == {}
-    report = watch(db_params, broker, settings)  # the first run to see the fill
+    report = jobs.position_monitor()  # the first run to see the fill
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT"), \
         report.actions
