@@ -19,10 +19,8 @@ from tests.helpers import (
     add_decision,
     entry,
     exchange_now,
-    monitor,
     orders_at_broker,
     outcome,
-    run,
 )
 from trading_monitor.cli import dispatch as cli
 from trading_monitor.cli import health, kill_switch, operator, status
@@ -56,18 +54,6 @@ def cli_env(clean_env, db_params, exchange):
     return clean_env
 
 
-def _position(db, db_params, broker, settings, ticker="AAPL", **prices) -> int:
-    """A filled bracket entry (marketable limit), booked as a protected position."""
-    body = entry(ticker, **(prices or {"entry_price": "181.00", "stop_loss": "175.00",
-                                       "take_profit": "195.00"}))
-    d = add_decision(db, body)
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
-    jid = int(outcome(db, d)["trade_journal_id"])
-    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
-    return jid
-
-
 def _beat(db, at: datetime, role: str = "leader", pid: int = 4242, paused: str | None = None):
     db.insert("daemon_heartbeat", {"host": "box", "pid": pid, "role": role, "started_at": at,
                                    "beat_at": at, "trading_paused": paused})
@@ -82,9 +68,8 @@ def _job(db, name: str, status_: str, error: str | None = None, run_id: str | No
 # -- status ---------------------------------------------------------------------------------
 
 
-def test_status_shows_the_book_as_text_and_json(cli_env, db, db_params, broker, settings,
-                                                capsys):
-    jid = _position(db, db_params, broker, settings)
+def test_status_shows_the_book_as_text_and_json(cli_env, db, jobs, capsys):
+    jid = jobs.position(db)
     db.execute_update("UPDATE position_tracking SET unrealized_pnl = 12.50, mark_stale = true")
     db.insert("trade_journal", {"symbol": "MSFT", "side": "buy", "trade_style": "DAYTRADE",
                                 "protection_mode": "bracket", "status": "CLOSED",
@@ -134,13 +119,12 @@ def test_status_through_the_cli_is_read_only_and_needs_no_broker(clean_env, db, 
 # -- kill switch and resume -----------------------------------------------------------------
 
 
-def test_kill_switch_cancels_a_resting_entry_and_keeps_protection(cli_env, db, db_params,
-                                                                    broker, settings, exchange,
+def test_kill_switch_cancels_a_resting_entry_and_keeps_protection(cli_env, db, jobs,
+                                                                    broker, exchange,
                                                                     capsys):
-    held = _position(db, db_params, broker, settings, "MSFT", entry_price="421.00",
-                     stop_loss="410.00", take_profit="440.00")
+    held = jobs.position(db, "MSFT", take_profit="440.00")
     resting = add_decision(db, entry())  # 175 below a market of 180: rests
-    run(db_params, broker, settings)
+    jobs.executor()
     coid = outcome(db, resting)["client_order_id"]
     assert kill_switch.main(["--reason", "FOMC surprise"], now=exchange_now) == 0
     out = capsys.readouterr().out
@@ -162,16 +146,15 @@ def test_kill_switch_cancels_a_resting_entry_and_keeps_protection(cli_env, db, d
     assert all(" by " in e["message"] and "FOMC surprise" in e["message"] for e in events)
     late = add_decision(db, entry("NVDA", entry_price="129.00", stop_loss="125.00",
                                   take_profit="140.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "kill switch is on" in outcome(db, late)["reason"]
 
 
-def test_kill_switch_flatten_closes_every_position(cli_env, db, db_params, broker, settings,
+def test_kill_switch_flatten_closes_every_position(cli_env, db, jobs, broker,
                                                    exchange, capsys):
-    bracket = _position(db, db_params, broker, settings)
-    staged = load_staged(exchange)
-    oco = _position(db, db_params, broker, staged, "MSFT", entry_price="421.00",
-                    stop_loss="410.00", take_profit="440.00")
+    bracket = jobs.position(db)
+    staged = jobs.with_settings(PROTECTION_MODE="staged", BLOCK_DUPLICATE_ENTRY="false")
+    oco = staged.position(db, "MSFT", take_profit="440.00")
     assert cli.main(["kill-switch", "--flatten", "--reason", "drill"]) == 0
     out = capsys.readouterr().out
     assert "KILL_SWITCH: sold 10 at market" in out and "PROBLEM" not in out, out
@@ -182,10 +165,9 @@ def test_kill_switch_flatten_closes_every_position(cli_env, db, db_params, broke
     assert [o for o in exchange.control.orders() if o["status"] in {"new", "held"}] == []
 
 
-def test_kill_switch_flatten_after_the_close_says_the_exit_waits(cli_env, db, db_params,
-                                                                 broker, settings, exchange,
+def test_kill_switch_flatten_after_the_close_says_the_exit_waits(cli_env, db, jobs, exchange,
                                                                  capsys):
-    _position(db, db_params, broker, settings)
+    jobs.position(db)
     exchange.control.set_clock(datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc))  # 17:00
     assert kill_switch.main(["--flatten", "--reason", "late"], now=exchange_now) == 3
     out = capsys.readouterr().out
@@ -195,17 +177,9 @@ def test_kill_switch_flatten_after_the_close_says_the_exit_waits(cli_env, db, db
     assert exit_order["status"] in {"new", "accepted"}
 
 
-def load_staged(exchange):
-    from trading_monitor.settings.config import load_settings
-
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                      BLOCK_DUPLICATE_ENTRY="false"), need_broker=True)
-
-
-def test_kill_switch_waits_for_the_brokers_final_word(cli_env, db, db_params, broker,
-                                                      settings, exchange, capsys):
+def test_kill_switch_waits_for_the_brokers_final_word(cli_env, db, jobs, exchange, capsys):
     d = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     coid = outcome(db, d)["client_order_id"]
     exchange.control.set_cancel_behavior("refuse", client_order_id=coid)
     assert kill_switch.main(["--reason", "drill"], now=exchange_now) == 3  # run it again
@@ -260,8 +234,8 @@ def _health(capsys, *args: str, now=system_clock) -> tuple[int, str]:
     return code, capsys.readouterr().out.strip()
 
 
-def test_health_ok_with_a_protected_position(cli_env, db, db_params, broker, settings, capsys):
-    _position(db, db_params, broker, settings)
+def test_health_ok_with_a_protected_position(cli_env, db, jobs, capsys):
+    jobs.position(db)
     _healthy(db, system_clock())
     code, out = _health(capsys)
     assert code == 0, out
@@ -366,9 +340,8 @@ def test_health_an_intent_unsent_for_five_minutes_is_critical(cli_env, db, capsy
                           f"{intent.client_order_id}"), out
 
 
-def test_health_an_unprotected_position_is_critical(cli_env, db, db_params, broker, settings,
-                                                    capsys):
-    jid = _position(db, db_params, broker, settings)
+def test_health_an_unprotected_position_is_critical(cli_env, db, jobs, capsys):
+    jid = jobs.position(db)
     _healthy(db, system_clock())
     db.execute_update("UPDATE order_execution SET order_status = 'canceled' "
                       "WHERE order_role = 'STOP_LOSS'")
