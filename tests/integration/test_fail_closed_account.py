@@ -15,10 +15,9 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, ledger, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, ledger, outcome
 from tests.integration.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
-from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.broker.transport import RequestBudget
+from tests.support.jobs import Jobs, marketable
 from trading_monitor.cli import reconcile as reconcile_cmd
 from trading_monitor.cli.health import run_checks
 from trading_monitor.daemon.jobs import JobState, guarded
@@ -36,26 +35,16 @@ def settings(exchange):
     return load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"), need_broker=True)
 
 
-def _switch(exchange, account_id: str):
-    """The keys now lead to `account_id`: a new broker, as a restart with new keys makes."""
+def _switch(jobs: Jobs, exchange, account_id: str) -> Jobs:
+    """The keys now lead to `account_id`: the jobs on a new broker, as a restart with new keys
+    makes."""
     exchange.control._call("POST", "/control/account", {"account_id": account_id})
-    settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
-                             need_broker=True)
-    return AlpacaBroker(settings, budget=RequestBudget(100_000))
+    return jobs.with_settings(RECONCILE_GRACE_SECONDS="60")
 
 
-def _positions(db, db_params, broker, settings) -> list[int]:
-    ids = []
-    for symbol, price, stop, target in (("AAPL", "181.00", "175.00", "195.00"),
-                                        ("MSFT", "421.00", "410.00", "440.00")):
-        d = add_decision(db, entry(symbol, entry_price=price, stop_loss=stop,
-                                   take_profit=target))
-        run(db_params, broker, settings)
-        assert outcome(db, d)["trade_journal_id"], outcome(db, d)["reason"]
-        ids.append(int(outcome(db, d)["trade_journal_id"]))
-    monitor(db_params, broker, settings)
-    watch(db_params, broker, settings)
-    return ids
+def _positions(db, jobs: Jobs) -> list[int]:
+    return list(jobs.book(db, marketable("AAPL"), marketable("MSFT", take_profit="440.00"))
+                .values())
 
 
 def _checks(db_params, settings, now, broker=False):
@@ -63,11 +52,10 @@ def _checks(db_params, settings, now, broker=False):
             for c in run_checks(db_params, settings, now, broker=broker)}
 
 
-def test_the_first_job_records_the_account_on_the_books(db, db_params, broker, settings,
-                                                        exchange):
+def test_the_first_job_records_the_account_on_the_books(db, jobs, broker):
     early = ledger(db).adopt_external_position("SPY", D(1), D("600.00"), "before any job")
     assert db.get_by_id("trade_journal", early)["broker_account_id"] is None
-    ids = _positions(db, db_params, broker, settings)
+    ids = _positions(db, jobs)
     account = broker.get_account().account_id
     assert recorded_account(db) == account
     stamped = {r["broker_account_id"] for r in db.query("trade_journal")}
@@ -77,25 +65,25 @@ def test_the_first_job_records_the_account_on_the_books(db, db_params, broker, s
     assert event["event"] == "recorded" and event["to_status"] == account
 
 
-def test_keys_of_another_account_make_every_job_refuse(db, db_params, broker, settings,
+def test_keys_of_another_account_make_every_job_refuse(db, db_params, jobs, settings,
                                                        exchange, caplog):
-    ids = _positions(db, db_params, broker, settings)
+    ids = _positions(db, jobs)
     books = recorded_account(db)
-    other = _switch(exchange, OTHER)
+    other = _switch(jobs, exchange, OTHER)
     now = exchange.venue.clock.now()
     # health's own account read sees it before any job has run
     assert _checks(db_params, settings, now, broker=True)["account"][0] == "CRITICAL"
     d = add_decision(db, entry("NVDA", entry_price="131.00", stop_loss="125.00",
                                take_profit="140.00"))
     with caplog.at_level(logging.ERROR):
-        for job in (run, monitor, watch):
+        for job in (other.executor, other.order_monitor, other.position_monitor):
             with pytest.raises(AccountMismatch) as refused:
-                job(db_params, other, settings)
+                job()
             assert books in str(refused.value) and OTHER in str(refused.value)
     assert db.query("decision_outcome", {"analysis_decision_id": d}) == []  # not traded
     exchange.control.advance(120)
     with pytest.raises(AccountMismatch):
-        watch(db_params, other, settings)
+        other.position_monitor()
     assert {db.get_by_id("trade_journal", j)["status"] for j in ids} == {"POSITION"}
     assert open_incident(db) is None  # nothing reconciled against the wrong account
     failed = [r for r in db.query("job_run") if r["status"] == "FAILED"]
@@ -107,22 +95,22 @@ def test_keys_of_another_account_make_every_job_refuse(db, db_params, broker, se
     # A bare JobState (no `stop`: not a Daemon's) pauses its trading jobs, naming both ids.
     daemon = JobState()
     spec = {s.job_id: s for s in job_specs(settings)}["order_executor"]
-    guarded(spec, lambda: run(db_params, other, settings), is_leader=lambda: True,
+    guarded(spec, lambda: other.executor(), is_leader=lambda: True,
             allowed=lambda s: True, state=daemon)()
     assert OTHER in (daemon.paused or "") and books in (daemon.paused or "")
     # The right keys back: everything resumes, without an operator.
-    back = _switch(exchange, str(books))
-    run(db_params, back, settings)
+    back = _switch(jobs, exchange, str(books))
+    back.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
-    assert watch(db_params, back, settings).status == "PASS"
+    assert back.position_monitor().status == "PASS"
     assert _checks(db_params, settings, exchange.venue.clock.now())["account"][0] == "OK"
 
 
 def test_adopting_another_account_is_recorded_and_closes_nothing(
-        db, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
-    ids = _positions(db, db_params, broker, settings)
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
+    ids = _positions(db, jobs)
     books = recorded_account(db)
-    other = _switch(exchange, OTHER)
+    other = _switch(jobs, exchange, OTHER)
     with pytest.raises(SystemExit) as usage:  # a reason is required
         reconcile_cmd.main(["--adopt-account", OTHER])
     assert usage.value.code == 2 and recorded_account(db) == books
@@ -139,8 +127,8 @@ def test_adopting_another_account_is_recorded_and_closes_nothing(
     assert event["from_status"] == books and "moved to paper #2" in event["message"]
     # The new account holds none of our positions: the old trades are held at their
     # account, not managed here; nothing is closed, and no incident.
-    watch(db_params, other, settings)
+    other.position_monitor()
     exchange.control.advance(61)
-    assert watch(db_params, other, settings).status == "PASS"
+    assert other.position_monitor().status == "PASS"
     assert {db.get_by_id("trade_journal", j)["status"] for j in ids} == {"POSITION"}
     assert open_incident(db) is None
