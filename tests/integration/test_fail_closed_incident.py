@@ -18,7 +18,8 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, use_clock, watch
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs, marketable
 from trading_monitor.cli import reconcile as reconcile_cmd
 from trading_monitor.cli.health import run_checks
 from trading_monitor.exceptions import TemporaryError
@@ -49,17 +50,10 @@ def cli_env(monkeypatch, tmp_path, db_params, exchange):
     return monkeypatch
 
 
-def _book(db, db_params, broker, settings) -> dict[str, int]:
-    ids = {}
-    for symbol, (price, stop, target) in BOOK.items():
-        d = add_decision(db, entry(symbol, entry_price=price, stop_loss=stop,
-                                   take_profit=target))
-        run(db_params, broker, settings)
-        ids[symbol] = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
-    assert {db.get_by_id("trade_journal", j)["status"] for j in ids.values()} == {"POSITION"}
-    assert watch(db_params, broker, settings).status == "PASS"
-    return ids
+def _book(db, jobs: Jobs) -> dict[str, int]:
+    return jobs.book(db, *(marketable(symbol, entry_price=price, stop_loss=stop,
+                                      take_profit=target)
+                           for symbol, (price, stop, target) in BOOK.items()))
 
 
 def _statuses(db, ids) -> dict[str, str]:
@@ -71,29 +65,29 @@ def _halted(db) -> str:
     return str(rows[0]["value"] or "") if rows else ""
 
 
-def _entry_refused(db, db_params, broker, settings) -> str:
+def _entry_refused(db, jobs) -> str:
     d = add_decision(db, entry("TSLA", entry_price="251.00", stop_loss="240.00",
                                take_profit="270.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     return str(outcome(db, d)["reason"])
 
 
-def _health(db_params, settings, now) -> dict[str, tuple[str, str]]:
+def _health(jobs: Jobs, now) -> dict[str, tuple[str, str]]:
     return {c.name: (c.state, c.message)
-            for c in run_checks(db_params, settings, now, broker=False)}
+            for c in run_checks(jobs.db_params, jobs.settings, now, broker=False)}
 
 
-def _incident_raised(db, db_params, broker, settings, exchange, ids, caplog) -> None:
+def _incident_raised(db, jobs, exchange, ids, caplog) -> None:
     """Within the grace nothing happens; past it, the incident: nothing closed, halt, ALERT,
     health CRITICAL, entries refused."""
-    first = watch(db_params, broker, settings)
+    first = jobs.position_monitor()
     assert set(_statuses(db, ids).values()) == {"POSITION"} and not _halted(db)
     assert first.failing == []
     exchange.control.advance(61)
     caplog.clear()
     with caplog.at_level(logging.ERROR):
-        report = watch(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+        report = jobs.position_monitor()
+    jobs.order_monitor()
     assert report.status == "FAIL"
     assert set(_statuses(db, ids).values()) == {"POSITION"}  # nothing booked
     incident = open_incident(db)
@@ -102,12 +96,12 @@ def _incident_raised(db, db_params, broker, settings, exchange, ids, caplog) -> 
               if r.getMessage().startswith("ALERT reconciliation incident")]
     assert len(alerts) == 1 and all(f"trade #{j} {s}" in alerts[0] for s, j in ids.items())
     assert _halted(db) == "on"
-    checks = _health(db_params, settings, exchange.venue.clock.now())
+    checks = _health(jobs, exchange.venue.clock.now())
     assert checks["incident"][0] == "CRITICAL" and checks["reconciliation"][0] == "CRITICAL"
-    assert "reconciliation halt" in _entry_refused(db, db_params, broker, settings)
+    assert "reconciliation halt" in _entry_refused(db, jobs)
     # A second cycle neither books nor alerts again.
     exchange.control.advance(61)
-    assert watch(db_params, broker, settings).status == "FAIL"
+    assert jobs.position_monitor().status == "FAIL"
     assert set(_statuses(db, ids).values()) == {"POSITION"}
 
 
@@ -117,7 +111,7 @@ def _accept(capsys, ids: list[int], reason: str = "the exchange lost its book") 
     return code
 
 
-def _accepted_then_resumed(db, db_params, broker, settings, exchange, ids, capsys) -> None:
+def _accepted_then_resumed(db, jobs, exchange, ids, capsys) -> None:
     aapl, msft, nvda = ids["AAPL"], ids["MSFT"], ids["NVDA"]
     assert _accept(capsys, [aapl, msft]) == 0
     assert _statuses(db, ids) == {"AAPL": "CLOSED", "MSFT": "CLOSED", "NVDA": "POSITION"}
@@ -127,81 +121,79 @@ def _accepted_then_resumed(db, db_params, broker, settings, exchange, ids, capsy
     assert open_incident(db)["trades"] == [nvda]  # the rest still waits
     events = db.query("event_log", {"event": "accepted_gone"})
     assert sorted(e["entity_id"] for e in events) == sorted([aapl, msft])
-    assert watch(db_params, broker, settings).status == "FAIL"
+    assert jobs.position_monitor().status == "FAIL"
     assert _accept(capsys, [nvda]) == 0
     assert open_incident(db) is None
     exchange.control.advance(61)
-    assert watch(db_params, broker, settings).status == "PASS"
+    assert jobs.position_monitor().status == "PASS"
     assert not _halted(db)
-    assert _health(db_params, settings, exchange.venue.clock.now())["incident"][0] == "OK"
+    assert _health(jobs, exchange.venue.clock.now())["incident"][0] == "OK"
     # The closed trades' protection the broker no longer knows is not a problem either.
     exchange.control.advance(10 * 60)
-    assert monitor(db_params, broker, settings).problems == []
-    assert "EXECUTED" == outcome_of_new_entry(db, db_params, broker, settings)
+    assert jobs.order_monitor().problems == []
+    assert "EXECUTED" == outcome_of_new_entry(db, jobs)
 
 
-def outcome_of_new_entry(db, db_params, broker, settings) -> str:
+def outcome_of_new_entry(db, jobs) -> str:
     d = add_decision(db, entry("TSLA", entry_price="251.00", stop_loss="240.00",
                                take_profit="270.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     return str(outcome(db, d)["terminal_state"])
 
 
-def test_the_exchange_restarted_with_an_empty_book(db, db_params, broker, settings, exchange,
+def test_the_exchange_restarted_with_an_empty_book(db, jobs, exchange,
                                                    cli_env, caplog, capsys):
-    ids = _book(db, db_params, broker, settings)
+    ids = _book(db, jobs)
     before = exchange.venue.clock.now()
     exchange.control.reset()  # in-memory book gone; same account id (the same seed)
-    use_clock(exchange.venue.clock.now)  # the restarted exchange's clock drives the jobs
+    # the jobs read the restarted exchange's clock at each call
     exchange.control.set_clock(before + timedelta(minutes=1))
     exchange.control.set_prices(PRICES)
-    _incident_raised(db, db_params, broker, settings, exchange, ids, caplog)
-    _accepted_then_resumed(db, db_params, broker, settings, exchange, ids, capsys)
+    _incident_raised(db, jobs, exchange, ids, caplog)
+    _accepted_then_resumed(db, jobs, exchange, ids, capsys)
 
 
-def test_a_paper_reset(db, db_params, broker, settings, exchange, cli_env, caplog, capsys):
-    ids = _book(db, db_params, broker, settings)
+def test_a_paper_reset(db, jobs, exchange, cli_env, caplog, capsys):
+    ids = _book(db, jobs)
     exchange.control._call("POST", "/control/paper_reset")
-    _incident_raised(db, db_params, broker, settings, exchange, ids, caplog)
+    _incident_raised(db, jobs, exchange, ids, caplog)
     # A trade not found gone is refused, and nothing of the list is closed.
     assert _accept(capsys, [ids["AAPL"], 999]) == reconcile_cmd.EXIT_REFUSED
     assert _statuses(db, ids)["AAPL"] == "POSITION"
-    _accepted_then_resumed(db, db_params, broker, settings, exchange, ids, capsys)
+    _accepted_then_resumed(db, jobs, exchange, ids, capsys)
 
 
-def test_positions_empty_while_orders_and_account_say_otherwise(db, db_params, broker,
-                                                                settings, exchange, caplog):
-    ids = _book(db, db_params, broker, settings)
+def test_positions_empty_while_orders_and_account_say_otherwise(db, jobs, exchange, caplog):
+    ids = _book(db, jobs)
     exchange.control.set_position_lag(10**8)  # GET /v2/positions answers as of years ago: []
-    assert broker.get_positions() == [] and broker.get_account().long_market_value > 0
-    first = watch(db_params, broker, settings)
+    assert jobs.broker.get_positions() == [] and jobs.broker.get_account().long_market_value > 0
+    first = jobs.position_monitor()
     assert any("reconciliation skipped" in a for a in first.actions)
     assert not db.query("reconciliation_issue", {"kind": "GONE_AT_BROKER"})  # not believed
-    _incident_raised(db, db_params, broker, settings, exchange, ids, caplog)
+    _incident_raised(db, jobs, exchange, ids, caplog)
     assert "long_market_value" in open_incident(db)["cause"]
     exchange.control.set_position_lag(0)  # the positions come back
     exchange.control.advance(1)
-    assert watch(db_params, broker, settings).status == "PASS"
+    assert jobs.position_monitor().status == "PASS"
     assert open_incident(db) is None and not _halted(db)
     assert set(_statuses(db, ids).values()) == {"POSITION"}
-    assert _health(db_params, settings, exchange.venue.clock.now())["incident"][0] == "OK"
+    assert _health(jobs, exchange.venue.clock.now())["incident"][0] == "OK"
     d = add_decision(db, entry("TSLA", entry_price="251.00", stop_loss="240.00",
                                take_profit="270.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"  # entries resume
 
 
-def test_one_trade_whose_orders_the_broker_does_not_know_waits(db, db_params, broker,
-                                                                settings, exchange):
+def test_one_trade_whose_orders_the_broker_does_not_know_waits(db, jobs, exchange):
     d = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control._call("POST", "/control/paper_reset")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     # One trade is not an incident, but its orders are unknown at the broker: not closed.
     assert open_incident(db) is None
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
@@ -222,59 +214,58 @@ def test_what_counts_as_a_mass_disappearance(gone, open_, trades, pct, mass):
 @pytest.mark.parametrize("unreadable", ["GET /v2/account",
                                         "GET /v2/account/activities/{activity_type}"])
 def test_one_trade_gone_waits_while_the_account_or_the_activities_cannot_be_read(
-        db, db_params, broker, settings, exchange, unreadable):
+        db, jobs, exchange, unreadable):
     """A single trade gone without a fill is closed after the grace only with the account and
     the fill activities readable in that cycle; while either fails, it waits."""
     from tests.helpers import ledger
 
     jid = ledger(db).adopt_external_position("SPY", D(3), D("600.00"), "held, then gone")
-    watch(db_params, broker, settings)  # the grace starts
+    jobs.position_monitor()  # the grace starts
     exchange.control.advance(61)
     exchange.control.set_fault(unreadable, "http_status", status=503, count=100)
     for _ in range(2):
         with pytest.raises(TemporaryError):  # the cycle fails on the unreadable answer
-            watch(db_params, broker, settings)
+            jobs.position_monitor()
         assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     exchange.control.clear_faults()
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"], journal["exit_estimated"]) == (
         "CLOSED", "EXTERNAL", True)
     assert open_incident(db) is None
 
 
-def test_positions_empty_while_only_our_live_stops_say_otherwise(db, db_params, broker,
-                                                                 settings, exchange, caplog):
+def test_positions_empty_while_only_our_live_stops_say_otherwise(db, jobs, exchange, caplog):
     """The account without its market values (drift: optional fields left out), the
     positions empty: our live stops protecting filled entries are the contradiction."""
-    ids = _book(db, db_params, broker, settings)
+    ids = _book(db, jobs)
     exchange.control.set_drift(True)
     exchange.control.set_position_lag(10**8)
-    assert broker.get_positions() == [] and broker.get_account().long_market_value is None
-    first = watch(db_params, broker, settings)
+    assert jobs.broker.get_positions() == [] and jobs.broker.get_account().long_market_value is None
+    first = jobs.position_monitor()
     assert any("live stop(s) of ours" in a for a in first.actions), first.actions
     assert not db.query("reconciliation_issue", {"kind": "GONE_AT_BROKER"})
-    _incident_raised(db, db_params, broker, settings, exchange, ids, caplog)
+    _incident_raised(db, jobs, exchange, ids, caplog)
     assert "live stop(s) of ours" in open_incident(db)["cause"]
     exchange.control.set_position_lag(0)
     exchange.control.advance(1)
-    assert watch(db_params, broker, settings).status == "PASS"
+    assert jobs.position_monitor().status == "PASS"
     assert open_incident(db) is None and set(_statuses(db, ids).values()) == {"POSITION"}
 
 
 def test_a_lone_trade_is_not_closed_on_an_empty_answer_beside_an_untraded_asset(
-        db, db_params, broker, settings, exchange):
+        db, jobs, exchange):
     """One trade (never a mass disappearance), the positions listing only an asset of a class
     we do not trade: before, it was closed EXTERNAL at an estimate; now our live stop says
     the answer is wrong, and it waits."""
     d = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_drift(True)  # lists a decoy position of an unknown asset class
     exchange.control.set_position_lag(10**8)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    assert any("reconciliation skipped" in a for a in watch(db_params, broker, settings).actions)
+    assert any("reconciliation skipped" in a for a in jobs.position_monitor().actions)
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
