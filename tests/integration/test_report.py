@@ -19,10 +19,7 @@ from tests.helpers import (
     add_decision,
     entry,
     exchange_now,
-    monitor,
     outcome,
-    run,
-    watch,
 )
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.report import ReportFiles, write_report
@@ -35,16 +32,12 @@ DAY = date(2026, 11, 20)  # the exchange fixture's Friday
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+STAGED = {"PROTECTION_MODE": "staged", "RECONCILE_GRACE_SECONDS": "60",
+          "BLOCK_DUPLICATE_ENTRY": "false", "MAX_DAILY_LOSS": "off"}
+
+
 def _settings(exchange, **env):
-    base = {"PROTECTION_MODE": "staged", "RECONCILE_GRACE_SECONDS": "60",
-            "BLOCK_DUPLICATE_ENTRY": "false", "MAX_DAILY_LOSS": "off"}
-    return load_settings(exchange_env(exchange, **{**base, **env}), need_broker=True)
-
-
-def _cycle(db_params, broker, settings, exchange, seconds: int = 1) -> None:
-    exchange.control.advance(seconds)
-    monitor(db_params, broker, settings)
-    watch(db_params, broker, settings)
+    return load_settings(exchange_env(exchange, **{**STAGED, **env}), need_broker=True)
 
 
 def _trade_of(db: TradingDB, decision_id: int) -> int:
@@ -52,12 +45,12 @@ def _trade_of(db: TradingDB, decision_id: int) -> int:
 
 
 @pytest.fixture
-def day(db, db_params, broker, exchange):
+def day(db, jobs, exchange):
     """Friday 20 November 2026 as the jobs live it: AAPL stopped out (a loss), MSFT at its
     take profit (a win), an NVDA short at its target waiting for approval, TSLA still open,
     an AMD entry cancelled before it filled, one decision rejected (no stop loss) and one
     skipped (a second CANCEL of the same entry)."""
-    settings = _settings(exchange)
+    jobs = jobs.with_settings(**STAGED)
     aapl = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                   take_profit="195.00", quantity=10))
     msft = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
@@ -70,25 +63,25 @@ def day(db, db_params, broker, exchange):
     no_stop = add_decision(db, entry("SPY", stop_loss=None, entry_price="600.00"))
     resting = add_decision(db, entry("AMD", entry_price="140.00", stop_loss="135.00",
                                      take_profit="160.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     amd = _trade_of(db, resting)
     cancels = [add_decision(db, {"ticker": "AMD", "primary_action": "CANCEL",
                                  "existing_trade_journal_id": amd, "reasoning": why},
                             existing_trade_journal_id=amd)
                for why in ("earnings moved up", "n8n wrote it twice")]
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, cancels[1])["terminal_state"] == "SKIPPED"
-    _cycle(db_params, broker, settings, exchange)
+    jobs.monitors(advance=1)
     ids = {name: _trade_of(db, d) for name, d in
            (("aapl", aapl), ("msft", msft), ("nvda", nvda), ("tsla", tsla))}
     assert all(db.get_by_id("trade_journal", j)["status"] == "POSITION" for j in ids.values())
     exchange.control.set_prices({"AAPL": "174.00", "MSFT": "441.00", "NVDA": "119.00",
                                  "TSLA": "255.00"})
     for _ in range(3):
-        _cycle(db_params, broker, settings, exchange, 30)
+        jobs.monitors(advance=30)
     assert db.get_by_id("trade_journal", ids["aapl"])["status"] == "CLOSED"
     assert db.get_by_id("trade_journal", ids["msft"])["status"] == "CLOSED"
-    return {"settings": settings, "trades": ids, "rejected": no_stop, "skipped": cancels[1]}
+    return {"settings": jobs.settings, "trades": ids, "rejected": no_stop, "skipped": cancels[1]}
 
 
 def _report(db, tmp_path) -> tuple[ReportFiles, dict]:
