@@ -467,6 +467,21 @@ RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT = [
 ]
 
 
+# Found by the model (seed 20261208, a real bug, fixed in engine/market_stop.py): the trader's
+# own shares, adopted by the pre-open run before any fresh price existed, got no stop price
+# ("no current price ... left alone, UNPROTECTED"), and nothing priced it later: the order
+# monitor in the session left the EXTERNAL trade with no stop all day. Every settle now
+# prices a missing stop from the market once a fresh price exists.
+ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE = [
+    ("trader_order", {"symbol": "NVDA", "side": "buy", "qty": 2, "kind": "marketable"}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+    ("corporate_action", {"symbol": "MSFT", "split": "1-for-2", "legs_follow": False}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+    ("to_flatten", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -480,14 +495,15 @@ RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT = [
                                    EMERGENCY_EXIT_FILLED_BUT_THE_POSITION_KEPT,
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE,
-                                   RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT],
+                                   RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT,
+                                   ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
                               "partial-close-by-hand", "the-traders-own-shares",
                               "the-traders-own-shares-net-ours-away",
                               "emergency-exit", "r10-long", "r10-long-at-the-close",
-                              "resting-cover"])
+                              "resting-cover", "adopted-with-no-price"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.models import BrokerPosition
@@ -30,6 +31,12 @@ class MonitorSettings:
     reconcile_grace: timedelta = timedelta(seconds=60)
     # A stop cancelled by hand at the broker: no new one for this long (hand_cancel.py).
     hand_cancel_grace: timedelta = timedelta(0)
+    # A position with no stop price yet (adopted before a fresh price existed): its stop is
+    # priced EMERGENCY_STOP_PCT beyond the last trade once one is fresh (market_stop.py).
+    data_feed: str = "iex"
+    max_price_age: timedelta = timedelta(minutes=15)
+    emergency_stop_pct: Decimal = Decimal(5)
+    external_protection: str = "stop"  # stop | alert (EXTERNAL_POSITION_PROTECTION)
 
 
 @dataclass
@@ -72,4 +79,8 @@ def monitor_settings(settings: Settings) -> MonitorSettings:
         orphan_grace=timedelta(minutes=settings.orphan_grace_minutes),
         gtc_renew_before=timedelta(days=settings.gtc_renew_days),
         reconcile_grace=timedelta(seconds=settings.reconcile_grace_seconds),
-        hand_cancel_grace=timedelta(seconds=settings.hand_cancel_grace_seconds))
+        hand_cancel_grace=timedelta(seconds=settings.hand_cancel_grace_seconds),
+        data_feed=settings.alpaca_data_feed.value,
+        max_price_age=timedelta(minutes=float(settings.max_price_age_minutes)),
+        emergency_stop_pct=Decimal(settings.emergency_stop_pct),
+        external_protection=settings.external_position_protection.value)

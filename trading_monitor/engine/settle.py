@@ -27,6 +27,7 @@ from trading_monitor.domain.trade_state import (
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.entry_rest import withdraw_entry_rest
 from trading_monitor.engine.hand_cancel import held_until
+from trading_monitor.engine.market_stop import price_missing_stop
 from trading_monitor.engine.protect import (
     broker_held,
     cancel_orders,
@@ -52,6 +53,7 @@ def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
     """
     if _resume_unsent(m, trade):
         [trade] = load_trades(m.db, [trade.state.journal_id])
+    trade = price_missing_stop(m, trade)  # adopted with no fresh price: priced once one is
     done: list[str] = []
     for _ in range(MAX_PASSES):
         again = False

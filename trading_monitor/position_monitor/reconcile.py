@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
@@ -26,6 +26,7 @@ from trading_monitor.domain.reconcile import (
     reconcile,
 )
 from trading_monitor.domain.ticks import price_text
+from trading_monitor.engine.market_stop import market_stop
 from trading_monitor.engine.settle import settle_trade
 from trading_monitor.engine.state import LoadedTrade, load_trades
 from trading_monitor.engine.untracked import own_fill_since
@@ -43,7 +44,6 @@ from trading_monitor.position_monitor.incident import (
 
 log = logging.getLogger(__name__)
 QUERIES = Queries(__name__)  # queries.sql beside this module
-CENT = Decimal("0.01")
 
 
 def reconcile_books(pm: PositionMonitor, trades: list[LoadedTrade],
@@ -191,7 +191,7 @@ def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
           "untracked position %s %s adopted as EXTERNAL trade #%s", p.qty, p.symbol, jid)
     if pm.config.external_protection != "stop":
         return f"adopted untracked {p.qty} {p.symbol} as trade #{jid} (alert only)"
-    stop = market_stop(pm, p.symbol, long=p.qty > 0)
+    stop = market_stop(pm.orders, p.symbol, long=p.qty > 0)
     if stop is None:
         alert(log, "unprotected", f"trade #{jid}",
               "untracked position %s %s (trade #%s): no current price to set its stop from; "
@@ -201,25 +201,6 @@ def _adopt(pm: PositionMonitor, p: BrokerPosition) -> str:
     [trade] = load_trades(pm.orders.db, [jid])
     done = settle_trade(pm.orders, trade)
     return f"adopted untracked {p.qty} {p.symbol} as trade #{jid}: " + "; ".join(done)
-
-
-def market_stop(pm: PositionMonitor, symbol: str, *, long: bool) -> Decimal | None:
-    """EMERGENCY_STOP_PCT beyond the last trade, never at or through the market.
-
-    Priced from the entry, the stop of a position already that far under water would be
-    through the market and fill at once: the trader's position sold, not protected. None
-    when no fresh price exists, or the stop would not rest beyond the bid (ask for a short).
-    """
-    snap = pm.orders.broker.market_snapshots([symbol], pm.config.data_feed).get(symbol)
-    if snap is None or snap.last_price is None or snap.last_trade_at is None \
-            or pm.orders.now() - snap.last_trade_at > pm.config.max_price_age:
-        return None
-    pct = pm.config.emergency_stop_pct / 100
-    if long:
-        stop = (snap.last_price * (1 - pct)).quantize(CENT, ROUND_DOWN)
-        return stop if 0 < stop < min(snap.last_price, snap.bid or snap.last_price) else None
-    stop = (snap.last_price * (1 + pct)).quantize(CENT, ROUND_UP)
-    return stop if stop > max(snap.last_price, snap.ask or snap.last_price) else None
 
 
 def _track(pm: PositionMonitor, issue: Issue, now: datetime) -> datetime:
