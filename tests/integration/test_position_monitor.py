@@ -8,28 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 
 
-def _settings(exchange, **env):
-    base = {"PROTECTION_MODE": "staged", "RECONCILE_GRACE_SECONDS": "60"}
-    return load_settings(exchange_env(exchange, **{**base, **env}), need_broker=True)
-
-
-def _position(db, db_params, broker, settings, symbol="AAPL", **overrides) -> int:
-    body = entry(symbol, entry_price="181.00", stop_loss="175.00", take_profit="195.00")
-    body.update(overrides)
-    d = add_decision(db, body)
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
-    jid = int(outcome(db, d)["trade_journal_id"])
-    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
-    return jid
+def _staged(jobs: Jobs, **env: str) -> Jobs:
+    return jobs.with_settings(**{"PROTECTION_MODE": "staged", "RECONCILE_GRACE_SECONDS": "60",
+                                 **env})
 
 
 def _mark(db, jid):
@@ -44,14 +32,14 @@ def _by_hand(broker, symbol, side, qty, coid):
 
 # -- mark-to-market --------------------------------------------------------------------------
 
-def test_positions_are_marked_in_one_batched_request(db, db_params, broker, exchange):
-    settings = _settings(exchange, BLOCK_DUPLICATE_ENTRY="false")
-    long = _position(db, db_params, broker, settings)
-    short = _position(db, db_params, broker, settings, "MSFT", side="SELL", trade_style="DAYTRADE",
+def test_positions_are_marked_in_one_batched_request(db, jobs, exchange):
+    jobs = _staged(jobs, BLOCK_DUPLICATE_ENTRY="false")
+    long = jobs.position(db)
+    short = jobs.position(db, "MSFT", side="SELL", trade_style="DAYTRADE",
                       entry_price="419.00", stop_loss="430.00", take_profit=None)
     exchange.control.set_prices({"AAPL": "190.00", "MSFT": "425.00"})
     exchange.control.reset_counters()
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert exchange.control.counters()["GET /v2/stocks/snapshots"] == 1
     a, m = _mark(db, long), _mark(db, short)
     assert (a["current_price"], a["market_value"], a["unrealized_pnl"]) == (
@@ -63,14 +51,13 @@ def test_positions_are_marked_in_one_batched_request(db, db_params, broker, exch
     assert m["high_water_mark"] == D("420.00")  # a short's best price is its low
 
 
-def test_a_stale_price_marks_the_position_stale_and_writes_no_value(db, db_params, broker,
-                                                                    exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
-    watch(db_params, broker, settings)
+def test_a_stale_price_marks_the_position_stale_and_writes_no_value(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
+    jobs.position_monitor()
     before = _mark(db, jid)
     exchange.control.advance(20 * 60)  # 20 minutes without a trade (limit 15)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     after = _mark(db, jid)
     assert after["mark_stale"] is True
     assert after["current_price"] == before["current_price"]  # kept, never zeroed
@@ -78,35 +65,35 @@ def test_a_stale_price_marks_the_position_stale_and_writes_no_value(db, db_param
 
 # -- reconciliation -------------------------------------------------------------------------
 
-def test_a_position_closed_by_hand_is_booked_at_its_real_fill(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
+def test_a_position_closed_by_hand_is_booked_at_its_real_fill(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
     exchange.control.set_price("AAPL", "183.50")
     exchange.control.close_position_manually("AAPL")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"  # positions can lag
     exchange.control.advance(61)  # past the grace: the fill explains it
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert journal["exit_price"] == D("183.50") and journal["exit_estimated"] is False
     assert journal["actual_pnl"] == D("35.00")
-    monitor(db_params, broker, settings)  # its protection is now an orphan: cancelled
+    jobs.order_monitor()  # its protection is now an orphan: cancelled
     exchange.control.advance(6 * 60)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert not [o for o in exchange.control.orders() if o["status"] in ("new", "held")]
 
 
-def test_an_untracked_position_is_adopted_and_protected_after_the_grace(db, db_params, broker,
+def test_an_untracked_position_is_adopted_and_protected_after_the_grace(db, jobs, broker,
                                                                         exchange):
-    settings = _settings(exchange)
+    jobs = _staged(jobs)
     _by_hand(broker, "NVDA", "buy", 5, "by-hand-1")
     exchange.control.advance(1)
-    first = watch(db_params, broker, settings)
+    first = jobs.position_monitor()
     assert db.query("trade_journal", {"origin": "EXTERNAL"}) == []  # within the grace
     assert first.status == "PASS"
     exchange.control.advance(61)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
     assert (journal["symbol"], journal["status"], journal["actual_qty"]) == (
         "NVDA", "POSITION", D(5))
@@ -123,16 +110,16 @@ def test_an_untracked_position_is_adopted_and_protected_after_the_grace(db, db_p
 
 
 def test_a_shared_account_reports_untracked_positions_and_never_touches_them(
-        db, db_params, broker, exchange):
-    settings = _settings(exchange)
+        db, jobs, broker, exchange):
+    jobs = _staged(jobs)
     _by_hand(broker, "NVDA", "buy", 5, "by-hand-2")
     broker.submit_order(OrderRequest(client_order_id="tm-0ther000-d1-entry", symbol="TSLA",
                                      side="buy", qty=D(1), order_type="limit",
                                      time_in_force="day", limit_price=D("200.00")))
     exchange.control.advance(61)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     assert db.query("trade_journal", {"origin": "EXTERNAL"}) == []
     assert not [o for o in exchange.control.orders() if o["symbol"] == "NVDA"
                 and o["order_type"] == "stop"]
@@ -140,50 +127,50 @@ def test_a_shared_account_reports_untracked_positions_and_never_touches_them(
     assert "SHARED_ACCOUNT" in kinds and report.status == "PASS"
 
 
-def test_a_persistent_mismatch_halts_entries_and_a_pass_resumes_them(db, db_params, broker,
+def test_a_persistent_mismatch_halts_entries_and_a_pass_resumes_them(db, jobs, broker,
                                                                      exchange):
-    settings = _settings(exchange)
-    _position(db, db_params, broker, settings)
+    jobs = _staged(jobs)
+    jobs.position(db)
     _by_hand(broker, "AAPL", "buy", 2, "by-hand-3")  # the broker now holds 12, we 10
     exchange.control.advance(1)
-    assert watch(db_params, broker, settings).status == "PASS"  # within the grace
+    assert jobs.position_monitor().status == "PASS"  # within the grace
     exchange.control.advance(61)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     assert report.status == "FAIL" and report.failing[0].kind.value == "QTY_MISMATCH"
     blocked = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                      take_profit="440.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "reconciliation halt" in outcome(db, blocked)["reason"]
     snaps = db.query("broker_snapshot", {"snapshot_type": "RECONCILIATION"})
     assert [s["reconciliation_status"] for s in snaps] == ["PASS", "FAIL"]
     _by_hand(broker, "AAPL", "sell", 2, "by-hand-4")
     exchange.control.advance(1)
-    assert watch(db_params, broker, settings).status == "PASS"
+    assert jobs.position_monitor().status == "PASS"
     events = [e["event"] for e in db.query("event_log", {"entity": "system_state"})]
     assert events == ["halt_set", "halt_cleared"]
 
 
-def test_a_transient_position_lag_does_not_halt(db, db_params, broker, exchange):
-    settings = _settings(exchange)
+def test_a_transient_position_lag_does_not_halt(db, jobs, exchange):
+    jobs = _staged(jobs)
     exchange.control.set_position_lag(20)
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
-    report = watch(db_params, broker, settings)  # positions still show nothing
+    jobs.executor()
+    jobs.order_monitor()
+    report = jobs.position_monitor()  # positions still show nothing
     assert report.status == "PASS"
     exchange.control.advance(30)
-    assert watch(db_params, broker, settings).status == "PASS"
+    assert jobs.position_monitor().status == "PASS"
     assert db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])["status"] == (
         "POSITION")
 
 
-def test_a_stop_cancelled_by_hand_is_replaced(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
+def test_a_stop_cancelled_by_hand_is_replaced(db, jobs, broker, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
     [oco] = [o for o in exchange.control.orders() if o["order_class"] == "oco"
              and o["order_type"] == "limit"]
     broker.cancel_order(oco["id"])  # the trader cancels the protection at the broker
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
 
     def live() -> list[str]:
         return [o["qty"] for o in exchange.control.orders() if o["status"] == "new"
@@ -194,19 +181,19 @@ def test_a_stop_cancelled_by_hand_is_replaced(db, db_params, broker, exchange):
     assert [e["event"] for e in db.query("event_log", {"entity_id": jid})
             if e["event"] == "stop_cancelled_by_hand"] == ["stop_cancelled_by_hand"]
     exchange.control.advance(61)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert live() == ["10"]
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
 
 
-def test_a_stop_cancelled_by_hand_is_replaced_at_once_without_a_grace(db, db_params, broker,
+def test_a_stop_cancelled_by_hand_is_replaced_at_once_without_a_grace(db, jobs, broker,
                                                                       exchange):
-    settings = _settings(exchange, HAND_CANCEL_GRACE_SECONDS="0")
-    jid = _position(db, db_params, broker, settings)
+    jobs = _staged(jobs, HAND_CANCEL_GRACE_SECONDS="0")
+    jid = jobs.position(db)
     [oco] = [o for o in exchange.control.orders() if o["order_class"] == "oco"
              and o["order_type"] == "limit"]
     broker.cancel_order(oco["id"])
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     live = [o for o in exchange.control.orders() if o["status"] == "new"
             and o["order_type"] == "stop"]
     assert [o["qty"] for o in live] == ["10"]
@@ -222,67 +209,66 @@ def _stop_price(exchange, symbol="AAPL") -> Decimal:
     return D(stop["stop_price"])
 
 
-def test_the_stop_climbs_the_staircase_and_a_gap_takes_the_higher_step(db, db_params, broker,
-                                                                       exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings, take_profit="260.00")  # entry 180, stop 175
+def test_the_stop_climbs_the_staircase_and_a_gap_takes_the_higher_step(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db, take_profit="260.00")  # entry 180, stop 175
     exchange.control.set_price("AAPL", "195.00")  # +8.3%: break-even
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stop_price(exchange) == D("180.00") and _mark(db, jid)["trail_step"] == 1
     exchange.control.set_price("AAPL", "190.00")  # falls back: the stop never loosens
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stop_price(exchange) == D("180.00")
     exchange.control.set_price("AAPL", "226.00")  # +25.5%: over two steps at once
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stop_price(exchange) == D("207.00") and _mark(db, jid)["trail_step"] == 3
     ids = [r["client_order_id"] for r in db.query("order_execution", {"trade_journal_id": jid})
            if r["order_role"] == "STOP_LOSS"]
     assert len(ids) == len(set(ids)) >= 3 and ids[-1].endswith("-3")
 
 
-def test_a_short_trails_downwards(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings, side="SELL", trade_style="DAYTRADE",
+def test_a_short_trails_downwards(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db, side="SELL", trade_style="DAYTRADE",
                     entry_price="179.00", stop_loss="186.00", take_profit=None)  # short at 180
     exchange.control.set_price("AAPL", "153.00")  # +15% for a short
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stop_price(exchange) == D("165.60") and _mark(db, jid)["trail_step"] == 2
 
 
-def test_a_failed_replace_leaves_the_old_stop_and_retries(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings, take_profit="260.00")
+def test_a_failed_replace_leaves_the_old_stop_and_retries(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db, take_profit="260.00")
     exchange.control.set_price("AAPL", "195.00")
     exchange.control.set_fault("PATCH /v2/orders/{id}", "http_status", status=422, count=1)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     assert any("replace failed" in a for a in report.actions)
     assert _stop_price(exchange) == D("175.00") and _mark(db, jid)["trail_step"] == 0
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stop_price(exchange) == D("180.00")
 
 
 # -- risk halts and targets -----------------------------------------------------------------
 
 def test_the_daily_loss_guard_counts_unrealised_loss_and_survives_a_restart(
-        db, db_params, broker, exchange):
-    settings = _settings(exchange, MAX_DAILY_LOSS="50")
-    jid = _position(db, db_params, broker, settings, stop_loss="150.00")
+        db, jobs, exchange):
+    jobs = _staged(jobs, MAX_DAILY_LOSS="50")
+    jid = jobs.position(db, stop_loss="150.00")
     exchange.control.set_price("AAPL", "174.00")  # 10 shares 6.00 under 180: 60 unrealised
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     [halt] = db.execute_query("SELECT value FROM system_state WHERE key = 'halt_daily_loss'")
     assert halt["value"] == "2026-11-20"
     d = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                take_profit="440.00", quantity=1))
-    run(db_params, broker, settings)  # a new process: the state is in the database
+    jobs.executor()  # a new process: the state is in the database
     assert "daily loss halt" in outcome(db, d)["reason"]
 
 
-def test_the_drawdown_halt_holds_until_an_operator_resumes(db, db_params, broker, exchange):
-    settings = _settings(exchange, MAX_DRAWDOWN_PCT="0.01", MAX_DAILY_LOSS="off")
-    _position(db, db_params, broker, settings)
+def test_the_drawdown_halt_holds_until_an_operator_resumes(db, jobs, exchange):
+    jobs = _staged(jobs, MAX_DRAWDOWN_PCT="0.01", MAX_DAILY_LOSS="off")
+    jobs.position(db)
     exchange.control.set_price("AAPL", "178.00")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     from trading_monitor.engine.halts import active_halt
 
     assert "drawdown halt" in (active_halt(db, exchange_day()) or "")
@@ -298,33 +284,32 @@ def exchange_day():
     return exchange_now().date()
 
 
-def test_an_approved_target_closes_the_position_at_market(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings, trade_style="DAYTRADE",
+def test_an_approved_target_closes_the_position_at_market(db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db, trade_style="DAYTRADE",
                     take_profit="190.00")  # staged DAYTRADE: a stop alone, no target order
     exchange.control.set_price("AAPL", "191.00")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _mark(db, jid)["target_reached_at"] is not None
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     db.execute_update("UPDATE position_tracking SET exit_approved = true "
                       "WHERE trade_journal_id = %s", [jid])  # the NocoDB checkbox
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "TARGET_HIT")
 
 
-def test_a_tracked_position_gone_without_any_fill_closes_estimated(db, db_params, broker,
-                                                                   exchange):
+def test_a_tracked_position_gone_without_any_fill_closes_estimated(db, jobs, exchange):
     from tests.helpers import ledger
 
-    settings = _settings(exchange)
+    jobs = _staged(jobs)
     jid = ledger(db).adopt_external_position("SPY", D(3), D("600.00"), "a test's books")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"  # the grace first
     exchange.control.advance(61)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"], journal["exit_estimated"]) == (
         "CLOSED", "EXTERNAL", True)
@@ -332,18 +317,17 @@ def test_a_tracked_position_gone_without_any_fill_closes_estimated(db, db_params
 
 
 @pytest.mark.parametrize(("n", "expected"), [(10, 7), (500, 8)])
-def test_requests_per_cycle_do_not_grow_with_positions(db, db_params, broker, exchange, n,
-                                                       expected):
-    settings = _settings(exchange, BLOCK_DUPLICATE_ENTRY="false", MAX_OPEN_POSITIONS="off",
+def test_requests_per_cycle_do_not_grow_with_positions(db, jobs, exchange, n, expected):
+    jobs = _staged(jobs, BLOCK_DUPLICATE_ENTRY="false", MAX_OPEN_POSITIONS="off",
                          MAX_TOTAL_EXPOSURE="off")
     for _ in range(n):
         add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00",
                                quantity=1))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
-    watch(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
+    jobs.position_monitor()
     exchange.control.reset_counters()
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     # fill feed, open orders (500 protective orders fill a page: two), positions, account,
     # today's deposits and withdrawals (MAX_DAILY_LOSS is set), the fee activities, and one
     # snapshot request per 100 symbols
@@ -351,15 +335,15 @@ def test_requests_per_cycle_do_not_grow_with_positions(db, db_params, broker, ex
     assert report.actions == []
 
 
-def test_one_start_and_one_end_snapshot_per_trading_day(db, db_params, broker, exchange):
+def test_one_start_and_one_end_snapshot_per_trading_day(db, jobs, exchange):
     from datetime import datetime, timezone
 
-    settings = _settings(exchange)
-    _position(db, db_params, broker, settings)
-    watch(db_params, broker, settings)
+    jobs = _staged(jobs)
+    jobs.position(db)
+    jobs.position_monitor()
     exchange.control.set_clock(datetime(2026, 11, 20, 23, 15, tzinfo=timezone.utc))  # 18:15
-    watch(db_params, broker, settings)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
+    jobs.position_monitor()
     kinds = [s["snapshot_type"] for s in db.query("broker_snapshot")]
     assert kinds.count("START") == 1 and kinds.count("END") == 1
     [end] = db.query("broker_snapshot", {"snapshot_type": "END"})
@@ -376,30 +360,30 @@ def test_the_daily_loss_halt_clears_itself_the_next_trading_day(db):
     assert active_halt(db, date(2026, 11, 23)) is None
 
 
-def test_a_lagging_position_and_someone_elses_fill_close_nothing(db, db_params, broker,
+def test_a_lagging_position_and_someone_elses_fill_close_nothing(db, jobs, broker,
                                                                  exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
     for side, coid in (("buy", "by-hand-5"), ("sell", "by-hand-6")):  # a 1-share round trip
         _by_hand(broker, "AAPL", side, 1, coid)
         exchange.control.advance(1)
     exchange.control.set_position_lag(30)  # shorter than the 60 s grace
     for _ in range(3):
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
         exchange.control.advance(31)
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
 
 
-def test_a_hand_close_is_never_answered_with_a_short(db, db_params, broker, exchange):
-    settings = _settings(exchange)
-    jid = _position(db, db_params, broker, settings)
+def test_a_hand_close_is_never_answered_with_a_short(db, jobs, broker, exchange):
+    jobs = _staged(jobs)
+    jid = jobs.position(db)
     exchange.control.close_position_manually("AAPL")  # the trader sells at the broker
-    monitor(db_params, broker, settings)  # the order monitor sees its protection gone first
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()  # the order monitor sees its protection gone first
+    jobs.order_monitor()
     assert broker.get_positions() == []  # no emergency sale of shares that are gone
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert broker.get_positions() == []
