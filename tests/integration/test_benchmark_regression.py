@@ -16,28 +16,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, run, watch
-from trading_monitor.settings.config import Settings, load_settings
+from tests.helpers import add_decision, entry
+from tests.support.jobs import Jobs
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMD"]
 FEED, OPEN_ORDERS = "GET /v2/account/activities/{activity_type}", "GET /v2/orders"
 
 
-def _settings(exchange, **env: str) -> Settings:
+def _unlimited(jobs: Jobs, **env: str) -> Jobs:
+    """The jobs with every limit that would refuse a big book off."""
     book = {"MAX_NOTIONAL_PER_ORDER": "off", "MAX_OPEN_POSITIONS": "off",
             "MAX_TOTAL_EXPOSURE": "off", "BLOCK_DUPLICATE_ENTRY": "false",
             "BLOCK_SAME_DAY_REENTRY": "false", "CHECK_BUYING_POWER": "false",
             "MAX_PRICE_DEVIATION_PCT": "off"}
-    return load_settings(exchange_env(exchange, **{**book, **env}), need_broker=True)
+    return jobs.with_settings(**{**book, **env})
 
 
 def _counted(exchange) -> dict[str, int]:
     return {k: v for k, v in exchange.control.counters().items() if " /v2/" in k and v}
 
 
-def _book(db, db_params, broker, exchange, settings, limits: list[str], *,
-          protect: bool = False) -> None:
+def _book(db, jobs: Jobs, exchange, limits: list[str], *, protect: bool = False) -> None:
     """One one-share buy per limit, 100 decisions per executor cycle and a second of exchange
     time between cycles (a stepped clock gives a cycle's orders one submission time)."""
     exchange.control.set_prices({s: "100.00" for s in SYMBOLS})
@@ -45,39 +44,39 @@ def _book(db, db_params, broker, exchange, settings, limits: list[str], *,
         for i in range(batch, min(len(limits), batch + 100)):
             add_decision(db, entry(SYMBOLS[i % len(SYMBOLS)], entry_price=limits[i],
                                    stop_loss="85.00", take_profit="120.00", quantity=1))
-        run(db_params, broker, settings)
+        jobs.executor()
         if protect:
-            monitor(db_params, broker, settings)
+            jobs.order_monitor()
         exchange.control.advance(1)
-    monitor(db_params, broker, settings)  # the first sync settles the book once
+    jobs.order_monitor()  # the first sync settles the book once
 
 
 @pytest.mark.parametrize("n", [10, 200])
 def test_an_order_monitor_cycle_costs_two_requests_with_nothing_changed_or_a_fill(
-        db, db_params, broker, exchange, n):
-    settings = _settings(exchange)
-    _book(db, db_params, broker, exchange, settings, ["95.00"] + ["90.00"] * (n - 1))
+        db, jobs, exchange, n):
+    jobs = _unlimited(jobs)
+    _book(db, jobs, exchange, ["95.00"] + ["90.00"] * (n - 1))
     exchange.control.reset_counters()
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     assert _counted(exchange) == {FEED: 1, OPEN_ORDERS: 1}
     assert report.broker_requests == 2
     assert report.actions == [] and report.sync.orders_changed == 0
 
     exchange.control.set_prices({s: "94.00" for s in SYMBOLS})  # the one at 95 fills
     exchange.control.reset_counters()
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     assert report.sync.new_fills == 1
     assert _counted(exchange) == {FEED: 1, OPEN_ORDERS: 1}
 
 
 @pytest.mark.parametrize("n", [10, 200])
-def test_a_position_monitor_cycle_costs_seven_requests(db, db_params, broker, exchange, n):
-    settings = _settings(exchange, PROTECTION_MODE="staged")
-    _book(db, db_params, broker, exchange, settings, ["101.00"] * n, protect=True)
+def test_a_position_monitor_cycle_costs_seven_requests(db, jobs, exchange, n):
+    jobs = _unlimited(jobs, PROTECTION_MODE="staged")
+    _book(db, jobs, exchange, ["101.00"] * n, protect=True)
     assert len(db.query("position_tracking")) == n
-    watch(db_params, broker, settings)  # the day's START snapshot and the first marks
+    jobs.position_monitor()  # the day's START snapshot and the first marks
     exchange.control.reset_counters()
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     assert report.actions == []
     # ... today's deposits and withdrawals, for the daily loss guard (MAX_DAILY_LOSS), and
     # the fee activities (R15): fixed reads, not growing with N.
@@ -88,19 +87,18 @@ def test_a_position_monitor_cycle_costs_seven_requests(db, db_params, broker, ex
 
 
 @pytest.mark.parametrize("n", [10, 100])
-def test_an_executor_cycle_costs_one_post_per_decision_and_fixed_reads(db, db_params, broker,
-                                                                      exchange, n):
-    settings = _settings(exchange, MAX_PRICE_DEVIATION_PCT="10", CHECK_BUYING_POWER="true")
+def test_an_executor_cycle_costs_one_post_per_decision_and_fixed_reads(db, jobs, exchange, n):
+    jobs = _unlimited(jobs, MAX_PRICE_DEVIATION_PCT="10", CHECK_BUYING_POWER="true")
     exchange.control.set_prices({s: "100.00" for s in SYMBOLS})
     for i in range(n):
         add_decision(db, entry(SYMBOLS[i % len(SYMBOLS)], entry_price="95.00",
                                stop_loss="85.00", take_profit="120.00", quantity=1))
     exchange.control.reset_counters()
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     assert report.count("EXECUTED") == n
     counted = _counted(exchange)
     assert counted.pop("POST /v2/orders") == n
     assert counted.pop("GET /v2/assets/{symbol_or_asset_id}") == len(SYMBOLS)
     assert counted == {"GET /v2/account": 1, "GET /v2/positions": 1, "GET /v2/clock": 1,
                        "GET /v2/stocks/snapshots": 1, "GET /v2/account/activities": 1}, counted
-    assert run(db_params, broker, settings).broker_requests == 0  # nothing left to do
+    assert jobs.executor().broker_requests == 0  # nothing left to do
