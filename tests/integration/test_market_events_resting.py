@@ -6,6 +6,7 @@ Played with a plain stop (staged) and with bracket legs converted too (UNCONFIRM
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -60,3 +61,50 @@ def _orders(exchange):  # type: ignore[no-untyped-def]
     for o in exchange.control.orders():
         found += [o, *(o.get("legs") or [])]
     return [o for o in found if o["status"] in ("new", "held", "accepted")]
+
+
+AFTER_THE_CLOSE = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)  # Fri 16:30 New York
+NEXT_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)  # Mon 09:31 New York
+
+
+def test_a_gap_after_the_close_leaves_the_stop_as_it_is_until_the_open(
+        db, db_params, broker, exchange, caplog):
+    """Alpaca triggers stops only in the session: a price beyond a short's stop-limit after
+    the close has not triggered it. The stop stays (no cancel, no market cover waiting for
+    the open, no ALERT); at the open, the market through it, it triggers and rests, and the
+    position is covered then."""
+    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
+                                          RESTING_STOP_ACTION="close"), need_broker=True)
+    exchange.control.set_rules(buy_stop_limit_legs=True)  # an OCO's stop leg converted too
+    exchange.control.set_prices({"AAPL": "100.00"})
+    d = add_decision(db, entry(side="SELL", entry_price="99.90", stop_loss="103.00",
+                               take_profit="90.00", quantity=10, trade_style="SWING"))
+    run(db_params, broker, settings)
+    exchange.control.advance(1)
+    monitor(db_params, broker, settings)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    (stop,) = [o for o in _orders(exchange) if o["type"] == "stop_limit"]
+    exchange.control.set_clock(AFTER_THE_CLOSE)
+    exchange.control.set_prices({"AAPL": "110.00"})  # after hours, through stop and limit
+    with caplog.at_level(logging.ERROR):
+        watch(db_params, broker, settings)
+        watch(db_params, broker, settings)
+    assert not [r for r in caplog.records if getattr(r, "alert_kind", None) == "resting_stop"]
+    live = {o["id"]: o for o in _orders(exchange)}
+    assert stop["id"] in live and live[stop["id"]]["status"] in ("new", "accepted")
+    assert not [o for o in _orders(exchange) if o["type"] == "market"]
+    assert D(exchange.control.state()["positions"][0]["qty"]) == D(-10)
+    j = db.get_by_id("trade_journal", jid)
+    assert j["status"] == "POSITION"
+    [row] = db.execute_query("SELECT order_status FROM order_execution WHERE "
+                             "alpaca_order_id = %s", [stop["id"]])
+    assert row["order_status"] in ("new", "accepted")
+
+    exchange.control.set_clock(NEXT_OPEN)
+    exchange.control.set_prices({"AAPL": "110.00"})  # the open prints through it
+    with caplog.at_level(logging.ERROR):
+        watch(db_params, broker, settings)
+    alerts = [r.getMessage() for r in caplog.records
+              if getattr(r, "alert_kind", None) == "resting_stop"]
+    assert len(alerts) == 1 and "triggered and rests unfilled" in alerts[0], alerts
+    assert exchange.control.state()["positions"] == []

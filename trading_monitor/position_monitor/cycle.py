@@ -101,7 +101,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     close = session_close(m, day)
     reference = min(now, close) if close else now
     report.actions += mark_positions(pm, trades, market, reference - pm.config.max_price_age)
-    report.actions += resting_stops(pm, open_trades(m), sync.open_orders)  # issue 21
+    report.actions += resting_stops(pm, open_trades(m), sync.open_orders, market)  # issue 21
     report.actions += watch_halts(pm, open_trades(m), market, now, close)  # issue 21
     report.actions += trail_stops(pm, open_trades(m), sync.open_orders)
     report.actions += profit_targets(pm, open_trades(m), market)
