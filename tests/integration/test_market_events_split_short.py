@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 
 D = Decimal
@@ -34,13 +34,13 @@ CIL_PRICE = D("360")  # per new share
 
 @pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 def test_a_short_whose_stop_fired_after_a_reverse_split_closes_with_cash_in_lieu(
-        db, db_params, broker, settings, exchange, seen_by):
+        db, jobs, db_params, broker, settings, exchange, seen_by):
     exchange.control.set_prices({"AAPL": "180.00"})
     d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
                                take_profit="160.00", quantity=5))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["actual_qty"], j["actual_entry_price"]) == ("POSITION", 5, 180)
@@ -63,8 +63,8 @@ def test_a_short_whose_stop_fired_after_a_reverse_split_closes_with_cash_in_lieu
         ("filled", 2, 186)]
     assert D(broker.get_account().cash) == cash_before - 180 - 2 * 360
 
-    monitor(db_params, broker, settings)  # books the cover: 2 new shares
-    report = watch(db_params, broker, settings)  # applies the split
+    jobs.order_monitor()  # books the cover: 2 new shares
+    report = jobs.position_monitor()  # applies the split
     assert report.status == "PASS", report.failing
 
     j = db.get_by_id("trade_journal", jid)
@@ -83,7 +83,7 @@ def test_a_short_whose_stop_fired_after_a_reverse_split_closes_with_cash_in_lieu
 
     # Nothing more: no order sent, the books stay closed, at the next pre-open run too.
     orders = len(exchange.control.orders())
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     pre_open_once(db_params, broker, settings, now=exchange_now)
     assert len(exchange.control.orders()) == orders
     assert db.get_by_id("trade_journal", jid)["status"] == "CLOSED"

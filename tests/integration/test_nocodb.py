@@ -21,7 +21,7 @@ import pytest
 import pytz
 from psycopg2 import sql
 
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from tests.integration.test_production_tables import N8N_TABLE
 from trading_monitor.cli import nocodb, production_tables
 from trading_monitor.db.connection import TradingDB
@@ -118,12 +118,11 @@ def role(db: TradingDB, db_params: dict[str, Any], roles: Callable[..., str]) ->
 
 # -- the views ---------------------------------------------------------------------------------
 
-def test_views_show_a_trade_from_decision_to_pnl_on_one_row(db, db_params, broker, settings,
-                                                           exchange, role):
+def test_views_show_a_trade_from_decision_to_pnl_on_one_row(db, jobs, db_params, exchange, role):
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)  # the entry filled: a protected position
+    jobs.order_monitor()  # the entry filled: a protected position
     with as_role(db_params, role) as nc:
         [position] = rows(nc, "SELECT * FROM v_open_positions")
         assert (position["trade_journal_id"], position["symbol"], position["side"]) == (
@@ -136,7 +135,7 @@ def test_views_show_a_trade_from_decision_to_pnl_on_one_row(db, db_params, broke
 
         exchange.control.set_price("AAPL", "174.00")  # through the stop
         exchange.control.advance(1)
-        monitor(db_params, broker, settings)
+        jobs.order_monitor()
         journal = db.get_by_id("trade_journal", jid)
         assert journal is not None and journal["status"] == "CLOSED"
         [trade] = rows(nc, "SELECT * FROM v_trade_lifecycle")
@@ -313,13 +312,12 @@ def test_the_role_sets_the_kill_switch_and_no_other_system_state_row(db, db_para
     assert after["kill_switch"]["value"] == "on"
 
 
-def test_a_kill_switch_flipped_by_the_role_halts_new_entries(db, db_params, broker, settings,
-                                                             exchange, role):
+def test_a_kill_switch_flipped_by_the_role_halts_new_entries(db, jobs, db_params, exchange, role):
     with as_role(db_params, role) as nc:
         changed(nc, "INSERT INTO system_state (key, value, reason) "
                     "VALUES ('kill_switch', 'on', 'trader, from NocoDB')")
     d = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "REJECTED"
     assert "kill switch is on in system_state (trader, from NocoDB)" in result["reason"]

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from trading_monitor.cli.report import main
 from trading_monitor.report.period import calendar_period
 
@@ -20,27 +20,27 @@ DAYS = 24 * 3600
 
 
 @pytest.fixture
-def trades(db, db_params, broker, settings, exchange):
+def trades(db, jobs, exchange):
     """Fri 2026-11-20: AAPL reaches its target, MSFT its stop; Tue 2026-12-01: NVDA its
     target. Returns the three journal ids."""
     aapl = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                   take_profit="190.00"))
     msft = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
                                   take_profit="440.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     exchange.control.set_prices({"AAPL": "191.00", "MSFT": "409.00"})
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.advance(11 * DAYS)  # Tuesday 1 December, in session
     exchange.control.set_price("NVDA", "130.00")
     nvda = add_decision(db, entry("NVDA", entry_price="131.00", stop_loss="125.00",
                                   take_profit="140.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     exchange.control.set_price("NVDA", "141.00")
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     ids = [int(outcome(db, d)["trade_journal_id"]) for d in (aapl, msft, nvda)]
     rows = [db.get_by_id("trade_journal", i) for i in ids]
     assert [(r["status"], r["exit_reason_code"]) for r in rows] == [

@@ -15,7 +15,7 @@ import pytest
 import pytz
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
 from trading_monitor.invariants import run_check
 from trading_monitor.invariants.model import VIOLATION
 from trading_monitor.report import write_report
@@ -43,12 +43,12 @@ def _post(exchange: Any, kind: str, amount: str, symbol: str | None = None,
 
 
 def test_a_shorts_borrow_fee_and_dividend_are_booked_to_its_pnl_the_rest_unallocated(
-        db, db_params, broker, exchange, settings, tmp_path):
+        db, jobs, db_params, broker, exchange, settings, tmp_path):
     exchange.control.set_prices({"AAPL": "200.00"})
     d = add_decision(db, entry("AAPL", side="SELL", entry_price="199.00", stop_loss="206.00",
                                take_profit="190.00", quantity=10))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     found = outcome(db, d)
     assert found["terminal_state"] == "EXECUTED", found["reason"]
     jid = int(found["trade_journal_id"])
@@ -60,7 +60,7 @@ def test_a_shorts_borrow_fee_and_dividend_are_booked_to_its_pnl_the_rest_unalloc
     nra = _post(exchange, "DIVNRA", "-0.75", "AAPL")  # a dividend-family debit: unidentified
     loose = _post(exchange, "FEE", "2.00", None, "stock borrow fee")  # no symbol: to no trade
     _post(exchange, "DIV", "3.00", "MSFT")  # a dividend received: no cost of ours, not booked
-    watch(db_params, broker, settings)  # the position monitor's fee read
+    jobs.position_monitor()  # the position monitor's fee read
     kinds = {r["activity_id"]: (r["activity_type"], r["cost_kind"])
              for r in db.query("fee_activity")}
     assert sorted(kinds.values()) == [("DIV", "short_dividend"), ("DIVNRA", "unidentified"),
@@ -71,7 +71,7 @@ def test_a_shorts_borrow_fee_and_dividend_are_booked_to_its_pnl_the_rest_unalloc
     assert db.get_by_id("trade_journal", jid)["fees"] == D("6.00")
 
     exchange.control.set_prices({"AAPL": "190.00"})  # the take profit covers the short
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert j["status"] == "CLOSED"
     fills = db.query("fills", {"trade_journal_id": jid})

@@ -6,20 +6,20 @@ from __future__ import annotations
 import logging
 import re
 
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 
 LONG_DECIMAL = re.compile(r"\d\.\d{5,}")
 
 
-def test_a_no_action_with_nothing_to_age_is_skipped(db, db_params, broker, settings):
+def test_a_no_action_with_nothing_to_age_is_skipped(db, jobs):
     nothing = add_decision(db, {"ticker": "MSFT", "primary_action": "NO_ACTION",
                                 "reasoning": "thesis intact"})
     opened = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                     take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     aged = add_decision(db, {"ticker": "AAPL", "primary_action": "NO_ACTION",
                              "reasoning": "thesis intact"})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert (outcome(db, nothing)["terminal_state"], outcome(db, nothing)["reason"]) == (
         "SKIPPED", "no action; no open trade for MSFT to age")
     assert outcome(db, opened)["terminal_state"] == "EXECUTED"
@@ -27,16 +27,15 @@ def test_a_no_action_with_nothing_to_age_is_skipped(db, db_params, broker, setti
     assert "1 day(s) open" in outcome(db, aged)["reason"]
 
 
-def test_prices_in_logs_and_events_are_on_their_tick(db, db_params, broker, settings,
-                                                     exchange, caplog):
+def test_prices_in_logs_and_events_are_on_their_tick(db, jobs, exchange, caplog):
     caplog.set_level(logging.INFO)
     exchange.control.set_partial_fill("AAPL", "0.3")  # two fills: an average entry price
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.set_prices({"AAPL": "180.37"})  # the rest fills at another price
-    monitor(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
+    jobs.order_monitor()
     jid = outcome(db, d)["trade_journal_id"]
     avg = db.get_by_id("trade_journal", jid)["actual_entry_price"]
     assert avg is not None
