@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, watch
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.incident import open_incident
 
@@ -33,14 +33,14 @@ LIVE = ("new", "held", "accepted", "pending_cancel")
 CIL_PRICE = D("362")  # per new share: the half share pays 181
 
 
-def enter_one_share(db, db_params, broker, settings, exchange):  # type: ignore[no-untyped-def]
+def enter_one_share(db, jobs, exchange):  # type: ignore[no-untyped-def]
     """1 share of AAPL, a SWING bracket filled at 180 with its stop at 170 and target 220."""
     exchange.control.set_prices({"AAPL": "180.00"})
     d = add_decision(db, entry("AAPL", entry_price="180.10", stop_loss="170.00",
                                take_profit="220.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     return jid
@@ -63,8 +63,8 @@ def held(exchange):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 @pytest.mark.parametrize("under_one_share", ["canceled", "left"])
 def test_a_reverse_split_paying_the_whole_position_in_cash_closes_the_trade(
-        db, db_params, broker, settings, exchange, caplog, under_one_share, seen_by):
-    jid = enter_one_share(db, db_params, broker, settings, exchange)
+        db, jobs, db_params, broker, settings, exchange, caplog, under_one_share, seen_by):
+    jid = enter_one_share(db, jobs, exchange)
     entry_price = db.get_by_id("trade_journal", jid)["actual_entry_price"]
     exchange.control.corporate_action(
         "reverse_split", "AAPL", old_rate=2, new_rate=1, ex_date="2026-11-23",
@@ -79,7 +79,7 @@ def test_a_reverse_split_paying_the_whole_position_in_cash_closes_the_trade(
     if seen_by == "announcement":
         report = pre_open_once(db_params, broker, settings, now=exchange_now)
     else:
-        report = watch(db_params, broker, settings)
+        report = jobs.position_monitor()
     assert not any("reconciliation skipped" in a for a in report.actions), report.actions
     assert report.status == "PASS", report.failing
 
@@ -119,18 +119,18 @@ def test_a_reverse_split_paying_the_whole_position_in_cash_closes_the_trade(
     for job in (monitor, watch):
         job(db_params, broker, settings)
     exchange.control.set_clock(MONDAY_OPEN)
-    monitor(db_params, broker, settings)
-    assert watch(db_params, broker, settings).status == "PASS"
+    jobs.order_monitor()
+    assert jobs.position_monitor().status == "PASS"
     assert len(exchange.control.orders()) == orders and held(exchange) == {}
     assert open_incident(db) is None
     assert db.get_by_id("trade_journal", jid)["status"] == "CLOSED"
 
 
 def test_an_empty_answer_with_no_split_due_is_still_a_broker_fault(
-        db, db_params, broker, settings, exchange):
+        db, jobs, db_params, broker, settings, exchange):
     """The same share and split, announced for Tuesday: on Monday it explains nothing, so
     positions answering empty while our live stop stands is a fault (nothing booked)."""
-    jid = enter_one_share(db, db_params, broker, settings, exchange)
+    jid = enter_one_share(db, jobs, exchange)
     exchange.control.corporate_action("reverse_split", "AAPL", old_rate=2, new_rate=1,
                                       ex_date="2026-11-24", cash_in_lieu_price="362")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
@@ -144,12 +144,12 @@ def test_an_empty_answer_with_no_split_due_is_still_a_broker_fault(
 
 
 def test_cash_in_lieu_not_posted_yet_closes_at_the_mark_then_is_corrected(
-        db, db_params, broker, settings, exchange):
+        db, jobs, db_params, broker, settings, exchange):
     """The broker pays the half share days later (cash_in_lieu_posted false): the trade
     closes at once, at its last mark split-adjusted (estimated); when the CIL activity
     posts, its exit price and P&L are corrected."""
-    jid = enter_one_share(db, db_params, broker, settings, exchange)
-    watch(db_params, broker, settings)  # marks the position at 180
+    jid = enter_one_share(db, jobs, exchange)
+    jobs.position_monitor()  # marks the position at 180
     entry_price = db.get_by_id("trade_journal", jid)["actual_entry_price"]
     action = exchange.control.corporate_action(
         "reverse_split", "AAPL", old_rate=2, new_rate=1, ex_date="2026-11-23",
@@ -162,7 +162,7 @@ def test_cash_in_lieu_not_posted_yet_closes_at_the_mark_then_is_corrected(
     assert j["actual_pnl"] == (D(360) - entry_price * 2) * D("0.5") - (j["fees"] or 0)
     exchange.control.post_cash_in_lieu(action["listing"]["id"])
     exchange.control.set_clock(MONDAY_OPEN)  # 31 minutes on: the CIL activities read again
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["exit_estimated"], j["exit_price"]) == ("CLOSED", False, CIL_PRICE)
     assert j["actual_pnl"] == (CIL_PRICE - entry_price * 2) * D("0.5") - (j["fees"] or 0)

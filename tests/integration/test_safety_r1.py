@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from trading_monitor.invariants.run import run_check
 
 D = Decimal
 
 
-def _entry_filled_in_two_executions(db, db_params, broker, settings, exchange) -> int:
+def _entry_filled_in_two_executions(db, jobs, exchange) -> int:
     """A resting buy limit of 10 that fills 4, then 6, with no order-monitor cycle between."""
     d = add_decision(db, entry())  # buy 10 limit 175, stop 170, target 190; AAPL at 180
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.4")
     exchange.control.set_price("AAPL", "174.00")  # 4 fill
@@ -33,19 +33,19 @@ def _entry_fills(db, jid) -> list:
     return db.query("fills", {"alpaca_order_id": row["alpaca_order_id"]})
 
 
-def test_an_entry_read_before_its_executions_is_booked_once(db, db_params, broker, settings,
-                                                           exchange):
-    jid = _entry_filled_in_two_executions(db, db_params, broker, settings, exchange)
+def test_an_entry_read_before_its_executions_is_booked_once(
+        db, jobs, db_params, broker, settings, exchange):
+    jid = _entry_filled_in_two_executions(db, jobs, exchange)
     # A CANCEL for the entry that has just filled reads the order (filled 10) before any
     # order-monitor cycle has read the FILL feed: a stand-in of 10 is booked from the order.
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                "existing_trade_journal_id": jid})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, cancel)["terminal_state"] is not None
     assert sum(f["qty"] for f in _entry_fills(db, jid)) == D(10)
     stops_before = {o["id"] for o in exchange.control.orders() if o["side"] == "sell"}
 
-    monitor(db_params, broker, settings)  # the feed brings the executions: 4, then 6
+    jobs.order_monitor()  # the feed brings the executions: 4, then 6
     fills = _entry_fills(db, jid)
     assert sorted(f["qty"] for f in fills) == [D(4), D(6)], fills
     assert {f["source"] for f in fills} == {"activity"}
@@ -63,7 +63,7 @@ def test_an_entry_read_before_its_executions_is_booked_once(db, db_params, broke
 
     exchange.control.set_price("AAPL", "169.00")  # the stop fills for the 10
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     by_side = {o["side"]: o for o in exchange.control.orders()
@@ -72,13 +72,13 @@ def test_an_entry_read_before_its_executions_is_booked_once(db, db_params, broke
     assert journal["actual_pnl"] == real
 
 
-def test_a_stand_in_never_adds_to_real_executions(db, db_params, broker, settings, exchange):
-    jid = _entry_filled_in_two_executions(db, db_params, broker, settings, exchange)
-    monitor(db_params, broker, settings)  # the feed first: both executions
+def test_a_stand_in_never_adds_to_real_executions(db, jobs, exchange):
+    jid = _entry_filled_in_two_executions(db, jobs, exchange)
+    jobs.order_monitor()  # the feed first: both executions
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                "existing_trade_journal_id": jid})
-    run(db_params, broker, settings)  # then the order read: nothing beyond them
-    monitor(db_params, broker, settings)
+    jobs.executor()  # then the order read: nothing beyond them
+    jobs.order_monitor()
     assert outcome(db, cancel)["terminal_state"] is not None
     fills = _entry_fills(db, jid)
     assert sorted(f["qty"] for f in fills) == [D(4), D(6)]
