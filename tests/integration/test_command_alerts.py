@@ -9,11 +9,10 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import JsonEndpoint, add_decision, entry, exchange_now, monitor, outcome, run
+from tests.helpers import JsonEndpoint, add_decision, entry, exchange_now, outcome
 from trading_monitor.broker.models import OrderRequest
 from trading_monitor.cli import kill_switch, operator
 from trading_monitor.position_monitor.__main__ import main as monitor_positions
-from trading_monitor.settings.config import load_settings
 
 
 @pytest.fixture
@@ -54,13 +53,11 @@ def test_kill_switch_and_resume_alert_through_alert_urls(cli_env, db, endpoint):
     assert len(db.query("alert")) == 2
 
 
-def test_approve_exit_alerts_through_alert_urls(cli_env, db, db_params, broker, exchange,
-                                                endpoint):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
-                             need_broker=True)
+def test_approve_exit_alerts_through_alert_urls(cli_env, db, jobs, exchange, endpoint):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     done = outcome(db, d)
     trade = db.get_by_id("trade_journal", done["trade_journal_id"] or 0)
     assert trade is not None and trade["status"] == "POSITION", done["reason"]

@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
 from tests.integration.test_market_events_splits import (
     LIVE,
     MONDAY_OPEN,
@@ -20,7 +19,6 @@ from tests.integration.test_market_events_splits import (
     held,
     pre_open,
 )
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 TUESDAY_PRE_OPEN = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
@@ -29,7 +27,7 @@ TUESDAY_PRE_OPEN = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
 @pytest.mark.parametrize(("kind", "rate", "paid"), [("worthless_removal", None, D(0)),
                                                     ("cash_merger", "200", D(200))])
 def test_a_position_the_action_ends_is_closed_at_what_it_paid(
-        db, db_params, broker, settings, exchange, kind, rate, paid):
+        db, jobs, db_params, broker, settings, exchange, kind, rate, paid):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     exchange.control.corporate_action(kind, "AAPL", ex_date="2026-11-24",
@@ -40,7 +38,7 @@ def test_a_position_the_action_ends_is_closed_at_what_it_paid(
     assert held(exchange) == {}
     pre_open(db_params, broker, settings)
     exchange.control.advance(120)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EXTERNAL"), j
     assert (j["exit_price"], j["actual_pnl"]) == (paid, (paid - D(180)) * 10 - (j["fees"] or 0))
@@ -51,17 +49,16 @@ def test_a_position_the_action_ends_is_closed_at_what_it_paid(
 
 
 def test_a_reverse_split_across_two_trades_pays_the_fraction_once(
-        db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, BLOCK_DUPLICATE_ENTRY="false"),
-                             need_broker=True)
-    first = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
+        db, jobs, db_params, broker, exchange):
+    jobs = jobs.with_settings(BLOCK_DUPLICATE_ENTRY="false")
+    first = enter_and_trail(db, db_params, broker, jobs.settings, exchange, "AMD", "15.00", 105,
                             "13.50", "20.00", "16.50")
     exchange.control.set_prices({"AMD": "16.50"})
     d = add_decision(db, entry("AMD", entry_price="16.60", stop_loss="15.50",
                                take_profit="20.00", quantity=37))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     second = int(outcome(db, d)["trade_journal_id"])
     assert held(exchange) == {"AMD": D(142)}
     exchange.control.corporate_action(
@@ -69,7 +66,7 @@ def test_a_reverse_split_across_two_trades_pays_the_fraction_once(
         ex_date="2026-11-23", cash_in_lieu_price="160")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     assert held(exchange) == {"AMDR": D(14)}  # 14.2: 0.2 paid in cash
-    pre_open(db_params, broker, settings)
+    pre_open(db_params, broker, jobs.settings)
     # The broker rounds the position, not each trade: whole shares per trade (10.5 -> 10 and
     # 3.7 -> 4, the largest fraction taking the whole share left over), the first trade
     # paid for its half share, 0.3 of it bought by the second at the cash price.
@@ -79,7 +76,7 @@ def test_a_reverse_split_across_two_trades_pays_the_fraction_once(
     assert stops == [(D(4), D(155)), (D(10), D(150))]  # each trade's own, whole shares
     exchange.control.set_clock(MONDAY_OPEN)
     exchange.control.set_prices({"AMDR": "149.00"})
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     pnl = {}
     for jid in (first, second):
         j = db.get_by_id("trade_journal", jid)
@@ -100,7 +97,7 @@ def _stops(exchange, symbol):  # type: ignore[no-untyped-def]
 
 
 def test_cash_in_lieu_booked_at_the_mark_is_corrected_when_the_cil_posts(
-        db, db_params, broker, settings, exchange):
+        db, jobs, db_params, broker, settings, exchange):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
                           "13.50", "20.00", "16.50")
     action = exchange.control.corporate_action(
@@ -114,14 +111,14 @@ def test_cash_in_lieu_booked_at_the_mark_is_corrected_when_the_cil_posts(
     assert (cil["qty"], cil["price"], cil["activity_id"]) == (D("0.5"), D(165), None)  # mark
     exchange.control.set_clock(MONDAY_OPEN)
     exchange.control.set_prices({"AMDR": "149.00"})
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", jid)
     fees = j["fees"] or 0
     assert j["actual_pnl"] == (D(149) - 150) * 10 + (D(165) - 150) * D("0.5") - fees
     exchange.control.post_cash_in_lieu(action["listing"]["id"])  # Alpaca posts it later
     exchange.control.advance(31 * 60)
-    watch(db_params, broker, settings)
-    watch(db_params, broker, settings)  # corrected once
+    jobs.position_monitor()
+    jobs.position_monitor()  # corrected once
     [cil] = [f for f in db.query("fills", {"trade_journal_id": jid})
              if f["alpaca_order_id"].startswith("cil:")]
     assert cil["price"] == D(160) and cil["activity_id"]

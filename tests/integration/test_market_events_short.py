@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, orders_at_broker, outcome, run
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, orders_at_broker, outcome
 
 D = Decimal
 
@@ -17,10 +15,9 @@ def _short(qty: int) -> dict:  # type: ignore[type-arg]
                  take_profit="190.00", quantity=qty)
 
 
-def test_an_opening_short_needs_3_percent_over_the_ask(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, MAX_NOTIONAL_PER_ORDER="off",
-                                          MAX_TOTAL_EXPOSURE="off", CHECK_BUYING_POWER="true"),
-                             need_broker=True)
+def test_an_opening_short_needs_3_percent_over_the_ask(db, jobs, broker, exchange):
+    jobs = jobs.with_settings(MAX_NOTIONAL_PER_ORDER="off", MAX_TOTAL_EXPOSURE="off",
+                              CHECK_BUYING_POWER="true")
     exchange.control.set_prices({"AAPL": "200.00"})
     exchange.control.set_quote("AAPL", "199.90", "200.10")
     power = broker.get_account().buying_power
@@ -28,11 +25,11 @@ def test_an_opening_short_needs_3_percent_over_the_ask(db, db_params, broker, ex
     qty = int((power / D("203")).to_integral_value(ROUND_FLOOR))
     assert D(200) * qty <= power < D("206.103") * qty
     d = add_decision(db, _short(qty))
-    run(db_params, broker, settings)
+    jobs.executor()
     reason = outcome(db, d)["reason"]
     assert "insufficient buying power: order needs" in reason
     assert "an opening short: 3% above the ask 200.1, 206.1030, over the limit 200.00" in reason
     assert orders_at_broker(exchange) == []
     small = add_decision(db, _short(10))  # 2,061.03: well within
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, small)["terminal_state"] == "EXECUTED", outcome(db, small)["reason"]

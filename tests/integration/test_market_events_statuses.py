@@ -18,7 +18,7 @@ import pytest
 
 from tests.cockpit_fixtures import wait_for
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
 from tests.integration.test_market_events_splits import enter_and_trail, live_exits
 from trading_monitor.cli import status
 from trading_monitor.daemon.halt_stream import HaltStream
@@ -41,12 +41,11 @@ def _subscribed(exchange: Any, symbol: str) -> bool:
 
 @pytest.mark.parametrize("cancel_elected", [False, True])
 def test_a_halt_on_the_statuses_channel_gaps_through_the_stop_then_resumes(
-        db, db_params, broker, exchange, caplog, cancel_elected):
-    settings = load_settings(exchange_env(exchange, HALT_SOURCE="statuses",
-                                          HALT_STREAM_REFRESH_SECONDS="0.2"), need_broker=True)
-    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+        db, jobs, db_params, broker, exchange, caplog, cancel_elected):
+    jobs = jobs.with_settings(HALT_SOURCE="statuses", HALT_STREAM_REFRESH_SECONDS="0.2")
+    jid = enter_and_trail(db, db_params, broker, jobs.settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")  # stop at 180.00 (break-even)
-    halt = _stream(db_params, settings, exchange)
+    halt = _stream(db_params, jobs.settings, exchange)
     try:
         wait_for("AAPL's statuses subscribed", lambda: _subscribed(exchange, "AAPL"))
         wait_for("the channel subscribed", lambda: stream_state(db).get("state") == "subscribed")
@@ -59,16 +58,16 @@ def test_a_halt_on_the_statuses_channel_gaps_through_the_stop_then_resumes(
                   if getattr(r, "alert_kind", None) == "symbol_halt"]
         assert len(alerts) == 1 and "AAPL: halted (H Trading Halt" in alerts[0], alerts
         exchange.control.set_prices({"AAPL": "150.00"})  # queued: the reopening print
-        watch(db_params, broker, settings)  # the position monitor keeps the flag and the stop
+        jobs.position_monitor()  # the position monitor keeps the flag and the stop
         assert live_exits(exchange, "AAPL")["stop"] == (D(10), D(180))
-        assert set(status.gather(db, settings, exchange.venue.clock.now())[
+        assert set(status.gather(db, jobs.settings, exchange.venue.clock.now())[
             "symbols_halted"]) == {"AAPL"}
-        health = check_symbol_halts(db, Context(settings=settings,
+        health = check_symbol_halts(db, Context(settings=jobs.settings,
                                                 now=exchange.venue.clock.now()))
         assert (health.state, health.detail["symbols"]) == ("WARNING", ["AAPL"])
         waiting = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                          take_profit="195.00", quantity=1))
-        run(db_params, broker, settings)
+        jobs.executor()
         assert db.get_by_id("analysis_decision", waiting)["executed"] is False  # deferred
         events = [e["event"] for e in db.query("event_log", {"entity": "trade_journal",
                                                              "entity_id": jid})]
@@ -76,7 +75,7 @@ def test_a_halt_on_the_statuses_channel_gaps_through_the_stop_then_resumes(
 
         exchange.control.halt("AAPL", halted=False)  # the resume status; reopens at 150
         wait_for("AAPL lifted", lambda: halted(db)["AAPL"].get("lifted_at"))
-        monitor(db_params, broker, settings)
+        jobs.order_monitor()
         j = db.get_by_id("trade_journal", jid)
         if not cancel_elected:
             assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
@@ -84,21 +83,21 @@ def test_a_halt_on_the_statuses_channel_gaps_through_the_stop_then_resumes(
         else:  # Alpaca cancelled the elected stop: protected again at once (still inside
             # the lift grace, so not a hand cancel); 180 over a 150 market is refused, so
             # the position is closed at market (STOP_FAILURE_ACTION=flatten), never naked.
-            monitor(db_params, broker, settings)
+            jobs.order_monitor()
             j = db.get_by_id("trade_journal", jid)
             assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EMERGENCY")
             assert "stop_cancelled_by_hand" not in [
                 e["event"] for e in db.query("event_log", {"entity": "trade_journal",
                                                            "entity_id": jid})]
-        assert status.gather(db, settings, exchange.venue.clock.now())["symbols_halted"][
+        assert status.gather(db, jobs.settings, exchange.venue.clock.now())["symbols_halted"][
             "AAPL"]["lifted_at"]
-        assert check_symbol_halts(db, Context(settings=settings,
+        assert check_symbol_halts(db, Context(settings=jobs.settings,
                                               now=exchange.venue.clock.now())).state == "OK"
-        run(db_params, broker, settings)  # entries go on at once after the resume
+        jobs.executor()  # entries go on at once after the resume
         assert db.get_by_id("analysis_decision", waiting)["executed"] is True
         assert outcome(db, waiting)["terminal_state"] in ("EXECUTED", "REJECTED")
         exchange.control.advance(6 * 60)  # past the lift grace: the position monitor drops it
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
         assert "AAPL" not in halted(db)
     finally:
         halt.stop()
@@ -106,19 +105,18 @@ def test_a_halt_on_the_statuses_channel_gaps_through_the_stop_then_resumes(
 
 
 def test_a_feed_refusing_the_statuses_channel_falls_back_to_prints(
-        db, db_params, broker, exchange, caplog):
+        db, jobs, db_params, broker, exchange, caplog):
     exchange.control._call("POST", "/control/market_stream",
                            {"feed": "iex", "statuses": "refuse", "code": 409})
-    settings = load_settings(exchange_env(exchange, HALT_SOURCE="statuses",
-                                          HALT_STREAM_REFRESH_SECONDS="0.2"), need_broker=True)
-    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+    jobs = jobs.with_settings(HALT_SOURCE="statuses", HALT_STREAM_REFRESH_SECONDS="0.2")
+    jid = enter_and_trail(db, db_params, broker, jobs.settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     with caplog.at_level(logging.WARNING):
-        halt = _stream(db_params, settings, exchange)
+        halt = _stream(db_params, jobs.settings, exchange)
         try:
             state = wait_for("the refusal", lambda: stream_state(db).get("state") == "refused"
                              and stream_state(db))
-            health = check_symbol_halts(db, Context(settings=settings,
+            health = check_symbol_halts(db, Context(settings=jobs.settings,
                                                     now=exchange.venue.clock.now()))
         finally:
             halt.stop()
@@ -129,7 +127,7 @@ def test_a_feed_refusing_the_statuses_channel_falls_back_to_prints(
                "by the print rule" in r.getMessage() for r in caplog.records)
     exchange.control.halt("AAPL")
     exchange.control.advance(6 * 60)
-    watch(db_params, broker, settings)  # HALT_SOURCE=statuses, refused: prints decide
+    jobs.position_monitor()  # HALT_SOURCE=statuses, refused: prints decide
     flag = halted(db)["AAPL"]
     assert (flag["by"], flag["source"]) == ("prints", "no trade printed for 5 min"), flag
     assert live_exits(exchange, "AAPL")["stop"] == (D(10), D(180))
@@ -137,7 +135,7 @@ def test_a_feed_refusing_the_statuses_channel_falls_back_to_prints(
 
 
 def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
-        db, db_params, broker, settings, exchange):
+        db, jobs, db_params, broker, settings, exchange):
     """The leader's halt stream (HALT_SOURCE=both, the default): statuses for every symbol of
     a PENDING or POSITION trade, resubscribed as the set changes, one connection."""
     enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10, "170.00",
@@ -152,7 +150,7 @@ def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
         wait_for("AAPL subscribed", lambda: _subscribed(exchange, "AAPL"))
         waiting = add_decision(db, entry("MSFT", entry_price="400.00", stop_loss="380.00",
                                          take_profit="450.00", quantity=1))  # rests: PENDING
-        run(db_params, broker, settings)
+        jobs.executor()
         assert outcome(db, waiting) is None or outcome(db, waiting)["terminal_state"] != "REJECTED"
         wait_for("MSFT subscribed too", lambda: _subscribed(exchange, "MSFT"))
         assert [sorted(c["statuses"]) for c in clients()] == [["AAPL", "MSFT"]]  # one socket
@@ -162,7 +160,7 @@ def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
         exchange.control.halt("MSFT", halted=False)
         wait_for("MSFT lifted", lambda: halted(db)["MSFT"].get("lifted_at"))
         exchange.control.set_prices({"AAPL": "220.00"})  # AAPL's take profit: closed
-        monitor(db_params, broker, settings)
+        jobs.order_monitor()
         wait_for("AAPL unsubscribed", lambda: [sorted(c.get("statuses", []))
                                                for c in clients()] == [["MSFT"]])
     finally:
@@ -172,14 +170,13 @@ def test_the_daemon_subscribes_what_we_hold_or_work_in_on_one_connection(
 
 
 def test_a_resume_missed_while_the_stream_was_down_is_lifted_by_a_print(
-        db, db_params, broker, exchange):
+        db, jobs, db_params, broker, exchange):
     """Statuses flag the halt; the stream is then down when the resume comes: the next print
     (the position monitor's snapshot) proves trading resumed and lifts the flag."""
-    settings = load_settings(exchange_env(exchange, HALT_STREAM_REFRESH_SECONDS="0.2"),
-                             need_broker=True)
-    enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10, "170.00",
+    jobs = jobs.with_settings(HALT_STREAM_REFRESH_SECONDS="0.2")
+    enter_and_trail(db, db_params, broker, jobs.settings, exchange, "AAPL", "180.00", 10, "170.00",
                     "220.00", "195.00")
-    halt = _stream(db_params, settings, exchange)
+    halt = _stream(db_params, jobs.settings, exchange)
     try:
         wait_for("AAPL subscribed", lambda: _subscribed(exchange, "AAPL"))
         exchange.control.halt("AAPL")
@@ -189,7 +186,7 @@ def test_a_resume_missed_while_the_stream_was_down_is_lifted_by_a_print(
     exchange.control.advance(60)
     exchange.control.halt("AAPL", halted=False)  # nobody listening: the resume is missed
     exchange.control.set_prices({"AAPL": "196.00"})  # a print after the halt began
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert halted(db)["AAPL"]["lifted_at"]
-    assert check_symbol_halts(db, Context(settings=settings,
+    assert check_symbol_halts(db, Context(settings=jobs.settings,
                                           now=exchange.venue.clock.now())).state == "OK"

@@ -12,9 +12,7 @@ import logging
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 D = Decimal
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
@@ -34,42 +32,42 @@ def _held(exchange):
     return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
 
 
-def test_a_day_trade_not_flat_by_the_close_keeps_a_gtc_stop_until_closed(
-        db, db_params, broker, exchange, caplog):
-    settings = load_settings(exchange_env(exchange), need_broker=True)  # bracket mode
+def test_a_day_trade_not_flat_by_the_close_keeps_a_gtc_stop_until_closed(db, jobs, exchange,
+                                                                        caplog):
+    jobs = jobs.with_settings()  # bracket mode
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.set_clock(_at(20, 20, 50))  # Friday 15:50
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")  # the exit rests
     with caplog.at_level(logging.ERROR):
-        report = monitor(db_params, broker, settings)
+        report = jobs.order_monitor()
     assert _held(exchange) == {"AAPL": D(7)}, report.actions
     assert _live(exchange) == [("stop", "sell", "7", "gtc")], report.actions
     assert any("ALERT" in r.message and "GTC" in r.message for r in caplog.records)
     exchange.control.set_partial_fill(symbol="AAPL", ratio=None)
     for when in (_at(20, 21, 0), _at(20, 21, 1), _at(20, 23, 0)):  # 16:00, 16:01, 18:00
         exchange.control.set_clock(when)
-        report = monitor(db_params, broker, settings)
+        report = jobs.order_monitor()
         assert _live(exchange) == [("stop", "sell", "7", "gtc")], (when, report.actions)
     exchange.control.set_clock(_at(23, 15, 0))  # Monday 10:00: still protected, still held
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _live(exchange) == [("stop", "sell", "7", "gtc")] and _held(exchange) == {"AAPL": D(7)}
     exchange.control.set_clock(_at(23, 20, 50))  # Monday 15:50: the flatten closes it
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _held(exchange) == {} and _live(exchange) == []
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
 
 
-def _day_trade(db, db_params, broker, settings, take_profit=None) -> int:
+def _day_trade(db, jobs, take_profit=None) -> int:
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=take_profit))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
     return int(outcome(db, d)["trade_journal_id"])
 
@@ -80,27 +78,26 @@ def _stops(exchange):
                   and o["status"] in LIVE)
 
 
-def test_a_staged_day_trade_is_protected_gtc_from_its_first_stop(db, db_params, broker,
-                                                                  exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+def test_a_staged_day_trade_is_protected_gtc_from_its_first_stop(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    _day_trade(db, jobs)
+    jobs.order_monitor()
     assert _stops(exchange) == [("10", "gtc")]  # a stop never expires before its position
 
 
 def test_without_the_flatten_a_day_trade_gets_a_gtc_stop_before_the_close(
-        db, db_params, broker, exchange, caplog):
-    settings = load_settings(exchange_env(exchange, EOD_FLATTEN="false"), need_broker=True)
-    jid = _day_trade(db, db_params, broker, settings, take_profit="195.00")  # a DAY bracket
-    monitor(db_params, broker, settings)
+        db, jobs, exchange, caplog):
+    jobs = jobs.with_settings(EOD_FLATTEN="false")
+    jid = _day_trade(db, jobs, take_profit="195.00")  # a DAY bracket
+    jobs.order_monitor()
     assert [o["time_in_force"] for o in exchange.control.orders()] == ["day"] * 3
     exchange.control.set_clock(_at(20, 20, 50))  # Friday 15:50: nothing is sold
     with caplog.at_level(logging.ERROR):
-        report = monitor(db_params, broker, settings)
+        report = jobs.order_monitor()
     assert _stops(exchange) == [("10", "gtc")], report.actions
     assert not [o for o in exchange.control.orders() if o["order_type"] == "market"]
     assert any("ALERT" in r.message and "open overnight" in r.message for r in caplog.records)
     exchange.control.set_clock(_at(20, 21, 1))  # 16:01: the DAY legs are gone, it is not
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _stops(exchange) == [("10", "gtc")] and _held(exchange) == {"AAPL": D(10)}
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

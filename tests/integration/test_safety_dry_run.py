@@ -12,9 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, outcome, run
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 D = Decimal
 
@@ -44,14 +42,13 @@ def _as_sent(order: dict) -> dict[str, str]:
     ("bracket", entry(), "gtc, bracket"),
     ("staged", entry(trade_style="DAYTRADE", take_profit=None), "day, simple"),
 ])
-def test_the_dry_run_describes_the_order_the_real_run_sends(db, db_params, broker, exchange,
-                                                            mode, body, words):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE=mode), need_broker=True)
+def test_the_dry_run_describes_the_order_the_real_run_sends(db, jobs, exchange, mode, body, words):
+    jobs = jobs.with_settings(PROTECTION_MODE=mode)
     d = add_decision(db, body)
-    dry = run(db_params, broker, settings, dry_run=True)
+    dry = jobs.executor(dry_run=True)
     [(_, _, label, text)] = dry.outcomes
     assert label == "DRY_RUN" and words in text, text
-    real = run(db_params, broker, settings)
+    real = jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED", real.outcomes
     assert text.split(" [")[0].removeprefix("dry run: would submit ") in \
         outcome(db, d)["reason"], (text, outcome(db, d)["reason"])

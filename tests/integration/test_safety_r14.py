@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 D = Decimal
 LIVE = {"new", "accepted", "held", "partially_filled"}
@@ -25,22 +23,22 @@ def _stops(exchange):
             and o["order_type"] == "stop" and o["status"] in LIVE]
 
 
-def test_a_step_the_broker_does_not_hold_is_tried_again(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+def test_a_step_the_broker_does_not_hold_is_tried_again(db, jobs, broker, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=None))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     jid = outcome(db, d)["trade_journal_id"]
     exchange.control.set_price("AAPL", "195.00")  # +8.3 %: the stop goes to break-even
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stops(exchange) == [D("180.00")]
     [live] = [o for o in exchange.control.orders() if o["order_type"] == "stop"
               and o["status"] in LIVE]
     broker.replace_order(live["id"], stop_price=D("175.00"))  # moved back at the broker
     exchange.control.advance(60)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     exchange.control.advance(60)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert _stops(exchange) == [D("180.00")], report.actions  # the step, again
     assert db.get_by_id("trade_journal", jid)["planned_stop_loss"] == D("180.00")

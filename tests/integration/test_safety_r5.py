@@ -14,9 +14,8 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from trading_monitor.cli import kill_switch
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
@@ -46,12 +45,12 @@ def _live(exchange):
 
 
 def test_the_kill_switch_sells_every_share_the_cancelled_stop_covered(
-        cli_env, db, db_params, broker, exchange, capsys):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+        cli_env, db, jobs, exchange, capsys):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=None))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)  # 10 AAPL, a plain stop for 10
+    jobs.executor()
+    jobs.order_monitor()  # 10 AAPL, a plain stop for 10
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
                                       apply="now")
     assert _held(exchange) == {"AAPL": D(20)} and _live(exchange) == [("stop", "20")]
@@ -66,13 +65,13 @@ def test_the_kill_switch_sells_every_share_the_cancelled_stop_covered(
 
 
 def test_the_kill_switch_sells_what_the_broker_holds_not_our_books(
-        cli_env, db, db_params, broker, exchange, capsys):
+        cli_env, db, jobs, broker, exchange, capsys):
     from trading_monitor.broker.models import OrderRequest
 
-    settings = load_settings(exchange_env(exchange), need_broker=True)  # a bracket
+    jobs = jobs.with_settings()  # a bracket
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     broker.submit_order(OrderRequest(client_order_id="by-hand-5", symbol="AAPL", side="buy",
                                      qty=D(5), order_type="market", time_in_force="day"))
     exchange.control.advance(120)  # the broker's positions show the 15 by now
@@ -83,13 +82,12 @@ def test_the_kill_switch_sells_what_the_broker_holds_not_our_books(
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "KILL_SWITCH")
 
 
-def test_a_refused_kill_switch_exit_puts_the_stop_back(cli_env, db, db_params, broker,
-                                                      exchange, capsys):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+def test_a_refused_kill_switch_exit_puts_the_stop_back(cli_env, db, jobs, exchange, capsys):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00", stop_loss="175.00",
                            take_profit=None))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.executor()
+    jobs.order_monitor()
     exchange.control.set_fault("POST /v2/orders", "http_status", status=403, code=40310000,
                                message="forbidden", count=1)
     assert kill_switch.main(["--flatten", "--reason", "drill"], now=exchange_now) == 3
