@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, watch
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 from trading_monitor.position_monitor.incident import open_incident
 
@@ -116,8 +116,8 @@ def test_a_reverse_split_paying_the_whole_position_in_cash_closes_the_trade(
 
     # Nothing more happens: no incident, no re-protection, no order sent, at the open too.
     orders = len(exchange.control.orders())
-    for job in (monitor, watch):
-        job(db_params, broker, settings)
+    for job in (jobs.order_monitor, jobs.position_monitor):
+        job()
     exchange.control.set_clock(MONDAY_OPEN)
     jobs.order_monitor()
     assert jobs.position_monitor().status == "PASS"
