@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, run
+from tests.helpers import add_decision, entry
 from tests.integration.test_daemon_notify import NY, Running, listening, outcome, wait_for
+from tests.support.jobs import Jobs
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.daemon.app import Daemon
@@ -39,12 +40,10 @@ def running() -> Iterator[Running]:
         r.stop_all()
 
 
-def _resting_entry(db: TradingDB, db_params: dict[str, Any], exchange: Any) -> int:
+def _resting_entry(db: TradingDB, jobs: Jobs) -> int:
     """A SWING buy resting below the market, placed by a one-shot cycle: its trade id."""
-    settings = load_settings(exchange_env(exchange), need_broker=True)
-    broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
     decision = add_decision(db, entry())
-    run(db_params, broker, settings, now=exchange.venue.clock.now)
+    jobs.executor()
     found = outcome(db, decision)
     assert found is not None and found["terminal_state"] == "EXECUTED"
     return int(found["trade_journal_id"])
@@ -63,9 +62,9 @@ def _started(running: Running, db_params: dict[str, Any], exchange: Any) -> Daem
     return daemon
 
 
-def test_a_cancel_before_executor_time_acts_at_once(db, db_params, exchange, running):
+def test_a_cancel_before_executor_time_acts_at_once(db, jobs, db_params, exchange, running):
     exchange.venue.set_clock(EARLY)
-    journal_id = _resting_entry(db, db_params, exchange)
+    journal_id = _resting_entry(db, jobs)
     _started(running, db_params, exchange)
     waiting = add_decision(db, entry("MSFT", entry_price="400.00", stop_loss="390.00",
                                      take_profit="450.00"))
@@ -84,10 +83,11 @@ def test_a_cancel_before_executor_time_acts_at_once(db, db_params, exchange, run
     assert sorted(o["symbol"] for o in _buys(exchange)) == ["AAPL", "MSFT"]
 
 
-def test_a_cancel_written_before_the_open_acts_at_the_open(db, db_params, exchange, running):
+def test_a_cancel_written_before_the_open_acts_at_the_open(db, jobs, db_params, exchange,
+                                                        running):
     """Outside the session nothing acts; the open is the first moment a CANCEL may."""
     exchange.venue.set_clock(NY.localize(datetime(2026, 11, 20, 9, 10)))
-    journal_id = _resting_entry(db, db_params, exchange)
+    journal_id = _resting_entry(db, jobs)
     daemon = running.start(db_params, exchange, EXECUTOR_TIME="09:45")
     wait_for(lambda: listening(daemon))
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
@@ -101,10 +101,10 @@ def test_a_cancel_written_before_the_open_acts_at_the_open(db, db_params, exchan
     assert [o["status"] for o in _buys(exchange)] == ["canceled"]
 
 
-def test_an_amends_cancel_acts_at_once_its_new_entry_at_executor_time(db, db_params,
+def test_an_amends_cancel_acts_at_once_its_new_entry_at_executor_time(db, jobs, db_params,
                                                                       exchange, running):
     exchange.venue.set_clock(EARLY)
-    journal_id = _resting_entry(db, db_params, exchange)
+    journal_id = _resting_entry(db, jobs)
     _started(running, db_params, exchange)
     amend = add_decision(db, entry(primary_action="AMEND", entry_price="176.00",
                                    existing_trade_journal_id=journal_id),

@@ -6,7 +6,7 @@ long after the fill event arrived."""
 
 from __future__ import annotations
 
-from tests.helpers import add_decision, entry, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from tests.stream_fixtures import wait_within
 
 
@@ -15,15 +15,15 @@ def _protection(exchange) -> list[dict]:
             if o["side"] == "sell" and o["status"] in ("new", "held", "accepted")]
 
 
-def test_an_entry_filled_on_submission_is_protected_by_the_stream(db, db_params, broker,
-                                                                  staged, exchange, listener):
+def test_an_entry_filled_on_submission_is_protected_by_the_stream(db, jobs, exchange,
+                                                                  listener):
     exchange.control.set_fault("POST /v2/orders", "lost_response", count=1)
     exchange.control.set_fault("GET /v2/orders:by_client_order_id", "latency", ms=1500,
                                count=1)
     # A marketable staged entry (buy limit 181 while AAPL trades at 180): it fills as it
     # is accepted, and its fill streams while the executor still waits for its look-up.
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, staged)
+    jobs.with_settings(PROTECTION_MODE="staged", ORDER_POLLING="false").executor()  # `staged`
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     jid = int(result["trade_journal_id"])
