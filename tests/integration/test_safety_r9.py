@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import watch
+from tests.support.jobs import Jobs
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 
 
-def _settings(exchange):
-    return load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"), need_broker=True)
+def _graced(jobs: Jobs) -> Jobs:
+    return jobs.with_settings(RECONCILE_GRACE_SECONDS="60")
 
 
 def _by_hand(broker, side, qty):
@@ -28,14 +26,14 @@ def _by_hand(broker, side, qty):
                                      time_in_force="day"))
 
 
-def _adopt(exchange, db_params, broker, settings, price):
+def _adopt(exchange, jobs: Jobs, price):
     exchange.control.advance(1)
     exchange.control.set_price("AAPL", price)  # the trader's position is under water
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    report = watch(db_params, broker, settings)
+    report = jobs.position_monitor()
     exchange.control.advance(1)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     return report
 
 
@@ -50,22 +48,22 @@ def _held(exchange):
     return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
 
 
-def test_an_under_water_long_is_protected_below_the_market_not_sold(db, db_params, broker,
+def test_an_under_water_long_is_protected_below_the_market_not_sold(db, jobs, broker,
                                                                     exchange):
-    settings = _settings(exchange)
+    jobs = _graced(jobs)
     _by_hand(broker, "buy", 100)  # at 180
-    report = _adopt(exchange, db_params, broker, settings, "168.00")  # -6.7 %
+    report = _adopt(exchange, jobs, "168.00")  # -6.7 %
     assert _held(exchange) == {"AAPL": D(100)}, report.actions  # not liquidated
     assert _stops(exchange) == [("sell", "stop", "new", D("159.60"))], report.actions
     [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
     assert (journal["status"], journal["planned_stop_loss"]) == ("POSITION", D("159.60"))
 
 
-def test_an_under_water_short_is_protected_above_the_market_not_bought_back(db, db_params,
+def test_an_under_water_short_is_protected_above_the_market_not_bought_back(db, jobs,
                                                                             broker, exchange):
-    settings = _settings(exchange)
+    jobs = _graced(jobs)
     exchange.control.set_price("AAPL", "180.00")
     _by_hand(broker, "sell", 50)  # short at 180
-    report = _adopt(exchange, db_params, broker, settings, "192.00")  # -6.7 % for a short
+    report = _adopt(exchange, jobs, "192.00")  # -6.7 % for a short
     assert _held(exchange) == {"AAPL": D(-50)}, report.actions
     assert _stops(exchange) == [("buy", "stop", "new", D("201.60"))], report.actions
