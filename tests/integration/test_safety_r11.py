@@ -10,18 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from tests.stream_fixtures import wait_within
+from tests.support.jobs import Jobs
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.order_monitor.listener import OrderStreamListener
-from trading_monitor.settings.config import Settings, load_settings
+from trading_monitor.settings.config import Settings
 
 
-def _settings(exchange, **env) -> Settings:
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged", ORDER_POLLING="false",
-                                      **env), need_broker=True)
+def _jobs(jobs: Jobs, **env) -> Jobs:
+    return jobs.with_settings(PROTECTION_MODE="staged", ORDER_POLLING="false", **env)
 
 
 @pytest.fixture
@@ -49,17 +48,17 @@ def _aapl_held(broker) -> list:
     return [p for p in broker.get_positions() if p.symbol == "AAPL"]
 
 
-def _resting_entry(db, db_params, broker, settings) -> int:
+def _resting_entry(db, jobs) -> int:
     d = add_decision(db, entry())  # buy 10 limit 175 while AAPL trades at 180
-    run(db_params, broker, settings)
+    jobs.executor()
     return int(outcome(db, d)["trade_journal_id"])
 
 
-def test_the_stream_protects_a_fill_the_positions_do_not_show_yet(db, db_params, broker,
+def test_the_stream_protects_a_fill_the_positions_do_not_show_yet(db, jobs, broker,
                                                                   exchange, start_listener):
-    settings = _settings(exchange)
-    start_listener(settings)
-    jid = _resting_entry(db, db_params, broker, settings)
+    jobs = _jobs(jobs)
+    start_listener(jobs.settings)
+    jid = _resting_entry(db, jobs)
     exchange.control.set_position_lag(30)  # GET /v2/positions shows the book of 30 s ago
     exchange.control.set_price("AAPL", "174.00")  # the entry fills
     wait_within(lambda: db.get_by_id("trade_journal", jid)["protected_at"] is not None, 10)
@@ -67,22 +66,22 @@ def test_the_stream_protects_a_fill_the_positions_do_not_show_yet(db, db_params,
     assert _aapl_held(broker) == []  # protected while the broker's positions still lag
 
 
-def test_a_poll_right_after_a_fill_protects_it(db, db_params, broker, exchange):
-    settings = _settings(exchange)
+def test_a_poll_right_after_a_fill_protects_it(db, jobs, broker, exchange):
+    jobs = _jobs(jobs)
     exchange.control.set_position_lag(30)
     d = add_decision(db, entry(entry_price="181.00"))  # marketable: fills on submission
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _oco_legs(exchange) == ["10", "10"] and _aapl_held(broker) == []
     assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
 
 
 def test_past_the_grace_the_stream_retries_until_the_positions_show_the_fill(
-        db, db_params, broker, exchange, start_listener):
-    settings = _settings(exchange, RECONCILE_GRACE_SECONDS="0")  # always the broker's cap
-    listening = start_listener(settings)
-    jid = _resting_entry(db, db_params, broker, settings)
+        db, jobs, exchange, start_listener):
+    jobs = _jobs(jobs, RECONCILE_GRACE_SECONDS="0")  # always the broker's cap
+    listening = start_listener(jobs.settings)
+    jid = _resting_entry(db, jobs)
     exchange.control.set_position_lag(3)
     before = listening.handled
     exchange.control.set_price("AAPL", "174.00")  # the entry fills; positions show 0 for 3 s

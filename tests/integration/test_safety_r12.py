@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
 
@@ -21,23 +20,22 @@ def _at(hour, minute):
     return datetime(2026, 11, 20, hour, minute, tzinfo=timezone.utc)  # Friday, UTC
 
 
-def _settings(exchange):
-    return load_settings(exchange_env(exchange, BLOCK_DUPLICATE_ENTRY="false"),
-                         need_broker=True)
+def _jobs(jobs: Jobs) -> Jobs:
+    return jobs.with_settings(BLOCK_DUPLICATE_ENTRY="false")
 
 
-def test_a_daytrade_entry_after_the_flatten_time_is_skipped(db, db_params, broker, exchange):
-    settings = _settings(exchange)
+def test_a_daytrade_entry_after_the_flatten_time_is_skipped(db, jobs, exchange):
+    jobs = _jobs(jobs)
     exchange.control.set_clock(_at(20, 49))  # 15:49: still allowed
     early = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, early)["terminal_state"] == "EXECUTED"
     exchange.control.set_clock(_at(20, 56))  # 15:56
     late = add_decision(db, entry("MSFT", trade_style="DAYTRADE", entry_price="419.00",
                                   stop_loss="410.00", take_profit=None))
     swing = add_decision(db, entry("NVDA", entry_price="129.00", stop_loss="125.00",
                                    take_profit="140.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, late)
     assert result["terminal_state"] == "SKIPPED", result["reason"]
     assert "flatten time" in result["reason"] and "15:50" in result["reason"]
@@ -45,13 +43,12 @@ def test_a_daytrade_entry_after_the_flatten_time_is_skipped(db, db_params, broke
     assert outcome(db, swing)["terminal_state"] == "EXECUTED"  # SWING entries still go
 
 
-def test_a_daytrade_entry_resting_at_the_flatten_time_is_withdrawn(db, db_params, broker,
-                                                                   exchange):
-    settings = _settings(exchange)
+def test_a_daytrade_entry_resting_at_the_flatten_time_is_withdrawn(db, jobs, exchange):
+    jobs = _jobs(jobs)
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None))  # rests at 175
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, d)["trade_journal_id"]
     exchange.control.set_clock(_at(20, 50))  # 15:50
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert [o for o in exchange.control.orders() if o["status"] in LIVE] == []
     assert db.get_by_id("trade_journal", jid)["status"] in ("CANCELLED", "EXPIRED")
