@@ -18,6 +18,8 @@ from tests.conftest import exchange_env
 from tests.helpers import add_decision, entry, ledger, outcome
 from tests.integration.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from tests.support.jobs import Jobs, marketable
+from trading_monitor.broker.alpaca import AlpacaBroker
+from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.cli import reconcile as reconcile_cmd
 from trading_monitor.cli.health import run_checks
 from trading_monitor.daemon.jobs import JobState, guarded
@@ -35,11 +37,12 @@ def settings(exchange):
     return load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"), need_broker=True)
 
 
-def _switch(jobs: Jobs, exchange, account_id: str) -> Jobs:
-    """The keys now lead to `account_id`: the jobs on a new broker, as a restart with new keys
-    makes."""
+def _switch(exchange, account_id: str):
+    """The keys now lead to `account_id`: a new broker, as a restart with new keys makes."""
     exchange.control._call("POST", "/control/account", {"account_id": account_id})
-    return jobs.with_settings(RECONCILE_GRACE_SECONDS="60")
+    settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
+                             need_broker=True)
+    return AlpacaBroker(settings, budget=RequestBudget(100_000))
 
 
 def _positions(db, jobs: Jobs) -> list[int]:
@@ -69,7 +72,7 @@ def test_keys_of_another_account_make_every_job_refuse(db, db_params, jobs, sett
                                                        exchange, caplog):
     ids = _positions(db, jobs)
     books = recorded_account(db)
-    other = _switch(jobs, exchange, OTHER)
+    other = jobs.with_broker(_switch(exchange, OTHER))
     now = exchange.venue.clock.now()
     # health's own account read sees it before any job has run
     assert _checks(db_params, settings, now, broker=True)["account"][0] == "CRITICAL"
@@ -99,7 +102,7 @@ def test_keys_of_another_account_make_every_job_refuse(db, db_params, jobs, sett
             allowed=lambda s: True, state=daemon)()
     assert OTHER in (daemon.paused or "") and books in (daemon.paused or "")
     # The right keys back: everything resumes, without an operator.
-    back = _switch(jobs, exchange, str(books))
+    back = jobs.with_broker(_switch(exchange, str(books)))
     back.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert back.position_monitor().status == "PASS"
@@ -110,7 +113,7 @@ def test_adopting_another_account_is_recorded_and_closes_nothing(
         db, jobs, exchange, cli_env, capsys):  # noqa: F811
     ids = _positions(db, jobs)
     books = recorded_account(db)
-    other = _switch(jobs, exchange, OTHER)
+    other = jobs.with_broker(_switch(exchange, OTHER))
     with pytest.raises(SystemExit) as usage:  # a reason is required
         reconcile_cmd.main(["--adopt-account", OTHER])
     assert usage.value.code == 2 and recorded_account(db) == books

@@ -58,11 +58,11 @@ def _fills(db, ids):
                             [ids])[0]["n"]
 
 
-def _adopted(db, db_params, broker, settings, exchange, capsys):
+def _adopted(db, jobs, db_params, broker, settings, exchange, capsys):
     """Two trades (AAPL, MSFT) in the books' account; the target of AAPL reached and its exit
     approved (as NocoDB's tick); the keys switched to a second account where the trader buys
     10 AAPL by hand; that account adopted with --leave-open-trades."""
-    ids = _positions(db, db_params, broker, settings)
+    ids = _positions(db, jobs)
     books = recorded_account(db)
     db.execute_update("UPDATE position_tracking SET exit_approved = true "
                       "WHERE trade_journal_id = %s", [ids[0]])
@@ -105,8 +105,8 @@ def test_usage(cli_env):  # noqa: F811
 
 
 def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
-        db, db_params, broker, settings, exchange, cli_env, capsys, tmp_path):  # noqa: F811
-    ids, books, other = _adopted(db, db_params, broker, settings, exchange, capsys)
+        db, jobs, db_params, broker, settings, exchange, cli_env, capsys, tmp_path):  # noqa: F811
+    ids, books, other = _adopted(db, jobs, db_params, broker, settings, exchange, capsys)
     before, fills = _trades(db, ids), _fills(db, ids)
     assert {t["broker_account_id"] for t in before.values()} == {books}
     # A CANCEL naming an old trade is refused, not sent to this account.
@@ -193,8 +193,8 @@ def _wait(condition, seconds: float) -> None:
 
 
 def test_the_daemon_leaves_the_old_accounts_trades_alone(
-        db, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
-    ids, books, other = _adopted(db, db_params, broker, settings, exchange, capsys)
+        db, jobs, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+    ids, books, other = _adopted(db, jobs, db_params, broker, settings, exchange, capsys)
     before, fills = _trades(db, ids), _fills(db, ids)
     exchange.control.set_prices({"AAPL": "200.00", "MSFT": "400.00"})  # target; MSFT's stop
     daemon = Daemon(settings, db_params, other, now=lambda: exchange.venue.clock.now(),

@@ -49,12 +49,12 @@ def _status(db) -> str:
     return str(rows[0]["value"]) if rows else ""
 
 
-def test_the_daemon_holds_an_emptied_exchange_as_an_incident(db, db_params, broker, exchange,
+def test_the_daemon_holds_an_emptied_exchange_as_an_incident(db, jobs, db_params, broker, exchange,
                                                              cli_env, capsys,  # noqa: F811
                                                              caplog):
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, db_params, broker, settings)
+    ids = _book(db, jobs)
     before = exchange.venue.clock.now()
     exchange.control.reset()
     use_clock(exchange.venue.clock.now)
@@ -159,10 +159,10 @@ def _shown(db, db_params, exchange, ids, capsys, tmp_path) -> None:
 
 
 def test_the_daemon_holds_a_paper_reset_and_accept_gone_closes_exactly_those_named(
-        db, db_params, broker, exchange, cli_env, capsys, caplog, tmp_path):  # noqa: F811
+        db, jobs, db_params, broker, exchange, cli_env, capsys, caplog, tmp_path):  # noqa: F811
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, db_params, broker, settings)
+    ids = _book(db, jobs)
     exchange.control._call("POST", "/control/paper_reset")  # same account id, nothing left
     with _daemon(settings, db_params, broker, exchange) as daemon:
         _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog)
@@ -188,10 +188,10 @@ def test_the_daemon_holds_a_paper_reset_and_accept_gone_closes_exactly_those_nam
 
 
 def test_the_daemon_disbelieves_empty_positions_and_resumes_when_they_come_back(
-        db, db_params, broker, exchange, capsys, caplog):
+        db, jobs, db_params, broker, exchange, capsys, caplog):
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, db_params, broker, settings)
+    ids = _book(db, jobs)
     exchange.control.set_position_lag(10**8)  # GET /v2/positions answers []; orders, account not
     with _daemon(settings, db_params, broker, exchange) as daemon:
         _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog)

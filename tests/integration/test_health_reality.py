@@ -20,7 +20,6 @@ from tests.integration.test_status_health import (  # noqa: F401  (fixtures)
     _health,
     _healthy,
     _job,
-    _position,
     clean_env,
     cli_env,
 )
@@ -42,8 +41,8 @@ def _stop_id(db, jid: int) -> str:
 
 
 def test_a_position_closed_by_hand_at_the_broker_is_not_unprotected(
-        db, db_params, broker, settings, exchange, capsys):
-    jid = _position(db, db_params, broker, settings)
+        db, jobs, db_params, broker, settings, exchange, capsys):
+    jid = jobs.position(db)
     _healthy(db, system_clock())
     hand = trader(exchange)
     hand.cancel_order_by_id(_stop_id(db, jid))  # the OCO: its target goes with it
@@ -58,8 +57,8 @@ def test_a_position_closed_by_hand_at_the_broker_is_not_unprotected(
 
 
 def test_health_is_not_ok_while_every_stop_is_gone_at_the_broker(
-        db, db_params, broker, settings, exchange, capsys):
-    jid = _position(db, db_params, broker, settings)
+        db, jobs, db_params, broker, settings, exchange, capsys):
+    jid = jobs.position(db)
     _healthy(db, system_clock())
     code, out = _health(capsys, "-v")
     assert code == 0 and "1 position(s), all protected at the broker" in out, out

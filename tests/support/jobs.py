@@ -142,6 +142,10 @@ class Jobs:
         return replace(self, settings=settings,
                        broker=AlpacaBroker(settings, budget=RequestBudget(100_000)))
 
+    def with_broker(self, broker: Broker) -> Jobs:
+        """The same jobs through another broker (a restart with other keys)."""
+        return replace(self, broker=broker)
+
     @property
     def _exchange(self) -> PaperExchange:
         assert self.exchange is not None, "these jobs were made without an exchange"
