@@ -11,24 +11,22 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 AT_1550 = datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc)
 
 
-def _settings(exchange, **env):
-    return load_settings(exchange_env(exchange, FLATTEN_UNTRACKED="true", **env),
-                         need_broker=True)
+def _jobs(jobs: Jobs, **env) -> Jobs:
+    return jobs.with_settings(FLATTEN_UNTRACKED="true", **env)
 
 
-def _day_trade(db, db_params, broker, settings) -> int:
+def _day_trade(db, jobs) -> int:
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=None))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
     return int(outcome(db, d)["trade_journal_id"])
 
@@ -42,20 +40,19 @@ def _positions(exchange):
     return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
 
 
-def test_the_eod_flatten_sells_a_day_trade_once_while_positions_lag(db, db_params, broker,
-                                                                    exchange):
-    settings = _settings(exchange, PROTECTION_MODE="staged")
-    jid = _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)  # the position and its stop
+def test_the_eod_flatten_sells_a_day_trade_once_while_positions_lag(db, jobs, exchange):
+    jobs = _jobs(jobs, PROTECTION_MODE="staged")
+    jid = _day_trade(db, jobs)
+    jobs.order_monitor()  # the position and its stop
     exchange.control.set_clock(AT_1550)
     exchange.control.set_position_lag(5)
-    first = monitor(db_params, broker, settings)  # the 15:50 order-monitor run: sells 10
-    second = monitor(db_params, broker, settings)  # eod_flatten, a second later
+    first = jobs.order_monitor()  # the 15:50 order-monitor run: sells 10
+    second = jobs.order_monitor()  # eod_flatten, a second later
     exchange.control.advance(2)
-    third = monitor(db_params, broker, settings)  # 15:55 style: still within the lag
+    third = jobs.order_monitor()  # 15:55 style: still within the lag
     exchange.control.set_position_lag(0)
     exchange.control.advance(120)
-    monitor(db_params, broker, settings)  # past the grace: nothing is left to adopt
+    jobs.order_monitor()  # past the grace: nothing is left to adopt
     runs = [first.actions, second.actions, third.actions]
     assert len(_market_sells(exchange)) == 1, (runs, _market_sells(exchange))
     assert _positions(exchange) == {}, runs  # flat, never short
@@ -64,20 +61,20 @@ def test_the_eod_flatten_sells_a_day_trade_once_while_positions_lag(db, db_param
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
 
 
-def test_a_real_untracked_position_is_still_flattened_once_past_the_grace(db, db_params,
+def test_a_real_untracked_position_is_still_flattened_once_past_the_grace(db, jobs,
                                                                           broker, exchange):
-    settings = _settings(exchange, PROTECTION_MODE="staged")
+    jobs = _jobs(jobs, PROTECTION_MODE="staged")
     broker.submit_order(OrderRequest(client_order_id="by-hand-1", symbol="MSFT", side="buy",
                                      qty=D(3), order_type="market", time_in_force="day"))
     exchange.control.advance(1)
     exchange.control.set_clock(AT_1550)
-    first = monitor(db_params, broker, settings)  # first seen: waits out the grace
+    first = jobs.order_monitor()  # first seen: waits out the grace
     assert _positions(exchange) == {"MSFT": D(3)}, first.actions
     assert db.query("trade_journal", {"origin": "EXTERNAL"}) == []
     exchange.control.advance(61)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
     assert (journal["symbol"], journal["status"], journal["exit_reason_code"]) == (
         "MSFT", "CLOSED", "EOD_FLATTEN")
