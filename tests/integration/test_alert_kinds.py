@@ -10,10 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from trading_monitor.ledger.alerts import KINDS, AlertHandler, Alerts, alert
-from trading_monitor.settings.config import load_settings
 
 # Every kind, and whether it is rate-limited per subject. A new kind, or a kind that stops
 # being rate-limited, is a decision: change this table with it.
@@ -74,26 +72,25 @@ def _subjects(db, text: str) -> list[tuple[str, str]]:
             if text in r["message"]]
 
 
-def _refused_stop_trade(db, db_params, broker, exchange, settings, symbol: str) -> int:
+def _refused_stop_trade(db, jobs, exchange, symbol: str) -> int:
     """A staged DAYTRADE whose protective stop the broker refuses (403)."""
     d = add_decision(db, entry(symbol, trade_style="DAYTRADE", take_profit=None,
                                entry_price="181.00" if symbol == "AAPL" else "421.00",
                                stop_loss="175.00" if symbol == "AAPL" else "410.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_fault("POST /v2/orders", "http_status", status=403, count=1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     return jid
 
 
 def test_a_second_trade_that_cannot_be_protected_is_alerted_too(
-        db, db_params, broker, exchange, handler, endpoint):
+        db, jobs, exchange, handler, endpoint):
     """The defect: alerts were rate-limited per logger, so the second trade's "could not be
     protected" within 15 minutes was stored as suppressed and never sent."""
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                          BLOCK_DUPLICATE_ENTRY="false"), need_broker=True)
-    first = _refused_stop_trade(db, db_params, broker, exchange, settings, "AAPL")
-    second = _refused_stop_trade(db, db_params, broker, exchange, settings, "MSFT")
+    jobs = jobs.with_settings(PROTECTION_MODE="staged", BLOCK_DUPLICATE_ENTRY="false")
+    first = _refused_stop_trade(db, jobs, exchange, "AAPL")
+    second = _refused_stop_trade(db, jobs, exchange, "MSFT")
     # The subject is the trade, whether the call site names it or the fallback finds it.
     assert _subjects(db, "could not be protected") == [(f"trade #{first}", "sent"),
                                                        (f"trade #{second}", "sent")]
@@ -102,17 +99,15 @@ def test_a_second_trade_that_cannot_be_protected_is_alerted_too(
     assert any(f"trade #{second} could not be protected" in m for m in sent)
 
 
-def test_the_same_trade_is_alerted_once_per_interval(db, db_params, broker, exchange, handler,
-                                                     endpoint):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                          STOP_FAILURE_ACTION="retry"), need_broker=True)
+def test_the_same_trade_is_alerted_once_per_interval(db, jobs, exchange, handler, endpoint):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged", STOP_FAILURE_ACTION="retry")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_fault("POST /v2/orders", "http_status", status=403, count=2)
-    monitor(db_params, broker, settings)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
+    jobs.order_monitor()
     assert _subjects(db, "unprotected, retried") == [(f"trade #{jid}", "sent"),
                                                       (f"trade #{jid}", "suppressed")]
     assert len(endpoint.received) == 1
