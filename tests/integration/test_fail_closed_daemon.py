@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 import requests
@@ -54,7 +55,7 @@ def test_the_daemon_holds_an_emptied_exchange_as_an_incident(db, jobs, db_params
                                                              caplog):
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, jobs)
+    ids = _book(db, replace(jobs, settings=settings))
     before = exchange.venue.clock.now()
     exchange.control.reset()
     use_clock(exchange.venue.clock.now)
@@ -162,7 +163,7 @@ def test_the_daemon_holds_a_paper_reset_and_accept_gone_closes_exactly_those_nam
         db, jobs, db_params, broker, exchange, cli_env, capsys, caplog, tmp_path):  # noqa: F811
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, jobs)
+    ids = _book(db, replace(jobs, settings=settings))
     exchange.control._call("POST", "/control/paper_reset")  # same account id, nothing left
     with _daemon(settings, db_params, broker, exchange) as daemon:
         _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog)
@@ -191,7 +192,7 @@ def test_the_daemon_disbelieves_empty_positions_and_resumes_when_they_come_back(
         db, jobs, db_params, broker, exchange, capsys, caplog):
     settings = load_settings(exchange_env(exchange, RECONCILE_GRACE_SECONDS="60"),
                              need_broker=True)
-    ids = _book(db, jobs)
+    ids = _book(db, replace(jobs, settings=settings))
     exchange.control.set_position_lag(10**8)  # GET /v2/positions answers []; orders, account not
     with _daemon(settings, db_params, broker, exchange) as daemon:
         _held_as_incident(db, db_params, settings, exchange, daemon, ids, caplog)
