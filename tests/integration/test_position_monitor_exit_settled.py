@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 
 D = Decimal
 
 
-def _settings(exchange):
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                      RESTING_STOP_ACTION="close"), need_broker=True)
+def _jobs(jobs: Jobs) -> Jobs:
+    return jobs.with_settings(PROTECTION_MODE="staged", RESTING_STOP_ACTION="close")
 
 
 def _fills(db, jid):
@@ -30,20 +28,19 @@ def _fills(db, jid):
                        if f["side"] == side), D(0)) for side in ("buy", "sell")}
 
 
-def test_a_resting_stops_cover_closes_the_short_in_the_same_run(db, db_params, broker,
-                                                                exchange):
-    settings = _settings(exchange)
+def test_a_resting_stops_cover_closes_the_short_in_the_same_run(db, jobs, exchange):
+    jobs = _jobs(jobs)
     exchange.control.set_prices({"AAPL": "100.00"})
     d = add_decision(db, entry(side="SELL", entry_price="99.90", stop_loss="103.00",
                                take_profit=None, quantity=10, trade_style="DAYTRADE"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)  # the plain stop: a buy stop-limit 103 / 105.58
+    jobs.order_monitor()  # the plain stop: a buy stop-limit 103 / 105.58
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_prices({"AAPL": "110.00"})  # a gap through its limit: it rests
     assert [D(p["qty"]) for p in exchange.control.state()["positions"]] == [D(-10)]
 
-    report = watch(db_params, broker, settings)  # one run: cover at market, book, close
+    report = jobs.position_monitor()  # one run: cover at market, book, close
 
     assert exchange.control.state()["positions"] == []
     covers = [o for o in exchange.control.orders() if o["side"] == "buy"
@@ -57,20 +54,19 @@ def test_a_resting_stops_cover_closes_the_short_in_the_same_run(db, db_params, b
     assert db.query("position_tracking", {"trade_journal_id": jid}) == []
 
 
-def test_an_approved_targets_exit_closes_the_trade_in_the_same_run(db, db_params, broker,
-                                                                  exchange):
-    settings = _settings(exchange)
+def test_an_approved_targets_exit_closes_the_trade_in_the_same_run(db, jobs, exchange):
+    jobs = _jobs(jobs)
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                take_profit="190.00", trade_style="DAYTRADE"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)  # staged DAYTRADE: a stop alone, no target order
+    jobs.executor()
+    jobs.order_monitor()  # staged DAYTRADE: a stop alone, no target order
     jid = int(outcome(db, d)["trade_journal_id"])
     exchange.control.set_price("AAPL", "191.00")
-    watch(db_params, broker, settings)  # records the target reached
+    jobs.position_monitor()  # records the target reached
     db.execute_update("UPDATE position_tracking SET exit_approved = true "
                       "WHERE trade_journal_id = %s", [jid])  # the NocoDB checkbox
 
-    report = watch(db_params, broker, settings)  # one run: cancel the stop, sell, close
+    report = jobs.position_monitor()  # one run: cancel the stop, sell, close
 
     assert exchange.control.state()["positions"] == []
     j = db.get_by_id("trade_journal", jid)
