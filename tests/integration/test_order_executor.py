@@ -6,15 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, decision, entry, orders_at_broker, our_orders, outcome, run
+from tests.helpers import add_decision, decision, entry, orders_at_broker, our_orders, outcome
 from trading_monitor.db.connection import TradingDB
-from trading_monitor.settings.config import load_settings
 
 
-def test_new_trade_swing_goes_out_as_one_bracket(db, db_params, broker, settings, exchange):
+def test_new_trade_swing_goes_out_as_one_bracket(db, jobs, exchange):
     d = add_decision(db, entry(reasoning="breakout"))
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
 
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED"
@@ -52,11 +50,11 @@ def test_new_trade_swing_goes_out_as_one_bracket(db, db_params, broker, settings
     assert db.query("broker_snapshot", {"run_id": run_id})[0]["snapshot_type"] == "START"
 
 
-def test_daytrade_short_goes_out_as_oto_with_stop_only(db, db_params, broker, settings, exchange):
+def test_daytrade_short_goes_out_as_oto_with_stop_only(db, jobs, exchange):
     d = add_decision(db, entry("MSFT", side="SELL", trade_style="DAYTRADE", entry_price="425.00",
                                stop_loss="430.00", take_profit=None, quantity=None,
                                risk_amount="250"))
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     [order] = orders_at_broker(exchange, result["client_order_id"])
@@ -65,30 +63,29 @@ def test_daytrade_short_goes_out_as_oto_with_stop_only(db, db_params, broker, se
     assert {r["order_role"] for r in our_orders(db, d)} == {"ENTRY", "STOP_LOSS"}
 
 
-def test_staged_mode_sends_the_entry_alone(db, db_params, broker, exchange):
-    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+def test_staged_mode_sends_the_entry_alone(db, jobs, exchange):
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry())
-    run(db_params, broker, staged)
+    staged.executor()
     [row] = our_orders(db, d)
     assert row["order_role"] == "ENTRY" and row["order_class"] == "simple"
     assert [o["order_class"] for o in exchange.control.orders()] == ["simple"]
 
 
-def test_no_unexecuted_decisions_costs_no_broker_request(db_params, broker, settings, exchange):
+def test_no_unexecuted_decisions_costs_no_broker_request(jobs, exchange):
     exchange.control.reset_counters()
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     assert report.outcomes == [] and report.broker_requests == 0
     assert sum(exchange.control.counters().values()) == 0
 
 
-def test_batch_in_id_order_and_broker_reads_do_not_grow(db, db_params, broker, settings,
-                                                        exchange):
+def test_batch_in_id_order_and_broker_reads_do_not_grow(db, jobs, exchange):
     symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "SPY", "AMD"]
     ids = [add_decision(db, entry(s, entry_price="100.00", stop_loss="95.00",
                                   take_profit="120.00", quantity=1)) for s in symbols]
     exchange.control.set_prices({s: "100.00" for s in symbols})
     exchange.control.reset_counters()
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     assert [o[0] for o in report.outcomes] == ids
     assert all(o[2] == "EXECUTED" for o in report.outcomes), report.outcomes
     counters = exchange.control.counters()
@@ -98,26 +95,25 @@ def test_batch_in_id_order_and_broker_reads_do_not_grow(db, db_params, broker, s
     assert counters["GET /v2/stocks/snapshots"] == 1  # every symbol's snapshot at once
 
 
-def test_already_executed_decisions_are_left_alone(db, db_params, broker, settings, exchange):
+def test_already_executed_decisions_are_left_alone(db, jobs, exchange):
     add_decision(db, entry(), executed=True)
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     assert report.outcomes == [] and exchange.control.orders() == []
 
 
-def test_null_executed_from_nocodb_counts_as_unexecuted(db, db_params, broker, settings):
+def test_null_executed_from_nocodb_counts_as_unexecuted(db, jobs):
     d = add_decision(db, entry())
     db.execute_update("ALTER TABLE analysis_decision ALTER COLUMN executed DROP NOT NULL")
     db.execute_update("UPDATE analysis_decision SET executed = NULL WHERE id = %s", [d])
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
 
 
-def test_broker_rejection_is_terminal_with_the_brokers_message(db, db_params, broker, exchange):
-    loose = load_settings(exchange_env(exchange, CHECK_BUYING_POWER="false",
-                                       MAX_NOTIONAL_PER_ORDER="off", MAX_TOTAL_EXPOSURE="off"),
-                          need_broker=True)
+def test_broker_rejection_is_terminal_with_the_brokers_message(db, jobs, exchange):
+    loose = jobs.with_settings(CHECK_BUYING_POWER="false", MAX_NOTIONAL_PER_ORDER="off",
+                               MAX_TOTAL_EXPOSURE="off")
     d = add_decision(db, entry(quantity=100000))
-    run(db_params, broker, loose)
+    loose.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "REJECTED"
     assert "buying power" in result["reason"]
@@ -128,7 +124,7 @@ def test_broker_rejection_is_terminal_with_the_brokers_message(db, db_params, br
     assert exchange.control.orders() == []
 
 
-def test_malformed_decisions_are_rejected_with_reasons(db, db_params, broker, settings, exchange):
+def test_malformed_decisions_are_rejected_with_reasons(db, jobs, exchange):
     # Production tables often keep n8n's JSON as text, which can hold anything.
     db.execute_update("ALTER TABLE analysis_decision ALTER COLUMN decision TYPE text")
     bad = {
@@ -139,7 +135,7 @@ def test_malformed_decisions_are_rejected_with_reasons(db, db_params, broker, se
         add_decision(db, entry(), ticker="MSFT"): "disagrees",
         add_decision(db, None, ticker="AAPL"): "primary_action",
     }
-    run(db_params, broker, settings)
+    jobs.executor()
     for d, words in bad.items():
         result = outcome(db, d)
         assert result["terminal_state"] == "REJECTED"
@@ -148,38 +144,37 @@ def test_malformed_decisions_are_rejected_with_reasons(db, db_params, broker, se
     assert exchange.control.orders() == []
 
 
-def test_no_action_ages_the_linked_trade(db, db_params, broker, settings):
+def test_no_action_ages_the_linked_trade(db, jobs):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     journal_id = outcome(db, first)["trade_journal_id"]
     by_symbol = add_decision(db, {"ticker": "AAPL", "primary_action": "NO_ACTION"})
     by_id = add_decision(db, {"ticker": "AAPL", "primary_action": "NO_ACTION",
                               "existing_trade_journal_id": journal_id})
     nothing = add_decision(db, {"ticker": "TSLA", "primary_action": "NO_ACTION"})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert db.get_by_id("trade_journal", journal_id)["days_open"] == 2
     assert "now 2 day(s) open" in outcome(db, by_id)["reason"]
     assert outcome(db, by_symbol)["terminal_state"] == "EXECUTED"
     assert "no open trade" in outcome(db, nothing)["reason"]
 
 
-def test_dry_run_records_what_it_would_send_and_sends_nothing(db, db_params, broker, settings,
-                                                              exchange):
+def test_dry_run_records_what_it_would_send_and_sends_nothing(db, jobs, exchange):
     d = add_decision(db, entry())
-    report = run(db_params, broker, settings, dry_run=True)
+    report = jobs.executor(dry_run=True)
     assert report.count("DRY_RUN") == 1 and "would submit buy 10 AAPL" in report.outcomes[0][3]
     assert exchange.control.orders() == []
     assert decision(db, d)["executed"] is False
     assert db.query("decision_outcome") == [] and db.query("order_execution") == []
     assert db.query("event_log") == [] and db.query("job_run") == []
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
 
 
 @pytest.mark.parametrize("by", ["journal", "alpaca_id", "client_order_id"])
-def test_cancel_withdraws_the_entry_and_its_legs(db, db_params, broker, settings, exchange, by):
+def test_cancel_withdraws_the_entry_and_its_legs(db, jobs, exchange, by):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     placed = outcome(db, first)
     entry_row = [r for r in our_orders(db, first) if r["order_role"] == "ENTRY"][0]
     ref = {"journal": {"existing_trade_journal_id": placed["trade_journal_id"]},
@@ -187,7 +182,7 @@ def test_cancel_withdraws_the_entry_and_its_legs(db, db_params, broker, settings
            "client_order_id": {"existing_order_id": entry_row["client_order_id"]}}[by]
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                "reasoning": "news", **ref})
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, cancel)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     statuses = {o["id"]: o["status"] for o in exchange.control.orders()}
@@ -198,13 +193,13 @@ def test_cancel_withdraws_the_entry_and_its_legs(db, db_params, broker, settings
     assert "news" in journal["exit_reason"] and f"#{cancel}" in journal["exit_reason"]
 
 
-def test_cancel_of_unknown_or_missing_ids_is_rejected(db, db_params, broker, settings):
+def test_cancel_of_unknown_or_missing_ids_is_rejected(db, jobs):
     unknown = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                 "existing_order_id": "no-such-order"})
     missing = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL"})
     no_trade = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                  "existing_trade_journal_id": 999})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "no order no-such-order" in outcome(db, unknown)["reason"]
     assert "needs existing_order_id or existing_trade_journal_id" in outcome(db, missing)["reason"]
     assert "#999 does not exist" in outcome(db, no_trade)["reason"]
@@ -212,14 +207,14 @@ def test_cancel_of_unknown_or_missing_ids_is_rejected(db, db_params, broker, set
         assert outcome(db, d)["terminal_state"] == "REJECTED"
 
 
-def test_cancel_after_fill_keeps_the_position(db, db_params, broker, settings, exchange):
+def test_cancel_after_fill_keeps_the_position(db, jobs, broker, exchange):
     first = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                    take_profit="195.00"))
-    run(db_params, broker, settings)  # marketable limit: fills at once
+    jobs.executor()  # marketable limit: fills at once
     journal_id = outcome(db, first)["trade_journal_id"]
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                "existing_trade_journal_id": journal_id})
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, cancel)
     assert result["terminal_state"] == "REJECTED"
     assert "too late to cancel" in result["reason"] and "position stays" in result["reason"]
@@ -231,15 +226,15 @@ def test_cancel_after_fill_keeps_the_position(db, db_params, broker, settings, e
     assert stop["status"] == "held"
 
 
-def test_cancel_twice_is_skipped_the_second_time(db, db_params, broker, settings):
+def test_cancel_twice_is_skipped_the_second_time(db, jobs):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     c1 = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                            "existing_trade_journal_id": jid})
     c2 = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                            "existing_trade_journal_id": jid})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, c1)["terminal_state"] == "EXECUTED"
     assert outcome(db, c2)["terminal_state"] == "SKIPPED"
 
@@ -250,12 +245,12 @@ def _amend(jid: int, **overrides) -> dict:
     return entry(**{**body, **overrides})
 
 
-def test_amend_cancels_then_places_and_keeps_the_chain(db, db_params, broker, settings, exchange):
+def test_amend_cancels_then_places_and_keeps_the_chain(db, jobs, exchange):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     old_journal = outcome(db, first)["trade_journal_id"]
     amend = add_decision(db, _amend(old_journal))
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, amend)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     assert result["reason"].startswith("amended: cancelled")
@@ -274,15 +269,14 @@ def test_amend_cancels_then_places_and_keeps_the_chain(db, db_params, broker, se
     assert orders_at_broker(exchange, old_entry["client_order_id"])[0]["status"] == "canceled"
 
 
-def test_amend_whose_new_order_is_rejected_records_both_halves(db, db_params, broker, exchange):
-    loose = load_settings(exchange_env(exchange, CHECK_BUYING_POWER="false",
-                                       MAX_NOTIONAL_PER_ORDER="off", MAX_TOTAL_EXPOSURE="off"),
-                          need_broker=True)
+def test_amend_whose_new_order_is_rejected_records_both_halves(db, jobs, exchange):
+    loose = jobs.with_settings(CHECK_BUYING_POWER="false", MAX_NOTIONAL_PER_ORDER="off",
+                               MAX_TOTAL_EXPOSURE="off")
     first = add_decision(db, entry())
-    run(db_params, broker, loose)
+    loose.executor()
     jid = outcome(db, first)["trade_journal_id"]
     amend = add_decision(db, _amend(jid, quantity=100000))
-    run(db_params, broker, loose)
+    loose.executor()
     result = outcome(db, amend)
     assert result["terminal_state"] == "REJECTED"
     assert "original order cancelled, but the new order was rejected" in result["reason"]
@@ -291,16 +285,15 @@ def test_amend_whose_new_order_is_rejected_records_both_halves(db, db_params, br
     assert all(o["status"] == "canceled" for o in exchange.control.orders())
 
 
-def test_amend_after_fill_places_nothing_and_keeps_the_position(db, db_params, broker, settings,
-                                                                exchange):
+def test_amend_after_fill_places_nothing_and_keeps_the_position(db, jobs, broker, exchange):
     first = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                    take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     db.update("trade_journal", jid, {"status": "PENDING"})  # the order monitor has not run yet
     before = len(exchange.control.orders())
     amend = add_decision(db, _amend(jid))
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, amend)
     assert result["terminal_state"] == "REJECTED"
     assert "filled" in result["reason"] and "no new order placed" in result["reason"]
@@ -309,26 +302,25 @@ def test_amend_after_fill_places_nothing_and_keeps_the_position(db, db_params, b
     assert {r["order_status"] for r in our_orders(db, amend)} == {"not_sent"}
 
 
-def test_amend_refused_by_checks_leaves_the_original_untouched(db, db_params, broker, settings,
-                                                               exchange):
+def test_amend_refused_by_checks_leaves_the_original_untouched(db, jobs, exchange):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     amend = add_decision(db, _amend(jid, stop_loss="180.00"))  # stop above entry
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "original order stays" in outcome(db, amend)["reason"]
     assert db.get_by_id("trade_journal", jid)["status"] == "PENDING"
     assert all(o["status"] in ("new", "held") for o in exchange.control.orders())
 
 
-def test_every_decision_ends_in_exactly_one_terminal_state(db, db_params, broker, settings):
+def test_every_decision_ends_in_exactly_one_terminal_state(db, jobs):
     ids = [add_decision(db, entry(s, entry_price="100.00", stop_loss="95.00",
                                   take_profit="110.00", quantity=1))
            for s in ("AAPL", "MSFT", "ZZZZ")]
     ids.append(add_decision(db, "[]"))
     ids.append(add_decision(db, {"ticker": "AAPL", "primary_action": "NO_ACTION"}))
-    run(db_params, broker, settings)
-    run(db_params, broker, settings)
+    jobs.executor()
+    jobs.executor()
     rows = db.execute_query("SELECT analysis_decision_id, count(*) AS n FROM decision_outcome "
                             "GROUP BY 1 ORDER BY 1")
     assert rows == [{"analysis_decision_id": i, "n": 1} for i in ids]
@@ -337,23 +329,23 @@ def test_every_decision_ends_in_exactly_one_terminal_state(db, db_params, broker
                             "WHERE executed IS NOT TRUE") == [{"n": 0}]
 
 
-def test_rows_touched_carry_the_run_id(db: TradingDB, db_params, broker, settings):
+def test_rows_touched_carry_the_run_id(db: TradingDB, jobs):
     d = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     run_id = outcome(db, d)["run_id"]
     events = db.query("event_log", {"run_id": run_id})
     assert {e["event"] for e in events} >= {"intent_written", "order_status", "terminal"}
 
 
-def test_cancel_after_partial_fill_cancels_the_rest_and_keeps_the_shares(db, db_params, broker,
-                                                                          settings, exchange):
+def test_cancel_after_partial_fill_cancels_the_rest_and_keeps_the_shares(db, jobs, broker,
+                                                                         exchange):
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.4")
     first = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     cancel = add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
                                "existing_trade_journal_id": jid})
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, cancel)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     assert "cancelled the unfilled rest" in result["reason"] and "4 of 10" in result["reason"]
