@@ -10,50 +10,48 @@ import os
 from datetime import date, datetime, timezone
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from trading_monitor.cli import kill_switch, status
 from trading_monitor.domain.lifecycle import OrderRole, owned_client_order_id
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.report import data, figures, markdown
-from trading_monitor.settings.config import load_settings
 
 FRIDAY_FLATTEN = datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc)  # 15:50 New York
 
 
-def test_an_exit_that_does_not_fill_is_reported_shown_and_alerted(db, db_params, broker,
+def test_an_exit_that_does_not_fill_is_reported_shown_and_alerted(db, jobs,
                                                                    exchange, caplog):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
-                             need_broker=True)
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)  # 10 AAPL and a plain stop
+    jobs.order_monitor()  # 10 AAPL and a plain stop
     jid = int(outcome(db, d)["trade_journal_id"])
     exit_id = owned_client_order_id(installation_id(db), f"d{d}", OrderRole.EXIT)
     exchange.control.set_cancel_behavior("refuse", client_order_id=exit_id)
     exchange.control.halt("AAPL")  # nothing prints: the market exit rests
     exchange.control.set_clock(FRIDAY_FLATTEN)
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     unfilled = [a for a in report.actions if a.startswith("exit not filled:")]
     assert len(unfilled) == 1 and f"trade #{jid} AAPL: exit {exit_id}" in unfilled[0], \
         report.actions
-    assert status.gather(db, settings, FRIDAY_FLATTEN)["exits_working"] == []  # not yet 2 min
+    assert status.gather(db, jobs.settings, FRIDAY_FLATTEN)["exits_working"] == []  # not yet 2 min
     exchange.control.advance(150)
     with caplog.at_level(logging.ERROR):
-        watch(db_params, broker, settings)
-        watch(db_params, broker, settings)  # one ALERT per exit
+        jobs.position_monitor()
+        jobs.position_monitor()  # one ALERT per exit
     alerts = [r.getMessage() for r in caplog.records
               if getattr(r, "alert_kind", None) == "exit_working"]
     assert len(alerts) == 1 and exit_id in alerts[0] and "working since" in alerts[0]
-    (shown,) = status.gather(db, settings, exchange.venue.clock.now())["exits_working"]
+    (shown,) = status.gather(db, jobs.settings, exchange.venue.clock.now())["exits_working"]
     assert f"exit {exit_id}" in shown and "working since 2026-11-20T20:50" in shown
     text = markdown.render(figures.compute(data.load(db, date(2026, 11, 20))))
     assert f"**Exit not filled**: trade #{jid} AAPL: exit {exit_id}" in text
 
 
 def test_the_kill_switch_reports_an_exit_not_filled_when_it_finishes(
-        db, db_params, broker, exchange, monkeypatch, tmp_path, capsys):
+        db, jobs, db_params, exchange, monkeypatch, tmp_path, capsys):
     for key in list(os.environ):
         if key.startswith(("ALPACA_", "POSTGRES_", "TEST_POSTGRES", "TEST_DATABASE",
                            "DATABASE_")):
@@ -64,12 +62,12 @@ def test_the_kill_switch_reports_an_exit_not_filled_when_it_finishes(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DATABASE_URL", f"postgresql://{db_params['user']}@{db_params['host']}"
                                        f":{db_params['port']}/{db_params['dbname']}")
-    settings = load_settings(env, need_broker=True)
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")  # the settings of `env`
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exit_id = owned_client_order_id(installation_id(db), f"d{d}", OrderRole.EXIT)
     exchange.control.set_cancel_behavior("refuse", client_order_id=exit_id)
     exchange.control.halt("AAPL")
@@ -80,18 +78,17 @@ def test_the_kill_switch_reports_an_exit_not_filled_when_it_finishes(
            f"{exit_id}" in out, out
 
 
-def test_a_refused_exit_puts_the_stop_back_at_once(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
-                             need_broker=True)
+def test_a_refused_exit_puts_the_stop_back_at_once(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.set_clock(FRIDAY_FLATTEN)
     exchange.control.set_fault("POST /v2/orders", "http_status", status=403, code=40310000,
                                message="insufficient qty available for order", count=1)
-    report = monitor(db_params, broker, settings)  # the flatten's exit is refused
+    report = jobs.order_monitor()  # the flatten's exit is refused
     assert any("the market exit of 10 was not accepted" in a for a in report.actions), \
         report.actions
     assert not [a for a in report.actions if a.startswith("exit not filled:")]

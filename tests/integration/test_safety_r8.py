@@ -9,23 +9,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.broker.models import OrderRequest
 from trading_monitor.domain.order_status import OrderStatus
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 
 
-def _staged(exchange):
-    return load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+def _staged(jobs: Jobs) -> Jobs:
+    return jobs.with_settings(PROTECTION_MODE="staged")
 
 
-def _daytrade(db, db_params, broker, settings) -> int:
+def _daytrade(db, jobs) -> int:
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))  # marketable: buy limit 181, AAPL at 180
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED", result["reason"]
     return int(result["trade_journal_id"])
@@ -36,16 +35,16 @@ def _ours(db, jid) -> list[tuple[str, str, str]]:
             db.query("order_execution", {"trade_journal_id": jid})]
 
 
-def test_a_partly_filled_staged_entry_is_protected_within_one_cycle(db, db_params, broker,
+def test_a_partly_filled_staged_entry_is_protected_within_one_cycle(db, jobs, broker,
                                                                     exchange):
     assert exchange.control.rules()["wash_trade"] is True
-    settings = _staged(exchange)
+    jobs = _staged(jobs)
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
-    jid = _daytrade(db, db_params, broker, settings)
+    jid = _daytrade(db, jobs)
     [working] = [o for o in exchange.control.orders() if o["side"] == "buy"]
     assert (working["status"], working["filled_qty"]) == ("partially_filled", "3")
 
-    monitor(db_params, broker, settings)  # one cycle
+    jobs.order_monitor()  # one cycle
     book = {o["client_order_id"]: o for o in exchange.control.orders()}
     entry_order = book[working["client_order_id"]]
     assert (entry_order["status"], entry_order["filled_qty"]) == ("canceled", "3")
@@ -60,15 +59,15 @@ def test_a_partly_filled_staged_entry_is_protected_within_one_cycle(db, db_param
     assert not [o for o in _ours(db, jid) if o[0] == "EXIT" or o[2] == "rejected"]
 
 
-def test_a_wash_trade_refusal_is_not_answered_with_a_market_exit(db, db_params, broker,
+def test_a_wash_trade_refusal_is_not_answered_with_a_market_exit(db, jobs, broker,
                                                                  exchange):
-    settings = _staged(exchange)
-    jid = _daytrade(db, db_params, broker, settings)  # filled: 10 shares
+    jobs = _staged(jobs)
+    jid = _daytrade(db, jobs)  # filled: 10 shares
     # The trader's own buy limit in the same symbol, which our books do not know.
     mine = broker.submit_order(OrderRequest(client_order_id="trader-1", symbol="AAPL",
                                             side="buy", qty=D(1), order_type="limit",
                                             time_in_force="day", limit_price=D("170")))
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert journal["status"] == "POSITION" and journal["protected_at"] is None
     assert "wash trade" in journal["emergency_action"]
@@ -76,22 +75,22 @@ def test_a_wash_trade_refusal_is_not_answered_with_a_market_exit(db, db_params, 
     assert not [o for o in _ours(db, jid) if o[0] == "EXIT"]
 
     broker.cancel_order(mine.id)  # the trader withdraws it: the next cycle protects
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
     live = [o for o in exchange.control.orders() if o["side"] == "sell" and o["status"] == "new"]
     assert [(o["order_type"], o["qty"]) for o in live] == [("stop", "10")]
 
 
 def test_the_staged_fallback_after_a_refused_bracket_is_protected_within_one_cycle(
-        db, db_params, broker, settings, exchange):
+        db, jobs, exchange):
     # Bracket mode; the broker refuses the bracket, so the entry goes out plain (staged).
     exchange.control.set_fault("POST /v2/orders", "http_status", status=422, count=1,
                                message="bracket orders are not supported for this asset")
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
-    jid = _daytrade(db, db_params, broker, settings)
+    jid = _daytrade(db, jobs)
     journal = db.get_by_id("trade_journal", jid)
     assert journal["protection_mode"] == "staged"
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     live = [o for o in exchange.control.orders() if o["status"] in ("new", "partially_filled")]
     assert [(o["side"], o["order_type"], o["qty"]) for o in live] == [("sell", "stop", "3")]
     assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
@@ -100,9 +99,9 @@ def test_the_staged_fallback_after_a_refused_bracket_is_protected_within_one_cyc
 
 # -- the entry's rest that is not withdrawn at once (found by the lifecycle model) ----------
 
-def _partly_filled(db, db_params, broker, exchange, settings) -> tuple[int, dict]:
+def _partly_filled(db, jobs, exchange) -> tuple[int, dict]:
     exchange.control.set_partial_fill(symbol="AAPL", ratio="0.3")
-    jid = _daytrade(db, db_params, broker, settings)
+    jid = _daytrade(db, jobs)
     [working] = [o for o in exchange.control.orders() if o["side"] == "buy"]
     assert (working["status"], working["filled_qty"]) == ("partially_filled", "3")
     return jid, working
@@ -118,13 +117,13 @@ def _on_the_exchanges_clock(exchange):
 
 
 def test_a_rest_whose_cancel_stays_pending_is_bridged_by_an_oco_in_the_same_cycle(
-        db, db_params, broker, exchange):
-    settings = _staged(exchange)
-    jid, working = _partly_filled(db, db_params, broker, exchange, settings)
+        db, jobs, exchange):
+    jobs = _staged(jobs)
+    jid, working = _partly_filled(db, jobs, exchange)
     exchange.control.set_prices({"AAPL": "185"})  # the rest rests (buy limit 181)
     exchange.control.set_cancel_behavior("pending", seconds=600,
                                          client_order_id=working["client_order_id"])
-    monitor(db_params, broker, settings, sleep=_on_the_exchanges_clock(exchange))
+    jobs.order_monitor(sleep=_on_the_exchanges_clock(exchange))
     book = {o["client_order_id"]: o for o in exchange.control.orders()}
     assert book[working["client_order_id"]]["status"] == "pending_cancel"
     # Alpaca's wash-trade rule exempts an OCO: the planned stop, and a target 3 R above the
@@ -138,7 +137,7 @@ def test_a_rest_whose_cancel_stays_pending_is_bridged_by_an_oco_in_the_same_cycl
     assert not [o for o in exchange.control.orders() if o["status"] == "rejected"]
 
     exchange.control.advance(600)  # the cancel goes through: nothing more to do
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert working["client_order_id"] in {
         o["client_order_id"] for o in exchange.control.orders() if o["status"] == "canceled"}
     assert _sells(exchange) == [target, stop]  # the OCO stays: it protects all 3
@@ -148,13 +147,13 @@ def test_a_rest_whose_cancel_stays_pending_is_bridged_by_an_oco_in_the_same_cycl
 
 
 def test_a_rest_that_fills_while_being_cancelled_is_protected_at_its_final_size(
-        db, db_params, broker, exchange):
-    settings = _staged(exchange)
-    jid, working = _partly_filled(db, db_params, broker, exchange, settings)
+        db, jobs, broker, exchange):
+    jobs = _staged(jobs)
+    jid, working = _partly_filled(db, jobs, exchange)
     exchange.control.set_cancel_behavior("pending", seconds=30,
                                          client_order_id=working["client_order_id"])
     # The job's wait moves the exchange's clock: the rest fills before the cancel is due.
-    monitor(db_params, broker, settings, sleep=_on_the_exchanges_clock(exchange))
+    jobs.order_monitor(sleep=_on_the_exchanges_clock(exchange))
     book = {o["client_order_id"]: o for o in exchange.control.orders()}
     assert (book[working["client_order_id"]]["status"],
             book[working["client_order_id"]]["filled_qty"]) == ("filled", "10")
@@ -164,18 +163,18 @@ def test_a_rest_that_fills_while_being_cancelled_is_protected_at_its_final_size(
     assert [p.qty for p in broker.get_positions() if p.symbol == "AAPL"] == [D(10)]
 
 
-def test_a_refused_cancel_of_the_rest_leaves_the_filled_shares_protected(db, db_params, broker,
+def test_a_refused_cancel_of_the_rest_leaves_the_filled_shares_protected(db, jobs, broker,
                                                                          exchange):
-    settings = _staged(exchange)
-    jid, working = _partly_filled(db, db_params, broker, exchange, settings)
+    jobs = _staged(jobs)
+    jid, working = _partly_filled(db, jobs, exchange)
     exchange.control.set_prices({"AAPL": "185"})  # the rest rests (buy limit 181)
     exchange.control.set_cancel_behavior("refuse", client_order_id=working["client_order_id"])
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert [s[:3] for s in _sells(exchange)] == [("oco", "limit", "3"), ("oco", "stop", "3")]
     assert db.get_by_id("trade_journal", jid)["protected_at"] is not None
     exchange.control.set_prices({"AAPL": "180"})  # the rest fills: 10 held, the OCO covers 3
     exchange.control.set_cancel_behavior("immediate")
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     # every share covered by a live stop (the OCO's 3 and a stop for the 7 added, or one
     # stop for the 10 once the OCO's cancel is final)
     cover = sum(D(s[2]) for s in _sells(exchange) if s[1] == "stop"
