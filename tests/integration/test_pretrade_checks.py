@@ -7,14 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, orders_at_broker, outcome, run
+from tests.helpers import add_decision, entry, orders_at_broker, outcome
 from trading_monitor.broker.models import OrderRequest
-from trading_monitor.settings.config import load_settings
-
-
-def _settings(exchange, **env):
-    return load_settings(exchange_env(exchange, **env), need_broker=True)
 
 
 @pytest.mark.parametrize(("body", "words"), [
@@ -26,10 +20,9 @@ def _settings(exchange, **env):
     (entry("ZZZZ"), "unknown symbol ZZZZ"),
     (entry("HALT", entry_price="10.00", stop_loss="9.00", take_profit="12.00"), "not tradable"),
 ])
-def test_rejections_from_the_decision_itself(db, db_params, broker, settings, exchange, body,
-                                             words):
+def test_rejections_from_the_decision_itself(db, jobs, exchange, body, words):
     d = add_decision(db, body)
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "REJECTED"
     assert result["reason"].startswith("pre-trade check failed: ")
@@ -38,122 +31,119 @@ def test_rejections_from_the_decision_itself(db, db_params, broker, settings, ex
     assert db.query("order_execution") == []
 
 
-def test_max_notional_per_order(db, db_params, broker, exchange):
+def test_max_notional_per_order(db, jobs, exchange):
     d = add_decision(db, entry())  # 10 x 175 = 1750
-    run(db_params, broker, _settings(exchange, MAX_NOTIONAL_PER_ORDER="1000"))
+    jobs.with_settings(MAX_NOTIONAL_PER_ORDER="1000").executor()
     assert "exceeds MAX_NOTIONAL_PER_ORDER 1000" in outcome(db, d)["reason"]
 
 
-def test_max_open_positions_counts_this_runs_entries(db, db_params, broker, exchange):
+def test_max_open_positions_counts_this_runs_entries(db, jobs, exchange):
     first = add_decision(db, entry("AAPL"))
     second = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                     take_profit="440.00", quantity=1))
-    run(db_params, broker, _settings(exchange, MAX_OPEN_POSITIONS="1"))
+    jobs.with_settings(MAX_OPEN_POSITIONS="1").executor()
     assert outcome(db, first)["terminal_state"] == "EXECUTED"
     assert "max open positions reached (1 of 1)" in outcome(db, second)["reason"]
 
 
-def test_total_exposure_counts_earlier_decisions_of_the_same_run(db, db_params, broker,
-                                                                 exchange):
+def test_total_exposure_counts_earlier_decisions_of_the_same_run(db, jobs, exchange):
     first = add_decision(db, entry("AAPL"))
     second = add_decision(db, entry("NVDA", entry_price="125.00", stop_loss="120.00",
                                     take_profit="140.00", quantity=10))
-    run(db_params, broker, _settings(exchange, MAX_TOTAL_EXPOSURE="2500"))
+    jobs.with_settings(MAX_TOTAL_EXPOSURE="2500").executor()
     assert outcome(db, first)["terminal_state"] == "EXECUTED"
     assert "would exceed MAX_TOTAL_EXPOSURE 2500" in outcome(db, second)["reason"]
 
 
-def test_buying_power(db, db_params, broker, exchange):
+def test_buying_power(db, jobs, exchange):
     d = add_decision(db, entry(quantity=1000))  # 175,000 > 100,000
-    run(db_params, broker, _settings(exchange, MAX_NOTIONAL_PER_ORDER="off",
-                                     MAX_TOTAL_EXPOSURE="off"))
+    jobs.with_settings(MAX_NOTIONAL_PER_ORDER="off", MAX_TOTAL_EXPOSURE="off").executor()
     assert "insufficient buying power" in outcome(db, d)["reason"]
     assert orders_at_broker(exchange) == []
 
 
-def test_duplicate_entry_in_the_same_run_and_against_a_manual_position(db, db_params, broker,
-                                                                        settings, exchange):
+def test_duplicate_entry_in_the_same_run_and_against_a_manual_position(db, jobs, broker, exchange):
     broker.submit_order(OrderRequest("by-hand-1", "MSFT", "buy", Decimal(1), "market", "day"))
     first = add_decision(db, entry("AAPL"))
     again = add_decision(db, entry("AAPL"))
     manual = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                     take_profit="440.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, first)["terminal_state"] == "EXECUTED"
     assert "duplicate entry: AAPL" in outcome(db, again)["reason"]
     assert "duplicate entry: MSFT" in outcome(db, manual)["reason"]
 
 
-def test_same_day_reentry(db, db_params, broker, settings):
+def test_same_day_reentry(db, jobs):
     db.insert("trade_journal", {"symbol": "AAPL", "side": "buy", "trade_style": "DAYTRADE",
                                 "protection_mode": "bracket", "status": "CLOSED",
                                 "exit_date": datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)})
     d = add_decision(db, entry("AAPL"))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "re-entry blocked: AAPL was closed earlier today" in outcome(db, d)["reason"]
 
 
-def test_daily_loss_limit_uses_persisted_start_of_day_equity(db, db_params, broker, settings):
+def test_daily_loss_limit_uses_persisted_start_of_day_equity(db, jobs):
     db.insert("daily_equity", {"trading_day": datetime(2026, 11, 20).date(),
                                "start_equity": Decimal("105000")})
     d = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "daily loss limit reached: down 5000.00" in outcome(db, d)["reason"]
 
 
-def test_start_of_day_equity_is_persisted_once_per_day(db, db_params, broker, settings):
+def test_start_of_day_equity_is_persisted_once_per_day(db, jobs):
     add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                            take_profit="440.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     rows = db.query("daily_equity")
     assert [(r["trading_day"].isoformat(), r["start_equity"]) for r in rows] == [
         ("2026-11-20", Decimal("100000"))]
 
 
-def test_kill_switch_setting_and_table(db, db_params, broker, exchange, settings):
+def test_kill_switch_setting_and_table(db, jobs, exchange):
     d1 = add_decision(db, entry())
-    run(db_params, broker, _settings(exchange, TRADING_HALTED="true"))
+    jobs.with_settings(TRADING_HALTED="true").executor()
     assert "trading halted: TRADING_HALTED is set" in outcome(db, d1)["reason"]
     db.insert("system_state", {"key": "kill_switch", "value": "on", "reason": "FOMC"})
     d2 = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "kill switch is on in system_state (FOMC)" in outcome(db, d2)["reason"]
     assert orders_at_broker(exchange) == []
 
 
-def test_day_orders_while_closed_only_when_configured(db, db_params, broker, exchange):
+def test_day_orders_while_closed_only_when_configured(db, jobs, exchange):
     exchange.control.set_clock(datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc))  # 20:00 ET
-    strict = _settings(exchange, REJECT_DAY_ORDERS_WHEN_CLOSED="true")
+    strict = jobs.with_settings(REJECT_DAY_ORDERS_WHEN_CLOSED="true")
     day = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None))
     gtc = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                  take_profit="440.00", quantity=1, time_in_force="gtc"))
-    run(db_params, broker, strict)
+    strict.executor()
     assert "market is closed" in outcome(db, day)["reason"]
     assert outcome(db, gtc)["terminal_state"] == "EXECUTED"
 
 
-def test_checks_can_be_switched_off(db, db_params, broker, exchange):
-    loose = _settings(exchange, BLOCK_DUPLICATE_ENTRY="false")
+def test_checks_can_be_switched_off(db, jobs, exchange):
+    loose = jobs.with_settings(BLOCK_DUPLICATE_ENTRY="false")
     ids = [add_decision(db, entry("AAPL")) for _ in range(2)]
-    run(db_params, broker, loose)
+    loose.executor()
     assert [outcome(db, i)["terminal_state"] for i in ids] == ["EXECUTED", "EXECUTED"]
 
 
-def test_fat_finger_entry_far_from_the_last_trade(db, db_params, broker, settings, exchange):
+def test_fat_finger_entry_far_from_the_last_trade(db, jobs, exchange):
     typo = add_decision(db, entry(entry_price="1800.00", stop_loss="1750.00",
                                   take_profit="1900.00", quantity=1))
     fine = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                   take_profit="440.00", quantity=1))
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     assert ("entry 1800.00 is 900.0% away from the last trade 180.0 "
             "(MAX_PRICE_DEVIATION_PCT 10)") in outcome(db, typo)["reason"]
     assert outcome(db, fine)["terminal_state"] == "EXECUTED"
     assert exchange.control.counters()["GET /v2/stocks/snapshots"] == 1
-    off = _settings(exchange, MAX_PRICE_DEVIATION_PCT="off")
+    off = jobs.with_settings(MAX_PRICE_DEVIATION_PCT="off")
     again = add_decision(db, entry(entry_price="150.00", stop_loss="140.00",
                                    take_profit="190.00", quantity=1))
-    run(db_params, broker, off)
+    off.executor()
     assert outcome(db, again)["terminal_state"] == "EXECUTED"
