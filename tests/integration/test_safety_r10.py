@@ -8,23 +8,23 @@ that cannot be closed today stays protected overnight).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run
+from tests.helpers import add_decision, entry, outcome
 from tests.stream_fixtures import wait_within
-from trading_monitor.settings.config import load_settings
+from tests.support.jobs import Jobs
 
 D = Decimal
 AT_1550 = datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc)
 LIVE = {"new", "accepted", "held", "partially_filled", "pending_cancel"}
 
 
-def _day_trade(db, db_params, broker, settings) -> int:
+def _day_trade(db, jobs) -> int:
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=None))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED", outcome(db, d)["reason"]
     return int(outcome(db, d)["trade_journal_id"])
 
@@ -39,56 +39,55 @@ def _held(exchange):
     return {p["symbol"]: D(p["qty"]) for p in exchange.control.state()["positions"]}
 
 
-def test_a_refused_exit_puts_the_stop_back_in_the_same_cycle(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+def test_a_refused_exit_puts_the_stop_back_in_the_same_cycle(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = _day_trade(db, jobs)
+    jobs.order_monitor()
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))]
     exchange.control.set_clock(AT_1550)
     exchange.control.set_fault("POST /v2/orders", "http_status", status=422, code=42210000,
                                message="asset AAPL is halted", count=1)
-    report = monitor(db_params, broker, settings)  # the exit is refused
+    report = jobs.order_monitor()  # the exit is refused
     assert _held(exchange) == {"AAPL": D(10)}
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     exchange.control.advance(300)  # 15:55: the halt has lifted
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _held(exchange) == {}, report.actions
     assert _live_stops(exchange) == []
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "EOD_FLATTEN")
 
 
-def test_a_halt_at_the_flatten_time_leaves_the_position_protected(db, db_params, broker,
-                                                                 exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+def test_a_halt_at_the_flatten_time_leaves_the_position_protected(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = _day_trade(db, jobs)
+    jobs.order_monitor()
     exchange.control.set_clock(AT_1550)
     exchange.control.halt("AAPL")  # orders are accepted and rest: the exit cannot fill
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     assert _held(exchange) == {"AAPL": D(10)}
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert [o for o in exchange.control.orders() if o["order_type"] == "market"
             and o["status"] in LIVE] == []  # no exit left resting into the close
     exchange.control.halt("AAPL", halted=False)
     exchange.control.advance(300)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert _held(exchange) == {} and _live_stops(exchange) == []
     assert db.get_by_id("trade_journal", jid)["exit_reason_code"] == "EOD_FLATTEN"
 
 
-def test_a_halted_asset_keeps_its_stop_and_no_exit_is_tried(db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+def test_a_halted_asset_keeps_its_stop_and_no_exit_is_tried(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    _day_trade(db, jobs)
+    jobs.order_monitor()
     exchange.control.set_clock(AT_1550)
     exchange.control.halt("AAPL", tradable_flips=True)  # the asset shows tradable: false
-    report = monitor(db_params, broker, settings)
+    report = jobs.order_monitor()
     assert _held(exchange) == {"AAPL": D(10)}
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert [o for o in exchange.control.orders() if o["order_type"] == "market"] == []
@@ -108,16 +107,15 @@ def _market_exits(exchange):
 
 
 def test_a_pending_cancel_of_the_stop_is_followed_and_the_exit_goes_in_the_same_run(
-        db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+        db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = _day_trade(db, jobs)
+    jobs.order_monitor()
     exchange.control.set_clock(AT_1550)
     stop_id = _stop_id(exchange)
     exchange.control.set_cancel_behavior("pending", seconds=30, client_order_id=stop_id)
     # The job's waits pass on the exchange's clock: the cancel is final 30 s on.
-    report = monitor(db_params, broker, settings,
-                     sleep=lambda seconds: exchange.control.advance(seconds))
+    report = jobs.order_monitor(sleep=lambda seconds: exchange.control.advance(seconds))
     book = {o["client_order_id"]: o for o in exchange.control.orders()}
     assert book[stop_id]["status"] == "canceled", report.actions
     assert _market_exits(exchange) == [("sell", "10", "filled")], report.actions
@@ -130,22 +128,20 @@ def test_a_pending_cancel_of_the_stop_is_followed_and_the_exit_goes_in_the_same_
     assert (exit_row["purpose"], exit_row["order_status"]) == ("EOD_FLATTEN", "filled")
 
 
-def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, db_params, broker,
-                                                                          exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    jid = _day_trade(db, db_params, broker, settings)
-    monitor(db_params, broker, settings)
+def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    jid = _day_trade(db, jobs)
+    jobs.order_monitor()
     exchange.control.set_clock(datetime(2026, 11, 20, 20, 59, 30, tzinfo=timezone.utc))
     stop_id = _stop_id(exchange)
     exchange.control.set_cancel_behavior("pending", seconds=60, client_order_id=stop_id)
-    report = monitor(db_params, broker, settings,
-                     sleep=lambda seconds: exchange.control.advance(seconds))
+    report = jobs.order_monitor(sleep=lambda seconds: exchange.control.advance(seconds))
     # Followed until the close (16:00), still pending: no exit is sent from the close on.
     assert {o["client_order_id"]: o["status"] for o in exchange.control.orders()}[stop_id] \
         == "pending_cancel", report.actions
     assert _market_exits(exchange) == []
     exchange.control.advance(60)  # the cancel goes through after the close
-    report = monitor(db_params, broker, settings)  # the stop goes back, GTC, no exit
+    report = jobs.order_monitor()  # the stop goes back, GTC, no exit
     assert _market_exits(exchange) == [], report.actions
     assert _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], report.actions
     assert _held(exchange) == {"AAPL": D(10)}
@@ -158,18 +154,17 @@ def test_a_cancel_pending_into_the_close_ends_with_a_gtc_stop_and_no_exit(db, db
 # listener sends the exit the moment the cancel is final; a stop that fills instead leaves
 # nothing to sell.
 
-def _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged) -> tuple:
+def _flatten_with_a_long_pending_cancel(db, staged: Jobs, exchange) -> tuple:
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit=None))
-    run(db_params, broker, staged)
+    staged.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, staged)  # (or the stream, when it listens) protects it
+    staged.order_monitor()  # (or the stream, when it listens) protects it
     wait_within(lambda: _live_stops(exchange) == [("sell", "10", "gtc", D("175.00"))], 10)
     exchange.control.set_clock(AT_1550)
     stop_id = _stop_id(exchange)
     exchange.control.set_cancel_behavior("pending", seconds=300, client_order_id=stop_id)
-    report = monitor(db_params, broker, staged,
-                     sleep=lambda seconds: exchange.control.advance(seconds))
+    report = staged.order_monitor(sleep=lambda seconds: exchange.control.advance(seconds))
     book = {o["client_order_id"]: o for o in exchange.control.orders()}
     assert book[stop_id]["status"] == "pending_cancel", report.actions
     assert _market_exits(exchange) == [] and _held(exchange) == {"AAPL": D(10)}
@@ -177,8 +172,9 @@ def _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
 
 
 def test_r10_long_the_listener_sends_the_exit_once_the_cancel_is_final(
-        db, db_params, broker, exchange, staged, listener):
-    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+        db, jobs, exchange, staged, listener):
+    staged = replace(jobs, settings=staged)  # the `staged` settings the listener has
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, staged, exchange)
     exchange.control.advance(240)  # 15:55: the cancel is final, the stream says "canceled"
     wait_within(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 15)
     assert _market_exits(exchange) == [("sell", "10", "filled")]
@@ -191,8 +187,9 @@ def test_r10_long_the_listener_sends_the_exit_once_the_cancel_is_final(
 
 
 def test_r10_long_a_stop_that_fills_while_its_cancel_is_pending_ends_it(
-        db, db_params, broker, exchange, staged, listener):
-    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+        db, jobs, exchange, staged, listener):
+    staged = replace(jobs, settings=staged)  # the `staged` settings the listener has
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, staged, exchange)
     exchange.control.set_price("AAPL", "174.00")  # through the stop: it fills
     wait_within(lambda: db.get_by_id("trade_journal", jid)["status"] == "CLOSED", 15)
     journal = db.get_by_id("trade_journal", jid)
@@ -203,14 +200,15 @@ def test_r10_long_a_stop_that_fills_while_its_cancel_is_pending_ends_it(
 
 
 def test_r10_long_the_next_run_sends_the_exit_without_putting_a_stop_back(
-        db, db_params, broker, exchange, staged):
-    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
-    report = monitor(db_params, broker, staged)  # still pending: the stop protects, no order
+        db, jobs, exchange, staged):
+    staged = replace(jobs, settings=staged)  # the `staged` settings the listener has
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, staged, exchange)
+    report = staged.order_monitor()  # still pending: the stop protects, no order
     assert _market_exits(exchange) == [], report.actions
     assert [o["client_order_id"] for o in exchange.control.orders()
             if o["order_type"] == "stop"] == [stop_id]
     exchange.control.advance(240)  # 15:55: the cancel is final
-    report = monitor(db_params, broker, staged)
+    report = staged.order_monitor()
     assert _market_exits(exchange) == [("sell", "10", "filled")], report.actions
     assert [o["client_order_id"] for o in exchange.control.orders()
             if o["order_type"] == "stop"] == [stop_id]  # no stop put back to cancel again
@@ -220,12 +218,13 @@ def test_r10_long_the_next_run_sends_the_exit_without_putting_a_stop_back(
 
 
 def test_r10_long_part_of_the_pending_stop_fills_the_books_follow_and_nothing_is_sent(
-        db, db_params, broker, exchange, staged):
-    jid, stop_id = _flatten_with_a_long_pending_cancel(db, db_params, broker, exchange, staged)
+        db, jobs, exchange, staged):
+    staged = replace(jobs, settings=staged)  # the `staged` settings the listener has
+    jid, stop_id = _flatten_with_a_long_pending_cancel(db, staged, exchange)
     exchange.control.set_partial_fill(client_order_id=stop_id, ratio="0.3", rest=True)
     exchange.control.set_price("AAPL", "174.00")  # through the stop: 3 of 10 fill
     assert _held(exchange) == {"AAPL": D(7)}
-    report = monitor(db_params, broker, staged)
+    report = staged.order_monitor()
     assert db.query("position_tracking", {"trade_journal_id": jid})[0]["qty"] == D(7), \
         report.actions
     assert _market_exits(exchange) == []  # the stop still holds the 7: nothing else is sent
