@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
 from tests.integration.test_fail_closed_account import OTHER, _checks, _positions, _switch
 from tests.integration.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from trading_monitor.broker.models import OrderRequest
@@ -114,9 +114,9 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
                      existing_trade_journal_id=ids[0])
     for price in ("200.00", "150.00", "200.00"):  # past the target, through the stop
         exchange.control.set_prices({"AAPL": price, "MSFT": "445.00"})
-        run(db_params, other, settings)
-        monitor(db_params, other, settings)
-        watch(db_params, other, settings)
+        jobs.with_broker(other).executor()
+        jobs.with_broker(other).order_monitor()
+        jobs.with_broker(other).position_monitor()
         exchange.control.advance(61)  # past the reconciliation grace
     assert outcome(db, d)["terminal_state"] in ("REJECTED", "FAILED")
     assert f"written against broker account {books}" in outcome(db, d)["reason"]
@@ -177,10 +177,10 @@ def test_the_old_accounts_trades_are_held_there_and_no_job_touches_them(
     state, message = _checks(db_params, settings, exchange.venue.clock.now())["account"]
     assert state == "WARNING" and "trade #3 AAPL at " + OTHER in message
     exchange.control.set_prices({"AAPL": "200.00", "MSFT": "421.00"})
-    monitor(db_params, back, settings)
-    watch(db_params, back, settings)
+    jobs.with_broker(back).order_monitor()
+    jobs.with_broker(back).position_monitor()
     exchange.control.advance(5)
-    monitor(db_params, back, settings)  # the approved exit of AAPL goes out, in account 1
+    jobs.with_broker(back).order_monitor()  # the approved exit of AAPL goes out, in account 1
     assert db.get_by_id("trade_journal", ids[0])["status"] == "CLOSED"
 
 
@@ -214,14 +214,14 @@ def test_the_daemon_leaves_the_old_accounts_trades_alone(
 
 
 def test_the_end_of_day_flatten_leaves_an_old_accounts_day_trade_alone(
-        db, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+        db, jobs, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
     """A DAYTRADE in AAPL written against the first account, held there after the second is
     adopted (where the trader holds 10 AAPL): 15:50 New York sends nothing in the second."""
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",
                                stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = int(outcome(db, d)["trade_journal_id"])
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     other = _switch(exchange, OTHER)
     other.submit_order(OrderRequest(client_order_id=TRADER, symbol="AAPL", side="buy",
@@ -232,7 +232,7 @@ def test_the_end_of_day_flatten_leaves_an_old_accounts_day_trade_alone(
     before, fills = _trades(db, [jid]), _fills(db, [jid])
     exchange.control.set_clock(datetime(2026, 11, 20, 20, 50, tzinfo=timezone.utc))  # 15:50
     for _ in range(2):
-        monitor(db_params, other, settings)
-        watch(db_params, other, settings)
+        jobs.with_broker(other).order_monitor()
+        jobs.with_broker(other).position_monitor()
         exchange.control.advance(120)
     _nothing_touched(db, exchange, other, [jid], before, fills)

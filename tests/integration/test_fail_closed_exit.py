@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor
+from tests.helpers import add_decision, entry
 from tests.integration.test_fail_closed_account import OTHER, _checks, _positions, _switch
 from tests.integration.test_fail_closed_incident import cli_env  # noqa: F401 (a fixture)
 from trading_monitor.broker.models import OrderRequest
@@ -148,7 +148,7 @@ def test_approve_exit_refuses_while_the_keys_lead_to_another_account(
     books = str(recorded_account(db))
     other = _switch(exchange, OTHER)
     try:
-        monitor(db_params, other, settings)
+        jobs.with_broker(other).order_monitor()
     except Exception:  # the refusal records the mismatch (tested elsewhere)
         pass
     assert operator.approve_exit([str(ids[0])]) == operator.EXIT_REFUSED
@@ -172,7 +172,7 @@ def test_adopting_an_account_resets_the_fill_cursor(db, jobs, db_params, broker,
     other.submit_order(OrderRequest(symbol="NVDA", qty=Decimal(3), side="buy",
                                     order_type="market", time_in_force="day",
                                     client_order_id="trader-own-nvda"))
-    monitor(db_params, other, settings)
+    jobs.with_broker(other).order_monitor()
     cursor = db.named("system_value", {"key": "fill_cursor"})[0]["value"]
     assert cursor and cursor != old
     assert [f for f in db.query("fills") if f["symbol"] == "NVDA"]
