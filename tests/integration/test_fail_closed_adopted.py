@@ -214,7 +214,7 @@ def test_the_daemon_leaves_the_old_accounts_trades_alone(
 
 
 def test_the_end_of_day_flatten_leaves_an_old_accounts_day_trade_alone(
-        db, jobs, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
     """A DAYTRADE in AAPL written against the first account, held there after the second is
     adopted (where the trader holds 10 AAPL): 15:50 New York sends nothing in the second."""
     d = add_decision(db, entry(trade_style="DAYTRADE", entry_price="181.00",

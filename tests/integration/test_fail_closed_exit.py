@@ -38,8 +38,7 @@ def _orders_of_books(exchange, books: str) -> list[dict]:
         exchange.control._call("POST", "/control/account", {"account_id": OTHER})
 
 
-def test_the_daemon_exits_2_naming_both_accounts(db, jobs, db_params, broker, settings, exchange,
-                                                 caplog):
+def test_the_daemon_exits_2_naming_both_accounts(db, jobs, db_params, settings, exchange, caplog):
     ids = _positions(db, jobs)
     books = str(recorded_account(db))
     before = exchange.control.orders()
@@ -84,7 +83,7 @@ def test_the_daemon_exits_2_naming_both_accounts(db, jobs, db_params, broker, se
 
 
 def test_scheduler_py_exits_2_with_both_ids_and_the_unit_does_not_restart_on_it(
-        db, jobs, db_params, broker, settings, exchange, tmp_path):
+        db, jobs, db_params, exchange, tmp_path):
     _positions(db, jobs)
     books = str(recorded_account(db))
     _switch(exchange, OTHER)
@@ -103,8 +102,8 @@ def test_scheduler_py_exits_2_with_both_ids_and_the_unit_does_not_restart_on_it(
     assert ["2"] in prevent or any("2" in codes for codes in prevent)
 
 
-def test_kill_switch_flatten_refuses_another_account(db, jobs, db_params, broker, settings,
-                                                     exchange, cli_env, capsys):  # noqa: F811
+def test_kill_switch_flatten_refuses_another_account(db, jobs, exchange, cli_env,
+                                                     capsys):  # noqa: F811
     ids = _positions(db, jobs)
     books = str(recorded_account(db))
     before = exchange.control.orders()
@@ -119,7 +118,7 @@ def test_kill_switch_flatten_refuses_another_account(db, jobs, db_params, broker
 
 
 def test_flatten_never_sells_shares_of_trades_written_against_another_account(
-        db, jobs, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
     """Adopted account B; the open trades were written against A. B holds the trader's own
     AAPL: kill-switch --flatten sells none of it (it sizes by what the broker holds)."""
     ids = _positions(db, jobs)
@@ -143,7 +142,7 @@ def test_flatten_never_sells_shares_of_trades_written_against_another_account(
 
 
 def test_approve_exit_refuses_while_the_keys_lead_to_another_account(
-        db, jobs, db_params, broker, settings, exchange, cli_env, capsys):  # noqa: F811
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
     ids = _positions(db, jobs)
     books = str(recorded_account(db))
     other = _switch(exchange, OTHER)
@@ -157,8 +156,8 @@ def test_approve_exit_refuses_while_the_keys_lead_to_another_account(
     assert not db.query("position_tracking", {"trade_journal_id": ids[0]})[0]["exit_approved"]
 
 
-def test_adopting_an_account_resets_the_fill_cursor(db, jobs, db_params, broker, settings, exchange,
-                                                    cli_env, capsys):  # noqa: F811
+def test_adopting_an_account_resets_the_fill_cursor(db, jobs, exchange, cli_env,
+                                                    capsys):  # noqa: F811
     _positions(db, jobs)
     old = db.named("system_value", {"key": "fill_cursor"})[0]["value"]
     assert old  # the first account's feed was read
