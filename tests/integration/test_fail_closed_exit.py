@@ -102,8 +102,8 @@ def test_scheduler_py_exits_2_with_both_ids_and_the_unit_does_not_restart_on_it(
     assert ["2"] in prevent or any("2" in codes for codes in prevent)
 
 
-def test_kill_switch_flatten_refuses_another_account(db, jobs, exchange, cli_env,
-                                                     capsys):  # noqa: F811
+def test_kill_switch_flatten_refuses_another_account(
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
     ids = _positions(db, jobs)
     books = str(recorded_account(db))
     before = exchange.control.orders()
@@ -156,8 +156,8 @@ def test_approve_exit_refuses_while_the_keys_lead_to_another_account(
     assert not db.query("position_tracking", {"trade_journal_id": ids[0]})[0]["exit_approved"]
 
 
-def test_adopting_an_account_resets_the_fill_cursor(db, jobs, exchange, cli_env,
-                                                    capsys):  # noqa: F811
+def test_adopting_an_account_resets_the_fill_cursor(
+        db, jobs, exchange, cli_env, capsys):  # noqa: F811
     _positions(db, jobs)
     old = db.named("system_value", {"key": "fill_cursor"})[0]["value"]
     assert old  # the first account's feed was read
