@@ -30,7 +30,9 @@ NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 ACTIONS = tuple(NEEDS)
 
-BEGIN_MARKER = "-- BEGIN shape: rendered from trading_monitor/domain/decision_shape.py"
+# The marker names this module by its path when migration 0011 was written; an applied
+# migration never changes (its checksum is recorded), so neither does the marker.
+BEGIN_MARKER = "-- BEGIN shape: rendered from trading_monitor/decision_shape.py"
 END_MARKER = "-- END shape"
 
 
