@@ -145,3 +145,17 @@ def test_a_new_york_day_runs_midnight_to_midnight(day, hours):
 ])
 def test_slippage_is_worse_than_asked_for_the_orders_side(side, asked, got, bps):
     assert slippage_bps(side, D(asked), D(got)) == D(bps)
+
+
+@pytest.mark.parametrize("side, a, b, best, level, reached, moved", [
+    pytest.param("buy", D("101"), D("99"), D("101"), D("100"), True, D("110.0"),
+                 id="a long's best price is the high; 101 has reached a 100 target; +10 % is up"),
+    pytest.param("sell", D("101"), D("99"), D("99"), D("100"), False, D("90.0"),
+                 id="a short's best price is the low; 101 has not reached a 100 target; +10 % is down"),
+])
+def test_a_side_says_which_way_is_better(side, a, b, best, level, reached, moved):
+    s = Side.of(side)
+    assert s.best(a, b) == best
+    assert s.reached(a, level) is reached and s.reached(level, level)
+    assert s.moved(D("100"), D("0.10")) == moved
+    assert s.signed(D("5")) == D("5") * s.sign

@@ -38,6 +38,22 @@ class Side(str, Enum):
         """+1 for a long, -1 for a short: a price move times this is the position's gain."""
         return Decimal(1) if self is Side.BUY else Decimal(-1)
 
+    def signed(self, qty: Decimal) -> Decimal:
+        """A quantity as the broker signs a position: negative for a short."""
+        return qty * self.sign
+
+    def moved(self, price: Decimal, fraction: Decimal) -> Decimal:
+        """`price` moved by `fraction` in this position's favour (up for a long)."""
+        return price * (1 + self.sign * fraction)
+
+    def best(self, a: Decimal, b: Decimal) -> Decimal:
+        """The more favourable of two prices: the higher for a long, the lower for a short."""
+        return max(a, b) if self is Side.BUY else min(a, b)
+
+    def reached(self, price: Decimal, level: Decimal) -> bool:
+        """`price` is at `level` or beyond it in this position's favour (a target reached)."""
+        return (price - level) * self.sign >= 0
+
     @property
     def position(self) -> str:
         """How a position row spells it: `long` or `short`."""

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from trading_monitor.domain.market import MarketSnapshot
 from trading_monitor.domain.pnl import unrealized_pnl
+from trading_monitor.domain.sides import Side
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.ledger.marks import Mark
 from trading_monitor.position_monitor.context import PositionMonitor
@@ -59,4 +60,4 @@ def _mark(trade: LoadedTrade, market: dict[str, MarketSnapshot], stale_before: d
 
 def _best(side: str, previous: Decimal, price: Decimal) -> Decimal:
     """The most favourable price since entry: the high for a long, the low for a short."""
-    return max(previous, price) if side == "buy" else min(previous, price)
+    return Side.of(side).best(previous, price)

@@ -25,6 +25,7 @@ from trading_monitor.domain.reconcile import (
     OurTrade,
     reconcile,
 )
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.engine.market_stop import market_stop
 from trading_monitor.engine.settle import settle_trade
@@ -225,7 +226,7 @@ def _resolve_cleared(pm: PositionMonitor, keys: set[str], now: datetime) -> None
 def _ours(t: LoadedTrade) -> OurTrade:
     s = t.state
     qty = s.entry_filled[0] - s.exit_filled[0]
-    signed = qty if s.side == "buy" else -qty
+    signed = Side.of(s.side).signed(qty)
     partial = (s.entry_working and s.protection_mode == "bracket" and qty > 0
                and s.entry is not None and any(o.parent_row_id == s.entry.row_id
                                                for o in s.exits))

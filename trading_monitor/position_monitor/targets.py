@@ -8,6 +8,7 @@ from __future__ import annotations
 from trading_monitor.domain.lifecycle import OrderRole, Purpose
 from trading_monitor.domain.market import MarketSnapshot
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.sides import Side
 from trading_monitor.engine.housekeeping import flatten_trade
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
@@ -28,7 +29,7 @@ def profit_targets(pm: PositionMonitor, trades: list[LoadedTrade],
         snap = market.get(j["symbol"])
         if take is None or snap is None or snap.last_price is None or _has_target_order(trade):
             continue
-        reached = snap.last_price >= take if t.side == "buy" else snap.last_price <= take
+        reached = Side.of(t.side).reached(snap.last_price, take)
         if reached and marks[0]["target_reached_at"] is None:
             if pm.orders.dry_run:
                 pm.orders.would(f"record trade #{t.journal_id} at its target {take}")

@@ -21,6 +21,7 @@ from trading_monitor.crashpoints import crash_point
 from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.domain.order_status import OrderStatus
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.domain.trailing import Step, trail
 from trading_monitor.engine.cancelling import follow_replacements
@@ -94,7 +95,7 @@ def standing_step(side: str, entry: Decimal, steps: tuple[Step, ...], stop: Deci
 def _best_for(side: str, entry: Decimal, s: Step) -> Decimal:
     """A best price that reaches exactly this step's gain."""
     gain = s.gain_pct / 100
-    return entry * (1 + gain) if side == "buy" else entry * (1 - gain)
+    return Side.of(side).moved(entry, gain)
 
 
 def _catch_up(pm: PositionMonitor, trade: LoadedTrade, stop_row: Row, mark: Row,
