@@ -198,8 +198,7 @@ class TradingDB:
         try:
             failed.close()
         finally:
-            if self._conn is failed:
-                self._conn = None
+            self._conn = None if self._conn is failed else self._conn
 
     # -- the seed's API -----------------------------------------------------------------------
 
