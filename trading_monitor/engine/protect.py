@@ -88,7 +88,8 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
     The broker's positions lag a fill by seconds: within `reconcile_grace` of the trade's
     last fill its own fills prove the shares. Not when anything else traded the symbol
     since the trade's first fill (the trader closing some by hand, even before our own
-    last fill, an exit): then only the broker knows, and it caps.
+    last fill, an exit): then only the broker knows, and it caps. Another trade of ours
+    whose booked fills net to zero (its stop closing it in the same second) changed nothing.
     """
     last = m.db.execute_query(QUERIES["last_fills_of_symbol"],
                               {"id": journal["id"], "symbol": journal["symbol"]})[0]

@@ -65,11 +65,21 @@ SELECT * FROM order_execution WHERE symbol = %s AND alpaca_order_id IS NOT NULL
 AND order_status = ANY(%s) ORDER BY id
 
 -- name: last_fills_of_symbol
--- protect.py: the trade's first and last fill, and the last fill of anything else.
-SELECT max(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS ours,
-       min(filled_at) FILTER (WHERE trade_journal_id = %(id)s) AS first,
-       max(filled_at) FILTER (WHERE trade_journal_id IS DISTINCT FROM %(id)s) AS others
-FROM fills WHERE symbol = %(symbol)s
+-- protect.py: the trade's first and last fill, and the last fill of anything else that may
+-- have changed its shares. Another trade of ours whose booked fills net to zero (opened and
+-- closed) leaves the position as it found it, whenever its fills came: not counted.
+WITH flat AS (
+    SELECT trade_journal_id AS id FROM fills
+    WHERE symbol = %(symbol)s AND trade_journal_id IS NOT NULL
+      AND trade_journal_id <> %(id)s
+    GROUP BY trade_journal_id
+    HAVING sum(CASE side WHEN 'buy' THEN qty ELSE -qty END) = 0
+)
+SELECT max(f.filled_at) FILTER (WHERE f.trade_journal_id = %(id)s) AS ours,
+       min(f.filled_at) FILTER (WHERE f.trade_journal_id = %(id)s) AS first,
+       max(f.filled_at) FILTER (WHERE f.trade_journal_id IS DISTINCT FROM %(id)s
+           AND NOT EXISTS (SELECT 1 FROM flat WHERE flat.id = f.trade_journal_id)) AS others
+FROM fills f WHERE f.symbol = %(symbol)s
 
 -- name: successor_row
 -- sync.py: the row of a replacing order (by its id, or the row that replaces ours).
