@@ -172,3 +172,10 @@ def test_the_cycle_finder_finds_rings(edges, expected):
     for importer, imported in edges:
         graph.add_import(importer=importer, imported=imported)
     assert sorted(map(set, cycles(graph)), key=sorted) == expected
+
+
+def test_every_module_is_small():
+    """Small modules (docs/development.md): at most 300 lines, the paper exchange included."""
+    long = {str(f.relative_to(PACKAGE)): n for f in PACKAGE.rglob("*.py")
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > 300}
+    assert long == {}
