@@ -694,3 +694,36 @@ HALT_GAPS_THROUGH_THE_STOP = [
 def test_a_halt_gapping_through_the_stop_holds(new_world):
     with new_world() as w:
         w.replay(HALT_GAPS_THROUGH_THE_STOP)
+
+
+# Found by the model (a real bug, fixed in engine/queries.sql `last_fills_of_symbol`): a short
+# stopped out in the same second as a new short's entry filled in part, while positions
+# lagged. The stop's fill counted as "something else traded the symbol", so protection was
+# capped by the lagging positions (0) and the new short had no stop after the run. A trade of
+# ours whose fills net to zero no longer counts: within the grace our fills prove the shares.
+OUR_CLOSED_TRADE_IN_THE_SAME_SECOND = [
+    ("new_trade", {"marketable": True, "qty": 17, "side": "SELL", "style": "SWING",
+                   "symbol": "MSFT"}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("between_reads", {"pct": 3.5, "ratio": "0.3", "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("position_lag", {"seconds": 30}),
+    ("between_reads", {"pct": -1.5, "ratio": "0.5", "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("new_trade", {"symbol": "MSFT", "side": "SELL", "style": "DAYTRADE", "marketable": True,
+                   "qty": 4}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
+
+def test_a_short_is_stopped_while_positions_lag_our_closed_trade(new_world):
+    with new_world() as w:
+        w.replay(OUR_CLOSED_TRADE_IN_THE_SAME_SECOND)
+        [short] = w.rows("SELECT id, actual_qty FROM trade_journal WHERE status = 'POSITION'")
+        [position] = w.ex.control.state()["positions"]
+        assert Decimal(position["qty"]) == -short["actual_qty"] == Decimal(-2)
+        stops = [o for o in w.ex.control.orders() if o["order_type"] in ("stop", "stop_limit")
+                 and o["side"] == "buy" and o["status"] in ("new", "accepted")
+                 and o["client_order_id"].startswith("tm-")]
+        assert [Decimal(o["qty"]) for o in stops] == [Decimal(2)]
