@@ -727,3 +727,46 @@ def test_a_short_is_stopped_while_positions_lag_our_closed_trade(new_world):
                  and o["side"] == "buy" and o["status"] in ("new", "accepted")
                  and o["client_order_id"].startswith("tm-")]
         assert [Decimal(o["qty"]) for o in stops] == [Decimal(2)]
+
+
+# THE TRADER'S SHORT AFTER OUR ADOPTED TRADE (found by the 60-minute --slow run, seed
+# 20261207, 40 steps; shrunk by hand; fixed in position_monitor/hand_closes.py close_flipped
+# and reconcile.py): the trader's own 9 NVDA, adopted as EXTERNAL, closed by hand, then he
+# sells 4 more: the broker holds 4 short. Reconciliation took that as a QTY_MISMATCH of our
+# long (9 against -4) forever: the trade stayed open, the short never had a stop, and entries
+# halted. Our trade is now closed at the trader's fills (MANUAL) and the short adopted and
+# stopped once it has outlasted the grace. Within the grace the short is the trader's
+# (harness: World._theirs_pending), as for any position of his own.
+THE_TRADERS_SHORT_AFTER_OUR_ADOPTED_TRADE = [
+    ("trader_order", {"symbol": "NVDA", "side": "buy", "qty": 9, "kind": "market"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+    ("close_by_hand", {"symbol": "NVDA"}),
+    ("trader_order", {"symbol": "NVDA", "side": "sell", "qty": 4, "kind": "market"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 2}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+    ("minutes", {"n": 2}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
+
+def test_the_traders_short_after_our_adopted_trade_is_adopted_and_stopped(new_world):
+    with new_world() as w:
+        w.replay(THE_TRADERS_SHORT_AFTER_OUR_ADOPTED_TRADE)
+        trades = w.rows("SELECT id, side, status, actual_qty, exit_reason FROM trade_journal "
+                        "ORDER BY id")
+        assert [(t["side"], t["status"], t["actual_qty"]) for t in trades] == [
+            ("buy", "CLOSED", Decimal(9)), ("sell", "POSITION", Decimal(4))]
+        assert trades[0]["exit_reason"].startswith("MANUAL")
+        [position] = w.ex.control.state()["positions"]
+        assert Decimal(position["qty"]) == Decimal(-4)
+        stops = [o for o in w.ex.control.orders() if o["order_type"] in ("stop", "stop_limit")
+                 and o["side"] == "buy" and o["status"] in ("new", "accepted")
+                 and o["client_order_id"].startswith("tm-")]
+        assert [Decimal(o["qty"]) for o in stops] == [Decimal(4)]

@@ -15,9 +15,13 @@ from decimal import Decimal
 
 from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
+from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.pnl import closed_pnl
+from trading_monitor.domain.sides import Side
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.engine.settle import settle_trade
 from trading_monitor.engine.state import LoadedTrade, load_trades
+from trading_monitor.engine.untracked import own_fill_since
 from trading_monitor.position_monitor.context import PositionMonitor
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,40 @@ def book_partial_close(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str
                 journal_id, trade.journal["symbol"], gap, close.price)
     return (f"trade #{fresh.state.journal_id} {trade.journal['symbol']}: {gap} closed by hand "
             f"@ {price_text(close.price)}; " + "; ".join(done))
+
+
+def close_flipped(pm: PositionMonitor, trade: LoadedTrade, detail: dict[str, str]
+                  ) -> str | None:
+    """The broker holds the other side of our trade: the trader's own fills closed all our
+    shares and went on (a close by hand, then an order of his own). Our trade is closed at
+    those fills (MANUAL), as when it is gone at the broker; what the broker still holds is
+    then the trader's own, an untracked position (the caller adopts it). Only when the broker
+    holds the other side, our trade alone holds the symbol (`ours`), the fills explain
+    all of it, and they, like every fill of ours there, are older than the grace (the
+    positions may lag a fill). An exit of ours that sold more is not explained here: it
+    stays a QTY_MISMATCH, which fails past the grace."""
+    j, t = trade.journal, trade.state
+    ours, broker = Decimal(detail["ours"]), Decimal(detail["broker"])
+    qty, avg = t.entry_filled[0] - t.exit_filled[0], t.entry_filled[1]
+    settled = pm.orders.now() - pm.config.reconcile_grace
+    if ours * broker >= 0 or qty <= 0 or avg is None or Side.of(t.side).signed(qty) != ours \
+            or own_fill_since(pm.orders.db, j["symbol"], settled):
+        return None
+    close = closing_fills(pm, trade, qty)
+    if close is None or close.filled_at > settled:
+        return None
+    exits = [(f.qty, f.price) for f in t.fills if f.role is not OrderRole.ENTRY]
+    pnl = closed_pnl(t.side, avg, [*exits, (qty, close.price)])
+    attach(pm, trade, close)
+    pm.orders.ledger.close_trade(
+        t.journal_id, exit_price=close.price, exit_at=close.filled_at, pnl=pnl,
+        fees=Decimal(0), reason=ExitReason.MANUAL,
+        text="MANUAL: closed by hand, per its fill; the broker holds the trader's own "
+             "position on the other side", estimated=False)
+    log.warning("trade #%s %s closed by hand @ %s; the broker holds the other side (the "
+                "trader's own)", t.journal_id, j["symbol"], price_text(close.price))
+    return (f"trade #{t.journal_id} {j['symbol']}: CLOSED MANUAL @ {price_text(close.price)}"
+            "; the other side at the broker is the trader's own")
 
 
 def _qty(pm: PositionMonitor, ids: list[int]) -> list[Decimal]:

@@ -15,7 +15,7 @@ from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.crashpoints import crash_point
 from trading_monitor.db.pg import Json
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.lifecycle import ExitReason, OrderRole
+from trading_monitor.domain.lifecycle import ExitReason, OrderRole, TradeStatus
 from trading_monitor.domain.pnl import closed_pnl
 from trading_monitor.domain.reconcile import (
     HeldPosition,
@@ -34,7 +34,12 @@ from trading_monitor.engine.untracked import own_fill_since
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_ending import ending_price
-from trading_monitor.position_monitor.hand_closes import attach, book_partial_close, closing_fills
+from trading_monitor.position_monitor.hand_closes import (
+    attach,
+    book_partial_close,
+    close_flipped,
+    closing_fills,
+)
 from trading_monitor.position_monitor.incident import (
     end_incident,
     history_readable,
@@ -117,6 +122,9 @@ def _act(pm: PositionMonitor, issue: Issue, trade: LoadedTrade | None,
     if issue.kind is IssueKind.GONE_AT_BROKER and trade is not None:
         return _close_gone(pm, trade, overdue, orders)
     if issue.kind is IssueKind.QTY_MISMATCH and trade is not None:
+        flipped = close_flipped(pm, trade, issue.detail)
+        if flipped is not None:  # the rest is the trader's own, past the grace: adopted now
+            return flipped + (f"; {_adopt(pm, held)}" if held is not None else "")
         return book_partial_close(pm, trade, issue.detail)
     if issue.kind is IssueKind.UNPROTECTED and trade is not None:
         return _protect(pm, trade)
@@ -177,6 +185,8 @@ def _protect(pm: PositionMonitor, trade: LoadedTrade) -> str | None:
     (a live stop stays and the shares it leaves get their own; a lone take-profit holding
     shares is cancelled first, on the broker's final word)."""
     fresh = load_trades(pm.orders.db, [trade.state.journal_id])
+    if fresh and fresh[0].state.status is not TradeStatus.POSITION:  # closed this cycle
+        return f"trade #{trade.state.journal_id}: {fresh[0].state.status.value}, no stop needed"
     done = settle_trade(pm.orders, fresh[0]) if fresh else []
     alert(log, "unprotected", f"trade #{trade.state.journal_id}",
           "trade #%s %s had no live stop for its full quantity: %s",
