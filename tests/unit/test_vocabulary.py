@@ -151,7 +151,8 @@ def test_slippage_is_worse_than_asked_for_the_orders_side(side, asked, got, bps)
     pytest.param("buy", D("101"), D("99"), D("101"), D("100"), True, D("110.0"),
                  id="a long's best price is the high; 101 has reached a 100 target; +10 % is up"),
     pytest.param("sell", D("101"), D("99"), D("99"), D("100"), False, D("90.0"),
-                 id="a short's best price is the low; 101 has not reached a 100 target; +10 % is down"),
+                 id="a short's best price is the low; 101 has not reached a 100 target; "
+                    "+10 % is down"),
 ])
 def test_a_side_says_which_way_is_better(side, a, b, best, level, reached, moved):
     s = Side.of(side)
