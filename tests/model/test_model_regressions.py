@@ -770,3 +770,33 @@ def test_the_traders_short_after_our_adopted_trade_is_adopted_and_stopped(new_wo
                  and o["side"] == "buy" and o["status"] in ("new", "accepted")
                  and o["client_order_id"].startswith("tm-")]
         assert [Decimal(o["qty"]) for o in stops] == [Decimal(4)]
+
+
+# Found by the model (seed 20261209, shrunk from 54 steps; fixed in position_monitor/cycle.py
+# run_position_cycle): a short's entry fills, a 3-for-2 split restates the position 5 → 7
+# overnight (its bracket legs' qty staying 5), and the old target fills 5 new shares at the
+# open. The pre-open run saw both fills in one sync and closed the trade on 5 = 5 before the
+# split was applied: 2 shares were left at the broker with no stop and out of our books. The
+# entry is now opened first, the split applied, then the exit settled: 2 held, stopped.
+TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT = [
+    ("new_trade", {"symbol": "NVDA", "side": "SELL", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("price_step", {"pct": 1.5, "symbol": "NVDA"}),
+    ("corporate_action", {"symbol": "NVDA", "split": "3-for-2", "legs_follow": False}),
+    ("overnight", {}),
+    ("job", {"job": "pre_open", "mode": "bracket", "crash": None}),
+    ("job", {"crash": "after_claim", "job": "order_monitor", "mode": "staged"}),
+]
+
+
+def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(new_world):
+    with new_world() as w:
+        w.replay(TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT)
+        [trade] = w.rows("SELECT status FROM trade_journal")
+        assert trade["status"] == "POSITION"
+        [position] = w.ex.control.state()["positions"]
+        assert Decimal(position["qty"]) == Decimal(-2)
+        stops = [o for o in w.ex.control.orders() if o["order_type"] in ("stop", "stop_limit")
+                 and o["side"] == "buy" and o["status"] in ("new", "accepted")]
+        assert [Decimal(o["qty"]) for o in stops] == [Decimal(2)]

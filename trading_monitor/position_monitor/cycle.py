@@ -17,6 +17,7 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
+from trading_monitor.domain.trade_state import OpenPosition, decide
 from trading_monitor.engine.exits_working import alert_overdue
 from trading_monitor.engine.fees import book_fees
 from trading_monitor.engine.halts import check_loss_limits, clear_halt, set_halt
@@ -66,9 +67,6 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report = PositionReport()
     start = m.broker.requests_sent
     sync = sync_orders(m)
-    # An exit the sync booked (a stop, a target, an emergency exit) closes its trade now,
-    # with its P&L: the books never hold shares the broker no longer has.
-    booked = settle_booked_exits(m, open_trades(m))
     every = m.broker.get_positions(include_unmanaged=True)
     positions = [p for p in every if p.managed]
     account = m.broker.get_account()  # read before reconciling: it may contradict positions
@@ -76,10 +74,19 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     fault = contradiction(pm, every, account, sync.open_orders)
     if fault is None:
         fault_cleared(pm)
+        # A trade whose entry and exit both filled since the last run is opened first: a
+        # split between them restates its entry's old shares before its exit is settled.
+        _open_filled_entries(pm)
         events = corporate_step(pm, positions, sync.open_orders)  # splits, new symbols
+        # An exit the sync booked (a stop, a target, an emergency exit) closes its trade
+        # now, with its P&L: the books never hold shares the broker no longer has. After
+        # the splits: a target that filled at the open in new shares closes only its part
+        # of a trade whose old shares the split restated (the rest is protected).
+        booked = settle_booked_exits(m, open_trades(m))
         failing, done = reconcile_books(pm, open_trades(m), positions, sync.open_orders)
         done = booked + events + done
     else:
+        booked = settle_booked_exits(m, open_trades(m))
         failing, done = _broker_fault(pm, fault)
         done = booked + done
     report.failing, report.actions = failing, done
@@ -115,6 +122,17 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report.actions += m.planned
     report.broker_requests = m.broker.requests_sent - start
     return report
+
+
+def _open_filled_entries(pm: PositionMonitor) -> None:
+    m = pm.orders
+    if m.dry_run:
+        return
+    for trade in open_trades(m):
+        for action in decide(trade.state, m.now(), m.config.rules):
+            if isinstance(action, OpenPosition):
+                m.ledger.open_position(trade.state.journal_id, action.qty, action.avg_price,
+                                       action.first_fill_at, action.slippage_bps)
 
 
 def _previous_status(pm: PositionMonitor) -> str:
