@@ -1,0 +1,68 @@
+"""A short whose entry and target both fill between two runs of ours, a forward split in
+between, through the real jobs on the paper exchange (the lifecycle model found it, seed
+20261209; docs/reliability.md).
+
+5 AAPL sold short at 180 on Friday 2026-11-20 (a SWING bracket, stop 186, target 160); no
+order-monitor run books the entry. A 2-for-3 forward split takes effect on Monday 2026-11-23
+(the exchange applies it at 04:00 New York, as Alpaca does): the short of 5 becomes 7 shares,
+the half share settled as cash in lieu. The bracket's legs keep their qty (5) and prices, so
+the buy target at 160 fills 5 new shares at the open against a market of 120.
+
+The pre-open run then sees the entry's fill and the target's in one sync. Before the fix it
+closed the trade on 5 sold = 5 bought before applying the split: the broker's 2 left short
+with no stop and out of our books. Now the entry is opened first, the split applied (5 → 7),
+the target settled: the trade holds 2, stopped at the exchange by the order monitor's run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from tests.helpers import add_decision, entry, exchange_now, outcome
+from trading_monitor.position_monitor.corporate_actions import pre_open_once
+
+D = Decimal
+MONDAY_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)
+LIVE = ("new", "accepted", "held", "partially_filled")
+
+
+@pytest.mark.parametrize("seen_by", ["announcement", "activity"])
+def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
+        db, jobs, db_params, broker, settings, exchange, seen_by):
+    exchange.control.set_prices({"AAPL": "180.00"})
+    d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
+                               take_profit="160.00", quantity=5))
+    jobs.executor()
+    exchange.control.advance(1)
+    [position] = exchange.control.state()["positions"]
+    assert D(position["qty"]) == -5
+    jid = int(outcome(db, d)["trade_journal_id"])
+
+    exchange.control.corporate_action(
+        "forward_split", "AAPL", old_rate=2, new_rate=3, ex_date="2026-11-23",
+        cash_in_lieu_price="120.00", bracket_qty_follows=False,
+        listed=seen_by == "announcement")
+    exchange.control.set_clock(MONDAY_OPEN)
+    # The exchange: 7 short after the split, the old target (5 at 160) filled at the open.
+    [position] = exchange.control.state()["positions"]
+    assert D(position["qty"]) == -2
+
+    report = pre_open_once(db_params, broker, settings, now=exchange_now)
+    assert report.status == "PASS", report.failing
+    jobs.order_monitor()
+
+    j = db.get_by_id("trade_journal", jid)
+    assert j["status"] == "POSITION"
+    [tracked] = db.query("position_tracking", {"trade_journal_id": jid})
+    assert abs(D(tracked["qty"])) == 2
+    [applied] = db.query("corporate_action_trade", {"trade_journal_id": jid})
+    assert (applied["qty_before"], applied["qty_after"]) == (D(5), D(7))
+    [position] = exchange.control.state()["positions"]
+    assert D(position["qty"]) == -2
+    stops = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
+             if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
+             and o["status"] in LIVE]
+    assert [D(o["qty"]) for o in stops] == [D(2)]
