@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tests.helpers import monitor, watch
 from trading_monitor.broker.models import OrderRequest
 
 D = Decimal
@@ -25,23 +24,23 @@ def _live_stops(exchange):  # type: ignore[no-untyped-def]
 
 
 def test_an_adopted_position_with_no_price_gets_its_stop_once_a_price_exists(
-        db, db_params, broker, settings, exchange):
+        db, broker, jobs, exchange):
     broker.submit_order(OrderRequest(client_order_id="hand-nvda", symbol="NVDA", side="buy",
                                      qty=D(2), order_type="market", time_in_force="day"))
     exchange.control.advance(1)
-    watch(db_params, broker, settings)  # first seen: reconciliation's grace starts
+    jobs.position_monitor()  # first seen: reconciliation's grace starts
     exchange.control.set_clock(PRE_OPEN)  # the last trade is Friday's: no fresh price
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     [j] = db.execute_query("SELECT * FROM trade_journal WHERE symbol = 'NVDA'")
     assert (j["origin"], j["status"], j["planned_stop_loss"]) == ("EXTERNAL", "POSITION", None)
     assert _live_stops(exchange) == []
 
-    monitor(db_params, broker, settings)  # before the open: still no price, nothing sent
+    jobs.order_monitor()  # before the open: still no price, nothing sent
     assert _live_stops(exchange) == []
 
     exchange.control.set_clock(IN_SESSION)
     exchange.control.set_prices({"NVDA": "132.00"})  # a trade in the session
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", int(j["id"]))
     assert j["planned_stop_loss"] == D("125.40")  # 5% under the last trade, rounded down
     [stop] = _live_stops(exchange)
