@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import watch
+from tests.support.jobs import Jobs
 from trading_monitor.db.connection import DatabaseTimeout, TradingDB
 from trading_monitor.db.params import get_postgres_config
 from trading_monitor.settings.config import load_settings
@@ -65,7 +65,7 @@ def test_a_job_waiting_on_a_lock_fails_instead_of_hanging(db, db_params, broker,
 
     def cycle() -> None:
         try:
-            watch(config, broker, settings)
+            Jobs(config, broker, settings, exchange).position_monitor()
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
