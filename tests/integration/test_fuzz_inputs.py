@@ -30,7 +30,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.conftest import exchange_env
-from tests.helpers import orders_at_broker, run
+from tests.helpers import orders_at_broker
+from tests.support.jobs import Jobs
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.db.connection import TradingDB
@@ -312,7 +313,8 @@ def check_batch(db: TradingDB, db_params: dict[str, Any], broker: AlpacaBroker,
     rows = ([(r, True) for r in bad[:half]] + [(r, False) for r in good]
             + [(r, True) for r in bad[half:]])
     ids = {insert(db, r): (r, is_bad) for r, is_bad in rows}
-    report = run(db_params, broker, settings)  # the real cycle: no crash allowed
+    # the real cycle: no crash allowed
+    report = Jobs(db_params, broker, settings, exchange).executor()
     seen = {o[0]: (o[2], o[3]) for o in report.outcomes}
     sent = set()
     for decision_id, (r, is_bad) in ids.items():
