@@ -36,13 +36,12 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from tests.helpers import orders_at_broker, outcome, run
+from tests.helpers import orders_at_broker, outcome
 from tests.n8n import driver
-from trading_monitor.broker.alpaca import AlpacaBroker
+from tests.support.jobs import Jobs
 from trading_monitor.cli import nocodb
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.paper_exchange import PaperExchange
-from trading_monitor.settings.config import Settings
 
 pytestmark = pytest.mark.n8n
 
@@ -154,16 +153,16 @@ def n8n_role(db: TradingDB, db_params: dict[str, Any]) -> Iterator[dict[str, Any
 class Executor(threading.Thread):
     """The daemon's executor job, every half second, while n8n runs."""
 
-    def __init__(self, db_params: dict[str, Any], broker: AlpacaBroker, settings: Settings):
+    def __init__(self, jobs: Jobs):
         super().__init__(name="n8n-executor", daemon=True)
-        self.args = (db_params, broker, settings)
+        self.jobs = jobs
         self.stop = threading.Event()
         self.errors: list[Exception] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                run(*self.args)
+                self.jobs.executor()
             except Exception as exc:  # pragma: no cover - reported by the test
                 self.errors.append(exc)
             self.stop.wait(0.5)
@@ -209,9 +208,8 @@ def test_the_credential_template_holds_no_secret() -> None:
 
 
 def test_workflows_in_a_real_n8n_carry_every_decision_intact(
-        n8n_home: N8n, n8n_role: dict[str, Any], db: TradingDB, db_params: dict[str, Any],
-        broker: AlpacaBroker, settings: Settings, exchange: PaperExchange,
-        tmp_path: Path) -> None:
+        n8n_home: N8n, n8n_role: dict[str, Any], db: TradingDB, jobs: Jobs,
+        exchange: PaperExchange, tmp_path: Path) -> None:
     exchange.control.set_prices({"AAPL": "185.00", "TSLA": "250.00"})  # entries rest unfilled
     # The credential: the template with this database and role filled in.
     [cred] = json.loads((WORKFLOWS / "postgres-credential.json").read_text(encoding="utf-8"))
@@ -231,7 +229,7 @@ def test_workflows_in_a_real_n8n_carry_every_decision_intact(
     for workflow_id in (driver.SUBMIT_ID, driver.LOOKUP_ID, driver.OUTCOME_ID):
         n8n_home.cli("publish:workflow", f"--id={workflow_id}")  # n8n 2 calls only those
 
-    executor = Executor(db_params, broker, settings)
+    executor = Executor(jobs)
     executor.start()
     started = time.monotonic()
     try:
@@ -245,7 +243,7 @@ def test_workflows_in_a_real_n8n_carry_every_decision_intact(
     result = raw_output(stdout)
     assert result["status"] == "success", json.dumps(result["data"]["resultData"].get("error"))
     (tmp_path / "raw-output.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    run(db_params, broker, settings)  # anything written after the last poll
+    jobs.executor()  # anything written after the last poll
 
     # Step 1: the good decisions are written whole; the bad ones refused, the field named.
     submitted = items(result, "Submit 1")
