@@ -198,20 +198,17 @@ def test_a_connection_that_cannot_hear_its_notify_falls_back_to_polling(
              == ["unsupported"])
 
 
-def test_an_exit_approval_acts_at_once(db, db_params, exchange, running):
-    from tests.helpers import monitor, run, watch
-
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
-    broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+def test_an_exit_approval_acts_at_once(db, db_params, exchange, jobs, running):
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     decision = add_decision(db, entry(entry_price="181.00", stop_loss="175.00",
                                       take_profit="190.00", trade_style="DAYTRADE"))
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)  # filled: a position with its stop alone
+    staged.executor()
+    staged.order_monitor()  # filled: a position with its stop alone
     found = outcome(db, decision)
     assert found is not None
     journal_id = found["trade_journal_id"]
     exchange.control.set_price("AAPL", "191.00")
-    watch(db_params, broker, settings)  # at its target: waits for the trader's approval
+    staged.position_monitor()  # at its target: waits for the trader's approval
     assert db.query("position_tracking", {"trade_journal_id": journal_id})[0][
         "target_reached_at"] is not None
     daemon = running.start(db_params, exchange, PROTECTION_MODE="staged")
