@@ -19,11 +19,11 @@ import psycopg2.extras
 import pytest
 
 from tests.docs.test_docs_commands import fenced_blocks
-from tests.helpers import monitor, orders_at_broker, outcome, run
+from tests.helpers import orders_at_broker, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.paper_exchange import PaperExchange
-from trading_monitor.settings.config import Settings
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "n8n.md"
 NAMES = ("lookup", "submit", "new_trade", "no_action", "amend", "cancel", "outcome")
@@ -62,13 +62,13 @@ def test_the_guide_has_every_statement_and_no_interpolation(sql: dict[str, str])
 
 
 def test_each_insert_is_a_decision_the_executor_takes_on_the_lookups_trade(
-        sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], broker: AlpacaBroker,
-        settings: Settings, exchange: PaperExchange) -> None:
+        sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], jobs: Jobs,
+        exchange: PaperExchange) -> None:
     exchange.control.set_price("AAPL", Decimal("185.00"))  # the 180.00 entry rests unfilled
     assert n8n(db_params, sql["lookup"], "AAPL") == []
 
     [new] = n8n(db_params, sql["new_trade"])
-    run(db_params, broker, settings)
+    jobs.executor()
     opened = outcome(db, new["id"])
     assert opened["terminal_state"] == "EXECUTED", opened["reason"]
     [entry] = orders_at_broker(exchange, opened["client_order_id"])
@@ -85,7 +85,7 @@ def test_each_insert_is_a_decision_the_executor_takes_on_the_lookups_trade(
         found["existing_trade_journal_id"], found["existing_order_id"])
 
     [aged] = n8n(db_params, sql["no_action"], found["existing_trade_journal_id"])
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, aged["id"])["terminal_state"] == "EXECUTED"
     [still] = n8n(db_params, sql["lookup"], "AAPL")
     assert still["existing_trade_journal_id"] == found["existing_trade_journal_id"]
@@ -93,7 +93,7 @@ def test_each_insert_is_a_decision_the_executor_takes_on_the_lookups_trade(
 
     [amend] = n8n(db_params, sql["amend"], still["existing_trade_journal_id"],
                   still["existing_order_id"])
-    run(db_params, broker, settings)
+    jobs.executor()
     amended = outcome(db, amend["id"])
     assert amended["terminal_state"] == "EXECUTED", amended["reason"]
     assert orders_at_broker(exchange, opened["client_order_id"])[0]["status"] == "canceled"
@@ -106,7 +106,7 @@ def test_each_insert_is_a_decision_the_executor_takes_on_the_lookups_trade(
 
     [cancel] = n8n(db_params, sql["cancel"], replacement["existing_trade_journal_id"],
                    replacement["existing_order_id"])
-    run(db_params, broker, settings)
+    jobs.executor()
     [read] = n8n(db_params, sql["outcome"], cancel["id"])
     assert read["executed"] is True and read["terminal_state"] == "EXECUTED", read["reason"]
     assert read["trade_journal_id"] == replacement["existing_trade_journal_id"]
@@ -119,32 +119,32 @@ def test_each_insert_is_a_decision_the_executor_takes_on_the_lookups_trade(
 
 def test_the_lookup_finds_a_filled_trade_as_a_position(
         sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], broker: AlpacaBroker,
-        settings: Settings, exchange: PaperExchange) -> None:
+        jobs: Jobs, exchange: PaperExchange) -> None:
     # At 180.00 the entry is marketable: it fills, and CANCEL/AMEND no longer apply.
     [new] = n8n(db_params, sql["new_trade"])
-    run(db_params, broker, settings)
-    monitor(db_params, broker, settings)  # books the fill
+    jobs.executor()
+    jobs.order_monitor()  # books the fill
     [found] = n8n(db_params, sql["lookup"], "AAPL")
     assert found["status"] == "POSITION"
     assert found["existing_trade_journal_id"] == outcome(db, new["id"])["trade_journal_id"]
     [cancel] = n8n(db_params, sql["cancel"], found["existing_trade_journal_id"],
                    found["existing_order_id"])
-    run(db_params, broker, settings)
+    jobs.executor()
     [read] = n8n(db_params, sql["outcome"], cancel["id"])
     assert read["terminal_state"] == "REJECTED" and "already filled" in read["reason"]
     assert [p.qty for p in broker.get_positions()] == [Decimal(10)]
 
 
 def test_the_submit_statement_takes_the_whole_decision_as_one_parameter(
-        sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], broker: AlpacaBroker,
-        settings: Settings, exchange: PaperExchange) -> None:
+        sql: dict[str, str], db: TradingDB, db_params: dict[str, Any], jobs: Jobs,
+        exchange: PaperExchange) -> None:
     # As n8n binds {{ [JSON.stringify($json)] }}: one string, commas and quotes included.
     decision = {"ticker": "AAPL", "primary_action": "NEW_TRADE", "side": "BUY",
                 "trade_style": "SWING", "entry_price": "180.00", "stop_loss": "171.00",
                 "take_profit": "198.00", "quantity": 10,
                 "reasoning": "breakout, retest; it's \"clean\" — 上昇"}
     [new] = n8n(db_params, sql["submit"], json.dumps(decision, ensure_ascii=False))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, new["decision_id"])["terminal_state"] == "EXECUTED"
     row = db.get_by_id("analysis_decision", new["decision_id"])
     assert row is not None and row["decision"] == decision and row["ticker"] == "AAPL"
