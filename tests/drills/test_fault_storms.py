@@ -19,14 +19,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import exchange_env
 from tests.drills.support import assert_books_hold
-from tests.helpers import add_decision, entry, exchange_now, monitor, run, watch
+from tests.helpers import add_decision, entry, exchange_now
+from tests.support.jobs import Jobs
 from trading_monitor.broker.alpaca import AlpacaBroker
-from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.order_monitor.listener import OrderStreamListener
 from trading_monitor.paper_exchange import PaperExchange
-from trading_monitor.settings.config import Settings, load_settings
 
 pytestmark = pytest.mark.storms
 STORM_ROUNDS, CALM_ROUNDS = 5, 4
@@ -139,18 +137,18 @@ def _reconnected(listener: OrderStreamListener, seconds: float) -> None:
 class _Jobs:
     """The three jobs, guarded as the daemon guards them: an error is counted, not fatal."""
 
-    def __init__(self, db_params: dict[str, Any], settings: Settings):
-        self.db_params, self.settings = db_params, settings
-        self.broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
+    def __init__(self, jobs: Jobs):
+        self.jobs = jobs.with_settings(**ENV)
+        self.settings = self.jobs.settings
         self.errors: list[str] = []
 
     def cycle(self) -> None:
-        for job in (run, monitor, watch):
+        for job in (self.jobs.executor, self.jobs.order_monitor, self.jobs.position_monitor):
             self._guarded(job)
 
     def _guarded(self, job: Callable[..., Any]) -> None:
         try:
-            job(self.db_params, self.broker, self.settings)
+            job()
         except Exception as exc:  # the daemon logs it and runs the next job
             self.errors.append(f"{job.__name__}: {type(exc).__name__}")
 
@@ -166,9 +164,9 @@ def _follow_ups(db, added: set[str]) -> None:
             added.add(symbol)
 
 
-def _storm(storm: str, db, db_params, exchange) -> dict[str, Any]:
-    settings = load_settings(exchange_env(exchange, **ENV), need_broker=True)
-    jobs = _Jobs(db_params, settings)
+def _storm(storm: str, db, db_params, exchange, fixture_jobs: Jobs) -> dict[str, Any]:
+    jobs = _Jobs(fixture_jobs)
+    settings = jobs.settings
     listener = None
     if storm == "stream":
         listener = OrderStreamListener(db_params, AlpacaBroker(settings), settings,
@@ -215,8 +213,8 @@ def _storm(storm: str, db, db_params, exchange) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("storm", list(STORMS))
-def test_a_fault_storm_leaves_the_books_whole(storm, db, db_params, exchange):
-    record = _storm(storm, db, db_params, exchange)
+def test_a_fault_storm_leaves_the_books_whole(storm, db, db_params, exchange, jobs):
+    record = _storm(storm, db, db_params, exchange, jobs)
     print(f"\nSTORM {record}")
     played = (record["faults"] + record["cancel_pending"] + record["cancel_refused"]
               + record["rejected_after_accept"] + record["lagged_position_reads"])
@@ -232,12 +230,12 @@ def test_a_fault_storm_leaves_the_books_whole(storm, db, db_params, exchange):
 
 
 def test_an_amend_waiting_for_a_pending_cancel_survives_the_position_monitor(
-        db, db_params, exchange):
+        db, db_params, exchange, jobs):
     """Found by the cancel_pending storm: the position monitor took the AMEND's unsent entry
     for a trailing replace that never reached the broker and marked it not_sent, so the
     amend ended SKIPPED and the trade had no order once the old cancel went through."""
-    settings = load_settings(exchange_env(exchange, **ENV), need_broker=True)
-    jobs = _Jobs(db_params, settings)
+    jobs = _Jobs(jobs)
+    settings = jobs.settings
     first = add_decision(db, entry("SPY", entry_price="595.00", stop_loss="585.00",
                                    take_profit="620.00"))
     jobs.cycle()
