@@ -11,9 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
-from trading_monitor.settings.config import load_settings
+from tests.helpers import add_decision, entry, outcome
 
 D = Decimal
 
@@ -21,33 +19,32 @@ D = Decimal
 @pytest.mark.parametrize(("mode", "legs"), [("staged", False), ("bracket", True)])
 @pytest.mark.parametrize("action", ["close", "alert"])
 def test_a_shorts_stop_gapped_through_rests_and_is_not_protection(
-        db, db_params, broker, exchange, caplog, mode, legs, action):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE=mode,
-                                          RESTING_STOP_ACTION=action), need_broker=True)
+        db, jobs, exchange, caplog, mode, legs, action):
+    jobs = jobs.with_settings(PROTECTION_MODE=mode, RESTING_STOP_ACTION=action)
     exchange.control.set_rules(buy_stop_limit_legs=legs)
     exchange.control.set_prices({"AAPL": "100.00"})
     # staged: a DAYTRADE's plain stop (GTC); bracket: a SWING's stop leg, converted too.
     style = {"trade_style": "DAYTRADE", "take_profit": None} if mode == "staged" else {}
     d = add_decision(db, entry(**{"side": "SELL", "entry_price": "99.90", "stop_loss": "103.00",
                                   "take_profit": "90.00", "quantity": 10, **style}))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     (stop,) = [o for o in _orders(exchange) if o["type"] == "stop_limit"]
     assert (D(stop["stop_price"]), D(stop["limit_price"])) == (D(103), D("105.58"))
     exchange.control.set_prices({"AAPL": "110.00"})  # a gap through the limit
     assert D(exchange.control.state()["positions"][0]["qty"]) == D(-10)  # still short
     with caplog.at_level(logging.ERROR):
-        watch(db_params, broker, settings)
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
+        jobs.position_monitor()
     alerts = [r.getMessage() for r in caplog.records
               if getattr(r, "alert_kind", None) == "resting_stop"]
     assert len(alerts) == 1 and "triggered and rests unfilled" in alerts[0], alerts
     j = db.get_by_id("trade_journal", jid)
     if action == "close":
         assert exchange.control.state()["positions"] == []
-        monitor(db_params, broker, settings)
+        jobs.order_monitor()
         j = db.get_by_id("trade_journal", jid)
         assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "EMERGENCY")
         assert j["actual_pnl"] == (j["actual_entry_price"] - D(110)) * 10 - (j["fees"] or 0)
@@ -68,27 +65,26 @@ NEXT_OPEN = datetime(2026, 11, 23, 14, 31, tzinfo=timezone.utc)  # Mon 09:31 New
 
 
 def test_a_gap_after_the_close_leaves_the_stop_as_it_is_until_the_open(
-        db, db_params, broker, exchange, caplog):
+        db, jobs, exchange, caplog):
     """Alpaca triggers stops only in the session: a price beyond a short's stop-limit after
     the close has not triggered it. The stop stays (no cancel, no market cover waiting for
     the open, no ALERT); at the open, the market through it, it triggers and rests, and the
     position is covered then."""
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged",
-                                          RESTING_STOP_ACTION="close"), need_broker=True)
+    jobs = jobs.with_settings(PROTECTION_MODE="staged", RESTING_STOP_ACTION="close")
     exchange.control.set_rules(buy_stop_limit_legs=True)  # an OCO's stop leg converted too
     exchange.control.set_prices({"AAPL": "100.00"})
     d = add_decision(db, entry(side="SELL", entry_price="99.90", stop_loss="103.00",
                                take_profit="90.00", quantity=10, trade_style="SWING"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     (stop,) = [o for o in _orders(exchange) if o["type"] == "stop_limit"]
     exchange.control.set_clock(AFTER_THE_CLOSE)
     exchange.control.set_prices({"AAPL": "110.00"})  # after hours, through stop and limit
     with caplog.at_level(logging.ERROR):
-        watch(db_params, broker, settings)
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
+        jobs.position_monitor()
     assert not [r for r in caplog.records if getattr(r, "alert_kind", None) == "resting_stop"]
     live = {o["id"]: o for o in _orders(exchange)}
     assert stop["id"] in live and live[stop["id"]]["status"] in ("new", "accepted")
@@ -103,7 +99,7 @@ def test_a_gap_after_the_close_leaves_the_stop_as_it_is_until_the_open(
     exchange.control.set_clock(NEXT_OPEN)
     exchange.control.set_prices({"AAPL": "110.00"})  # the open prints through it
     with caplog.at_level(logging.ERROR):
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
     alerts = [r.getMessage() for r in caplog.records
               if getattr(r, "alert_kind", None) == "resting_stop"]
     assert len(alerts) == 1 and "triggered and rests unfilled" in alerts[0], alerts
