@@ -27,7 +27,7 @@ from tests.drills.support import (
     job_env,
     kill_job_at,
 )
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
 from trading_monitor.crashpoints import (
     ENV_VAR,
     EXECUTOR_POINTS,
@@ -55,19 +55,19 @@ def _live_stops(exchange, symbol: str = "AAPL") -> list[dict[str, Any]]:
 # -- the position monitor at after_trail_submit -----------------------------------------------
 
 def test_position_monitor_killed_after_a_trailing_replace_was_accepted(
-        db, db_params, broker, exchange, tmp_path):
-    staged = _staged(exchange)
+        db, db_params, jobs, exchange, tmp_path):
+    staged = jobs.with_settings(**STAGED)
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="260.00"))
-    run(db_params, broker, staged)
-    monitor(db_params, broker, staged)  # filled at 180, protected by an OCO (stop 175)
+    staged.executor()
+    staged.order_monitor()  # filled at 180, protected by an OCO (stop 175)
     exchange.control.set_price("AAPL", "195.00")  # +8.3%: the stop moves to break-even
     code = kill_job_at("trading_monitor.position_monitor", "after_trail_submit", exchange,
                        db_params, tmp_path, **STAGED)
     assert code == -signal.SIGKILL
     [moved] = _live_stops(exchange)  # the PATCH went through; our rows do not know yet
     assert Decimal(moved["stop_price"]) == Decimal("180.00")
-    watch(db_params, broker, staged)  # the restart adopts the replacement
-    watch(db_params, broker, staged)
+    staged.position_monitor()  # the restart adopts the replacement
+    staged.position_monitor()
     jid = outcome(db, d)["trade_journal_id"]
     stops = [r for r in db.query("order_execution", {"trade_journal_id": jid})
              if r["order_role"] == "STOP_LOSS"]
@@ -75,7 +75,7 @@ def test_position_monitor_killed_after_a_trailing_replace_was_accepted(
     assert stops[-1]["alpaca_order_id"] == moved["id"]
     assert [Decimal(o["stop_price"]) for o in _live_stops(exchange)] == [Decimal("180.00")]
     assert db.query("position_tracking", {"trade_journal_id": jid})[0]["trail_step"] == 1
-    assert_books_hold(db, db_params, exchange, staged)
+    assert_books_hold(db, db_params, exchange, staged.settings)
 
 
 # -- the daemon, killed at every crash point --------------------------------------------------
