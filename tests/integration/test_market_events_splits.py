@@ -13,10 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, exchange_now, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
-from trading_monitor.settings.config import load_settings
 
 D = Decimal
 MONDAY_PRE_OPEN = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 09:00 New York
@@ -28,14 +27,14 @@ def pre_open(db_params, broker, settings):  # type: ignore[no-untyped-def]
     return pre_open_once(db_params, broker, settings, now=exchange_now)
 
 
-def first_look(seen_by, db, db_params, broker, settings):  # type: ignore[no-untyped-def]
+def first_look(seen_by, db, jobs: Jobs):  # type: ignore[no-untyped-def]
     """The pre-open run reads the announcement; or it never ran (the broker away at 09:00),
     and a plain position-monitor cycle meets the new quantity first: the SPLIT activity
     leads it to the action. Either way reconciliation passes and entries are not halted."""
     if seen_by == "announcement":
-        report = pre_open(db_params, broker, settings)
+        report = pre_open(jobs.db_params, jobs.broker, jobs.settings)
     else:
-        report = watch(db_params, broker, settings)
+        report = jobs.position_monitor()
         assert any("found after the fact" in a for a in report.actions), report.actions
     assert report.status == "PASS", report.failing
     halts = db.named("system_value", {"key": "halt_reconciliation"})
@@ -66,11 +65,12 @@ def enter_and_trail(db, db_params, broker, settings, exchange, symbol, price, qt
     exchange.control.set_prices({symbol: price})
     d = add_decision(db, entry(symbol, entry_price=str(D(price) + D("0.10")), stop_loss=stop,
                                take_profit=take, quantity=qty))
-    run(db_params, broker, settings)
+    jobs = Jobs(db_params, broker, settings, exchange)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     exchange.control.set_prices({symbol: high})
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     assert db.get_by_id("trade_journal", jid)["planned_stop_loss"] == D(price)
     return jid
@@ -92,7 +92,7 @@ def split_events(db, jid):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("seen_by", SEEN_BY)
 @pytest.mark.parametrize("legs_follow", [True, False])
-def test_a_2_for_1_split(db, db_params, broker, settings, exchange, legs_follow, seen_by):
+def test_a_2_for_1_split(db, db_params, broker, settings, jobs, exchange, legs_follow, seen_by):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     assert live_exits(exchange, "AAPL") == {"stop": (D(10), D(180)), "limit": (D(10), D(220))}
@@ -103,7 +103,7 @@ def test_a_2_for_1_split(db, db_params, broker, settings, exchange, legs_follow,
     assert held(exchange) == {"AAPL": D(20)}
     leg_qty = D(20) if legs_follow else D(10)
     assert live_exits(exchange, "AAPL")["stop"] == (leg_qty, D(180))
-    first_look(seen_by, db, db_params, broker, settings)
+    first_look(seen_by, db, jobs)
     assert books(db, jid) == {"symbol": "AAPL", "status": "POSITION", "qty": D(20),
                               "avg": D(90), "entry": D(90), "stop": D("90.00"),
                               "take": D("110.00"), "hwm": D("97.5"), "step": 1}
@@ -112,12 +112,12 @@ def test_a_2_for_1_split(db, db_params, broker, settings, exchange, legs_follow,
     assert event["detail"]["ratio"] == "2" and event["detail"]["before"]["actual_qty"] == "10"
     # Idempotent per action id: the next runs change nothing.
     pre_open(db_params, broker, settings)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert len(split_events(db, jid)) == 1 and books(db, jid)["qty"] == D(20)
     # The open: the market falls through the split-adjusted stop.
     exchange.control.set_clock(MONDAY_OPEN)
     exchange.control.set_prices({"AAPL": "89.00"})
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert j["actual_pnl"] == (D("89.00") - D(90)) * 20 - (j["fees"] or 0)
@@ -127,7 +127,7 @@ def test_a_2_for_1_split(db, db_params, broker, settings, exchange, legs_follow,
 @pytest.mark.parametrize("seen_by", SEEN_BY)
 @pytest.mark.parametrize("legs_follow", [True, False])
 def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
-        db, db_params, broker, settings, exchange, legs_follow, seen_by):
+        db, db_params, broker, settings, jobs, exchange, legs_follow, seen_by):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
                           "13.50", "20.00", "16.50")
     exchange.control.corporate_action(
@@ -137,7 +137,7 @@ def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
     assert held(exchange) == {"AMDR": D(10)}  # 10.5 shares: the half paid in cash
     leg_qty = D(10) if legs_follow else D(105)
     assert live_exits(exchange, "AMDR")["stop"] == (leg_qty, D(15))
-    first_look(seen_by, db, db_params, broker, settings)
+    first_look(seen_by, db, jobs)
     assert books(db, jid) == {"symbol": "AMDR", "status": "POSITION", "qty": D(10),
                               "avg": D(150), "entry": D(150), "stop": D("150.00"),
                               "take": D("200.00"), "hwm": D(165), "step": 1}
@@ -149,7 +149,7 @@ def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
     assert not db.query("trade_journal", {"symbol": "AMD"})  # the same trade, not re-adopted
     exchange.control.set_clock(MONDAY_OPEN)
     exchange.control.set_prices({"AMDR": "149.00"})
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert (j["status"], j["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     # 10 shares stopped out at 149, the half share paid at 160, against 150 a share.
@@ -158,16 +158,16 @@ def test_a_1_for_10_reverse_split_with_cash_in_lieu_and_a_new_symbol(
 
 
 def test_an_entry_still_working_on_the_split_day_is_withdrawn_before_the_open(
-        db, db_params, broker, settings, exchange):
+        db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry("AAPL", entry_price="175.00", stop_loss="170.00",
                                take_profit="190.00", time_in_force="GTC"))  # rests at 180
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
                                       ex_date="2026-11-23")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     report = pre_open(db_params, broker, settings)
     assert any("withdrawn (a corporate action today): canceled" in a for a in report.actions)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, d)["trade_journal_id"])
     assert db.get_by_id("trade_journal", jid)["status"] == "CANCELLED"
     exchange.control.set_clock(MONDAY_OPEN)
@@ -175,7 +175,7 @@ def test_an_entry_still_working_on_the_split_day_is_withdrawn_before_the_open(
 
 
 def test_a_split_not_applied_at_the_broker_yet_changes_nothing_until_it_is(
-        db, db_params, broker, settings, exchange):
+        db, db_params, broker, settings, jobs, exchange):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
@@ -188,20 +188,20 @@ def test_a_split_not_applied_at_the_broker_yet_changes_nothing_until_it_is(
     assert books(db, jid)["qty"] == D(10) and books(db, jid)["stop"] == D("180.00")
     assert split_events(db, jid) == []
     exchange.control.set_clock(MONDAY_PRE_OPEN)  # applied at the broker meanwhile
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     assert books(db, jid)["qty"] == D(20) and books(db, jid)["stop"] == D("90.00")
     assert live_exits(exchange, "AAPL")["stop"] == (D(20), D(90))
 
 
 def test_a_plain_stop_the_broker_adjusted_and_reissued_as_replaced_is_followed(
-        db, db_params, broker, exchange):
-    settings = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"),
-                             need_broker=True)
+        db, db_params, jobs, exchange):
+    jobs = jobs.with_settings(PROTECTION_MODE="staged")
+    broker, settings = jobs.broker, jobs.settings
     d = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                take_profit=None, trade_style="DAYTRADE"))
-    run(db_params, broker, settings)
+    jobs.executor()
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)  # 10 AAPL, a plain GTC stop at 175
+    jobs.order_monitor()  # 10 AAPL, a plain GTC stop at 175
     jid = int(outcome(db, d)["trade_journal_id"])
     (first,) = [o for o in exchange.control.orders() if o["type"] == "stop"]
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
@@ -220,14 +220,14 @@ def test_a_plain_stop_the_broker_adjusted_and_reissued_as_replaced_is_followed(
     assert db.query("corporate_action_trade", {"trade_journal_id": jid})[0]["repriced_at"]
 
 
-def test_a_unit_split_into_a_new_symbol(db, db_params, broker, settings, exchange):
+def test_a_unit_split_into_a_new_symbol(db, db_params, broker, settings, jobs, exchange):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AMD", "15.00", 105,
                           "13.50", "20.00", "16.50")
     exchange.control.corporate_action("unit_split", "AMD", new_symbol="AMDU", old_rate=1,
                                       new_rate=2, ex_date="2026-11-23")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     assert held(exchange) == {"AMDU": D(210)}
-    first_look("announcement", db, db_params, broker, settings)
+    first_look("announcement", db, jobs)
     assert books(db, jid) == {"symbol": "AMDU", "status": "POSITION", "qty": D(210),
                               "avg": D("7.5"), "entry": D("7.5"), "stop": D("7.50"),
                               "take": D("10.00"), "hwm": D("8.25"), "step": 1}

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run
+from tests.helpers import add_decision, entry, exchange_now, outcome
 from tests.integration.test_market_events_splits import (
     MONDAY_OPEN,
     MONDAY_PRE_OPEN,
@@ -31,14 +31,14 @@ D = Decimal
 
 @pytest.mark.parametrize("seen_by", SEEN_BY)
 def test_a_name_change_carries_the_trade_to_the_new_symbol(db, db_params, broker, settings,
-                                                           exchange, seen_by):
+                                                           jobs, exchange, seen_by):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     exchange.control.corporate_action("name_change", "AAPL", new_symbol="AAPX",
                                       ex_date="2026-11-23")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     assert held(exchange) == {"AAPX": D(10)}
-    first_look(seen_by, db, db_params, broker, settings)
+    first_look(seen_by, db, jobs)
     assert books(db, jid) == {"symbol": "AAPX", "status": "POSITION", "qty": D(10),
                               "avg": D(180), "entry": D(180), "stop": D("180.00"),
                               "take": D("220.00"), "hwm": D(195), "step": 1}
@@ -48,7 +48,7 @@ def test_a_name_change_carries_the_trade_to_the_new_symbol(db, db_params, broker
         "AAPX"}
     exchange.control.set_clock(MONDAY_OPEN)
     exchange.control.set_prices({"AAPX": "179.00"})
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     j = db.get_by_id("trade_journal", jid)
     assert (j["symbol"], j["status"], j["exit_reason_code"]) == ("AAPX", "CLOSED",
                                                                 "STOPPED_OUT")
@@ -56,7 +56,7 @@ def test_a_name_change_carries_the_trade_to_the_new_symbol(db, db_params, broker
 
 
 def test_a_worthless_removal_is_alerted_the_day_before_flagged_and_blocks_entries(
-        db, db_params, broker, settings, exchange, caplog):
+        db, db_params, broker, settings, jobs, exchange, caplog):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
                           "170.00", "220.00", "195.00")
     exchange.control.corporate_action("worthless_removal", "AAPL", ex_date="2026-11-24")
@@ -84,7 +84,7 @@ def test_a_worthless_removal_is_alerted_the_day_before_flagged_and_blocks_entrie
     exchange.control.set_clock(MONDAY_OPEN + timedelta(minutes=15))
     aapl = add_decision(db, entry("AAPL", entry_price="196.00", stop_loss="190.00",
                                   take_profit="220.00", quantity=1))
-    run(db_params, broker, settings)
+    jobs.executor()
     refused = outcome(db, msft)
     assert refused["terminal_state"] == "REJECTED"
     assert "corporate action today: MSFT: forward split 2 for 1 on 2026-11-23" in \
@@ -98,12 +98,12 @@ def test_a_worthless_removal_is_alerted_the_day_before_flagged_and_blocks_entrie
 
 
 def test_an_entry_into_a_symbol_split_today_is_refused_without_a_pre_open_read(
-        db, db_params, broker, settings, exchange):
+        db, db_params, broker, settings, jobs, exchange):
     exchange.control.corporate_action("forward_split", "NVDA", old_rate=1, new_rate=2)
     d = add_decision(db, entry("NVDA", entry_price="65.10", stop_loss="62.00",
                                take_profit="75.00"))
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     refused = outcome(db, d)
     assert refused["terminal_state"] == "REJECTED"
     assert "corporate action today: NVDA: forward split 2 for 1 on 2026-11-20" in \
@@ -111,6 +111,6 @@ def test_an_entry_into_a_symbol_split_today_is_refused_without_a_pre_open_read(
     assert exchange.control.counters()["GET /v1/corporate-actions"] == 1
     again = add_decision(db, entry("NVDA", entry_price="65.10", stop_loss="62.00",
                                    take_profit="75.00"))
-    run(db_params, broker, settings)  # read once a day per symbol
+    jobs.executor()  # read once a day per symbol
     assert "corporate action today" in outcome(db, again)["reason"]
     assert exchange.control.counters()["GET /v1/corporate-actions"] == 1
