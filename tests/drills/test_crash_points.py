@@ -22,7 +22,8 @@ import pytest
 
 from tests.conftest import exchange_env
 from tests.drills.support import assert_books_hold
-from tests.helpers import add_decision, entry, outcome, run
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.crashpoints import ENV_VAR, EXECUTOR_POINTS
 
 pytestmark = pytest.mark.drills
@@ -42,11 +43,11 @@ def _executor_process(db_params, exchange, tmp_path, point: str) -> int:
     return done.returncode
 
 
-def _setup(scenario: str, db, db_params, broker, settings) -> list[int]:
+def _setup(scenario: str, db, jobs: Jobs) -> list[int]:
     if scenario == "NEW_TRADE":
         return [add_decision(db, entry())]
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     if scenario == "CANCEL":
         return [add_decision(db, {"ticker": "AAPL", "primary_action": "CANCEL",
@@ -77,13 +78,13 @@ def _assert_invariants(db, exchange) -> None:
 
 @pytest.mark.parametrize("scenario", ["NEW_TRADE", "CANCEL", "AMEND"])
 @pytest.mark.parametrize("point", EXECUTOR_POINTS)
-def test_kill_at_every_point_then_restart(scenario, point, db, db_params, broker, settings,
+def test_kill_at_every_point_then_restart(scenario, point, db, db_params, settings, jobs,
                                           exchange, tmp_path):
-    _setup(scenario, db, db_params, broker, settings)
+    _setup(scenario, db, jobs)
     code = _executor_process(db_params, exchange, tmp_path, point)
     print(f"\ncrash drill {scenario} at {point}: "
           f"{'killed' if code == -signal.SIGKILL else 'not reached, exited 0'}")
-    run(db_params, broker, settings)  # the restart
+    jobs.executor()  # the restart
     _assert_invariants(db, exchange)
     assert_books_hold(db, db_params, exchange, settings)
 
@@ -108,54 +109,45 @@ def _protective_at_broker(exchange) -> list[dict]:
 
 
 @pytest.mark.parametrize("point", ["after_fill_seen", "after_stop_submit"])
-def test_monitor_killed_between_a_fill_and_its_stop(point, db, db_params, broker, exchange,
+def test_monitor_killed_between_a_fill_and_its_stop(point, db, db_params, broker, jobs, exchange,
                                                     tmp_path):
-    from tests.helpers import monitor
-    from trading_monitor.settings.config import load_settings
-
-    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, staged)  # fills at once
+    staged.executor()  # fills at once
     jid = outcome(db, d)["trade_journal_id"]
     assert _monitor_process(db_params, exchange, tmp_path, point) == -signal.SIGKILL
-    monitor(db_params, broker, staged)  # the restart
+    staged.order_monitor()  # the restart
     ocos = [o for o in exchange.control.orders() if o["order_class"] == "oco"
             and o["order_type"] == "limit"]
     assert len(ocos) == 1 and ocos[0]["status"] == "new", ocos  # protected, never twice
     journal = db.get_by_id("trade_journal", jid)
     assert journal["status"] == "POSITION" and journal["protected_at"] is not None
-    assert_books_hold(db, db_params, exchange, staged)
+    assert_books_hold(db, db_params, exchange, staged.settings)
 
 
-def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker, exchange,
+def test_monitor_killed_between_an_exit_fill_and_the_close(db, db_params, broker, jobs, exchange,
                                                            tmp_path):
-    from tests.helpers import monitor
-    from trading_monitor.settings.config import load_settings
-
-    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, staged)
+    staged.executor()
     jid = outcome(db, d)["trade_journal_id"]
-    monitor(db_params, broker, staged)
+    staged.order_monitor()
     exchange.control.set_price("AAPL", "170.00")
     exchange.control.advance(1)
     assert _monitor_process(db_params, exchange, tmp_path, "in_exit") == -signal.SIGKILL
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
-    monitor(db_params, broker, staged)
+    staged.order_monitor()
     journal = db.get_by_id("trade_journal", jid)
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert len(db.query("fills", {"trade_journal_id": jid})) == 2  # entry and exit, once each
-    assert_books_hold(db, db_params, exchange, staged)
+    assert_books_hold(db, db_params, exchange, staged.settings)
 
 
-def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchange, tmp_path):
-    from tests.helpers import monitor, watch
-    from trading_monitor.settings.config import load_settings
-
-    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+def test_position_monitor_killed_in_reconciliation(db, db_params, broker, jobs, exchange, tmp_path):
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    run(db_params, broker, staged)
-    monitor(db_params, broker, staged)
+    staged.executor()
+    staged.order_monitor()
     exchange.control.close_position_manually("AAPL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
     env.update(exchange_env(exchange, PROTECTION_MODE="staged"))
@@ -165,33 +157,30 @@ def test_position_monitor_killed_in_reconciliation(db, db_params, broker, exchan
     done = subprocess.run([sys.executable, "-m", "trading_monitor.position_monitor"], env=env,
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
-    watch(db_params, broker, staged)  # the restart
+    staged.position_monitor()  # the restart
     exchange.control.advance(61)  # past the reconciliation grace
-    watch(db_params, broker, staged)
+    staged.position_monitor()
     journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "MANUAL")
     assert len([o for o in exchange.control.orders() if o["side"] == "buy"]) == 1
-    assert_books_hold(db, db_params, exchange, staged)
+    assert_books_hold(db, db_params, exchange, staged.settings)
 
 
 def test_a_stop_that_fills_before_it_was_recorded_closes_the_trade_once(
-        db, db_params, broker, exchange, tmp_path):
-    from tests.helpers import monitor
-    from trading_monitor.settings.config import load_settings
-
-    staged = load_settings(exchange_env(exchange, PROTECTION_MODE="staged"), need_broker=True)
+        db, db_params, broker, jobs, exchange, tmp_path):
+    staged = jobs.with_settings(PROTECTION_MODE="staged")
     d = add_decision(db, entry(trade_style="DAYTRADE", take_profit=None, entry_price="181.00",
                                stop_loss="175.00"))
-    run(db_params, broker, staged)
+    staged.executor()
     assert _monitor_process(db_params, exchange, tmp_path, "after_stop_submit") == (
         -signal.SIGKILL)
     exchange.control.set_price("AAPL", "174.00")  # the unrecorded stop fills
     exchange.control.advance(1)
-    monitor(db_params, broker, staged)
-    monitor(db_params, broker, staged)
+    staged.order_monitor()
+    staged.order_monitor()
     journal = db.get_by_id("trade_journal", outcome(db, d)["trade_journal_id"])
     assert (journal["status"], journal["exit_reason_code"]) == ("CLOSED", "STOPPED_OUT")
     assert broker.get_positions() == []  # no second stop, so no short
     stops = [o for o in exchange.control.orders() if o["order_type"] == "stop"]
     assert len(stops) == 1
-    assert_books_hold(db, db_params, exchange, staged)
+    assert_books_hold(db, db_params, exchange, staged.settings)
