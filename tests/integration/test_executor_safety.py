@@ -25,14 +25,12 @@ from tests.helpers import (
     orders_at_broker,
     our_orders,
     outcome,
-    run,
     write_test_intent,
 )
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.ledger import order_request
-from trading_monitor.settings.config import load_settings
 
 NO_LIMITS = {"MAX_NOTIONAL_PER_ORDER": "off", "MAX_OPEN_POSITIONS": "off",
              "MAX_TOTAL_EXPOSURE": "off", "BLOCK_DUPLICATE_ENTRY": "false"}
@@ -62,11 +60,11 @@ def _assert_one_broker_order_per_entry(db: TradingDB, exchange) -> None:
 
 
 def test_lost_response_on_submit_ends_in_exactly_one_order(db, db_params, broker, settings,
-                                                           exchange):
+                                                           jobs, exchange):
     d = add_decision(db, entry())
     exchange.control.set_fault("POST /v2/orders", "lost_response", count=1)
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED"
     assert len(orders_at_broker(exchange, result["client_order_id"])) == 1
@@ -79,10 +77,10 @@ def test_lost_response_on_submit_ends_in_exactly_one_order(db, db_params, broker
 
 
 def test_persistent_5xx_defers_and_the_next_cycle_finishes(db, db_params, broker, settings,
-                                                           exchange):
+                                                           jobs, exchange):
     d = add_decision(db, entry())
     exchange.control.set_fault("POST /v2/orders", "http_status", status=500, count=1000)
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     assert report.count("DEFERRED") == 1
     assert decision(db, d)["executed"] is False
     [row] = [r for r in our_orders(db, d) if r["order_role"] == "ENTRY"]
@@ -91,21 +89,22 @@ def test_persistent_5xx_defers_and_the_next_cycle_finishes(db, db_params, broker
     job = db.query("job_run")[0]
     assert job["status"] == "PARTIAL"
     exchange.control.clear_faults()
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert len(orders_at_broker(exchange, row["client_order_id"])) == 1
 
 
-def test_429_storm_every_decision_terminal_none_duplicated(db, db_params, exchange):
-    settings = load_settings(exchange_env(exchange, **NO_LIMITS), need_broker=True)
-    broker = AlpacaBroker(settings, budget=RequestBudget(100_000), sleep=lambda s: None)
+def test_429_storm_every_decision_terminal_none_duplicated(db, jobs, exchange):
+    jobs = jobs.with_settings(**NO_LIMITS)
+    jobs = jobs.with_broker(AlpacaBroker(jobs.settings, budget=RequestBudget(100_000),
+                                         sleep=lambda s: None))  # a storm that does not sleep
     _at_100(exchange)
     ids = [add_decision(db, _small(SYMBOLS[i % len(SYMBOLS)])) for i in range(24)]
     exchange.control.set_fault("*", "http_status", status=429, retry_after=0, probability=0.4)
     cycles = 0
     while db.execute_query("SELECT count(*) AS n FROM analysis_decision "
                            "WHERE executed IS NOT TRUE")[0]["n"] and cycles < 15:
-        run(db_params, broker, settings)
+        jobs.executor()
         cycles += 1
     exchange.control.clear_faults()
     assert cycles >= 1
@@ -116,8 +115,7 @@ def test_429_storm_every_decision_terminal_none_duplicated(db, db_params, exchan
                 and o["limit_price"] == "100"}) == 24
 
 
-def test_two_executors_at_once_submit_each_decision_exactly_once(db, db_params, exchange):
-    settings = load_settings(exchange_env(exchange, **NO_LIMITS), need_broker=True)
+def test_two_executors_at_once_submit_each_decision_exactly_once(db, jobs, exchange):
     _at_100(exchange)
     ids = [add_decision(db, _small(SYMBOLS[i % len(SYMBOLS)])) for i in range(200)]
     reports = []
@@ -125,8 +123,8 @@ def test_two_executors_at_once_submit_each_decision_exactly_once(db, db_params, 
 
     def executor() -> None:
         try:
-            broker = AlpacaBroker(settings, budget=RequestBudget(100_000))
-            reports.append(run(db_params, broker, settings))
+            # each its own broker, on the same settings
+            reports.append(jobs.with_settings(**NO_LIMITS).executor())
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -154,11 +152,11 @@ def _intent_for(db: TradingDB, d: int):
     return write_test_intent(db, d)
 
 
-def test_crash_after_intent_before_submit(db, db_params, broker, settings, exchange):
+def test_crash_after_intent_before_submit(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     intent = _intent_for(db, d)
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert len(orders_at_broker(exchange, intent.client_order_id)) == 1
     counters = exchange.control.counters()
@@ -166,12 +164,12 @@ def test_crash_after_intent_before_submit(db, db_params, broker, settings, excha
     assert counters["POST /v2/orders"] == 1
 
 
-def test_crash_after_submit_before_record(db, db_params, broker, settings, exchange):
+def test_crash_after_submit_before_record(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     intent = _intent_for(db, d)
     sent = broker.submit_order(order_request(intent))
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "EXECUTED"
     assert exchange.control.counters().get("POST /v2/orders", 0) == 0
@@ -181,27 +179,27 @@ def test_crash_after_submit_before_record(db, db_params, broker, settings, excha
     assert all(legs.values())
 
 
-def test_crash_after_record_before_terminal_state(db, db_params, broker, settings, exchange):
+def test_crash_after_record_before_terminal_state(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     intent = _intent_for(db, d)
     ledger(db).record_order(intent.entry, broker.submit_order(order_request(intent)))
     exchange.control.reset_counters()
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert exchange.control.counters().get("POST /v2/orders", 0) == 0
 
 
-def test_crash_after_outcome_before_executed_flag(db, db_params, broker, settings, exchange):
+def test_crash_after_outcome_before_executed_flag(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     db.insert("decision_outcome", {"run_id": "crashed-run", "analysis_decision_id": d,
                                    "terminal_state": "REJECTED", "reason": "earlier verdict"})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert decision(db, d)["executed"] is True
     assert outcome(db, d)["reason"] == "earlier verdict"
     assert exchange.control.orders() == []
 
 
-def test_sigkill_mid_submit_then_restart_finishes_with_one_order(db, db_params, exchange,
+def test_sigkill_mid_submit_then_restart_finishes_with_one_order(db, db_params, jobs, exchange,
                                                                  tmp_path):
     """A real process killed while its order POST is in flight (the broker still takes it)."""
     d = add_decision(db, entry())
@@ -226,8 +224,7 @@ def test_sigkill_mid_submit_then_restart_finishes_with_one_order(db, db_params, 
     assert row["order_status"] == "pending_submit" and row["alpaca_order_id"] is None
     assert len(orders_at_broker(exchange, row["client_order_id"])) == 1  # at broker, unrecorded
 
-    settings = load_settings(exchange_env(exchange), need_broker=True)
-    run(db_params, AlpacaBroker(settings, budget=RequestBudget(100_000)), settings)
+    jobs.with_settings().executor()  # a fresh broker, as a restarted process has
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert len(orders_at_broker(exchange, row["client_order_id"])) == 1
 
@@ -261,12 +258,12 @@ def malformed(draw):
 @hyp_settings(max_examples=1, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
                                      HealthCheck.too_slow, HealthCheck.data_too_large])
-def test_malformed_corpus_all_rejected_nothing_sent(db, db_params, broker, settings, exchange,
+def test_malformed_corpus_all_rejected_nothing_sent(db, db_params, broker, settings, jobs, exchange,
                                                     bodies):
     db.execute_update("TRUNCATE analysis_decision, decision_outcome, order_execution, "
                       "trade_journal RESTART IDENTITY")
     ids = [add_decision(db, b, ticker=None, primary_action=None) for b in bodies]
-    run(db_params, broker, settings)
+    jobs.executor()
     for i in ids:
         result = outcome(db, i)
         assert result["terminal_state"] == "REJECTED", (decision(db, i)["decision"], result)
@@ -276,32 +273,31 @@ def test_malformed_corpus_all_rejected_nothing_sent(db, db_params, broker, setti
 
 # -- stale work is never sent ----------------------------------------------------------------
 
-def test_stale_decision_is_rejected_not_sent(db, db_params, broker, settings, exchange):
+def test_stale_decision_is_rejected_not_sent(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     db.execute_update("UPDATE analysis_decision SET created_at = %s - interval '3 days' "
                       "WHERE id = %s", [exchange_now(), d])
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "REJECTED"
     assert "stale decision: written 72.0h ago, older than MAX_DECISION_AGE_HOURS=24.0h" in (
         result["reason"])
     assert exchange.control.orders() == []
-    relaxed = load_settings(exchange_env(exchange, MAX_DECISION_AGE_HOURS="off"),
-                            need_broker=True)
+    relaxed = jobs.with_settings(MAX_DECISION_AGE_HOURS="off").with_broker(jobs.broker)
     d2 = add_decision(db, entry("MSFT", entry_price="410.00", stop_loss="400.00",
                                 take_profit="440.00", quantity=1))
     db.execute_update("UPDATE analysis_decision SET created_at = %s - interval '3 days' "
                       "WHERE id = %s", [exchange_now(), d2])
-    run(db_params, broker, relaxed)
+    relaxed.executor()
     assert outcome(db, d2)["terminal_state"] == "EXECUTED"
 
 
-def test_intent_unsent_for_too_long_is_withdrawn(db, db_params, broker, settings, exchange):
+def test_intent_unsent_for_too_long_is_withdrawn(db, db_params, broker, settings, jobs, exchange):
     d = add_decision(db, entry())
     intent = _intent_for(db, d)
     db.execute_update("UPDATE order_execution SET created_at = %s - interval '2 hours'",
                       [exchange_now()])
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "REJECTED"
     assert "MAX_UNSENT_ORDER_MINUTES=30" in result["reason"]
@@ -312,26 +308,26 @@ def test_intent_unsent_for_too_long_is_withdrawn(db, db_params, broker, settings
 
 
 def test_an_old_intent_already_at_the_broker_is_adopted(db, db_params, broker, settings,
-                                                        exchange):
+                                                        jobs, exchange):
     d = add_decision(db, entry())
     intent = _intent_for(db, d)
     broker.submit_order(order_request(intent))
     db.execute_update("UPDATE order_execution SET created_at = %s - interval '2 hours'",
                       [exchange_now()])
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert len(orders_at_broker(exchange, intent.client_order_id)) == 1
 
 
-def test_stale_amend_leaves_the_original_order(db, db_params, broker, settings, exchange):
+def test_stale_amend_leaves_the_original_order(db, db_params, broker, settings, jobs, exchange):
     first = add_decision(db, entry())
-    run(db_params, broker, settings)
+    jobs.executor()
     jid = outcome(db, first)["trade_journal_id"]
     amend = add_decision(db, entry(primary_action="AMEND", entry_price="176.50",
                                    existing_trade_journal_id=jid))
     db.execute_update("UPDATE analysis_decision SET created_at = %s - interval '2 days' "
                       "WHERE id = %s", [exchange_now(), amend])
-    run(db_params, broker, settings)
+    jobs.executor()
     assert "the original order stays as it was" in outcome(db, amend)["reason"]
     assert db.get_by_id("trade_journal", jid)["status"] == "PENDING"
     assert {o["status"] for o in exchange.control.orders()} == {"new", "held"}
