@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.broker import convert, known
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.contract import CONTRACT_KEY
@@ -38,28 +39,34 @@ D = Decimal
 PACKAGE = Path(__file__).resolve().parents[2] / "trading_monitor"
 
 
+BASE = {"RECONCILE_GRACE_SECONDS": "60", "MAX_DAILY_LOSS": "off", "FLATTEN_UNTRACKED": "false"}
+
+
 def _settings(exchange, **env):
-    base = {"RECONCILE_GRACE_SECONDS": "60", "MAX_DAILY_LOSS": "off",
-            "FLATTEN_UNTRACKED": "false"}
-    return load_settings(exchange_env(exchange, **{**base, **env}), need_broker=True)
+    return load_settings(exchange_env(exchange, **{**BASE, **env}), need_broker=True)
 
 
 def _broker(settings) -> AlpacaBroker:
     return AlpacaBroker(settings, budget=RequestBudget(100_000))
 
 
+def _jobs(jobs: Jobs, **env: str) -> Jobs:
+    """The jobs on `_settings`' environment, with a broker built on it."""
+    return jobs.with_settings(**{**BASE, **env})
+
+
 # -- the reproduction: today's asset body -------------------------------------------------
 
-def test_todays_asset_body_executes_new_trades(db, db_params, exchange):
+def test_todays_asset_body_executes_new_trades(db, db_params, jobs, exchange):
     """Alpaca removed easy_to_borrow (2026-11-24): alpaca-py 0.44's Asset model refuses the
     body, and every NEW_TRADE used to end DEFERRED, then REJECTED."""
     raw = exchange.control._call("GET", "/v2/assets/AAPL")
     assert "easy_to_borrow" not in raw and raw["borrow_status"] == "easy_to_borrow"
-    settings = _settings(exchange)
+    jobs = _jobs(jobs)
     long_ = add_decision(db, entry("AAPL", quantity=10))
     short = add_decision(db, entry("MSFT", side="SELL", entry_price="419.00",
                                    stop_loss="430.00", take_profit="400.00", quantity=2))
-    run(db_params, _broker(settings), settings)
+    jobs.executor()
     assert outcome(db, long_)["terminal_state"] == "EXECUTED"
     assert outcome(db, short)["terminal_state"] == "EXECUTED"
     assert sorted(o["symbol"] for o in exchange.control.orders()
@@ -70,15 +77,15 @@ def test_todays_asset_body_executes_new_trades(db, db_params, exchange):
     (None, "borrow status unknown"),
     ("hard_to_borrow", "is hard_to_borrow (borrow_status)"),
 ])
-def test_a_short_needs_easy_to_borrow(db, db_params, exchange, status, reason):
+def test_a_short_needs_easy_to_borrow(db, db_params, jobs, exchange, status, reason):
     exchange.control._call("POST", "/control/borrow_status",
                            {"symbol": "MSFT", "borrow_status": status})
-    settings = _settings(exchange)
+    jobs = _jobs(jobs)
     short = add_decision(db, entry("MSFT", side="SELL", entry_price="419.00",
                                    stop_loss="430.00", take_profit="400.00", quantity=2))
     long_ = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
                                    take_profit="440.00", quantity=2))
-    run(db_params, _broker(settings), settings)
+    jobs.executor()
     assert outcome(db, short)["terminal_state"] == "REJECTED"
     assert reason in outcome(db, short)["reason"]
     assert outcome(db, long_)["terminal_state"] == "EXECUTED"  # a long needs no borrow
@@ -88,25 +95,26 @@ def test_a_short_needs_easy_to_borrow(db, db_params, exchange, status, reason):
 
 # -- drift: unknown fields, omitted optional fields, decoys with unknown values ------------
 
-def test_the_whole_lifecycle_with_drift_on(db, db_params, exchange, tmp_path):
+def test_the_whole_lifecycle_with_drift_on(db, db_params, jobs, exchange, tmp_path):
     exchange.control.set_drift(True)
-    settings = _settings(exchange)
-    broker = _broker(settings)
+    jobs = _jobs(jobs)
+    settings = jobs.settings
+    broker = jobs.broker
     aapl = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                   take_profit="230.00", quantity=10))
     msft = add_decision(db, entry("MSFT", entry_price="421.00", stop_loss="410.00",
                                   take_profit="440.00", quantity=5))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert {outcome(db, d)["terminal_state"] for d in (aapl, msft)} == {"EXECUTED"}
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     aapl_trade = int(outcome(db, aapl)["trade_journal_id"])
     msft_trade = int(outcome(db, msft)["trade_journal_id"])
     assert {db.get_by_id("trade_journal", t)["status"] for t in (aapl_trade, msft_trade)} \
         == {"POSITION"}
     # A trail step: AAPL +8.3 % moves its stop to break-even (the entry fill, 180).
     exchange.control.set_price("AAPL", "195.00")
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     stops = [o for o in exchange.control.orders() if o["symbol"] == "AAPL"
              and o["type"] == "stop" and o["status"] in ("new", "held")]
     assert [D(o["stop_price"]) for o in stops] == [D("180.00")]
@@ -114,8 +122,8 @@ def test_the_whole_lifecycle_with_drift_on(db, db_params, exchange, tmp_path):
     exchange.control.set_price("MSFT", "441.00")
     for _ in range(2):
         exchange.control.advance(30)
-        monitor(db_params, broker, settings)
-        watch(db_params, broker, settings)
+        jobs.order_monitor()
+        jobs.position_monitor()
     assert db.get_by_id("trade_journal", msft_trade)["status"] == "CLOSED"
     # Reconciliation met the decoy position of an unknown asset class: never adopted.
     assert not db.query("trade_journal", {"symbol": drift_decoys.POSITION_SYMBOL})
@@ -133,16 +141,16 @@ def test_the_whole_lifecycle_with_drift_on(db, db_params, exchange, tmp_path):
 
 
 def test_a_position_of_an_unknown_asset_class_leaves_the_monitors_working(db, db_params,
-                                                                          exchange):
+                                                                          jobs, exchange):
     exchange.control.set_drift(True)
-    settings = _settings(exchange)
-    broker = _broker(settings)
+    jobs = _jobs(jobs)
+    broker = jobs.broker
     assert [p.symbol for p in broker.get_positions(include_unmanaged=True)] \
         == [drift_decoys.POSITION_SYMBOL]
     assert broker.get_positions() == []  # never traded, adopted, protected or flattened
     exchange.control.advance(120)
-    assert monitor(db_params, broker, settings).problems == []
-    report = watch(db_params, broker, settings)
+    assert jobs.order_monitor().problems == []
+    report = jobs.position_monitor()
     assert [a for a in report.actions if a.startswith("left alone")] == [
         f"left alone: 1000 {drift_decoys.POSITION_SYMBOL} of asset class "
         f"'{drift_decoys.ASSET_CLASS}', which trading-monitor does not trade"]
@@ -173,16 +181,15 @@ def test_optional_fields_may_be_missing_and_unknown_ones_are_ignored():
     assert order.updated_at is None and order.legs == ()
 
 
-def test_the_contract_error_is_alerted_deferred_and_kept_for_health(db, db_params, exchange,
+def test_the_contract_error_is_alerted_deferred_and_kept_for_health(db, db_params, jobs, exchange,
                                                                     caplog):
     """A broken answer (here: an asset body without `class`) is a loud, named error: an
     ALERT at once, the decision deferred (not counted as a plain deferral), the key kept in
     system_state until the endpoint reads fine again."""
     exchange.control._call("POST", "/control/drift", {"on": True, "omit": {"asset": ["class"]}})
-    settings = _settings(exchange)
-    broker = _broker(settings)
+    jobs = _jobs(jobs)
     d = add_decision(db, entry("AAPL"))
-    report = run(db_params, broker, settings)
+    report = jobs.executor()
     ((_, _, label, reason),) = report.outcomes
     assert label == "DEFERRED" and "asset.class" in reason
     assert not db.query("decision_outcome", {"analysis_decision_id": d})
@@ -192,7 +199,7 @@ def test_the_contract_error_is_alerted_deferred_and_kept_for_health(db, db_param
     assert json.loads(state["value"])["field"] == "asset.class"
     assert exchange.control.orders() == []
     exchange.control._call("POST", "/control/drift", {"on": False})
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, d)["terminal_state"] == "EXECUTED"
     assert not db.query("system_state", {"key": CONTRACT_KEY})
 
@@ -254,19 +261,18 @@ def test_health_warns_of_unknown_values_and_names_missing_fields(exchange):
 
 
 def test_a_contract_error_that_lasts_past_the_session_ends_the_decision_skipped(
-        db, db_params, exchange):
+        db, db_params, jobs, exchange):
     """Not counted against MAX_DEFERRALS; once its entry's session has closed, SKIPPED with
     the endpoint and the field in the reason, and no order ever sent."""
     exchange.control.set_drift(True, omit={"asset": ["class"]})
-    settings = _settings(exchange, MAX_DEFERRALS="2")
-    broker = _broker(settings)
+    jobs = _jobs(jobs, MAX_DEFERRALS="2")
     d = add_decision(db, entry("AAPL"))
     for _ in range(3):  # more cycles than MAX_DEFERRALS allows plain deferrals
         exchange.control.advance(120)
-        ((_, _, label, _),) = run(db_params, broker, settings).outcomes
+        ((_, _, label, _),) = jobs.executor().outcomes
         assert label == "DEFERRED"
     exchange.control.set_clock(datetime(2026, 11, 23, 14, 45, tzinfo=timezone.utc))  # Monday
-    run(db_params, broker, settings)
+    jobs.executor()
     result = outcome(db, d)
     assert result["terminal_state"] == "SKIPPED"
     assert "GET /v2/assets/{symbol}" in result["reason"] and "asset.class" in result["reason"]
