@@ -13,7 +13,8 @@ import pytest
 
 from tests.cockpit_endpoints import Endpoint
 from tests.conftest import exchange_env
-from tests.helpers import add_decision, entry, exchange_now, monitor, outcome, run, watch
+from tests.helpers import add_decision, entry, exchange_now, outcome
+from tests.support.jobs import Jobs
 from trading_monitor.cli import health, kill_switch, operator
 from trading_monitor.clock import system_clock
 from trading_monitor.cockpit.health import messages_failed
@@ -32,9 +33,16 @@ def endpoint():
     e.close()
 
 
+BASE = {"PROTECTION_MODE": "staged", "MAX_DAILY_LOSS": "off"}
+
+
 def _settings(exchange, **env):
-    base = {"PROTECTION_MODE": "staged", "MAX_DAILY_LOSS": "off"}
-    return load_settings(exchange_env(exchange, **{**base, **env}), need_broker=True)
+    return load_settings(exchange_env(exchange, **{**BASE, **env}), need_broker=True)
+
+
+def _jobs(jobs: Jobs, **env: str) -> Jobs:
+    """The jobs on `_settings`' environment, with a broker built on it."""
+    return jobs.with_settings(**{**BASE, **env})
 
 
 @pytest.fixture
@@ -57,24 +65,25 @@ def _outbox(db):
                             "JOIN event_log e ON e.id = o.event_log_id ORDER BY o.id")
 
 
-def test_each_event_of_a_trade_is_one_line_from_the_books(db, db_params, broker, exchange,
+def test_each_event_of_a_trade_is_one_line_from_the_books(db, db_params, broker, jobs, exchange,
                                                           endpoint, cli_env):
-    settings = _settings(exchange, NOTIFY_URLS=endpoint.json_url, MAX_DRAWDOWN_PCT="0.01")
+    jobs = _jobs(jobs, NOTIFY_URLS=endpoint.json_url, MAX_DRAWDOWN_PCT="0.01")
+    settings = jobs.settings
     too_big = add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                                      take_profit="440.00", quantity=1000))
     bought = add_decision(db, entry("AAPL", entry_price="181.00", stop_loss="175.00",
                                     take_profit="260.00"))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert outcome(db, too_big)["terminal_state"] == "REJECTED"
     exchange.control.advance(2)  # the entry filled when sent; its stop goes out 2 s later
-    monitor(db_params, broker, settings)
+    jobs.order_monitor()
     jid = int(outcome(db, bought)["trade_journal_id"])
     exchange.control.set_price("AAPL", "195.00")  # +8.3 %: the stop climbs to break-even
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.set_price("AAPL", "178.00")  # the stop at 180 fills
     exchange.control.advance(1)
-    monitor(db_params, broker, settings)
-    watch(db_params, broker, settings)  # the loss: equity is 0.01 % below its peak
+    jobs.order_monitor()
+    jobs.position_monitor()  # the loss: equity is 0.01 % below its peak
     assert kill_switch.main(["--reason", "FOMC surprise"], now=exchange_now) == 0
     assert operator.resume(["--reason", "all clear"], now=exchange_now) == 0
 
@@ -106,13 +115,14 @@ def test_each_event_of_a_trade_is_one_line_from_the_books(db, db_params, broker,
 
 
 def test_a_failing_endpoint_fails_no_job_and_retries_are_bounded(db, db_params, broker,
-                                                                  exchange):
+                                                                  jobs, exchange):
     failing = Endpoint(status=500)
     try:
-        settings = _settings(exchange, NOTIFY_URLS=failing.json_url, NOTIFY_MAX_ATTEMPTS="3")
+        jobs = _jobs(jobs, NOTIFY_URLS=failing.json_url, NOTIFY_MAX_ATTEMPTS="3")
+        settings = jobs.settings
         d = add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                                    take_profit="440.00", quantity=1000))
-        run(db_params, broker, settings)
+        jobs.executor()
         assert outcome(db, d)["terminal_state"] == "REJECTED"  # the job did its work
         later = [timedelta(0)]
         outbox = Outbox(db_params, settings, now=lambda: system_clock() + later[0])
@@ -150,14 +160,15 @@ def test_a_failing_endpoint_fails_no_job_and_retries_are_bounded(db, db_params, 
 
 
 def test_an_unreachable_endpoint_is_a_failed_attempt_then_a_delivery(db, db_params, broker,
-                                                                     exchange):
+                                                                     jobs, exchange):
     back = Endpoint()
     port = back.port
     back.close()  # nothing listens there now
-    settings = _settings(exchange, NOTIFY_URLS=f"json://127.0.0.1:{port}/?cto=1&rto=1")
+    jobs = _jobs(jobs, NOTIFY_URLS=f"json://127.0.0.1:{port}/?cto=1&rto=1")
+    settings = jobs.settings
     add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                            take_profit="440.00", quantity=1000))
-    run(db_params, broker, settings)
+    jobs.executor()
     later = [timedelta(0)]
     outbox = Outbox(db_params, settings, now=lambda: system_clock() + later[0])
     assert outbox.send_due().counts == {"retrying": 1}
@@ -166,46 +177,48 @@ def test_an_unreachable_endpoint_is_a_failed_attempt_then_a_delivery(db, db_para
 
 
 def test_a_kind_switched_off_and_no_urls_are_recorded_not_sent(db, db_params, broker,
-                                                                exchange, endpoint):
-    settings = _settings(exchange, NOTIFY_URLS=endpoint.json_url,
-                         NOTIFY_DECISION_REJECTED="false")
+                                                                jobs, exchange, endpoint):
+    jobs = _jobs(jobs, NOTIFY_URLS=endpoint.json_url, NOTIFY_DECISION_REJECTED="false")
+    settings = jobs.settings
     add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                            take_profit="440.00", quantity=1000))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert Outbox(db_params, settings).send_due().counts == {"off": 1}
     add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                            take_profit="440.00", quantity=2000))
-    run(db_params, broker, settings)
+    jobs.executor()
     assert Outbox(db_params, _settings(exchange)).send_due().counts == {"not_configured": 1}
     assert endpoint.received == []
     assert [r["status"] for r in db.query("notify_outbox")] == ["off", "not_configured"]
 
 
 def test_a_broken_outbox_never_fails_the_job_that_writes_the_event(db, db_params, broker,
-                                                                    exchange):
-    settings = _settings(exchange)
+                                                                    jobs, exchange):
+    jobs = _jobs(jobs)
     db.execute_update("ALTER TABLE notify_outbox RENAME TO notify_outbox_away")
     try:
         d = add_decision(db, entry("MSFT", entry_price="419.00", stop_loss="410.00",
                                    take_profit="440.00", quantity=1000))
-        run(db_params, broker, settings)
+        jobs.executor()
         assert outcome(db, d)["terminal_state"] == "REJECTED"
         assert db.query("event_log", {"entity": "analysis_decision", "event": "terminal"})
     finally:
         db.execute_update("ALTER TABLE notify_outbox_away RENAME TO notify_outbox")
 
 
-def test_an_adopted_position_is_not_called_an_entry(db, db_params, broker, exchange, endpoint):
+def test_an_adopted_position_is_not_called_an_entry(db, db_params, broker, jobs, exchange,
+                                                    endpoint):
     from trading_monitor.broker.models import OrderRequest
 
-    settings = _settings(exchange, NOTIFY_URLS=endpoint.json_url, RECONCILE_GRACE_SECONDS="60")
+    jobs = _jobs(jobs, NOTIFY_URLS=endpoint.json_url, RECONCILE_GRACE_SECONDS="60")
+    settings = jobs.settings
     broker.submit_order(OrderRequest(client_order_id="by-hand-1", symbol="NVDA", side="buy",
                                      qty=D(5), order_type="market", time_in_force="day"))
     exchange.control.advance(1)
-    watch(db_params, broker, settings)
+    jobs.position_monitor()
     exchange.control.advance(61)
-    watch(db_params, broker, settings)  # adopted, and its emergency stop placed
-    monitor(db_params, broker, settings)
+    jobs.position_monitor()  # adopted, and its emergency stop placed
+    jobs.order_monitor()
     [journal] = db.query("trade_journal", {"origin": "EXTERNAL"})
     Outbox(db_params, settings).send_due()
     assert endpoint.messages() == [
