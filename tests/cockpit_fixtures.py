@@ -8,13 +8,13 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 from tests.conftest import exchange_env
-from tests.helpers import JsonEndpoint, add_decision, entry, monitor, outcome, run, watch
+from tests.helpers import JsonEndpoint, add_decision, entry, outcome
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.settings.config import load_settings
@@ -22,11 +22,14 @@ from trading_monitor.web.actions import Actor
 from trading_monitor.web.metrics import Process
 from trading_monitor.web.server import Cockpit
 
+if TYPE_CHECKING:  # a plugin module: tests/support/jobs.py is imported as a plugin itself
+    from tests.support.jobs import Jobs
+
 TOKEN = "cockpit-test-token-5b1f0c9e"
 D = Decimal
 
 
-def hold(db: Any, db_params: dict[str, Any], broker: Any, settings: Any) -> dict[str, int]:
+def hold(db: Any, jobs: Jobs) -> dict[str, int]:
     """Two protected positions: 10 AAPL (entry 181.00, stop 175.00) and 20 MSFT (entry
     421.00, stop 410.00), filled as marketable bracket entries and marked once."""
     found = {}
@@ -34,10 +37,10 @@ def hold(db: Any, db_params: dict[str, Any], broker: Any, settings: Any) -> dict
                                 ("MSFT", ("421.00", "410.00", "440.00"), 20)):
         d = add_decision(db, entry(ticker, entry_price=prices[0], stop_loss=prices[1],
                                    take_profit=prices[2], quantity=qty))
-        run(db_params, broker, settings)
+        jobs.executor()
         found[ticker] = d
-    monitor(db_params, broker, settings)
-    watch(db_params, broker, settings)
+    jobs.order_monitor()
+    jobs.position_monitor()
     trades = {t: int(outcome(db, d)["trade_journal_id"]) for t, d in found.items()}
     for jid in trades.values():
         assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"

@@ -20,7 +20,6 @@ import pytest
 
 from tests.cockpit_fixtures import TOKEN, free_port, hold, wait_for
 from tests.conftest import exchange_env
-from tests.helpers import watch
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.transport import RequestBudget
 from trading_monitor.daemon.app import Daemon
@@ -92,18 +91,17 @@ def _text(driver: Any, css: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
-def test_the_page_in_chromium_flattens_one_trade_with_the_token(db, db_params, broker,
-                                                              settings, exchange, daemon,
-                                                              browser):
+def test_the_page_in_chromium_flattens_one_trade_with_the_token(db, jobs, broker, exchange, daemon,
+                                                                browser):
     from selenium.webdriver.common.by import By
 
-    trades = hold(db, db_params, broker, settings)
+    trades = hold(db, jobs)
     aapl, msft = trades["AAPL"], trades["MSFT"]
     for aapl_price, msft_price in (("181.40", "422.10"), ("182.90", "419.80"),
                                    ("183.60", "423.50")):  # a morning: marks and snapshots
         exchange.control.advance(600)
         exchange.control.set_prices({"AAPL": aapl_price, "MSFT": msft_price})
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
     url = daemon[1].url
     browser.get(url + "/")
     card = f"#trade-{aapl}"

@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from tests.cockpit_fixtures import TOKEN, confirmed_of, csrf_of, hold, login, start
-from tests.helpers import watch
 from trading_monitor.exceptions import ConfigError
 from trading_monitor.web.auth import is_loopback
 
@@ -29,9 +28,8 @@ def _events(db) -> int:
     return len(db.execute_query("SELECT id FROM event_log"))
 
 
-def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker, settings,
-                                                        cockpit, exchange):
-    trades = hold(db, db_params, broker, settings)
+def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, jobs, broker, cockpit, exchange):
+    trades = hold(db, jobs)
     page = requests.get(cockpit.url + "/", timeout=10)
     assert page.status_code == 200 and 'http-equiv="refresh"' in page.text
     marks = {r["symbol"]: D(r["current_price"]) for r in db.query("position_tracking")}
@@ -60,9 +58,8 @@ def test_the_page_shows_each_stop_and_the_dollars_at_risk(db, db_params, broker,
     assert "id='alerts'" in page.text and "id='halts'" in page.text
 
 
-def test_a_stop_the_broker_no_longer_holds_is_shown_in_red(db, db_params, broker, settings,
-                                                            cockpit):
-    trades = hold(db, db_params, broker, settings)
+def test_a_stop_the_broker_no_longer_holds_is_shown_in_red(db, jobs, broker, cockpit):
+    trades = hold(db, jobs)
     [stop] = [o for o in db.query("order_execution", {"trade_journal_id": trades["AAPL"]})
               if o["order_role"] == "STOP_LOSS"]
     broker.cancel_order(stop["alpaca_order_id"])  # by hand at the broker: the books lag
@@ -87,9 +84,8 @@ def test_healthz_answers_200_for_ok_or_warning_and_503_for_critical(db, cockpit)
     assert warning.status_code == 200 and warning.json()["status"] == "WARNING"
 
 
-def test_a_request_without_the_token_changes_nothing(db, db_params, broker, settings, cockpit,
-                                                     exchange):
-    trades = hold(db, db_params, broker, settings)
+def test_a_request_without_the_token_changes_nothing(db, jobs, cockpit, exchange):
+    trades = hold(db, jobs)
     before, orders = _events(db), len(exchange.control.orders())
     anonymous = requests.Session()
     for path in ("/action/kill?flatten=1", "/action/resume", f"/action/flatten/{trades['AAPL']}"):
@@ -126,8 +122,8 @@ def test_a_read_only_cockpit_offers_no_login(db_params, exchange, db):
         served.stop()
 
 
-def test_the_kill_switch_and_resume_from_the_page(db, db_params, broker, settings, cockpit):
-    hold(db, db_params, broker, settings)
+def test_the_kill_switch_and_resume_from_the_page(db, jobs, cockpit):
+    hold(db, jobs)
     http = login(cockpit.url)
     page = http.get(cockpit.url + "/", timeout=10).text
     assert "id='kill'" in page and "id='logout'" in page
@@ -149,8 +145,8 @@ def test_the_kill_switch_and_resume_from_the_page(db, db_params, broker, setting
     assert _kill_switch(db) in (None, "", "off")
 
 
-def test_a_stale_confirmation_is_refused(db, db_params, broker, settings, cockpit):
-    hold(db, db_params, broker, settings)
+def test_a_stale_confirmation_is_refused(db, jobs, cockpit):
+    hold(db, jobs)
     http = login(cockpit.url)
     ask = http.get(cockpit.url + "/confirm/kill?flatten=1", timeout=10)
     refused = http.post(cockpit.url + "/action/kill?flatten=1", timeout=10, data={
@@ -165,8 +161,8 @@ SECRETS = {  # every secret setting a trader may have, each a value no page may 
     "POSTGRES_PASSWORD": "secret-db-password-3c9a"}
 
 
-def test_no_secret_on_the_page_in_metrics_or_healthz(db, db_params, broker, settings, exchange):
-    hold(db, db_params, broker, settings)
+def test_no_secret_on_the_page_in_metrics_or_healthz(db, jobs, db_params, settings, exchange):
+    hold(db, jobs)
     # The database password in the cockpit's connection too (the test server trusts any).
     served = start({**db_params, "password": SECRETS["POSTGRES_PASSWORD"]}, exchange,
                    **SECRETS)
@@ -268,9 +264,9 @@ def test_two_daemon_processes_on_one_port_the_second_warns_and_trades_on(db, db_
     assert "Traceback" not in out
 
 
-def test_the_kill_switch_with_flatten_from_the_page_closes_every_position(
-        db, db_params, broker, settings, cockpit):
-    hold(db, db_params, broker, settings)
+def test_the_kill_switch_with_flatten_from_the_page_closes_every_position(db, jobs, broker,
+                                                                          cockpit):
+    hold(db, jobs)
     http = login(cockpit.url)
     ask = http.get(cockpit.url + "/confirm/kill?flatten=1", timeout=10)
     assert "close 10 AAPL, 20 MSFT" in ask.text
@@ -295,11 +291,10 @@ def test_the_page_says_so_when_the_books_cannot_be_read(db_params, exchange):
         served.stop()
 
 
-def test_an_unprotected_position_and_an_incident_lead_the_page(db, db_params, broker,
-                                                               settings, cockpit):
+def test_an_unprotected_position_and_an_incident_lead_the_page(db, jobs, broker, cockpit):
     import json
 
-    trades = hold(db, db_params, broker, settings)
+    trades = hold(db, jobs)
     # The books after a sync that found AAPL's stop cancelled, and an open incident (issue 27).
     db.execute_update("UPDATE order_execution SET order_status = 'canceled' "
                       "WHERE trade_journal_id = %s AND order_role = 'STOP_LOSS'",
@@ -323,11 +318,10 @@ def test_an_unprotected_position_and_an_incident_lead_the_page(db, db_params, br
     assert "trading_monitor_reconciliation_incident 1.0" in metrics
 
 
-def test_an_exit_still_working_is_shown_with_its_start(db, db_params, broker, settings,
-                                                       cockpit):
+def test_an_exit_still_working_is_shown_with_its_start(db, jobs, cockpit):
     from datetime import datetime, timezone
 
-    trades = hold(db, db_params, broker, settings)
+    trades = hold(db, jobs)
     since = datetime(2026, 11, 20, 15, 1, 2, tzinfo=timezone.utc)
     db.insert("order_execution", {  # the books while a market exit rests (a halted symbol)
         "trade_journal_id": trades["MSFT"], "client_order_id": "tm-test-exit",
@@ -341,13 +335,12 @@ def test_an_exit_still_working_is_shown_with_its_start(db, db_params, broker, se
     assert "exit working" not in other
 
 
-def test_the_equity_curve_follows_each_position_monitor_run(db, db_params, broker, settings,
-                                                            cockpit, exchange):
-    hold(db, db_params, broker, settings)
+def test_the_equity_curve_follows_each_position_monitor_run(db, jobs, broker, cockpit, exchange):
+    hold(db, jobs)
     for aapl, msft in (("183.00", "425.00"), ("179.50", "418.00"), ("184.20", "426.10")):
         exchange.control.advance(600)
         exchange.control.set_prices({"AAPL": aapl, "MSFT": msft})
-        watch(db_params, broker, settings)
+        jobs.position_monitor()
     equity = D(broker.get_account().equity)
     runs = db.execute_query("SELECT summary->>'equity' AS e FROM job_run WHERE job_name = "
                             "'position_monitor' ORDER BY id")

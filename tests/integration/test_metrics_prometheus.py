@@ -87,17 +87,16 @@ def value(url: str, expr: str) -> Decimal | None:
     return Decimal(found[0]["value"][1]) if found else None
 
 
-def test_metrics_text_names_every_metric(db, db_params, broker, settings, cockpit):
-    hold(db, db_params, broker, settings)
+def test_metrics_text_names_every_metric(db, jobs, cockpit):
+    hold(db, jobs)
     beat(db)
     text = requests.get(cockpit.url + "/metrics", timeout=30).text
     names = {m.name for m in text_string_to_metric_families(text)}
     assert METRICS <= names, METRICS - names
 
 
-def test_a_real_prometheus_scrapes_the_cockpit(db, db_params, broker, settings, cockpit,
-                                               prometheus):
-    hold(db, db_params, broker, settings)
+def test_a_real_prometheus_scrapes_the_cockpit(db, jobs, broker, cockpit, prometheus):
+    hold(db, jobs)
     beat(db)
     # n8n writes a decision on the machine's clock, the jobs here run on the exchange's: put
     # each decision 3 s before its entry order, as one clock would have it.
