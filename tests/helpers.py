@@ -6,23 +6,15 @@ import json
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trading_monitor.broker.base import Broker
 from trading_monitor.clock import Clock, system_clock
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.decision import parse_decision
 from trading_monitor.ledger import Intent, Ledger
 from trading_monitor.ledger.installation import installation_id
 from trading_monitor.ledger.intents import plan_for
-from trading_monitor.order_executor.cycle import CycleReport
-from trading_monitor.order_monitor.cycle import MonitorReport
 from trading_monitor.paper_exchange import PaperExchange
-from trading_monitor.position_monitor.cycle import PositionReport
-from trading_monitor.settings.config import Settings
-
-if TYPE_CHECKING:
-    from tests.support.jobs import Jobs
 
 
 def entry(ticker: str = "AAPL", **overrides: Any) -> dict[str, Any]:
@@ -48,39 +40,12 @@ _clock: list[Clock] = []
 
 
 def use_clock(clock: Clock | None) -> None:
-    """The exchange fixture's simulated time becomes the jobs' clock in `run`."""
+    """The exchange fixture's simulated time becomes `exchange_now()`'s clock."""
     _clock[:] = [clock] if clock is not None else []
 
 
 def exchange_now() -> datetime:
     return (_clock[0] if _clock else system_clock)()
-
-
-# For the test files not yet converted to the `jobs` fixture (docs/testing.md lists them):
-# one job cycle on the exchange's clock, run by tests/support/jobs.py, the one place tests
-# run the jobs. New tests take the `jobs` fixture instead.
-
-def _jobs(db_params: dict[str, Any], broker: Broker, settings: Settings) -> Jobs:
-    from tests.support.jobs import Jobs
-
-    return Jobs(db_params, broker, settings, clock=_clock[0] if _clock else None)
-
-
-def monitor(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any
-            ) -> MonitorReport:
-    """One order-monitor cycle: `jobs.order_monitor()` for unconverted files."""
-    return _jobs(db_params, broker, settings).order_monitor(**kw)
-
-
-def watch(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any
-          ) -> PositionReport:
-    """One position-monitor cycle: `jobs.position_monitor()` for unconverted files."""
-    return _jobs(db_params, broker, settings).position_monitor(**kw)
-
-
-def run(db_params: dict[str, Any], broker: Broker, settings: Settings, **kw: Any) -> CycleReport:
-    """One order-executor cycle: `jobs.executor()` for unconverted files."""
-    return _jobs(db_params, broker, settings).executor(**kw)
 
 
 def outcome(db: TradingDB, decision_id: int) -> Row:

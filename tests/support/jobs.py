@@ -1,8 +1,6 @@
 """The `jobs` fixture: the three jobs (order executor, order monitor, position monitor) run
 against the test's database and paper exchange, on the exchange's clock, as the daemon runs
-them. It is the one place tests run the jobs: tests/helpers.py's module-level
-`run`/`monitor`/`watch(db_params, broker, settings)` only delegate here, for the files not yet
-converted (docs/testing.md lists them).
+them. It is the one place tests run the jobs.
 
     def test_a_filled_entry_gets_its_stop(db, jobs, exchange):
         d = add_decision(db, entry(entry_price="181.00"))
@@ -32,7 +30,6 @@ from tests.helpers import add_decision, entry, outcome
 from trading_monitor.broker.alpaca import AlpacaBroker
 from trading_monitor.broker.base import Broker
 from trading_monitor.broker.transport import RequestBudget
-from trading_monitor.clock import Clock
 from trading_monitor.db.connection import TradingDB
 from trading_monitor.order_executor.cycle import CycleReport
 from trading_monitor.order_executor.service import execute_once
@@ -69,12 +66,10 @@ class Jobs:
     broker: Broker
     settings: Settings
     exchange: PaperExchange | None = None
-    clock: Clock | None = None  # when there is no exchange (tests/helpers.py's delegates)
 
     def _run(self, job: Callable[..., Any], kw: dict[str, Any]) -> Any:
         if self.exchange is not None:
             kw.setdefault("now", self.exchange.venue.clock.now)
-        kw.setdefault("now", self.clock)
         return job(self.db_params, self.broker, self.settings, **kw)
 
     def executor(self, **kw: Any) -> CycleReport:
