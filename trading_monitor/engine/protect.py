@@ -29,7 +29,12 @@ from trading_monitor.domain.lifecycle import NOT_SENT, PENDING_SUBMIT, OrderRole
 from trading_monitor.domain.order_status import BROKER_MAY_FILL, OrderStatus
 from trading_monitor.domain.trade_actions import PlaceProtection
 from trading_monitor.domain.wash_trade import OrderShape, is_wash_refusal, refused_by
-from trading_monitor.engine.cancelling import cancel_until_final, follow_replacements
+from trading_monitor.engine.cancelling import (
+    POLL_SECONDS,
+    cancel_until_final,
+    follow_replacements,
+    is_final,
+)
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.state import load_trades
 from trading_monitor.exceptions import RejectedError, TemporaryError
@@ -239,11 +244,10 @@ def follow_exit(m: Monitor, row: Row) -> BrokerOrder | None:
     while True:
         order = m.broker.get_order(fresh["alpaca_order_id"]) if fresh["alpaca_order_id"] \
             else None
-        if order is None or order.status == "filled" or OrderStatus(order.status).withdrawn \
-                or waited >= m.config.cancel_settle_seconds:
+        if order is None or is_final(order) or waited >= m.config.cancel_settle_seconds:
             if order is not None:
                 m.ledger.record_order(fresh, order)
                 m.positions = None  # what the broker holds has changed
             return order
-        m.sleep(0.25)
-        waited += 0.25
+        m.sleep(POLL_SECONDS)
+        waited += POLL_SECONDS

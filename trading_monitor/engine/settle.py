@@ -100,11 +100,26 @@ def settle_booked_exits(m: Monitor, trades: list[LoadedTrade]) -> list[str]:
     return done
 
 
+def open_filled_entries(m: Monitor, trades: list[LoadedTrade]) -> None:
+    """Open each trade whose entry filled, and nothing else (the position monitor does it
+    before a split restates the entry's old shares, then settles the exits)."""
+    if m.dry_run:
+        return
+    for trade in trades:
+        for action in decide(trade.state, m.now(), m.config.rules):
+            if isinstance(action, OpenPosition):
+                _open(m, trade.state.journal_id, action)
+
+
+def _open(m: Monitor, jid: int, action: OpenPosition) -> None:
+    m.ledger.open_position(jid, action.qty, action.avg_price, action.first_fill_at,
+                           action.slippage_bps)
+
+
 def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
     jid = trade.state.journal_id
     if isinstance(action, OpenPosition):
-        m.ledger.open_position(jid, action.qty, action.avg_price, action.first_fill_at,
-                               action.slippage_bps)
+        _open(m, jid, action)
         crash_point("after_fill_seen")
     elif isinstance(action, ResizePosition):
         m.ledger.resize_position(jid, action.qty, action.avg_price)

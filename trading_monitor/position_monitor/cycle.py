@@ -17,12 +17,11 @@ from decimal import Decimal
 from trading_monitor.broker.models import BrokerAccount, BrokerPosition
 from trading_monitor.domain.reconcile import Issue, IssueKind
 from trading_monitor.domain.risk import net_cash_flow
-from trading_monitor.domain.trade_state import OpenPosition, decide
 from trading_monitor.engine.exits_working import alert_overdue
 from trading_monitor.engine.fees import book_fees
 from trading_monitor.engine.halts import check_loss_limits, clear_halt, set_halt
 from trading_monitor.engine.housekeeping import NEW_YORK, session_close
-from trading_monitor.engine.settle import settle_booked_exits
+from trading_monitor.engine.settle import open_filled_entries, settle_booked_exits
 from trading_monitor.engine.snapshots import has_snapshot, loss_baseline, record_snapshot
 from trading_monitor.engine.state import open_trades
 from trading_monitor.engine.sync import SyncResult, sync_orders
@@ -76,7 +75,7 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
         fault_cleared(pm)
         # A trade whose entry and exit both filled since the last run is opened first: a
         # split between them restates its entry's old shares before its exit is settled.
-        _open_filled_entries(pm)
+        open_filled_entries(m, open_trades(m))
         events = corporate_step(pm, positions, sync.open_orders)  # splits, new symbols
         # An exit the sync booked (a stop, a target, an emergency exit) closes its trade
         # now, with its P&L: the books never hold shares the broker no longer has. After
@@ -122,17 +121,6 @@ def run_position_cycle(pm: PositionMonitor) -> PositionReport:
     report.actions += m.planned
     report.broker_requests = m.broker.requests_sent - start
     return report
-
-
-def _open_filled_entries(pm: PositionMonitor) -> None:
-    m = pm.orders
-    if m.dry_run:
-        return
-    for trade in open_trades(m):
-        for action in decide(trade.state, m.now(), m.config.rules):
-            if isinstance(action, OpenPosition):
-                m.ledger.open_position(trade.state.journal_id, action.qty, action.avg_price,
-                                       action.first_fill_at, action.slippage_bps)
 
 
 def _previous_status(pm: PositionMonitor) -> str:
