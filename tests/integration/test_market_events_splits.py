@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import add_decision, entry, exchange_now, outcome
 from tests.support.jobs import Jobs
+from trading_monitor.engine.announcements import READ_ON
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 
 D = Decimal
@@ -28,12 +29,15 @@ def pre_open(db_params, broker, settings):  # type: ignore[no-untyped-def]
 
 
 def first_look(seen_by, db, jobs: Jobs):  # type: ignore[no-untyped-def]
-    """The pre-open run reads the announcement; or it never ran (the broker away at 09:00),
-    and a plain position-monitor cycle meets the new quantity first: the SPLIT activity
-    leads it to the action. Either way reconciliation passes and entries are not halted."""
+    """The pre-open run reads the announcement; or it read the day's announcements before
+    Alpaca listed this one (or Alpaca never lists it: the exchange's `listed=False`), and a
+    plain position-monitor cycle meets the new quantity first: the SPLIT activity leads it
+    to the action. Either way reconciliation passes and entries are not halted."""
     if seen_by == "announcement":
         report = pre_open(jobs.db_params, jobs.broker, jobs.settings)
     else:
+        db.named_update("set_system_value", {"key": READ_ON, "value": "2026-11-23",
+                                             "reason": "read before Alpaca listed it"})
         report = jobs.position_monitor()
         assert any("found after the fact" in a for a in report.actions), report.actions
     assert report.status == "PASS", report.failing
@@ -97,7 +101,8 @@ def test_a_2_for_1_split(db, db_params, broker, settings, jobs, exchange, legs_f
                           "170.00", "220.00", "195.00")
     assert live_exits(exchange, "AAPL") == {"stop": (D(10), D(180)), "limit": (D(10), D(220))}
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
-                                      ex_date="2026-11-23", bracket_qty_follows=legs_follow)
+                                      ex_date="2026-11-23", bracket_qty_follows=legs_follow,
+                                      listed=seen_by == "announcement")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     # Alpaca applied it: 20 shares, the legs at their pre-split prices (DNR/DNC).
     assert held(exchange) == {"AAPL": D(20)}

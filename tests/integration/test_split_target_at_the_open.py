@@ -66,3 +66,43 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
              if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
              and o["status"] in LIVE]
     assert [D(o["qty"]) for o in stops] == [D(2)]
+
+
+@pytest.mark.parametrize("seen_by", ["announcement", "activity"])
+def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
+        db, jobs, broker, exchange, seen_by):
+    """The order monitor runs at the open before any pre-open run: before the fix its settle
+    closed the trade on 5 sold = 5 bought (the wrong P&L), and the split's 2 extra shares
+    were left to reconciliation. Now it reads today's announcements itself and holds the
+    close back; the position monitor's cycle restates the trade and leaves 2 stopped."""
+    exchange.control.set_prices({"AAPL": "180.00"})
+    d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
+                               take_profit="160.00", quantity=5))
+    jobs.executor()
+    exchange.control.advance(1)
+    jid = int(outcome(db, d)["trade_journal_id"])
+    exchange.control.corporate_action(
+        "forward_split", "AAPL", old_rate=2, new_rate=3, ex_date="2026-11-23",
+        cash_in_lieu_price="120.00", bracket_qty_follows=False,
+        listed=seen_by == "announcement")
+    exchange.control.set_clock(MONDAY_OPEN)
+
+    report = jobs.order_monitor()
+    j = db.get_by_id("trade_journal", jid)
+    assert j["status"] == "POSITION", report
+    if seen_by == "announcement":
+        assert any("held back until the position monitor applies" in a
+                   for a in report.actions), report.actions
+
+    jobs.position_monitor()
+    jobs.order_monitor()
+    j = db.get_by_id("trade_journal", jid)
+    assert j["status"] == "POSITION"
+    [tracked] = db.query("position_tracking", {"trade_journal_id": jid})
+    assert abs(D(tracked["qty"])) == 2
+    [applied] = db.query("corporate_action_trade", {"trade_journal_id": jid})
+    assert (applied["qty_before"], applied["qty_after"]) == (D(5), D(7))
+    stops = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
+             if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
+             and o["status"] in LIVE]
+    assert [D(o["qty"]) for o in stops] == [D(2)]

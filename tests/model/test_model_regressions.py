@@ -790,9 +790,22 @@ TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT = [
 ]
 
 
-def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(new_world):
+# The same, with the order monitor at the open before any pre-open run (the seventh hour's
+# open path): its settle held the close for the split instead of closing 5 = 5.
+ORDER_MONITOR_BEFORE_THE_PRE_OPEN = [
+    *TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT[:5],
+    ("job", {"job": "order_monitor", "mode": "bracket", "crash": None}),
+    ("job", {"job": "pre_open", "mode": "bracket", "crash": None}),
+    ("job", {"job": "order_monitor", "mode": "bracket", "crash": None}),
+]
+
+
+@pytest.mark.parametrize("steps", [TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT,
+                                   ORDER_MONITOR_BEFORE_THE_PRE_OPEN],
+                         ids=["pre-open-first", "order-monitor-first"])
+def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(new_world, steps):
     with new_world() as w:
-        w.replay(TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT)
+        w.replay(steps)
         [trade] = w.rows("SELECT status FROM trade_journal")
         assert trade["status"] == "POSITION"
         [position] = w.ex.control.state()["positions"]

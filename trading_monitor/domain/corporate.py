@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -45,6 +45,8 @@ GROUPS: Mapping[str, tuple[str, str, str | None, tuple[str, ...]]] = {
     "redemptions": ("redemption", "symbol", None, ("process_date", "payable_date")),
 }
 ONE = Decimal(1)
+# How far back an action still counts: Alpaca applies (or we see) a split days late.
+LOOK_BACK = timedelta(days=10)
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,10 @@ def split_qty(qty: Decimal, ratio: Decimal) -> tuple[Decimal, Decimal]:
     exact = qty * ratio
     whole = exact.to_integral_value(ROUND_DOWN)
     return whole, exact - whole
+
+
+def from_row(row: Mapping[str, Any]) -> Announcement:
+    """A stored announcement (table `corporate_action`) as the shape the rules use."""
+    return Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
+                        new_symbol=row["new_symbol"], old_rate=row["old_rate"],
+                        new_rate=row["new_rate"], effective=row["effective_date"])

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from trading_monitor.broker.base import Broker
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import BLOCKING, ENDING, Announcement
+from trading_monitor.domain.corporate import BLOCKING, ENDING, from_row
 from trading_monitor.exceptions import TemporaryError
 
 QUERIES = Queries(__name__)
@@ -26,9 +26,7 @@ def _rows(db: TradingDB, first: date, last: date) -> list[Row]:
 
 
 def _described(row: Row) -> str:
-    return Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
-                        new_symbol=row["new_symbol"], old_rate=row["old_rate"],
-                        new_rate=row["new_rate"], effective=row["effective_date"]).describe()
+    return from_row(row).describe()
 
 
 def entry_block(db: TradingDB, symbol: str, day: date) -> str | None:

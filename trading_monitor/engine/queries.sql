@@ -109,3 +109,11 @@ AND resolved_at IS NULL
 -- untracked.py: UNTRACKED issues of symbols no longer untracked are resolved.
 UPDATE reconciliation_issue SET resolved_at = %s, resolution = 'cleared', run_id = %s
 WHERE resolved_at IS NULL AND kind = 'UNTRACKED' AND NOT (symbol = ANY(%s))
+
+-- name: unexecuted_decision_tickers
+-- announcements.py: symbols n8n decided on and not executed yet.
+SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS NOT NULL
+
+-- name: corporate_action_applied_to
+-- corporate_hold.py: whether an action was applied to a trade.
+SELECT 1 FROM corporate_action_trade WHERE action_id = %s AND trade_journal_id = %s

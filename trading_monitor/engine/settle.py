@@ -25,6 +25,7 @@ from trading_monitor.domain.trade_state import (
     decide,
 )
 from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.corporate_hold import split_pending
 from trading_monitor.engine.entry_rest import withdraw_entry_rest
 from trading_monitor.engine.hand_cancel import held_until
 from trading_monitor.engine.market_stop import price_missing_stop
@@ -65,6 +66,12 @@ def settle_trade(m: Monitor, trade: LoadedTrade) -> list[str]:
                 done.append(f"{text}: held off until {until:%H:%M:%S} UTC, its stop was "
                             "cancelled at the broker by hand")
                 continue
+            split = split_pending(m, trade) if isinstance(
+                action, (ClosePosition, ResizePosition)) else None
+            if split is not None:  # its exit is in new shares, its entry in old ones
+                done.append(f"{text}: held back until the position monitor applies "
+                            f"{split} to it")
+                return done
             if m.dry_run:
                 m.would(text)
                 continue

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.db.connection import Row
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import Announcement, split_qty
+from trading_monitor.domain.corporate import LOOK_BACK, Announcement, from_row, split_qty
 from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.domain.market_time import NEW_YORK as NEW_YORK  # corporate_missed
 from trading_monitor.domain.market_time import new_york_date, new_york_time
@@ -38,7 +38,6 @@ from trading_monitor.position_monitor.corporate_cashout import close_cashed_out
 QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
-LOOK_BACK = timedelta(days=10)  # a split Alpaca applies late (or we see late) still counts
 CONFIRMED = ("new", "held", "accepted")
 ZERO = Decimal(0)
 
@@ -48,10 +47,7 @@ def ex_moment(day: date) -> datetime:
     return new_york_time(day)
 
 
-def announcement(row: Row) -> Announcement:
-    return Announcement(id=row["action_id"], kind=row["kind"], symbol=row["symbol"],
-                        new_symbol=row["new_symbol"], old_rate=row["old_rate"],
-                        new_rate=row["new_rate"], effective=row["effective_date"])
+announcement = from_row  # corporate_ending, corporate_missed
 
 
 def apply_due_actions(pm: PositionMonitor, positions: list[BrokerPosition],

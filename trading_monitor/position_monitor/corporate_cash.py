@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import Announcement
+from trading_monitor.domain.corporate import LOOK_BACK, Announcement
 from trading_monitor.domain.sides import Side
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.ledger.runs import log_event
@@ -25,7 +25,6 @@ QUERIES = Queries(__name__)
 
 CHECKED = "cash_in_lieu_check"  # system_state: when the CIL activities were last read
 RECHECK = timedelta(minutes=30)
-LOOK_BACK = timedelta(days=10)
 
 
 def cash_price(pm: PositionMonitor, a: Announcement, cash: Decimal, mark: Decimal | None,

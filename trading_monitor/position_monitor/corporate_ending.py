@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from trading_monitor.db.queries import Queries
+from trading_monitor.domain.corporate import LOOK_BACK
 from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.position_monitor.context import PositionMonitor
@@ -23,7 +24,6 @@ from trading_monitor.position_monitor.context import PositionMonitor
 QUERIES = Queries(__name__)
 
 PAID_IN_CASH = {"cash_merger": "MA", "redemption": "REORG", "worthless_removal": "REORG"}
-LOOK_BACK = timedelta(days=10)
 
 
 @dataclass(frozen=True)

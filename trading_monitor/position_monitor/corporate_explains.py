@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from trading_monitor.broker.models import BrokerPosition
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import SPLITS
+from trading_monitor.domain.corporate import LOOK_BACK, SPLITS  # a split applied late
 from trading_monitor.domain.market_time import new_york_date, new_york_time
 from trading_monitor.position_monitor.context import PositionMonitor
-from trading_monitor.position_monitor.corporate_apply import LOOK_BACK  # a split applied late
 from trading_monitor.position_monitor.corporate_missed import discover_missed
 
 QUERIES = Queries(__name__)

@@ -18,13 +18,13 @@ from typing import Any
 
 from trading_monitor.broker.models import BrokerOrder, BrokerPosition
 from trading_monitor.db.queries import Queries
-from trading_monitor.domain.corporate import SPLITS, Announcement
+from trading_monitor.domain.corporate import LOOK_BACK, SPLITS, Announcement
 from trading_monitor.domain.market_time import new_york_time
+from trading_monitor.engine.announcements import read_today
 from trading_monitor.engine.state import open_trades
 from trading_monitor.ledger.splits import CorporateBooks
 from trading_monitor.position_monitor.context import PositionMonitor
 from trading_monitor.position_monitor.corporate_apply import (
-    LOOK_BACK,
     NEW_YORK,
     apply_due_actions,
     before_and_since,
@@ -39,11 +39,13 @@ RECHECK = timedelta(minutes=30)  # the same mismatch is looked up again after th
 
 def corporate_step(pm: PositionMonitor, positions: list[BrokerPosition],
                    open_orders: dict[str, BrokerOrder]) -> list[str]:
-    """The position-monitor cycle's step before reconciliation."""
+    """The position-monitor cycle's step before reconciliation: today's announcements (if
+    no run read them yet), the actions missed, those due applied, cash in lieu corrected."""
     if pm.orders.dry_run:
         return []
-    return (discover_missed(pm, positions) + apply_due_actions(pm, positions, open_orders)
-            + correct_cash_in_lieu(pm))
+    listed = {p.symbol for p in positions} | {o.symbol for o in open_orders.values()}
+    return (read_today(pm.orders, listed) + discover_missed(pm, positions)
+            + apply_due_actions(pm, positions, open_orders) + correct_cash_in_lieu(pm))
 
 
 def discover_missed(pm: PositionMonitor, positions: list[BrokerPosition]) -> list[str]:

@@ -89,10 +89,6 @@ SELECT f.id, f.trade_journal_id, f.symbol, f.qty, f.price, f.filled_at, j.side, 
 fills f JOIN trade_journal j ON j.id = f.trade_journal_id WHERE f.alpaca_order_id LIKE 'cil:%%'
 AND f.activity_id IS NULL AND f.filled_at > %s ORDER BY f.id
 
--- name: unexecuted_decision_tickers
--- corporate_actions.py: symbols n8n decided on and not executed yet.
-SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS NOT NULL
-
 -- name: corporate_trades_applied
 -- corporate_apply.py: the trades an action was already applied to.
 SELECT trade_journal_id FROM corporate_action_trade WHERE action_id = %s
