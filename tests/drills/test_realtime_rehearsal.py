@@ -166,6 +166,7 @@ def _exchange_process(tmp_path: Path) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # twelve minutes of real time: beyond the default tier's limit
 def test_a_documented_rehearsal_of_twelve_minutes_in_real_time(db, db_params, tmp_path,
                                                                 request):
     """The commands of docs/paper-validation.md "Rehearsing a session in real time": the

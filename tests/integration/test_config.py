@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from trading_monitor.db.params import get_postgres_config
-from trading_monitor.db.session import KEEPALIVES
+from trading_monitor.db.session import KEEPALIVES, connection_defaults
 from trading_monitor.exceptions import ConfigError
 from trading_monitor.settings.config import load_settings
 
@@ -71,17 +71,31 @@ def test_limits_can_be_switched_off() -> None:
     assert s.max_daily_loss is None and s.max_open_positions is None
 
 
-def test_postgres_config_from_parts_and_url() -> None:
+def test_connections_skip_kerberos_unless_asked(monkeypatch) -> None:
+    """libpq's Kerberos probe on every TCP connect once crashed a CI worker inside connect
+    (db/session.py): off by default; PGGSSENCMODE or the connection settings bring it back."""
+    monkeypatch.delenv("PGGSSENCMODE", raising=False)
+    assert connection_defaults() == {**KEEPALIVES, "gssencmode": "disable"}
+    s = load_settings({"DATABASE_URL": "postgresql://a:b@h:1234/prod?gssencmode=require"})
+    assert get_postgres_config(settings=s)["gssencmode"] == "require"
+    monkeypatch.setenv("PGGSSENCMODE", "prefer")
+    assert "gssencmode" not in connection_defaults()
+    s = load_settings({"DATABASE_URL": "postgresql://a:b@h:1234/prod"})
+    assert "gssencmode" not in get_postgres_config(settings=s)
+
+
+def test_postgres_config_from_parts_and_url(monkeypatch) -> None:
+    monkeypatch.delenv("PGGSSENCMODE", raising=False)
     s = load_settings({"POSTGRES_HOST": "db.local", "POSTGRES_PORT": "6543", "POSTGRES_DB": "noco",
                        "POSTGRES_USER": "noco", "POSTGRES_PASSWORD": "pw"})
     assert get_postgres_config(settings=s) == {
         "host": "db.local", "port": 6543, "dbname": "noco", "user": "noco", "password": "pw",
-        **KEEPALIVES, "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
+        **connection_defaults(), "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
     s = load_settings({"DATABASE_URL": "postgresql://a:b@h:1234/prod",
                        "TEST_DATABASE_URL": "postgresql://t@localhost:5555/tdb"})
     assert get_postgres_config(settings=s)["dbname"] == "prod"
     assert get_postgres_config(test_mode=True, settings=s) == {
-        "user": "t", "host": "localhost", "port": "5555", "dbname": "tdb", **KEEPALIVES,
+        "user": "t", "host": "localhost", "port": "5555", "dbname": "tdb", **connection_defaults(),
         "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
     s = load_settings({"TEST_POSTGRES_HOST": "th", "TEST_POSTGRES_DB": "tt"})
     assert get_postgres_config(test_mode=True, settings=s)["host"] == "th"

@@ -362,6 +362,7 @@ def run_model(new_world: Any, slow: bool, machine: type[Lifecycle] = Lifecycle,
         Lifecycle.until = None
 
 
+@pytest.mark.timeout(0)  # --slow spends MODEL_SLOW_MINUTES (an hour by default)
 def test_the_lifecycle_model_holds_every_invariant(new_world: Any,
                                                    request: pytest.FixtureRequest) -> None:
     slow = bool(request.config.getoption("--slow"))

@@ -26,7 +26,7 @@ from typing import Any
 
 from trading_monitor.db import pg
 from trading_monitor.db.queries import Queries
-from trading_monitor.db.session import KEEPALIVES
+from trading_monitor.db.session import connection_defaults
 
 QUERIES = Queries(__name__)  # queries.sql beside this module
 
@@ -108,7 +108,7 @@ class NotifyListener:
             self._stop.wait(self.retry_seconds)
 
     def _connect(self) -> Any:
-        params = {**KEEPALIVES, **{k: v for k, v in self._listen_config.items()
+        params = {**connection_defaults(), **{k: v for k, v in self._listen_config.items()
                                    if v not in (None, "")}}
         params["application_name"] = "trading-monitor notify listener"
         conn = pg.connect(**params)
@@ -124,7 +124,7 @@ class NotifyListener:
         return self._await(token, self.selftest_seconds)
 
     def _send(self, token: str) -> None:
-        params = {"connect_timeout": SEND_TIMEOUT,
+        params = {**connection_defaults(), "connect_timeout": SEND_TIMEOUT,
                   "options": f"-c statement_timeout={SEND_TIMEOUT * 1000}",
                   **{k: v for k, v in self._notify_config.items() if v not in (None, "")}}
         sender = pg.connect(**params, application_name="trading-monitor notify self-test")

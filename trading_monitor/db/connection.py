@@ -23,7 +23,7 @@ from trading_monitor.db.clock import Clock, on_job_clock
 from trading_monitor.db.params import get_postgres_config
 from trading_monitor.db.queries import Queries, named_query
 from trading_monitor.db.schema import JSON_COLUMNS, READ_ONLY_COLUMNS, check_columns, check_table
-from trading_monitor.db.session import KEEPALIVES, join_options
+from trading_monitor.db.session import connection_defaults, join_options
 from trading_monitor.exceptions import DatabaseUnavailable, UnknownSchemaError
 from trading_monitor.settings.config import describe_connection
 
@@ -74,7 +74,7 @@ class TradingDB:
             self._config = get_postgres_config(test_mode=self.test_mode)
         # Keepalives on every connection (a half-open one must not block a job for ever);
         # the statement and lock timeouts come with the settings' config (db/session.py).
-        params = {**KEEPALIVES, **{k: v for k, v in self._config.items()
+        params = {**connection_defaults(), **{k: v for k, v in self._config.items()
                                    if v not in (None, "")}}
         # A read-only session makes "a dry run writes nothing" the server's promise.
         options = join_options("-c timezone=UTC", params.pop("options", None),

@@ -171,8 +171,11 @@ class EmbeddedPostgres:
     @property
     def params(self) -> dict[str, Any]:
         dsn = self._server.dsn()
+        # A loopback server without SSL or Kerberos: libpq is told not to try either (the
+        # Kerberos path has crashed a process in connect; db/session.py).
         return {"host": dsn["host"], "port": dsn["port"], "user": dsn["user"],
-                "dbname": dsn["database"], "password": ""}
+                "dbname": dsn["database"], "password": "", "sslmode": "disable",
+                "gssencmode": "disable"}
 
     def stop(self) -> None:
         if self._server is not None:
