@@ -35,6 +35,9 @@ def first_look(seen_by, db, jobs: Jobs):  # type: ignore[no-untyped-def]
     to the action. Either way reconciliation passes and entries are not halted."""
     if seen_by == "announcement":
         report = pre_open(jobs.db_params, jobs.broker, jobs.settings)
+    elif seen_by == "first cycle":  # no pre-open run today: the cycle reads them itself
+        report = jobs.position_monitor()
+        assert any("corporate action announced" in a for a in report.actions), report.actions
     else:
         db.named_update("set_system_value", {"key": READ_ON, "value": "2026-11-23",
                                              "reason": "read before Alpaca listed it"})
@@ -94,7 +97,7 @@ def split_events(db, jid):  # type: ignore[no-untyped-def]
             if r["event"] == "corporate_action" and "applied" in r["message"]]
 
 
-@pytest.mark.parametrize("seen_by", SEEN_BY)
+@pytest.mark.parametrize("seen_by", (*SEEN_BY, "first cycle"))
 @pytest.mark.parametrize("legs_follow", [True, False])
 def test_a_2_for_1_split(db, db_params, broker, settings, jobs, exchange, legs_follow, seen_by):
     jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
@@ -102,7 +105,7 @@ def test_a_2_for_1_split(db, db_params, broker, settings, jobs, exchange, legs_f
     assert live_exits(exchange, "AAPL") == {"stop": (D(10), D(180)), "limit": (D(10), D(220))}
     exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
                                       ex_date="2026-11-23", bracket_qty_follows=legs_follow,
-                                      listed=seen_by == "announcement")
+                                      listed=seen_by != "activity")
     exchange.control.set_clock(MONDAY_PRE_OPEN)
     # Alpaca applied it: 20 shares, the legs at their pre-split prices (DNR/DNC).
     assert held(exchange) == {"AAPL": D(20)}
