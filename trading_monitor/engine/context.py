@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from trading_monitor.broker.base import Broker
-from trading_monitor.broker.models import BrokerPosition
+from trading_monitor.broker.models import AccountActivity, BrokerPosition
 from trading_monitor.clock import Clock
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.domain.trade_state import ProtectionRules
@@ -59,6 +59,9 @@ class Monitor:
     # positions, a temporary error, an opposite order still working): the stream listener
     # settles them again soon instead of waiting for the next poll.
     retry_soon: set[int] = field(default_factory=set)
+    # Alpaca's SPLIT and NC activities, read once per cycle when a close crosses a night
+    # (corporate_hold.py).
+    split_activities: list[AccountActivity] | None = None
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.run_id, self.now)

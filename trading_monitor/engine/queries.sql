@@ -117,3 +117,8 @@ SELECT DISTINCT ticker FROM analysis_decision WHERE NOT executed AND ticker IS N
 -- name: corporate_action_applied_to
 -- corporate_hold.py: whether an action was applied to a trade.
 SELECT 1 FROM corporate_action_trade WHERE action_id = %s AND trade_journal_id = %s
+
+-- name: close_held_since
+-- corporate_hold.py: when a trade's close was first held back for a split (the jobs' clock).
+SELECT min((detail->>'held_since')::timestamptz) AS since FROM event_log
+WHERE entity = 'trade_journal' AND entity_id = %s AND event = 'close_held'
