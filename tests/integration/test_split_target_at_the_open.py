@@ -30,9 +30,8 @@ TUESDAY_PRE_OPEN = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
 LIVE = ("new", "accepted", "held", "partially_filled")
 
 
-@pytest.mark.parametrize("seen_by", ["announcement", "activity"])
-def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
-        db, jobs, db_params, broker, settings, exchange, seen_by):
+def short_of_5_then_split(db, jobs, exchange, seen_by):  # type: ignore[no-untyped-def]
+    """5 AAPL short since Friday, a 2-for-3 split on Monday (its target left at qty 5)."""
     exchange.control.set_prices({"AAPL": "180.00"})
     d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
                                take_profit="160.00", quantity=5))
@@ -40,12 +39,33 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
     exchange.control.advance(1)
     [position] = exchange.control.state()["positions"]
     assert D(position["qty"]) == -5
-    jid = int(outcome(db, d)["trade_journal_id"])
-
     exchange.control.corporate_action(
         "forward_split", "AAPL", old_rate=2, new_rate=3, ex_date="2026-11-23",
         cash_in_lieu_price="120.00", bracket_qty_follows=False,
         listed=seen_by == "announcement")
+    return int(outcome(db, d)["trade_journal_id"])
+
+
+def assert_two_left_stopped(db, exchange, jid):  # type: ignore[no-untyped-def]
+    """The trade restated 5 -> 7, its target's 5 settled: 2 held, 2 stopped at the broker."""
+    j = db.get_by_id("trade_journal", jid)
+    assert j["status"] == "POSITION"
+    [tracked] = db.query("position_tracking", {"trade_journal_id": jid})
+    assert abs(D(tracked["qty"])) == 2
+    [applied] = db.query("corporate_action_trade", {"trade_journal_id": jid})
+    assert (applied["qty_before"], applied["qty_after"]) == (D(5), D(7))
+    [position] = exchange.control.state()["positions"]
+    assert D(position["qty"]) == -2
+    stops = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
+             if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
+             and o["status"] in LIVE]
+    assert [D(o["qty"]) for o in stops] == [D(2)]
+
+
+@pytest.mark.parametrize("seen_by", ["announcement", "activity"])
+def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
+        db, jobs, db_params, broker, settings, exchange, seen_by):
+    jid = short_of_5_then_split(db, jobs, exchange, seen_by)
     exchange.control.set_clock(MONDAY_OPEN)
     # The exchange: 7 short after the split, the old target (5 at 160) filled at the open.
     [position] = exchange.control.state()["positions"]
@@ -54,60 +74,29 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
     report = pre_open_once(db_params, broker, settings, now=exchange_now)
     assert report.status == "PASS", report.failing
     jobs.order_monitor()
-
-    j = db.get_by_id("trade_journal", jid)
-    assert j["status"] == "POSITION"
-    [tracked] = db.query("position_tracking", {"trade_journal_id": jid})
-    assert abs(D(tracked["qty"])) == 2
-    [applied] = db.query("corporate_action_trade", {"trade_journal_id": jid})
-    assert (applied["qty_before"], applied["qty_after"]) == (D(5), D(7))
-    [position] = exchange.control.state()["positions"]
-    assert D(position["qty"]) == -2
-    stops = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
-             if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
-             and o["status"] in LIVE]
-    assert [D(o["qty"]) for o in stops] == [D(2)]
+    assert_two_left_stopped(db, exchange, jid)
 
 
 @pytest.mark.parametrize("first_run", ["the open", "a day later"])
 @pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
-        db, jobs, broker, exchange, seen_by, first_run):
+        db, jobs, exchange, seen_by, first_run):
     """The order monitor runs at the open before any pre-open run: before the fix its settle
     closed the trade on 5 sold = 5 bought (the wrong P&L), and the split's 2 extra shares
     were left to reconciliation. Now it reads today's announcements itself and holds the
     close back; the position monitor's cycle restates the trade and leaves 2 stopped. The
     same when the first run comes a day later (the lifecycle model's next finding): the
     split is then found from the stored announcement or from Alpaca's SPLIT activity."""
-    exchange.control.set_prices({"AAPL": "180.00"})
-    d = add_decision(db, entry("AAPL", side="SELL", entry_price="179.90", stop_loss="186.00",
-                               take_profit="160.00", quantity=5))
-    jobs.executor()
-    exchange.control.advance(1)
-    jid = int(outcome(db, d)["trade_journal_id"])
-    exchange.control.corporate_action(
-        "forward_split", "AAPL", old_rate=2, new_rate=3, ex_date="2026-11-23",
-        cash_in_lieu_price="120.00", bracket_qty_follows=False,
-        listed=seen_by == "announcement")
+    jid = short_of_5_then_split(db, jobs, exchange, seen_by)
     exchange.control.set_clock(MONDAY_OPEN)
     if first_run == "a day later":  # Monday's runs all missed: the split is not today's
         exchange.control.set_clock(TUESDAY_PRE_OPEN)
 
     report = jobs.order_monitor()
-    j = db.get_by_id("trade_journal", jid)
-    assert j["status"] == "POSITION", report
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION", report
     assert any("held back until the position monitor applies" in a
                for a in report.actions), report.actions
 
     jobs.position_monitor()
     jobs.order_monitor()
-    j = db.get_by_id("trade_journal", jid)
-    assert j["status"] == "POSITION"
-    [tracked] = db.query("position_tracking", {"trade_journal_id": jid})
-    assert abs(D(tracked["qty"])) == 2
-    [applied] = db.query("corporate_action_trade", {"trade_journal_id": jid})
-    assert (applied["qty_before"], applied["qty_after"]) == (D(5), D(7))
-    stops = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
-             if o["symbol"] == "AAPL" and o["side"] == "buy" and o["type"] == "stop"
-             and o["status"] in LIVE]
-    assert [D(o["qty"]) for o in stops] == [D(2)]
+    assert_two_left_stopped(db, exchange, jid)
