@@ -80,7 +80,7 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
 @pytest.mark.parametrize("first_run", ["the open", "a day later"])
 @pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
-        db, jobs, exchange, seen_by, first_run):
+        db, jobs, exchange, caplog, seen_by, first_run):
     """The order monitor runs at the open before any pre-open run: before the fix its settle
     closed the trade on 5 sold = 5 bought (the wrong P&L), and the split's 2 extra shares
     were left to reconciliation. Now it reads today's announcements itself and holds the
@@ -96,6 +96,17 @@ def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION", report
     assert any("held back until the position monitor applies" in a
                for a in report.actions), report.actions
+    # No position-monitor run for 31 minutes: still held (never closed on the old count),
+    # and the wait is an ALERT.
+    exchange.control.advance(31 * 60)
+    jobs.order_monitor()
+    assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")
+              and getattr(r, "alert_kind", None) == "corporate_action"]
+    assert any(f"trade #{jid}" in a and "is the position monitor running" in a
+               for a in alerts), alerts
+    [held] = db.query("event_log", {"entity_id": jid, "event": "close_held"})
+    assert "held back" in held["message"]
 
     jobs.position_monitor()
     jobs.order_monitor()

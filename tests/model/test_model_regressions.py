@@ -813,10 +813,25 @@ A_DAY_WITH_NO_RUN_AFTER_A_SPLIT = [
 ]
 
 
+# The ninth 60-minute run (seed 20261209, ed94c3f; 54 steps shrunk to 10): the close held
+# at the open, then no position-monitor run until the close: the hold ended after its 30
+# minutes and the trade closed on 5 = 5 after all. A hold now lasts until the split is
+# applied (an ALERT after 30 minutes instead).
+HELD_UNTIL_THE_CLOSE = [
+    *TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT[:5],
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("to_close", {}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("job", {"job": "pre_open", "mode": "bracket", "crash": None}),
+    ("job", {"crash": "after_claim", "job": "order_monitor", "mode": "staged"}),
+]
+
+
 @pytest.mark.parametrize("steps", [TARGET_FILLS_AT_THE_OPEN_AFTER_A_SPLIT,
                                    ORDER_MONITOR_BEFORE_THE_PRE_OPEN,
-                                   A_DAY_WITH_NO_RUN_AFTER_A_SPLIT],
-                         ids=["pre-open-first", "order-monitor-first", "a-day-with-no-run"])
+                                   A_DAY_WITH_NO_RUN_AFTER_A_SPLIT, HELD_UNTIL_THE_CLOSE],
+                         ids=["pre-open-first", "order-monitor-first", "a-day-with-no-run",
+                              "held-until-the-close"])
 def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -12,9 +12,10 @@ What is looked at: today's announcements (read first if no run has read them tod
 order-monitor run at the open can come before the pre-open run), the stored ones, and, when
 none is stored, Alpaca's SPLIT and NC activities since the entry (an action announced on a
 day whose pre-open run we missed, or never announced: the position monitor derives it from
-them, corporate_missed.py), read once per cycle. The wait is bounded: HOLD_LIMIT after the
-first hold (the broker's quantity never matched, say) the close goes through, with a
-warning; `event_log` has a `close_held` row when the hold begins.
+them, corporate_missed.py), read once per cycle. `event_log` has a `close_held` row when the
+hold begins. The close is never booked on the old count: a hold that lasts ALERT_AFTER (the
+position monitor not running, or the broker's quantity never matching the split) is an
+ALERT, and reconciliation shows the mismatch meanwhile.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.engine.announcements import read_today
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.state import LoadedTrade
+from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.runs import log_event
 from trading_monitor.ledger.splits import CorporateBooks
 
 QUERIES = Queries(__name__)
 
 log = logging.getLogger(__name__)
-HOLD_LIMIT = timedelta(minutes=30)
+ALERT_AFTER = timedelta(minutes=30)
 
 
 def split_pending(m: Monitor, trade: LoadedTrade) -> str | None:
@@ -51,7 +53,7 @@ def split_pending(m: Monitor, trade: LoadedTrade) -> str | None:
         QUERIES["corporate_action_applied_to"], [a.id, trade.state.journal_id])]
     if not actions:
         pending = _activities_since(m, trade, entered)
-    return _within_limit(m, trade, pending[0]) if pending else None
+    return _held(m, trade, pending[0]) if pending else None
 
 
 def _actions_between(m: Monitor, trade: LoadedTrade, entered: datetime, exited: datetime
@@ -77,7 +79,8 @@ def _activities_since(m: Monitor, trade: LoadedTrade, entered: datetime) -> list
             if a.symbol == trade.journal["symbol"] and (a.date or day) > day]
 
 
-def _within_limit(m: Monitor, trade: LoadedTrade, why: str) -> str | None:
+def _held(m: Monitor, trade: LoadedTrade, why: str) -> str:
+    """The hold, recorded when it begins; an ALERT once it has lasted ALERT_AFTER."""
     jid = trade.state.journal_id
     rows = m.db.execute_query(QUERIES["close_held_since"], [jid])
     since = rows[0]["since"] if rows and rows[0]["since"] is not None else None
@@ -85,8 +88,9 @@ def _within_limit(m: Monitor, trade: LoadedTrade, why: str) -> str | None:
         log_event(m.db, m.run_id, "trade_journal", jid, "close_held",
                   f"close held back until the position monitor applies {why}",
                   detail={"held_since": m.now().isoformat()})  # the jobs' clock, not now()
-    if since is None or m.now() - since <= HOLD_LIMIT:
-        return why
-    log.warning("trade #%s: %s is still not applied to it %s after its close was first held: "
-                "closed on the shares booked", jid, why, HOLD_LIMIT)
-    return None
+    elif since is not None and m.now() - since > ALERT_AFTER:
+        alert(log, "corporate_action", f"trade #{jid}",
+              "trade #%s %s: its close has waited since %s for the position monitor to apply "
+              "%s; is the position monitor running?", jid, trade.journal["symbol"],
+              f"{since:%Y-%m-%d %H:%M} UTC", why)
+    return why
