@@ -481,6 +481,22 @@ ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# The tenth 60-minute run (seed 20261209, d6581ff; 68 steps shrunk to 6): the trader's own
+# AAPL, adopted in a halt (nothing prints): left alone with an ALERT, as R9 says, until a
+# print; the harness had asked a stop of it. Once the halt lifts and AAPL prints, the next
+# settle prices and places the stop (the checker asks for it then).
+ADOPTED_IN_A_HALT = [
+    ("trader_order", {"kind": "market", "qty": 6, "side": "buy", "symbol": "AAPL"}),
+    ("job", {"job": "pre_open", "mode": "staged", "crash": "after_trail_submit"}),
+    ("halt_symbol", {"on": True, "symbol": "AAPL"}),
+    ("to_flatten", {}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("halt_symbol", {"on": False, "symbol": "AAPL"}),
+    ("minutes", {"n": 1}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -496,14 +512,14 @@ ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE = [
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE,
                                    RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT,
-                                   ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE],
+                                   ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
                               "partial-close-by-hand", "the-traders-own-shares",
                               "the-traders-own-shares-net-ours-away",
                               "emergency-exit", "r10-long", "r10-long-at-the-close",
-                              "resting-cover", "adopted-with-no-price"])
+                              "resting-cover", "adopted-with-no-price", "adopted-in-a-halt"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
@@ -842,3 +858,14 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(new_w
         stops = [o for o in w.ex.control.orders() if o["order_type"] in ("stop", "stop_limit")
                  and o["side"] == "buy" and o["status"] in ("new", "accepted")]
         assert [Decimal(o["qty"]) for o in stops] == [Decimal(2)]
+
+
+def test_a_position_adopted_in_a_halt_is_stopped_once_it_prints(new_world):
+    with new_world() as w:
+        w.replay(ADOPTED_IN_A_HALT[:6])
+        assert not [o for o in w.ex.control.orders() if o["order_type"] == "stop"
+                    and o["status"] in ("new", "accepted")]  # left alone in the halt (R9)
+        w.replay(ADOPTED_IN_A_HALT[6:])
+        stops = [o for o in w.ex.control.orders() if o["order_type"] == "stop"
+                 and o["side"] == "sell" and o["status"] in ("new", "accepted")]
+        assert [Decimal(o["qty"]) for o in stops] == [Decimal(6)]
