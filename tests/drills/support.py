@@ -28,6 +28,10 @@ from trading_monitor.invariants.model import VIOLATION
 from trading_monitor.paper_exchange import PaperExchange
 from trading_monitor.settings.config import Settings
 
+# How long a daemon may take to get somewhere: generous, as a 2-core CI machine running two
+# workers can be slow (these waits failed at 60 s under load); they bound, never pace.
+SLOW_MACHINE = 150
+
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = ("new", "accepted", "partially_filled", "pending_cancel", "pending_replace", "held",
         "pending_new")

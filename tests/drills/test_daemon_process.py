@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import exchange_env
+from tests.drills.support import SLOW_MACHINE
 from tests.helpers import add_decision, entry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,12 +116,13 @@ def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, 
         seen.append(sample)
         return sample == (1, 1) and len(db.query("daemon_heartbeat")) == 2
 
-    daemons[0].wait_for(one_leader, 60)
+    daemons[0].wait_for(one_leader, SLOW_MACHINE)
     [leader_pid] = _live_leaders(db, daemons)
     leader = next(d for d in daemons if d.proc.pid == leader_pid)
     standby = next(d for d in daemons if d is not leader)
     d1 = add_decision(db, entry(entry_price="181.00", stop_loss="175.00", take_profit="195.00"))
-    standby.wait_for(lambda: one_leader() and bool(db.query("decision_outcome")), 60)
+    standby.wait_for(lambda: one_leader() and bool(db.query("decision_outcome")),
+                     SLOW_MACHINE)
     ran = {r["pid"] for r in db.query("job_run") if r["job_name"] == "order_executor"}
     assert ran == {leader_pid}, "the standby traded"
 
@@ -128,7 +130,7 @@ def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, 
     assert leader.wait_exit(10) == -signal.SIGKILL
     killed_at = time.monotonic()
     standby.wait_for(lambda: one_leader() and _live_leaders(db, daemons) == [standby.proc.pid],
-                     60)
+                     SLOW_MACHINE)
     took_over = time.monotonic() - killed_at
     [dead] = db.query("daemon_heartbeat", {"pid": leader_pid})  # not reported alive (issue 28)
     assert dead["role"] == "stopping" and dead["trading_paused"].startswith("superseded: ")
@@ -140,7 +142,7 @@ def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, 
         journals = db.query("trade_journal")
         return len(journals) == 2 and all(j["protected_at"] for j in journals)
 
-    standby.wait_for(both_protected, 60)
+    standby.wait_for(both_protected, SLOW_MACHINE)
     assert standby.stop() == 0, standby.tail()
     assert max(h for h, _ in seen) == 1 and max(n for _, n in seen) == 1, "two leaders"
     after = {r["pid"] for r in db.query("job_run", {"job_name": "order_executor"})}

@@ -23,6 +23,7 @@ import pytest
 from tests.drills.support import (
     LIVE,
     ROOT,
+    SLOW_MACHINE,
     assert_books_hold,
     job_env,
     kill_job_at,
@@ -198,17 +199,17 @@ def test_the_daemon_killed_at_a_crash_point_restarts_clean(point, db, db_params,
         # A protected position, then closed by hand while no daemon runs: the next daemon's
         # start-up reconciliation finds the broker flat and dies right there.
         before = _Daemon(exchange, db_params, tmp_path)
-        before.wait_for(lambda: _protected(db), 60)
+        before.wait_for(lambda: _protected(db), SLOW_MACHINE)
         assert before.stop() == 0, before.tail()
         exchange.control.close_position_manually("AAPL")
     first = _Daemon(exchange, db_params, tmp_path, crash_at=point)
-    code = first.wait_exit(60, _Driver(point, db, exchange))
+    code = first.wait_exit(SLOW_MACHINE, _Driver(point, db, exchange))
     assert code == -signal.SIGKILL, f"{point} not reached (exit {code}):\n{first.tail()}"
     # The daemon's clock reads the exchange once, then runs on the machine's: a short grace
     # instead of moving the exchange's clock.
     grace = {"RECONCILE_GRACE_SECONDS": "2"} if point == "in_reconciliation" else {}
     again = _Daemon(exchange, db_params, tmp_path, **grace)
-    again.wait_for(lambda: _settled(point, db, exchange), 60)
+    again.wait_for(lambda: _settled(point, db, exchange), SLOW_MACHINE)
     assert again.stop() == 0, again.tail()
     counts = assert_books_hold(db, db_params, exchange, _staged(exchange))
     print(f"\ndaemon drill at {point}: killed, restarted, books hold {counts}")
