@@ -241,3 +241,25 @@ def test_a_unit_split_into_a_new_symbol(db, db_params, broker, settings, jobs, e
                               "take": D("10.00"), "hwm": D("8.25"), "step": 1}
     assert live_exits(exchange, "AMDU") == {"stop": (D(210), D("7.5")),
                                             "limit": (D(210), D(10))}
+
+
+def test_a_stop_the_broker_cancels_on_the_split_day_is_not_taken_for_a_hand(
+        db, db_params, broker, settings, jobs, exchange):
+    """A stop cancelled at the broker around a split (Alpaca cancels a leg it cannot carry
+    through one) is not the trader taking protection away: no hand-cancel ALERT and no
+    HAND_CANCEL_GRACE_SECONDS wait; the order monitor protects the shares again at once."""
+    jid = enter_and_trail(db, db_params, broker, settings, exchange, "AAPL", "180.00", 10,
+                          "170.00", "220.00", "195.00")
+    exchange.control.corporate_action("forward_split", "AAPL", old_rate=1, new_rate=2,
+                                      ex_date="2026-11-23")
+    exchange.control.set_clock(MONDAY_PRE_OPEN)
+    pre_open(db_params, broker, settings)
+    [stop] = [o for o in exchange.control.orders() for o in [o, *(o.get("legs") or [])]
+              if o["symbol"] == "AAPL" and o["type"] == "stop" and o["status"] in LIVE]
+    exchange.control.set_cancel_behavior("immediate", client_order_id=stop["client_order_id"])
+    broker.cancel_order(stop["id"])  # the broker's own cancel, as far as our books can tell
+
+    jobs.order_monitor()
+    events = {r["event"] for r in db.query("event_log", {"entity_id": jid})}
+    assert "stop_cancelled_by_broker" in events and "stop_cancelled_by_hand" not in events
+    assert live_exits(exchange, "AAPL")["stop"] == (D(20), D(90))

@@ -18,11 +18,13 @@ protected again.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from trading_monitor.db.connection import Row, TradingDB
 from trading_monitor.db.queries import Queries
+from trading_monitor.domain.corporate import from_row
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole
+from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.symbol_halts import halted
 from trading_monitor.ledger.alerts import alert
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 QUERIES = Queries(__name__)  # queries.sql beside this module
 
 MARKED, OVER = "stop_cancelled_by_hand", "hand_cancel_grace_over"
+RECENT = timedelta(days=4)  # a weekend between an action's ex-date and our first run
 
 
 def cancelled_by_someone_else(db: TradingDB, row: Row, event: str) -> bool:
@@ -55,6 +58,16 @@ def notice(m: Monitor, row: Row) -> None:
     """Called with the broker's `canceled` for one of our rows, before it is recorded: a
     stop cancelled by someone else is marked (its grace) and alerted."""
     if not cancelled_by_someone_else(m.db, row, "canceled"):
+        return
+    action = _corporate_action_around(m, str(row["symbol"]))
+    if action is not None:  # the broker's own doing (a leg scaled below one share, ...)
+        log_event(m.db, m.run_id, "trade_journal", int(row["trade_journal_id"]),
+                  "stop_cancelled_by_broker",
+                  f"stop {row['client_order_id']} cancelled at the broker around {action}: "
+                  "no grace, the trade is protected again as the split is applied")
+        log.warning("trade #%s %s: its stop %s was cancelled at the broker around %s; not "
+                    "a hand's cancel: it is protected again at once", row["trade_journal_id"],
+                    row["symbol"], row["client_order_id"], action)
         return
     grace = m.config.hand_cancel_grace
     mark(m.db, m.run_id, row, m.now() + grace)
@@ -85,3 +98,13 @@ def held_until(db: TradingDB, trade_id: int, now: datetime) -> datetime | None:
         return None
     until = datetime.fromisoformat(str((rows[0]["detail"] or {}).get("until")))
     return until if until > now else None
+
+
+def _corporate_action_around(m: Monitor, symbol: str) -> str | None:
+    """A stored split, symbol change or ending action of `symbol` that took effect in the
+    last few days: Alpaca cancels a leg it cannot carry through one (a reverse split below
+    one share, a merger), which is not the trader taking protection away."""
+    today = new_york_date(m.now())
+    rows = m.db.execute_query(QUERIES["corporate_actions_of_symbol"],
+                              [symbol, symbol, today - RECENT, today])
+    return from_row(rows[0]).describe() if rows else None
