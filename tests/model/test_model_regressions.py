@@ -497,6 +497,20 @@ ADOPTED_IN_A_HALT = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# The eleventh 60-minute run (seed 20261210, 0e4c64d; 80 steps shrunk to 6): a DAYTRADE left
+# open overnight (its DAY legs expired), the trader closes it by hand, positions lag 3 s:
+# the order monitor's new stop was sized on the lagging positions (5) and would have sold
+# shares that were gone. The trader's own fill since our first one now caps it (none sent).
+A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("overnight", {}),
+    ("position_lag", {"seconds": 3}),
+    ("close_by_hand", {"symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -512,14 +526,16 @@ ADOPTED_IN_A_HALT = [
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG,
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE,
                                    RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT,
-                                   ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT],
+                                   ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT,
+                                   A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
                               "partial-close-by-hand", "the-traders-own-shares",
                               "the-traders-own-shares-net-ours-away",
                               "emergency-exit", "r10-long", "r10-long-at-the-close",
-                              "resting-cover", "adopted-with-no-price", "adopted-in-a-halt"])
+                              "resting-cover", "adopted-with-no-price", "adopted-in-a-halt",
+                              "stop-on-lagging-positions-after-a-hand-close"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

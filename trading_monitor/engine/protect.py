@@ -93,15 +93,32 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
     The broker's positions lag a fill by seconds: within `reconcile_grace` of the trade's
     last fill its own fills prove the shares. Not when anything else traded the symbol
     since the trade's first fill (the trader closing some by hand, even before our own
-    last fill, an exit): then only the broker knows, and it caps. Another trade of ours
-    whose booked fills net to zero (its stop closing it in the same second) changed nothing.
+    last fill, an exit): then only the broker knows, and it caps, once its positions can
+    show that trade (none within `reconcile_grace` of it). Another trade of ours whose
+    booked fills net to zero (its stop closing it in the same second) changed nothing.
     """
     last = m.db.execute_query(QUERIES["last_fills_of_symbol"],
                               {"id": journal["id"], "symbol": journal["symbol"]})[0]
     fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
     if fresh and (last["others"] is None or last["others"] < last["first"]):
         return ours
-    return max(ZERO, min(ours, broker_held(m, journal) - covered))
+    held = broker_held(m, journal) - covered
+    if last["others"] is not None and m.now() - last["others"] < m.config.reconcile_grace:
+        # Someone else traded the symbol seconds ago (the trader closing it by hand): the
+        # positions may not show it yet, and a stop sized on them would sell shares that are
+        # gone. The trader's own fills since our first one say what his hand took away.
+        held = min(held, ours - _taken_by_hand(m, journal, last["first"]))
+    return max(ZERO, min(ours, held))
+
+
+def _taken_by_hand(m: Monitor, journal: Row, since: object) -> Decimal:
+    """Shares the trader's own fills (no trade of ours) took off our side since `since`."""
+    if since is None:
+        return ZERO
+    rows = m.db.execute_query(QUERIES["hand_fills_net_since"],
+                              {"symbol": journal["symbol"], "since": since})
+    net = Decimal(rows[0]["net"] or 0) if rows else ZERO
+    return max(ZERO, -net if journal["side"] == "buy" else net)
 
 
 def place_protection(m: Monitor, journal: Row, p: PlaceProtection,

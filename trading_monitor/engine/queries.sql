@@ -127,3 +127,8 @@ WHERE entity = 'trade_journal' AND entity_id = %s AND event = 'close_held'
 -- hand_cancel.py: a symbol's stored actions (as old or new symbol) in a date range.
 SELECT * FROM corporate_action WHERE (symbol = %s OR new_symbol = %s)
 AND effective_date BETWEEN %s AND %s ORDER BY effective_date DESC, id
+
+-- name: hand_fills_net_since
+-- protect.py: the trader's own fills in a symbol since a moment, net (buys positive).
+SELECT sum(CASE side WHEN 'buy' THEN qty ELSE -qty END) AS net FROM fills
+WHERE symbol = %(symbol)s AND trade_journal_id IS NULL AND filled_at >= %(since)s
