@@ -511,6 +511,20 @@ A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# The twelfth 60-minute run (seed 20261209, 0e4c64d; 64 steps shrunk to 7): the trader's own
+# share bought beside our resting SWING entry was a "lagging fill of our entry" to
+# reconciliation for as long as the entry worked: never adopted, never stopped.
+THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("trader_order", {"kind": "marketable", "qty": 1, "side": "buy", "symbol": "AAPL"}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+    ("minutes", {"n": 30}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -527,7 +541,8 @@ A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
                                    FLATTEN_WITH_THE_STOPS_CANCEL_PENDING_LONG_AT_THE_CLOSE,
                                    RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT,
                                    ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT,
-                                   A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE],
+                                   A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
+                                   THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -535,7 +550,8 @@ A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
                               "the-traders-own-shares-net-ours-away",
                               "emergency-exit", "r10-long", "r10-long-at-the-close",
                               "resting-cover", "adopted-with-no-price", "adopted-in-a-halt",
-                              "stop-on-lagging-positions-after-a-hand-close"])
+                              "stop-on-lagging-positions-after-a-hand-close",
+                              "traders-share-beside-our-resting-entry"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

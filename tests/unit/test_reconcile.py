@@ -48,9 +48,12 @@ ROWS = [
     pytest.param([held(10)], [], [], [(UNTRACKED, "AAPL", None)],
                  id="the broker holds shares no trade of ours explains: untracked"),
     pytest.param([held(10)], [order()], [ours(0, status="PENDING", working=True)],
+                 [(UNTRACKED, "AAPL", None)],
+                 id="shares held while our entry works unfilled are not ours (the sync books "
+                    "what it filled; the adoption grace covers a fill in between)"),
+    pytest.param([held(10)], [order()], [ours(4, status="POSITION", working=True)],
                  [(MISMATCH, "AAPL", 1)],
-                 id="shares held while our entry still works are a lagging fill, "
-                    "not a stranger's position"),
+                 id="an entry of ours that filled part: a quantity mismatch, not a stranger"),
     pytest.param([held(10)], [order()], [ours(6)], [(MISMATCH, "AAPL", 1)],
                  id="we book 6 shares and the broker holds 10: a quantity mismatch"),
     pytest.param([held(10)], [], [ours(10)], [(UNPROTECTED, "AAPL", 1)],

@@ -115,7 +115,11 @@ def _position_issues(symbol: str, ours: list[OurTrade], our_qty: Decimal, broker
     if broker_qty == 0:
         return [Issue(IssueKind.GONE_AT_BROKER, symbol, t.journal_id, detail)
                 for t in ours if t.qty != 0]
-    if our_qty == 0 and not any(t.entry_working for t in ours):
+    # An entry of ours still working explains only what it filled, and the sync has booked
+    # that (filled_qty before the fill feed); a fill it has not seen yet clears within the
+    # adoption grace. (The model found the trader's own share left unadopted, unprotected,
+    # all the while our resting entry worked.)
+    if our_qty == 0:
         kind = IssueKind.SHARED_ACCOUNT if shared else IssueKind.UNTRACKED
         return [Issue(kind, symbol, None, detail)]
     return [Issue(IssueKind.QTY_MISMATCH, symbol, ours[0].journal_id, detail)]
