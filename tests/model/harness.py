@@ -830,7 +830,18 @@ class World:
         wait for reconciliation (a close by hand, then an order of his own): that position
         is his, adopted and protected after the grace (RECONCILE_GRACE_SECONDS), as in
         _every_position_stopped. After it, live_stop asks its stops again."""
-        return symbol in self.hand_pending and "the other side of ours" in f.message
+        if symbol not in self.hand_pending:
+            return False
+        if "the other side of ours" in f.message:
+            return True
+        # On our side too: the checker counts the trader's shares from our stored fills,
+        # which can hold only part of his order yet (the rest filled between the feed read
+        # and the order read; the twelfth hour's second finding, seed 20261209). While his
+        # fills wait for reconciliation, only our trade's own shares must be stopped.
+        rows = self.rows("SELECT abs(qty) AS qty FROM position_tracking WHERE "
+                         "trade_journal_id = %s", f.trade_id) if f.trade_id else []
+        ours = sum((D(r["qty"]) for r in rows), D(0))
+        return bool(rows) and D(str(f.detail.get("stop_cover", "0"))) >= ours
 
     def _decisions_settle(self) -> None:
         """Terminal, or pending with a reason and fewer than MAX_DEFERRALS deferrals."""

@@ -525,6 +525,21 @@ THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY = [
     ("job", {"job": "position_monitor", "mode": "bracket"}),
 ]
 
+# The thirteenth 60-minute run (seed 20261209, 6865b82; 23 steps shrunk to 7), a harness
+# statement: the trader sells 4 short by hand beside our short of 5; our feed read caught 1
+# of his 4 (the rest filled between the feed read and the order read), so the checker took
+# 3 of his shares for ours. Our 5 are stopped; his wait for reconciliation's grace.
+THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS = [
+    ("new_trade", {"symbol": "AAPL", "side": "SELL", "style": "SWING", "marketable": False,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("between_reads", {"pct": 1.5, "ratio": "0.3", "symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("trader_order", {"kind": "market", "qty": 4, "side": "sell", "symbol": "AAPL"}),
+    ("between_reads", {"pct": -1.5, "ratio": None, "symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -542,7 +557,8 @@ THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY = [
                                    RESTING_STOP_COVER_FILLED_BUT_THE_POSITION_KEPT,
                                    ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT,
                                    A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
-                                   THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY],
+                                   THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY,
+                                   THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -551,7 +567,8 @@ THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY = [
                               "emergency-exit", "r10-long", "r10-long-at-the-close",
                               "resting-cover", "adopted-with-no-price", "adopted-in-a-halt",
                               "stop-on-lagging-positions-after-a-hand-close",
-                              "traders-share-beside-our-resting-entry"])
+                              "traders-share-beside-our-resting-entry",
+                              "traders-order-filling-between-our-reads"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
