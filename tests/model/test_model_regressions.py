@@ -540,6 +540,23 @@ THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# The fourteenth 60-minute run (seed 20261210, 6865b82; 80 steps shrunk to 9): at the
+# end-of-day flatten the trader had just closed our DAYTRADE by hand and positions lagged:
+# the flatten's exit was sized on them (5) and would have sold 5 that were gone. Every
+# closing order is now capped by engine/protect.lag_safe (flatten, kill switch, stop).
+A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("to_flatten", {}),
+    ("refuse", {"how": "held", "symbol": "MSFT"}),
+    ("refuse", {"how": "held", "symbol": "AAPL"}),
+    ("position_lag", {"seconds": 3}),
+    ("close_by_hand", {"symbol": "AAPL"}),
+    ("trader_order", {"kind": "marketable", "qty": 2, "side": "buy", "symbol": "NVDA"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -558,7 +575,8 @@ THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS = [
                                    ADOPTED_BEFORE_THE_OPEN_WITH_NO_PRICE, ADOPTED_IN_A_HALT,
                                    A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
                                    THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY,
-                                   THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS],
+                                   THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS,
+                                   A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -568,7 +586,8 @@ THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS = [
                               "resting-cover", "adopted-with-no-price", "adopted-in-a-halt",
                               "stop-on-lagging-positions-after-a-hand-close",
                               "traders-share-beside-our-resting-entry",
-                              "traders-order-filling-between-our-reads"])
+                              "traders-order-filling-between-our-reads",
+                              "flatten-on-lagging-positions-after-a-hand-close"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -36,7 +36,7 @@ from trading_monitor.domain.lifecycle import (
 from trading_monitor.domain.ticks import price_text
 from trading_monitor.engine.cancelling import cancel_until_final
 from trading_monitor.engine.context import Monitor
-from trading_monitor.engine.protect import follow_exit
+from trading_monitor.engine.protect import follow_exit, lag_safe
 from trading_monitor.engine.session import todays_close
 from trading_monitor.engine.settle import (
     _submit,
@@ -182,8 +182,8 @@ def _exit_qty(m: Monitor, trade: LoadedTrade, cover: Decimal, whole_position: bo
     """Our shares (books, or what the cancelled stop covered, whichever is more), capped by
     what the broker holds less what another exit of ours is already selling."""
     j = trade.journal
-    held = broker_held(m, j) - _other_exits(m, trade)
     ours = max(trade.state.position_qty, cover)
+    held = lag_safe(m, j, broker_held(m, j) - _other_exits(m, trade), ours)
     if whole_position and not own_fill_since(m.db, j["symbol"],
                                              m.now() - m.config.reconcile_grace):
         ours = held
@@ -231,7 +231,8 @@ def protect_again(m: Monitor, trade: LoadedTrade, cover: Decimal, why: str, *,
     [trade] = load_trades(m.db, [trade.state.journal_id])
     j, t = trade.journal, trade.state
     m.positions = None  # an exit may have traded: read what the broker holds again
-    qty = min(broker_held(m, j) - _other_exits(m, trade), max(t.position_qty, cover))
+    ours = max(t.position_qty, cover)
+    qty = min(lag_safe(m, j, broker_held(m, j) - _other_exits(m, trade), ours), ours)
     name = f"trade #{t.journal_id} {j['symbol']}"
     if qty <= 0:
         return settle_trade(m, trade)

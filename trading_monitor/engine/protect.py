@@ -97,18 +97,30 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
     show that trade (none within `reconcile_grace` of it). Another trade of ours whose
     booked fills net to zero (its stop closing it in the same second) changed nothing.
     """
-    last = m.db.execute_query(QUERIES["last_fills_of_symbol"],
-                              {"id": journal["id"], "symbol": journal["symbol"]})[0]
+    last = _last_fills(m, journal)
     fresh = last["ours"] is not None and m.now() - last["ours"] < m.config.reconcile_grace
     if fresh and (last["others"] is None or last["others"] < last["first"]):
         return ours
-    held = broker_held(m, journal) - covered
-    if last["others"] is not None and m.now() - last["others"] < m.config.reconcile_grace:
-        # Someone else traded the symbol seconds ago (the trader closing it by hand): the
-        # positions may not show it yet, and a stop sized on them would sell shares that are
-        # gone. The trader's own fills since our first one say what his hand took away.
-        held = min(held, ours - _taken_by_hand(m, journal, last["first"]))
+    held = lag_safe(m, journal, broker_held(m, journal) - covered, ours, last)
     return max(ZERO, min(ours, held))
+
+
+def lag_safe(m: Monitor, journal: Row, held: Decimal, ours: Decimal,
+             last: Row | None = None) -> Decimal:
+    """`held` (from the broker's positions), but no more than `ours` less what the trader's
+    own fills since our first fill took off our side, while a fill not ours is younger than
+    `reconcile_grace`: the positions may not show it yet (the trader closing by hand), and
+    an order sized on them would sell shares that are gone. Every closing order of ours is
+    capped by it: a new stop (closable) and a flatten's or kill switch's exit."""
+    last = last or _last_fills(m, journal)
+    if last["others"] is None or m.now() - last["others"] >= m.config.reconcile_grace:
+        return held
+    return min(held, ours - _taken_by_hand(m, journal, last["first"]))
+
+
+def _last_fills(m: Monitor, journal: Row) -> Row:
+    return m.db.execute_query(QUERIES["last_fills_of_symbol"],
+                              {"id": journal["id"], "symbol": journal["symbol"]})[0]
 
 
 def _taken_by_hand(m: Monitor, journal: Row, since: object) -> Decimal:
