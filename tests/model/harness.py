@@ -370,7 +370,13 @@ class World:
         self.ex.control.advance(n * 60)
 
     def do_to_close(self) -> None:
+        """Past the close; the session's last prints are at the close, as in a real market
+        (the fifteenth hour, seed 20261209: the trader's shares adopted after the close had
+        only a print of hours before, too old to price a stop from: R9 left them alone)."""
         close = calendar.next_close(self.now())
+        if calendar.is_open(self.now()):
+            self.ex.control.set_clock(close - timedelta(seconds=1))
+            self._prints()
         self.ex.control.set_clock(close + timedelta(seconds=30))
 
     def do_overnight(self) -> None:

@@ -557,6 +557,18 @@ A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# The fifteenth 60-minute run (seed 20261209, 64d2852; 50 steps shrunk to 5), a harness
+# statement: the trader's 8 MSFT adopted after the close had only a print of hours before
+# (the harness printed on clock moves inside the session only), so R9 rightly left them
+# alone. `to_close` now prints at the close, as a market does; they are stopped.
+ADOPTED_AFTER_THE_CLOSE = [
+    ("trader_order", {"kind": "market", "qty": 8, "side": "buy", "symbol": "MSFT"}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("to_close", {}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
@@ -576,7 +588,8 @@ A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
                                    A_STOP_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
                                    THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY,
                                    THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS,
-                                   A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE],
+                                   A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
+                                   ADOPTED_AFTER_THE_CLOSE],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -587,7 +600,8 @@ A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE = [
                               "stop-on-lagging-positions-after-a-hand-close",
                               "traders-share-beside-our-resting-entry",
                               "traders-order-filling-between-our-reads",
-                              "flatten-on-lagging-positions-after-a-hand-close"])
+                              "flatten-on-lagging-positions-after-a-hand-close",
+                              "adopted-after-the-close"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
