@@ -29,10 +29,10 @@ from trading_monitor.domain.lifecycle import OrderRole
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.engine.announcements import read_today
 from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.corporate_reads import actions_of
 from trading_monitor.engine.state import LoadedTrade
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.runs import log_event
-from trading_monitor.ledger.splits import CorporateBooks
 
 QUERIES = Queries(__name__)
 
@@ -60,12 +60,11 @@ def _actions_between(m: Monitor, trade: LoadedTrade, entered: datetime, exited: 
                      ) -> list[Announcement]:
     """The stored splits and symbol changes of the trade's symbol that took effect after the
     day of its entry and by the day of its last exit fill."""
-    books = CorporateBooks(m.db, m.run_id, m.now)
     today = new_york_date(m.now())
     first = max(new_york_date(entered), today - LOOK_BACK)
-    symbol = trade.journal["symbol"]  # the new one once a symbol change is applied
-    return [a for a in map(from_row, books.actions_between(first, today))
-            if a.adjusts and symbol in (a.symbol, a.new_symbol)
+    # The trade's symbol is the new one once a symbol change is applied: old or new matches.
+    rows = actions_of(m.db, str(trade.journal["symbol"]), first, today)
+    return [a for a in map(from_row, rows) if a.adjusts
             and new_york_date(entered) < a.effective <= new_york_date(exited)]
 
 

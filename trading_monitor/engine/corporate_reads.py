@@ -29,11 +29,17 @@ def _described(row: Row) -> str:
     return from_row(row).describe()
 
 
+def actions_of(db: TradingDB, symbol: str, first: date, last: date) -> list[Row]:
+    """The stored splits, symbol changes and ending actions of `symbol` (as the old or the
+    new symbol) taking effect in [first, last], oldest first."""
+    return [r for r in _rows(db, first, last) if symbol.upper() in (r["symbol"], r["new_symbol"])]
+
+
 def entry_block(db: TradingDB, symbol: str, day: date) -> str | None:
     """Why a new entry into `symbol` must not go out on `day`: a split, a symbol change, a
     merger, a spin-off, a worthless removal or a redemption takes effect (dividends do not
     block)."""
-    found = [r for r in _rows(db, day, day) if symbol.upper() in (r["symbol"], r["new_symbol"])]
+    found = actions_of(db, symbol, day, day)
     if not found:
         return None
     return "corporate action today: " + "; ".join(_described(r) for r in found)

@@ -26,6 +26,7 @@ from trading_monitor.domain.corporate import from_row
 from trading_monitor.domain.lifecycle import LIVE_ORDER_STATUSES, OrderRole
 from trading_monitor.domain.market_time import new_york_date
 from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.corporate_reads import actions_of
 from trading_monitor.engine.symbol_halts import halted
 from trading_monitor.ledger.alerts import alert
 from trading_monitor.ledger.runs import log_event
@@ -105,6 +106,5 @@ def _corporate_action_around(m: Monitor, symbol: str) -> str | None:
     last few days: Alpaca cancels a leg it cannot carry through one (a reverse split below
     one share, a merger), which is not the trader taking protection away."""
     today = new_york_date(m.now())
-    rows = m.db.execute_query(QUERIES["corporate_actions_of_symbol"],
-                              [symbol, symbol, today - RECENT, today])
-    return from_row(rows[0]).describe() if rows else None
+    rows = actions_of(m.db, symbol, today - RECENT, today)
+    return from_row(rows[-1]).describe() if rows else None  # the latest

@@ -123,11 +123,6 @@ SELECT 1 FROM corporate_action_trade WHERE action_id = %s AND trade_journal_id =
 SELECT min((detail->>'held_since')::timestamptz) AS since FROM event_log
 WHERE entity = 'trade_journal' AND entity_id = %s AND event = 'close_held'
 
--- name: corporate_actions_of_symbol
--- hand_cancel.py: a symbol's stored actions (as old or new symbol) in a date range.
-SELECT * FROM corporate_action WHERE (symbol = %s OR new_symbol = %s)
-AND effective_date BETWEEN %s AND %s ORDER BY effective_date DESC, id
-
 -- name: hand_fills_net_since
 -- protect.py: the trader's own fills in a symbol since a moment, net (buys positive).
 SELECT sum(CASE side WHEN 'buy' THEN qty ELSE -qty END) AS net FROM fills
