@@ -86,6 +86,19 @@ def test_sigterm_in_the_middle_of_a_job_lets_it_finish(db, db_params, exchange, 
 
 # -- leadership: two daemons, and the leader killed ----------------------------------------
 
+def _books(db, exchange) -> str:
+    """Our rows and the broker's orders, the columns that tell a story, for a failure."""
+    keep = ("id", "decision_id", "trade_journal_id", "symbol", "ticker", "status", "outcome",
+            "reason", "protected_at", "order_role", "order_status", "qty", "quantity",
+            "client_order_id", "side", "order_type", "type", "filled_qty", "job_name", "error")
+    rows = [(table, row) for table in ("decision_outcome", "trade_journal", "order_execution",
+                                       "position_tracking") for row in db.query(table)]
+    rows += [("broker", o) for o in exchange.control.orders()]
+    rows += [("job_run", r) for r in db.query("job_run")[-15:]]
+    return "\n".join(f"{table}: {({k: v for k, v in row.items() if k in keep})}"
+                     for table, row in rows)[-8000:]
+
+
 def _lock_holders(db) -> int:
     from trading_monitor.daemon.leader import LEADER_LOCK_KEY
 
@@ -142,7 +155,7 @@ def test_two_daemons_and_the_leader_killed_still_give_one_leader(db, db_params, 
         journals = db.query("trade_journal")
         return len(journals) == 2 and all(j["protected_at"] for j in journals)
 
-    standby.wait_for(both_protected, SLOW_MACHINE)
+    standby.wait_for(both_protected, SLOW_MACHINE, explain=lambda: _books(db, exchange))
     assert standby.stop() == 0, standby.tail()
     assert max(h for h, _ in seen) == 1 and max(n for _, n in seen) == 1, "two leaders"
     after = {r["pid"] for r in db.query("job_run", {"job_name": "order_executor"})}

@@ -40,6 +40,7 @@ from trading_monitor.settings.config import load_settings
 pytestmark = pytest.mark.drills
 STAGED = {"PROTECTION_MODE": "staged", "RECONCILE_GRACE_SECONDS": "60"}
 ENDED = ("CLOSED", "CANCELLED", "EXPIRED", "REJECTED")
+_NOISE = ("skipped: the previous run is still going", " not run: ")
 
 
 def _staged(exchange):
@@ -95,7 +96,11 @@ class _Daemon:
                                      cwd=tmp_path, stdout=self._out, stderr=subprocess.STDOUT)
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+        """The log's last lines that say something: in fast mode every job logs "skipped" or
+        "not run" twice a second, which would push what went wrong out of the message."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        telling = [line for line in lines if not any(n in line for n in _NOISE)]
+        return "\n".join(telling)[-6000:]
 
     def wait_exit(self, seconds: float, drive=lambda: None) -> int:
         deadline = time.monotonic() + seconds
@@ -108,14 +113,15 @@ class _Daemon:
         self._out.close()
         return self.proc.returncode
 
-    def wait_for(self, condition, seconds: float) -> None:
+    def wait_for(self, condition, seconds: float, explain=lambda: "") -> None:
+        """Until condition(); else fail with the log's tail and `explain()` (the books)."""
         deadline = time.monotonic() + seconds
         while not condition():
             if self.proc.poll() is not None:
-                raise AssertionError(f"the daemon exited:\n{self.tail()}")
+                raise AssertionError(f"the daemon exited:\n{self.tail()}\n{explain()}")
             if time.monotonic() > deadline:
                 self.proc.kill()
-                raise AssertionError(f"not within {seconds}s:\n{self.tail()}")
+                raise AssertionError(f"not within {seconds}s:\n{self.tail()}\n{explain()}")
             time.sleep(0.1)
 
     def stop(self) -> int:
