@@ -570,6 +570,23 @@ ADOPTED_AFTER_THE_CLOSE = [
 ]
 
 
+# The sixteenth 60-minute run (seed 20261210, e58878c; 81 steps shrunk to 8): the trader's
+# market close of our overnight DAYTRADE filled 1 of 5 before our feed read and the rest
+# between that read and our order read; positions lagged 3 s. The cap knew 1 share gone and
+# a stop for 4 went out while the broker held 0. What his partly filled order still worked
+# (the fill's leaves_qty) now counts as gone too: no stop is sent.
+A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS = [
+    ("new_trade", {"symbol": "AAPL", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("overnight", {}),
+    ("partial_fills", {"ratio": "0.3", "symbol": "AAPL"}),
+    ("close_by_hand", {"symbol": "AAPL"}),
+    ("position_lag", {"seconds": 3}),
+    ("between_reads", {"pct": 3.5, "ratio": None, "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -589,7 +606,8 @@ ADOPTED_AFTER_THE_CLOSE = [
                                    THE_TRADERS_SHARE_BESIDE_OUR_RESTING_ENTRY,
                                    THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS,
                                    A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
-                                   ADOPTED_AFTER_THE_CLOSE],
+                                   ADOPTED_AFTER_THE_CLOSE,
+                                   A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -601,7 +619,8 @@ ADOPTED_AFTER_THE_CLOSE = [
                               "traders-share-beside-our-resting-entry",
                               "traders-order-filling-between-our-reads",
                               "flatten-on-lagging-positions-after-a-hand-close",
-                              "adopted-after-the-close"])
+                              "adopted-after-the-close",
+                              "stop-while-the-traders-close-fills-between-our-reads"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -135,16 +135,18 @@ SELECT * FROM analysis_decision WHERE executed IS NOT TRUE ORDER BY id;
 -- name: upsert_fill
 -- (xmax = 0) is true for a row this statement inserted, false for one it updated.
 INSERT INTO fills (run_id, alpaca_order_id, order_execution_id, trade_journal_id, activity_id,
-                   execution_id, symbol, side, qty, cum_qty, price, fee, filled_at, source)
+                   execution_id, symbol, side, qty, cum_qty, price, fee, filled_at, source,
+                   leaves_qty)
 VALUES (%(run_id)s, %(alpaca_order_id)s, %(order_execution_id)s, %(trade_journal_id)s,
         %(activity_id)s, %(execution_id)s, %(symbol)s, %(side)s, %(qty)s, %(cum_qty)s,
-        %(price)s, %(fee)s, %(filled_at)s, %(source)s)
+        %(price)s, %(fee)s, %(filled_at)s, %(source)s, %(leaves_qty)s)
 ON CONFLICT (alpaca_order_id, cum_qty) DO UPDATE
 SET activity_id = COALESCE(fills.activity_id, EXCLUDED.activity_id),
     execution_id = COALESCE(fills.execution_id, EXCLUDED.execution_id),
     order_execution_id = COALESCE(fills.order_execution_id, EXCLUDED.order_execution_id),
     trade_journal_id = COALESCE(fills.trade_journal_id, EXCLUDED.trade_journal_id),
-    fee = COALESCE(fills.fee, EXCLUDED.fee)
+    fee = COALESCE(fills.fee, EXCLUDED.fee),
+    leaves_qty = COALESCE(fills.leaves_qty, EXCLUDED.leaves_qty)
 RETURNING (xmax = 0) AS inserted;
 
 -- name: set_system_value

@@ -37,7 +37,7 @@ TABLES: dict[str, frozenset[str]] = {
     "fills": frozenset(_AUDIT + (
         "run_id", "alpaca_order_id", "order_execution_id", "trade_journal_id", "activity_id",
         "execution_id", "symbol", "side", "qty", "cum_qty", "price", "fee", "filled_at",
-        "source",
+        "source", "leaves_qty",
     )),
     "position_tracking": frozenset(_AUDIT + (
         "run_id", "trade_journal_id", "symbol", "side", "qty", "avg_entry_price",

@@ -108,10 +108,11 @@ def closable(m: Monitor, journal: Row, ours: Decimal, covered: Decimal = ZERO) -
 def lag_safe(m: Monitor, journal: Row, held: Decimal, ours: Decimal,
              last: Row | None = None) -> Decimal:
     """`held` (from the broker's positions), but no more than `ours` less what the trader's
-    own fills since our first fill took off our side, while a fill not ours is younger than
-    `reconcile_grace`: the positions may not show it yet (the trader closing by hand), and
-    an order sized on them would sell shares that are gone. Every closing order of ours is
-    capped by it: a new stop (closable) and a flatten's or kill switch's exit."""
+    own fills since our first fill took off our side (and the rest his partly filled orders
+    there still work), while a fill not ours is younger than `reconcile_grace`: the
+    positions may not show it yet (the trader closing by hand), and an order sized on them
+    would sell shares that are gone. Every closing order of ours is capped by it: a new stop
+    (closable) and a flatten's or kill switch's exit."""
     last = last or _last_fills(m, journal)
     if last["others"] is None or m.now() - last["others"] >= m.config.reconcile_grace:
         return held
@@ -124,13 +125,19 @@ def _last_fills(m: Monitor, journal: Row) -> Row:
 
 
 def _taken_by_hand(m: Monitor, journal: Row, since: object) -> Decimal:
-    """Shares the trader's own fills (no trade of ours) took off our side since `since`."""
+    """Shares the trader's own fills (no trade of ours) took off our side since `since`, and
+    the shares his partly filled orders on our exit side still work: those fill any second,
+    or filled between our feed read and our order read, where neither read shows them."""
     if since is None:
         return ZERO
     rows = m.db.execute_query(QUERIES["hand_fills_net_since"],
                               {"symbol": journal["symbol"], "since": since})
-    net = Decimal(rows[0]["net"] or 0) if rows else ZERO
-    return max(ZERO, -net if journal["side"] == "buy" else net)
+    if not rows:
+        return ZERO
+    net = Decimal(rows[0]["net"] or 0)
+    if journal["side"] == "buy":
+        return max(ZERO, -net) + Decimal(rows[0]["working_sell"])
+    return max(ZERO, net) + Decimal(rows[0]["working_buy"])
 
 
 def place_protection(m: Monitor, journal: Row, p: PlaceProtection,

@@ -124,6 +124,17 @@ SELECT min((detail->>'held_since')::timestamptz) AS since FROM event_log
 WHERE entity = 'trade_journal' AND entity_id = %s AND event = 'close_held'
 
 -- name: hand_fills_net_since
--- protect.py: the trader's own fills in a symbol since a moment, net (buys positive).
-SELECT sum(CASE side WHEN 'buy' THEN qty ELSE -qty END) AS net FROM fills
-WHERE symbol = %(symbol)s AND trade_journal_id IS NULL AND filled_at >= %(since)s
+-- protect.py: the trader's own fills in a symbol since a moment, net (buys positive), and
+-- per side what his orders that filled part still had to fill at their last fill we stored
+-- (the rest may trade any second, or already has between our feed read and order read).
+WITH theirs AS (
+    SELECT side, qty, cum_qty, leaves_qty, alpaca_order_id FROM fills
+    WHERE symbol = %(symbol)s AND trade_journal_id IS NULL AND filled_at >= %(since)s),
+last_of_order AS (
+    SELECT DISTINCT ON (alpaca_order_id) side, leaves_qty FROM theirs
+    ORDER BY alpaca_order_id, cum_qty DESC)
+SELECT (SELECT sum(CASE side WHEN 'buy' THEN qty ELSE -qty END) FROM theirs) AS net,
+       (SELECT coalesce(sum(leaves_qty), 0) FROM last_of_order WHERE side = 'buy')
+           AS working_buy,
+       (SELECT coalesce(sum(leaves_qty), 0) FROM last_of_order WHERE side = 'sell')
+           AS working_sell

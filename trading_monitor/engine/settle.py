@@ -121,13 +121,15 @@ def open_filled_entries(m: Monitor, trades: list[LoadedTrade]) -> None:
 def _open(m: Monitor, jid: int, action: OpenPosition) -> None:
     m.ledger.open_position(jid, action.qty, action.avg_price, action.first_fill_at,
                            action.slippage_bps)
+    # Whichever job books the fill first (the order monitor, or the position monitor's
+    # opening before a split is applied) may die here, before any protection.
+    crash_point("after_fill_seen")
 
 
 def _apply(m: Monitor, trade: LoadedTrade, action: Action) -> bool:
     jid = trade.state.journal_id
     if isinstance(action, OpenPosition):
         _open(m, jid, action)
-        crash_point("after_fill_seen")
     elif isinstance(action, ResizePosition):
         m.ledger.resize_position(jid, action.qty, action.avg_price)
     elif isinstance(action, EndEntry):

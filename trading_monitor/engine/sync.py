@@ -171,7 +171,8 @@ def _read_fill_feed(m: Monitor, result: SyncResult) -> None:
 def _fact(a: FillActivity) -> FillFact:
     return FillFact(alpaca_order_id=a.order_id, symbol=a.symbol, side=a.side, qty=a.qty,
                     cum_qty=a.cum_qty if a.cum_qty is not None else a.qty, price=a.price,
-                    filled_at=a.transaction_time, source="activity", activity_id=a.id)
+                    filled_at=a.transaction_time, source="activity", activity_id=a.id,
+                    leaves_qty=a.leaves_qty)
 
 
 def _fills_by_order(m: Monitor, ids: list[str]) -> dict[str, Decimal]:

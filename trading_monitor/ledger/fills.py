@@ -28,6 +28,7 @@ class FillFact:
     activity_id: str | None = None
     execution_id: str | None = None
     fee: Decimal | None = None
+    leaves_qty: Decimal | None = None  # what the order had left to fill after it (unknown: None)
 
 
 class FillBooks(LedgerBase):
@@ -71,7 +72,7 @@ class FillBooks(LedgerBase):
             "activity_id": fact.activity_id, "execution_id": fact.execution_id,
             "symbol": fact.symbol, "side": fact.side, "qty": fact.qty, "cum_qty": fact.cum_qty,
             "price": fact.price, "fee": fact.fee, "filled_at": fact.filled_at,
-            "source": fact.source,
+            "source": fact.source, "leaves_qty": fact.leaves_qty,
         })
         return bool(rows and rows[0]["inserted"])
 

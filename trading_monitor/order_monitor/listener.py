@@ -210,7 +210,8 @@ class OrderStreamListener:
                 alpaca_order_id=event.order.id, symbol=event.order.symbol,
                 side=event.order.side, qty=event.qty, cum_qty=event.order.filled_qty,
                 price=event.price, filled_at=event.at or self.now(), source="stream",
-                execution_id=event.execution_id), row)
+                execution_id=event.execution_id,
+                leaves_qty=event.order.qty - event.order.filled_qty), row)
         if row is None:
             return False, set(), None
         apply_order(m, row, event.order, SyncResult())  # marks a stop cancelled by hand
