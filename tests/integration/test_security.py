@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,25 +121,35 @@ def locked_exchange() -> Iterator[PaperExchange]:
 
 
 def daemon_output(db_params: dict[str, Any], ex: PaperExchange, tmp_path: Path,
-                  seconds: float, **extra: str) -> str:
-    """The daemon as a process, JSON logs at DEBUG, for a few seconds; all it printed."""
+                  until: Callable[[str], bool], **extra: str) -> str:
+    """The daemon as a process, JSON logs at DEBUG, until its output shows `until` (bounded
+    at 120 s: a loaded machine starts it slowly); all it printed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA", "POSTGRES"))}
     env.update(exchange_env(ex, **SECRET_ENV, DAEMON_FAST_SECONDS="0.5", LOG_FORMAT="json",
                             LOG_LEVEL="DEBUG", **extra))
     env.update(DATABASE_URL=database_url(db_params), REPORT_DIR=str(tmp_path / "reports"),
                HOME=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py")], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        time.sleep(seconds)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return out.decode("utf-8", "replace")
+    log = tmp_path / f"daemon-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py")], env=env,
+                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline and not until(
+                    log.read_text("utf-8", "replace")):
+                time.sleep(0.2)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return log.read_text("utf-8", "replace")
+
+
+def _says_401(text: str) -> bool:
+    return "401" in text or "not authorized" in text.lower()
 
 
 # -- secrets ---------------------------------------------------------------------------------
@@ -168,7 +178,7 @@ def test_no_secret_in_any_output_log_row_or_repr(db, db_params, exchange, captur
         for command in ("execute", "monitor-orders", "monitor-positions", "health", "check"):
             capture.run(f"{command} 401", command)
         assert capture.codes["execute 401"] == 1
-        daemon_401 = daemon_output(db_params, locked, tmp_path, 6)
+        daemon_401 = daemon_output(db_params, locked, tmp_path, until=_says_401)
 
     # A bad configuration, with the secret itself malformed.
     capture.env({**good_env, "EXECUTOR_TIME": "25:00",
@@ -192,7 +202,8 @@ def test_no_secret_in_any_output_log_row_or_repr(db, db_params, exchange, captur
     # The daemon's JSON logs on the success path.
     add_decision(db, entry("TSLA", entry_price="245.00", stop_loss="240.00",
                            take_profit="260.00"))
-    daemon_ok = daemon_output(db_params, exchange, tmp_path, 6)
+    daemon_ok = daemon_output(db_params, exchange, tmp_path,
+                              until=lambda text: "TSLA" in text and '"run_id"' in text)
 
     # Reprs of the objects that hold the keys.
     settings = load_settings({**good_env}, need_broker=True)
@@ -208,7 +219,7 @@ def test_no_secret_in_any_output_log_row_or_repr(db, db_params, exchange, captur
     for where, text in everything.items():
         assert not leaks(text), f"{where} shows {leaks(text)}"
     # The runs did happen: the failures were seen and said.
-    assert "401" in daemon_401 or "not authorized" in daemon_401.lower()
+    assert _says_401(daemon_401)
     assert '"run_id"' in daemon_ok
     assert capture.codes["bad config"] == 2 and "ALPACA_SECRET_KEY" in capture.all_text()
 
