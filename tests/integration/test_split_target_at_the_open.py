@@ -22,6 +22,7 @@ from decimal import Decimal
 import pytest
 
 from tests.helpers import add_decision, entry, exchange_now, outcome
+from trading_monitor.order_monitor.service import monitor_once
 from trading_monitor.position_monitor.corporate_actions import pre_open_once
 
 D = Decimal
@@ -80,13 +81,14 @@ def test_a_target_filled_at_the_open_after_a_split_leaves_the_rest_stopped(
 @pytest.mark.parametrize("first_run", ["the open", "a day later"])
 @pytest.mark.parametrize("seen_by", ["announcement", "activity"])
 def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
-        db, jobs, exchange, caplog, seen_by, first_run):
+        db, db_params, broker, settings, jobs, exchange, caplog, seen_by, first_run):
     """The order monitor runs at the open before any pre-open run: before the fix its settle
     closed the trade on 5 sold = 5 bought (the wrong P&L), and the split's 2 extra shares
     were left to reconciliation. Now it reads today's announcements itself and holds the
     close back; the position monitor's cycle restates the trade and leaves 2 stopped. The
     same when the first run comes a day later (the lifecycle model's next finding): the
-    split is then found from the stored announcement or from Alpaca's SPLIT activity."""
+    split is then found from the stored announcement or from Alpaca's SPLIT activity. A dry
+    run past the ALERT's 30 minutes says it would alert, and sends nothing."""
     jid = short_of_5_then_split(db, jobs, exchange, seen_by)
     exchange.control.set_clock(MONDAY_OPEN)
     if first_run == "a day later":  # Monday's runs all missed: the split is not today's
@@ -99,6 +101,9 @@ def test_an_order_monitor_run_before_the_pre_open_holds_the_close_for_the_split(
     # No position-monitor run for 31 minutes: still held (never closed on the old count),
     # and the wait is an ALERT.
     exchange.control.advance(31 * 60)
+    dry = monitor_once(db_params, broker, settings, dry_run=True, now=exchange_now)
+    assert not [r for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert any("would ALERT" in line for line in dry.actions), dry.actions
     jobs.order_monitor()
     assert db.get_by_id("trade_journal", jid)["status"] == "POSITION"
     alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")

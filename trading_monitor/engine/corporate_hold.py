@@ -87,6 +87,9 @@ def _held(m: Monitor, trade: LoadedTrade, why: str) -> str:
         log_event(m.db, m.run_id, "trade_journal", jid, "close_held",
                   f"close held back until the position monitor applies {why}",
                   detail={"held_since": m.now().isoformat()})  # the jobs' clock, not now()
+    elif since is not None and m.now() - since > ALERT_AFTER and m.dry_run:
+        m.would(f"ALERT: trade #{jid}'s close has waited since {since:%Y-%m-%d %H:%M} UTC "
+                f"for the position monitor to apply {why}")  # a dry run sends nothing
     elif since is not None and m.now() - since > ALERT_AFTER:
         alert(log, "corporate_action", f"trade #{jid}",
               "trade #%s %s: its close has waited since %s for the position monitor to apply "
