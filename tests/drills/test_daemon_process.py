@@ -90,13 +90,17 @@ def _books(db, exchange) -> str:
     """Our rows and the broker's orders, the columns that tell a story, for a failure."""
     keep = ("id", "decision_id", "trade_journal_id", "symbol", "ticker", "status", "outcome",
             "reason", "protected_at", "order_role", "order_status", "qty", "quantity",
-            "client_order_id", "side", "order_type", "type", "filled_qty", "job_name", "error")
+            "client_order_id", "side", "order_type", "type", "filled_qty", "job_name", "error",
+            "alpaca_order_id", "cum_qty", "source", "key", "value", "entity", "entity_id",
+            "event", "message", "filled_at", "transaction_time")
     rows = [(table, row) for table in ("decision_outcome", "trade_journal", "order_execution",
-                                       "position_tracking") for row in db.query(table)]
+                                       "position_tracking", "fills", "system_state")
+            for row in db.query(table)]
+    rows += [("event", e) for e in db.query("event_log")[-25:]]
     rows += [("broker", o) for o in exchange.control.orders()]
     rows += [("job_run", r) for r in db.query("job_run")[-15:]]
     return "\n".join(f"{table}: {({k: v for k, v in row.items() if k in keep})}"
-                     for table, row in rows)[-8000:]
+                     for table, row in rows)[-14000:]
 
 
 def _lock_holders(db) -> int:

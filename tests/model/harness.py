@@ -372,11 +372,13 @@ class World:
     def do_to_close(self) -> None:
         """Past the close; the session's last prints are at the close, as in a real market
         (the fifteenth hour, seed 20261209: the trader's shares adopted after the close had
-        only a print of hours before, too old to price a stop from: R9 left them alone)."""
+        only a print of hours before, too old to price a stop from: R9 left them alone). Also
+        from a closed market to the next session's close: that whole session traded (the
+        seventeenth hour, seed 20261211: a move from Monday's close to Tuesday's printed
+        nothing on Tuesday)."""
         close = calendar.next_close(self.now())
-        if calendar.is_open(self.now()):
-            self.ex.control.set_clock(close - timedelta(seconds=1))
-            self._prints()
+        self.ex.control.set_clock(close - timedelta(seconds=1))
+        self._prints()
         self.ex.control.set_clock(close + timedelta(seconds=30))
 
     def do_overnight(self) -> None:

@@ -587,6 +587,21 @@ A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# The seventeenth 60-minute run (seed 20261211, 200d0af; 82 steps, shrunk by hand to 7), a
+# harness statement: `to_close` from a closed market moved to the next session's close with
+# no print in that whole session, so the trader's shares adopted after it had only Friday's
+# print, too old to price a stop from (R9 rightly left them alone, with its ALERT). A move
+# over a session now prints at its close, as a market does: they are stopped.
+ADOPTED_AFTER_A_SESSION_WITH_NO_RUN = [
+    ("trader_order", {"kind": "market", "qty": 3, "side": "buy", "symbol": "NVDA"}),
+    ("to_close", {}),
+    ("to_close", {}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "position_monitor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -607,7 +622,8 @@ A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS = [
                                    THE_TRADERS_ORDER_FILLING_BETWEEN_OUR_READS,
                                    A_FLATTEN_SIZED_ON_LAGGING_POSITIONS_AFTER_A_HAND_CLOSE,
                                    ADOPTED_AFTER_THE_CLOSE,
-                                   A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS],
+                                   A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS,
+                                   ADOPTED_AFTER_A_SESSION_WITH_NO_RUN],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -620,7 +636,8 @@ A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS = [
                               "traders-order-filling-between-our-reads",
                               "flatten-on-lagging-positions-after-a-hand-close",
                               "adopted-after-the-close",
-                              "stop-while-the-traders-close-fills-between-our-reads"])
+                              "stop-while-the-traders-close-fills-between-our-reads",
+                              "adopted-after-a-session-with-no-run"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
