@@ -94,7 +94,11 @@ class FillBooks(LedgerBase):
                                                   "reason": "last FILL activity read"})
 
     def record_filled_from_fills(self, row: Row) -> None:
-        """An order the fills show complete: filled, at the fills' average, without a read."""
+        """An order the fills show complete: filled, at the fills' average, without a read.
+        The fills become its trade's first: the feed may have stored them before this row
+        knew its order (an answer slower than the fill), and a trade whose entry fills stay
+        unattached never opens; its shares would be adopted as someone else's."""
+        self.attach_fills(row["alpaca_order_id"], row)
         agg = self.db.execute_query(
             QUERIES["fills_order_totals"], [row["alpaca_order_id"]])[0]
         self.db.update("order_execution", row["id"], {

@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("latency", "http_status", "hang", "reset", "lost_response", "stream_disconnect",
-         "stream_drop")
+KINDS = ("latency", "http_status", "hang", "reset", "lost_response", "slow_response",
+         "stream_disconnect", "stream_drop")
 STREAM_KINDS = ("stream_disconnect", "stream_drop")
 STREAM_ENDPOINT = "GET /stream"
 HTTP_STATUSES = (401, 403, 422, 429, 500, 502, 503, 504)

@@ -121,6 +121,11 @@ async def plumbing(request: web.Request, handler: Handler) -> web.StreamResponse
             hook()
     if fault is not None and fault.kind == "lost_response":
         _abort(request)
+    if fault is not None and fault.kind == "slow_response":
+        # Processed (an order created, and filled if marketable) before the answer leaves:
+        # the fill feed and the stream can tell of the fill before the sender hears of its
+        # order, as on a slow network to Alpaca.
+        await asyncio.sleep(fault.ms / 1000)
     if isinstance(resp, web.Response):
         if not control:
             drift.reshape_reply(venue, request, key, resp)
