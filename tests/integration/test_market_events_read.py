@@ -49,5 +49,5 @@ def test_ticks_and_the_stop_rounding_that_never_adds_risk():
     assert protective_stop("buy", D("0.123456")) == D("0.1235")
     assert protective_stop("buy", D("0.99999")) == D("1.00")
     assert nearest_tick(D("19.555")) == D("19.56")
-    assert split_qty(D(105), D("0.1")) == (D(10), D("0.5"))
-    assert split_qty(D(10), D(2)) == (D(20), D(0))
+    assert split_qty(D("10.5")) == (D(10), D("0.5"))  # whole shares, the fraction
+    assert split_qty(D("-10.5")) == (D(-10), D("-0.5"))  # towards zero for a short

@@ -61,8 +61,18 @@ class Announcement:
 
     @property
     def ratio(self) -> Decimal:
-        """New shares per old share (2 for a 2-for-1 split, 0.1 for a 1-for-10)."""
+        """New shares per old share (2 for a 2-for-1 split, 0.1 for a 1-for-10). Rounded where
+        it does not end (1/3): quantities and prices go through `scale` and `unscale`."""
         return self.new_rate / self.old_rate if self.kind in SPLITS else ONE
+
+    def scale(self, qty: Decimal) -> Decimal:
+        """`qty` old shares in new ones, multiplied before it is divided: 18 shares after a
+        1-for-3 are 6, not the 5.999… that 18 × (1/3) gives, whose whole part is 5."""
+        return qty * self.new_rate / self.old_rate if self.kind in SPLITS else qty
+
+    def unscale(self, price: Decimal) -> Decimal:
+        """An old share's price as a new share's (540 after a 1-for-3 of 180, exactly)."""
+        return price * self.old_rate / self.new_rate if self.kind in SPLITS else price
 
     @property
     def renames(self) -> bool:
@@ -139,10 +149,9 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def split_qty(qty: Decimal, ratio: Decimal) -> tuple[Decimal, Decimal]:
-    """(whole shares, fraction) after a split of `qty` shares; the fraction is what Alpaca may
-    pay as cash in lieu (towards zero for a short's negative quantity too)."""
-    exact = qty * ratio
+def split_qty(exact: Decimal) -> tuple[Decimal, Decimal]:
+    """(whole shares, fraction) of a split's `exact` new shares (Announcement.scale); the
+    fraction is what Alpaca may pay as cash in lieu (towards zero for a short's too)."""
     whole = exact.to_integral_value(ROUND_DOWN)
     return whole, exact - whole
 

@@ -136,14 +136,18 @@ qty_after, cash_in_lieu, symbol_before, symbol_after, applied_at, detail) VALUES
 id
 
 -- name: split_fills
--- A split restates the fills from before it.
-UPDATE fills SET qty = qty * %s, price = price / %s, run_id = %s WHERE trade_journal_id = %s AND
-filled_at < %s
+-- The fills a split restates: the trade's from before it (splits.py computes the new values,
+-- with the same arithmetic as every other quantity the split changes).
+SELECT id, qty, price FROM fills WHERE trade_journal_id = %(trade)s AND filled_at < %(since)s
+ORDER BY id
+
+-- name: split_fill_restated
+UPDATE fills SET qty = %(qty)s, price = %(price)s, run_id = %(run_id)s WHERE id = %(id)s
 
 -- name: split_finished_orders
-UPDATE order_execution SET qty = qty * %s, filled_qty = filled_qty * %s, filled_avg_price =
-filled_avg_price / %s, limit_price = limit_price / %s, stop_price = stop_price / %s, run_id = %s
-WHERE trade_journal_id = %s AND order_status = ANY(%s) AND filled_qty > 0
+SELECT id, qty, filled_qty, filled_avg_price, limit_price, stop_price FROM order_execution
+WHERE trade_journal_id = %(trade)s AND order_status = ANY(%(finished)s) AND filled_qty > 0
+ORDER BY id
 
 -- name: cash_in_lieu_fill
 -- Cash in lieu of a fraction, booked as an exit fill.

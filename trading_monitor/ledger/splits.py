@@ -13,6 +13,7 @@ A new symbol is written on the trade's rows: the same trade, not a close and an 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -104,27 +105,37 @@ class CorporateBooks(ProtectionBooks):
         return True
 
     def _split(self, journal: Row, position: Row | None, adj: Adjustment) -> None:
-        r, jid, side = adj.action.ratio, journal["id"], journal["side"]
-        self.db.execute_update(
-            QUERIES["split_fills"], [r, r, self.run_id, jid, adj.since])
-        self.db.execute_update(
-            QUERIES["split_finished_orders"],
-            [r, r, r, r, r, self.run_id, jid, list(FINISHED)])
+        # Multiplied before divided (Announcement.scale): a 1-for-3 leaves 6 of 18, not 5.999…
+        # Each row in Python, as the split's other quantities: one arithmetic, one precision.
+        a, jid, side = adj.action, journal["id"], journal["side"]
+        for f in self.db.execute_query(QUERIES["split_fills"], {"trade": jid, "since": adj.since}):
+            self.db.execute_update(QUERIES["split_fill_restated"], {
+                "id": f["id"], "qty": a.scale(f["qty"]), "price": a.unscale(f["price"]),
+                "run_id": self.run_id})
+        for o in self.db.execute_query(QUERIES["split_finished_orders"],
+                                       {"trade": jid, "finished": list(FINISHED)}):
+            self.db.update("order_execution", o["id"], {
+                "run_id": self.run_id, "qty": a.scale(o["qty"]),
+                "filled_qty": a.scale(o["filled_qty"]),
+                "filled_avg_price": _maybe(a.unscale, o["filled_avg_price"]),
+                "limit_price": _maybe(a.unscale, o["limit_price"]),
+                "stop_price": _maybe(a.unscale, o["stop_price"])})
         stop, take = journal["planned_stop_loss"], journal["planned_take_profit"]
         self.db.update("trade_journal", jid, {
             "run_id": self.run_id,
-            "actual_qty": _times(journal["actual_qty"], r),
-            "actual_entry_price": _over(journal["actual_entry_price"], r),
-            "planned_qty": _times(journal["planned_qty"], r),
-            "planned_entry_price": _over(journal["planned_entry_price"], r),
-            "planned_stop_loss": None if stop is None else protective_stop(side, stop / r),
-            "planned_take_profit": None if take is None else nearest_tick(take / r)})
+            "actual_qty": _maybe(a.scale, journal["actual_qty"]),
+            "actual_entry_price": _maybe(a.unscale, journal["actual_entry_price"]),
+            "planned_qty": _maybe(a.scale, journal["planned_qty"]),
+            "planned_entry_price": _maybe(a.unscale, journal["planned_entry_price"]),
+            "planned_stop_loss": None if stop is None else protective_stop(side,
+                                                                           a.unscale(stop)),
+            "planned_take_profit": None if take is None else nearest_tick(a.unscale(take))})
         if position is not None:
             self.db.update("position_tracking", position["id"], {
                 "run_id": self.run_id, "qty": adj.qty_after + adj.qty_since,
-                "avg_entry_price": position["avg_entry_price"] / r,
-                "current_price": _over(position["current_price"], r),
-                "high_water_mark": _over(position["high_water_mark"], r)})
+                "avg_entry_price": a.unscale(position["avg_entry_price"]),
+                "current_price": _maybe(a.unscale, position["current_price"]),
+                "high_water_mark": _maybe(a.unscale, position["high_water_mark"])})
 
     def _rename(self, jid: int, old: str, new: str) -> None:
         """The trade's rows carried to the new symbol (params: new, run_id, trade, old)."""
@@ -235,12 +246,8 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
-def _times(value: Decimal | None, r: Decimal) -> Decimal | None:
-    return None if value is None else value * r
-
-
-def _over(value: Decimal | None, r: Decimal) -> Decimal | None:
-    return None if value is None else value / r
+def _maybe(change: Callable[[Decimal], Decimal], value: Decimal | None) -> Decimal | None:
+    return None if value is None else change(value)
 
 
 def _cash(adj: Adjustment) -> Decimal | None:

@@ -58,6 +58,11 @@ class CorporateAction:
     def ratio(self) -> Decimal:
         return self.new_rate / self.old_rate
 
+    def scale(self, qty: Decimal) -> Decimal:
+        """Old shares in new ones, multiplied before divided: 18 after a 1-for-3 are 6 (the
+        rounded ratio would make them 5.999…, as no broker reports a holding)."""
+        return qty * self.new_rate / self.old_rate
+
     @property
     def due_at(self) -> datetime:
         d = self.ex_date
@@ -192,24 +197,24 @@ def _adjust_orders(venue: Venue, action: CorporateAction, now: datetime) -> dict
 
 
 def _adjust(venue: Venue, order: Order, action: CorporateAction, now: datetime) -> str:
-    ratio, params = action.ratio, action.params
+    params = action.params
     dnr = order.order_class in ("bracket", "oto") or (
         order.order_class == "oco" and params["oco_legs"] == "left")
     if dnr:  # Do Not Reduce / Do Not Cancel: the prices stay; the qty by parameter
         if not params["bracket_qty_follows"]:
             return "left"
-        if _under_one_share(order, ratio):
+        if _under_one_share(order, action):
             return _nothing_left(venue, order, params, now)
-        order.qty, order.updated_at = _scaled_qty(order, ratio), now
+        order.qty, order.updated_at = _scaled_qty(order, action), now
         return "adjusted"
     if order.type == "trailing_stop" and params["trailing_stops"] == "canceled":
         venue.engine.close(order, "canceled", now)
         return "canceled"
     if order.type == "stop" and params["plain_stops"] == "left":
         return "left"
-    if _under_one_share(order, ratio):
+    if _under_one_share(order, action):
         return _nothing_left(venue, order, params, now)
-    changes = _changes(order, ratio)
+    changes = _changes(order, action)
     if params["replace_adjusted"] and order.order_class == "simple":
         _replace(venue, order, changes, now)
         return "replaced"
@@ -219,10 +224,10 @@ def _adjust(venue: Venue, order: Order, action: CorporateAction, now: datetime) 
     return "adjusted"
 
 
-def _under_one_share(order: Order, ratio: Decimal) -> bool:
+def _under_one_share(order: Order, action: CorporateAction) -> bool:
     """A whole-share order whose unfilled rest the split scales below one share (a 1-share
     leg in a 1-for-2 reverse split: the whole position is paid in cash in lieu)."""
-    return order.remaining > 0 and _scaled_qty(order, ratio) == order.filled_qty
+    return order.remaining > 0 and _scaled_qty(order, action) == order.filled_qty
 
 
 def _nothing_left(venue: Venue, order: Order, params: dict[str, Any], now: datetime) -> str:
@@ -235,19 +240,19 @@ def _nothing_left(venue: Venue, order: Order, params: dict[str, Any], now: datet
     return "canceled"
 
 
-def _scaled_qty(order: Order, ratio: Decimal) -> Decimal:
-    rest = order.remaining * ratio
+def _scaled_qty(order: Order, action: CorporateAction) -> Decimal:
+    rest = action.scale(order.remaining)
     if order.qty == order.qty.to_integral_value():
         rest = rest.to_integral_value(ROUND_DOWN)  # whole-share orders stay whole
     return order.filled_qty + rest
 
 
-def _changes(order: Order, ratio: Decimal) -> dict[str, Any]:
-    changes: dict[str, Any] = {"qty": _scaled_qty(order, ratio)}
+def _changes(order: Order, action: CorporateAction) -> dict[str, Any]:
+    changes: dict[str, Any] = {"qty": _scaled_qty(order, action)}
     for name in ("limit_price", "stop_price", "trail_price", "hwm"):
         value = getattr(order, name)
         if value is not None:
-            changes[name] = tick(value / ratio)
+            changes[name] = tick(value / action.ratio)
     if order.type == "trailing_stop":
         changes["stop_price"] = risk.trail_stop(replace(order, **changes))
     return changes

@@ -39,7 +39,7 @@ def apply(venue: Venue, action: CorporateAction, now: datetime) -> dict[str, Any
         _list(venue, action.symbol, action.new_symbol)
     pos = ledger.positions.get(action.symbol)
     qty = pos.qty if pos is not None else Decimal(0)
-    shares = (qty * action.ratio).to_integral_value(ROUND_DOWN) \
+    shares = action.scale(qty).to_integral_value(ROUND_DOWN) \
         if action.type in WITH_SHARES else Decimal(0)
     cash = (qty * (action.rate or Decimal(0))).quantize(Decimal("0.01"))
     canceled: list[str] = []

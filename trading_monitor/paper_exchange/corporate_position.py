@@ -40,7 +40,7 @@ def move_position(venue: Venue, action: CorporateAction, now: datetime) -> dict[
     pos = ledger.positions.pop(action.symbol, None)
     if pos is None:
         return {}
-    qty = pos.qty * action.ratio
+    qty = action.scale(pos.qty)
     cash = Decimal(0)
     price = cash_price(venue, action, qty)
     if price is not None and qty != qty.to_integral_value(ROUND_DOWN):
@@ -54,7 +54,8 @@ def move_position(venue: Venue, action: CorporateAction, now: datetime) -> dict[
     ledger.cash += cash
     if qty != 0:
         ledger.positions[action.new_symbol] = Position(action.new_symbol, qty,
-                                                       pos.avg_entry_price / action.ratio)
+                                                       pos.avg_entry_price * action.old_rate
+                                                       / action.new_rate)
     ledger.history.append((now, ledger.snapshot()))
     if action.ratio != 1:
         post(venue, action, "SPLIT", now, qty)

@@ -93,8 +93,8 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
     pos = held.get(where)
     now_qty = abs(pos.qty) if pos is not None else ZERO
     split_left = now_qty - later  # what the split left of the shares held before it
-    exact = before * a.ratio
-    whole, _ = split_qty(before, a.ratio)
+    exact = a.scale(before)
+    whole, _ = split_qty(exact)
     if a.renames and a.symbol in held:
         return []  # the old symbol is still held: not applied at the broker yet
     if split_left not in (exact, whole) or (
@@ -106,7 +106,7 @@ def _apply(pm: PositionMonitor, books: CorporateBooks, a: Announcement,
     cash = exact - split_left
     mark = pos.current_price if pos is not None else last_mark(mine, a.ratio)
     price, activity_id, estimated = cash_price(pm, a, cash, mark, since)
-    shares = [pre * a.ratio for pre, _ in parts]
+    shares = [a.scale(pre) for pre, _ in parts]
     afters = whole_shares(shares, split_left) if cash > 0 else shares
     done = []
     for t, (pre, post), share, after in zip(mine, parts, shares, afters, strict=True):
@@ -142,7 +142,7 @@ def whole_shares(shares: list[Decimal], whole: Decimal) -> list[Decimal]:
     not each trade): each trade's shares rounded down, the whole shares left over to the
     largest fractions. A trade given more than its exact share bought that fraction from
     another trade at the cash-in-lieu price (ledger/splits.py)."""
-    out = [split_qty(s, Decimal(1))[0] for s in shares]
+    out = [split_qty(s)[0] for s in shares]
     left = int(whole - sum(out, ZERO))
     for i in sorted(range(len(shares)), key=lambda i: (out[i] - shares[i], i))[:max(left, 0)]:
         out[i] += 1
