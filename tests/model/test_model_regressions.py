@@ -618,6 +618,22 @@ A_SHORT_THROUGH_TWO_SPLITS = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# The nineteenth 60-minute run (seed 20261213, f127095; 45 steps shrunk by hand to 7), a
+# harness statement: the trader's resting sell of 8 MSFT holds 8 of our DAYTRADE's 11 shares.
+# At the flatten our exit is refused; the stop put back for 11 is refused ("available: 3"),
+# the 3 are sold, and a stop for the 8 is refused too ("available: 0"). Alpaca holds those
+# shares for his order; the system alerts and never cancels his order.
+SHARES_HELD_FOR_THE_TRADERS_OWN_SELL = [
+    ("trader_order", {"kind": "resting", "qty": 8, "side": "sell", "symbol": "MSFT"}),
+    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "DAYTRADE", "marketable": True,
+                   "qty": 11}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("to_flatten", {}),
+    ("refuse", {"how": "forbidden", "symbol": "MSFT"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -640,7 +656,8 @@ A_SHORT_THROUGH_TWO_SPLITS = [
                                    ADOPTED_AFTER_THE_CLOSE,
                                    A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS,
                                    ADOPTED_AFTER_A_SESSION_WITH_NO_RUN,
-                                   A_SHORT_THROUGH_TWO_SPLITS],
+                                   A_SHORT_THROUGH_TWO_SPLITS,
+                                   SHARES_HELD_FOR_THE_TRADERS_OWN_SELL],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -655,7 +672,8 @@ A_SHORT_THROUGH_TWO_SPLITS = [
                               "adopted-after-the-close",
                               "stop-while-the-traders-close-fills-between-our-reads",
                               "adopted-after-a-session-with-no-run",
-                              "a-short-through-two-splits"])
+                              "a-short-through-two-splits",
+                              "shares-held-for-the-traders-own-sell"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

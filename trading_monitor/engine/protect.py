@@ -259,8 +259,9 @@ def _emergency(m: Monitor, journal: Row, head: Row, why: str,
     uncovered = loaded.state.position_qty - loaded.state.covered_qty()
     qty = min(uncovered, broker_held(m, journal)) if uncovered > 0 else ZERO
     if available is not None and available < qty:
-        log.error("ALERT trade #%s: the broker has %s of its shares available, not %s: the "
-                  "exit is capped (reconciliation books what closed them)",
+        log.error("ALERT trade #%s: the broker has %s of its shares available, not %s (the "
+                  "rest are held for other open orders, the trader's own included, or are "
+                  "closed): the exit is capped; no stop can cover shares an open order holds",
                   journal["id"], available, qty)
         qty = available
     if qty > 0:
