@@ -88,6 +88,11 @@ PRE_OPEN = (9, 0)  # New York: the daemon's pre-open run (PRE_OPEN_TIME)
 HAND = "hand-"
 
 
+def _at(raw: str) -> datetime:
+    """An exchange timestamp ("...Z") as a datetime."""
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
 class ModelBroker(AlpacaBroker):
     """The real adapter, with one hook: `between_reads`, run once right after the next FILL
     activities read (the order monitor's sync reads the feed, then the orders: whatever
@@ -556,7 +561,7 @@ class World:
     def _run(self, job: str, mode: str) -> None:
         s: Settings = self.settings[mode]
         kw: dict[str, Any] = {"now": self.now, "sleep": self.sleep}
-        self.job = job
+        self.job, self.run_started = job, self.now()
         try:
             if job == "executor":
                 execute_once(self.db_params, self.broker, s, **kw)
@@ -621,7 +626,10 @@ class World:
         flatten window a DAYTRADE whose stop's cancel is pending is protected by that stop
         (it may fill until the cancel is final; Alpaca takes no other order for the shares
         it holds). Once the cancel is final the exit goes at once, which the next
-        order-monitor run's live_stop check holds it to."""
+        order-monitor run's live_stop check holds it to; also when the cancel went final
+        while the run that asked for it went on with other work (its cancel-settle waits
+        move the clock; the twentieth hour, seed 20261214): the stream sends that exit in
+        the daemon, the next run here."""
         now = self.now()
         flatten_at = calendar.next_close(now) - timedelta(
             minutes=self.settings["bracket"].eod_flatten_minutes)
@@ -629,9 +637,12 @@ class World:
             return False
         daytrade = self.rows("SELECT 1 FROM trade_journal WHERE symbol = %s AND status = "
                              "'POSITION' AND trade_style = 'DAYTRADE'", symbol)
+        started = getattr(self, "run_started", now)
         return bool(daytrade) and any(
             o["symbol"] == symbol and o["order_type"] in STOP_TYPES
-            and o["status"] == "pending_cancel" for o in self.ex.control.orders())
+            and (o["status"] == "pending_cancel" or o["status"] == "canceled"
+                 and o.get("canceled_at") and _at(o["canceled_at"]) >= started)
+            for o in self.ex.control.orders())
 
     def check(self, after: str, kw: dict[str, Any]) -> None:
         self.trades = self.rows("SELECT count(*) AS n FROM trade_journal")[0]["n"]
@@ -958,7 +969,8 @@ class World:
                          if o["symbol"] == p["symbol"] and o["side"] == exit_side
                          and o["order_type"] in STOP_TYPES and o["status"] in LIVE), D(0))
             if cover < qty and not self._partial_bracket(p["symbol"], orders) \
-                    and not self._held_for_his_order(p["symbol"], cover):
+                    and not self._held_for_his_order(p["symbol"], cover) \
+                    and not self._flatten_follows_its_stop(p["symbol"]):
                 self.fail(f"after an order-monitor run {p['symbol']} holds {qty}, live "
                           f"stops cover {cover}", p["symbol"])
 

@@ -634,6 +634,27 @@ SHARES_HELD_FOR_THE_TRADERS_OWN_SELL = [
     ("job", {"job": "order_monitor", "mode": "bracket"}),
 ]
 
+# The twentieth 60-minute run (seed 20261214, 2d3e811; 45 steps shrunk by hand to 11), a
+# harness statement: at the flatten our DAYTRADE short's bracket cancel was pending; the run
+# went on (the other trade's refused exit, its cancel-settle waits moving the clock) and the
+# cancel went final before it ended. The exit goes at once on the stream in the daemon, here
+# on the next run, which the check then holds it to (the last step: flat).
+A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN = [
+    ("cancel_behavior", {"mode": "pending", "seconds": 30}),
+    ("new_trade", {"symbol": "MSFT", "side": "SELL", "style": "DAYTRADE", "marketable": True,
+                   "qty": 5}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("new_trade", {"symbol": "AAPL", "side": "SELL", "style": "DAYTRADE", "marketable": True,
+                   "qty": 4}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("to_flatten", {}),
+    ("refuse", {"how": "forbidden", "symbol": "AAPL"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -657,7 +678,8 @@ SHARES_HELD_FOR_THE_TRADERS_OWN_SELL = [
                                    A_STOP_WHILE_THE_TRADERS_CLOSE_FILLS_BETWEEN_OUR_READS,
                                    ADOPTED_AFTER_A_SESSION_WITH_NO_RUN,
                                    A_SHORT_THROUGH_TWO_SPLITS,
-                                   SHARES_HELD_FOR_THE_TRADERS_OWN_SELL],
+                                   SHARES_HELD_FOR_THE_TRADERS_OWN_SELL,
+                                   A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -673,7 +695,8 @@ SHARES_HELD_FOR_THE_TRADERS_OWN_SELL = [
                               "stop-while-the-traders-close-fills-between-our-reads",
                               "adopted-after-a-session-with-no-run",
                               "a-short-through-two-splits",
-                              "shares-held-for-the-traders-own-sell"])
+                              "shares-held-for-the-traders-own-sell",
+                              "flatten-cancel-final-later-in-the-run"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
