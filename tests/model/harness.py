@@ -760,12 +760,20 @@ class World:
         """No closing order of ours ever exceeds what the broker holds minus what our other
         working exits cover: per symbol and side, the open remaining quantity of our closing
         orders (an OCO group or a bracket's legs counted once) is at most the position they
-        close. Held legs (their entry still working) close nothing yet."""
+        close. Held legs (their entry still working) close nothing yet. Nor do the orders
+        of a trade we closed whose cancel the broker holds pending: there is nothing more to
+        ask of it (a reverse split that paid the whole position in cash, its bracket legs
+        left at the old qty; the twenty-first hour, seed 20261216)."""
         by_id = {o["id"]: o for o in orders}
         ours = self._ours(orders)
+        open_symbols = {r["symbol"] for r in self.rows(
+            "SELECT symbol FROM trade_journal WHERE status IN ('PENDING', 'POSITION')")}
         groups: dict[str, tuple[str, str, Decimal]] = {}
         for o in orders:
             if o["id"] not in ours or o["status"] not in WORKING:
+                continue
+            if o["status"] == "pending_cancel" and o["symbol"] not in open_symbols:
+                World.stats["a closed trade's orders, cancel pending"] += 1
                 continue
             head = by_id.get(o.get("parent_id") or "", o)
             if head is o and "-entry" in o["client_order_id"]:

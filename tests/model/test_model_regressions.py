@@ -655,6 +655,20 @@ A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN = [
     ("job", {"job": "order_monitor", "mode": "staged"}),
 ]
 
+# The twenty-first 60-minute run (seed 20261216, 10b29ba; 74 steps shrunk by hand to 6), a
+# harness statement: a 1-for-2 reverse split paid our 1 share in cash; its bracket legs were
+# left at qty 1 (legs_follow False). The pre-open run closed the trade and cancelled them;
+# the broker held the cancel pending. Nothing more can be asked of it.
+A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING = [
+    ("new_trade", {"symbol": "MSFT", "side": "BUY", "style": "SWING", "marketable": True,
+                   "qty": 1}),
+    ("job", {"job": "executor", "mode": "bracket"}),
+    ("job", {"job": "order_monitor", "mode": "bracket"}),
+    ("cancel_behavior", {"mode": "pending", "seconds": 600}),
+    ("corporate_action", {"symbol": "MSFT", "split": "1-for-2", "legs_follow": False}),
+    ("job", {"job": "pre_open", "mode": "bracket"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -679,7 +693,8 @@ A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN = [
                                    ADOPTED_AFTER_A_SESSION_WITH_NO_RUN,
                                    A_SHORT_THROUGH_TWO_SPLITS,
                                    SHARES_HELD_FOR_THE_TRADERS_OWN_SELL,
-                                   A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN],
+                                   A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN,
+                                   A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -696,7 +711,8 @@ A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN = [
                               "adopted-after-a-session-with-no-run",
                               "a-short-through-two-splits",
                               "shares-held-for-the-traders-own-sell",
-                              "flatten-cancel-final-later-in-the-run"])
+                              "flatten-cancel-final-later-in-the-run",
+                              "cashed-out-trades-legs-cancel-pending"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)
