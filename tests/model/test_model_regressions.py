@@ -669,6 +669,23 @@ A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING = [
     ("job", {"job": "pre_open", "mode": "bracket"}),
 ]
 
+# The twenty-third 60-minute run (seed 20261218, 565dea4; 21 steps shrunk by hand to 5, and
+# cycles after): our resting buy of 20 fills after a gap down, below its own planned stop;
+# the OCO is refused (the stop must be below the market) and the market exit too, as a wash
+# trade against the trader's resting buy. It was left with neither. Now an OCO (exempt from
+# the wash-trade rule) with its stop EMERGENCY_STOP_PCT below the market protects it.
+A_GAPPED_ENTRY_BESIDE_THE_TRADERS_RESTING_BUY = [
+    ("new_trade", {"marketable": False, "qty": 20, "side": "BUY", "style": "SWING",
+                   "symbol": "AAPL"}),
+    ("gap", {"symbol": "AAPL", "up": False}),
+    ("trader_order", {"kind": "resting", "qty": 3, "side": "buy", "symbol": "AAPL"}),
+    ("job", {"job": "executor", "mode": "staged"}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("minutes", {"n": 5}),
+    ("job", {"job": "order_monitor", "mode": "staged"}),
+    ("job", {"job": "position_monitor", "mode": "staged"}),
+]
+
 @pytest.mark.parametrize("steps", [LAGGING_POSITIONS_AFTER_A_PARTIAL_FILL,
                                    CLOSE_BY_HAND_IN_PIECES,
                                    DAYTRADE_OPEN_AFTER_THE_CLOSE,
@@ -694,7 +711,8 @@ A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING = [
                                    A_SHORT_THROUGH_TWO_SPLITS,
                                    SHARES_HELD_FOR_THE_TRADERS_OWN_SELL,
                                    A_FLATTEN_CANCEL_FINAL_LATER_IN_THE_RUN,
-                                   A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING],
+                                   A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING,
+                                   A_GAPPED_ENTRY_BESIDE_THE_TRADERS_RESTING_BUY],
                          ids=["lagging-positions", "close-by-hand-in-pieces",
                               "daytrade-open-after-the-close", "flatten-a-bracket",
                               "exit-after-a-close-by-hand", "own-exit", "resize",
@@ -712,7 +730,8 @@ A_CASHED_OUT_TRADES_LEGS_CANCEL_PENDING = [
                               "a-short-through-two-splits",
                               "shares-held-for-the-traders-own-sell",
                               "flatten-cancel-final-later-in-the-run",
-                              "cashed-out-trades-legs-cancel-pending"])
+                              "cashed-out-trades-legs-cancel-pending",
+                              "gapped-entry-beside-the-traders-resting-buy"])
 def test_found_sequences_hold(new_world, steps):
     with new_world() as w:
         w.replay(steps)

@@ -62,6 +62,9 @@ class Monitor:
     # Alpaca's SPLIT and NC activities, read once per cycle when a close crosses a night
     # (corporate_hold.py).
     split_activities: list[AccountActivity] | None = None
+    # Trades given a wash-safe OCO this cycle after their exit was refused (protect.py):
+    # once per cycle, so a refused OCO cannot call for the refused exit again and again.
+    wash_safe_tried: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.run_id, self.now)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from trading_monitor.db.connection import Row
 from trading_monitor.domain.lifecycle import TradeStatus
 from trading_monitor.domain.ticks import CENT, price_text
+from trading_monitor.domain.trade_actions import PlaceProtection
 from trading_monitor.engine.context import Monitor
 from trading_monitor.engine.state import LoadedTrade, load_trades
 
@@ -54,3 +56,19 @@ def price_missing_stop(m: Monitor, trade: LoadedTrade) -> LoadedTrade:
     log.warning("trade #%s %s had no stop price: set to %s from the market", t.journal_id,
                 trade.journal["symbol"], price_text(stop))
     return load_trades(m.db, [t.journal_id])[0]
+
+
+def wash_safe_protection(m: Monitor, journal: Row) -> PlaceProtection | None:
+    """For a trade whose market exit Alpaca refuses as a wash trade (the trader's own order
+    works on the other side) after its planned stop could not rest (through the market): an
+    OCO, which the wash-trade rule exempts, for the shares no live stop covers, its stop
+    EMERGENCY_STOP_PCT beyond the market and its target the plan's. None when no such OCO can
+    be priced (no fresh price, no target): the ALERT stands and the exit is retried."""
+    [trade] = load_trades(m.db, [int(journal["id"])])
+    qty = trade.state.position_qty - trade.state.covered_qty()
+    long = journal["side"] == "buy"
+    stop = market_stop(m, journal["symbol"], long=long)
+    take = journal["planned_take_profit"]
+    if qty <= 0 or stop is None or take is None or (take <= stop if long else take >= stop):
+        return None
+    return PlaceProtection(qty=qty, stop_price=stop, take_profit=take, time_in_force="gtc")

@@ -36,6 +36,7 @@ from trading_monitor.engine.cancelling import (
     is_final,
 )
 from trading_monitor.engine.context import Monitor
+from trading_monitor.engine.market_stop import wash_safe_protection
 from trading_monitor.engine.state import load_trades
 from trading_monitor.exceptions import RejectedError, TemporaryError
 
@@ -236,6 +237,13 @@ def _refused(m: Monitor, journal: Row, head: Row, exc: RejectedError) -> None:
                   journal["id"], why)
         m.ledger.note_emergency(int(journal["id"]), f"retrying protection: {why}")
         m.retry_soon.add(int(journal["id"]))
+        # The exit the failed protection called for is refused too: never nothing at all.
+        jid = int(journal["id"])
+        plan = wash_safe_protection(m, journal) if head["purpose"] == \
+            Purpose.EMERGENCY.value and jid not in m.wash_safe_tried else None
+        if plan is not None:
+            m.wash_safe_tried.add(jid)
+            place_protection(m, journal, plan)
         return
     held = AVAILABLE.search(str(exc))
     _emergency(m, journal, head, why, available=Decimal(held.group(1)) if held else None)
