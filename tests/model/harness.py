@@ -737,7 +737,7 @@ class World:
         filling both before and after a split is taken as filled before it.)"""
         def at(field: str) -> datetime | None:
             raw = order.get(field)
-            return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+            return _at(raw) if raw else None
 
         last = at("filled_at") or at("updated_at") or at("created_at")
         ratio = D(1)
@@ -806,7 +806,7 @@ class World:
         for o in orders:
             at = first.get(o["symbol"])
             if o["id"] in ours or at is None or not o.get("filled_at") \
-                    or datetime.fromisoformat(o["filled_at"].replace("Z", "+00:00")) >= at:
+                    or _at(o["filled_at"]) >= at:
                 continue
             sign = 1 if o["side"] == "buy" else -1
             own[o["symbol"]] = own.get(o["symbol"], D(0)) + sign * D(o["filled_qty"])

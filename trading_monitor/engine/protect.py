@@ -233,12 +233,12 @@ def _refused(m: Monitor, journal: Row, head: Row, exc: RejectedError) -> None:
     # Code 40310000 means both a wash trade and shares held by another order: only the
     # message tells. A wash trade is not answered with a market exit (refused the same way).
     if is_wash_refusal(str(exc)):
-        log.error("ALERT trade #%s: %s; retried once the opposite or holding order is gone",
-                  journal["id"], why)
-        m.ledger.note_emergency(int(journal["id"]), f"retrying protection: {why}")
-        m.retry_soon.add(int(journal["id"]))
-        # The exit the failed protection called for is refused too: never nothing at all.
         jid = int(journal["id"])
+        log.error("ALERT trade #%s: %s; retried once the opposite or holding order is gone",
+                  jid, why)
+        m.ledger.note_emergency(jid, f"retrying protection: {why}")
+        m.retry_soon.add(jid)
+        # The exit the failed protection called for is refused too: never nothing at all.
         plan = wash_safe_protection(m, journal) if head["purpose"] == \
             Purpose.EMERGENCY.value and jid not in m.wash_safe_tried else None
         if plan is not None:
